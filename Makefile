@@ -1,0 +1,58 @@
+# vmhost: the two commands of the quick start, and the rest.
+#   make run    install missing Debian packages, build, run the demo
+#   make check  install, build, run every test, an ASan+UBSan build of the
+#               unit tests, and the formatting check
+#   make bench  the benchmarks (bench/run), figures for docs/performance.md
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+MESON_SETUP = meson setup --wipe
+
+.PHONY: all deps build run check test asan format format-check bench soak clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	scripts/demo $(BUILD)
+
+test: build
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+$(ASAN_BUILD)/build.ninja: | deps
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
+	    -Db_lundef=false -Dbuildtype=debug
+
+# The unit tests again under AddressSanitizer and UBSan; any report fails.
+asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs \
+	    --num-processes 2
+
+format:
+	git ls-files -z '*.c' '*.h' | xargs -0 clang-format -i
+
+format-check: deps
+	@git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror \
+	    && echo "format-check: clean"
+
+check: test asan format-check
+
+bench: build
+	bench/run $(BUILD)
+
+soak: build
+	@echo "soak: no soak tests yet"
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
