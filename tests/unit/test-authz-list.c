@@ -1,0 +1,182 @@
+/* authz-list: exact and glob rules, first match wins, JSON rules. */
+#include "vmhost/authz/authz-list.h"
+
+static bool allowed(VhAuthzList *authz, const char *identity)
+{
+    g_autoptr(GError) err = NULL;
+    bool ok = vh_authz_is_allowed(VH_AUTHZ(authz), identity, &err);
+
+    if (ok) {
+        g_assert_no_error(err);
+    } else {
+        g_assert_error(err, VH_ERROR, VH_ERROR_AUTHZ_DENIED);
+        g_assert_nonnull(strstr(err->message, identity));
+    }
+    return ok;
+}
+
+static void test_default_policy(void)
+{
+    g_autoptr(VhAuthzList) authz = g_object_new(VH_TYPE_AUTHZ_LIST, NULL);
+
+    g_assert_cmpint(vh_authz_list_get_policy(authz), ==,
+                    VH_AUTHZ_LIST_POLICY_DENY);
+    g_assert_false(allowed(authz, "CN=anyone"));
+    vh_authz_list_set_policy(authz, VH_AUTHZ_LIST_POLICY_ALLOW);
+    g_assert_true(allowed(authz, "CN=anyone"));
+}
+
+static void test_exact(void)
+{
+    g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+
+    vh_authz_list_append_rule(authz, "CN=fred", VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_EXACT);
+    g_assert_true(allowed(authz, "CN=fred"));
+    g_assert_false(allowed(authz, "CN=fredd"));
+    /* exact does not interpret glob characters */
+    vh_authz_list_append_rule(authz, "CN=*", VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_EXACT);
+    g_assert_false(allowed(authz, "CN=bob"));
+    g_assert_true(allowed(authz, "CN=*"));
+}
+
+static void test_glob(void)
+{
+    g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+
+    vh_authz_list_append_rule(authz, "C=UK,O=ACME,CN=*.acme.com",
+                              VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_GLOB);
+    vh_authz_list_append_rule(authz, "CN=host?", VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_GLOB);
+    vh_authz_list_append_rule(authz, "CN=[ab]ob", VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_GLOB);
+    g_assert_true(allowed(authz, "C=UK,O=ACME,CN=www.acme.com"));
+    g_assert_false(allowed(authz, "C=US,O=ACME,CN=www.acme.com"));
+    g_assert_true(allowed(authz, "CN=host1"));
+    g_assert_false(allowed(authz, "CN=host12"));
+    g_assert_true(allowed(authz, "CN=bob"));
+    g_assert_false(allowed(authz, "CN=cob"));
+}
+
+static void test_first_match_wins(void)
+{
+    g_autoptr(VhAuthzList) authz =
+        vh_authz_list_new(VH_AUTHZ_LIST_POLICY_ALLOW);
+    g_autoptr(GError) err = NULL;
+
+    vh_authz_list_append_rule(authz, "CN=eve", VH_AUTHZ_LIST_POLICY_DENY,
+                              VH_AUTHZ_LIST_FORMAT_EXACT);
+    vh_authz_list_append_rule(authz, "CN=*", VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_GLOB);
+    g_assert_false(allowed(authz, "CN=eve"));
+    g_assert_true(allowed(authz, "CN=alice"));
+
+    /* a deny-all inserted at the front now decides first */
+    g_assert_true(vh_authz_list_insert_rule(authz, 0, "*",
+                                            VH_AUTHZ_LIST_POLICY_DENY,
+                                            VH_AUTHZ_LIST_FORMAT_GLOB, &err));
+    g_assert_false(allowed(authz, "CN=alice"));
+    g_assert_cmpint(vh_authz_list_remove_rule(authz, "*", &err), ==, 0);
+    g_assert_true(allowed(authz, "CN=alice"));
+    g_assert_cmpuint(vh_authz_list_get_rule_count(authz), ==, 2);
+}
+
+static void test_edit_errors(void)
+{
+    g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_false(vh_authz_list_insert_rule(authz, 1, "x",
+                                             VH_AUTHZ_LIST_POLICY_ALLOW,
+                                             VH_AUTHZ_LIST_FORMAT_EXACT, &err));
+    g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+    g_clear_error(&err);
+    g_assert_cmpint(vh_authz_list_remove_rule(authz, "nope", &err), ==, -1);
+    g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull(strstr(err->message, "nope"));
+    g_clear_error(&err);
+    g_assert_true(vh_authz_list_insert_rule(authz, 0, "x",
+                                            VH_AUTHZ_LIST_POLICY_ALLOW,
+                                            VH_AUTHZ_LIST_FORMAT_EXACT, &err));
+    vh_authz_list_clear_rules(authz);
+    g_assert_cmpuint(vh_authz_list_get_rule_count(authz), ==, 0);
+}
+
+static void test_json_rules(void)
+{
+    g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_authz_list_set_rules_json(
+        authz,
+        "[{\"match\": \"CN=bad*\", \"policy\": \"deny\", \"format\": "
+        "\"glob\"},"
+        " {\"match\": \"CN=b*\", \"policy\": \"allow\", \"format\": \"glob\"},"
+        " {\"match\": \"CN=x\", \"policy\": \"allow\"}]",
+        &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(vh_authz_list_get_rule_count(authz), ==, 3);
+    g_assert_false(allowed(authz, "CN=badguy"));
+    g_assert_true(allowed(authz, "CN=bob"));
+    g_assert_true(allowed(authz, "CN=x"));
+    g_assert_false(allowed(authz, "CN=y"));
+}
+
+static void test_json_errors(void)
+{
+    const char *bad[] = {
+        "not json",
+        "{\"match\": \"x\"}",
+        "[1]",
+        "[{\"policy\": \"allow\"}]",
+        "[{\"match\": \"x\"}]",
+        "[{\"match\": \"x\", \"policy\": \"maybe\"}]",
+        "[{\"match\": \"x\", \"policy\": \"allow\", \"format\": \"regex\"}]",
+        "[{\"match\": 3, \"policy\": \"allow\"}]",
+    };
+    g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+
+    vh_authz_list_append_rule(authz, "CN=keep", VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_EXACT);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+        g_assert_false(vh_authz_list_set_rules_json(authz, bad[i], &err));
+        g_assert_error(err, VH_ERROR, VH_ERROR_CONFIG);
+        g_test_message("%s -> %s", bad[i], err->message);
+    }
+    /* all or nothing: the old rules survive */
+    g_assert_cmpuint(vh_authz_list_get_rule_count(authz), ==, 1);
+    g_assert_true(allowed(authz, "CN=keep"));
+}
+
+static void test_load_node(void)
+{
+    g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+    g_autoptr(JsonNode) root = json_from_string(
+        "{\"policy\": \"allow\", \"rules\": [{\"match\": \"CN=eve\", "
+        "\"policy\": \"deny\"}]}",
+        NULL);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_authz_list_load_node(authz, root, &err));
+    g_assert_cmpint(vh_authz_list_get_policy(authz), ==,
+                    VH_AUTHZ_LIST_POLICY_ALLOW);
+    g_assert_false(allowed(authz, "CN=eve"));
+    g_assert_true(allowed(authz, "CN=alice"));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/authz/list/default-policy", test_default_policy);
+    g_test_add_func("/authz/list/exact", test_exact);
+    g_test_add_func("/authz/list/glob", test_glob);
+    g_test_add_func("/authz/list/first-match-wins", test_first_match_wins);
+    g_test_add_func("/authz/list/edit-errors", test_edit_errors);
+    g_test_add_func("/authz/list/json-rules", test_json_rules);
+    g_test_add_func("/authz/list/json-errors", test_json_errors);
+    g_test_add_func("/authz/list/load-node", test_load_node);
+    return g_test_run();
+}
