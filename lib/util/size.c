@@ -1,0 +1,110 @@
+#include "vmhost/util/size.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "vmhost/util/error.h"
+
+/* The power of 1024 a suffix stands for, or -1. */
+static int suffix_shift(char c)
+{
+    switch (g_ascii_toupper(c)) {
+    case 'B':
+        return 0;
+    case 'K':
+        return 10;
+    case 'M':
+        return 20;
+    case 'G':
+        return 30;
+    case 'T':
+        return 40;
+    case 'P':
+        return 50;
+    case 'E':
+        return 60;
+    default:
+        return -1;
+    }
+}
+
+static bool size_error(const char *str, const char *why, GError **errp)
+{
+    g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                "invalid size '%s': %s", str, why);
+    return false;
+}
+
+bool vh_size_parse(const char *str, char default_unit, guint64 *out,
+                   GError **errp)
+{
+    const char *p = str;
+    char *end = NULL;
+    guint64 whole;
+    double frac = 0;
+    int shift;
+
+    g_return_val_if_fail(suffix_shift(default_unit) >= 0, false);
+
+    if (!str || !g_ascii_isdigit(*p)) {
+        return size_error(str ? str : "", "expected a number", errp);
+    }
+    errno = 0;
+    whole = g_ascii_strtoull(p, &end, 10);
+    if (errno == ERANGE) {
+        return size_error(str, "too large", errp);
+    }
+    if (*end == '.') {
+        const char *fstart = end;
+        if (!g_ascii_isdigit(fstart[1])) {
+            return size_error(str, "expected digits after '.'", errp);
+        }
+        frac = g_ascii_strtod(fstart, &end);
+    }
+    if (*end == '\0') {
+        shift = suffix_shift(default_unit);
+    } else {
+        shift = suffix_shift(*end);
+        if (shift < 0 || end[1] != '\0') {
+            return size_error(str, "unknown suffix (use B, K, M, G, T, P or E)",
+                              errp);
+        }
+    }
+    if (shift > 0 && whole > (G_MAXUINT64 >> shift)) {
+        return size_error(str, "too large", errp);
+    }
+    whole <<= shift;
+    if (frac > 0) {
+        double extra = ldexp(frac, shift);
+        if (extra != floor(extra)) {
+            return size_error(str, "not a whole number of bytes", errp);
+        }
+        if (whole > G_MAXUINT64 - (guint64)extra) {
+            return size_error(str, "too large", errp);
+        }
+        whole += (guint64)extra;
+    }
+    *out = whole;
+    return true;
+}
+
+char *vh_size_format(guint64 bytes)
+{
+    static const char *const units[] = {"B",   "KiB", "MiB", "GiB",
+                                        "TiB", "PiB", "EiB"};
+    double v = bytes;
+    unsigned i = 0;
+
+    while (v >= 1024 && i < G_N_ELEMENTS(units) - 1) {
+        v /= 1024;
+        i++;
+    }
+    if (i == 0) {
+        return g_strdup_printf("%" G_GUINT64_FORMAT " B", bytes);
+    }
+    if (v == floor(v)) {
+        return g_strdup_printf("%.0f %s", v, units[i]);
+    }
+    return g_strdup_printf("%.1f %s", v, units[i]);
+}
