@@ -469,7 +469,7 @@ GSource *vh_channel_create_fd_pair_watch(VhChannel *ioc, int rfd, int wfd,
 
     src->ioc = g_object_ref(ioc);
     src->cond = cond;
-    if (rfd == wfd) {
+    if (rfd == wfd && rfd >= 0) {
         src->rtag = g_source_add_unix_fd(source, rfd, cond);
         return source;
     }

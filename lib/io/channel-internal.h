@@ -1,0 +1,38 @@
+/*
+ * Private helpers shared by the fd-based channel types (socket, file,
+ * command) and the in-memory ones (buffer, null). Not installed.
+ */
+#pragma once
+
+#include "vmhost/io/channel.h"
+
+G_BEGIN_DECLS
+
+/*
+ * readv(2)/writev(2) on a plain fd with the channel return conventions:
+ * EINTR is retried, EAGAIN gives VH_CHANNEL_ERR_BLOCK, other failures set
+ * a G_IO_ERROR whose message names @what ("file /tmp/x", "command 'cat'").
+ * Writes never raise SIGPIPE: a closed pipe is G_IO_ERROR_BROKEN_PIPE.
+ */
+gssize vh_fd_readv(int fd, const struct iovec *iov, size_t niov,
+                   const char *what, GError **errp);
+gssize vh_fd_writev(int fd, const struct iovec *iov, size_t niov,
+                    const char *what, GError **errp);
+
+/* Set @errp from @errnum: "<prefix>: <strerror>", code from errno. */
+void vh_set_error_errno(GError **errp, int errnum, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+/* iovec arrays longer than IOV_MAX are transferred in several calls. */
+size_t vh_iov_clamp(size_t niov);
+
+/*
+ * A GSource for channels that never wait (buffer, null, regular files): it
+ * dispatches on every main-loop iteration where @ready(@ioc) intersects the
+ * watched conditions. @ready must be cheap and must not block.
+ */
+typedef GIOCondition (*VhReadyFunc)(VhChannel *ioc);
+GSource *vh_channel_create_ready_watch(VhChannel *ioc, GIOCondition cond,
+                                       VhReadyFunc ready);
+
+G_END_DECLS
