@@ -99,7 +99,7 @@ typedef struct {
 
 static GIOCondition ready_source_revents(VhReadySource *src)
 {
-    return src->ready(src->ioc) & (src->cond | G_IO_HUP | G_IO_ERR);
+    return src->ready(src->ioc) & (src->cond | G_IO_HUP | G_IO_ERR | G_IO_NVAL);
 }
 
 static gboolean ready_source_prepare(GSource *source, gint *timeout)
