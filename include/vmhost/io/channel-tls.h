@@ -1,0 +1,85 @@
+/*
+ * VhChannelTls: TLS over any other VhChannel (the "master").
+ *
+ *     g_autoptr(VhChannelTls) tls = vh_channel_tls_new_client(
+ *         VH_CHANNEL(sock), creds, "host1.example.org", errp);
+ *     if (!tls || !vh_channel_tls_handshake_sync(tls, errp)) {
+ *         return false;
+ *     }
+ *     g_print("%s %s peer %s\n", vh_channel_tls_get_protocol(tls),
+ *             vh_channel_tls_get_cipher(tls),
+ * vh_channel_tls_get_peer_name(tls)); vh_channel_write_all(VH_CHANNEL(tls),
+ * buf, len, errp);
+ *
+ * On a non-blocking master, run the handshake from a GMainContext with
+ * vh_channel_tls_handshake(): it is driven by watches on the master in the
+ * caller's thread-default context (G_IO_IN when GnuTLS needs to read,
+ * G_IO_OUT when it needs to write), never by polling or sleeping.
+ *
+ * I/O before the handshake has completed fails. Reads return 0 once the
+ * peer sent close-notify; a peer that closed without it gives
+ * VH_ERROR_TLS_PREMATURE_EOF. Writes cut data into full 16 KiB records.
+ * shutdown(WRITE) and close send close-notify (close: best effort, without
+ * waiting on a non-blocking master). set_blocking, set_cork and set_delay
+ * act on the master. File descriptors never pass over TLS.
+ *
+ * Watches (create_watch) wrap the master's watch and also fire for G_IO_IN
+ * when GnuTLS already holds decrypted data, which the master's fd cannot
+ * show.
+ *
+ * Ownership: the TLS channel holds a reference on the master and closes it
+ * when it is closed itself.
+ */
+#pragma once
+
+#include "vmhost/crypto/tls-creds.h"
+#include "vmhost/crypto/tls-session.h"
+#include "vmhost/io/channel.h"
+
+G_BEGIN_DECLS
+
+#define VH_TYPE_CHANNEL_TLS (vh_channel_tls_get_type())
+G_DECLARE_FINAL_TYPE(VhChannelTls, vh_channel_tls, VH, CHANNEL_TLS, VhChannel)
+
+/*
+ * (transfer full) A TLS server on @master. @creds must be server creds.
+ * @authzid: the id of an authz object for the client's identity, or NULL.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+VhChannelTls *vh_channel_tls_new_server(VhChannel *master, VhTlsCreds *creds,
+                                        const char *authzid, GError **errp);
+/*
+ * (transfer full) A TLS client on @master. @creds must be client creds.
+ * @hostname: the name the server certificate must match (required when the
+ * creds verify the peer; see tls-session.h).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+VhChannelTls *vh_channel_tls_new_client(VhChannel *master, VhTlsCreds *creds,
+                                        const char *hostname, GError **errp);
+
+/*
+ * Run the handshake asynchronously in the thread-default main context;
+ * @callback runs there when it is over (never from within this call).
+ */
+void vh_channel_tls_handshake(VhChannelTls *tls, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer opaque);
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_channel_tls_handshake_finish(VhChannelTls *tls, GAsyncResult *result,
+                                     GError **errp);
+/*
+ * Run the handshake to the end in the calling thread (on a non-blocking
+ * master it waits for readiness with vh_channel_wait()).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_channel_tls_handshake_sync(VhChannelTls *tls, GError **errp);
+
+/* Borrowed. */
+VhTlsSession *vh_channel_tls_get_session(VhChannelTls *tls);
+VhChannel *vh_channel_tls_get_master(VhChannelTls *tls);
+
+/* Shortcuts for the session getters (NULL before the handshake). */
+const char *vh_channel_tls_get_peer_name(VhChannelTls *tls);
+const char *vh_channel_tls_get_protocol(VhChannelTls *tls);
+const char *vh_channel_tls_get_cipher(VhChannelTls *tls);
+
+G_END_DECLS

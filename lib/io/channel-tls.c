@@ -1,0 +1,569 @@
+/*
+ * VhChannelTls: a VhTlsSession whose ciphertext travels over another
+ * channel, with a handshake driven by master watches and a watch source
+ * that also sees data GnuTLS has already decrypted.
+ */
+#include "vmhost/io/channel-tls.h"
+
+#include <errno.h>
+
+struct _VhChannelTls {
+    VhChannel parent;
+    VhChannel *master;
+    VhTlsSession *session;
+    GError *transport_error; /* the master's last hard error */
+    bool read_shut;
+    bool write_shut;
+    bool handshaking; /* an async handshake is running */
+};
+
+G_DEFINE_TYPE(VhChannelTls, vh_channel_tls, VH_TYPE_CHANNEL)
+
+/* Transport callbacks: the session's ciphertext over the master. */
+static ssize_t tls_push(const char *buf, size_t len, void *opaque)
+{
+    VhChannelTls *tls = opaque;
+    g_autoptr(GError) err = NULL;
+    gssize n = vh_channel_write(tls->master, buf, len, &err);
+
+    if (n == VH_CHANNEL_ERR_BLOCK) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n < 0) {
+        g_clear_error(&tls->transport_error);
+        tls->transport_error = g_steal_pointer(&err);
+        errno = EIO;
+        return -1;
+    }
+    return n;
+}
+
+static ssize_t tls_pull(char *buf, size_t len, void *opaque)
+{
+    VhChannelTls *tls = opaque;
+    g_autoptr(GError) err = NULL;
+    gssize n = vh_channel_read(tls->master, buf, len, &err);
+
+    if (n == VH_CHANNEL_ERR_BLOCK) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n < 0) {
+        g_clear_error(&tls->transport_error);
+        tls->transport_error = g_steal_pointer(&err);
+        errno = EIO;
+        return -1;
+    }
+    return n;
+}
+
+/*
+ * When the master failed, its error says more than GnuTLS's "error in the
+ * push function": report that instead, prefixed with what we were doing.
+ */
+static void adopt_transport_error(VhChannelTls *tls, GError **errp)
+{
+    if (!tls->transport_error || !errp || !*errp) {
+        return;
+    }
+    if (g_error_matches(*errp, VH_ERROR, VH_ERROR_TLS_PREMATURE_EOF)) {
+        return;
+    }
+    g_prefix_error(errp, "%s: ", tls->transport_error->message);
+    g_clear_error(&tls->transport_error);
+}
+
+static VhChannelTls *channel_tls_new(VhChannel *master, VhTlsCreds *creds,
+                                     const char *hostname, const char *authzid,
+                                     VhTlsCredsEndpoint endpoint, GError **errp)
+{
+    g_autoptr(VhChannelTls) tls = NULL;
+    g_autoptr(VhTlsSession) sess = NULL;
+
+    g_return_val_if_fail(VH_IS_CHANNEL(master), NULL);
+
+    sess = vh_tls_session_new(creds, hostname, authzid, endpoint, errp);
+    if (!sess) {
+        return NULL;
+    }
+    tls = g_object_new(VH_TYPE_CHANNEL_TLS, NULL);
+    tls->master = g_object_ref(master);
+    tls->session = g_steal_pointer(&sess);
+    vh_tls_session_set_callbacks(tls->session, tls_push, tls_pull, tls);
+    vh_channel_set_feature(VH_CHANNEL(tls), VH_CHANNEL_FEATURE_SHUTDOWN);
+    if (!vh_channel_get_blocking(master)) {
+        /* mirror the master's mode in the base class's bookkeeping */
+        if (!vh_channel_set_blocking(VH_CHANNEL(tls), false, errp)) {
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&tls);
+}
+
+VhChannelTls *vh_channel_tls_new_server(VhChannel *master, VhTlsCreds *creds,
+                                        const char *authzid, GError **errp)
+{
+    return channel_tls_new(master, creds, NULL, authzid,
+                           VH_TLS_CREDS_ENDPOINT_SERVER, errp);
+}
+
+VhChannelTls *vh_channel_tls_new_client(VhChannel *master, VhTlsCreds *creds,
+                                        const char *hostname, GError **errp)
+{
+    return channel_tls_new(master, creds, hostname, NULL,
+                           VH_TLS_CREDS_ENDPOINT_CLIENT, errp);
+}
+
+/* One handshake step; on failure *errp is set (with the transport's why). */
+static VhTlsHandshakeStatus handshake_step(VhChannelTls *tls, GError **errp)
+{
+    VhTlsHandshakeStatus st = vh_tls_session_handshake(tls->session, errp);
+
+    if (st == VH_TLS_HANDSHAKE_FAILED) {
+        adopt_transport_error(tls, errp);
+        g_prefix_error(errp, "%s: ", vh_channel_get_name(VH_CHANNEL(tls)));
+    }
+    return st;
+}
+
+bool vh_channel_tls_handshake_sync(VhChannelTls *tls, GError **errp)
+{
+    for (;;) {
+        switch (handshake_step(tls, errp)) {
+        case VH_TLS_HANDSHAKE_COMPLETE:
+            return true;
+        case VH_TLS_HANDSHAKE_NEEDS_READ:
+            vh_channel_wait(tls->master, G_IO_IN);
+            break;
+        case VH_TLS_HANDSHAKE_NEEDS_WRITE:
+            vh_channel_wait(tls->master, G_IO_OUT);
+            break;
+        case VH_TLS_HANDSHAKE_FAILED:
+        default:
+            return false;
+        }
+    }
+}
+
+/* The async handshake: a GTask and the master watch it waits on. */
+typedef struct {
+    GSource *io;        /* the pending master watch, or NULL */
+    GSource *cancelled; /* fires when the cancellable is cancelled */
+} HandshakeState;
+
+static void handshake_state_free(gpointer data)
+{
+    HandshakeState *st = data;
+
+    if (st->io) {
+        g_source_destroy(st->io);
+        g_source_unref(st->io);
+    }
+    if (st->cancelled) {
+        g_source_destroy(st->cancelled);
+        g_source_unref(st->cancelled);
+    }
+    g_free(st);
+}
+
+static void handshake_run(GTask *task);
+
+static gboolean handshake_io_ready(VhChannel *ioc, GIOCondition cond,
+                                   gpointer opaque)
+{
+    GTask *task = opaque;
+    HandshakeState *st = g_task_get_task_data(task);
+
+    g_clear_pointer(&st->io, g_source_unref);
+    handshake_run(task);
+    return G_SOURCE_REMOVE;
+}
+
+static void handshake_done(GTask *task, GError *err)
+{
+    VhChannelTls *tls = g_task_get_source_object(task);
+    HandshakeState *st = g_task_get_task_data(task);
+
+    tls->handshaking = false;
+    if (st->cancelled) {
+        g_source_destroy(st->cancelled);
+        g_clear_pointer(&st->cancelled, g_source_unref);
+    }
+    if (err) {
+        g_task_return_error(task, err);
+    } else {
+        g_task_return_boolean(task, TRUE);
+    }
+    g_object_unref(task);
+}
+
+/* Step the handshake; wait on the master for what GnuTLS needs next. */
+static void handshake_run(GTask *task)
+{
+    VhChannelTls *tls = g_task_get_source_object(task);
+    HandshakeState *st = g_task_get_task_data(task);
+    GError *err = NULL;
+    GIOCondition cond;
+
+    switch (handshake_step(tls, &err)) {
+    case VH_TLS_HANDSHAKE_COMPLETE:
+        handshake_done(task, NULL);
+        return;
+    case VH_TLS_HANDSHAKE_NEEDS_READ:
+        cond = G_IO_IN;
+        break;
+    case VH_TLS_HANDSHAKE_NEEDS_WRITE:
+        cond = G_IO_OUT;
+        break;
+    case VH_TLS_HANDSHAKE_FAILED:
+    default:
+        handshake_done(task, err);
+        return;
+    }
+    st->io = vh_channel_create_watch(tls->master, cond);
+    g_source_set_callback(
+        st->io, (GSourceFunc)(void (*)(void))handshake_io_ready, task, NULL);
+    g_source_attach(st->io, g_task_get_context(task));
+}
+
+static gboolean handshake_cancelled(GCancellable *cancellable, gpointer opaque)
+{
+    GTask *task = opaque;
+    HandshakeState *st = g_task_get_task_data(task);
+    VhChannelTls *tls = g_task_get_source_object(task);
+    GError *err = NULL;
+
+    if (st->io) {
+        g_source_destroy(st->io);
+        g_clear_pointer(&st->io, g_source_unref);
+    }
+    g_set_error(&err, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                "%s: TLS handshake cancelled",
+                vh_channel_get_name(VH_CHANNEL(tls)));
+    handshake_done(task, err);
+    return G_SOURCE_REMOVE;
+}
+
+void vh_channel_tls_handshake(VhChannelTls *tls, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer opaque)
+{
+    GTask *task = g_task_new(tls, cancellable, callback, opaque);
+    HandshakeState *st = g_new0(HandshakeState, 1);
+
+    g_task_set_source_tag(task, vh_channel_tls_handshake);
+    g_task_set_task_data(task, st, handshake_state_free);
+    if (tls->handshaking) {
+        g_task_return_new_error(task, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                                "%s: a TLS handshake is already running",
+                                vh_channel_get_name(VH_CHANNEL(tls)));
+        g_object_unref(task);
+        return;
+    }
+    tls->handshaking = true;
+    if (cancellable) {
+        st->cancelled = g_cancellable_source_new(cancellable);
+        g_source_set_callback(st->cancelled,
+                              (GSourceFunc)(void (*)(void))handshake_cancelled,
+                              task, NULL);
+        g_source_attach(st->cancelled, g_task_get_context(task));
+    }
+    handshake_run(task);
+}
+
+bool vh_channel_tls_handshake_finish(VhChannelTls *tls, GAsyncResult *result,
+                                     GError **errp)
+{
+    g_return_val_if_fail(g_task_is_valid(result, tls), false);
+
+    return g_task_propagate_boolean(G_TASK(result), errp);
+}
+
+VhTlsSession *vh_channel_tls_get_session(VhChannelTls *tls)
+{
+    return tls->session;
+}
+
+VhChannel *vh_channel_tls_get_master(VhChannelTls *tls)
+{
+    return tls->master;
+}
+
+const char *vh_channel_tls_get_peer_name(VhChannelTls *tls)
+{
+    return vh_tls_session_get_peer_name(tls->session);
+}
+
+const char *vh_channel_tls_get_protocol(VhChannelTls *tls)
+{
+    return vh_tls_session_get_protocol(tls->session);
+}
+
+const char *vh_channel_tls_get_cipher(VhChannelTls *tls)
+{
+    return vh_tls_session_get_cipher(tls->session);
+}
+
+static bool check_handshake(VhChannelTls *tls, GError **errp)
+{
+    if (!vh_tls_session_is_handshake_complete(tls->session)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "%s: I/O before the TLS handshake completed",
+                    vh_channel_get_name(VH_CHANNEL(tls)));
+        return false;
+    }
+    return true;
+}
+
+static gssize tls_readv(VhChannel *ioc, const struct iovec *iov, size_t niov,
+                        int **fds, size_t *nfds, GError **errp)
+{
+    VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
+    gssize n;
+
+    if (!check_handshake(tls, errp)) {
+        return -1;
+    }
+    if (tls->read_shut) {
+        return 0;
+    }
+    n = vh_tls_session_readv(tls->session, iov, niov, errp);
+    if (n == -1) {
+        adopt_transport_error(tls, errp);
+        g_prefix_error(errp, "%s: ", vh_channel_get_name(ioc));
+    }
+    return n;
+}
+
+static gssize tls_writev(VhChannel *ioc, const struct iovec *iov, size_t niov,
+                         const int *fds, size_t nfds, GError **errp)
+{
+    VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
+    gssize n;
+
+    if (!check_handshake(tls, errp)) {
+        return -1;
+    }
+    if (tls->write_shut) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                    "%s: write after the TLS write side was shut down",
+                    vh_channel_get_name(ioc));
+        return -1;
+    }
+    n = vh_tls_session_writev(tls->session, iov, niov, errp);
+    if (n == -1) {
+        adopt_transport_error(tls, errp);
+        g_prefix_error(errp, "%s: ", vh_channel_get_name(ioc));
+    }
+    return n;
+}
+
+/* Send close-notify; on a non-blocking master wait for it only if @wait. */
+static bool send_bye(VhChannelTls *tls, bool wait, GError **errp)
+{
+    for (;;) {
+        int ret = vh_tls_session_bye(tls->session, errp);
+        if (ret != VH_TLS_SESSION_ERR_BLOCK) {
+            if (ret < 0) {
+                adopt_transport_error(tls, errp);
+            }
+            return ret == 0;
+        }
+        if (!wait) {
+            return true;
+        }
+        vh_channel_wait(tls->master, vh_tls_session_wants_write(tls->session)
+                                         ? G_IO_OUT
+                                         : G_IO_IN);
+    }
+}
+
+static bool tls_close(VhChannel *ioc, GError **errp)
+{
+    VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
+
+    if (!tls->write_shut && !vh_channel_is_closed(tls->master)) {
+        g_autoptr(GError) err = NULL;
+        if (!send_bye(tls, false, &err)) {
+            g_debug("%s: close-notify not sent: %s", vh_channel_get_name(ioc),
+                    err->message);
+        }
+        tls->write_shut = true;
+    }
+    return vh_channel_close(tls->master, errp);
+}
+
+static bool tls_shutdown(VhChannel *ioc, VhChannelShutdown how, GError **errp)
+{
+    VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
+    bool master_shutdown =
+        vh_channel_has_feature(tls->master, VH_CHANNEL_FEATURE_SHUTDOWN);
+
+    if ((how & VH_CHANNEL_SHUTDOWN_WRITE) && !tls->write_shut) {
+        if (!send_bye(tls, true, errp)) {
+            g_prefix_error(errp, "%s: ", vh_channel_get_name(ioc));
+            return false;
+        }
+        tls->write_shut = true;
+    }
+    if (how & VH_CHANNEL_SHUTDOWN_READ) {
+        tls->read_shut = true;
+    }
+    if (master_shutdown) {
+        return vh_channel_shutdown(tls->master, how, errp);
+    }
+    return true;
+}
+
+static bool tls_set_blocking(VhChannel *ioc, bool enabled, GError **errp)
+{
+    return vh_channel_set_blocking(VH_CHANNEL_TLS(ioc)->master, enabled, errp);
+}
+
+static void tls_set_cork(VhChannel *ioc, bool enabled)
+{
+    vh_channel_set_cork(VH_CHANNEL_TLS(ioc)->master, enabled);
+}
+
+static void tls_set_delay(VhChannel *ioc, bool enabled)
+{
+    vh_channel_set_delay(VH_CHANNEL_TLS(ioc)->master, enabled);
+}
+
+/*
+ * The watch: a child source on the master records what it saw; the parent
+ * dispatches the caller with that, or with G_IO_IN as soon as GnuTLS holds
+ * decrypted data (then the master's fd may well be idle). A child fires in
+ * the same iteration as its parent but is dispatched after it, so what it
+ * records is delivered on the next iteration.
+ */
+typedef struct {
+    GSource parent;
+    VhChannelTls *tls;
+    GIOCondition cond;
+    GIOCondition seen; /* recorded by the child's callback */
+} TlsSource;
+
+static GIOCondition tls_source_pending(TlsSource *src)
+{
+    if ((src->cond & G_IO_IN) && !src->tls->read_shut &&
+        vh_tls_session_is_handshake_complete(src->tls->session) &&
+        vh_tls_session_check_pending(src->tls->session) > 0) {
+        return G_IO_IN;
+    }
+    return 0;
+}
+
+static gboolean tls_source_prepare(GSource *source, gint *timeout)
+{
+    TlsSource *src = (TlsSource *)source;
+
+    *timeout = -1;
+    if (src->seen || tls_source_pending(src)) {
+        *timeout = 0;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean tls_source_check(GSource *source)
+{
+    TlsSource *src = (TlsSource *)source;
+
+    return src->seen || tls_source_pending(src);
+}
+
+static gboolean tls_source_dispatch(GSource *source, GSourceFunc callback,
+                                    gpointer opaque)
+{
+    TlsSource *src = (TlsSource *)source;
+    VhChannelFunc func = (VhChannelFunc)(void (*)(void))callback;
+    GIOCondition rev = (src->seen | tls_source_pending(src)) &
+                       (src->cond | G_IO_HUP | G_IO_ERR | G_IO_NVAL);
+
+    src->seen = 0;
+    if (!rev) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (!func) {
+        g_warning("watch on %s has no callback",
+                  vh_channel_get_name(VH_CHANNEL(src->tls)));
+        return G_SOURCE_REMOVE;
+    }
+    return func(VH_CHANNEL(src->tls), rev, opaque);
+}
+
+static void tls_source_finalize(GSource *source)
+{
+    g_object_unref(((TlsSource *)source)->tls);
+}
+
+static GSourceFuncs tls_source_funcs = {
+    .prepare = tls_source_prepare,
+    .check = tls_source_check,
+    .dispatch = tls_source_dispatch,
+    .finalize = tls_source_finalize,
+};
+
+static gboolean tls_source_master_ready(VhChannel *master, GIOCondition cond,
+                                        gpointer opaque)
+{
+    TlsSource *src = opaque;
+
+    src->seen |= cond;
+    return G_SOURCE_CONTINUE;
+}
+
+static GSource *tls_create_watch(VhChannel *ioc, GIOCondition cond)
+{
+    VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
+    GSource *source = g_source_new(&tls_source_funcs, sizeof(TlsSource));
+    TlsSource *src = (TlsSource *)source;
+    g_autoptr(GSource) child = vh_channel_create_watch(tls->master, cond);
+
+    src->tls = g_object_ref(tls);
+    src->cond = cond;
+    /* the child lives no longer than @source, so @src needs no ref */
+    g_source_set_callback(
+        child, (GSourceFunc)(void (*)(void))tls_source_master_ready, src, NULL);
+    g_source_add_child_source(source, child);
+    g_source_set_name(source, "VhChannelTls watch");
+    return source;
+}
+
+static void vh_channel_tls_init(VhChannelTls *tls)
+{
+}
+
+static void vh_channel_tls_dispose(GObject *obj)
+{
+    /* the base class closes the channel (and the master) here */
+    G_OBJECT_CLASS(vh_channel_tls_parent_class)->dispose(obj);
+}
+
+static void vh_channel_tls_finalize(GObject *obj)
+{
+    VhChannelTls *tls = VH_CHANNEL_TLS(obj);
+
+    g_clear_object(&tls->session);
+    g_clear_object(&tls->master);
+    g_clear_error(&tls->transport_error);
+    G_OBJECT_CLASS(vh_channel_tls_parent_class)->finalize(obj);
+}
+
+static void vh_channel_tls_class_init(VhChannelTlsClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    VhChannelClass *cc = VH_CHANNEL_CLASS(klass);
+
+    oc->dispose = vh_channel_tls_dispose;
+    oc->finalize = vh_channel_tls_finalize;
+    cc->readv = tls_readv;
+    cc->writev = tls_writev;
+    cc->close = tls_close;
+    cc->create_watch = tls_create_watch;
+    cc->set_blocking = tls_set_blocking;
+    cc->shutdown = tls_shutdown;
+    cc->set_cork = tls_set_cork;
+    cc->set_delay = tls_set_delay;
+}
