@@ -50,3 +50,74 @@ char *vh_crypto_read_file(const char *path, const char *what, size_t *len,
     *len = buf->len;
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
+
+static bool parse_fail(const char *path, const char *what, const char *why,
+                       GError **errp)
+{
+    g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE, "Unable to parse %s %s: %s",
+                what, path, why);
+    return false;
+}
+
+bool vh_crypto_load_certs(const char *path, const char *what,
+                          gnutls_x509_crt_t **certs, size_t *n, GError **errp)
+{
+    g_autofree char *data = NULL;
+    gnutls_x509_crt_t *list = NULL;
+    unsigned int count = 0;
+    gnutls_datum_t datum;
+    size_t len = 0;
+    int rc;
+
+    data = vh_crypto_read_file(path, what, &len, errp);
+    if (!data) {
+        return false;
+    }
+    if (!strstr(data, "-----BEGIN ")) {
+        return parse_fail(path, what, "no PEM certificate in the file", errp);
+    }
+    datum.data = (unsigned char *)data;
+    datum.size = len;
+    rc = gnutls_x509_crt_list_import2(&list, &count, &datum,
+                                      GNUTLS_X509_FMT_PEM, 0);
+    if (rc < 0 || count == 0) {
+        return parse_fail(path, what,
+                          rc < 0 ? gnutls_strerror(rc)
+                                 : "no PEM certificate in the file",
+                          errp);
+    }
+    /* Hand back a g_malloc'd array so that callers free it with g_free. */
+    *certs = g_memdup2(list, sizeof(*list) * count);
+    gnutls_free(list);
+    *n = count;
+    return true;
+}
+
+gnutls_x509_privkey_t vh_crypto_load_key(const char *path, const char *what,
+                                         GError **errp)
+{
+    g_autofree char *data = NULL;
+    gnutls_x509_privkey_t key = NULL;
+    gnutls_datum_t datum;
+    size_t len = 0;
+    int rc;
+
+    data = vh_crypto_read_file(path, what, &len, errp);
+    if (!data) {
+        return NULL;
+    }
+    datum.data = (unsigned char *)data;
+    datum.size = len;
+    rc = gnutls_x509_privkey_init(&key);
+    if (rc == 0) {
+        rc = gnutls_x509_privkey_import2(key, &datum, GNUTLS_X509_FMT_PEM, NULL,
+                                         GNUTLS_PKCS_PLAIN);
+    }
+    explicit_bzero(data, len);
+    if (rc < 0) {
+        gnutls_x509_privkey_deinit(key);
+        parse_fail(path, what, gnutls_strerror(rc), errp);
+        return NULL;
+    }
+    return key;
+}

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <glib.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stdbool.h>
 
 #include "vmhost/util/error.h"
@@ -19,5 +21,19 @@ G_BEGIN_DECLS
 G_GNUC_WARN_UNUSED_RESULT
 char *vh_crypto_read_file(const char *path, const char *what, size_t *len,
                           GError **errp);
+
+/*
+ * Read and parse every PEM certificate in @path (at least one). Errors:
+ * "Unable to read @what @path: ..." / "Unable to parse @what @path: ...".
+ * *certs is g_malloc'd (free with vh_pki_cert_list_free()).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_crypto_load_certs(const char *path, const char *what,
+                          gnutls_x509_crt_t **certs, size_t *n, GError **errp);
+
+/* Read and parse a PEM private key, with errors as above. */
+G_GNUC_WARN_UNUSED_RESULT
+gnutls_x509_privkey_t vh_crypto_load_key(const char *path, const char *what,
+                                         GError **errp);
 
 G_END_DECLS

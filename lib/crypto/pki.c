@@ -142,30 +142,9 @@ static VhPkiKeyType key_type_of(gnutls_x509_privkey_t x509)
 
 VhPkiKey *vh_pki_key_load(const char *path, GError **errp)
 {
-    g_autofree char *data = NULL;
-    gnutls_x509_privkey_t x509 = NULL;
-    gnutls_datum_t datum;
-    size_t len = 0;
-    int rc;
+    gnutls_x509_privkey_t x509 = vh_crypto_load_key(path, "private key", errp);
 
-    data = vh_crypto_read_file(path, "private key", &len, errp);
-    if (!data) {
-        return NULL;
-    }
-    datum.data = (unsigned char *)data;
-    datum.size = len;
-    rc = gnutls_x509_privkey_init(&x509);
-    if (rc == 0) {
-        rc = gnutls_x509_privkey_import2(x509, &datum, GNUTLS_X509_FMT_PEM,
-                                         NULL, GNUTLS_PKCS_PLAIN);
-    }
-    if (rc < 0) {
-        gnutls_x509_privkey_deinit(x509);
-        set_gnutls_error(errp, VH_ERROR_CERT_FILE, rc,
-                         "Unable to parse private key %s", path);
-        return NULL;
-    }
-    return key_wrap(x509, key_type_of(x509));
+    return x509 ? key_wrap(x509, key_type_of(x509)) : NULL;
 }
 
 VhPkiKey *vh_pki_key_ref(VhPkiKey *key)
@@ -618,32 +597,7 @@ bool vh_pki_cert_save(const char *path, const gnutls_x509_crt_t *certs,
 bool vh_pki_cert_load_all(const char *path, gnutls_x509_crt_t **certs,
                           size_t *n, GError **errp)
 {
-    g_autofree char *data = NULL;
-    gnutls_datum_t datum;
-    gnutls_x509_crt_t *list = NULL;
-    unsigned int count = 0;
-    size_t len = 0;
-    int rc;
-
-    data = vh_crypto_read_file(path, "certificate", &len, errp);
-    if (!data) {
-        return false;
-    }
-    datum.data = (unsigned char *)data;
-    datum.size = len;
-    rc = gnutls_x509_crt_list_import2(&list, &count, &datum,
-                                      GNUTLS_X509_FMT_PEM, 0);
-    if (rc < 0 || count == 0) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
-                    "Unable to parse certificate %s: %s", path,
-                    rc < 0 ? gnutls_strerror(rc) : "no PEM certificate found");
-        return false;
-    }
-    /* Hand back a g_malloc'd array so callers free it with g_free. */
-    *certs = g_memdup2(list, sizeof(*list) * count);
-    gnutls_free(list);
-    *n = count;
-    return true;
+    return vh_crypto_load_certs(path, "certificate", certs, n, errp);
 }
 
 gnutls_x509_crt_t vh_pki_cert_load(const char *path, GError **errp)
