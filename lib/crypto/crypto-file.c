@@ -51,6 +51,16 @@ char *vh_crypto_read_file(const char *path, const char *what, size_t *len,
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
+void vh_cert_list_clear(VhCertList *list)
+{
+    for (size_t i = 0; list->certs && i < list->n; i++) {
+        gnutls_x509_crt_deinit(list->certs[i]);
+    }
+    g_free(list->certs);
+    list->certs = NULL;
+    list->n = 0;
+}
+
 static bool parse_fail(const char *path, const char *what, const char *why,
                        GError **errp)
 {

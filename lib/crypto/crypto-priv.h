@@ -12,6 +12,18 @@
 
 G_BEGIN_DECLS
 
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_x509_privkey_t,
+                                gnutls_x509_privkey_deinit, NULL)
+
+/* A loaded certificate list, for g_auto(VhCertList). */
+typedef struct {
+    gnutls_x509_crt_t *certs;
+    size_t n;
+} VhCertList;
+
+void vh_cert_list_clear(VhCertList *list);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VhCertList, vh_cert_list_clear)
+
 /*
  * Read all of @path (transfer full, NUL-terminated; *len excludes the NUL).
  * On failure the error is VH_ERROR_CERT_FILE "Unable to read @what @path:

@@ -476,3 +476,17 @@ bool vh_x509_check_identity(VhX509Report *report, const VhX509CheckInput *in)
     }
     return !vh_x509_report_failed(report);
 }
+
+bool vh_x509_key_matches_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key)
+{
+    unsigned char a[64], b[64];
+    size_t alen = sizeof(a), blen = sizeof(b);
+
+    if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, a, &alen) <
+            0 ||
+        gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, b, &blen) <
+            0) {
+        return false;
+    }
+    return alen == blen && memcmp(a, b, alen) == 0;
+}

@@ -111,4 +111,7 @@ bool vh_x509_check_identity(VhX509Report *report, const VhX509CheckInput *in);
 G_GNUC_WARN_UNUSED_RESULT
 char *vh_x509_get_dn(gnutls_x509_crt_t crt, GError **errp);
 
+/* True when @key is the private half of @crt's public key. */
+bool vh_x509_key_matches_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key);
+
 G_END_DECLS

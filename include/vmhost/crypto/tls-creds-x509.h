@@ -1,0 +1,51 @@
+/*
+ * VhTlsCredsX509: -object tls-creds-x509, credentials from a QEMU-layout
+ * directory of PEM files.
+ *
+ *     g_autoptr(VhTlsCreds) creds = g_initable_new(
+ *         VH_TYPE_TLS_CREDS_X509, NULL, errp,
+ *         "endpoint", VH_TLS_CREDS_ENDPOINT_SERVER,
+ *         "dir", "/etc/pki/vmhost", "sanity-check", TRUE, NULL);
+ *
+ * Files in "dir": ca-cert.pem (required; may hold several CAs), ca-crl.pem
+ * (optional, server), server-cert.pem + server-key.pem (required for a
+ * server), client-cert.pem + client-key.pem (optional for a client, both or
+ * neither), dh-params.pem (optional, server, legacy), and extra server
+ * identities server-cert-N.pem + server-key-N.pem (N = 0..3, up to the first
+ * missing cert; a cert without its key is an error). A cert file may hold a
+ * chain, leaf first.
+ *
+ * Loading fails with an error naming the file and the reason; with
+ * "sanity-check" (default TRUE) every identity passes the checks of
+ * x509-check.h first. A server that verifies peers requires a client
+ * certificate in the handshake (GNUTLS_CERT_REQUIRE).
+ */
+#pragma once
+
+#include "vmhost/crypto/tls-creds.h"
+
+G_BEGIN_DECLS
+
+/* File names inside the credentials directory. */
+#define VH_TLS_X509_CA_CERT     "ca-cert.pem"
+#define VH_TLS_X509_CA_CRL      "ca-crl.pem"
+#define VH_TLS_X509_SERVER_CERT "server-cert.pem"
+#define VH_TLS_X509_SERVER_KEY  "server-key.pem"
+#define VH_TLS_X509_CLIENT_CERT "client-cert.pem"
+#define VH_TLS_X509_CLIENT_KEY  "client-key.pem"
+#define VH_TLS_X509_DH_PARAMS   "dh-params.pem"
+/* Extra identities: server-cert-N.pem / server-key-N.pem, N < this. */
+#define VH_TLS_X509_MAX_EXTRA_IDENTITIES 4
+
+#define VH_TYPE_TLS_CREDS_X509 (vh_tls_creds_x509_get_type())
+G_DECLARE_FINAL_TYPE(VhTlsCredsX509, vh_tls_creds_x509, VH, TLS_CREDS_X509,
+                     VhTlsCreds)
+
+bool vh_tls_creds_x509_get_sanity_check(VhTlsCredsX509 *creds);
+/* Number of identities loaded (0 for a client without a certificate). */
+unsigned int vh_tls_creds_x509_get_n_identities(VhTlsCredsX509 *creds);
+/* The loaded GnuTLS credentials (borrowed; NULL before loading). */
+gnutls_certificate_credentials_t
+vh_tls_creds_x509_get_gnutls(VhTlsCredsX509 *creds);
+
+G_END_DECLS

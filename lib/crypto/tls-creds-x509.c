@@ -1,0 +1,404 @@
+#include "vmhost/crypto/tls-creds-x509.h"
+
+#include "vmhost/crypto/pki.h"
+#include "vmhost/crypto/x509-check.h"
+
+#include "crypto-priv.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct _VhTlsCredsX509 {
+    VhTlsCreds parent;
+
+    bool sanity_check;
+    gnutls_certificate_credentials_t cred;
+    gnutls_dh_params_t dh_params;
+    unsigned int n_identities;
+};
+
+enum {
+    PROP_0,
+    PROP_SANITY_CHECK,
+    N_PROPS,
+};
+
+static GParamSpec *props[N_PROPS];
+
+G_DEFINE_FINAL_TYPE(VhTlsCredsX509, vh_tls_creds_x509, VH_TYPE_TLS_CREDS)
+
+/* The CA bundle, kept while identities are loaded and checked. */
+typedef struct {
+    char *path;
+    gnutls_x509_crt_t *certs;
+    size_t n;
+} CaBundle;
+
+static void ca_bundle_clear(CaBundle *ca)
+{
+    g_free(ca->path);
+    vh_pki_cert_list_free(ca->certs, ca->n);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CaBundle, ca_bundle_clear)
+
+static bool check_dir(const char *dir, GError **errp)
+{
+    struct stat st;
+
+    if (!dir || !dir[0]) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "tls-creds-x509 needs a 'dir' property");
+        return false;
+    }
+    if (stat(dir, &st) < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to access credentials directory %s: %s", dir,
+                    g_strerror(errno));
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to access credentials directory %s: %s", dir,
+                    g_strerror(ENOTDIR));
+        return false;
+    }
+    if (access(dir, R_OK | X_OK) < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to access credentials directory %s: %s", dir,
+                    g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static bool load_ca(VhTlsCredsX509 *self, const char *dir, CaBundle *ca,
+                    GError **errp)
+{
+    int rc;
+
+    ca->path = g_build_filename(dir, VH_TLS_X509_CA_CERT, NULL);
+    if (!vh_crypto_load_certs(ca->path, "CA certificate", &ca->certs, &ca->n,
+                              errp)) {
+        return false;
+    }
+    rc = gnutls_certificate_set_x509_trust(self->cred, ca->certs, ca->n);
+    if (rc < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to use CA certificate %s: %s", ca->path,
+                    gnutls_strerror(rc));
+        return false;
+    }
+    return true;
+}
+
+static bool load_crl(VhTlsCredsX509 *self, const char *dir, GError **errp)
+{
+    g_autofree char *path = g_build_filename(dir, VH_TLS_X509_CA_CRL, NULL);
+    g_autofree char *data = NULL;
+    gnutls_datum_t datum;
+    size_t len = 0;
+    int rc;
+
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        return true;
+    }
+    data = vh_crypto_read_file(path, "CA revocation list", &len, errp);
+    if (!data) {
+        return false;
+    }
+    datum.data = (unsigned char *)data;
+    datum.size = len;
+    rc = gnutls_certificate_set_x509_crl_mem(self->cred, &datum,
+                                             GNUTLS_X509_FMT_PEM);
+    if (rc <= 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to parse CA revocation list %s: %s", path,
+                    rc < 0 ? gnutls_strerror(rc) : "no CRL in the file");
+        return false;
+    }
+    return true;
+}
+
+static bool load_dh_params(VhTlsCredsX509 *self, const char *dir, GError **errp)
+{
+    g_autofree char *path = g_build_filename(dir, VH_TLS_X509_DH_PARAMS, NULL);
+    g_autofree char *data = NULL;
+    gnutls_datum_t datum;
+    size_t len = 0;
+    int rc;
+
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        return true;
+    }
+    data = vh_crypto_read_file(path, "DH parameters", &len, errp);
+    if (!data) {
+        return false;
+    }
+    datum.data = (unsigned char *)data;
+    datum.size = len;
+    rc = gnutls_dh_params_init(&self->dh_params);
+    if (rc == 0) {
+        rc = gnutls_dh_params_import_pkcs3(self->dh_params, &datum,
+                                           GNUTLS_X509_FMT_PEM);
+    }
+    if (rc < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to parse DH parameters %s: %s", path,
+                    gnutls_strerror(rc));
+        return false;
+    }
+    gnutls_certificate_set_dh_params(self->cred, self->dh_params);
+    return true;
+}
+
+/* One identity: @cert_name + @key_name inside @dir. */
+static bool load_identity(VhTlsCredsX509 *self, const char *dir,
+                          const CaBundle *ca, const char *cert_name,
+                          const char *key_name, GError **errp)
+{
+    bool is_server = vh_tls_creds_get_endpoint(VH_TLS_CREDS(self)) ==
+                     VH_TLS_CREDS_ENDPOINT_SERVER;
+    const char *role = is_server ? "server" : "client";
+    g_autofree char *cert_path = g_build_filename(dir, cert_name, NULL);
+    g_autofree char *key_path = g_build_filename(dir, key_name, NULL);
+    g_autofree char *cert_what = g_strdup_printf("%s certificate", role);
+    g_autofree char *key_what = g_strdup_printf("%s private key", role);
+    g_auto(VhCertList) chain = {0};
+    g_auto(gnutls_x509_privkey_t) key = NULL;
+    int rc;
+
+    if (!vh_crypto_load_certs(cert_path, cert_what, &chain.certs, &chain.n,
+                              errp)) {
+        return false;
+    }
+    key = vh_crypto_load_key(key_path, key_what, errp);
+    if (!key) {
+        return false;
+    }
+    if (!vh_x509_key_matches_cert(chain.certs[0], key)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "%s does not match %s in %s (the key is not the "
+                    "certificate's public key)",
+                    key_name, cert_name, dir);
+        return false;
+    }
+    if (self->sanity_check) {
+        g_autoptr(VhX509Report) report =
+            vh_x509_report_new(VH_X509_REPORT_STOP_AT_FAIL);
+        VhX509CheckInput in = {
+            .is_server = is_server,
+            .cert_file = cert_path,
+            .certs = chain.certs,
+            .ncerts = chain.n,
+            .ca_file = ca->path,
+            .cas = ca->certs,
+            .ncas = ca->n,
+        };
+        if (!vh_x509_check_identity(report, &in)) {
+            return vh_x509_report_propagate(report, errp);
+        }
+    }
+    rc = gnutls_certificate_set_x509_key(self->cred, chain.certs, chain.n, key);
+    if (rc < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to use %s with %s: %s", cert_path, key_path,
+                    gnutls_strerror(rc));
+        return false;
+    }
+    self->n_identities++;
+    return true;
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+
+    return g_file_test(path, G_FILE_TEST_EXISTS);
+}
+
+static bool load_server_identities(VhTlsCredsX509 *self, const char *dir,
+                                   const CaBundle *ca, GError **errp)
+{
+    if (!load_identity(self, dir, ca, VH_TLS_X509_SERVER_CERT,
+                       VH_TLS_X509_SERVER_KEY, errp)) {
+        return false;
+    }
+    for (int i = 0; i < VH_TLS_X509_MAX_EXTRA_IDENTITIES; i++) {
+        g_autofree char *cert = g_strdup_printf("server-cert-%d.pem", i);
+        g_autofree char *key = g_strdup_printf("server-key-%d.pem", i);
+
+        if (!file_exists(dir, cert)) {
+            break;
+        }
+        if (!file_exists(dir, key)) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                        "%s in %s has no matching private key %s", cert, dir,
+                        key);
+            return false;
+        }
+        if (!load_identity(self, dir, ca, cert, key, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool load_client_identity(VhTlsCredsX509 *self, const char *dir,
+                                 const CaBundle *ca, GError **errp)
+{
+    bool have_cert = file_exists(dir, VH_TLS_X509_CLIENT_CERT);
+    bool have_key = file_exists(dir, VH_TLS_X509_CLIENT_KEY);
+
+    if (have_cert != have_key) {
+        g_set_error(
+            errp, VH_ERROR, VH_ERROR_CERT_FILE,
+            "%s in %s has no matching %s: provide both or neither",
+            have_cert ? VH_TLS_X509_CLIENT_CERT : VH_TLS_X509_CLIENT_KEY, dir,
+            have_cert ? VH_TLS_X509_CLIENT_KEY : VH_TLS_X509_CLIENT_CERT);
+        return false;
+    }
+    if (!have_cert) {
+        return true; /* a client without a certificate of its own */
+    }
+    return load_identity(self, dir, ca, VH_TLS_X509_CLIENT_CERT,
+                         VH_TLS_X509_CLIENT_KEY, errp);
+}
+
+static bool vh_tls_creds_x509_load(VhTlsCreds *creds, GError **errp)
+{
+    VhTlsCredsX509 *self = VH_TLS_CREDS_X509(creds);
+    const char *dir = vh_tls_creds_get_dir(creds);
+    bool is_server =
+        vh_tls_creds_get_endpoint(creds) == VH_TLS_CREDS_ENDPOINT_SERVER;
+    g_auto(CaBundle) ca = {0};
+    bool ok;
+    int rc;
+
+    if (!check_dir(dir, errp)) {
+        return false;
+    }
+    rc = gnutls_certificate_allocate_credentials(&self->cred);
+    if (rc < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "Unable to allocate x509 credentials: %s",
+                    gnutls_strerror(rc));
+        return false;
+    }
+    /*
+     * GnuTLS's default verification flags are what we want: no v1 CAs, no
+     * broken signature algorithms; the peer checks live in VhTlsSession.
+     */
+    ok = load_ca(self, dir, &ca, errp);
+    if (ok && is_server) {
+        ok = load_crl(self, dir, errp) &&
+             load_server_identities(self, dir, &ca, errp) &&
+             load_dh_params(self, dir, errp);
+    } else if (ok) {
+        ok = load_client_identity(self, dir, &ca, errp);
+    }
+    return ok;
+}
+
+static bool vh_tls_creds_x509_apply(VhTlsCreds *creds, gnutls_session_t session,
+                                    GError **errp)
+{
+    VhTlsCredsX509 *self = VH_TLS_CREDS_X509(creds);
+    int rc =
+        gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, self->cred);
+
+    if (rc < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "Unable to set x509 credentials on the TLS session: %s",
+                    gnutls_strerror(rc));
+        return false;
+    }
+    if (vh_tls_creds_get_endpoint(creds) == VH_TLS_CREDS_ENDPOINT_SERVER &&
+        vh_tls_creds_get_verify_peer(creds)) {
+        gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+    }
+    return true;
+}
+
+static void vh_tls_creds_x509_set_property(GObject *obj, guint id,
+                                           const GValue *value,
+                                           GParamSpec *pspec)
+{
+    VhTlsCredsX509 *self = VH_TLS_CREDS_X509(obj);
+
+    switch (id) {
+    case PROP_SANITY_CHECK:
+        self->sanity_check = g_value_get_boolean(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        break;
+    }
+}
+
+static void vh_tls_creds_x509_get_property(GObject *obj, guint id,
+                                           GValue *value, GParamSpec *pspec)
+{
+    VhTlsCredsX509 *self = VH_TLS_CREDS_X509(obj);
+
+    switch (id) {
+    case PROP_SANITY_CHECK:
+        g_value_set_boolean(value, self->sanity_check);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        break;
+    }
+}
+
+static void vh_tls_creds_x509_finalize(GObject *obj)
+{
+    VhTlsCredsX509 *self = VH_TLS_CREDS_X509(obj);
+
+    if (self->cred) {
+        gnutls_certificate_free_credentials(self->cred);
+    }
+    if (self->dh_params) {
+        gnutls_dh_params_deinit(self->dh_params);
+    }
+    G_OBJECT_CLASS(vh_tls_creds_x509_parent_class)->finalize(obj);
+}
+
+static void vh_tls_creds_x509_class_init(VhTlsCredsX509Class *klass)
+{
+    GObjectClass *oclass = G_OBJECT_CLASS(klass);
+    VhTlsCredsClass *cclass = VH_TLS_CREDS_CLASS(klass);
+
+    oclass->set_property = vh_tls_creds_x509_set_property;
+    oclass->get_property = vh_tls_creds_x509_get_property;
+    oclass->finalize = vh_tls_creds_x509_finalize;
+    cclass->load = vh_tls_creds_x509_load;
+    cclass->apply = vh_tls_creds_x509_apply;
+
+    props[PROP_SANITY_CHECK] = g_param_spec_boolean(
+        "sanity-check", "Sanity check",
+        "Check the certificates against QEMU's rules when loading", TRUE,
+        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+    g_object_class_install_properties(oclass, N_PROPS, props);
+}
+
+static void vh_tls_creds_x509_init(VhTlsCredsX509 *self)
+{
+    self->sanity_check = true;
+}
+
+bool vh_tls_creds_x509_get_sanity_check(VhTlsCredsX509 *creds)
+{
+    return creds->sanity_check;
+}
+
+unsigned int vh_tls_creds_x509_get_n_identities(VhTlsCredsX509 *creds)
+{
+    return creds->n_identities;
+}
+
+gnutls_certificate_credentials_t
+vh_tls_creds_x509_get_gnutls(VhTlsCredsX509 *creds)
+{
+    return creds->cred;
+}
