@@ -131,3 +131,40 @@ gnutls_x509_privkey_t vh_crypto_load_key(const char *path, const char *what,
     }
     return key;
 }
+
+bool vh_crypto_load_dh_params(const char *dir, gnutls_dh_params_t *out,
+                              GError **errp)
+{
+    g_autofree char *path = g_build_filename(dir, "dh-params.pem", NULL);
+    g_autofree char *data = NULL;
+    gnutls_dh_params_t params = NULL;
+    gnutls_datum_t datum;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        return true;
+    }
+    data = vh_crypto_read_file(path, "DH parameters", &len, errp);
+    if (!data) {
+        return false;
+    }
+    datum.data = (unsigned char *)data;
+    datum.size = len;
+    rc = gnutls_dh_params_init(&params);
+    if (rc == 0) {
+        rc = gnutls_dh_params_import_pkcs3(params, &datum, GNUTLS_X509_FMT_PEM);
+    }
+    if (rc < 0) {
+        if (params) {
+            gnutls_dh_params_deinit(params);
+        }
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to parse DH parameters %s: %s", path,
+                    gnutls_strerror(rc));
+        return false;
+    }
+    *out = params;
+    return true;
+}

@@ -48,4 +48,12 @@ G_GNUC_WARN_UNUSED_RESULT
 gnutls_x509_privkey_t vh_crypto_load_key(const char *path, const char *what,
                                          GError **errp);
 
+/*
+ * Load @dir/dh-params.pem (PKCS#3 PEM) when it exists: *out is set to the
+ * parameters (transfer full), or to NULL when there is no such file.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_crypto_load_dh_params(const char *dir, gnutls_dh_params_t *out,
+                              GError **errp);
+
 G_END_DECLS

@@ -122,33 +122,12 @@ static bool load_crl(VhTlsCredsX509 *self, const char *dir, GError **errp)
 
 static bool load_dh_params(VhTlsCredsX509 *self, const char *dir, GError **errp)
 {
-    g_autofree char *path = g_build_filename(dir, VH_TLS_X509_DH_PARAMS, NULL);
-    g_autofree char *data = NULL;
-    gnutls_datum_t datum;
-    size_t len = 0;
-    int rc;
-
-    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-        return true;
-    }
-    data = vh_crypto_read_file(path, "DH parameters", &len, errp);
-    if (!data) {
+    if (!vh_crypto_load_dh_params(dir, &self->dh_params, errp)) {
         return false;
     }
-    datum.data = (unsigned char *)data;
-    datum.size = len;
-    rc = gnutls_dh_params_init(&self->dh_params);
-    if (rc == 0) {
-        rc = gnutls_dh_params_import_pkcs3(self->dh_params, &datum,
-                                           GNUTLS_X509_FMT_PEM);
+    if (self->dh_params) {
+        gnutls_certificate_set_dh_params(self->cred, self->dh_params);
     }
-    if (rc < 0) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
-                    "Unable to parse DH parameters %s: %s", path,
-                    gnutls_strerror(rc));
-        return false;
-    }
-    gnutls_certificate_set_dh_params(self->cred, self->dh_params);
     return true;
 }
 
