@@ -181,6 +181,13 @@ static char *describe_gnutls_error(VhTlsSession *sess, int ret)
                                    g_strerror(sess->transport_errno));
         }
         return g_strdup(gnutls_strerror(ret));
+    case GNUTLS_E_NO_CERTIFICATE_FOUND:
+    case GNUTLS_E_CERTIFICATE_REQUIRED:
+        if (sess->endpoint == VH_TLS_CREDS_ENDPOINT_SERVER) {
+            return g_strdup("the TLS client did not send a certificate and "
+                            "this server verifies peers (verify-peer=on)");
+        }
+        return g_strdup(gnutls_strerror(ret));
     case GNUTLS_E_PREMATURE_TERMINATION:
     case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
         if (sess->transport_eof) {
@@ -408,6 +415,10 @@ static bool check_x509_peer(VhTlsSession *sess, GError **errp)
     if (ret < 0) {
         peer_error(errp, sess->peer_name, "cannot be verified: %s",
                    gnutls_strerror(ret));
+        ok = false;
+    } else if ((status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED)) &&
+               !check_validity_times(certs, n, sess->peer_name, errp)) {
+        /* the precise certificate and date say more than the status bit */
         ok = false;
     } else if (status) {
         g_autofree char *why = describe_verify_status(sess, status);
