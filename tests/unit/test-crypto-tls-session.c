@@ -578,6 +578,89 @@ static void test_write_would_block(void)
     pair_clear(&p);
 }
 
+static void test_anon(void)
+{
+    g_autoptr(VhTlsCreds) client =
+        tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_CLIENT, NULL);
+    g_autoptr(VhTlsCreds) server =
+        tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_SERVER, NULL);
+    Pair p;
+
+    pair_init(&p, client, NULL, server, "no-such-authz");
+    pair_handshake(&p);
+    assert_ok(&p);
+    g_assert_null(vh_tls_session_get_peer_name(p.sess[0]));
+    g_assert_null(vh_tls_session_get_peer_name(p.sess[1]));
+    g_assert_cmpint(vh_tls_session_get_hostname_check(p.sess[0]), ==,
+                    VH_TLS_HOSTNAME_NOT_CHECKED);
+    pair_transfer(&p, 0, 50000);
+    pair_clear(&p);
+}
+
+#define PSK_KEY_A                                                              \
+    "9f2c0d7e6b5a4938271605f4e3d2c1b0a9f8e7d6c5b4a3928170f6e5d4c3b2a1"
+#define PSK_KEY_B                                                              \
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static void test_psk(const char *priority)
+{
+    g_autofree char *sdir = g_build_filename(pki->root, "psk-server", NULL);
+    g_autofree char *cdir = g_build_filename(pki->root, "psk-client", NULL);
+    g_autoptr(VhTlsCreds) server =
+        tls_test_creds_psk(sdir, "qemu:" PSK_KEY_A "\nalice:" PSK_KEY_B "\n",
+                           VH_TLS_CREDS_ENDPOINT_SERVER, NULL, priority);
+    g_autoptr(VhTlsCreds) client =
+        tls_test_creds_psk(cdir, "alice:" PSK_KEY_B "\n",
+                           VH_TLS_CREDS_ENDPOINT_CLIENT, "alice", priority);
+    g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+    g_autoptr(GError) err = NULL;
+    Pair p;
+
+    vh_authz_list_append_rule(authz, "alice", VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_EXACT);
+    g_assert_true(vh_object_add("authz-psk", G_OBJECT(authz), &err));
+    pair_init(&p, client, NULL, server, "authz-psk");
+    pair_handshake(&p);
+    assert_ok(&p);
+    g_assert_cmpstr(vh_tls_session_get_peer_name(p.sess[1]), ==, "alice");
+    pair_transfer(&p, 1, 40000);
+    pair_clear(&p);
+    g_assert_true(vh_object_del("authz-psk", &err));
+}
+
+static void test_psk_tls12(void)
+{
+    test_psk(TLS_TEST_PRIORITY_TLS12);
+}
+
+static void test_psk_tls13(void)
+{
+    test_psk(TLS_TEST_PRIORITY_TLS13);
+}
+
+static void test_psk_mismatch(void)
+{
+    g_autofree char *sdir = g_build_filename(pki->root, "psk-server2", NULL);
+    g_autofree char *cdir = g_build_filename(pki->root, "psk-client2", NULL);
+    g_autoptr(VhTlsCreds) server = tls_test_creds_psk(
+        sdir, "qemu:" PSK_KEY_A "\n", VH_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL);
+    g_autoptr(VhTlsCreds) client = tls_test_creds_psk(
+        cdir, "qemu:" PSK_KEY_B "\n", VH_TLS_CREDS_ENDPOINT_CLIENT, NULL, NULL);
+    Pair p;
+
+    pair_init(&p, client, NULL, server, NULL);
+    pair_handshake(&p);
+    /* different keys: at least one side fails, neither completes both */
+    g_assert_true(p.st[0] == VH_TLS_HANDSHAKE_FAILED ||
+                  p.st[1] == VH_TLS_HANDSHAKE_FAILED);
+    for (int i = 0; i < 2; i++) {
+        if (p.err[i]) {
+            g_assert_error(p.err[i], VH_ERROR, VH_ERROR_TLS_HANDSHAKE);
+        }
+    }
+    pair_clear(&p);
+}
+
 static void make_pki(void)
 {
     const char *dns[] = {"server.example.org", "alias.example.org", NULL};
@@ -666,6 +749,10 @@ int main(int argc, char **argv)
                     test_io_before_handshake);
     g_test_add_func("/crypto/tls/session/write-would-block",
                     test_write_would_block);
+    g_test_add_func("/crypto/tls/session/anon", test_anon);
+    g_test_add_func("/crypto/tls/session/psk/tls1.2", test_psk_tls12);
+    g_test_add_func("/crypto/tls/session/psk/tls1.3", test_psk_tls13);
+    g_test_add_func("/crypto/tls/session/psk/mismatch", test_psk_mismatch);
     ret = g_test_run();
     free_pki();
     return ret;

@@ -1,6 +1,8 @@
 #include "tls-testutil.h"
 
 #include "crypto-testutil.h"
+#include "vmhost/crypto/tls-creds-anon.h"
+#include "vmhost/crypto/tls-creds-psk.h"
 #include "vmhost/crypto/tls-creds-x509.h"
 
 #include <glib/gstdio.h>
@@ -138,6 +140,42 @@ VhTlsCreds *tls_test_creds_x509(const char *dir, VhTlsCredsEndpoint endpoint,
     VhTlsCreds *creds = tls_test_creds_x509_try(dir, endpoint, verify_peer,
                                                 priority, sanity_check, &err);
 
+    g_assert_no_error(err);
+    return creds;
+}
+
+VhTlsCreds *tls_test_creds_anon(VhTlsCredsEndpoint endpoint,
+                                const char *priority)
+{
+    g_autoptr(GError) err = NULL;
+    VhTlsCreds *creds =
+        g_initable_new(VH_TYPE_TLS_CREDS_ANON, NULL, &err, "endpoint", endpoint,
+                       "priority", priority, NULL);
+
+    g_assert_no_error(err);
+    return creds;
+}
+
+VhTlsCreds *tls_test_creds_psk(const char *dir, const char *keys_psk,
+                               VhTlsCredsEndpoint endpoint,
+                               const char *username, const char *priority)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = g_build_filename(dir, VH_TLS_PSK_KEYS_FILE, NULL);
+    VhTlsCreds *creds;
+
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(path, keys_psk, -1, &err));
+    g_assert_no_error(err);
+    if (username) {
+        creds = g_initable_new(VH_TYPE_TLS_CREDS_PSK, NULL, &err, "endpoint",
+                               endpoint, "dir", dir, "username", username,
+                               "priority", priority, NULL);
+    } else {
+        creds =
+            g_initable_new(VH_TYPE_TLS_CREDS_PSK, NULL, &err, "endpoint",
+                           endpoint, "dir", dir, "priority", priority, NULL);
+    }
     g_assert_no_error(err);
     return creds;
 }
