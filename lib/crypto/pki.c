@@ -464,11 +464,46 @@ static bool set_serial(gnutls_x509_crt_t crt, guint64 serial, GError **errp)
     return true;
 }
 
+/*
+ * gnutls_x509_crt_set_dn() reads RFC 4514 order (last RDN first); specs use
+ * certificate order like gnutls_x509_crt_get_dn(), so reverse the RDNs,
+ * splitting on commas that are neither escaped nor quoted.
+ */
+static char *dn_reverse(const char *dn)
+{
+    g_autoptr(GPtrArray) rdns = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GString) out = g_string_new(NULL);
+    const char *start = dn;
+    bool quoted = false;
+
+    for (const char *p = dn;; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if (*p == '"') {
+            quoted = !quoted;
+        } else if (*p == '\0' || (*p == ',' && !quoted)) {
+            g_ptr_array_add(rdns, g_strndup(start, p - start));
+            if (!*p) {
+                break;
+            }
+            start = p + 1;
+        }
+    }
+    for (guint i = rdns->len; i > 0; i--) {
+        if (i != rdns->len) {
+            g_string_append_c(out, ',');
+        }
+        g_string_append(out, g_ptr_array_index(rdns, i - 1));
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
 static bool cert_fill(gnutls_x509_crt_t crt, const VhPkiCertSpec *spec,
                       VhPkiKey *key, gnutls_x509_crt_t issuer, GError **errp)
 {
     time_t now = time(NULL);
     const char *err_pos = NULL;
+    g_autofree char *rfc_dn = NULL;
     int rc;
 
     rc = gnutls_x509_crt_set_version(crt, 3);
@@ -480,7 +515,8 @@ static bool cert_fill(gnutls_x509_crt_t crt, const VhPkiCertSpec *spec,
                          "cannot set the certificate key");
         return false;
     }
-    rc = gnutls_x509_crt_set_dn(crt, spec->dn ? spec->dn : "", &err_pos);
+    rfc_dn = dn_reverse(spec->dn ? spec->dn : "");
+    rc = gnutls_x509_crt_set_dn(crt, rfc_dn, &err_pos);
     if (rc < 0) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                     "invalid subject DN '%s'%s%s: %s", spec->dn ? spec->dn : "",

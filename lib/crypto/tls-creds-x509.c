@@ -155,13 +155,6 @@ static bool load_identity(VhTlsCredsX509 *self, const char *dir,
     if (!key) {
         return false;
     }
-    if (!vh_x509_key_matches_cert(chain.certs[0], key)) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
-                    "%s does not match %s in %s (the key is not the "
-                    "certificate's public key)",
-                    key_name, cert_name, dir);
-        return false;
-    }
     if (self->sanity_check) {
         g_autoptr(VhX509Report) report =
             vh_x509_report_new(VH_X509_REPORT_STOP_AT_FAIL);
@@ -177,6 +170,13 @@ static bool load_identity(VhTlsCredsX509 *self, const char *dir,
         if (!vh_x509_check_identity(report, &in)) {
             return vh_x509_report_propagate(report, errp);
         }
+    }
+    if (!vh_x509_key_matches_cert(chain.certs[0], key)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "%s does not match %s in %s (the key is not the "
+                    "certificate's public key)",
+                    key_name, cert_name, dir);
+        return false;
     }
     rc = gnutls_certificate_set_x509_key(self->cred, chain.certs, chain.n, key);
     if (rc < 0) {

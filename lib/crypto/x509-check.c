@@ -116,7 +116,8 @@ bool vh_x509_report_propagate(VhX509Report *report, GError **errp)
 char *vh_x509_get_dn(gnutls_x509_crt_t crt, GError **errp)
 {
     gnutls_datum_t dn = {NULL, 0};
-    int rc = gnutls_x509_crt_get_dn3(crt, &dn, 0);
+    /* COMPAT is gnutls_x509_crt_get_dn()'s format: certificate order. */
+    int rc = gnutls_x509_crt_get_dn3(crt, &dn, GNUTLS_X509_DN_FLAG_COMPAT);
     char *s;
 
     if (rc < 0) {
@@ -461,13 +462,14 @@ bool vh_x509_check_identity(VhX509Report *report, const VhX509CheckInput *in)
     if (in->ncerts == 0) {
         return !vh_x509_report_failed(report);
     }
+    /* Order first: in an unsorted file the roles below would be wrong. */
+    check_chain_order(&ctx);
     for (size_t i = 0; i < in->ncerts; i++) {
-        check_cert(&ctx, in->certs[i], in->cert_file, i > 0, i == 0);
         if (vh_x509_report_should_stop(report)) {
             return false;
         }
+        check_cert(&ctx, in->certs[i], in->cert_file, i > 0, i == 0);
     }
-    check_chain_order(&ctx);
     if (!vh_x509_report_should_stop(report)) {
         check_ca_path(&ctx);
     }

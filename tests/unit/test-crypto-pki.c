@@ -158,7 +158,18 @@ static void test_presets(void)
     g_assert_cmpstr(oid, ==, GNUTLS_KP_TLS_WWW_SERVER);
     g_assert_false(critical);
     g_assert_cmpint(gnutls_x509_crt_get_dn(srv, dn, &dnsize), ==, 0);
-    g_assert_cmpstr(dn, ==, "CN=host1,O=vmhost,C=UK");
+    g_assert_cmpstr(dn, ==, "C=UK,O=vmhost,CN=host1");
+
+    /* Escaped commas stay inside their RDN. */
+    vh_pki_cert_spec_init_client(&spec, "O=a\\,b,OU=x,CN=z",
+                                 VH_PKI_KEY_ECDSA_P256, 30);
+    g_auto(gnutls_x509_crt_t) esc =
+        vh_pki_cert_create(&spec, key, NULL, NULL, &err);
+    g_assert_no_error(err);
+    dnsize = sizeof(dn);
+    g_assert_cmpint(gnutls_x509_crt_get_dn(esc, dn, &dnsize), ==, 0);
+    g_test_message("escaped DN: %s", dn);
+    g_assert_cmpstr(dn, ==, "O=a\\,b,OU=x,CN=z");
 
     vh_pki_cert_spec_init_client(&spec, "C=UK,CN=qemu", VH_PKI_KEY_ECDSA_P256,
                                  30);

@@ -92,7 +92,10 @@ typedef enum {
  * preset below) and set what matters; strings are borrowed.
  */
 typedef struct {
-    /* Subject DN, e.g. "C=UK,O=vmhost,CN=host1" (gnutls_x509_crt_set_dn). */
+    /*
+     * Subject DN in certificate order, e.g. "C=UK,O=vmhost,CN=host1": the
+     * same string vh_x509_get_dn() (and so authz) returns for the result.
+     */
     const char *dn;
     /* Serial number; 0 means 16 random bytes. */
     guint64 serial;

@@ -104,9 +104,10 @@ typedef struct {
 bool vh_x509_check_identity(VhX509Report *report, const VhX509CheckInput *in);
 
 /*
- * The subject DN exactly as authz sees it: gnutls_x509_crt_get_dn()'s string
- * (RFC 4514 order, e.g. "CN=qemu,O=vmhost,C=UK") (transfer full). NULL with
- * an error when the DN cannot be read.
+ * The subject DN exactly as authz sees it: gnutls_x509_crt_get_dn()'s string,
+ * RDNs in certificate order, e.g. "C=UK,O=vmhost,CN=qemu" for a certificate
+ * made by certtool with country, organization and cn (transfer full). NULL
+ * with an error when the DN cannot be read.
  */
 G_GNUC_WARN_UNUSED_RESULT
 char *vh_x509_get_dn(gnutls_x509_crt_t crt, GError **errp);
