@@ -1167,9 +1167,10 @@ static void test_certtool_recipe(void)
         g_assert_cmpstr(dn, ==, "C=UK,O=vmhost,CN=qemu");
     }
 
-    /* certtool's server cert used as a client: its purpose is not
-     * critical, so it is allowed, as with QEMU. Made critical-free with
-     * a template that only says tls_www_client, the server fails. */
+    /*
+     * certtool writes the key purpose as not critical: a server cert that
+     * only says tls_www_client still loads (QEMU warns and carries on).
+     */
     put_text(dir, "server.info",
              "cn = host1\ntls_www_client\nsigning_key\n"
              "expiration_days = 30\n");
