@@ -351,6 +351,46 @@ static void test_client_without_cert(void)
     expect_ok(dir, VH_TLS_CREDS_ENDPOINT_CLIENT);
 }
 
+static void test_handshake(void)
+{
+    VhPkiCertSpec rs = ca_spec("CN=root CA");
+    VhPkiCertSpec ss = leaf_spec(VH_TLS_CREDS_ENDPOINT_SERVER, "CN=host1");
+    VhPkiCertSpec cs = leaf_spec(VH_TLS_CREDS_ENDPOINT_CLIENT, "CN=qemu");
+    g_autoptr(Cert) ca = cert_new(&rs, NULL);
+    g_autoptr(Cert) srv = cert_new(&ss, ca);
+    g_autoptr(Cert) cli = cert_new(&cs, ca);
+    g_autofree char *sdir = new_dir();
+    g_autofree char *cdir = new_dir();
+    g_autofree char *nodir = new_dir();
+    g_autoptr(GError) err = NULL;
+
+    put_certs(sdir, "ca-cert.pem", ca, NULL);
+    put_certs(sdir, "server-cert.pem", srv, NULL);
+    put_key(sdir, "server-key.pem", srv);
+    put_certs(cdir, "ca-cert.pem", ca, NULL);
+    put_certs(cdir, "client-cert.pem", cli, NULL);
+    put_key(cdir, "client-key.pem", cli);
+    put_certs(nodir, "ca-cert.pem", ca, NULL);
+
+    g_autoptr(VhTlsCreds) server =
+        creds_new(sdir, VH_TLS_CREDS_ENDPOINT_SERVER, &err);
+    g_autoptr(VhTlsCreds) client =
+        creds_new(cdir, VH_TLS_CREDS_ENDPOINT_CLIENT, &err);
+    g_autoptr(VhTlsCreds) anonymous =
+        creds_new(nodir, VH_TLS_CREDS_ENDPOINT_CLIENT, &err);
+    g_autoptr(VhTlsCreds) lax = g_initable_new(
+        VH_TYPE_TLS_CREDS_X509, NULL, &err, "endpoint",
+        VH_TLS_CREDS_ENDPOINT_SERVER, "dir", sdir, "verify-peer", FALSE, NULL);
+    g_assert_no_error(err);
+
+    /* Mutual authentication. */
+    g_assert_cmpint(vh_test_handshake(server, client, NULL, NULL), ==, 0);
+    /* verify-peer=on: the server requires a client certificate. */
+    g_assert_cmpint(vh_test_handshake(server, anonymous, NULL, NULL), <, 0);
+    /* verify-peer=off: a client without one is let in. */
+    g_assert_cmpint(vh_test_handshake(lax, anonymous, NULL, NULL), ==, 0);
+}
+
 /* ---- missing, corrupt and mismatched files --------------------------- */
 
 static void test_missing_files(void)
@@ -1201,6 +1241,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/tls-creds-x509/endpoint-mismatch",
                     test_endpoint_mismatch);
     g_test_add_func("/crypto/tls-creds-x509/apply", test_apply);
+    g_test_add_func("/crypto/tls-creds-x509/handshake", test_handshake);
     g_test_add_func("/crypto/tls-creds-x509/client-without-cert",
                     test_client_without_cert);
     g_test_add_func("/crypto/tls-creds-x509/missing-files", test_missing_files);
