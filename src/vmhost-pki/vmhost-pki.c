@@ -1,0 +1,712 @@
+/*
+ * vmhost-pki: make and check the certificate directories that
+ * tls-creds-x509 loads (QEMU's layout).
+ *
+ *   vmhost-pki init-ca DIR [--cn NAME] [--days N] [--key-type TYPE]
+ *   vmhost-pki issue server DIR --hostname NAME... [--ip ADDR...] [--days N]
+ *   vmhost-pki issue client DIR --dn DN [--days N]
+ *   vmhost-pki validate DIR --endpoint server|client [--hostname NAME]
+ *                           [--json]
+ *   vmhost-pki show-dn FILE
+ *
+ * Exit status: 0 success, 1 failure (including any FAIL from validate),
+ * 2 usage error.
+ */
+#include "vmhost/crypto/pki.h"
+#include "vmhost/crypto/tls-creds-x509.h"
+#include "vmhost/crypto/x509-check.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EXIT_USAGE       2
+#define EXPIRY_WARN_DAYS 30
+#define CA_KEY           "ca-key.pem"
+
+static const char usage_summary[] =
+    "Commands:\n"
+    "  init-ca DIR [--cn NAME] [--days N] [--key-type TYPE] [--force]\n"
+    "  issue server DIR --hostname NAME... [--ip ADDR...] [--days N]\n"
+    "               [--key-type TYPE] [--force]\n"
+    "  issue client DIR --dn DN [--days N] [--key-type TYPE] [--force]\n"
+    "  validate DIR --endpoint server|client [--hostname NAME] [--json]\n"
+    "  show-dn FILE\n"
+    "\n"
+    "Key types: ecdsa-p256 (default), ecdsa-p384, rsa-3072, ed25519.\n"
+    "Exit status: 0 ok, 1 failure, 2 usage error.";
+
+static int usage_error(GOptionContext *ctx, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+
+static int usage_error(GOptionContext *ctx, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "vmhost-pki: %s\n", msg);
+    if (ctx) {
+        g_autofree char *help = g_option_context_get_help(ctx, TRUE, NULL);
+        fprintf(stderr, "\n%s", help);
+    } else {
+        fprintf(stderr, "Usage: vmhost-pki COMMAND ...\n\n%s\n", usage_summary);
+    }
+    return EXIT_USAGE;
+}
+
+static int fail(GError *err)
+{
+    fprintf(stderr, "vmhost-pki: %s\n", err->message);
+    return 1;
+}
+
+/* Parse @ctx; on success *argc/argv hold the positional arguments. */
+static bool parse(GOptionContext *ctx, int *argc, char ***argv, int *status)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!g_option_context_parse(ctx, argc, argv, &err)) {
+        *status = usage_error(ctx, "%s", err->message);
+        return false;
+    }
+    return true;
+}
+
+static bool days_valid(GOptionContext *ctx, int days, int *status)
+{
+    if (days <= 0 || days > 36500) {
+        *status = usage_error(ctx, "--days must be between 1 and 36500");
+        return false;
+    }
+    return true;
+}
+
+static bool key_type_parse(GOptionContext *ctx, const char *name,
+                           VhPkiKeyType *type, int *status)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!name) {
+        *type = VH_PKI_KEY_ECDSA_P256;
+        return true;
+    }
+    if (!vh_pki_key_type_from_name(name, type, &err)) {
+        *status = usage_error(ctx, "%s", err->message);
+        return false;
+    }
+    return true;
+}
+
+/* An RDN value with the characters RFC 4514 needs escaped escaped. */
+static char *dn_escape(const char *value)
+{
+    GString *out = g_string_new(NULL);
+
+    for (const char *p = value; *p; p++) {
+        if (strchr(",+\"\\<>;=", *p) || (p == value && *p == '#')) {
+            g_string_append_c(out, '\\');
+        }
+        g_string_append_c(out, *p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Fail if any of the NULL-terminated names exists in @dir. */
+static bool refuse_overwrite(const char *dir, bool force, GError **errp, ...)
+{
+    va_list ap;
+    const char *name;
+    bool ok = true;
+
+    va_start(ap, errp);
+    while (ok && !force && (name = va_arg(ap, const char *))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                        "%s already exists; use --force to replace it", path);
+            ok = false;
+        }
+    }
+    va_end(ap);
+    return ok;
+}
+
+static bool ensure_dir(const char *dir, GError **errp)
+{
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        int e = errno;
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to create directory %s: %s", dir, g_strerror(e));
+        return false;
+    }
+    return true;
+}
+
+/* Write @key and @crt as @key_name / @cert_name in @dir. */
+static bool write_pair(const char *dir, const char *cert_name,
+                       const char *key_name, gnutls_x509_crt_t crt,
+                       VhPkiKey *key, GError **errp)
+{
+    g_autofree char *cert_path = g_build_filename(dir, cert_name, NULL);
+    g_autofree char *key_path = g_build_filename(dir, key_name, NULL);
+
+    if (!vh_pki_key_save(key, key_path, true, errp) ||
+        !vh_pki_cert_save(cert_path, &crt, 1, true, errp)) {
+        return false;
+    }
+    printf("wrote %s\nwrote %s\n", cert_path, key_path);
+    return true;
+}
+
+/* ---- init-ca ---------------------------------------------------------- */
+
+static int cmd_init_ca(int argc, char **argv)
+{
+    g_autofree char *cn = NULL;
+    g_autofree char *key_type_name = NULL;
+    gboolean force = FALSE;
+    int days = 3650;
+    GOptionEntry entries[] = {
+        {"cn", 0, 0, G_OPTION_ARG_STRING, &cn, "CA common name", "NAME"},
+        {"days", 0, 0, G_OPTION_ARG_INT, &days, "Validity (default 3650)", "N"},
+        {"key-type", 0, 0, G_OPTION_ARG_STRING, &key_type_name,
+         "ecdsa-p256 (default), ecdsa-p384, rsa-3072, ed25519", "TYPE"},
+        {"force", 0, 0, G_OPTION_ARG_NONE, &force, "Replace existing files",
+         NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new(
+        "DIR - create a CA: DIR/ca-cert.pem and DIR/ca-key.pem");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhPkiKey) key = NULL;
+    g_auto(gnutls_x509_crt_t) crt = NULL;
+    g_autofree char *dn = NULL;
+    g_autofree char *escaped = NULL;
+    VhPkiKeyType type;
+    VhPkiCertSpec spec;
+    int status = 0;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!parse(ctx, &argc, &argv, &status) || !days_valid(ctx, days, &status) ||
+        !key_type_parse(ctx, key_type_name, &type, &status)) {
+        return status;
+    }
+    if (argc != 2) {
+        return usage_error(ctx, "init-ca takes exactly one DIR");
+    }
+    escaped = dn_escape(cn ? cn : "vmhost CA");
+    dn = g_strdup_printf("CN=%s", escaped);
+    vh_pki_cert_spec_init_ca(&spec, dn, days);
+    if (!ensure_dir(argv[1], &err) ||
+        !refuse_overwrite(argv[1], force, &err, VH_TLS_X509_CA_CERT, CA_KEY,
+                          NULL) ||
+        !(key = vh_pki_key_generate(type, &err)) ||
+        !(crt = vh_pki_cert_create(&spec, key, NULL, NULL, &err)) ||
+        !write_pair(argv[1], VH_TLS_X509_CA_CERT, CA_KEY, crt, key, &err)) {
+        return fail(err);
+    }
+    return 0;
+}
+
+/* ---- issue ------------------------------------------------------------ */
+
+/* Load DIR's CA and check that its key belongs to it. */
+static bool load_ca(const char *dir, gnutls_x509_crt_t *ca, VhPkiKey **key,
+                    GError **errp)
+{
+    g_autofree char *cert_path =
+        g_build_filename(dir, VH_TLS_X509_CA_CERT, NULL);
+    g_autofree char *key_path = g_build_filename(dir, CA_KEY, NULL);
+
+    *ca = vh_pki_cert_load(cert_path, errp);
+    if (!*ca) {
+        return false;
+    }
+    *key = vh_pki_key_load(key_path, errp);
+    if (!*key) {
+        return false;
+    }
+    if (!vh_x509_key_matches_cert(*ca, vh_pki_key_get_x509(*key))) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE, "%s does not match %s",
+                    key_path, cert_path);
+        return false;
+    }
+    return true;
+}
+
+static int cmd_issue(int argc, char **argv)
+{
+    g_auto(GStrv) hostnames = NULL;
+    g_auto(GStrv) ips = NULL;
+    g_autofree char *dn_opt = NULL;
+    g_autofree char *key_type_name = NULL;
+    gboolean force = FALSE;
+    int days = 365;
+    GOptionEntry entries[] = {
+        {"hostname", 0, 0, G_OPTION_ARG_STRING_ARRAY, &hostnames,
+         "Server DNS name (repeatable; the first is the CN)", "NAME"},
+        {"ip", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ips,
+         "Server IP address (repeatable)", "ADDR"},
+        {"dn", 0, 0, G_OPTION_ARG_STRING, &dn_opt,
+         "Client subject DN, e.g. C=UK,O=vmhost,CN=client1", "DN"},
+        {"days", 0, 0, G_OPTION_ARG_INT, &days, "Validity (default 365)", "N"},
+        {"key-type", 0, 0, G_OPTION_ARG_STRING, &key_type_name,
+         "ecdsa-p256 (default), ecdsa-p384, rsa-3072, ed25519", "TYPE"},
+        {"force", 0, 0, G_OPTION_ARG_NONE, &force, "Replace existing files",
+         NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new(
+        "server|client DIR - issue a certificate signed by DIR's CA");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhPkiKey) cakey = NULL;
+    g_autoptr(VhPkiKey) key = NULL;
+    g_auto(gnutls_x509_crt_t) ca = NULL;
+    g_auto(gnutls_x509_crt_t) crt = NULL;
+    g_autofree char *dn = NULL;
+    const char *dir, *cert_name, *key_name;
+    bool server;
+    VhPkiKeyType type;
+    VhPkiCertSpec spec;
+    int status = 0;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!parse(ctx, &argc, &argv, &status) || !days_valid(ctx, days, &status) ||
+        !key_type_parse(ctx, key_type_name, &type, &status)) {
+        return status;
+    }
+    if (argc != 3 ||
+        (!g_str_equal(argv[1], "server") && !g_str_equal(argv[1], "client"))) {
+        return usage_error(ctx, "expected: issue server|client DIR");
+    }
+    server = g_str_equal(argv[1], "server");
+    dir = argv[2];
+    if (server && (!hostnames || !hostnames[0])) {
+        return usage_error(ctx, "issue server needs at least one --hostname");
+    }
+    if (server && dn_opt) {
+        return usage_error(ctx, "--dn is for client certificates; a server's "
+                                "CN is its first --hostname");
+    }
+    if (!server && (!dn_opt || !dn_opt[0])) {
+        return usage_error(ctx, "issue client needs --dn");
+    }
+    if (!server && (hostnames || ips)) {
+        return usage_error(ctx, "--hostname and --ip are for server "
+                                "certificates");
+    }
+
+    if (server) {
+        g_autofree char *escaped = dn_escape(hostnames[0]);
+        dn = g_strdup_printf("CN=%s", escaped);
+        vh_pki_cert_spec_init_server(&spec, dn, type,
+                                     (const char *const *)hostnames,
+                                     (const char *const *)ips, days);
+        cert_name = VH_TLS_X509_SERVER_CERT;
+        key_name = VH_TLS_X509_SERVER_KEY;
+    } else {
+        vh_pki_cert_spec_init_client(&spec, dn_opt, type, days);
+        cert_name = VH_TLS_X509_CLIENT_CERT;
+        key_name = VH_TLS_X509_CLIENT_KEY;
+    }
+    if (!refuse_overwrite(dir, force, &err, cert_name, key_name, NULL) ||
+        !load_ca(dir, &ca, &cakey, &err) ||
+        !(key = vh_pki_key_generate(type, &err)) ||
+        !(crt = vh_pki_cert_create(&spec, key, ca, cakey, &err)) ||
+        !write_pair(dir, cert_name, key_name, crt, key, &err)) {
+        return fail(err);
+    }
+    return 0;
+}
+
+/* ---- validate --------------------------------------------------------- */
+
+typedef struct {
+    VhX509Report *report;
+    const char *dir;
+    bool server;
+    gnutls_x509_crt_t *cas;
+    size_t ncas;
+    char *ca_path;
+} Validation;
+
+static char *vpath(const Validation *v, const char *name)
+{
+    return g_build_filename(v->dir, name, NULL);
+}
+
+/* PASS when @path is a readable file; FAIL (or nothing if optional). */
+static bool check_file(Validation *v, const char *path, bool required)
+{
+    FILE *f;
+
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        if (required) {
+            vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "files",
+                               "%s is missing", path);
+        }
+        return false;
+    }
+    f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "files",
+                           "%s is not readable: %s", path, g_strerror(e));
+        return false;
+    }
+    fclose(f);
+    vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "files",
+                       "%s is present and readable", path);
+    return true;
+}
+
+static void check_key_mode(Validation *v, const char *path)
+{
+    struct stat st;
+
+    if (g_stat(path, &st) < 0) {
+        return;
+    }
+    if (st.st_mode & (S_IROTH | S_IWOTH)) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "key-permissions",
+                           "%s is accessible by others (mode %04o): chmod "
+                           "600 it",
+                           path, (unsigned int)(st.st_mode & 07777));
+    } else if (st.st_mode & (S_IRGRP | S_IWGRP)) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_WARN, "key-permissions",
+                           "%s is accessible by its group (mode %04o); fine "
+                           "only if that group is the service's own",
+                           path, (unsigned int)(st.st_mode & 07777));
+    } else {
+        vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "key-permissions",
+                           "%s is private to its owner (mode %04o)", path,
+                           (unsigned int)(st.st_mode & 07777));
+    }
+}
+
+static void check_hostname(Validation *v, const char *cert_path,
+                           gnutls_x509_crt_t leaf, const char *hostname)
+{
+    g_autofree char *dn = vh_x509_get_dn(leaf, NULL);
+
+    if (gnutls_x509_crt_check_hostname(leaf, hostname)) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "hostname",
+                           "%s (%s): matches hostname '%s'", cert_path,
+                           dn ? dn : "?", hostname);
+    } else {
+        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "hostname",
+                           "%s (%s): does not match hostname '%s' (neither "
+                           "its DNS/IP alternative names nor its CN)",
+                           cert_path, dn ? dn : "?", hostname);
+    }
+}
+
+/* One identity: cert + key files, then every sanity check on the chain. */
+static void validate_identity(Validation *v, const char *cert_name,
+                              const char *key_name, const char *hostname)
+{
+    g_autofree char *cert_path = vpath(v, cert_name);
+    g_autofree char *key_path = vpath(v, key_name);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhPkiKey) key = NULL;
+    gnutls_x509_crt_t *certs = NULL;
+    size_t n = 0;
+    bool have_cert = check_file(v, cert_path, true);
+    bool have_key = check_file(v, key_path, true);
+
+    if (have_key) {
+        check_key_mode(v, key_path);
+        key = vh_pki_key_load(key_path, &err);
+        if (!key) {
+            vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "parse", "%s",
+                               err->message);
+            g_clear_error(&err);
+        }
+    }
+    if (!have_cert) {
+        return;
+    }
+    if (!vh_pki_cert_load_all(cert_path, &certs, &n, &err)) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "parse", "%s",
+                           err->message);
+        return;
+    }
+    if (key && vh_x509_key_matches_cert(certs[0], vh_pki_key_get_x509(key))) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "key-match",
+                           "%s matches %s", key_name, cert_name);
+    } else if (key) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "key-match",
+                           "%s does not match %s in %s", key_name, cert_name,
+                           v->dir);
+    }
+    if (v->cas) {
+        VhX509CheckInput in = {
+            .is_server = v->server,
+            .cert_file = cert_path,
+            .certs = certs,
+            .ncerts = n,
+            .ca_file = v->ca_path,
+            .cas = v->cas,
+            .ncas = v->ncas,
+            .warn_expiry_days = EXPIRY_WARN_DAYS,
+        };
+        vh_x509_check_identity(v->report, &in);
+    }
+    if (hostname) {
+        check_hostname(v, cert_path, certs[0], hostname);
+    }
+    vh_pki_cert_list_free(certs, n);
+}
+
+static void validate_ca(Validation *v)
+{
+    g_autoptr(GError) err = NULL;
+
+    v->ca_path = vpath(v, VH_TLS_X509_CA_CERT);
+    if (!check_file(v, v->ca_path, true)) {
+        return;
+    }
+    if (!vh_pki_cert_load_all(v->ca_path, &v->cas, &v->ncas, &err)) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "parse", "%s",
+                           err->message);
+        return;
+    }
+    vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "parse",
+                       "%s holds %zu CA certificate%s", v->ca_path, v->ncas,
+                       v->ncas == 1 ? "" : "s");
+}
+
+static void validate_optional(Validation *v, const char *name)
+{
+    g_autofree char *path = vpath(v, name);
+
+    check_file(v, path, false);
+}
+
+static void validate_dir(Validation *v, const char *hostname)
+{
+    struct stat st;
+    int err = 0;
+
+    if (g_stat(v->dir, &st) < 0) {
+        err = errno;
+    } else if (!S_ISDIR(st.st_mode)) {
+        err = ENOTDIR;
+    }
+    if (err) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "files",
+                           "%s is not an accessible directory: %s", v->dir,
+                           g_strerror(err));
+        return;
+    }
+    validate_ca(v);
+    if (v->server) {
+        validate_identity(v, VH_TLS_X509_SERVER_CERT, VH_TLS_X509_SERVER_KEY,
+                          hostname);
+        for (int i = 0; i < VH_TLS_X509_MAX_EXTRA_IDENTITIES; i++) {
+            g_autofree char *cert = g_strdup_printf("server-cert-%d.pem", i);
+            g_autofree char *key = g_strdup_printf("server-key-%d.pem", i);
+            g_autofree char *path = vpath(v, cert);
+            if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+                break;
+            }
+            validate_identity(v, cert, key, hostname);
+        }
+        validate_optional(v, VH_TLS_X509_CA_CRL);
+        validate_optional(v, VH_TLS_X509_DH_PARAMS);
+        return;
+    }
+    {
+        g_autofree char *cert = vpath(v, VH_TLS_X509_CLIENT_CERT);
+        g_autofree char *key = vpath(v, VH_TLS_X509_CLIENT_KEY);
+        bool have_cert = g_file_test(cert, G_FILE_TEST_EXISTS);
+        bool have_key = g_file_test(key, G_FILE_TEST_EXISTS);
+
+        if (have_cert || have_key) {
+            validate_identity(v, VH_TLS_X509_CLIENT_CERT,
+                              VH_TLS_X509_CLIENT_KEY, NULL);
+        } else {
+            vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "files",
+                               "no client-cert.pem/client-key.pem: the "
+                               "client presents no certificate");
+        }
+    }
+}
+
+static void print_text(VhX509Report *report)
+{
+    GPtrArray *items = vh_x509_report_get_items(report);
+
+    for (guint i = 0; i < items->len; i++) {
+        VhX509CheckItem *item = g_ptr_array_index(items, i);
+        printf("%s %-17s %s\n", vh_x509_check_status_name(item->status),
+               item->check, item->message);
+    }
+}
+
+static void print_json(VhX509Report *report, const char *dir,
+                       const char *endpoint)
+{
+    GPtrArray *items = vh_x509_report_get_items(report);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *text = NULL;
+    unsigned int counts[3] = {0, 0, 0};
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "dir");
+    json_builder_add_string_value(b, dir);
+    json_builder_set_member_name(b, "endpoint");
+    json_builder_add_string_value(b, endpoint);
+    json_builder_set_member_name(b, "checks");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < items->len; i++) {
+        VhX509CheckItem *item = g_ptr_array_index(items, i);
+        counts[item->status]++;
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "status");
+        json_builder_add_string_value(b,
+                                      vh_x509_check_status_name(item->status));
+        json_builder_set_member_name(b, "check");
+        json_builder_add_string_value(b, item->check);
+        json_builder_set_member_name(b, "message");
+        json_builder_add_string_value(b, item->message);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "pass");
+    json_builder_add_int_value(b, counts[VH_X509_CHECK_PASS]);
+    json_builder_set_member_name(b, "warn");
+    json_builder_add_int_value(b, counts[VH_X509_CHECK_WARN]);
+    json_builder_set_member_name(b, "fail");
+    json_builder_add_int_value(b, counts[VH_X509_CHECK_FAIL]);
+    json_builder_set_member_name(b, "ok");
+    json_builder_add_boolean_value(b, counts[VH_X509_CHECK_FAIL] == 0);
+    json_builder_end_object(b);
+
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    json_generator_set_pretty(gen, TRUE);
+    text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+    g_autofree char *endpoint = NULL;
+    g_autofree char *hostname = NULL;
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        {"endpoint", 0, 0, G_OPTION_ARG_STRING, &endpoint,
+         "Which side DIR is for (required)", "server|client"},
+        {"hostname", 0, 0, G_OPTION_ARG_STRING, &hostname,
+         "Check that the server certificate matches NAME", "NAME"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the checks as JSON",
+         NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new(
+        "DIR - check a credentials directory as tls-creds-x509 would");
+    g_autoptr(VhX509Report) report = NULL;
+    Validation v = {0};
+    int status = 0;
+    bool failed;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!parse(ctx, &argc, &argv, &status)) {
+        return status;
+    }
+    if (argc != 2) {
+        return usage_error(ctx, "validate takes exactly one DIR");
+    }
+    if (!endpoint || (!g_str_equal(endpoint, "server") &&
+                      !g_str_equal(endpoint, "client"))) {
+        return usage_error(ctx, "--endpoint server|client is required");
+    }
+    if (hostname && !g_str_equal(endpoint, "server")) {
+        return usage_error(ctx, "--hostname checks a server certificate: "
+                                "use it with --endpoint server");
+    }
+
+    report = vh_x509_report_new(VH_X509_REPORT_COLLECT_ALL);
+    v.report = report;
+    v.dir = argv[1];
+    v.server = g_str_equal(endpoint, "server");
+    validate_dir(&v, hostname);
+    vh_pki_cert_list_free(v.cas, v.ncas);
+    g_free(v.ca_path);
+
+    failed = vh_x509_report_failed(report);
+    if (json) {
+        print_json(report, argv[1], endpoint);
+    } else {
+        print_text(report);
+        printf("%s: %s\n", argv[1], failed ? "FAILED" : "OK (no check failed)");
+    }
+    return failed ? 1 : 0;
+}
+
+/* ---- show-dn ---------------------------------------------------------- */
+
+static int cmd_show_dn(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new(
+        "FILE - print the certificate's subject DN as tls-authz sees it");
+    g_autoptr(GError) err = NULL;
+    g_auto(gnutls_x509_crt_t) crt = NULL;
+    g_autofree char *dn = NULL;
+    int status = 0;
+
+    if (!parse(ctx, &argc, &argv, &status)) {
+        return status;
+    }
+    if (argc != 2) {
+        return usage_error(ctx, "show-dn takes exactly one FILE");
+    }
+    crt = vh_pki_cert_load(argv[1], &err);
+    if (!crt || !(dn = vh_x509_get_dn(crt, &err))) {
+        return fail(err);
+    }
+    printf("%s\n", dn);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {
+        {"init-ca", cmd_init_ca},
+        {"issue", cmd_issue},
+        {"validate", cmd_validate},
+        {"show-dn", cmd_show_dn},
+    };
+
+    g_set_prgname("vmhost-pki");
+    if (argc < 2) {
+        return usage_error(NULL, "no command given");
+    }
+    if (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h") ||
+        g_str_equal(argv[1], "help")) {
+        printf("Usage: vmhost-pki COMMAND ...\n\n%s\n", usage_summary);
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (g_str_equal(argv[1], commands[i].name)) {
+            g_autofree char *prgname =
+                g_strdup_printf("vmhost-pki %s", commands[i].name);
+            /* The command sees itself as argv[0]. */
+            g_set_prgname(prgname);
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    return usage_error(NULL, "unknown command '%s'", argv[1]);
+}
