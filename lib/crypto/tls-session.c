@@ -5,6 +5,7 @@
 #include "vmhost/crypto/tls-session.h"
 
 #include "vmhost/authz/authz.h"
+#include "vmhost/crypto/x509-check.h"
 
 #include <errno.h>
 #include <gnutls/x509.h>
@@ -26,7 +27,8 @@ struct _VhTlsSession {
 
     bool handshake_complete;
     bool bye_sent;
-    size_t write_pending; /* bytes of a record GnuTLS holds, not yet pushed */
+    bool write_flush;    /* GnuTLS holds an encrypted record not yet pushed */
+    size_t write_credit; /* bytes in records not yet reported as written */
     char *peer_name;
     VhTlsHostnameCheck hostname_check;
     char *gather; /* staging for records gathered from small iovs */
@@ -199,18 +201,12 @@ static char *describe_gnutls_error(VhTlsSession *sess, int ret)
     }
 }
 
-/* The subject DN as authz sees it: GnuTLS's default, certificate order. */
+/* The subject DN as authz sees it (certificate order, see x509-check.h). */
 static char *cert_dn(gnutls_x509_crt_t crt)
 {
-    gnutls_datum_t dn = {NULL, 0};
-    char *out;
+    char *dn = vh_x509_get_dn(crt, NULL);
 
-    if (gnutls_x509_crt_get_dn2(crt, &dn) < 0) {
-        return g_strdup("(unreadable DN)");
-    }
-    out = g_strndup((const char *)dn.data, dn.size);
-    gnutls_free(dn.data);
-    return out;
+    return dn ? dn : g_strdup("(unreadable DN)");
 }
 
 static char *format_time(time_t t)
@@ -603,8 +599,13 @@ static gssize send_record(VhTlsSession *sess, const char *buf, size_t len,
         return ret;
     }
     if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
-        /* GnuTLS keeps the encrypted record; it counts as written later */
-        sess->write_pending = len;
+        /*
+         * GnuTLS has encrypted the record and keeps it: these bytes are
+         * consumed, but reported as written only when the caller offers
+         * them again (see flush_pending).
+         */
+        sess->write_flush = true;
+        sess->write_credit = len;
         return VH_TLS_SESSION_ERR_BLOCK;
     }
     return record_error(sess, ret, "write", errp);
@@ -630,22 +631,21 @@ static size_t gather_iov(const struct iovec *iov, size_t niov, size_t *idx,
 }
 
 /*
- * Flush a record GnuTLS encrypted before a would-block. The caller offers
- * the same data again, so those bytes count as written now.
+ * Push out a record GnuTLS encrypted before a would-block. 0 when done,
+ * else VH_TLS_SESSION_ERR_BLOCK or -1.
  */
 static gssize flush_pending(VhTlsSession *sess, GError **errp)
 {
     ssize_t ret = gnutls_record_send(sess->session, NULL, 0);
-    size_t done = sess->write_pending;
 
     if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
         return VH_TLS_SESSION_ERR_BLOCK;
     }
-    sess->write_pending = 0;
+    sess->write_flush = false;
     if (ret < 0) {
         return record_error(sess, ret, "write", errp);
     }
-    return done;
+    return 0;
 }
 
 static size_t iov_total(const struct iovec *iov, size_t niov)
@@ -684,15 +684,26 @@ gssize vh_tls_session_writev(VhTlsSession *sess, const struct iovec *iov,
     if (!check_ready(sess, errp)) {
         return -1;
     }
-    if (sess->write_pending) {
-        gssize n = flush_pending(sess, errp);
-        if (n < 0) {
-            return n;
+    if (sess->write_flush) {
+        gssize ret = flush_pending(sess, errp);
+        if (ret < 0) {
+            return ret;
         }
-        n = MIN((size_t)n, left);
+    }
+    if (sess->write_credit) {
+        /*
+         * The caller offers the stream from where it stopped, so its first
+         * bytes are those GnuTLS already took: count them (however the
+         * caller cut its iovs this time) instead of sending them twice.
+         */
+        size_t n = MIN(sess->write_credit, left);
+        sess->write_credit -= n;
         iov_skip(iov, niov, &idx, &off, n);
         total = n;
         left -= n;
+        if (sess->write_credit) {
+            return total;
+        }
     }
     while (left > 0) {
         const char *buf;

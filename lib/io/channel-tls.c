@@ -7,6 +7,9 @@
 
 #include <errno.h>
 
+/* How long close waits for room to send close-notify (non-blocking). */
+#define CLOSE_NOTIFY_TIMEOUT_MS 2000
+
 struct _VhChannelTls {
     VhChannel parent;
     VhChannel *master;
@@ -358,23 +361,73 @@ static gssize tls_writev(VhChannel *ioc, const struct iovec *iov, size_t niov,
     return n;
 }
 
-/* Send close-notify; on a non-blocking master wait for it only if @wait. */
-static bool send_bye(VhChannelTls *tls, bool wait, GError **errp)
+static gboolean wait_done(gpointer opaque)
 {
+    *(bool *)opaque = true;
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean wait_io_done(VhChannel *ioc, GIOCondition cond, gpointer opaque)
+{
+    return wait_done(opaque);
+}
+
+/*
+ * Wait until @cond is ready on the master or @timeout_ms passed, in a
+ * private context; false on timeout.
+ */
+static bool wait_master(VhChannelTls *tls, GIOCondition cond, guint timeout_ms)
+{
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(GSource) io = vh_channel_create_watch(tls->master, cond);
+    g_autoptr(GSource) timer = g_timeout_source_new(timeout_ms);
+    bool ready = false, expired = false;
+
+    g_source_set_callback(io, (GSourceFunc)(void (*)(void))wait_io_done, &ready,
+                          NULL);
+    g_source_set_callback(timer, wait_done, &expired, NULL);
+    g_source_attach(io, ctx);
+    g_source_attach(timer, ctx);
+    while (!ready && !expired) {
+        g_main_context_iteration(ctx, TRUE);
+    }
+    g_source_destroy(io);
+    g_source_destroy(timer);
+    return ready;
+}
+
+/*
+ * Send close-notify. The alert is tiny, but on a non-blocking master the
+ * socket may be full: wait for room up to @timeout_ms (G_MAXUINT: for
+ * ever), so that the peer sees a clean EOF rather than a truncation.
+ */
+static bool send_bye(VhChannelTls *tls, guint timeout_ms, GError **errp)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * (gint64)1000;
+
     for (;;) {
         int ret = vh_tls_session_bye(tls->session, errp);
+        GIOCondition cond;
+        gint64 left;
+
         if (ret != VH_TLS_SESSION_ERR_BLOCK) {
             if (ret < 0) {
                 adopt_transport_error(tls, errp);
             }
             return ret == 0;
         }
-        if (!wait) {
-            return true;
+        cond = vh_tls_session_wants_write(tls->session) ? G_IO_OUT : G_IO_IN;
+        if (timeout_ms == G_MAXUINT) {
+            vh_channel_wait(tls->master, cond);
+            continue;
         }
-        vh_channel_wait(tls->master, vh_tls_session_wants_write(tls->session)
-                                         ? G_IO_OUT
-                                         : G_IO_IN);
+        left = (deadline - g_get_monotonic_time()) / 1000;
+        if (left <= 0 || !wait_master(tls, cond, (guint)left)) {
+            g_set_error(errp, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                        "no room to send close-notify within %u ms",
+                        timeout_ms);
+            return false;
+        }
     }
 }
 
@@ -384,7 +437,7 @@ static bool tls_close(VhChannel *ioc, GError **errp)
 
     if (!tls->write_shut && !vh_channel_is_closed(tls->master)) {
         g_autoptr(GError) err = NULL;
-        if (!send_bye(tls, false, &err)) {
+        if (!send_bye(tls, CLOSE_NOTIFY_TIMEOUT_MS, &err)) {
             g_debug("%s: close-notify not sent: %s", vh_channel_get_name(ioc),
                     err->message);
         }
@@ -400,7 +453,7 @@ static bool tls_shutdown(VhChannel *ioc, VhChannelShutdown how, GError **errp)
         vh_channel_has_feature(tls->master, VH_CHANNEL_FEATURE_SHUTDOWN);
 
     if ((how & VH_CHANNEL_SHUTDOWN_WRITE) && !tls->write_shut) {
-        if (!send_bye(tls, true, errp)) {
+        if (!send_bye(tls, G_MAXUINT, errp)) {
             g_prefix_error(errp, "%s: ", vh_channel_get_name(ioc));
             return false;
         }

@@ -47,19 +47,6 @@ char *tls_test_pki_dir(TlsTestPki *pki, const char *name)
     return dir;
 }
 
-char *tls_test_reverse_dn(const char *dn)
-{
-    g_auto(GStrv) parts = g_strsplit(dn, ",", -1);
-    guint n = g_strv_length(parts);
-    g_autoptr(GPtrArray) rev = g_ptr_array_new();
-
-    for (guint i = n; i > 0; i--) {
-        g_ptr_array_add(rev, parts[i - 1]);
-    }
-    g_ptr_array_add(rev, NULL);
-    return g_strjoinv(",", (char **)rev->pdata);
-}
-
 static void issue(TlsTestPki *pki, const char *dir, VhPkiCertSpec *spec,
                   VhPkiKey *key, const char *certname, const char *keyname)
 {
@@ -86,10 +73,8 @@ void tls_test_pki_issue_server(TlsTestPki *pki, const char *dir, const char *dn,
     VhPkiCertSpec spec;
 
     g_assert_no_error(err);
-    g_autofree char *spec_dn = tls_test_reverse_dn(dn);
-
-    vh_pki_cert_spec_init_server(&spec, spec_dn, VH_PKI_KEY_ECDSA_P256, dns,
-                                 ips, 30);
+    vh_pki_cert_spec_init_server(&spec, dn, VH_PKI_KEY_ECDSA_P256, dns, ips,
+                                 30);
     if (activation) {
         spec.activation = activation;
     }
@@ -108,9 +93,7 @@ void tls_test_pki_issue_client(TlsTestPki *pki, const char *dir, const char *dn,
     VhPkiCertSpec spec;
 
     g_assert_no_error(err);
-    g_autofree char *spec_dn = tls_test_reverse_dn(dn);
-
-    vh_pki_cert_spec_init_client(&spec, spec_dn, VH_PKI_KEY_ECDSA_P256, 30);
+    vh_pki_cert_spec_init_client(&spec, dn, VH_PKI_KEY_ECDSA_P256, 30);
     if (activation) {
         spec.activation = activation;
     }

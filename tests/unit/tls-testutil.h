@@ -23,14 +23,6 @@ void tls_test_pki_free(TlsTestPki *pki);
 char *tls_test_pki_dir(TlsTestPki *pki, const char *name);
 
 /*
- * @dn in the other order (split at every ','; test DNs have no escapes).
- * pki.h takes an RFC 4514 string (last RDN first) while authz sees the
- * certificate order, so a test names a subject as authz sees it and the
- * helpers below reverse it for pki.h (transfer full).
- */
-char *tls_test_reverse_dn(const char *dn);
-
-/*
  * server-cert.pem / server-key.pem in @dir, signed by @pki's CA, for the
  * subject that authz sees as @dn (e.g. "C=UK,O=vmhost test,CN=host1"). @dns and
  * @ips may be NULL (no SAN of that kind). @activation/@expiration 0 mean the

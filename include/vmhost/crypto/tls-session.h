@@ -97,8 +97,10 @@ bool vh_tls_session_is_handshake_complete(VhTlsSession *sess);
  * with an error. A transport EOF without close-notify is
  * VH_ERROR_TLS_PREMATURE_EOF. Reads fill the iovs in turn while decrypted
  * data is at hand. Writes cut the data into full-size records (16 KiB),
- * sending large iov pieces in place and gathering small ones; after a
- * would-block, call again with the same data (as the channel helpers do).
+ * sending large iov pieces in place and gathering small ones. After a
+ * would-block, offer the stream from where it stopped (the usual contract):
+ * GnuTLS may already hold those bytes in an encrypted record, which is then
+ * flushed and the bytes counted, never sent twice.
  */
 G_GNUC_WARN_UNUSED_RESULT
 gssize vh_tls_session_read(VhTlsSession *sess, char *buf, size_t len,

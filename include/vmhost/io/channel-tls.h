@@ -19,9 +19,10 @@
  * I/O before the handshake has completed fails. Reads return 0 once the
  * peer sent close-notify; a peer that closed without it gives
  * VH_ERROR_TLS_PREMATURE_EOF. Writes cut data into full 16 KiB records.
- * shutdown(WRITE) and close send close-notify (close: best effort, without
- * waiting on a non-blocking master). set_blocking, set_cork and set_delay
- * act on the master. File descriptors never pass over TLS.
+ * shutdown(WRITE) and close send close-notify (close: best effort; on a
+ * non-blocking master whose socket is full it waits at most 2 s for room,
+ * then closes anyway). set_blocking, set_cork and set_delay act on the
+ * master. File descriptors never pass over TLS.
  *
  * Watches (create_watch) wrap the master's watch and also fire for G_IO_IN
  * when GnuTLS already holds decrypted data, which the master's fd cannot

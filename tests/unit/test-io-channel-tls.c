@@ -1,0 +1,475 @@
+/*
+ * VhChannelTls over socketpairs: handshakes driven by one GMainContext on
+ * non-blocking ends and by a thread on blocking ends, the conformance
+ * harness, the pending-data wake-up, and clean vs premature EOF.
+ */
+#include "channel-conformance.h"
+#include "tls-testutil.h"
+#include "vmhost/io/channel-socket.h"
+#include "vmhost/io/channel-tls.h"
+
+#include <sys/socket.h>
+
+#define SERVER_DN "C=UK,O=vmhost test,CN=server.example.org"
+#define CLIENT_DN "C=UK,O=vmhost test,CN=client1"
+
+static TlsTestPki *pki;
+static TlsTestPki *other_pki;
+static char *dir_server, *dir_client, *dir_client_otherca;
+
+typedef struct {
+    VhChannelTls *client;
+    VhChannelTls *server;
+} TlsPair;
+
+typedef struct {
+    unsigned calls;
+    bool ok;
+    GError *err;
+} HandshakeResult;
+
+static void handshake_cb(GObject *src, GAsyncResult *res, gpointer opaque)
+{
+    HandshakeResult *r = opaque;
+
+    r->calls++;
+    r->ok = vh_channel_tls_handshake_finish(VH_CHANNEL_TLS(src), res, &r->err);
+}
+
+/* Two TLS ends over a non-blocking socketpair, handshake not yet run. */
+static void tls_pair_new(TlsPair *p, const char *priority,
+                         const char *client_dir)
+{
+    g_autoptr(VhChannelSocket) a = NULL;
+    g_autoptr(VhChannelSocket) b = NULL;
+    g_autoptr(VhTlsCreds) ccreds = tls_test_creds_x509(
+        client_dir, VH_TLS_CREDS_ENDPOINT_CLIENT, true, priority, true);
+    g_autoptr(VhTlsCreds) screds = tls_test_creds_x509(
+        dir_server, VH_TLS_CREDS_ENDPOINT_SERVER, true, priority, true);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_channel_socket_pair(&a, &b, &err));
+    g_assert_true(vh_channel_set_blocking(VH_CHANNEL(a), false, &err));
+    g_assert_true(vh_channel_set_blocking(VH_CHANNEL(b), false, &err));
+    p->client = vh_channel_tls_new_client(VH_CHANNEL(a), ccreds,
+                                          "server.example.org", &err);
+    g_assert_no_error(err);
+    p->server = vh_channel_tls_new_server(VH_CHANNEL(b), screds, NULL, &err);
+    g_assert_no_error(err);
+    vh_channel_set_name(VH_CHANNEL(p->client), "tls client");
+    vh_channel_set_name(VH_CHANNEL(p->server), "tls server");
+}
+
+/* Both handshakes on one context, each callback exactly once. */
+static void tls_pair_handshake(TlsPair *p, HandshakeResult *cr,
+                               HandshakeResult *sr)
+{
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+
+    g_main_context_push_thread_default(ctx);
+    vh_channel_tls_handshake(p->client, NULL, handshake_cb, cr);
+    vh_channel_tls_handshake(p->server, NULL, handshake_cb, sr);
+    /* never synchronously from within the call */
+    g_assert_cmpuint(cr->calls + sr->calls, ==, 0);
+    while (cr->calls == 0 || sr->calls == 0) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_main_context_iteration(ctx, TRUE);
+    }
+    while (g_main_context_iteration(ctx, FALSE)) {
+    }
+    g_main_context_pop_thread_default(ctx);
+    g_assert_cmpuint(cr->calls, ==, 1);
+    g_assert_cmpuint(sr->calls, ==, 1);
+}
+
+static void tls_pair_connect(TlsPair *p, const char *priority)
+{
+    HandshakeResult cr = {0}, sr = {0};
+
+    tls_pair_new(p, priority, dir_client);
+    tls_pair_handshake(p, &cr, &sr);
+    g_assert_no_error(cr.err);
+    g_assert_no_error(sr.err);
+    g_assert_true(cr.ok && sr.ok);
+}
+
+static void tls_pair_free(TlsPair *p)
+{
+    g_clear_object(&p->client);
+    g_clear_object(&p->server);
+}
+
+static void test_handshake_async(const char *priority, const char *protocol)
+{
+    TlsPair p;
+
+    tls_pair_connect(&p, priority);
+    g_assert_cmpstr(vh_channel_tls_get_protocol(p.client), ==, protocol);
+    g_assert_cmpstr(vh_channel_tls_get_protocol(p.server), ==, protocol);
+    g_assert_cmpstr(vh_channel_tls_get_peer_name(p.client), ==, SERVER_DN);
+    g_assert_cmpstr(vh_channel_tls_get_peer_name(p.server), ==, CLIENT_DN);
+    g_assert_nonnull(vh_channel_tls_get_cipher(p.client));
+    g_assert_true(VH_IS_TLS_SESSION(vh_channel_tls_get_session(p.client)));
+    g_assert_true(VH_IS_CHANNEL_SOCKET(vh_channel_tls_get_master(p.client)));
+    g_assert_false(vh_channel_get_blocking(VH_CHANNEL(p.client)));
+    g_assert_false(vh_channel_has_feature(VH_CHANNEL(p.client),
+                                          VH_CHANNEL_FEATURE_FD_PASS));
+    g_assert_true(vh_channel_has_feature(VH_CHANNEL(p.client),
+                                         VH_CHANNEL_FEATURE_SHUTDOWN));
+    tls_pair_free(&p);
+}
+
+static void test_handshake_async_tls12(void)
+{
+    test_handshake_async(TLS_TEST_PRIORITY_TLS12, "TLS1.2");
+}
+
+static void test_handshake_async_tls13(void)
+{
+    test_handshake_async(TLS_TEST_PRIORITY_TLS13, "TLS1.3");
+}
+
+static void test_handshake_async_failure(void)
+{
+    HandshakeResult cr = {0}, sr = {0};
+    TlsPair p;
+
+    tls_pair_new(&p, NULL, dir_client_otherca);
+    tls_pair_handshake(&p, &cr, &sr);
+    g_assert_false(cr.ok);
+    g_assert_error(cr.err, VH_ERROR, VH_ERROR_TLS_PEER);
+    g_assert_nonnull(strstr(cr.err->message, "tls client"));
+    g_assert_nonnull(strstr(cr.err->message, "not signed by a trusted CA"));
+    g_test_message("client: %s", cr.err->message);
+    if (sr.err) {
+        g_test_message("server: %s", sr.err->message);
+    }
+    g_clear_error(&cr.err);
+    g_clear_error(&sr.err);
+    tls_pair_free(&p);
+}
+
+static void test_handshake_cancel(void)
+{
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(GCancellable) cancel = g_cancellable_new();
+    HandshakeResult cr = {0};
+    TlsPair p;
+
+    tls_pair_new(&p, NULL, dir_client);
+    g_main_context_push_thread_default(ctx);
+    /* the server never answers: only the cancellation ends this */
+    vh_channel_tls_handshake(p.client, cancel, handshake_cb, &cr);
+    while (g_main_context_iteration(ctx, FALSE)) {
+    }
+    g_assert_cmpuint(cr.calls, ==, 0);
+    g_cancellable_cancel(cancel);
+    while (cr.calls == 0) {
+        g_main_context_iteration(ctx, TRUE);
+    }
+    g_main_context_pop_thread_default(ctx);
+    g_assert_error(cr.err, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error(&cr.err);
+    tls_pair_free(&p);
+}
+
+static gpointer server_thread(gpointer opaque)
+{
+    VhChannelTls *server = opaque;
+    g_autoptr(GError) err = NULL;
+    char buf[4096];
+
+    g_assert_true(vh_channel_tls_handshake_sync(server, &err));
+    g_assert_no_error(err);
+    /* echo until EOF */
+    for (;;) {
+        gssize n = vh_channel_read(VH_CHANNEL(server), buf, sizeof(buf), &err);
+        g_assert_no_error(err);
+        if (n == 0) {
+            break;
+        }
+        g_assert_true(vh_channel_write_all(VH_CHANNEL(server), buf, n, &err));
+    }
+    g_assert_true(vh_channel_close(VH_CHANNEL(server), &err));
+    return NULL;
+}
+
+static void test_blocking_thread(void)
+{
+    g_autoptr(VhChannelSocket) a = NULL;
+    g_autoptr(VhChannelSocket) b = NULL;
+    g_autoptr(VhTlsCreds) ccreds = tls_test_creds_x509(
+        dir_client, VH_TLS_CREDS_ENDPOINT_CLIENT, true, NULL, true);
+    g_autoptr(VhTlsCreds) screds = tls_test_creds_x509(
+        dir_server, VH_TLS_CREDS_ENDPOINT_SERVER, true, NULL, true);
+    g_autoptr(VhChannelTls) client = NULL;
+    g_autoptr(VhChannelTls) server = NULL;
+    g_autoptr(GError) err = NULL;
+    size_t len = 300000;
+    g_autofree char *out = g_malloc(len);
+    g_autofree char *in = g_malloc(len);
+    GThread *th;
+
+    for (size_t i = 0; i < len; i++) {
+        out[i] = (char)(i * 13);
+    }
+    g_assert_true(vh_channel_socket_pair(&a, &b, &err));
+    client = vh_channel_tls_new_client(VH_CHANNEL(a), ccreds,
+                                       "server.example.org", &err);
+    server = vh_channel_tls_new_server(VH_CHANNEL(b), screds, NULL, &err);
+    g_assert_no_error(err);
+    th = g_thread_new("tls-server", server_thread, server);
+    g_assert_true(vh_channel_tls_handshake_sync(client, &err));
+    g_assert_no_error(err);
+    g_assert_cmpstr(vh_channel_tls_get_peer_name(client), ==, SERVER_DN);
+    /* small pieces and a big one; the echo thread sends them back */
+    g_assert_true(vh_channel_write_all(VH_CHANNEL(client), out, 10, &err));
+    g_assert_true(vh_channel_read_all(VH_CHANNEL(client), in, 10, &err));
+    for (size_t off = 10; off < len;) {
+        size_t chunk = MIN(len - off, 65536);
+        g_assert_true(
+            vh_channel_write_all(VH_CHANNEL(client), out + off, chunk, &err));
+        g_assert_true(
+            vh_channel_read_all(VH_CHANNEL(client), in + off, chunk, &err));
+        off += chunk;
+    }
+    g_assert_no_error(err);
+    g_assert_cmpmem(in, len, out, len);
+    g_assert_true(vh_channel_shutdown(VH_CHANNEL(client),
+                                      VH_CHANNEL_SHUTDOWN_WRITE, &err));
+    g_assert_cmpint(vh_channel_read(VH_CHANNEL(client), in, 1, &err), ==, 0);
+    g_assert_no_error(err);
+    g_thread_join(th);
+}
+
+static bool count_iter(GMainContext *ctx, size_t *counter, size_t want)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    while (*counter < want && g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(ctx, FALSE);
+    }
+    return *counter >= want;
+}
+
+typedef struct {
+    size_t calls;
+    size_t got;
+    char buf[65536];
+} ReadState;
+
+static gboolean read_some(VhChannel *ioc, GIOCondition cond, gpointer opaque)
+{
+    ReadState *st = opaque;
+    g_autoptr(GError) err = NULL;
+    /* deliberately small reads: the rest stays decrypted in GnuTLS */
+    gssize n = vh_channel_read(ioc, st->buf + st->got, 100, &err);
+
+    g_assert_no_error(err);
+    st->calls++;
+    if (n > 0) {
+        st->got += n;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static bool fd_readable(VhChannelTls *tls)
+{
+    int fd = vh_channel_socket_get_fd(
+        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(tls)));
+    GPollFD pfd = {.fd = fd, .events = G_IO_IN};
+
+    return g_poll(&pfd, 1, 0) == 1;
+}
+
+/*
+ * A record is read whole from the socket but handed out 100 bytes at a
+ * time: the master fd is idle, yet the watch must keep firing.
+ */
+static void test_pending_wakeup(void)
+{
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *out = g_malloc(3 * 16384);
+    ReadState *st = g_new0(ReadState, 1);
+    GSource *src;
+    TlsPair p;
+
+    tls_pair_connect(&p, NULL);
+    for (size_t i = 0; i < 3 * 16384; i++) {
+        out[i] = (char)i;
+    }
+    /* one small record first: afterwards the socket is empty */
+    g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), out, 1000, &err), ==,
+                    1000);
+    src = vh_channel_create_watch(VH_CHANNEL(p.server), G_IO_IN);
+    g_source_set_callback(src, (GSourceFunc)(void (*)(void))read_some, st,
+                          NULL);
+    g_source_attach(src, ctx);
+    g_assert_true(count_iter(ctx, &st->calls, 1));
+    g_assert_cmpuint(st->got, ==, 100);
+    g_assert_false(fd_readable(p.server));
+    g_assert_cmpuint(
+        vh_tls_session_check_pending(vh_channel_tls_get_session(p.server)), ==,
+        900);
+    /* only the decrypted data can wake us now */
+    g_assert_true(count_iter(ctx, &st->got, 1000));
+    g_assert_cmpmem(st->buf, 1000, out, 1000);
+
+    /* several full records, read a little at a time */
+    g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), out + 1000,
+                                     3 * 16384 - 1000, &err),
+                    >, 0);
+    g_assert_no_error(err);
+    g_assert_true(count_iter(ctx, &st->got, 3 * 16384));
+    g_assert_cmpmem(st->buf, 3 * 16384, out, 3 * 16384);
+    g_assert_false(fd_readable(p.server));
+    g_source_destroy(src);
+    g_source_unref(src);
+    g_free(st);
+    tls_pair_free(&p);
+}
+
+static void test_eof(bool clean)
+{
+    g_autoptr(GError) err = NULL;
+    char buf[16];
+    gssize n;
+    TlsPair p;
+
+    tls_pair_connect(&p, NULL);
+    g_assert_true(vh_channel_set_blocking(VH_CHANNEL(p.server), true, &err));
+    g_assert_true(vh_channel_get_blocking(vh_channel_tls_get_master(p.server)));
+    g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), "hello", 5, &err),
+                    ==, 5);
+    if (clean) {
+        g_assert_true(vh_channel_close(VH_CHANNEL(p.client), &err));
+        g_assert_true(
+            vh_channel_is_closed(vh_channel_tls_get_master(p.client)));
+    } else {
+        /* the transport goes without a close-notify */
+        g_assert_true(
+            vh_channel_close(vh_channel_tls_get_master(p.client), &err));
+    }
+    g_assert_cmpint(vh_channel_read(VH_CHANNEL(p.server), buf, 16, &err), ==,
+                    5);
+    n = vh_channel_read(VH_CHANNEL(p.server), buf, 16, &err);
+    if (clean) {
+        g_assert_no_error(err);
+        g_assert_cmpint(n, ==, 0);
+    } else {
+        g_assert_cmpint(n, ==, -1);
+        g_assert_error(err, VH_ERROR, VH_ERROR_TLS_PREMATURE_EOF);
+        g_assert_nonnull(strstr(err->message, "tls server"));
+        g_test_message("%s", err->message);
+    }
+    tls_pair_free(&p);
+}
+
+static void test_eof_clean(void)
+{
+    test_eof(true);
+}
+
+static void test_eof_premature(void)
+{
+    test_eof(false);
+}
+
+static void test_io_before_handshake(void)
+{
+    g_autoptr(GError) err = NULL;
+    int fd = 3;
+    char buf[4];
+    TlsPair p;
+
+    tls_pair_new(&p, NULL, dir_client);
+    g_assert_cmpint(vh_channel_read(VH_CHANNEL(p.client), buf, 4, &err), ==,
+                    -1);
+    g_assert_error(err, VH_ERROR, VH_ERROR_FAILED);
+    g_clear_error(&err);
+    g_assert_cmpint(
+        vh_channel_writev_full(VH_CHANNEL(p.client), NULL, 0, &fd, 1, &err), ==,
+        -1);
+    g_assert_error(err, VH_ERROR, VH_ERROR_NOT_SUPPORTED);
+    tls_pair_free(&p);
+}
+
+static void test_endpoint_mismatch(void)
+{
+    g_autoptr(VhChannelSocket) a = NULL;
+    g_autoptr(VhChannelSocket) b = NULL;
+    g_autoptr(VhTlsCreds) ccreds = tls_test_creds_x509(
+        dir_client, VH_TLS_CREDS_ENDPOINT_CLIENT, true, NULL, true);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhChannelTls) tls = NULL;
+
+    g_assert_true(vh_channel_socket_pair(&a, &b, &err));
+    tls = vh_channel_tls_new_server(VH_CHANNEL(a), ccreds, NULL, &err);
+    g_assert_null(tls);
+    g_assert_nonnull(strstr(err->message, "for a server endpoint"));
+}
+
+/* The conformance factory: a connected, handshaken, blocking pair. */
+static bool make_tls_pair(VhChannel **writer, VhChannel **reader,
+                          gpointer opaque, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    TlsPair p;
+
+    tls_pair_connect(&p, opaque);
+    if (!vh_channel_set_blocking(VH_CHANNEL(p.client), true, errp) ||
+        !vh_channel_set_blocking(VH_CHANNEL(p.server), true, errp)) {
+        tls_pair_free(&p);
+        return false;
+    }
+    *writer = VH_CHANNEL(p.client);
+    *reader = VH_CHANNEL(p.server);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dns[] = {"server.example.org", NULL};
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    pki = tls_test_pki_new("Test CA");
+    other_pki = tls_test_pki_new("Other CA");
+    dir_server = tls_test_pki_dir(pki, "server");
+    tls_test_pki_issue_server(pki, dir_server, SERVER_DN, dns, NULL, 0, 0);
+    dir_client = tls_test_pki_dir(pki, "client");
+    tls_test_pki_issue_client(pki, dir_client, CLIENT_DN, 0, 0);
+    dir_client_otherca = tls_test_pki_dir(other_pki, "client-otherca");
+
+    g_test_add_func("/io/channel/tls/handshake-async/tls1.2",
+                    test_handshake_async_tls12);
+    g_test_add_func("/io/channel/tls/handshake-async/tls1.3",
+                    test_handshake_async_tls13);
+    g_test_add_func("/io/channel/tls/handshake-async/failure",
+                    test_handshake_async_failure);
+    g_test_add_func("/io/channel/tls/handshake-async/cancel",
+                    test_handshake_cancel);
+    g_test_add_func("/io/channel/tls/blocking-thread", test_blocking_thread);
+    g_test_add_func("/io/channel/tls/pending-wakeup", test_pending_wakeup);
+    g_test_add_func("/io/channel/tls/eof/clean", test_eof_clean);
+    g_test_add_func("/io/channel/tls/eof/premature", test_eof_premature);
+    g_test_add_func("/io/channel/tls/io-before-handshake",
+                    test_io_before_handshake);
+    g_test_add_func("/io/channel/tls/endpoint-mismatch",
+                    test_endpoint_mismatch);
+    vh_channel_conformance_add("/io/channel/tls/conformance/tls1.2",
+                               make_tls_pair, TLS_TEST_PRIORITY_TLS12,
+                               VH_CONFORMANCE_BIDIRECTIONAL);
+    vh_channel_conformance_add("/io/channel/tls/conformance/tls1.3",
+                               make_tls_pair, TLS_TEST_PRIORITY_TLS13,
+                               VH_CONFORMANCE_BIDIRECTIONAL);
+    ret = g_test_run();
+    tls_test_pki_free(pki);
+    tls_test_pki_free(other_pki);
+    g_free(dir_server);
+    g_free(dir_client);
+    g_free(dir_client_otherca);
+    return ret;
+}
