@@ -48,6 +48,19 @@ static void test_apply_sets_anon(void)
     gnutls_deinit(session);
 }
 
+static void test_apply_before_load(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhTlsCreds) creds = g_object_new(VH_TYPE_TLS_CREDS_ANON, NULL);
+    gnutls_session_t session;
+
+    g_assert_cmpint(gnutls_init(&session, GNUTLS_CLIENT), ==, 0);
+    g_assert_false(vh_tls_creds_apply(creds, session, &err));
+    g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull(strstr(err->message, "never loaded"));
+    gnutls_deinit(session);
+}
+
 static void test_dh_params(void)
 {
     g_autofree char *dir = g_build_filename(tmpdir, "dh", NULL);
@@ -122,6 +135,8 @@ int main(int argc, char **argv)
     tmpdir = vh_test_mkdtemp("vh-creds-anon");
     g_test_add_func("/crypto/tls-creds-anon/handshake", test_handshake);
     g_test_add_func("/crypto/tls-creds-anon/apply", test_apply_sets_anon);
+    g_test_add_func("/crypto/tls-creds-anon/apply-before-load",
+                    test_apply_before_load);
     g_test_add_func("/crypto/tls-creds-anon/dh-params", test_dh_params);
     g_test_add_func("/crypto/tls-creds-anon/dh-params-unreadable",
                     test_unreadable_dh_params);

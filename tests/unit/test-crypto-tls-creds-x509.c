@@ -494,6 +494,18 @@ static void test_unreadable_dir(void)
     g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
     g_assert_nonnull(strstr(err->message, "'dir'"));
 
+    /* A CA "file" that is a directory cannot be read, even by root. */
+    {
+        g_autofree char *d =
+            simple_dir(VH_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL);
+        g_autofree char *ca = g_build_filename(d, "ca-cert.pem", NULL);
+        g_assert_cmpint(g_unlink(ca), ==, 0);
+        g_assert_cmpint(g_mkdir(ca, 0700), ==, 0);
+        expect_fail(d, VH_TLS_CREDS_ENDPOINT_SERVER, VH_ERROR_CERT_FILE,
+                    "Unable to read CA certificate", ca, "Is a directory",
+                    NULL);
+    }
+
     if (geteuid() == 0) {
         g_test_skip("running as root: permissions do not stop root, so the "
                     "mode-000 directory case cannot fail");
