@@ -919,6 +919,25 @@ static void test_chain_sorted_unsorted(void)
     }
 }
 
+static void test_chain_with_root_in_own_file(void)
+{
+    VhTlsCredsEndpoint ep = VH_TLS_CREDS_ENDPOINT_SERVER;
+    g_auto(Chain) ch = make_chain(ep, NULL, NULL, NULL);
+    VhPkiCertSpec os = ca_spec("CN=other CA");
+    g_autoptr(Cert) other = cert_new(&os, NULL);
+    g_autofree char *dir = new_dir();
+
+    /* leaf, intermediate, root in the own file; the root also trusted. */
+    put_certs(dir, "ca-cert.pem", ch.root, NULL);
+    put_certs(dir, "server-cert.pem", ch.leaf, ch.inter, ch.root, NULL);
+    put_key(dir, "server-key.pem", ch.leaf);
+    expect_ok(dir, ep);
+    /* The same, but the root is not in ca-cert.pem: not trusted. */
+    put_certs(dir, "ca-cert.pem", other, NULL);
+    expect_fail(dir, ep, VH_ERROR_CERT_CHECK, "server-cert.pem (CN=root CA)",
+                "has no issuer in CA chain", NULL);
+}
+
 static void test_chain_intermediate_in_bundle(void)
 {
     VhTlsCredsEndpoint ep = VH_TLS_CREDS_ENDPOINT_SERVER;
@@ -1283,6 +1302,8 @@ int main(int argc, char **argv)
                     test_sanity_check_off);
     g_test_add_func("/crypto/tls-creds-x509/chain/sorted-unsorted",
                     test_chain_sorted_unsorted);
+    g_test_add_func("/crypto/tls-creds-x509/chain/root-in-own-file",
+                    test_chain_with_root_in_own_file);
     g_test_add_func("/crypto/tls-creds-x509/chain/intermediate-in-bundle",
                     test_chain_intermediate_in_bundle);
     g_test_add_func("/crypto/tls-creds-x509/chain/incomplete",
