@@ -166,6 +166,12 @@ static GHashTable *load_keys(const char *path, GError **errp)
     if (!data) {
         return NULL;
     }
+    if (strlen(data) != len) {
+        explicit_bzero(data, len);
+        g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
+                    "%s is not a text file (it contains a NUL byte)", path);
+        return NULL;
+    }
     lines = g_strsplit(data, "\n", -1);
     explicit_bzero(data, len);
     for (unsigned int i = 0; ok && lines[i]; i++) {

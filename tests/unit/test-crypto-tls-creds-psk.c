@@ -138,6 +138,18 @@ static void test_bad_lines(void)
     }
 }
 
+static void test_nul_byte(void)
+{
+    g_autofree char *dir = keys_dir(NULL);
+    g_autofree char *path = g_build_filename(dir, "keys.psk", NULL);
+    g_autoptr(GError) err = NULL;
+    VhTlsCreds *creds;
+
+    g_assert_true(g_file_set_contents(path, "qemu:00\0\nx", 10, NULL));
+    creds = psk_server(dir, &err);
+    expect_error(creds, err, VH_ERROR_CONFIG, path, "NUL byte");
+}
+
 static void test_missing(void)
 {
     g_autofree char *dir = keys_dir(NULL);
@@ -166,6 +178,36 @@ static void test_duplicate_user_first_wins(void)
     g_assert_cmpint(vh_test_handshake(server, client, NULL, NULL), ==, 0);
 }
 
+/* Random keys.psk contents: a clean load or a clear error, never a crash. */
+static void test_random_files(void)
+{
+    static const char alphabet[] = "qemu:0123456789abcdefABCDEFxyz \t\r\n:";
+
+    for (int round = 0; round < 300; round++) {
+        g_autoptr(GString) text = g_string_new(NULL);
+        int len = g_test_rand_int_range(0, 200);
+        g_autofree char *dir = NULL;
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VhTlsCreds) server = NULL;
+
+        for (int i = 0; i < len; i++) {
+            if (g_test_rand_int_range(0, 20) == 0) {
+                g_string_append_c(text, (char)g_test_rand_int_range(1, 256));
+            } else {
+                g_string_append_c(
+                    text,
+                    alphabet[g_test_rand_int_range(0, sizeof(alphabet) - 1)]);
+            }
+        }
+        dir = keys_dir(text->str);
+        server = psk_server(dir, &err);
+        if (!server) {
+            g_assert_error(err, VH_ERROR, VH_ERROR_CONFIG);
+            g_assert_nonnull(strstr(err->message, "keys.psk line "));
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -177,6 +219,8 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/tls-creds-psk/username", test_username_rules);
     g_test_add_func("/crypto/tls-creds-psk/bad-lines", test_bad_lines);
     g_test_add_func("/crypto/tls-creds-psk/missing", test_missing);
+    g_test_add_func("/crypto/tls-creds-psk/nul-byte", test_nul_byte);
+    g_test_add_func("/crypto/tls-creds-psk/random-files", test_random_files);
     g_test_add_func("/crypto/tls-creds-psk/duplicate-user",
                     test_duplicate_user_first_wins);
     rc = g_test_run();
