@@ -105,7 +105,8 @@ GSocketAddress *vh_socket_address_parse(const char *str, GError **errp)
     if (!list) {
         return NULL;
     }
-    GSocketAddress *first = g_steal_pointer(&list->data);
+    GSocketAddress *first = list->data;
+    list = g_list_delete_link(list, list);
     g_list_free_full(list, g_object_unref);
     return first;
 }

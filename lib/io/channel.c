@@ -43,8 +43,7 @@ static void vh_channel_dispose(GObject *obj)
 
 static void vh_channel_finalize(GObject *obj)
 {
-    VhChannelPrivate *priv =
-        vh_channel_get_instance_private(VH_CHANNEL(obj));
+    VhChannelPrivate *priv = vh_channel_get_instance_private(VH_CHANNEL(obj));
 
     g_free(priv->name);
     G_OBJECT_CLASS(vh_channel_parent_class)->finalize(obj);
@@ -149,9 +148,8 @@ gssize vh_channel_writev_full(VhChannel *ioc, const struct iovec *iov,
 {
     g_return_val_if_fail(VH_IS_CHANNEL(ioc), -1);
 
-    if (nfds > 0 &&
-        !check_feature(ioc, VH_CHANNEL_FEATURE_FD_PASS,
-                       "file descriptor passing", errp)) {
+    if (nfds > 0 && !check_feature(ioc, VH_CHANNEL_FEATURE_FD_PASS,
+                                   "file descriptor passing", errp)) {
         return -1;
     }
     if (!check_open(ioc, errp)) {
@@ -244,8 +242,8 @@ int vh_channel_readv_all_eof(VhChannel *ioc, const struct iovec *iov,
     return 1;
 }
 
-bool vh_channel_readv_all(VhChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp)
+bool vh_channel_readv_all(VhChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp)
 {
     int ret = vh_channel_readv_all_eof(ioc, iov, niov, errp);
 
@@ -298,8 +296,8 @@ bool vh_channel_writev_full_all(VhChannel *ioc, const struct iovec *iov,
     return true;
 }
 
-bool vh_channel_writev_all(VhChannel *ioc, const struct iovec *iov,
-                           size_t niov, GError **errp)
+bool vh_channel_writev_all(VhChannel *ioc, const struct iovec *iov, size_t niov,
+                           GError **errp)
 {
     return vh_channel_writev_full_all(ioc, iov, niov, NULL, 0, errp);
 }
@@ -401,8 +399,8 @@ void vh_channel_wait(VhChannel *ioc, GIOCondition cond)
     g_autoptr(GMainLoop) loop = g_main_loop_new(ctx, FALSE);
     g_autoptr(GSource) source = vh_channel_create_watch(ioc, cond);
 
-    g_source_set_callback(source, (GSourceFunc)(void (*)(void))wait_done,
-                          loop, NULL);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))wait_done, loop,
+                          NULL);
     g_source_attach(source, ctx);
     g_main_loop_run(loop);
     g_source_destroy(source);
@@ -473,10 +471,14 @@ GSource *vh_channel_create_fd_pair_watch(VhChannel *ioc, int rfd, int wfd,
         src->rtag = g_source_add_unix_fd(source, rfd, cond);
         return source;
     }
-    if (rfd >= 0) {
+    /*
+     * Poll only the fd of a direction being watched: the other one may be
+     * closed (half-shut pipes) while this source lives.
+     */
+    if (rfd >= 0 && rcond) {
         src->rtag = g_source_add_unix_fd(source, rfd, rcond);
     }
-    if (wfd >= 0) {
+    if (wfd >= 0 && wcond) {
         src->wtag = g_source_add_unix_fd(source, wfd, wcond);
     }
     return source;
