@@ -6,9 +6,22 @@
 #include "vmhost/io/channel-tls.h"
 
 #include <errno.h>
+#include <string.h>
 
 /* How long close waits for room to send close-notify (non-blocking). */
 #define CLOSE_NOTIFY_TIMEOUT_MS 2000
+
+/*
+ * Transport buffering. GnuTLS reads a record as two pulls (the 5-byte
+ * header, then the body) and writes each record with its own push: with
+ * 16 KiB records that is two recv() and one send() per 16 KiB. Ciphertext
+ * is therefore read ahead in READ_AHEAD pieces, and on a blocking master the
+ * records of one writev are gathered into WRITE_BATCH pieces before they go
+ * out (a non-blocking master gets each record as it is made, so that a
+ * would-block never strands ciphertext the caller was told was written).
+ */
+#define READ_AHEAD  (256 * 1024)
+#define WRITE_BATCH (256 * 1024)
 
 struct _VhChannelTls {
     VhChannel parent;
@@ -18,25 +31,65 @@ struct _VhChannelTls {
     bool read_shut;
     bool write_shut;
     bool handshaking; /* an async handshake is running */
+
+    char *rbuf; /* read-ahead ciphertext: rbuf[rpos, rlen) is unread */
+    size_t rpos, rlen;
+    char *wbuf; /* batched ciphertext during a blocking writev */
+    size_t wlen;
+    bool batching;
 };
 
 G_DEFINE_TYPE(VhChannelTls, vh_channel_tls, VH_TYPE_CHANNEL)
+
+static void set_transport_error(VhChannelTls *tls, GError *err)
+{
+    g_clear_error(&tls->transport_error);
+    tls->transport_error = err;
+    errno = EIO;
+}
+
+/* Write out the batch (blocking master). */
+static bool flush_batch(VhChannelTls *tls)
+{
+    GError *err = NULL;
+    bool ok = tls->wlen == 0 ||
+              vh_channel_write_all(tls->master, tls->wbuf, tls->wlen, &err);
+
+    tls->wlen = 0;
+    if (!ok) {
+        set_transport_error(tls, err);
+    }
+    return ok;
+}
 
 /* Transport callbacks: the session's ciphertext over the master. */
 static ssize_t tls_push(const char *buf, size_t len, void *opaque)
 {
     VhChannelTls *tls = opaque;
-    g_autoptr(GError) err = NULL;
-    gssize n = vh_channel_write(tls->master, buf, len, &err);
+    GError *err = NULL;
+    gssize n;
 
+    if (tls->batching && len < WRITE_BATCH) {
+        if (tls->wlen + len > WRITE_BATCH && !flush_batch(tls)) {
+            return -1;
+        }
+        if (!tls->wbuf) {
+            tls->wbuf = g_malloc(WRITE_BATCH);
+        }
+        memcpy(tls->wbuf + tls->wlen, buf, len);
+        tls->wlen += len;
+        return len;
+    }
+    if (tls->wlen && !flush_batch(tls)) {
+        return -1;
+    }
+    n = vh_channel_write(tls->master, buf, len, &err);
     if (n == VH_CHANNEL_ERR_BLOCK) {
         errno = EAGAIN;
         return -1;
     }
     if (n < 0) {
-        g_clear_error(&tls->transport_error);
-        tls->transport_error = g_steal_pointer(&err);
-        errno = EIO;
+        set_transport_error(tls, err);
         return -1;
     }
     return n;
@@ -45,19 +98,34 @@ static ssize_t tls_push(const char *buf, size_t len, void *opaque)
 static ssize_t tls_pull(char *buf, size_t len, void *opaque)
 {
     VhChannelTls *tls = opaque;
-    g_autoptr(GError) err = NULL;
-    gssize n = vh_channel_read(tls->master, buf, len, &err);
+    GError *err = NULL;
+    gssize n;
 
-    if (n == VH_CHANNEL_ERR_BLOCK) {
-        errno = EAGAIN;
+    if (tls->wlen && !flush_batch(tls)) {
         return -1;
     }
-    if (n < 0) {
-        g_clear_error(&tls->transport_error);
-        tls->transport_error = g_steal_pointer(&err);
-        errno = EIO;
-        return -1;
+    if (tls->rpos == tls->rlen) {
+        if (!tls->rbuf) {
+            tls->rbuf = g_malloc(READ_AHEAD);
+        }
+        tls->rpos = tls->rlen = 0;
+        n = vh_channel_read(tls->master, tls->rbuf, READ_AHEAD, &err);
+        if (n == VH_CHANNEL_ERR_BLOCK) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (n < 0) {
+            set_transport_error(tls, err);
+            return -1;
+        }
+        if (n == 0) {
+            return 0;
+        }
+        tls->rlen = n;
     }
+    n = MIN(len, tls->rlen - tls->rpos);
+    memcpy(buf, tls->rbuf + tls->rpos, n);
+    tls->rpos += n;
     return n;
 }
 
@@ -353,7 +421,13 @@ static gssize tls_writev(VhChannel *ioc, const struct iovec *iov, size_t niov,
                     vh_channel_get_name(ioc));
         return -1;
     }
+    tls->batching = vh_channel_get_blocking(tls->master);
     n = vh_tls_session_writev(tls->session, iov, niov, errp);
+    tls->batching = false;
+    if (!flush_batch(tls) && n >= 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "TLS write failed");
+        n = -1;
+    }
     if (n == -1) {
         adopt_transport_error(tls, errp);
         g_prefix_error(errp, "%s: ", vh_channel_get_name(ioc));
@@ -499,9 +573,16 @@ typedef struct {
 
 static GIOCondition tls_source_pending(TlsSource *src)
 {
-    if ((src->cond & G_IO_IN) && !src->tls->read_shut &&
-        vh_tls_session_is_handshake_complete(src->tls->session) &&
-        vh_tls_session_check_pending(src->tls->session) > 0) {
+    VhChannelTls *tls = src->tls;
+
+    /*
+     * GnuTLS consumes all read-ahead ciphertext before it reports
+     * would-block, so unread ciphertext means a read makes progress.
+     */
+    if ((src->cond & G_IO_IN) && !tls->read_shut &&
+        vh_tls_session_is_handshake_complete(tls->session) &&
+        (vh_tls_session_check_pending(tls->session) > 0 ||
+         tls->rpos < tls->rlen)) {
         return G_IO_IN;
     }
     return 0;
@@ -601,6 +682,8 @@ static void vh_channel_tls_finalize(GObject *obj)
     g_clear_object(&tls->session);
     g_clear_object(&tls->master);
     g_clear_error(&tls->transport_error);
+    g_free(tls->rbuf);
+    g_free(tls->wbuf);
     G_OBJECT_CLASS(vh_channel_tls_parent_class)->finalize(obj);
 }
 
