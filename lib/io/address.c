@@ -157,6 +157,14 @@ GList *vh_socket_address_resolve(const char *host, guint16 port, GError **errp)
         }
         return result;
     }
+    /* RFC 6761 section 6.4: "invalid" names fail at once, without DNS. */
+    if (g_ascii_strcasecmp(host, "invalid") == 0 ||
+        g_str_has_suffix(host, ".invalid") ||
+        g_str_has_suffix(host, ".invalid.")) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "Failed to resolve host '%s': reserved invalid name", host);
+        return NULL;
+    }
     literal = g_inet_address_new_from_string(host);
     if (literal) {
         return g_list_append(NULL, g_inet_socket_address_new(literal, port));
