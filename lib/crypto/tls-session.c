@@ -472,6 +472,22 @@ static void send_refusal_alert(VhTlsSession *sess, const GError *err)
     (void)gnutls_alert_send(sess->session, GNUTLS_AL_FATAL, desc);
 }
 
+/* Best effort: let the peer see why the handshake failed too. */
+static void send_failure_alert(VhTlsSession *sess, int ret)
+{
+    if (ret == GNUTLS_E_NO_CERTIFICATE_FOUND ||
+        ret == GNUTLS_E_CERTIFICATE_REQUIRED) {
+        /* GnuTLS would say "decode error"; name the real problem */
+        bool tls13 =
+            gnutls_protocol_get_version(sess->session) == GNUTLS_TLS1_3;
+        (void)gnutls_alert_send(sess->session, GNUTLS_AL_FATAL,
+                                tls13 ? GNUTLS_A_CERTIFICATE_REQUIRED
+                                      : GNUTLS_A_HANDSHAKE_FAILURE);
+        return;
+    }
+    (void)gnutls_alert_send_appropriate(sess->session, ret);
+}
+
 VhTlsHandshakeStatus vh_tls_session_handshake(VhTlsSession *sess, GError **errp)
 {
     g_autofree char *why = NULL;
@@ -491,6 +507,7 @@ VhTlsHandshakeStatus vh_tls_session_handshake(VhTlsSession *sess, GError **errp)
     }
     if (ret < 0) {
         why = describe_gnutls_error(sess, ret);
+        send_failure_alert(sess, ret);
         g_set_error(errp, VH_ERROR, VH_ERROR_TLS_HANDSHAKE,
                     "TLS handshake as %s failed: %s",
                     vh_tls_creds_endpoint_name(sess->endpoint), why);

@@ -401,6 +401,11 @@ static void test_client_no_cert(bool verify, const char *priority)
         g_assert_true(p.err[1]->code == VH_ERROR_TLS_HANDSHAKE ||
                       p.err[1]->code == VH_ERROR_TLS_PEER);
         g_assert_nonnull(strstr(p.err[1]->message, "ertificate"));
+        if (p.st[0] == VH_TLS_HANDSHAKE_FAILED) {
+            /* the server told the client why, with an alert */
+            g_assert_error(p.err[0], VH_ERROR, VH_ERROR_TLS_HANDSHAKE);
+            g_assert_nonnull(strstr(p.err[0]->message, "alert"));
+        }
     } else {
         assert_ok(&p);
         g_assert_null(vh_tls_session_get_peer_name(p.sess[1]));
