@@ -167,6 +167,54 @@ static void test_load_node(void)
     g_assert_true(allowed(authz, "CN=alice"));
 }
 
+/*
+ * Random damage to valid rule sets must give a clean result (loaded, or a
+ * VH_ERROR_CONFIG error that leaves the rules alone), never a crash.
+ */
+static void test_json_random(void)
+{
+    static const char *seeds[] = {
+        "[{\"match\": \"CN=*\", \"policy\": \"allow\", \"format\": "
+        "\"glob\"}]",
+        "{\"policy\": \"deny\", \"rules\": [{\"match\": \"x\", "
+        "\"policy\": \"deny\"}]}",
+        "[]",
+    };
+    static const char alphabet[] = "{}[]\",:\\ *?anydeglobtexacpi0\x01";
+    g_autoptr(GRand) rand = g_rand_new_with_seed(g_test_rand_int());
+    g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+
+    vh_authz_list_append_rule(authz, "CN=keep", VH_AUTHZ_LIST_POLICY_ALLOW,
+                              VH_AUTHZ_LIST_FORMAT_EXACT);
+    for (int i = 0; i < 5000; i++) {
+        g_autofree char *text =
+            g_strdup(seeds[g_rand_int_range(rand, 0, G_N_ELEMENTS(seeds))]);
+        size_t len = strlen(text);
+        g_autoptr(GError) err = NULL;
+        g_autoptr(JsonNode) root = NULL;
+        int edits = g_rand_int_range(rand, 1, 4);
+
+        for (int e = 0; e < edits && len > 0; e++) {
+            size_t at = g_rand_int_range(rand, 0, len);
+            text[at] =
+                alphabet[g_rand_int_range(rand, 0, sizeof(alphabet) - 1)];
+        }
+        if (vh_authz_list_set_rules_json(authz, text, &err)) {
+            g_assert_no_error(err);
+        } else {
+            g_assert_error(err, VH_ERROR, VH_ERROR_CONFIG);
+            g_clear_error(&err);
+        }
+        root = json_from_string(text, NULL);
+        if (root && !vh_authz_list_load_node(authz, root, &err)) {
+            g_assert_error(err, VH_ERROR, VH_ERROR_CONFIG);
+        }
+        /* whatever loaded must still answer */
+        bool answered = vh_authz_is_allowed(VH_AUTHZ(authz), "CN=keep", NULL);
+        (void)answered;
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -178,5 +226,6 @@ int main(int argc, char **argv)
     g_test_add_func("/authz/list/json-rules", test_json_rules);
     g_test_add_func("/authz/list/json-errors", test_json_errors);
     g_test_add_func("/authz/list/load-node", test_load_node);
+    g_test_add_func("/authz/list/json-random", test_json_random);
     return g_test_run();
 }
