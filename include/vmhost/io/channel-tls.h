@@ -18,7 +18,10 @@
  *
  * I/O before the handshake has completed fails. Reads return 0 once the
  * peer sent close-notify; a peer that closed without it gives
- * VH_ERROR_TLS_PREMATURE_EOF. Writes cut data into full 16 KiB records.
+ * VH_ERROR_TLS_PREMATURE_EOF. Writes cut data into full 16 KiB records;
+ * on a blocking master the records of one write leave in 256 KiB batches,
+ * and ciphertext is always read ahead in 256 KiB pieces (so a read watch
+ * also fires while read-ahead ciphertext is waiting).
  * shutdown(WRITE) and close send close-notify (close: best effort; on a
  * non-blocking master whose socket is full it waits at most 2 s for room,
  * then closes anyway). set_blocking, set_cork and set_delay act on the
