@@ -242,11 +242,27 @@ static void connect_data_free(gpointer opaque)
     g_free(data);
 }
 
+/*
+ * Detach both sources before the task returns, so that a completion and a
+ * cancellation ready in the same iteration cannot both return it.
+ */
+static void connect_stop_sources(ConnectData *data)
+{
+    if (data->io) {
+        g_source_destroy(data->io);
+    }
+    if (data->cancel) {
+        g_source_destroy(data->cancel);
+    }
+}
+
 /* Complete @task with the connect result @err (0: connected). */
 static void connect_complete(GTask *task, int err)
 {
     VhChannelSocket *s = g_task_get_source_object(task);
     ConnectData *data = g_task_get_task_data(task);
+
+    connect_stop_sources(data);
 
     if (err) {
         g_task_return_new_error(task, G_IO_ERROR, g_io_error_from_errno(err),
@@ -283,6 +299,7 @@ static gboolean connect_cancelled(GCancellable *c, gpointer opaque)
     GTask *task = opaque;
     ConnectData *data = g_task_get_task_data(task);
 
+    connect_stop_sources(data);
     g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                             "Connecting to %s was cancelled", data->text);
     return G_SOURCE_REMOVE;

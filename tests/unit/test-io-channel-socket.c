@@ -587,6 +587,46 @@ static void test_connect_async_cancel(void)
     g_assert_cmpint(vh_channel_socket_get_fd(s), ==, -1);
 }
 
+/*
+ * Cancelled before the loop runs, so completion and cancellation may be
+ * ready together: the callback still runs exactly once.
+ */
+static void test_connect_async_precancelled(void)
+{
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhChannelSocket) lsn = vh_channel_socket_new();
+    g_autoptr(GSocketAddress) any =
+        vh_socket_address_parse("127.0.0.1:0", NULL);
+
+    g_assert_true(vh_channel_socket_listen_sync(lsn, any, 16, &err));
+    g_autoptr(GSocketAddress) addr =
+        vh_channel_socket_get_local_address(lsn, &err);
+    for (int i = 0; i < 10; i++) {
+        g_autoptr(GCancellable) c = g_cancellable_new();
+        g_autoptr(VhChannelSocket) s = vh_channel_socket_new();
+        g_autoptr(GMainLoop) loop = g_main_loop_new(ctx, FALSE);
+        AsyncResult ar = {.loop = loop};
+
+        g_cancellable_cancel(c);
+        g_main_context_push_thread_default(ctx);
+        vh_channel_socket_connect_async(s, addr, c, connect_done, &ar);
+        g_main_context_pop_thread_default(ctx);
+        g_main_loop_run(loop);
+        while (g_main_context_iteration(ctx, FALSE)) {
+        }
+        g_assert_cmpuint(ar.calls, ==, 1);
+        g_assert_true(
+            ar.ok || g_error_matches(ar.err, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+        g_clear_error(&ar.err);
+        g_autoptr(VhChannelSocket) server = NULL;
+        if (ar.ok) {
+            server = vh_channel_socket_accept(lsn, &err);
+            g_assert_no_error(err);
+        }
+    }
+}
+
 static void test_accept_would_block(void)
 {
     g_autoptr(GError) err = NULL;
@@ -802,6 +842,8 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/socket/connect-async", test_connect_async);
     g_test_add_func("/io/channel/socket/connect-async-cancel",
                     test_connect_async_cancel);
+    g_test_add_func("/io/channel/socket/connect-async-precancelled",
+                    test_connect_async_precancelled);
     g_test_add_func("/io/channel/socket/accept-would-block",
                     test_accept_would_block);
     g_test_add_func("/io/channel/socket/nodelay-cork", test_nodelay_cork);
