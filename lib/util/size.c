@@ -56,11 +56,20 @@ bool vh_size_parse(const char *str, char default_unit, guint64 *out,
         return size_error(str, "too large", errp);
     }
     if (*end == '.') {
-        const char *fstart = end;
-        if (!g_ascii_isdigit(fstart[1])) {
+        const char *fend = end + 1;
+        if (!g_ascii_isdigit(*fend)) {
             return size_error(str, "expected digits after '.'", errp);
         }
-        frac = g_ascii_strtod(fstart, &end);
+        while (g_ascii_isdigit(*fend)) {
+            fend++;
+        }
+        /*
+         * Only the digits: strtod would also take an exponent, reading
+         * "1.5e3" as 501 bytes where 'e' must be the EiB suffix.
+         */
+        g_autofree char *digits = g_strndup(end, fend - end);
+        frac = g_ascii_strtod(digits, NULL);
+        end = (char *)fend;
     }
     if (*end == '\0') {
         shift = suffix_shift(default_unit);

@@ -52,6 +52,9 @@ static void test_parse_bad(void)
         {"4GB", "unknown suffix"},
         {"1.G", "expected digits after '.'"},
         {"0.3B", "not a whole number of bytes"},
+        /* strtod used to take an exponent in the fraction: 501 bytes. */
+        {"1.5e3", "unknown suffix"},
+        {"2.0E2", "unknown suffix"},
         {"99999999999999999999", "too large"},
     };
 
