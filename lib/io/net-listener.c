@@ -5,6 +5,10 @@
 
 #include "vmhost/io/address.h"
 
+/* After accept() fails for lack of resources (EMFILE...), stop polling for
+ * this long rather than spin on a socket that stays readable. */
+#define LISTENER_BACKOFF_MS 100
+
 /* How often open() with port 0 retries when the chosen port is taken on a
  * later address (another process got it between the binds). */
 #define LISTENER_PORT_ATTEMPTS 10
@@ -17,6 +21,7 @@ struct _VhNetListener {
     gpointer opaque;
     GDestroyNotify notify;
     GMainContext *ctx;
+    GSource *backoff; /* pending resume after an accept failure */
     bool stopped;
 };
 
@@ -25,6 +30,35 @@ G_DEFINE_FINAL_TYPE(VhNetListener, vh_net_listener, G_TYPE_OBJECT)
 VhNetListener *vh_net_listener_new(void)
 {
     return g_object_new(VH_TYPE_NET_LISTENER, NULL);
+}
+
+static void listener_update_watches(VhNetListener *l);
+
+static gboolean listener_backoff_done(gpointer opaque)
+{
+    VhNetListener *l = opaque;
+
+    g_clear_pointer(&l->backoff, g_source_unref);
+    listener_update_watches(l);
+    return G_SOURCE_REMOVE;
+}
+
+static void listener_backoff(VhNetListener *l)
+{
+    if (l->backoff) {
+        return;
+    }
+    l->backoff = g_timeout_source_new(LISTENER_BACKOFF_MS);
+    g_source_set_callback(l->backoff, listener_backoff_done, l, NULL);
+    g_source_attach(l->backoff, l->ctx);
+}
+
+static void listener_cancel_backoff(VhNetListener *l)
+{
+    if (l->backoff) {
+        g_source_destroy(l->backoff);
+        g_clear_pointer(&l->backoff, g_source_unref);
+    }
 }
 
 static gboolean listener_accept(VhChannel *ioc, GIOCondition cond,
@@ -37,7 +71,10 @@ static gboolean listener_accept(VhChannel *ioc, GIOCondition cond,
 
     if (!client) {
         if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-            g_warning("%s", err->message);
+            g_warning("%s; pausing for %d ms", err->message,
+                      LISTENER_BACKOFF_MS);
+            listener_backoff(l);
+            listener_update_watches(l);
         }
         return G_SOURCE_CONTINUE;
     }
@@ -68,7 +105,7 @@ static void listener_watch_socket(VhNetListener *l, VhChannelSocket *s)
 /* Poll every socket that is not yet polled, if we should be accepting. */
 static void listener_update_watches(VhNetListener *l)
 {
-    if (!l->func || l->stopped) {
+    if (!l->func || l->stopped || l->backoff) {
         g_ptr_array_set_size(l->watches, 0);
         return;
     }
@@ -190,6 +227,7 @@ static void listener_clear_func(VhNetListener *l)
     gpointer opaque = l->opaque;
 
     g_ptr_array_set_size(l->watches, 0);
+    listener_cancel_backoff(l);
     l->func = NULL;
     l->opaque = NULL;
     l->notify = NULL;

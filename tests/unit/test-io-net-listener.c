@@ -5,7 +5,9 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define WAIT_US (10 * G_USEC_PER_SEC)
 
@@ -293,6 +295,46 @@ static void test_unix(void)
     clients_clear(&c);
 }
 
+/*
+ * When accept() runs out of fds the listener warns once and pauses instead
+ * of spinning, then picks the waiting client up.
+ */
+static void test_accept_backoff(void)
+{
+    g_autoptr(VhNetListener) l = vh_net_listener_new();
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(GError) err = NULL;
+    struct rlimit old, low;
+    Clients c;
+
+    clients_init(&c);
+    g_assert_true(vh_net_listener_open(l, "127.0.0.1", 0, &err));
+    g_autofree char *str =
+        g_strdup_printf("127.0.0.1:%u", vh_net_listener_get_port(l));
+    g_autoptr(VhChannelSocket) client = connect_to(str);
+
+    /* No free descriptor below the limit: accept() gets EMFILE. */
+    int next = dup(0);
+    g_assert_cmpint(next, >=, 0);
+    close(next);
+    g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &old), ==, 0);
+    low = old;
+    low.rlim_cur = next;
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+
+    g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                          "*Too many open files*pausing*");
+    vh_net_listener_set_client_func(l, on_client, &c, NULL, ctx);
+    spin(ctx, 50);
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &old), ==, 0);
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(c.calls, ==, 0);
+
+    wait_clients(ctx, &c, 1);
+    g_assert_cmpuint(c.calls, ==, 1);
+    clients_clear(&c);
+}
+
 static void count_notify(gpointer opaque)
 {
     (*(unsigned *)opaque)++;
@@ -338,6 +380,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/net-listener/stop-resume", test_stop_resume);
     g_test_add_func("/io/net-listener/context", test_context);
     g_test_add_func("/io/net-listener/unix", test_unix);
+    g_test_add_func("/io/net-listener/accept-backoff", test_accept_backoff);
     g_test_add_func("/io/net-listener/client-func-notify",
                     test_client_func_notify);
     g_test_add_func("/io/net-listener/open-errors", test_open_errors);
