@@ -48,7 +48,13 @@ static char *native_to_string(const struct sockaddr_storage *ss, socklen_t len)
     g_autoptr(GSocketAddress) addr =
         g_socket_address_new_from_native((gpointer)ss, len);
 
-    return addr ? vh_socket_address_to_string(addr) : NULL;
+    /* An unnamed UNIX peer says nothing useful in a message. */
+    if (!addr || (G_IS_UNIX_SOCKET_ADDRESS(addr) &&
+                  g_unix_socket_address_get_address_type(G_UNIX_SOCKET_ADDRESS(
+                      addr)) == G_UNIX_SOCKET_ADDRESS_ANONYMOUS)) {
+        return NULL;
+    }
+    return vh_socket_address_to_string(addr);
 }
 
 /* Take ownership of @fd and set the features its kind of socket has. */
@@ -69,11 +75,7 @@ static void socket_attach(VhChannelSocket *s, int fd, int family,
             vh_channel_set_feature(ioc, VH_CHANNEL_FEATURE_FD_PASS);
         }
     }
-    if (!vh_channel_get_blocking(ioc)) {
-        g_unix_set_fd_nonblocking(fd, TRUE, NULL);
-    } else {
-        g_unix_set_fd_nonblocking(fd, FALSE, NULL);
-    }
+    g_unix_set_fd_nonblocking(fd, !vh_channel_get_blocking(ioc), NULL);
 }
 
 VhChannelSocket *vh_channel_socket_new(void)
