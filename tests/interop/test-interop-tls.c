@@ -14,6 +14,8 @@
 #include "vmhost/io/channel-tls.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #define TIMEOUT_MS        15000
 #define INTEROP_DN_SERVER "C=UK,O=vmhost interop,CN=localhost"
@@ -187,6 +189,15 @@ typedef struct {
     char *log;
 } Child;
 
+/*
+ * A failed assertion aborts the test program before any teardown runs: the
+ * kernel then kills the tools we started, so no server outlives us.
+ */
+static void child_setup(gpointer opaque)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void child_start(Child *c, const char *log, bool stdin_pipe,
                         const char *const *argv)
 {
@@ -199,6 +210,7 @@ static void child_start(Child *c, const char *log, bool stdin_pipe,
     g_test_message("running: %s", cmd);
     c->log = g_strdup(log);
     g_subprocess_launcher_set_stdout_file_path(l, log);
+    g_subprocess_launcher_set_child_setup(l, child_setup, NULL, NULL);
     c->proc = g_subprocess_launcher_spawnv(l, argv, &err);
     g_assert_no_error(err);
 }
@@ -244,9 +256,8 @@ static void child_stop(Child *c)
     if (!c->proc) {
         return;
     }
-    if (!g_subprocess_get_identifier(c->proc)) {
-        /* already reaped */
-    } else {
+    if (g_subprocess_get_identifier(c->proc)) {
+        /* still running (or not yet reaped) */
         g_subprocess_force_exit(c->proc);
     }
     child_wait(c, TIMEOUT_MS);
