@@ -56,4 +56,25 @@ G_GNUC_WARN_UNUSED_RESULT
 bool vh_crypto_load_dh_params(const char *dir, gnutls_dh_params_t *out,
                               GError **errp);
 
+/* One PSK key from keys.psk (the raw bytes of its hex). */
+typedef struct {
+    size_t len;
+    unsigned char data[];
+} VhPskKey;
+
+/* Free a key, wiping it first. */
+void vh_psk_key_free(gpointer key);
+
+/*
+ * Parse the text of a keys.psk file: "username:hexkey" lines, blank lines
+ * ignored, the first entry of a username wins (as in GnuTLS). @data must
+ * be NUL-terminated at @len; a NUL before @len is an error. Returns
+ * username -> VhPskKey (transfer full; the keys wipe themselves when
+ * freed), or NULL with a VH_ERROR_CONFIG error naming @path and the line.
+ * @data itself is left as it was: the caller wipes it.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+GHashTable *vh_psk_keys_parse(const char *data, size_t len, const char *path,
+                              GError **errp);
+
 G_END_DECLS

@@ -25,12 +25,9 @@ static GParamSpec *props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE(VhTlsCredsPsk, vh_tls_creds_psk, VH_TYPE_TLS_CREDS)
 
-typedef struct {
-    size_t len;
-    unsigned char data[];
-} PskKey;
+typedef VhPskKey PskKey;
 
-static void psk_key_free(gpointer p)
+void vh_psk_key_free(gpointer p)
 {
     PskKey *key = p;
 
@@ -106,7 +103,7 @@ static PskKey *parse_hex_key(const char *hex)
         int hi = g_ascii_xdigit_value(hex[2 * i]);
         int lo = g_ascii_xdigit_value(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
-            psk_key_free(key);
+            vh_psk_key_free(key);
             return NULL;
         }
         key->data[i] = (unsigned char)(hi << 4 | lo);
@@ -146,34 +143,27 @@ static bool parse_line(GHashTable *keys, const char *path, unsigned int lineno,
     }
     if (g_hash_table_contains(keys, line)) {
         /* GnuTLS's own keys.psk lookup takes the first entry too. */
-        psk_key_free(key);
+        vh_psk_key_free(key);
         return true;
     }
     g_hash_table_insert(keys, g_strdup(line), key);
     return true;
 }
 
-static GHashTable *load_keys(const char *path, GError **errp)
+GHashTable *vh_psk_keys_parse(const char *data, size_t len, const char *path,
+                              GError **errp)
 {
     g_autoptr(GHashTable) keys =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, psk_key_free);
-    g_autofree char *data = NULL;
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, vh_psk_key_free);
     g_auto(GStrv) lines = NULL;
-    size_t len = 0;
     bool ok = true;
 
-    data = vh_crypto_read_file(path, "PSK keys file", &len, errp);
-    if (!data) {
-        return NULL;
-    }
     if (strlen(data) != len) {
-        explicit_bzero(data, len);
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
                     "%s is not a text file (it contains a NUL byte)", path);
         return NULL;
     }
     lines = g_strsplit(data, "\n", -1);
-    explicit_bzero(data, len);
     for (unsigned int i = 0; ok && lines[i]; i++) {
         ok = parse_line(keys, path, i + 1, lines[i], errp);
     }
@@ -181,6 +171,21 @@ static GHashTable *load_keys(const char *path, GError **errp)
         explicit_bzero(lines[i], strlen(lines[i]));
     }
     return ok ? g_steal_pointer(&keys) : NULL;
+}
+
+static GHashTable *load_keys(const char *path, GError **errp)
+{
+    g_autofree char *data = NULL;
+    GHashTable *keys;
+    size_t len = 0;
+
+    data = vh_crypto_read_file(path, "PSK keys file", &len, errp);
+    if (!data) {
+        return NULL;
+    }
+    keys = vh_psk_keys_parse(data, len, path, errp);
+    explicit_bzero(data, len);
+    return keys;
 }
 
 static bool load_client(VhTlsCredsPsk *self, const char *path, GError **errp)
