@@ -164,11 +164,15 @@ GHashTable *vh_psk_keys_parse(const char *data, size_t len, const char *path,
         return NULL;
     }
     lines = g_strsplit(data, "\n", -1);
-    for (unsigned int i = 0; ok && lines[i]; i++) {
-        ok = parse_line(keys, path, i + 1, lines[i], errp);
-    }
     for (unsigned int i = 0; lines[i]; i++) {
-        explicit_bzero(lines[i], strlen(lines[i]));
+        /*
+         * Wipe the whole line as split: parse_line() cuts it at the colon
+         * and strips it in place, so strlen() afterwards would leave the
+         * key behind.
+         */
+        size_t n = strlen(lines[i]);
+        ok = ok && parse_line(keys, path, i + 1, lines[i], errp);
+        explicit_bzero(lines[i], n);
     }
     return ok ? g_steal_pointer(&keys) : NULL;
 }
