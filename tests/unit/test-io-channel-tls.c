@@ -117,6 +117,10 @@ static void test_handshake_async(const char *priority, const char *protocol)
                                           VH_CHANNEL_FEATURE_FD_PASS));
     g_assert_true(vh_channel_has_feature(VH_CHANNEL(p.client),
                                          VH_CHANNEL_FEATURE_SHUTDOWN));
+    /* cork and delay act on the master; data still flows afterwards */
+    vh_channel_set_delay(VH_CHANNEL(p.client), false);
+    vh_channel_set_cork(VH_CHANNEL(p.client), true);
+    vh_channel_set_cork(VH_CHANNEL(p.client), false);
     tls_pair_free(&p);
 }
 

@@ -87,6 +87,7 @@ void vh_tls_session_set_callbacks(VhTlsSession *sess, VhTlsSessionPush push,
  * reason, and the alert name when the peer sent one), VH_ERROR_TLS_PEER or
  * VH_ERROR_AUTHZ_DENIED. After COMPLETE further calls return COMPLETE.
  */
+G_GNUC_WARN_UNUSED_RESULT
 VhTlsHandshakeStatus vh_tls_session_handshake(VhTlsSession *sess,
                                               GError **errp);
 bool vh_tls_session_is_handshake_complete(VhTlsSession *sess);
