@@ -287,6 +287,13 @@ bool vh_channel_writev_full_all(VhChannel *ioc, const struct iovec *iov,
         if (n < 0) {
             return false;
         }
+        if (n == 0 && left > 0) {
+            /* A channel that accepts nothing would make us spin forever. */
+            g_set_error(errp, G_IO_ERROR, G_IO_ERROR_FAILED,
+                        "%s: write made no progress with %zu bytes left",
+                        vh_channel_get_name(ioc), left);
+            return false;
+        }
         /* The descriptors travel with the first byte written. */
         fds = NULL;
         nfds = 0;
