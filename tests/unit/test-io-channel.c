@@ -281,6 +281,73 @@ static void test_pair_watch_directions(void)
     close(rp[1]);
 }
 
+/*
+ * A channel that accepts nothing: writes return 0. The *_all helpers must
+ * fail rather than spin.
+ */
+G_DECLARE_FINAL_TYPE(StuckChannel, stuck_channel, STUCK, CHANNEL, VhChannel)
+struct _StuckChannel {
+    VhChannel parent;
+    unsigned writes;
+};
+G_DEFINE_TYPE(StuckChannel, stuck_channel, VH_TYPE_CHANNEL)
+
+static gssize stuck_writev(VhChannel *ioc, const struct iovec *iov, size_t niov,
+                           const int *fds, size_t nfds, GError **errp)
+{
+    STUCK_CHANNEL(ioc)->writes++;
+    return 0;
+}
+
+static gssize stuck_readv(VhChannel *ioc, const struct iovec *iov, size_t niov,
+                          int **fds, size_t *nfds, GError **errp)
+{
+    return 0;
+}
+
+static bool stuck_close(VhChannel *ioc, GError **errp)
+{
+    return true;
+}
+
+static bool stuck_set_blocking(VhChannel *ioc, bool enabled, GError **errp)
+{
+    return true;
+}
+
+static GSource *stuck_create_watch(VhChannel *ioc, GIOCondition cond)
+{
+    return g_idle_source_new();
+}
+
+static void stuck_channel_init(StuckChannel *s)
+{
+}
+
+static void stuck_channel_class_init(StuckChannelClass *klass)
+{
+    VhChannelClass *cc = VH_CHANNEL_CLASS(klass);
+
+    cc->readv = stuck_readv;
+    cc->writev = stuck_writev;
+    cc->close = stuck_close;
+    cc->set_blocking = stuck_set_blocking;
+    cc->create_watch = stuck_create_watch;
+}
+
+static void test_write_all_no_progress(void)
+{
+    g_autoptr(StuckChannel) ioc = g_object_new(stuck_channel_get_type(), NULL);
+    g_autoptr(GError) err = NULL;
+
+    vh_channel_set_name(VH_CHANNEL(ioc), "stuck");
+    g_assert_false(vh_channel_write_all(VH_CHANNEL(ioc), "abc", 3, &err));
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_FAILED);
+    g_assert_nonnull(strstr(err->message, "stuck"));
+    g_assert_nonnull(strstr(err->message, "no progress"));
+    g_assert_cmpuint(ioc->writes, ==, 1);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -296,6 +363,8 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/unref-closes", test_unref_closes);
     g_test_add_func("/io/channel/watch-notify", test_watch_notify);
     g_test_add_func("/io/channel/wait", test_wait);
+    g_test_add_func("/io/channel/write-all-no-progress",
+                    test_write_all_no_progress);
     g_test_add_func("/io/channel/pair-watch-directions",
                     test_pair_watch_directions);
     return g_test_run();
