@@ -3,6 +3,7 @@
  * and the peer-check matrix of shared/design/compat-qemu.md.
  */
 #include "tls-testutil.h"
+#include "vmhost/authz/authz-list-file.h"
 #include "vmhost/authz/authz-list.h"
 #include "vmhost/crypto/tls-session.h"
 #include "vmhost/object/object.h"
@@ -355,6 +356,45 @@ static void test_authz_deny(void)
     expect_failure(client, "server.example.org", server, "authz-deny", 1,
                    VH_ERROR_AUTHZ_DENIED, needles);
     g_assert_true(vh_object_del("authz-deny", &err));
+}
+
+/* authz-list-file consulted at each handshake: an edit takes effect. */
+static void test_authz_list_file(void)
+{
+    g_autoptr(VhTlsCreds) client = tls_test_creds_x509(
+        dir_client, VH_TLS_CREDS_ENDPOINT_CLIENT, true, NULL, true);
+    g_autoptr(VhTlsCreds) server = tls_test_creds_x509(
+        dir_server, VH_TLS_CREDS_ENDPOINT_SERVER, true, NULL, true);
+    g_autofree char *path = g_build_filename(pki->root, "authz.json", NULL);
+    g_autoptr(VhAuthzListFile) authz = NULL;
+    g_autoptr(GError) err = NULL;
+    const char *denied[] = {CLIENT_DN, "authz-file", NULL};
+    const char *broken[] = {CLIENT_DN, "authz.json", NULL};
+    Pair p;
+
+    g_assert_true(g_file_set_contents(
+        path,
+        "{\"policy\": \"deny\", \"rules\": [{\"match\": "
+        "\"C=UK,O=vmhost test,CN=client*\", \"policy\": \"allow\", "
+        "\"format\": \"glob\"}]}",
+        -1, &err));
+    authz = vh_authz_list_file_new(path, true, &err);
+    g_assert_no_error(err);
+    g_assert_true(vh_object_add("authz-file", G_OBJECT(authz), &err));
+
+    pair_init(&p, client, "server.example.org", server, "authz-file");
+    pair_handshake(&p);
+    assert_ok(&p);
+    pair_clear(&p);
+
+    g_assert_true(
+        g_file_set_contents(path, "{\"policy\": \"deny\"}", -1, &err));
+    expect_failure(client, "server.example.org", server, "authz-file", 1,
+                   VH_ERROR_AUTHZ_DENIED, denied);
+    g_assert_true(g_file_set_contents(path, "{\"policy\": ", -1, &err));
+    expect_failure(client, "server.example.org", server, "authz-file", 1,
+                   VH_ERROR_AUTHZ_DENIED, broken);
+    g_assert_true(vh_object_del("authz-file", &err));
 }
 
 static void test_authz_missing(void)
@@ -735,6 +775,8 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/tls/session/authz/allow", test_authz_allow);
     g_test_add_func("/crypto/tls/session/authz/deny", test_authz_deny);
     g_test_add_func("/crypto/tls/session/authz/missing", test_authz_missing);
+    g_test_add_func("/crypto/tls/session/authz/list-file",
+                    test_authz_list_file);
     g_test_add_func("/crypto/tls/session/authz/verify-off",
                     test_authz_verify_off);
     g_test_add_func("/crypto/tls/session/client-no-cert/refused-tls1.2",
