@@ -1,6 +1,8 @@
 /* Helpers shared by the fuzz targets. */
 #include "fuzz-common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -29,4 +31,32 @@ const char *fuzz_scratch_dir(void)
         atexit(scratch_remove);
     }
     return scratch;
+}
+
+/*
+ * Not g_file_set_contents_full(..., G_FILE_SET_CONTENTS_NONE, ...): in GLib
+ * 2.74 that rewrites the file in place without truncating it, so a shorter
+ * input would keep the tail of the previous one.
+ */
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
+{
+    int fd;
+
+    /*
+     * A new inode rather than O_TRUNC: ext4 flushes a file truncated and
+     * rewritten to disk on close, which made the targets I/O bound.
+     */
+    g_assert_true(unlink(path) == 0 || errno == ENOENT);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    while (size > 0) {
+        ssize_t n = write(fd, data, size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        g_assert_cmpint(n, >, 0);
+        data += n;
+        size -= (size_t)n;
+    }
+    g_assert_cmpint(close(fd), ==, 0);
 }
