@@ -40,7 +40,20 @@ typedef struct {
     Tool tool;
     PkiKind pki;
     bool mutual;
+    bool tls12; /* our end allows TLS 1.2 only */
 } Case;
+
+static const char *case_priority(const Case *tc)
+{
+    return tc->tls12 ? TLS_TEST_PRIORITY_TLS12 : NULL;
+}
+
+static void check_protocol(const Case *tc, VhChannelTls *tls)
+{
+    if (tc->tls12) {
+        g_assert_cmpstr(vh_channel_tls_get_protocol(tls), ==, "TLS1.2");
+    }
+}
 
 static Pki pkis[2];
 static TlsTestPki *our_pki;
@@ -379,14 +392,15 @@ static void test_our_client(gconstpointer opaque)
     g_ptr_array_add(argv, NULL);
     child_start(&server, log, false, (const char *const *)argv->pdata);
 
-    creds = tls_test_creds_x509(tc->mutual ? pki->dir_client
-                                           : pki->dir_client_nocert,
-                                VH_TLS_CREDS_ENDPOINT_CLIENT, true, NULL, true);
+    creds = tls_test_creds_x509(
+        tc->mutual ? pki->dir_client : pki->dir_client_nocert,
+        VH_TLS_CREDS_ENDPOINT_CLIENT, true, case_priority(tc), true);
     sock = connect_retry(port, &server);
     g_assert_true(vh_channel_set_blocking(VH_CHANNEL(sock), false, &err));
     tls = vh_channel_tls_new_client(VH_CHANNEL(sock), creds, "localhost", &err);
     g_assert_no_error(err);
     handshake(tls);
+    check_protocol(tc, tls);
     g_assert_cmpstr(vh_channel_tls_get_peer_name(tls), ==, INTEROP_DN_SERVER);
     write_all(VH_CHANNEL(tls), "hello vmhost\n");
     line = read_line(VH_CHANNEL(tls));
@@ -485,10 +499,11 @@ static void test_our_server(gconstpointer opaque)
     g_assert_no_error(err);
     g_assert_true(vh_channel_set_blocking(VH_CHANNEL(sock), false, &err));
     creds = tls_test_creds_x509(pki->dir_server, VH_TLS_CREDS_ENDPOINT_SERVER,
-                                tc->mutual, NULL, true);
+                                tc->mutual, case_priority(tc), true);
     tls = vh_channel_tls_new_server(VH_CHANNEL(sock), creds, NULL, &err);
     g_assert_no_error(err);
     handshake(tls);
+    check_protocol(tc, tls);
     if (tc->mutual) {
         g_assert_cmpstr(vh_channel_tls_get_peer_name(tls), ==,
                         INTEROP_DN_CLIENT);
@@ -666,6 +681,19 @@ int main(int argc, char **argv)
                 g_ptr_array_add(cases, tc);
             }
         }
+    }
+    for (int t = 0; t < 4; t++) {
+        Case *tc = g_new0(Case, 1);
+        g_autofree char *path =
+            g_strdup_printf("/interop/tls/%s/pki/mutual-tls1.2", tool_names[t]);
+        tc->tool = t;
+        tc->pki = PKI_OURS;
+        tc->mutual = true;
+        tc->tls12 = true;
+        g_test_add_data_func(path, tc,
+                             t <= TOOL_OPENSSL_SERVER ? test_our_client
+                                                      : test_our_server);
+        g_ptr_array_add(cases, tc);
     }
     ret = g_test_run();
     tls_test_pki_free(our_pki);
