@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static bool parse_port(const char *str, const char *text, guint16 *port,
@@ -27,6 +28,26 @@ static bool parse_port(const char *str, const char *text, guint16 *port,
     return true;
 }
 
+/*
+ * GUnixSocketAddress silently truncates a path or abstract name to what
+ * sun_path holds (less a NUL or the leading NUL): refuse instead, or we
+ * would listen on or connect to some other socket.
+ */
+#define UNIX_NAME_MAX (sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1)
+
+static bool check_unix_length(const char *str, const char *name,
+                              const char *what, GError **errp)
+{
+    if (strlen(name) > UNIX_NAME_MAX) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "The %s in address '%s' is too long (%zu bytes, at most "
+                    "%zu)",
+                    what, str, strlen(name), UNIX_NAME_MAX);
+        return false;
+    }
+    return true;
+}
+
 static GSocketAddress *parse_unix(const char *str, GError **errp)
 {
     if (g_str_has_prefix(str, "unix:")) {
@@ -36,12 +57,18 @@ static GSocketAddress *parse_unix(const char *str, GError **errp)
                         "Missing path in address '%s'", str);
             return NULL;
         }
+        if (!check_unix_length(str, path, "path", errp)) {
+            return NULL;
+        }
         return g_unix_socket_address_new(path);
     }
     const char *name = str + strlen("abstract:");
     if (!*name) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                     "Missing name in address '%s'", str);
+        return NULL;
+    }
+    if (!check_unix_length(str, name, "name", errp)) {
         return NULL;
     }
     return g_unix_socket_address_new_with_type(name, -1,

@@ -63,6 +63,27 @@ static void test_parse_errors(void)
     g_assert_nonnull(strstr(err->message, "nowhere.invalid"));
 }
 
+/* GUnixSocketAddress would truncate these: they must be refused. */
+static void test_unix_too_long(void)
+{
+    g_autofree char *fits = g_strnfill(107, 'p');
+    g_autofree char *too_long = g_strnfill(108, 'p');
+    const char *prefixes[] = {"unix:", "abstract:"};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        g_autofree char *ok = g_strconcat(prefixes[i], fits, NULL);
+        g_autofree char *bad = g_strconcat(prefixes[i], too_long, NULL);
+        g_autofree char *text = roundtrip(ok);
+        g_autoptr(GError) err = NULL;
+
+        g_assert_cmpstr(text, ==, ok);
+        g_assert_null(vh_socket_address_parse(bad, &err));
+        g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+        g_assert_nonnull(strstr(err->message, "too long"));
+        g_assert_nonnull(strstr(err->message, bad));
+    }
+}
+
 static unsigned count_family(GList *list, GSocketFamily family)
 {
     unsigned n = 0;
@@ -120,6 +141,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/io/address/parse", test_parse);
     g_test_add_func("/io/address/parse-errors", test_parse_errors);
+    g_test_add_func("/io/address/unix-too-long", test_unix_too_long);
     g_test_add_func("/io/address/resolve", test_resolve);
     g_test_add_func("/io/address/to-string-anonymous",
                     test_to_string_anonymous);
