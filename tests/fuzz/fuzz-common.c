@@ -8,16 +8,26 @@
 
 static char *scratch;
 
-static void scratch_remove(void)
+/* Remove @path, a scratch file or a directory of them (one level deep). */
+static void remove_tree(const char *path, int depth)
 {
-    g_autoptr(GDir) dir = g_dir_open(scratch, 0, NULL);
+    g_autoptr(GDir) dir = depth < 2 ? g_dir_open(path, 0, NULL) : NULL;
     const char *name;
 
     while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = g_build_filename(scratch, name, NULL);
+        g_autofree char *child = g_build_filename(path, name, NULL);
+        remove_tree(child, depth + 1);
+    }
+    if (dir) {
+        rmdir(path);
+    } else {
         unlink(path);
     }
-    rmdir(scratch);
+}
+
+static void scratch_remove(void)
+{
+    remove_tree(scratch, 0);
     g_clear_pointer(&scratch, g_free);
 }
 
