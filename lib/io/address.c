@@ -197,6 +197,17 @@ GList *vh_socket_address_resolve(const char *host, guint16 port, GError **errp)
         return g_list_append(NULL, g_inet_socket_address_new(literal, port));
     }
 
+    /*
+     * GResolver takes UTF-8 or ASCII names only: GLib 2.74's IDNA step
+     * (g_hostname_to_ascii) reads past the end of a string that is not.
+     */
+    if (!g_utf8_validate(host, -1, NULL)) {
+        g_autofree char *shown = g_utf8_make_valid(host, -1);
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Invalid host '%s': not valid UTF-8", shown);
+        return NULL;
+    }
+
     g_autoptr(GResolver) resolver = g_resolver_get_default();
     GList *addrs = g_resolver_lookup_by_name(resolver, host, NULL, &err);
     if (!addrs) {

@@ -84,6 +84,26 @@ static void test_unix_too_long(void)
     }
 }
 
+/* Not UTF-8: refused before GResolver, whose IDNA step would over-read. */
+static void test_host_not_utf8(void)
+{
+    const char *bad[] = {"caf\xe9.example:80", "ab\xe2\x82:80",
+                         "[\xff\xfe]:80"};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(GSocketAddress) addr = vh_socket_address_parse(bad[i], &err);
+        g_assert_null(addr);
+        g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+        g_assert_nonnull(strstr(err->message, "not valid UTF-8"));
+        g_assert_true(g_utf8_validate(err->message, -1, NULL));
+    }
+
+    g_autoptr(GError) err = NULL;
+    g_assert_null(vh_socket_address_resolve("x\xc3", 80, &err));
+    g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+}
+
 static unsigned count_family(GList *list, GSocketFamily family)
 {
     unsigned n = 0;
@@ -142,6 +162,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/address/parse", test_parse);
     g_test_add_func("/io/address/parse-errors", test_parse_errors);
     g_test_add_func("/io/address/unix-too-long", test_unix_too_long);
+    g_test_add_func("/io/address/host-not-utf8", test_host_not_utf8);
     g_test_add_func("/io/address/resolve", test_resolve);
     g_test_add_func("/io/address/to-string-anonymous",
                     test_to_string_anonymous);
