@@ -7,7 +7,9 @@
  *
  * The PRNG is seeded from the seed file's name and the mutation number, so a
  * failure reproduces exactly; VH_FUZZ_MUTATIONS overrides N. When an
- * assertion fails the input being run is written to ./fuzz-crash.bin.
+ * assertion fails the input being run is written to ./fuzz-crash.bin and
+ * its seed and mutation number printed; VH_FUZZ_ONLY=SEED:M runs just that
+ * one again (with the same corpus arguments).
  */
 #include "fuzz-common.h"
 
@@ -134,10 +136,17 @@ static void mutate_once(GByteArray *buf, const GPtrArray *seeds, guint64 *rng)
 
 static const guint8 *current_data;
 static size_t current_size;
+/* Which input is running: the seed's name and the mutation (-1: none). */
+static const char *current_seed;
+static long current_mutation = -1;
 
 /* Keep the input that failed, so that it can become a regression seed. */
 static void save_current(int sig)
 {
+    if (current_seed) {
+        fprintf(stderr, "fuzz driver: died on seed %s, mutation %ld\n",
+                current_seed, current_mutation);
+    }
     if (current_data) {
         FILE *f = fopen("fuzz-crash.bin", "wb");
         if (f) {
@@ -211,6 +220,9 @@ int main(int argc, char **argv)
     g_autoptr(GPtrArray) seeds = g_ptr_array_new_with_free_func(seed_free);
     unsigned long mutations = 1000;
     const char *env = g_getenv("VH_FUZZ_MUTATIONS");
+    const char *only_env = g_getenv("VH_FUZZ_ONLY");
+    g_autofree char *only = NULL;
+    long only_mutation = -1;
     unsigned int test = 0;
     int first = 1;
 
@@ -233,6 +245,16 @@ int main(int argc, char **argv)
         g_printerr("%s: no seeds\n", argv[0]);
         return 2;
     }
+    if (only_env) {
+        /* VH_FUZZ_ONLY=SEED:M reruns one mutation (M = -1: the seed). */
+        const char *colon = strrchr(only_env, ':');
+        if (!colon) {
+            g_printerr("VH_FUZZ_ONLY must be SEED:MUTATION\n");
+            return 2;
+        }
+        only = g_strndup(only_env, colon - only_env);
+        only_mutation = strtol(colon + 1, NULL, 10);
+    }
     signal(SIGABRT, save_current);
     signal(SIGSEGV, save_current);
 
@@ -243,7 +265,11 @@ int main(int argc, char **argv)
         gsize len;
         const guint8 *data = g_bytes_get_data(seed->data, &len);
 
-        run_one(data, len);
+        current_seed = seed->name;
+        current_mutation = -1;
+        if (!only || only_mutation < 0) {
+            run_one(data, len);
+        }
         printf("ok %u - seed %s\n", ++test, seed->name);
         fflush(stdout);
     }
@@ -251,8 +277,15 @@ int main(int argc, char **argv)
         const Seed *seed = g_ptr_array_index(seeds, i);
         guint64 base = g_str_hash(seed->name);
 
+        current_seed = seed->name;
         for (unsigned long m = 0; m < mutations; m++) {
-            g_autoptr(GByteArray) buf = g_byte_array_new();
+            g_autoptr(GByteArray) buf = NULL;
+            if (only && (strcmp(only, seed->name) != 0 ||
+                         (unsigned long)only_mutation != m)) {
+                continue;
+            }
+            current_mutation = (long)m;
+            buf = g_byte_array_new();
             guint64 rng = base * 0x100000001b3ULL + m;
             gsize len;
             const guint8 *data = g_bytes_get_data(seed->data, &len);
