@@ -36,13 +36,55 @@ static bool size_error(const char *str, const char *why, GError **errp)
     return false;
 }
 
+/*
+ * The bytes that the fraction digits [digits, end) of a unit of 2^@shift
+ * bytes stand for, exactly, or false when that is not a whole number. The
+ * decimal fraction is doubled @shift times, collecting the carries out as
+ * bits; what is left must be zero. A fraction whose last non-zero digit is
+ * digit n past the point needs n <= @shift to come out whole, which bounds
+ * the work.
+ */
+static bool fraction_bytes(const char *digits, const char *end, int shift,
+                           guint64 *out)
+{
+    guint8 frac[64];
+    size_t n = 0;
+    guint64 bytes = 0;
+
+    while (end > digits && end[-1] == '0') {
+        end--;
+    }
+    if ((size_t)(end - digits) > (size_t)shift) {
+        return false;
+    }
+    for (const char *p = digits; p < end; p++) {
+        frac[n++] = (guint8)(*p - '0');
+    }
+    for (int bit = 0; bit < shift; bit++) {
+        unsigned int carry = 0;
+        for (size_t i = n; i-- > 0;) {
+            unsigned int v = frac[i] * 2u + carry;
+            frac[i] = (guint8)(v % 10);
+            carry = v / 10;
+        }
+        bytes = bytes << 1 | carry;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (frac[i]) {
+            return false;
+        }
+    }
+    *out = bytes;
+    return true;
+}
+
 bool vh_size_parse(const char *str, char default_unit, guint64 *out,
                    GError **errp)
 {
     const char *p = str;
+    const char *frac = NULL, *frac_end = NULL;
     char *end = NULL;
-    guint64 whole;
-    double frac = 0;
+    guint64 whole, extra = 0;
     int shift;
 
     g_return_val_if_fail(suffix_shift(default_unit) >= 0, false);
@@ -64,11 +106,12 @@ bool vh_size_parse(const char *str, char default_unit, guint64 *out,
             fend++;
         }
         /*
-         * Only the digits: strtod would also take an exponent, reading
-         * "1.5e3" as 501 bytes where 'e' must be the EiB suffix.
+         * Only the digits, and exactly: strtod would also take an exponent
+         * ("1.5e3" read as 501 bytes, where 'e' is the EiB suffix) and round
+         * ("1.1E" accepted, though not a whole number of bytes).
          */
-        g_autofree char *digits = g_strndup(end, fend - end);
-        frac = g_ascii_strtod(digits, NULL);
+        frac = end + 1;
+        frac_end = fend;
         end = (char *)fend;
     }
     if (*end == '\0') {
@@ -84,17 +127,13 @@ bool vh_size_parse(const char *str, char default_unit, guint64 *out,
         return size_error(str, "too large", errp);
     }
     whole <<= shift;
-    if (frac > 0) {
-        double extra = ldexp(frac, shift);
-        if (extra != floor(extra)) {
-            return size_error(str, "not a whole number of bytes", errp);
-        }
-        if (whole > G_MAXUINT64 - (guint64)extra) {
-            return size_error(str, "too large", errp);
-        }
-        whole += (guint64)extra;
+    if (frac && !fraction_bytes(frac, frac_end, shift, &extra)) {
+        return size_error(str, "not a whole number of bytes", errp);
     }
-    *out = whole;
+    if (whole > G_MAXUINT64 - extra) {
+        return size_error(str, "too large", errp);
+    }
+    *out = whole + extra;
     return true;
 }
 

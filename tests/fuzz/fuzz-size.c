@@ -24,11 +24,13 @@ static int shift_of(char c)
 
 /* The documented grammar, checked independently of the parser. */
 typedef struct {
-    guint64 whole;     /* integer part */
-    bool whole_ovf;    /* it does not fit in 64 bits */
-    bool has_frac;     /* a '.' and digits */
-    bool frac_is_zero; /* all fraction digits are 0 */
-    int shift;         /* -1: no suffix */
+    guint64 whole;       /* integer part */
+    bool whole_ovf;      /* it does not fit in 64 bits */
+    bool has_frac;       /* a '.' and digits */
+    bool frac_is_zero;   /* all fraction digits are 0 */
+    unsigned int frac_n; /* fraction digits, trailing zeros dropped */
+    guint64 frac_d;      /* their value, when frac_n <= 19 */
+    int shift;           /* -1: no suffix */
 } Shape;
 
 static bool parse_shape(const char *s, Shape *shape)
@@ -55,8 +57,17 @@ static bool parse_shape(const char *s, Shape *shape)
             return false;
         }
         shape->has_frac = true;
+        const char *start = p;
+        const char *last = p;
         for (; g_ascii_isdigit(*p); p++) {
             shape->frac_is_zero &= *p == '0';
+            if (*p != '0') {
+                last = p + 1;
+            }
+        }
+        shape->frac_n = (unsigned int)(last - start);
+        for (const char *q = start; q < last && shape->frac_n <= 19; q++) {
+            shape->frac_d = shape->frac_d * 10 + (guint64)(*q - '0');
         }
     }
     if (*p) {
@@ -99,10 +110,31 @@ static void check_value(const Shape *shape, char unit, bool ok, guint64 v)
         g_assert_cmpuint(v, ==, shape->whole << shift);
         return;
     }
-    if (ok) {
-        /* whole.frac units: between whole and whole + 1 units. */
-        g_assert_cmpuint(v, >=, shape->whole << shift);
-        g_assert_cmpuint(v - (shape->whole << shift), <=, 1ULL << shift);
+    /*
+     * whole.frac units is a whole number of bytes exactly when 10^n divides
+     * frac * 2^shift (n digits, trailing zeros dropped): never when n >
+     * shift, and checked exactly in 128 bits for up to 19 digits.
+     */
+    if (shape->frac_n > (unsigned int)shift) {
+        g_assert_false(ok);
+        return;
+    }
+    if (shape->frac_n <= 19) {
+        unsigned __int128 pow10 = 1;
+        for (unsigned int i = 0; i < shape->frac_n; i++) {
+            pow10 *= 10;
+        }
+        unsigned __int128 scaled = (unsigned __int128)shape->frac_d << shift;
+        if (scaled % pow10 != 0) {
+            g_assert_false(ok);
+            return;
+        }
+        guint64 extra = (guint64)(scaled / pow10);
+        guint64 base = shape->whole << shift;
+        g_assert_cmpint(ok, ==, extra <= G_MAXUINT64 - base);
+        if (ok) {
+            g_assert_cmpuint(v, ==, base + extra);
+        }
     }
 }
 

@@ -22,6 +22,13 @@ static void test_parse_ok(void)
         {"15E", 'B', 15ULL << 60},
         {"128m", 'B', 128ULL << 20},
         {"7b", 'M', 7},
+        {"1.25", 'K', 1280},
+        {"0.0009765625K", 'B', 1},
+        {"15.9375E", 'B', 255ULL << 56},
+        /* trailing zeros do not count against exactness */
+        {"1.5000000000000000000000000000000000000000000000000000000000000000"
+         "0000000000K",
+         'B', 1536},
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -55,6 +62,10 @@ static void test_parse_bad(void)
         /* strtod used to take an exponent in the fraction: 501 bytes. */
         {"1.5e3", "unknown suffix"},
         {"2.0E2", "unknown suffix"},
+        /* a double would round these to a whole number of bytes */
+        {"1.1E", "not a whole number of bytes"},
+        {"10.361E", "not a whole number of bytes"},
+        {"1.00000000000000000001G", "not a whole number of bytes"},
         {"99999999999999999999", "too large"},
     };
 
