@@ -26,7 +26,8 @@
 #include "vmhost/io/channel-tls.h"
 #include "vmhost/util/size.h"
 
-#define CHUNK 262144
+/* Default size of each read and write: fits in a core's L2 cache. */
+#define DEFAULT_CHUNK "256K"
 
 typedef struct {
     char *listen;
@@ -37,6 +38,8 @@ typedef struct {
     char *port_file;
     char *rate_file;
     char *bytes;
+    char *chunk;
+    size_t chunk_size;
     gboolean progress;
     gboolean quiet;
 } Options;
@@ -51,6 +54,7 @@ static void options_clear(Options *o)
     g_free(o->port_file);
     g_free(o->rate_file);
     g_free(o->bytes);
+    g_free(o->chunk);
 }
 
 static void say(const Options *o, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -121,7 +125,7 @@ static bool run_server(const Options *o, GError **errp)
     g_autoptr(VhChannelSocket) client = NULL;
     g_autoptr(VhChannel) ioc = NULL;
     g_autoptr(GSocketAddress) local = NULL;
-    g_autofree char *buf = g_malloc(CHUNK);
+    g_autofree char *buf = g_malloc(o->chunk_size);
     g_autofree char *port = NULL;
     g_autofree char *rate = NULL;
     g_autofree char *total_str = NULL;
@@ -153,7 +157,7 @@ static bool run_server(const Options *o, GError **errp)
         return false;
     }
     for (;;) {
-        gssize n = vh_channel_read(ioc, buf, CHUNK, errp);
+        gssize n = vh_channel_read(ioc, buf, o->chunk_size, errp);
         if (n < 0) {
             return false;
         }
@@ -196,7 +200,7 @@ static bool run_client(const Options *o, GError **errp)
     g_autoptr(GSocketAddress) addr = NULL;
     g_autoptr(VhChannelSocket) sock = vh_channel_socket_new();
     g_autoptr(VhChannel) ioc = NULL;
-    g_autofree char *buf = g_malloc(CHUNK);
+    g_autofree char *buf = g_malloc(o->chunk_size);
     g_autofree char *total_str = NULL;
     g_autofree char *hostname = NULL;
     guint64 total = 0, done = 0;
@@ -211,7 +215,7 @@ static bool run_client(const Options *o, GError **errp)
         return false;
     }
     /* Data that does not compress or repeat in a way anything could skip. */
-    for (size_t i = 0; i < CHUNK / sizeof(guint32); i++) {
+    for (size_t i = 0; i < o->chunk_size / sizeof(guint32); i++) {
         ((guint32 *)buf)[i] = g_random_int();
     }
     addr = vh_socket_address_parse(o->connect, errp);
@@ -231,7 +235,7 @@ static bool run_client(const Options *o, GError **errp)
     }
     start = last_report = g_get_monotonic_time();
     while (done < total) {
-        size_t len = MIN((guint64)CHUNK, total - done);
+        size_t len = MIN((guint64)o->chunk_size, total - done);
         if (!vh_channel_write_all(ioc, buf, len, errp)) {
             return false;
         }
@@ -274,6 +278,22 @@ static bool run_free_port(const char *host, GError **errp)
     return true;
 }
 
+static bool chunk_option(Options *o, GError **errp)
+{
+    guint64 n;
+
+    if (!vh_size_parse(o->chunk ? o->chunk : DEFAULT_CHUNK, 'B', &n, errp)) {
+        return false;
+    }
+    if (n < 4096 || n > 64 * 1024 * 1024) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "'%s' is outside 4K..64M", o->chunk);
+        return false;
+    }
+    o->chunk_size = n;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     Options o = {0};
@@ -294,6 +314,8 @@ int main(int argc, char **argv)
          "server: write the receive rate in GB/s to FILE", "FILE"},
         {"bytes", 0, 0, G_OPTION_ARG_STRING, &o.bytes,
          "client: how much to send (4G, 512M, ...)", "SIZE"},
+        {"chunk", 0, 0, G_OPTION_ARG_STRING, &o.chunk,
+         "size of each read or write (default " DEFAULT_CHUNK ")", "SIZE"},
         {"progress", 0, 0, G_OPTION_ARG_NONE, &o.progress,
          "client: show progress", NULL},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "print errors only",
@@ -311,6 +333,11 @@ int main(int argc, char **argv)
         ctx, "Stream bytes through one libvmhost connection (plain or TLS).");
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "vmhost-stream: %s\n", err->message);
+        return 2;
+    }
+    if (!chunk_option(&o, &err)) {
+        fprintf(stderr, "vmhost-stream: --chunk: %s\n", err->message);
+        options_clear(&o);
         return 2;
     }
     mode = argc > 1 ? argv[1] : "";

@@ -4,8 +4,12 @@
  * authentication, with certificates made at test time by our pki.h and by
  * certtool. Every wait is bounded; every child is killed and reaped.
  *
- * gnutls-serv has no option to choose its listening address, so it binds
- * all addresses on its port; everything else binds 127.0.0.1 only.
+ * gnutls-serv has no option to choose its listening address and binds
+ * every address on its port. Servers in tests must only ever be reachable on
+ * loopback, so the program first moves into a network namespace of its own,
+ * where loopback is the only interface; where that cannot be done (no
+ * CAP_SYS_ADMIN), the gnutls-serv cases are skipped and say why. Everything
+ * else binds 127.0.0.1 only either way.
  */
 #include "crypto-testutil.h"
 #include "tls-testutil.h"
@@ -13,9 +17,14 @@
 #include "vmhost/io/channel-socket.h"
 #include "vmhost/io/channel-tls.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #define TIMEOUT_MS        15000
 #define INTEROP_DN_SERVER "C=UK,O=vmhost interop,CN=localhost"
@@ -58,6 +67,37 @@ static void check_protocol(const Case *tc, VhChannelTls *tls)
 static Pki pkis[2];
 static TlsTestPki *our_pki;
 static char *certtool_error; /* why the certtool PKI is missing, or NULL */
+
+/* Why this process is not in a private network namespace, or NULL. */
+static char *netns_error;
+
+/*
+ * Enter a new network namespace (only a loopback interface, down) and bring
+ * loopback up. Must run before any thread exists: it moves this thread only,
+ * and children inherit it.
+ */
+static void enter_private_netns(void)
+{
+    struct ifreq ifr = {0};
+    int fd;
+
+    if (unshare(CLONE_NEWNET) < 0) {
+        netns_error = g_strdup_printf(
+            "cannot create a network namespace (%s): gnutls-serv cannot be "
+            "limited to loopback",
+            g_strerror(errno));
+        return;
+    }
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    g_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
+        (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)) {
+        g_error("cannot bring up loopback in the test's network namespace: "
+                "%s",
+                g_strerror(errno));
+    }
+    close(fd);
+}
 
 static const char *tool_binary(Tool tool)
 {
@@ -358,6 +398,10 @@ static void test_our_client(gconstpointer opaque)
         g_test_skip(certtool_error);
         return;
     }
+    if (tc->tool == TOOL_GNUTLS_SERV && netns_error) {
+        g_test_skip(netns_error);
+        return;
+    }
     if (tc->tool == TOOL_GNUTLS_SERV) {
         const char *a[] = {"gnutls-serv",
                            "--echo",
@@ -656,6 +700,7 @@ int main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     int ret;
 
+    enter_private_netns();
     g_test_init(&argc, &argv, NULL);
     make_our_pki(&pkis[PKI_OURS]);
     if (!have_program("certtool")) {
