@@ -1,7 +1,7 @@
 # vmhost: the two commands of the quick start, and the rest.
 #   make run    install missing Debian packages, build, run the demo
-#   make check  install, build, run every test, an ASan+UBSan build of the
-#               unit tests, and the formatting check
+#   make check  install, build, run every test, run them again in an
+#               ASan+UBSan build, and the formatting check
 #   make bench  the benchmarks (bench/run), figures for docs/performance.md
 
 BUILD ?= build
@@ -31,13 +31,12 @@ $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
 	    -Db_lundef=false -Dbuildtype=debug
 
-# The unit tests again under AddressSanitizer and UBSan; any report fails.
+# Every test again under AddressSanitizer and UBSan; any report fails.
 asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs \
-	    --num-processes 2
+	    meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2
 
 format:
 	git ls-files -z '*.c' '*.h' | xargs -0 clang-format -i
@@ -47,6 +46,7 @@ format-check: deps
 	    && echo "format-check: clean"
 
 check: test asan format-check
+	@scripts/test-summary $(BUILD) $(ASAN_BUILD)
 
 bench: build
 	bench/run $(BUILD)

@@ -57,8 +57,7 @@ struct _VhTlsCredsClass {
      * Mandatory. Attach the credentials to a new @session
      * (gnutls_credentials_set and whatever else the type needs).
      */
-    bool (*apply)(VhTlsCreds *creds, gnutls_session_t session,
-                  GError **errp);
+    bool (*apply)(VhTlsCreds *creds, gnutls_session_t session, GError **errp);
     /*
      * Optional. Appended to the effective priority string, e.g.
      * ":+ANON-ECDH:+ANON-DH" for anon credentials.
@@ -79,8 +78,8 @@ bool vh_tls_creds_get_verify_peer(VhTlsCreds *creds);
  * "Expected TLS credentials for a server endpoint" (or client).
  */
 G_GNUC_WARN_UNUSED_RESULT
-bool vh_tls_creds_check_endpoint(VhTlsCreds *creds,
-                                 VhTlsCredsEndpoint endpoint, GError **errp);
+bool vh_tls_creds_check_endpoint(VhTlsCreds *creds, VhTlsCredsEndpoint endpoint,
+                                 GError **errp);
 
 /* The effective priority string (with the type's suffix) and its source. */
 const char *vh_tls_creds_get_priority(VhTlsCreds *creds);

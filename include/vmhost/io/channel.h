@@ -151,14 +151,13 @@ int vh_channel_readv_all_eof(VhChannel *ioc, const struct iovec *iov,
                              size_t niov, GError **errp);
 /* As readv_all_eof, but EOF before the first byte is an error too. */
 G_GNUC_WARN_UNUSED_RESULT
-bool vh_channel_readv_all(VhChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp);
+bool vh_channel_readv_all(VhChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp);
 G_GNUC_WARN_UNUSED_RESULT
 int vh_channel_read_all_eof(VhChannel *ioc, void *buf, size_t len,
                             GError **errp);
 G_GNUC_WARN_UNUSED_RESULT
-bool vh_channel_read_all(VhChannel *ioc, void *buf, size_t len,
-                         GError **errp);
+bool vh_channel_read_all(VhChannel *ioc, void *buf, size_t len, GError **errp);
 
 /* Write all of @iov (and @fds with the first byte), waiting as needed. */
 G_GNUC_WARN_UNUSED_RESULT
@@ -166,8 +165,8 @@ bool vh_channel_writev_full_all(VhChannel *ioc, const struct iovec *iov,
                                 size_t niov, const int *fds, size_t nfds,
                                 GError **errp);
 G_GNUC_WARN_UNUSED_RESULT
-bool vh_channel_writev_all(VhChannel *ioc, const struct iovec *iov,
-                           size_t niov, GError **errp);
+bool vh_channel_writev_all(VhChannel *ioc, const struct iovec *iov, size_t niov,
+                           GError **errp);
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_channel_write_all(VhChannel *ioc, const void *buf, size_t len,
                           GError **errp);
@@ -179,8 +178,7 @@ bool vh_channel_write_all(VhChannel *ioc, const void *buf, size_t len,
 bool vh_channel_close(VhChannel *ioc, GError **errp);
 /* Fails with VH_ERROR_NOT_SUPPORTED without VH_CHANNEL_FEATURE_SHUTDOWN. */
 G_GNUC_WARN_UNUSED_RESULT
-bool vh_channel_shutdown(VhChannel *ioc, VhChannelShutdown how,
-                         GError **errp);
+bool vh_channel_shutdown(VhChannel *ioc, VhChannelShutdown how, GError **errp);
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_channel_set_blocking(VhChannel *ioc, bool enabled, GError **errp);
 /* No-ops on channels that lack them. */
@@ -212,8 +210,7 @@ void vh_channel_wait(VhChannel *ioc, GIOCondition cond);
  * VhChannelFunc for @ioc. Channel types built on an fd use this for their
  * create_watch.
  */
-GSource *vh_channel_create_fd_watch(VhChannel *ioc, int fd,
-                                    GIOCondition cond);
+GSource *vh_channel_create_fd_watch(VhChannel *ioc, int fd, GIOCondition cond);
 /* The same for a pair of fds: @rfd is polled for reads, @wfd for writes. */
 GSource *vh_channel_create_fd_pair_watch(VhChannel *ioc, int rfd, int wfd,
                                          GIOCondition cond);

@@ -20,17 +20,17 @@ G_BEGIN_DECLS
 GQuark vh_error_quark(void);
 
 typedef enum {
-    VH_ERROR_FAILED,             /* anything without a more precise code */
-    VH_ERROR_INVALID_ARGUMENT,   /* a bad option, property or parameter */
-    VH_ERROR_NOT_SUPPORTED,      /* the channel or object lacks a feature */
-    VH_ERROR_CONFIG,             /* a malformed config or priority string */
-    VH_ERROR_CERT_FILE,          /* a missing, unreadable or corrupt file */
-    VH_ERROR_CERT_CHECK,         /* a certificate broke a sanity rule */
-    VH_ERROR_TLS_HANDSHAKE,      /* the TLS handshake failed */
-    VH_ERROR_TLS_PEER,           /* the peer failed verification */
-    VH_ERROR_TLS_PREMATURE_EOF,  /* the peer closed without close-notify */
-    VH_ERROR_AUTHZ_DENIED,       /* an authz object refused the identity */
-    VH_ERROR_CHILD_FAILED,       /* a child process exited non-zero */
+    VH_ERROR_FAILED,            /* anything without a more precise code */
+    VH_ERROR_INVALID_ARGUMENT,  /* a bad option, property or parameter */
+    VH_ERROR_NOT_SUPPORTED,     /* the channel or object lacks a feature */
+    VH_ERROR_CONFIG,            /* a malformed config or priority string */
+    VH_ERROR_CERT_FILE,         /* a missing, unreadable or corrupt file */
+    VH_ERROR_CERT_CHECK,        /* a certificate broke a sanity rule */
+    VH_ERROR_TLS_HANDSHAKE,     /* the TLS handshake failed */
+    VH_ERROR_TLS_PEER,          /* the peer failed verification */
+    VH_ERROR_TLS_PREMATURE_EOF, /* the peer closed without close-notify */
+    VH_ERROR_AUTHZ_DENIED,      /* an authz object refused the identity */
+    VH_ERROR_CHILD_FAILED,      /* a child process exited non-zero */
 } VhErrorCode;
 
 G_END_DECLS
