@@ -3,6 +3,7 @@
  * callbacks, QEMU's post-handshake peer checks, and record-sized I/O.
  */
 #include "vmhost/crypto/tls-session.h"
+#include "vmhost/util/iov.h"
 
 #include "vmhost/authz/authz.h"
 #include "vmhost/crypto/x509-check.h"
@@ -665,16 +666,6 @@ static gssize flush_pending(VhTlsSession *sess, GError **errp)
     return 0;
 }
 
-static size_t iov_total(const struct iovec *iov, size_t niov)
-{
-    size_t total = 0;
-
-    for (size_t i = 0; i < niov; i++) {
-        total += iov[i].iov_len;
-    }
-    return total;
-}
-
 /* Move (*idx, *off) forward by @n bytes. */
 static void iov_skip(const struct iovec *iov, size_t niov, size_t *idx,
                      size_t *off, size_t n)
@@ -694,7 +685,7 @@ gssize vh_tls_session_writev(VhTlsSession *sess, const struct iovec *iov,
                              size_t niov, GError **errp)
 {
     size_t rec = gnutls_record_get_max_size(sess->session);
-    size_t left = iov_total(iov, niov);
+    size_t left = vh_iov_size(iov, niov);
     size_t idx = 0, off = 0;
     gssize total = 0;
 

@@ -3,6 +3,7 @@
  * passing on UNIX sockets, and a main-loop driven asynchronous connect.
  */
 #include "vmhost/io/channel-socket.h"
+#include "vmhost/util/iov.h"
 
 #include "channel-internal.h"
 #include "vmhost/io/address.h"
@@ -610,16 +611,6 @@ static gssize socket_readv(VhChannel *ioc, const struct iovec *iov, size_t niov,
     return n;
 }
 
-static size_t iov_total(const struct iovec *iov, size_t niov)
-{
-    size_t total = 0;
-
-    for (size_t i = 0; i < niov; i++) {
-        total += iov[i].iov_len;
-    }
-    return total;
-}
-
 static gssize socket_writev(VhChannel *ioc, const struct iovec *iov,
                             size_t niov, const int *fds, size_t nfds,
                             GError **errp)
@@ -643,7 +634,7 @@ static gssize socket_writev(VhChannel *ioc, const struct iovec *iov,
                         VH_CHANNEL_SOCKET_MAX_FDS);
             return -1;
         }
-        if (iov_total(iov, msg.msg_iovlen) == 0) {
+        if (vh_iov_size(iov, msg.msg_iovlen) == 0) {
             g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                         "File descriptors sent on %s need at least one byte "
                         "of data",

@@ -3,6 +3,7 @@
  * waiting for readiness, and fd-based GSources shared by the channel types.
  */
 #include "vmhost/io/channel.h"
+#include "vmhost/util/iov.h"
 
 #include <errno.h>
 
@@ -199,23 +200,13 @@ static void iov_advance(struct iovec **iov, size_t *niov, size_t done)
     }
 }
 
-static size_t iov_size(const struct iovec *iov, size_t niov)
-{
-    size_t total = 0;
-
-    for (size_t i = 0; i < niov; i++) {
-        total += iov[i].iov_len;
-    }
-    return total;
-}
-
 int vh_channel_readv_all_eof(VhChannel *ioc, const struct iovec *iov,
                              size_t niov, GError **errp)
 {
     g_autofree struct iovec *copy = g_memdup2(iov, niov * sizeof(*iov));
     struct iovec *cur = copy;
     size_t ncur = niov;
-    size_t want = iov_size(iov, niov);
+    size_t want = vh_iov_size(iov, niov);
     size_t got = 0;
 
     while (got < want) {
@@ -276,7 +267,7 @@ bool vh_channel_writev_full_all(VhChannel *ioc, const struct iovec *iov,
     g_autofree struct iovec *copy = g_memdup2(iov, niov * sizeof(*iov));
     struct iovec *cur = copy;
     size_t ncur = niov;
-    size_t left = iov_size(iov, niov);
+    size_t left = vh_iov_size(iov, niov);
 
     while (left > 0 || nfds > 0) {
         gssize n = vh_channel_writev_full(ioc, cur, ncur, fds, nfds, errp);
