@@ -71,43 +71,60 @@ static void say(const Options *o, const char *fmt, ...)
     fflush(stdout);
 }
 
-static VhTlsCreds *load_creds(const Options *o, VhTlsCredsEndpoint endpoint,
-                              GError **errp)
+/*
+ * Credentials are loaded before any socket is opened, so that a bad
+ * directory or priority string is reported as such at startup, not hidden
+ * behind a connection error. NULL without an error when TLS is off.
+ */
+static bool load_creds(const Options *o, VhTlsCredsEndpoint endpoint,
+                       VhTlsCreds **out, GError **errp)
 {
-    return g_initable_new(VH_TYPE_TLS_CREDS_X509, NULL, errp, "endpoint",
-                          endpoint, "dir", o->tls_dir, "priority", o->priority,
-                          NULL);
+    *out = NULL;
+    if (!o->tls_dir) {
+        return true;
+    }
+    *out =
+        g_initable_new(VH_TYPE_TLS_CREDS_X509, NULL, errp, "endpoint", endpoint,
+                       "dir", o->tls_dir, "priority", o->priority, NULL);
+    return *out != NULL;
 }
 
-/* Wrap @sock in TLS when asked and run the handshake; returns the channel
- * to use (transfer full). */
+/* Name @sock after its peer, wrap it in TLS when @creds are given and run
+ * the handshake; returns the channel to use (transfer full). */
 static VhChannel *secure(const Options *o, VhChannelSocket *sock,
-                         VhTlsCredsEndpoint endpoint, const char *hostname,
-                         GError **errp)
+                         VhTlsCreds *creds, const char *hostname, GError **errp)
 {
-    g_autoptr(VhTlsCreds) creds = NULL;
+    g_autoptr(GSocketAddress) peer =
+        vh_channel_socket_get_remote_address(sock, NULL);
+    g_autofree char *peer_str =
+        peer ? vh_socket_address_to_string(peer) : g_strdup("?");
+    g_autofree char *name = g_strdup_printf("connection with %s", peer_str);
+    g_autofree char *tls_name = NULL;
     g_autoptr(VhChannelTls) tls = NULL;
+    bool server;
 
+    vh_channel_set_name(VH_CHANNEL(sock), name);
     /* Send each write, or each TLS record, as it is made. */
     vh_channel_set_delay(VH_CHANNEL(sock), false);
-    if (!o->tls_dir) {
+    if (!creds) {
         return VH_CHANNEL(g_object_ref(sock));
     }
-    creds = load_creds(o, endpoint, errp);
-    if (!creds) {
-        return NULL;
-    }
-    if (endpoint == VH_TLS_CREDS_ENDPOINT_SERVER) {
+    server = vh_tls_creds_get_endpoint(creds) == VH_TLS_CREDS_ENDPOINT_SERVER;
+    if (server) {
         tls = vh_channel_tls_new_server(VH_CHANNEL(sock), creds, NULL, errp);
     } else {
         tls =
             vh_channel_tls_new_client(VH_CHANNEL(sock), creds, hostname, errp);
     }
-    if (!tls || !vh_channel_tls_handshake_sync(tls, errp)) {
+    if (!tls) {
         return NULL;
     }
-    say(o, "%s: %s, %s, peer %s\n",
-        endpoint == VH_TLS_CREDS_ENDPOINT_SERVER ? "server" : "client",
+    tls_name = g_strdup_printf("TLS connection with %s", peer_str);
+    vh_channel_set_name(VH_CHANNEL(tls), tls_name);
+    if (!vh_channel_tls_handshake_sync(tls, errp)) {
+        return NULL;
+    }
+    say(o, "%s: %s, %s, peer %s\n", server ? "server" : "client",
         vh_channel_tls_get_protocol(tls), vh_channel_tls_get_cipher(tls),
         vh_channel_tls_get_peer_name(tls));
     return VH_CHANNEL(g_steal_pointer(&tls));
@@ -123,6 +140,7 @@ static bool run_server(const Options *o, GError **errp)
     g_autoptr(GSocketAddress) addr = NULL;
     g_autoptr(VhChannelSocket) listener = vh_channel_socket_new();
     g_autoptr(VhChannelSocket) client = NULL;
+    g_autoptr(VhTlsCreds) creds = NULL;
     g_autoptr(VhChannel) ioc = NULL;
     g_autoptr(GSocketAddress) local = NULL;
     g_autofree char *buf = g_malloc(o->chunk_size);
@@ -133,6 +151,9 @@ static bool run_server(const Options *o, GError **errp)
     gint64 start = 0;
     double secs;
 
+    if (!load_creds(o, VH_TLS_CREDS_ENDPOINT_SERVER, &creds, errp)) {
+        return false;
+    }
     addr = vh_socket_address_parse(o->listen, errp);
     if (!addr || !vh_channel_socket_listen_sync(listener, addr, 1, errp)) {
         return false;
@@ -152,7 +173,7 @@ static bool run_server(const Options *o, GError **errp)
         return false;
     }
     vh_channel_close(VH_CHANNEL(listener), NULL);
-    ioc = secure(o, client, VH_TLS_CREDS_ENDPOINT_SERVER, NULL, errp);
+    ioc = secure(o, client, creds, NULL, errp);
     if (!ioc) {
         return false;
     }
@@ -199,6 +220,7 @@ static bool run_client(const Options *o, GError **errp)
 {
     g_autoptr(GSocketAddress) addr = NULL;
     g_autoptr(VhChannelSocket) sock = vh_channel_socket_new();
+    g_autoptr(VhTlsCreds) creds = NULL;
     g_autoptr(VhChannel) ioc = NULL;
     g_autofree char *buf = g_malloc(o->chunk_size);
     g_autofree char *total_str = NULL;
@@ -218,6 +240,9 @@ static bool run_client(const Options *o, GError **errp)
     for (size_t i = 0; i < o->chunk_size / sizeof(guint32); i++) {
         ((guint32 *)buf)[i] = g_random_int();
     }
+    if (!load_creds(o, VH_TLS_CREDS_ENDPOINT_CLIENT, &creds, errp)) {
+        return false;
+    }
     addr = vh_socket_address_parse(o->connect, errp);
     if (!addr || !vh_channel_socket_connect_sync(sock, addr, errp)) {
         return false;
@@ -228,8 +253,7 @@ static bool run_client(const Options *o, GError **errp)
             g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
         hostname = g_inet_address_to_string(ip);
     }
-    ioc = secure(o, sock, VH_TLS_CREDS_ENDPOINT_CLIENT,
-                 o->hostname ? o->hostname : hostname, errp);
+    ioc = secure(o, sock, creds, o->hostname ? o->hostname : hostname, errp);
     if (!ioc) {
         return false;
     }
