@@ -11,6 +11,7 @@
 #include "crypto-testutil.h"
 
 #include <glib/gstdio.h>
+#include <grp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -505,18 +506,42 @@ static void test_unreadable_dir(void)
                     "Unable to read CA certificate", ca, "Is a directory",
                     NULL);
     }
+}
 
-    if (geteuid() == 0) {
-        g_test_skip("running as root: permissions do not stop root, so the "
-                    "mode-000 directory case cannot fail");
+/*
+ * A mode-000 directory. Root ignores permissions, so when the tests run as
+ * root (as CI does) the load runs in a subprocess that has dropped to the
+ * unprivileged "nobody" ids first.
+ */
+#define NOBODY_ID 65534
+
+static void test_unreadable_dir_permissions(void)
+{
+    const char *dir = g_getenv("VH_TEST_UNREADABLE_DIR");
+
+    if (g_test_subprocess()) {
+        g_assert_nonnull(dir);
+        if (geteuid() == 0) {
+            g_assert_cmpint(setgroups(0, NULL), ==, 0);
+            g_assert_cmpint(setgid(NOBODY_ID), ==, 0);
+            g_assert_cmpint(setuid(NOBODY_ID), ==, 0);
+        }
+        expect_fail(dir, VH_TLS_CREDS_ENDPOINT_SERVER, VH_ERROR_CERT_FILE,
+                    "Unable to access credentials directory", dir,
+                    "Permission denied", NULL);
         return;
     }
-    g_autofree char *dir = simple_dir(VH_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL);
-    g_assert_cmpint(g_chmod(dir, 0), ==, 0);
-    expect_fail(dir, VH_TLS_CREDS_ENDPOINT_SERVER, VH_ERROR_CERT_FILE,
-                "Unable to access credentials directory", "Permission denied",
-                NULL);
-    g_assert_cmpint(g_chmod(dir, 0700), ==, 0);
+
+    g_autofree char *d = simple_dir(VH_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL);
+    /* let the unprivileged child reach the directory, not read it */
+    g_assert_cmpint(g_chmod(tmpdir, 0711), ==, 0);
+    g_assert_cmpint(g_chmod(d, 0), ==, 0);
+    g_setenv("VH_TEST_UNREADABLE_DIR", d, TRUE);
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_unsetenv("VH_TEST_UNREADABLE_DIR");
+    g_assert_cmpint(g_chmod(d, 0700), ==, 0);
+    g_assert_cmpint(g_chmod(tmpdir, 0700), ==, 0);
+    g_test_trap_assert_passed();
 }
 
 static void test_crl(void)
@@ -1280,6 +1305,8 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/tls-creds-x509/key-mismatch", test_key_mismatch);
     g_test_add_func("/crypto/tls-creds-x509/unreadable-dir",
                     test_unreadable_dir);
+    g_test_add_func("/crypto/tls-creds-x509/unreadable-dir/permissions",
+                    test_unreadable_dir_permissions);
     g_test_add_func("/crypto/tls-creds-x509/crl", test_crl);
     g_test_add_func("/crypto/tls-creds-x509/dh-params", test_dh_params);
     g_test_add_func("/crypto/tls-creds-x509/extra-identities",
