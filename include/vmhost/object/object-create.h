@@ -1,0 +1,74 @@
+/*
+ * Creating registry objects from option strings: -object, object_add.
+ *
+ *     vh_object_register_builtin_types();   (vmhost/vmhost-types.h)
+ *     if (!vh_object_add_from_string(
+ *             "tls-creds-x509,id=tls0,endpoint=server,dir=/etc/pki/vmhost",
+ *             errp)) { ... }
+ *
+ * Types are registered under their QEMU names ("tls-creds-x509"). Each key
+ * other than qom-type and id names a GObject property of the type, spelled
+ * as in QEMU (dir, endpoint, verify-peer, ...), and its string is converted
+ * by the property's type:
+ *   gboolean       on/off, yes/no, true/false; bare "K" and "noK" as in
+ *                  opts.h
+ *   string         as written
+ *   enum           by nick ("endpoint=server")
+ *   int, uint, int64, long, ulong
+ *                  a number within the property's range
+ *   uint64         a size: a number of bytes or "4G", "512M", ...
+ * Keys that are no property may be taken by the type's opts hook (authz-list
+ * takes rules.N.match/policy/format this way); any key left over is an error
+ * naming the type and the key.
+ *
+ * A type with a writable string property "id" (VhAuthz) gets the object's
+ * id in it, for its messages. GInitable types are initialised before the
+ * object is registered; their errors read "object 'tls0': ...".
+ */
+#pragma once
+
+#include <glib-object.h>
+#include <stdbool.h>
+
+#include "vmhost/util/opts.h"
+
+G_BEGIN_DECLS
+
+/*
+ * Optional per type: consume keys of @opts that are no property (marking
+ * them used by reading them) and apply them to the new @obj, before
+ * g_initable_init(). Errors name the option and key, as opts.h getters do.
+ */
+typedef bool (*VhObjectOptsHook)(GObject *obj, VhOpts *opts, GError **errp);
+
+/*
+ * Make @type creatable as @qemu_name. Registering the same name again
+ * replaces the entry (the last registration wins).
+ */
+void vh_object_type_register(const char *qemu_name, GType type);
+void vh_object_type_register_full(const char *qemu_name, GType type,
+                                  VhObjectOptsHook hook);
+
+/* The type registered as @qemu_name, or G_TYPE_INVALID. */
+GType vh_object_type_lookup(const char *qemu_name);
+
+/*
+ * Create the object @opts describe (qom-type, id, properties), initialise
+ * it and register it under its id. Returns the object (transfer full: the
+ * registry holds its own reference), or NULL with an error:
+ *   "-object: invalid object type 'tls-creds-x590'"
+ *   "-object tls-creds-x509: object type 'tls-creds-x509' has no property
+ *    'foo'"
+ *   "-object: parameter 'endpoint' expects 'client' or 'server', got 'x'"
+ *   "-object tls-creds-x509: parameter 'id' is required"
+ *   "object 'tls0': <the GInitable error>"
+ * Every element of @opts is marked used on success.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+GObject *vh_object_create_from_opts(VhOpts *opts, GError **errp);
+
+/* Parse @str as -object does (implied key qom-type) and create it. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_object_add_from_string(const char *str, GError **errp);
+
+G_END_DECLS
