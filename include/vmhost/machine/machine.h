@@ -1,0 +1,128 @@
+/*
+ * VhMachine: the machine a vmhost process runs: a name, guest RAM, the run
+ * state that `stop`/`cont`/`query-status` see, and the built-in test guest.
+ *
+ *     g_autoptr(VhRamBlock) ram = vh_ram_block_new("pc.ram", size, false,
+ *                                                  &err);
+ *     g_autoptr(VhMachine) m = vh_machine_new("vm0", g_steal_pointer(&ram),
+ *                                             &err);
+ *     g_signal_connect(m, "state-changed", G_CALLBACK(on_state), mon);
+ *     if (!start_paused && !vh_machine_cont(m, &err)) { ... }
+ *
+ * Run states and their names, as QEMU's query-status shows them:
+ *
+ *     prelaunch   created, not started yet (-S), or waiting for -incoming
+ *     running     the guest runs
+ *     paused      stopped by `stop` (or by migration completing its pass)
+ *     shutdown    the guest is gone; only `quit` is left
+ *     postmigrate the source after a completed migration
+ *     inmigrate   a target receiving a migration
+ *
+ * Transitions (vh_machine_set_state() refuses any other):
+ *
+ *     prelaunch   -> running, inmigrate, postmigrate, shutdown
+ *     running     -> paused, postmigrate, shutdown
+ *     paused      -> running, postmigrate, shutdown
+ *     postmigrate -> running, paused, shutdown
+ *     inmigrate   -> running, paused, prelaunch, shutdown
+ *     shutdown    -> (none)
+ *
+ * The test guest's workload runs exactly while the state is running: a
+ * transition out of running returns only after the guest has stopped at a
+ * page boundary, so a caller that stopped the machine may read RAM as a
+ * consistent whole.
+ *
+ * Threads: state changes may come from any thread (the monitor on the main
+ * thread, the migration thread); they are serialized. "state-changed" is
+ * always emitted in the thread that runs the GMainContext that was the
+ * thread-default when the machine was created, in the order the
+ * transitions happened: directly from a change made on that thread (after
+ * any queued earlier ones), otherwise from an idle source on that context.
+ * By the time a handler runs the state may have moved on; handlers get the
+ * (old, new) pair of the transition they report.
+ */
+#pragma once
+
+#include <glib-object.h>
+#include <stdbool.h>
+
+#include "vmhost/machine/ram.h"
+#include "vmhost/machine/test-guest.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    VH_RUN_STATE_PRELAUNCH,
+    VH_RUN_STATE_RUNNING,
+    VH_RUN_STATE_PAUSED,
+    VH_RUN_STATE_SHUTDOWN,
+    VH_RUN_STATE_POSTMIGRATE,
+    VH_RUN_STATE_INMIGRATE,
+} VhRunState;
+
+#define VH_TYPE_RUN_STATE (vh_run_state_get_type())
+GType vh_run_state_get_type(void);
+
+/* "prelaunch", "running", ... (static). */
+const char *vh_run_state_name(VhRunState state);
+bool vh_run_state_from_name(const char *name, VhRunState *state);
+
+#define VH_TYPE_MACHINE (vh_machine_get_type())
+G_DECLARE_FINAL_TYPE(VhMachine, vh_machine, VH, MACHINE, GObject)
+
+/*
+ * A machine in prelaunch over @ram (transfer full, freed on failure too),
+ * with its test guest formatted into @ram. Signals go to the caller's
+ * thread-default main context. Fails when the test guest does not fit.
+ *
+ * Signal "state-changed": void (VhMachine *m, VhRunState old,
+ * VhRunState new, gpointer user_data).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+VhMachine *vh_machine_new(const char *name, VhRamBlock *ram, GError **errp);
+
+const char *vh_machine_get_name(VhMachine *m);
+/* (transfer none), valid as long as @m. */
+VhRamBlock *vh_machine_get_ram(VhMachine *m);
+VhTestGuest *vh_machine_get_test_guest(VhMachine *m);
+
+VhRunState vh_machine_get_state(VhMachine *m);
+bool vh_machine_is_running(VhMachine *m);
+
+/*
+ * Whether a machine in inmigrate runs once the migration is in (true
+ * unless started with -S or stopped meanwhile): stop and cont in
+ * inmigrate change this, as in QEMU.
+ */
+bool vh_machine_get_autostart(VhMachine *m);
+void vh_machine_set_autostart(VhMachine *m, bool autostart);
+
+/*
+ * Move to @state, pausing or resuming the test guest; refuses transitions
+ * not in the table above with VH_ERROR_INVALID_ARGUMENT naming both
+ * states. Moving to the current state is a no-op success without a
+ * signal.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_machine_set_state(VhMachine *m, VhRunState state, GError **errp);
+
+/*
+ * `stop`: running -> paused. In inmigrate it clears autostart; in any
+ * other state there is nothing to stop and it succeeds without a change,
+ * as QEMU's stop does.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_machine_stop(VhMachine *m, GError **errp);
+
+/*
+ * `cont`: prelaunch, paused or postmigrate -> running; a no-op when
+ * running; in inmigrate it sets autostart; from shutdown it fails (the
+ * guest is gone).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_machine_cont(VhMachine *m, GError **errp);
+
+/* Any state -> shutdown (idempotent). */
+void vh_machine_shutdown(VhMachine *m);
+
+G_END_DECLS

@@ -1,0 +1,327 @@
+#include "vmhost/machine/machine.h"
+
+#include "vmhost/util/error.h"
+
+G_DEFINE_ENUM_TYPE(VhRunState, vh_run_state,
+                   G_DEFINE_ENUM_VALUE(VH_RUN_STATE_PRELAUNCH, "prelaunch"),
+                   G_DEFINE_ENUM_VALUE(VH_RUN_STATE_RUNNING, "running"),
+                   G_DEFINE_ENUM_VALUE(VH_RUN_STATE_PAUSED, "paused"),
+                   G_DEFINE_ENUM_VALUE(VH_RUN_STATE_SHUTDOWN, "shutdown"),
+                   G_DEFINE_ENUM_VALUE(VH_RUN_STATE_POSTMIGRATE, "postmigrate"),
+                   G_DEFINE_ENUM_VALUE(VH_RUN_STATE_INMIGRATE, "inmigrate"))
+
+#define BIT(s) (1u << (s))
+
+/* The transitions allowed out of each state; see machine.h. */
+static const unsigned int transitions[] = {
+    [VH_RUN_STATE_PRELAUNCH] =
+        BIT(VH_RUN_STATE_RUNNING) | BIT(VH_RUN_STATE_INMIGRATE) |
+        BIT(VH_RUN_STATE_POSTMIGRATE) | BIT(VH_RUN_STATE_SHUTDOWN),
+    [VH_RUN_STATE_RUNNING] = BIT(VH_RUN_STATE_PAUSED) |
+                             BIT(VH_RUN_STATE_POSTMIGRATE) |
+                             BIT(VH_RUN_STATE_SHUTDOWN),
+    [VH_RUN_STATE_PAUSED] = BIT(VH_RUN_STATE_RUNNING) |
+                            BIT(VH_RUN_STATE_POSTMIGRATE) |
+                            BIT(VH_RUN_STATE_SHUTDOWN),
+    [VH_RUN_STATE_SHUTDOWN] = 0,
+    [VH_RUN_STATE_POSTMIGRATE] = BIT(VH_RUN_STATE_RUNNING) |
+                                 BIT(VH_RUN_STATE_PAUSED) |
+                                 BIT(VH_RUN_STATE_SHUTDOWN),
+    [VH_RUN_STATE_INMIGRATE] =
+        BIT(VH_RUN_STATE_RUNNING) | BIT(VH_RUN_STATE_PAUSED) |
+        BIT(VH_RUN_STATE_PRELAUNCH) | BIT(VH_RUN_STATE_SHUTDOWN),
+};
+
+typedef struct {
+    VhRunState old_state;
+    VhRunState new_state;
+} Change;
+
+struct _VhMachine {
+    GObject parent_instance;
+
+    char *name;
+    VhRamBlock *ram;
+    VhTestGuest *guest;
+    GMainContext *context; /* where "state-changed" is emitted */
+
+    /* Serializes transitions; protects the fields below. */
+    GMutex lock;
+    VhRunState state;
+    bool autostart;
+    GQueue pending; /* Change *, not yet emitted */
+};
+
+G_DEFINE_FINAL_TYPE(VhMachine, vh_machine, G_TYPE_OBJECT)
+
+enum { SIGNAL_STATE_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+const char *vh_run_state_name(VhRunState state)
+{
+    g_autoptr(GEnumClass) klass = g_type_class_ref(VH_TYPE_RUN_STATE);
+    GEnumValue *v = g_enum_get_value(klass, (int)state);
+
+    /* Enum classes are never finalized, so the nick stays valid. */
+    return v ? v->value_nick : "unknown";
+}
+
+bool vh_run_state_from_name(const char *name, VhRunState *state)
+{
+    g_autoptr(GEnumClass) klass = g_type_class_ref(VH_TYPE_RUN_STATE);
+    GEnumValue *v = name ? g_enum_get_value_by_nick(klass, name) : NULL;
+
+    if (!v) {
+        return false;
+    }
+    *state = (VhRunState)v->value;
+    return true;
+}
+
+static void vh_machine_dispose(GObject *obj)
+{
+    VhMachine *m = VH_MACHINE(obj);
+
+    g_clear_pointer(&m->guest, vh_test_guest_free);
+    G_OBJECT_CLASS(vh_machine_parent_class)->dispose(obj);
+}
+
+static void vh_machine_finalize(GObject *obj)
+{
+    VhMachine *m = VH_MACHINE(obj);
+
+    g_queue_clear_full(&m->pending, g_free);
+    vh_ram_block_free(m->ram);
+    g_main_context_unref(m->context);
+    g_mutex_clear(&m->lock);
+    g_free(m->name);
+    G_OBJECT_CLASS(vh_machine_parent_class)->finalize(obj);
+}
+
+static void vh_machine_class_init(VhMachineClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+
+    oc->dispose = vh_machine_dispose;
+    oc->finalize = vh_machine_finalize;
+    signals[SIGNAL_STATE_CHANGED] = g_signal_new(
+        "state-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+        NULL, NULL, G_TYPE_NONE, 2, VH_TYPE_RUN_STATE, VH_TYPE_RUN_STATE);
+}
+
+static void vh_machine_init(VhMachine *m)
+{
+    g_mutex_init(&m->lock);
+    g_queue_init(&m->pending);
+    m->state = VH_RUN_STATE_PRELAUNCH;
+    m->autostart = true;
+    m->context = g_main_context_ref_thread_default();
+}
+
+VhMachine *vh_machine_new(const char *name, VhRamBlock *ram, GError **errp)
+{
+    g_return_val_if_fail(name != NULL, NULL);
+    g_return_val_if_fail(ram != NULL, NULL);
+
+    g_autoptr(VhMachine) m = g_object_new(VH_TYPE_MACHINE, NULL);
+    m->name = g_strdup(name);
+    m->ram = ram;
+    m->guest = vh_test_guest_new(ram, errp);
+    if (!m->guest) {
+        g_prefix_error(errp, "machine '%s': ", name);
+        return NULL;
+    }
+    return g_steal_pointer(&m);
+}
+
+const char *vh_machine_get_name(VhMachine *m)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), NULL);
+    return m->name;
+}
+
+VhRamBlock *vh_machine_get_ram(VhMachine *m)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), NULL);
+    return m->ram;
+}
+
+VhTestGuest *vh_machine_get_test_guest(VhMachine *m)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), NULL);
+    return m->guest;
+}
+
+VhRunState vh_machine_get_state(VhMachine *m)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), VH_RUN_STATE_SHUTDOWN);
+
+    g_mutex_lock(&m->lock);
+    VhRunState state = m->state;
+    g_mutex_unlock(&m->lock);
+    return state;
+}
+
+bool vh_machine_is_running(VhMachine *m)
+{
+    return vh_machine_get_state(m) == VH_RUN_STATE_RUNNING;
+}
+
+bool vh_machine_get_autostart(VhMachine *m)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), false);
+
+    g_mutex_lock(&m->lock);
+    bool autostart = m->autostart;
+    g_mutex_unlock(&m->lock);
+    return autostart;
+}
+
+void vh_machine_set_autostart(VhMachine *m, bool autostart)
+{
+    g_return_if_fail(VH_IS_MACHINE(m));
+
+    g_mutex_lock(&m->lock);
+    m->autostart = autostart;
+    g_mutex_unlock(&m->lock);
+}
+
+/* Emit the queued changes, oldest first; runs in m->context's thread. */
+static gboolean flush_changes(gpointer data)
+{
+    VhMachine *m = data;
+
+    for (;;) {
+        g_mutex_lock(&m->lock);
+        Change *c = g_queue_pop_head(&m->pending);
+        g_mutex_unlock(&m->lock);
+        if (!c) {
+            return G_SOURCE_REMOVE;
+        }
+        g_signal_emit(m, signals[SIGNAL_STATE_CHANGED], 0, c->old_state,
+                      c->new_state);
+        g_free(c);
+    }
+}
+
+/* With m->lock held: the transition itself, guest included. */
+static void change_state_locked(VhMachine *m, VhRunState state)
+{
+    Change *c = g_new(Change, 1);
+
+    c->old_state = m->state;
+    c->new_state = state;
+    if (m->state == VH_RUN_STATE_RUNNING) {
+        vh_test_guest_pause(m->guest);
+    }
+    m->state = state;
+    if (state == VH_RUN_STATE_RUNNING) {
+        vh_test_guest_resume(m->guest);
+    }
+    g_queue_push_tail(&m->pending, c);
+}
+
+/* Without the lock: deliver, directly when this thread may run m->context. */
+static void notify(VhMachine *m)
+{
+    g_main_context_invoke_full(m->context, G_PRIORITY_DEFAULT, flush_changes,
+                               g_object_ref(m), g_object_unref);
+}
+
+/* With m->lock held. */
+static bool set_state_locked(VhMachine *m, VhRunState state, GError **errp)
+{
+    if (m->state == state) {
+        return true;
+    }
+    if (!(transitions[m->state] & BIT(state))) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "machine '%s' cannot go from state '%s' to '%s'", m->name,
+                    vh_run_state_name(m->state), vh_run_state_name(state));
+        return false;
+    }
+    change_state_locked(m, state);
+    return true;
+}
+
+bool vh_machine_set_state(VhMachine *m, VhRunState state, GError **errp)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), false);
+    g_return_val_if_fail(state <= VH_RUN_STATE_INMIGRATE, false);
+
+    g_mutex_lock(&m->lock);
+    size_t before = m->pending.length;
+    bool ok = set_state_locked(m, state, errp);
+    bool changed = m->pending.length != before;
+    g_mutex_unlock(&m->lock);
+    if (changed) {
+        notify(m);
+    }
+    return ok;
+}
+
+bool vh_machine_stop(VhMachine *m, GError **errp)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), false);
+
+    g_mutex_lock(&m->lock);
+    bool stop = m->state == VH_RUN_STATE_RUNNING;
+    if (m->state == VH_RUN_STATE_INMIGRATE) {
+        m->autostart = false;
+    }
+    if (stop) {
+        change_state_locked(m, VH_RUN_STATE_PAUSED);
+    }
+    g_mutex_unlock(&m->lock);
+    if (stop) {
+        notify(m);
+    }
+    return true;
+}
+
+bool vh_machine_cont(VhMachine *m, GError **errp)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), false);
+
+    g_mutex_lock(&m->lock);
+    VhRunState from = m->state;
+    bool ok = true;
+    switch (from) {
+    case VH_RUN_STATE_SHUTDOWN:
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "cannot continue machine '%s': the guest has shut down "
+                    "(state 'shutdown'); only quit is left",
+                    m->name);
+        ok = false;
+        break;
+    case VH_RUN_STATE_INMIGRATE:
+        m->autostart = true;
+        break;
+    case VH_RUN_STATE_RUNNING:
+        break;
+    default:
+        ok = set_state_locked(m, VH_RUN_STATE_RUNNING, errp);
+        break;
+    }
+    bool changed = m->state != from;
+    g_mutex_unlock(&m->lock);
+    if (changed) {
+        notify(m);
+    }
+    return ok;
+}
+
+void vh_machine_shutdown(VhMachine *m)
+{
+    g_return_if_fail(VH_IS_MACHINE(m));
+
+    g_mutex_lock(&m->lock);
+    bool changed = m->state != VH_RUN_STATE_SHUTDOWN;
+    if (changed) {
+        change_state_locked(m, VH_RUN_STATE_SHUTDOWN);
+    }
+    g_mutex_unlock(&m->lock);
+    if (changed) {
+        notify(m);
+    }
+}
