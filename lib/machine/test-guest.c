@@ -213,9 +213,11 @@ static guint64 pick_page(VhTestGuest *guest, Workload *w,
         }
         return hot + mix_next(&w->rng) % (n - hot);
     case VH_DIRTY_SEQUENTIAL:
-    default:
-        w->cursor = (w->cursor + 1) % n;
-        return w->cursor;
+    default: {
+        guint64 index = w->cursor;
+        w->cursor = (index + 1) % n;
+        return index;
+    }
     }
 }
 
