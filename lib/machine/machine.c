@@ -44,6 +44,7 @@ struct _VhMachine {
     VhRamBlock *ram;
     VhTestGuest *guest;
     GMainContext *context; /* where "state-changed" is emitted */
+    GThread *creator;      /* may emit directly when no loop runs */
 
     /* Serializes transitions; protects the fields below. */
     GMutex lock;
@@ -116,6 +117,7 @@ static void vh_machine_init(VhMachine *m)
     m->state = VH_RUN_STATE_PRELAUNCH;
     m->autostart = true;
     m->context = g_main_context_ref_thread_default();
+    m->creator = g_thread_self();
 }
 
 VhMachine *vh_machine_new(const char *name, VhRamBlock *ram, GError **errp)
@@ -221,11 +223,29 @@ static void change_state_locked(VhMachine *m, VhRunState state)
     g_queue_push_tail(&m->pending, c);
 }
 
-/* Without the lock: deliver, directly when this thread may run m->context. */
+/*
+ * Without the lock: deliver the queued changes. Directly when this thread
+ * runs m->context, or created the machine and may take the context (no
+ * loop running yet); otherwise from an idle source on m->context.
+ * g_main_context_invoke() is not used: it would run the handlers in any
+ * thread whose thread-default is the global default context.
+ */
 static void notify(VhMachine *m)
 {
-    g_main_context_invoke_full(m->context, G_PRIORITY_DEFAULT, flush_changes,
-                               g_object_ref(m), g_object_unref);
+    if (g_main_context_is_owner(m->context)) {
+        flush_changes(m);
+        return;
+    }
+    if (g_thread_self() == m->creator && g_main_context_acquire(m->context)) {
+        flush_changes(m);
+        g_main_context_release(m->context);
+        return;
+    }
+    g_autoptr(GSource) idle = g_idle_source_new();
+    g_source_set_priority(idle, G_PRIORITY_DEFAULT);
+    g_source_set_callback(idle, flush_changes, g_object_ref(m), g_object_unref);
+    g_source_set_static_name(idle, "vh-machine-state-changed");
+    g_source_attach(idle, m->context);
 }
 
 /* With m->lock held. */

@@ -36,8 +36,10 @@
  * thread, the migration thread); they are serialized. "state-changed" is
  * always emitted in the thread that runs the GMainContext that was the
  * thread-default when the machine was created, in the order the
- * transitions happened: directly from a change made on that thread (after
- * any queued earlier ones), otherwise from an idle source on that context.
+ * transitions happened: directly from a change made in the thread that
+ * runs that context (or in the creating thread while no loop runs it),
+ * after any queued earlier ones; otherwise from an idle source on that
+ * context.
  * By the time a handler runs the state may have moved on; handlers get the
  * (old, new) pair of the transition they report.
  */
