@@ -17,10 +17,13 @@ static GHashTable *types; /* QEMU name -> TypeEntry */
 void vh_object_type_register_full(const char *qemu_name, GType type,
                                   VhObjectOptsHook hook)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&types_lock);
-    TypeEntry *entry = g_new0(TypeEntry, 1);
+    g_autoptr(GMutexLocker) locker = NULL;
+    TypeEntry *entry;
 
-    g_return_if_fail(qemu_name && g_type_is_a(type, G_TYPE_OBJECT));
+    g_return_if_fail(qemu_name && g_type_is_a(type, G_TYPE_OBJECT) &&
+                     !G_TYPE_IS_ABSTRACT(type));
+    locker = g_mutex_locker_new(&types_lock);
+    entry = g_new0(TypeEntry, 1);
     entry->type = type;
     entry->hook = hook;
     if (!types) {
