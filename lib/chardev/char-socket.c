@@ -133,6 +133,7 @@ static void disconnect_later(VhChardevSocket *s)
 {
     if (!s->hup_idle) {
         s->hup_idle = g_idle_source_new();
+        g_source_set_priority(s->hup_idle, G_PRIORITY_DEFAULT);
         g_source_set_callback(s->hup_idle, hup_idle_cb, s, NULL);
         g_source_attach(s->hup_idle, ctx_of(s));
     }
@@ -169,8 +170,10 @@ static gboolean sock_readable(VhChannel *ioc, GIOCondition cond,
             vh_chardev_record_error(chr, "connection with %s lost: %s", s->peer,
                                     err->message);
         }
+        /* stop reading now: the disconnect runs from an idle */
+        destroy_source(&s->read_src);
         disconnect_later(s);
-        return G_SOURCE_CONTINUE;
+        return G_SOURCE_REMOVE;
     }
     if (s->telnet) {
         reply = g_byte_array_new();
