@@ -262,14 +262,14 @@ static void test_unix(void)
     g_autofree char *path = g_build_filename(tmpdir, "chr.sock", NULL);
     VhChardevSocketOptions o = VH_CHARDEV_SOCKET_OPTIONS_INIT;
     Fe sfe = {0}, cfe = {0};
-    g_autofree char *desc = NULL;
+    g_autofree char *desc = NULL, *expect = NULL;
 
     o.path = path;
     o.server = true;
     fe_attach(&sfe, new_chardev("s-unix", &o));
     desc = vh_chardev_describe(sfe.chr);
-    g_assert_cmpstr(desc, ==,
-                    g_strdup_printf("disconnected:unix:%s,server=on", path));
+    expect = g_strdup_printf("disconnected:unix:%s,server=on", path);
+    g_assert_cmpstr(desc, ==, expect);
     o.server = false;
     fe_attach(&cfe, new_chardev("c-unix", &o));
     talk(&sfe, &cfe);
