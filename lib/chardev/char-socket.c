@@ -69,6 +69,21 @@ static void destroy_source(GSource **src)
     }
 }
 
+/*
+ * @err's message without a leading "chardev ID: " (the channel carries our
+ * name, and record_error adds it again).
+ */
+static const char *reason(VhChardevSocket *s, const GError *err)
+{
+    g_autofree char *prefix = g_strdup_printf("chardev %s: ", id_of(s));
+    const char *msg = err->message;
+
+    while (g_str_has_prefix(msg, prefix)) {
+        msg += strlen(prefix);
+    }
+    return msg;
+}
+
 static GSource *attach_timer(VhChardevSocket *s, guint ms, GSourceFunc fn)
 {
     GSource *src = g_timeout_source_new(ms);
@@ -168,7 +183,7 @@ static gboolean sock_readable(VhChannel *ioc, GIOCondition cond,
     if (n <= 0) {
         if (n < 0) {
             vh_chardev_record_error(chr, "connection with %s lost: %s", s->peer,
-                                    err->message);
+                                    reason(s, err));
         }
         /* stop reading now: the disconnect runs from an idle */
         destroy_source(&s->read_src);
@@ -260,7 +275,7 @@ static bool flush_outbuf(VhChardevSocket *s)
         }
         if (n < 0) {
             vh_chardev_record_error(VH_CHARDEV(s), "writing to %s failed: %s",
-                                    s->peer, err->message);
+                                    s->peer, reason(s, err));
             g_byte_array_set_size(s->outbuf, 0);
             disconnect_later(s);
             return false;
@@ -373,7 +388,7 @@ static void handshake_done(GObject *src, GAsyncResult *res, gpointer opaque)
     if (!ok) {
         vh_chardev_record_error(VH_CHARDEV(s),
                                 "TLS handshake with %s refused: %s", s->peer,
-                                err->message);
+                                reason(s, err));
         disconnect(s);
     } else {
         connection_open(s);
@@ -450,7 +465,7 @@ static void start_connection(VhChardevSocket *s, VhChannelSocket *sioc)
     vh_channel_set_name(s->ioc, name);
     if (!vh_channel_set_blocking(s->ioc, false, &err)) {
         vh_chardev_record_error(VH_CHARDEV(s), "connection with %s: %s",
-                                s->peer, err->message);
+                                s->peer, reason(s, err));
         disconnect(s);
         return;
     }
@@ -463,7 +478,7 @@ static void start_connection(VhChardevSocket *s, VhChannelSocket *sioc)
     }
     if (!start_tls(s, &err)) {
         vh_chardev_record_error(VH_CHARDEV(s), "TLS with %s not started: %s",
-                                s->peer, err->message);
+                                s->peer, reason(s, err));
         disconnect(s);
     }
 }
@@ -560,7 +575,7 @@ static void connect_done(GObject *src, GAsyncResult *res, gpointer opaque)
         vh_chardev_record_error(VH_CHARDEV(s),
                                 "connecting to %s failed: %s; retrying in "
                                 "%" G_GINT64_FORMAT " ms",
-                                s->addr_text, err->message, s->reconnect_ms);
+                                s->addr_text, reason(s, err), s->reconnect_ms);
         schedule_reconnect(s);
     } else {
         start_connection(s, sioc);
