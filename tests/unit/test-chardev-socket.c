@@ -11,6 +11,7 @@
 #include "vmhost/authz/authz-list.h"
 #include "vmhost/authz/authz-simple.h"
 #include "vmhost/chardev/char-socket.h"
+#include "vmhost/io/address.h"
 #include "vmhost/io/channel-socket.h"
 #include "vmhost/object/object.h"
 
@@ -62,13 +63,18 @@ typedef struct {
     GString *in;
     int opened, closed;
     bool echo;
+    bool paused;     /* can_read says 0 */
     size_t can_read; /* 0: 4096 */
+    size_t max_chunk;
 } Fe;
 
 static size_t fe_can_read(void *opaque)
 {
     Fe *fe = opaque;
 
+    if (fe->paused) {
+        return 0;
+    }
     return fe->can_read ? fe->can_read : 4096;
 }
 
@@ -76,6 +82,8 @@ static void fe_read(void *opaque, const guint8 *buf, size_t len)
 {
     Fe *fe = opaque;
 
+    g_assert_false(fe->paused);
+    fe->max_chunk = MAX(fe->max_chunk, len);
     g_string_append_len(fe->in, (const char *)buf, len);
     if (fe->echo) {
         g_assert_cmpint(vh_chardev_write(fe->chr, buf, len, NULL), ==, len);
@@ -277,6 +285,54 @@ static void test_unix(void)
     WAIT_UNTIL(sfe.closed == 1);
     fe_clear(&sfe);
     g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+}
+
+/* A peer that never reads: output is buffered to the bound, then dropped. */
+static void test_slow_peer(void)
+{
+    g_autoptr(VhChannelSocket) raw = NULL;
+    g_autofree char *chunk = g_malloc0(64 * 1024);
+    Fe sfe = {0};
+
+    new_server("s-slow", NULL, NULL, &sfe);
+    raw = raw_connect_port(port_of(sfe.chr));
+    WAIT_UNTIL(sfe.opened == 1);
+    for (int i = 0; i < 128; i++) { /* 8 MiB */
+        g_assert_cmpint(vh_chardev_write(sfe.chr, chunk, 64 * 1024, NULL), ==,
+                        64 * 1024);
+        spin(1);
+    }
+    g_assert_cmpuint(vh_chardev_get_dropped(sfe.chr), >, 0);
+    g_assert_cmpuint(vh_chardev_get_dropped(sfe.chr), <, 8 * 1024 * 1024);
+    g_assert_nonnull(strstr(last_error(sfe.chr), "is not reading"));
+    g_assert_true(vh_chardev_is_connected(sfe.chr));
+    fe_clear(&sfe);
+}
+
+static void test_ipv6(void)
+{
+    VhChardevSocketOptions o = VH_CHARDEV_SOCKET_OPTIONS_INIT;
+    g_autofree char *desc = NULL, *port = NULL;
+    Fe sfe = {0}, cfe = {0};
+
+    if (!vh_socket_ipv6_loopback_available()) {
+        g_test_skip("no IPv6 loopback");
+        return;
+    }
+    o.host = "::1";
+    o.port = "0";
+    o.server = true;
+    o.ipv6 = true;
+    fe_attach(&sfe, new_chardev("s-v6", &o));
+    desc = vh_chardev_describe(sfe.chr);
+    g_assert_true(g_str_has_prefix(desc, "disconnected:tcp:[::1]:"));
+    port = g_strdup_printf("%u", port_of(sfe.chr));
+    o.port = port;
+    o.server = false;
+    fe_attach(&cfe, new_chardev("c-v6", &o));
+    talk(&sfe, &cfe);
+    fe_clear(&cfe);
+    fe_clear(&sfe);
 }
 
 static void capture_info(const char *msg, void *opaque)
@@ -585,10 +641,15 @@ static void test_can_read(void)
     new_server("s-flow", NULL, NULL, &sfe);
     new_client("c-flow", port_of(sfe.chr), NULL, &cfe);
     WAIT_UNTIL(sfe.opened == 1 && cfe.opened == 1);
-    sfe.can_read = 0;
-    sfe.can_read = 2;
+    sfe.paused = true;
     send_str(cfe.chr, "abcdef");
+    spin(100);
+    g_assert_cmpuint(sfe.in->len, ==, 0);
+    sfe.paused = false;
+    sfe.can_read = 2;
+    vh_chardev_accept_input(sfe.chr);
     WAIT_UNTIL(sfe.in->len == 6);
+    g_assert_cmpuint(sfe.max_chunk, ==, 2);
     g_assert_cmpstr(sfe.in->str, ==, "abcdef");
     fe_clear(&cfe);
     fe_clear(&sfe);
@@ -732,6 +793,8 @@ int main(int argc, char **argv)
     g_test_add_func("/chardev/socket/tcp", test_tcp);
     g_test_add_func("/chardev/socket/unix", test_unix);
     g_test_add_func("/chardev/socket/server-wait", test_server_wait);
+    g_test_add_func("/chardev/socket/slow-peer", test_slow_peer);
+    g_test_add_func("/chardev/socket/ipv6", test_ipv6);
     g_test_add_func("/chardev/socket/one-client-at-a-time",
                     test_one_client_at_a_time);
     g_test_add_func("/chardev/socket/can-read", test_can_read);
