@@ -1,5 +1,7 @@
 #include "vmhost/machine/machine.h"
 
+#include <pthread.h>
+
 #include "vmhost/util/error.h"
 
 G_DEFINE_ENUM_TYPE(VhRunState, vh_run_state,
@@ -47,7 +49,7 @@ struct _VhMachine {
     GThread *creator;      /* may emit directly when no loop runs */
 
     /* Serializes transitions; protects the fields below. */
-    GMutex lock;
+    pthread_mutex_t lock; /* pthread: visible to ThreadSanitizer */
     VhRunState state;
     bool autostart;
     GQueue pending; /* Change *, not yet emitted */
@@ -94,7 +96,7 @@ static void vh_machine_finalize(GObject *obj)
     g_queue_clear_full(&m->pending, g_free);
     vh_ram_block_free(m->ram);
     g_main_context_unref(m->context);
-    g_mutex_clear(&m->lock);
+    pthread_mutex_destroy(&m->lock);
     g_free(m->name);
     G_OBJECT_CLASS(vh_machine_parent_class)->finalize(obj);
 }
@@ -112,7 +114,7 @@ static void vh_machine_class_init(VhMachineClass *klass)
 
 static void vh_machine_init(VhMachine *m)
 {
-    g_mutex_init(&m->lock);
+    pthread_mutex_init(&m->lock, NULL);
     g_queue_init(&m->pending);
     m->state = VH_RUN_STATE_PRELAUNCH;
     m->autostart = true;
@@ -158,9 +160,9 @@ VhRunState vh_machine_get_state(VhMachine *m)
 {
     g_return_val_if_fail(VH_IS_MACHINE(m), VH_RUN_STATE_SHUTDOWN);
 
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     VhRunState state = m->state;
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     return state;
 }
 
@@ -173,9 +175,9 @@ bool vh_machine_get_autostart(VhMachine *m)
 {
     g_return_val_if_fail(VH_IS_MACHINE(m), false);
 
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     bool autostart = m->autostart;
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     return autostart;
 }
 
@@ -183,9 +185,9 @@ void vh_machine_set_autostart(VhMachine *m, bool autostart)
 {
     g_return_if_fail(VH_IS_MACHINE(m));
 
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     m->autostart = autostart;
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
 }
 
 /* Emit the queued changes, oldest first; runs in m->context's thread. */
@@ -194,9 +196,9 @@ static gboolean flush_changes(gpointer data)
     VhMachine *m = data;
 
     for (;;) {
-        g_mutex_lock(&m->lock);
+        pthread_mutex_lock(&m->lock);
         Change *c = g_queue_pop_head(&m->pending);
-        g_mutex_unlock(&m->lock);
+        pthread_mutex_unlock(&m->lock);
         if (!c) {
             return G_SOURCE_REMOVE;
         }
@@ -269,11 +271,11 @@ bool vh_machine_set_state(VhMachine *m, VhRunState state, GError **errp)
     g_return_val_if_fail(VH_IS_MACHINE(m), false);
     g_return_val_if_fail(state <= VH_RUN_STATE_INMIGRATE, false);
 
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     size_t before = m->pending.length;
     bool ok = set_state_locked(m, state, errp);
     bool changed = m->pending.length != before;
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     if (changed) {
         notify(m);
     }
@@ -284,7 +286,7 @@ bool vh_machine_stop(VhMachine *m, GError **errp)
 {
     g_return_val_if_fail(VH_IS_MACHINE(m), false);
 
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     bool stop = m->state == VH_RUN_STATE_RUNNING;
     if (m->state == VH_RUN_STATE_INMIGRATE) {
         m->autostart = false;
@@ -292,7 +294,7 @@ bool vh_machine_stop(VhMachine *m, GError **errp)
     if (stop) {
         change_state_locked(m, VH_RUN_STATE_PAUSED);
     }
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     if (stop) {
         notify(m);
     }
@@ -303,7 +305,7 @@ bool vh_machine_cont(VhMachine *m, GError **errp)
 {
     g_return_val_if_fail(VH_IS_MACHINE(m), false);
 
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     VhRunState from = m->state;
     bool ok = true;
     switch (from) {
@@ -324,7 +326,7 @@ bool vh_machine_cont(VhMachine *m, GError **errp)
         break;
     }
     bool changed = m->state != from;
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     if (changed) {
         notify(m);
     }
@@ -335,12 +337,12 @@ void vh_machine_shutdown(VhMachine *m)
 {
     g_return_if_fail(VH_IS_MACHINE(m));
 
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     bool changed = m->state != VH_RUN_STATE_SHUTDOWN;
     if (changed) {
         change_state_locked(m, VH_RUN_STATE_SHUTDOWN);
     }
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     if (changed) {
         notify(m);
     }

@@ -1,6 +1,8 @@
 #include "vmhost/machine/test-guest.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <time.h>
 #include <string.h>
 
 #include "vmhost/util/error.h"
@@ -42,11 +44,15 @@ struct VhTestGuest {
     guint64 *table;
 
     /* Held by the workload for each page write, and by verify/checksum. */
-    GMutex page_lock;
+    pthread_mutex_t page_lock;
 
-    /* Protects the control fields below; cond signals both ways. */
-    GMutex lock;
-    GCond cond;
+    /*
+     * Protects the control fields below; cond signals both ways. pthread
+     * rather than GMutex/GCond: GLib's futex-based locks are invisible to
+     * ThreadSanitizer, which would then report every access as a race.
+     */
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* on CLOCK_MONOTONIC, as g_get_monotonic_time() */
     guint64 rate;
     VhDirtyPattern pattern;
     guint64 seed;
@@ -224,11 +230,11 @@ static guint64 pick_page(VhTestGuest *guest, Workload *w,
 /* Content first, then the generation: see the header for why. */
 static void write_page(VhTestGuest *guest, guint64 index)
 {
-    g_mutex_lock(&guest->page_lock);
+    pthread_mutex_lock(&guest->page_lock);
     guint64 gen = __atomic_load_n(&guest->table[index], __ATOMIC_RELAXED) + 1;
     vh_test_guest_fill_page(data_page(guest, index), index, gen);
     __atomic_store_n(&guest->table[index], gen, __ATOMIC_RELEASE);
-    g_mutex_unlock(&guest->page_lock);
+    pthread_mutex_unlock(&guest->page_lock);
     __atomic_fetch_add(&guest->pages_written, 1, __ATOMIC_RELAXED);
 }
 
@@ -249,8 +255,12 @@ static guint64 take_tokens(VhTestGuest *guest, Workload *w)
         return MIN((guint64)(w->tokens / VH_RAM_PAGE_SIZE), BATCH_PAGES);
     }
     double need_us = (VH_RAM_PAGE_SIZE - w->tokens) * G_USEC_PER_SEC / rate;
-    g_cond_wait_until(&guest->cond, &guest->lock,
-                      now + (gint64)MAX(need_us, 200.0));
+    gint64 until = now + (gint64)MAX(need_us, 200.0);
+    struct timespec ts = {
+        .tv_sec = until / G_USEC_PER_SEC,
+        .tv_nsec = (until % G_USEC_PER_SEC) * 1000,
+    };
+    pthread_cond_timedwait(&guest->cond, &guest->lock, &ts);
     return 0;
 }
 
@@ -259,12 +269,12 @@ static gpointer workload_thread(gpointer data)
     VhTestGuest *guest = data;
     Workload w = {0};
 
-    g_mutex_lock(&guest->lock);
+    pthread_mutex_lock(&guest->lock);
     while (!guest->quit) {
         if (guest->paused || guest->rate == 0) {
             guest->idle = true;
-            g_cond_broadcast(&guest->cond);
-            g_cond_wait(&guest->cond, &guest->lock);
+            pthread_cond_broadcast(&guest->cond);
+            pthread_cond_wait(&guest->cond, &guest->lock);
             continue;
         }
         if (guest->idle) {
@@ -283,16 +293,16 @@ static gpointer workload_thread(gpointer data)
             continue;
         }
         VhDirtyPattern pattern = guest->pattern;
-        g_mutex_unlock(&guest->lock);
+        pthread_mutex_unlock(&guest->lock);
         for (guint64 i = 0; i < n && !g_atomic_int_get(&guest->wake); i++) {
             write_page(guest, pick_page(guest, &w, pattern));
             w.tokens -= VH_RAM_PAGE_SIZE;
         }
-        g_mutex_lock(&guest->lock);
+        pthread_mutex_lock(&guest->lock);
     }
     guest->idle = true;
-    g_cond_broadcast(&guest->cond);
-    g_mutex_unlock(&guest->lock);
+    pthread_cond_broadcast(&guest->cond);
+    pthread_mutex_unlock(&guest->lock);
     return NULL;
 }
 
@@ -319,9 +329,13 @@ VhTestGuest *vh_test_guest_new(VhRamBlock *ram, GError **errp)
     guest->data_pages = pages - 1 - guest->table_pages;
     guest->first_data = 1 + guest->table_pages;
     guest->table = (guint64 *)(guest->host + VH_RAM_PAGE_SIZE);
-    g_mutex_init(&guest->page_lock);
-    g_mutex_init(&guest->lock);
-    g_cond_init(&guest->cond);
+    pthread_condattr_t attr;
+    pthread_mutex_init(&guest->page_lock, NULL);
+    pthread_mutex_init(&guest->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&guest->cond, &attr);
+    pthread_condattr_destroy(&attr);
     guest->pattern = VH_DIRTY_SEQUENTIAL;
     guest->seed = 1;
     guest->reseed = true;
@@ -346,16 +360,16 @@ void vh_test_guest_free(VhTestGuest *guest)
         return;
     }
     if (guest->thread) {
-        g_mutex_lock(&guest->lock);
+        pthread_mutex_lock(&guest->lock);
         guest->quit = true;
         g_atomic_int_set(&guest->wake, 1);
-        g_cond_broadcast(&guest->cond);
-        g_mutex_unlock(&guest->lock);
+        pthread_cond_broadcast(&guest->cond);
+        pthread_mutex_unlock(&guest->lock);
         g_thread_join(guest->thread);
     }
-    g_cond_clear(&guest->cond);
-    g_mutex_clear(&guest->lock);
-    g_mutex_clear(&guest->page_lock);
+    pthread_cond_destroy(&guest->cond);
+    pthread_mutex_destroy(&guest->lock);
+    pthread_mutex_destroy(&guest->page_lock);
     g_free(guest);
 }
 
@@ -363,33 +377,33 @@ void vh_test_guest_free(VhTestGuest *guest)
 static void kick(VhTestGuest *guest)
 {
     g_atomic_int_set(&guest->wake, 1);
-    g_cond_broadcast(&guest->cond);
+    pthread_cond_broadcast(&guest->cond);
 }
 
 void vh_test_guest_pause(VhTestGuest *guest)
 {
-    g_mutex_lock(&guest->lock);
+    pthread_mutex_lock(&guest->lock);
     guest->paused = true;
     kick(guest);
     while (!guest->idle) {
-        g_cond_wait(&guest->cond, &guest->lock);
+        pthread_cond_wait(&guest->cond, &guest->lock);
     }
-    g_mutex_unlock(&guest->lock);
+    pthread_mutex_unlock(&guest->lock);
 }
 
 void vh_test_guest_resume(VhTestGuest *guest)
 {
-    g_mutex_lock(&guest->lock);
+    pthread_mutex_lock(&guest->lock);
     guest->paused = false;
     kick(guest);
-    g_mutex_unlock(&guest->lock);
+    pthread_mutex_unlock(&guest->lock);
 }
 
 bool vh_test_guest_is_paused(VhTestGuest *guest)
 {
-    g_mutex_lock(&guest->lock);
+    pthread_mutex_lock(&guest->lock);
     bool paused = guest->paused;
-    g_mutex_unlock(&guest->lock);
+    pthread_mutex_unlock(&guest->lock);
     return paused;
 }
 
@@ -398,36 +412,36 @@ void vh_test_guest_set_workload(VhTestGuest *guest, guint64 rate,
 {
     g_return_if_fail(pattern <= VH_DIRTY_HOT);
 
-    g_mutex_lock(&guest->lock);
+    pthread_mutex_lock(&guest->lock);
     guest->rate = MIN(rate, MAX_RATE);
     guest->pattern = pattern;
     kick(guest);
-    g_mutex_unlock(&guest->lock);
+    pthread_mutex_unlock(&guest->lock);
 }
 
 guint64 vh_test_guest_get_rate(VhTestGuest *guest)
 {
-    g_mutex_lock(&guest->lock);
+    pthread_mutex_lock(&guest->lock);
     guint64 rate = guest->rate;
-    g_mutex_unlock(&guest->lock);
+    pthread_mutex_unlock(&guest->lock);
     return rate;
 }
 
 VhDirtyPattern vh_test_guest_get_pattern(VhTestGuest *guest)
 {
-    g_mutex_lock(&guest->lock);
+    pthread_mutex_lock(&guest->lock);
     VhDirtyPattern pattern = guest->pattern;
-    g_mutex_unlock(&guest->lock);
+    pthread_mutex_unlock(&guest->lock);
     return pattern;
 }
 
 void vh_test_guest_set_seed(VhTestGuest *guest, guint64 seed)
 {
-    g_mutex_lock(&guest->lock);
+    pthread_mutex_lock(&guest->lock);
     guest->seed = seed;
     guest->reseed = true;
     kick(guest);
-    g_mutex_unlock(&guest->lock);
+    pthread_mutex_unlock(&guest->lock);
 }
 
 guint64 vh_test_guest_get_pages_written(VhTestGuest *guest)
@@ -490,9 +504,9 @@ bool vh_test_guest_verify(VhTestGuest *guest, guint64 *pages_checked,
     if (pages_checked) {
         *pages_checked = 0;
     }
-    g_mutex_lock(&guest->page_lock);
+    pthread_mutex_lock(&guest->page_lock);
     if (!header_valid(guest)) {
-        g_mutex_unlock(&guest->page_lock);
+        pthread_mutex_unlock(&guest->page_lock);
         return header_error(guest, errp);
     }
     for (guint64 i = 0; i < guest->data_pages; i++) {
@@ -510,7 +524,7 @@ bool vh_test_guest_verify(VhTestGuest *guest, guint64 *pages_checked,
                 bad > 1 ? "; " : "", i, guest->first_data + i, gen, what);
         }
     }
-    g_mutex_unlock(&guest->page_lock);
+    pthread_mutex_unlock(&guest->page_lock);
     if (pages_checked) {
         *pages_checked = guest->data_pages;
     }
@@ -542,14 +556,14 @@ guint64 vh_test_guest_checksum(VhTestGuest *guest)
     const guint64 *w = (const guint64 *)guest->host;
     guint64 words = vh_ram_block_get_size(guest->ram) / sizeof(guint64);
 
-    g_mutex_lock(&guest->page_lock);
+    pthread_mutex_lock(&guest->page_lock);
     for (guint64 i = 0; i < words; i += 4) {
         lane[0] = hash_round(lane[0], w[i]);
         lane[1] = hash_round(lane[1], w[i + 1]);
         lane[2] = hash_round(lane[2], w[i + 2]);
         lane[3] = hash_round(lane[3], w[i + 3]);
     }
-    g_mutex_unlock(&guest->page_lock);
+    pthread_mutex_unlock(&guest->page_lock);
 
     guint64 h = words;
     for (int i = 0; i < 4; i++) {
