@@ -51,8 +51,10 @@ typedef struct {
     bool abstract;    /* path is a Linux abstract socket name */
     int fd;           /* an already connected socket, -1 for none */
     bool server;
-    bool wait;             /* server only: startup waits for a client */
-    gint64 reconnect_ms;   /* client only: retry delay, 0 for none */
+    bool wait; /* server only: startup waits for a client */
+    /* client only: retry delay, 0 for none; the option parser passes the
+     * legacy reconnect=SECONDS as SECONDS * 1000 */
+    gint64 reconnect_ms;
     bool nodelay;          /* TCP_NODELAY */
     bool telnet;           /* RFC 854 negotiation */
     const char *tls_creds; /* id of a VhTlsCreds object, or NULL */
