@@ -17,6 +17,7 @@
 
 #include <gio/gunixsocketaddress.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DN_SERVER   "C=UK,O=vmhost test,CN=localhost"
 #define DN_CLIENT_A "C=UK,O=vmhost test,CN=client-a"
@@ -333,6 +334,53 @@ static void test_ipv6(void)
     talk(&sfe, &cfe);
     fe_clear(&cfe);
     fe_clear(&sfe);
+}
+
+static void test_abstract(void)
+{
+    g_autofree char *name =
+        g_strdup_printf("vmhost-chardev-test-%d", (int)getpid());
+    VhChardevSocketOptions o = VH_CHARDEV_SOCKET_OPTIONS_INIT;
+    g_autofree char *desc = NULL, *expect = NULL;
+    Fe sfe = {0}, cfe = {0};
+
+    o.path = name;
+    o.abstract = true;
+    o.server = true;
+    fe_attach(&sfe, new_chardev("s-abs", &o));
+    desc = vh_chardev_describe(sfe.chr);
+    expect = g_strdup_printf("disconnected:abstract:%s,server=on", name);
+    g_assert_cmpstr(desc, ==, expect);
+    o.server = false;
+    fe_attach(&cfe, new_chardev("c-abs", &o));
+    talk(&sfe, &cfe);
+    fe_clear(&cfe);
+    fe_clear(&sfe);
+}
+
+/* fd=: an already connected socket, here one end of a socketpair. */
+static void test_fd(void)
+{
+    g_autoptr(VhChannelSocket) a = NULL, b = NULL;
+    g_autoptr(GError) err = NULL;
+    VhChardevSocketOptions o = VH_CHARDEV_SOCKET_OPTIONS_INIT;
+    g_autofree char *desc = NULL;
+    guint8 buf[5];
+    Fe fe = {0};
+
+    g_assert_true(vh_channel_socket_pair(&a, &b, &err));
+    o.fd = dup(vh_channel_socket_get_fd(a));
+    fe_attach(&fe, new_chardev("c-fd", &o));
+    WAIT_UNTIL(fe.opened == 1);
+    desc = vh_chardev_describe(fe.chr);
+    g_assert_true(g_str_has_prefix(desc, "fd:"));
+    g_assert_true(vh_channel_set_blocking(VH_CHANNEL(b), false, &err));
+    raw_write(b, "in\n", 3);
+    WAIT_UNTIL(has_text(&fe, "in\n"));
+    send_str(fe.chr, "out\n");
+    raw_read(b, buf, 4);
+    g_assert_cmpmem(buf, 4, "out\n", 4);
+    fe_clear(&fe);
 }
 
 static void capture_info(const char *msg, void *opaque)
@@ -795,6 +843,8 @@ int main(int argc, char **argv)
     g_test_add_func("/chardev/socket/server-wait", test_server_wait);
     g_test_add_func("/chardev/socket/slow-peer", test_slow_peer);
     g_test_add_func("/chardev/socket/ipv6", test_ipv6);
+    g_test_add_func("/chardev/socket/abstract", test_abstract);
+    g_test_add_func("/chardev/socket/fd", test_fd);
     g_test_add_func("/chardev/socket/one-client-at-a-time",
                     test_one_client_at_a_time);
     g_test_add_func("/chardev/socket/can-read", test_can_read);
