@@ -18,6 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  */
 static inline char *fuzz_cstring(const uint8_t *data, size_t size)
 {
+    /* libFuzzer may pass NULL with size 0; memchr(NULL, ...) is undefined */
+    if (size == 0) {
+        return g_strdup("");
+    }
     if (memchr(data, '\0', size)) {
         return NULL;
     }

@@ -79,7 +79,7 @@ static void ref_parse(Reference *ref, const char *data, size_t size)
     ref->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify)g_bytes_unref);
     ref->line = 0;
-    ref->has_nul = memchr(data, '\0', size) != NULL;
+    ref->has_nul = size > 0 && memchr(data, '\0', size) != NULL;
     if (ref->has_nul) {
         return;
     }
