@@ -60,6 +60,9 @@ G_DEFINE_FINAL_TYPE(VhMachine, vh_machine, G_TYPE_OBJECT)
 enum { SIGNAL_STATE_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
+enum { PROP_0, PROP_NAME, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
 const char *vh_run_state_name(VhRunState state)
 {
     g_autoptr(GEnumClass) klass = g_type_class_ref(VH_TYPE_RUN_STATE);
@@ -79,6 +82,37 @@ bool vh_run_state_from_name(const char *name, VhRunState *state)
     }
     *state = (VhRunState)v->value;
     return true;
+}
+
+static void vh_machine_set_property(GObject *obj, guint id, const GValue *value,
+                                    GParamSpec *pspec)
+{
+    VhMachine *m = VH_MACHINE(obj);
+
+    switch (id) {
+    case PROP_NAME:
+        g_free(m->name);
+        m->name = g_value_dup_string(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        break;
+    }
+}
+
+static void vh_machine_get_property(GObject *obj, guint id, GValue *value,
+                                    GParamSpec *pspec)
+{
+    VhMachine *m = VH_MACHINE(obj);
+
+    switch (id) {
+    case PROP_NAME:
+        g_value_set_string(value, m->name);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        break;
+    }
 }
 
 static void vh_machine_dispose(GObject *obj)
@@ -107,6 +141,12 @@ static void vh_machine_class_init(VhMachineClass *klass)
 
     oc->dispose = vh_machine_dispose;
     oc->finalize = vh_machine_finalize;
+    oc->set_property = vh_machine_set_property;
+    oc->get_property = vh_machine_get_property;
+    props[PROP_NAME] = g_param_spec_string(
+        "name", NULL, NULL, NULL,
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+    g_object_class_install_properties(oc, N_PROPS, props);
     signals[SIGNAL_STATE_CHANGED] = g_signal_new(
         "state-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
         NULL, NULL, G_TYPE_NONE, 2, VH_TYPE_RUN_STATE, VH_TYPE_RUN_STATE);
@@ -127,8 +167,7 @@ VhMachine *vh_machine_new(const char *name, VhRamBlock *ram, GError **errp)
     g_return_val_if_fail(name != NULL, NULL);
     g_return_val_if_fail(ram != NULL, NULL);
 
-    g_autoptr(VhMachine) m = g_object_new(VH_TYPE_MACHINE, NULL);
-    m->name = g_strdup(name);
+    g_autoptr(VhMachine) m = g_object_new(VH_TYPE_MACHINE, "name", name, NULL);
     m->ram = ram;
     m->guest = vh_test_guest_new(ram, errp);
     if (!m->guest) {

@@ -75,7 +75,11 @@ static void test_basics(void)
     Seen seen = {0};
     g_autoptr(VhMachine) m = machine_new(1 << 20, &seen);
 
+    g_autofree char *name = NULL;
+
     g_assert_cmpstr(vh_machine_get_name(m), ==, "vm0");
+    g_object_get(m, "name", &name, NULL);
+    g_assert_cmpstr(name, ==, "vm0");
     g_assert_cmpuint(vh_ram_block_get_size(vh_machine_get_ram(m)), ==, 1 << 20);
     g_assert_nonnull(vh_machine_get_test_guest(m));
     g_assert_cmpint(vh_machine_get_state(m), ==, VH_RUN_STATE_PRELAUNCH);

@@ -77,6 +77,7 @@ G_DECLARE_FINAL_TYPE(VhMachine, vh_machine, VH, MACHINE, GObject)
  * with its test guest formatted into @ram. Signals go to the caller's
  * thread-default main context. Fails when the test guest does not fit.
  *
+ * Property "name" (construct-only string): the -name, used in messages.
  * Signal "state-changed": void (VhMachine *m, VhRunState old,
  * VhRunState new, gpointer user_data).
  */
