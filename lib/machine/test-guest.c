@@ -609,7 +609,10 @@ static char *reply_error(const char *cmd, const char *fmt, ...)
     return g_strdup_printf("error: %s: %s", cmd, msg);
 }
 
-/* "100", "100MB/s", "500M", "1.5G/s", "4096B/s": bytes per second. */
+/*
+ * "100", "100MB/s", "100 MiB/s" (as status prints it), "500M", "1.5G/s",
+ * "4096B/s": bytes per second; M is MiB, as in QEMU's sizes.
+ */
 static bool parse_rate(const char *arg, guint64 *rate)
 {
     g_autofree char *s = g_strdup(arg);
@@ -618,8 +621,11 @@ static bool parse_rate(const char *arg, guint64 *rate)
     if (len >= 2 && g_ascii_strcasecmp(s + len - 2, "/s") == 0) {
         s[len -= 2] = '\0';
     }
-    if (len >= 2 && g_ascii_toupper(s[len - 1]) == 'B' &&
-        strchr("KMGTPE", g_ascii_toupper(s[len - 2]))) {
+    if (len >= 3 && g_ascii_strcasecmp(s + len - 2, "iB") == 0 &&
+        strchr("KMGTPE", g_ascii_toupper(s[len - 3]))) {
+        s[len -= 2] = '\0';
+    } else if (len >= 2 && g_ascii_toupper(s[len - 1]) == 'B' &&
+               strchr("KMGTPE", g_ascii_toupper(s[len - 2]))) {
         s[--len] = '\0';
     }
     return vh_size_parse(s, 'M', rate, NULL);
@@ -634,6 +640,18 @@ static char *cmd_dirty(VhTestGuest *guest, char **args)
     if (n == 1 && g_ascii_strcasecmp(args[0], "off") == 0) {
         vh_test_guest_set_workload(guest, 0, pattern);
         return g_strdup("dirty: off");
+    }
+    /* "dirty 100 MiB/s hot": a unit apart from the number. */
+    if (n >= 2 && g_ascii_isalpha(args[1][0])) {
+        g_autofree char *one = g_strconcat("1", args[1], NULL);
+        if (parse_rate(one, &rate)) {
+            char *merged = g_strconcat(args[0], args[1], NULL);
+            g_free(args[0]);
+            g_free(args[1]);
+            args[0] = merged;
+            memmove(args + 1, args + 2, (n - 1) * sizeof(*args));
+            n--;
+        }
     }
     if (n < 1 || n > 2) {
         return reply_error("dirty", "expected RATE [sequential|random|hot] "

@@ -450,6 +450,10 @@ static void test_command_dirty(Fixture *f, gconstpointer data)
         {"dirty 4096B/s", "dirty: 4 KiB/s, sequential", 4096},
         {"dirty 64K", "dirty: 64 KiB/s, sequential", 65536},
         {"dirty 1T", "dirty: 1 TiB/s, sequential", 1ULL << 40},
+        {"dirty 100 MiB/s", "dirty: 100 MiB/s, sequential", 100u << 20},
+        {"dirty 2 GiB/s hot", "dirty: 2 GiB/s, hot", 2u << 30},
+        {"dirty 300 mb random", "dirty: 300 MiB/s, random", 300u << 20},
+        {"dirty 8KiB/s", "dirty: 8 KiB/s, random", 8192},
         {"dirty off", "dirty: off", 0},
         {"dirty OFF", "dirty: off", 0},
     };
@@ -496,6 +500,10 @@ static void test_command_errors(Fixture *f, gconstpointer data)
                      "most 1 TiB/s; 'dirty off' stops)"},
         {"dirty 100 zigzag", "error: dirty: unknown pattern 'zigzag' "
                              "(expected sequential, random or hot)"},
+        {"dirty 100 MiB/s hot now", "error: dirty: expected RATE "
+                                    "[sequential|random|hot] or off"},
+        {"dirty 100 MiB/s/s", "error: dirty: unknown pattern 'MiB/s/s' "
+                              "(expected sequential, random or hot)"},
         {"help me", "error: help: takes no arguments"},
         {"status now", "error: status: takes no arguments"},
         {"verify all", "error: verify: takes no arguments"},
