@@ -32,12 +32,15 @@
  * first, then stores the bumped generation (release order). A concurrent
  * reader that takes no lock — migration — may therefore see a page newer
  * than its table entry, or a torn page; it must rely on dirty tracking and
- * copy the final state after vh_test_guest_pause() returns. Once paused, every
+ * copy the final state after vh_test_guest_pause() returns. The table is
+ * guest RAM too, so each page write dirties two pages: the data page and
+ * the table page holding its entry. Once paused, every
  * page and its table entry agree. verify and checksum take the page lock
  * the workload holds per page, so they see a consistent RAM even while it
  * runs (the workload waits meanwhile).
  *
- * Threads: every function may be called from any thread. The guest is
+ * Threads: every function may be called from any thread, concurrently,
+ * except vh_test_guest_free(), which nothing may race with. The guest is
  * created paused; pause/resume are synchronous and are normally driven by
  * VhMachine's run state. @ram must outlive the guest.
  */
