@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* How many pages of @ram the kernel has resident. */
@@ -88,6 +89,36 @@ static void test_too_large(void)
     g_assert_cmpstr(err->message, ==,
                     "cannot allocate 4 EiB of guest RAM for 'pc.ram': "
                     "Cannot allocate memory");
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+/* A size the address space could hold, refused by RLIMIT_AS in a child. */
+static void test_rlimit(void)
+{
+#ifdef UNDER_SANITIZER
+    g_test_skip("sanitizers reserve more address space than any limit");
+#else
+    if (g_test_subprocess()) {
+        g_autoptr(GError) err = NULL;
+        struct rlimit lim = {1ULL << 30, 1ULL << 30};
+        g_assert_cmpint(setrlimit(RLIMIT_AS, &lim), ==, 0);
+        VhRamBlock *ram = vh_ram_block_new("pc.ram", 2ULL << 30, false, &err);
+        g_assert_null(ram);
+        g_print("%s\n", err->message);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_passed();
+    g_test_trap_assert_stdout("cannot allocate 2 GiB of guest RAM for "
+                              "'pc.ram': Cannot allocate memory\n");
+#endif
 }
 
 static char *make_tmpdir(void)
@@ -206,6 +237,7 @@ int main(int argc, char **argv)
     g_test_add_func("/machine/ram/prealloc", test_prealloc);
     g_test_add_func("/machine/ram/bad-size", test_bad_size);
     g_test_add_func("/machine/ram/too-large", test_too_large);
+    g_test_add_func("/machine/ram/rlimit", test_rlimit);
     g_test_add_func("/machine/ram/file-shared", test_file_shared);
     g_test_add_func("/machine/ram/file-private", test_file_private);
     g_test_add_func("/machine/ram/file-directory", test_file_directory);
