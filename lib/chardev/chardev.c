@@ -16,6 +16,7 @@ typedef struct {
     VhChardevReadFunc read;
     VhChardevEventFunc event;
     void *opaque;
+    bool fe_attached; /* some handler installed: vh_chardev_remove refuses */
     GSource *opened_idle; /* late OPENED for a frontend set while connected */
 
     VhChannelFile *logfile;
@@ -97,6 +98,7 @@ void vh_chardev_set_handlers(VhChardev *chr, VhChardevCanReadFunc can_read,
     p->read = read;
     p->event = event;
     p->opaque = opaque;
+    p->fe_attached = can_read || read || event;
     cancel_late_opened(p);
     if (p->connected && event) {
         p->opened_idle = g_idle_source_new();
@@ -228,6 +230,11 @@ bool vh_chardev_set_logfile(VhChardev *chr, const char *path, bool append,
     p->logfile = f;
     p->logfile_path = g_strdup(path);
     return true;
+}
+
+bool vh_chardev_has_frontend(VhChardev *chr)
+{
+    return priv(chr)->fe_attached;
 }
 
 bool vh_chardev_is_connected(VhChardev *chr)

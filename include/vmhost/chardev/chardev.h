@@ -110,6 +110,12 @@ G_GNUC_WARN_UNUSED_RESULT
 bool vh_chardev_set_logfile(VhChardev *chr, const char *path, bool append,
                             GError **errp);
 
+/*
+ * Whether a frontend is attached: the last vh_chardev_set_handlers call
+ * installed at least one handler (all NULL detaches).
+ */
+bool vh_chardev_has_frontend(VhChardev *chr);
+
 bool vh_chardev_is_connected(VhChardev *chr);
 bool vh_chardev_is_closed(VhChardev *chr);
 
