@@ -1,0 +1,838 @@
+/*
+ * vmhost: the machine program. QEMU's command-line language for the TLS
+ * host services: credentials objects, character devices (TLS sockets
+ * among them), serial ports whose first one is the built-in test guest's
+ * console, and guest RAM.
+ *
+ *   vmhost -object tls-creds-x509,id=tls0,endpoint=server,dir=$PKI \
+ *          -chardev socket,id=s0,host=127.0.0.1,port=9000,tls-creds=tls0,server
+ * \ -device isa-serial,chardev=s0
+ *
+ * Startup follows QEMU's order: objects, then chardevs (a server with
+ * wait=on blocks here until its first client is in), then the machine
+ * (RAM and test guest), then serial ports (-serial first, then -device
+ * isa-serial, in command-line order; the first port is the console), then
+ * the guest starts unless -S. The pidfile is written last, so its
+ * existence means vmhost is ready; -daemonize's parent exits only then.
+ * SIGTERM/SIGINT: chardevs closed (TLS close-notify), UNIX sockets and the
+ * pidfile removed, exit 0. Any startup error names the option, exit 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmhost-config.h"
+#include "vmhost/chardev/char-socket.h"
+#include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/machine/machine.h"
+#include "vmhost/machine/serial.h"
+#include "vmhost/object/object-create.h"
+#include "vmhost/util/error.h"
+#include "vmhost/util/opts.h"
+#include "vmhost/util/size.h"
+#include "vmhost/vmhost-types.h"
+
+#define DEFAULT_RAM "128M"
+
+typedef enum {
+    OPT_NAME,
+    OPT_M,
+    OPT_OBJECT,
+    OPT_CHARDEV,
+    OPT_SERIAL,
+    OPT_DEVICE,
+    OPT_S,
+    OPT_NODEFAULTS,
+    OPT_NOGRAPHIC,
+    OPT_DAEMONIZE,
+    OPT_PIDFILE,
+    OPT_D,
+    OPT_VERSION,
+    OPT_HELP,
+    OPT_UNSUPPORTED,
+} OptId;
+
+typedef struct {
+    const char *name;
+    OptId id;
+    const char *arg; /* NULL: takes no argument */
+    const char *help;
+} OptionDef;
+
+static const OptionDef option_defs[] = {
+    {"name", OPT_NAME, "NAME", "the machine's name, used in messages"},
+    {"m", OPT_M, "SIZE",
+     "guest RAM (default " DEFAULT_RAM "; a plain number "
+     "is MiB)"},
+    {"object", OPT_OBJECT, "TYPE,id=ID,...",
+     "create an object: tls-creds-x509, tls-creds-anon, tls-creds-psk, "
+     "authz-simple, authz-list, authz-list-file"},
+    {"chardev", OPT_CHARDEV, "BACKEND,id=ID,...",
+     "create a character device (socket, null, file, ringbuf, ...)"},
+    {"serial", OPT_SERIAL, "DEV",
+     "a serial port on DEV: chardev:ID, null, stdio, file:PATH, "
+     "tcp:HOST:PORT[,server][,nowait], unix:PATH[,server], none"},
+    {"device", OPT_DEVICE, "isa-serial,chardev=ID[,id=ID]",
+     "a serial port on chardev ID"},
+    {"S", OPT_S, NULL, "do not start the guest (state prelaunch)"},
+    {"nodefaults", OPT_NODEFAULTS, NULL,
+     "no default devices (vmhost creates none anyway)"},
+    {"nographic", OPT_NOGRAPHIC, NULL, "no display (vmhost has none)"},
+    {"daemonize", OPT_DAEMONIZE, NULL,
+     "run in the background once set up; the parent exits 0 then"},
+    {"pidfile", OPT_PIDFILE, "FILE",
+     "write the process id to FILE once ready (removed on exit)"},
+    {"D", OPT_D, "LOGFILE", "write log messages to LOGFILE (appended)"},
+    {"version", OPT_VERSION, NULL, "print the version and exit"},
+    {"help", OPT_HELP, NULL, "print this help and exit"},
+    {"h", OPT_HELP, NULL, NULL},
+    {"incoming", OPT_UNSUPPORTED, "URI", "migration target (not yet)"},
+    {"monitor", OPT_UNSUPPORTED, "DEV", "HMP monitor (not yet)"},
+    {"qmp", OPT_UNSUPPORTED, "DEV", "QMP monitor (not yet)"},
+    {"mon", OPT_UNSUPPORTED, "chardev=ID,...", "monitor (not yet)"},
+};
+
+typedef struct {
+    const char *name;
+    guint64 ram_size;
+    /* The option strings, borrowed from argv, in command-line order. */
+    GPtrArray *objects, *chardevs, *serials, *devices;
+    bool start_paused;
+    bool daemonize;
+    bool uses_stdio;
+    const char *pidfile;
+    const char *logfile;
+} Config;
+
+typedef struct {
+    Config cfg;
+    GMainLoop *loop;
+    VhMachine *machine;
+    GPtrArray *ports; /* VhSerial, the console first */
+    FILE *log;
+    int pidfile_fd;
+    int ready_fd; /* -daemonize: the pipe to the waiting parent */
+    int signal;   /* the signal that ends the run, 0 while none */
+} Vmhost;
+
+/* ---- messages ---- */
+
+/* A line to the -D log, when there is one. */
+static void log_line(Vmhost *vm, const char *text)
+{
+    g_autoptr(GDateTime) now = NULL;
+    g_autofree char *stamp = NULL;
+
+    if (!vm->log) {
+        return;
+    }
+    now = g_date_time_new_now_utc();
+    stamp = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+    fprintf(vm->log, "%s %s\n", stamp, text);
+    fflush(vm->log);
+}
+
+/* Log messages (chardev warnings: refused handshakes, lost peers, ...)
+ * go to the -D file, else to stderr. */
+static GLogWriterOutput log_writer(GLogLevelFlags level,
+                                   const GLogField *fields, gsize n_fields,
+                                   gpointer opaque)
+{
+    Vmhost *vm = opaque;
+    const char *msg = NULL, *domain = NULL, *kind = "";
+    g_autofree char *text = NULL;
+
+    for (gsize i = 0; i < n_fields; i++) {
+        if (g_str_equal(fields[i].key, "MESSAGE")) {
+            msg = fields[i].value;
+        } else if (g_str_equal(fields[i].key, "GLIB_DOMAIN")) {
+            domain = fields[i].value;
+        }
+    }
+    if (g_log_writer_default_would_drop(level, domain)) {
+        return G_LOG_WRITER_HANDLED;
+    }
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) {
+        kind = "error: ";
+    } else if (level & G_LOG_LEVEL_WARNING) {
+        kind = "warning: ";
+    }
+    text = g_strdup_printf("vmhost: %s%s", kind, msg ? msg : "");
+    if (vm->log) {
+        log_line(vm, text);
+    } else {
+        fprintf(stderr, "%s\n", text);
+    }
+    return G_LOG_WRITER_HANDLED;
+}
+
+/* "waiting for connection on: ..." is for the operator: stderr, and the
+ * log. */
+static void chardev_info(const char *message, void *opaque)
+{
+    g_autofree char *text = g_strdup_printf("vmhost: %s", message);
+
+    fprintf(stderr, "%s\n", text);
+    log_line(opaque, text);
+}
+
+/* Make the message name @opt, unless it already does. */
+static void name_option(GError **errp, const char *opt)
+{
+    if (errp && *errp && !g_str_has_prefix((*errp)->message, opt)) {
+        g_prefix_error(errp, "%s: ", opt);
+    }
+}
+
+static void usage(void)
+{
+    printf("usage: vmhost [options]\n\n"
+           "QEMU's command-line language for the TLS host services.\n\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(option_defs); i++) {
+        const OptionDef *d = &option_defs[i];
+        g_autofree char *left = g_strdup_printf(
+            "-%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
+        if (d->help) {
+            printf("  %s\n      %s\n", left, d->help);
+        }
+    }
+}
+
+/* ---- the command line ---- */
+
+static const OptionDef *find_option(const char *arg)
+{
+    const char *name = arg + 1;
+
+    if (name[0] == '-') {
+        name++; /* --name works too, as in QEMU */
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(option_defs); i++) {
+        if (g_str_equal(option_defs[i].name, name)) {
+            return &option_defs[i];
+        }
+    }
+    return NULL;
+}
+
+static bool parse_ram_size(const char *arg, guint64 *out, GError **errp)
+{
+    g_autoptr(VhOpts) o = vh_opts_parse("-m", arg, "size", errp);
+    const char *size;
+
+    if (!o) {
+        return false;
+    }
+    size = vh_opts_get_string(o, "size");
+    if (!vh_opts_check_unused(o, errp)) {
+        return false;
+    }
+    if (!size || !size[0]) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-m: a size is required (e.g. -m 512M)");
+        return false;
+    }
+    if (!vh_size_parse(size, 'M', out, errp)) {
+        g_prefix_error(errp, "-m: ");
+        return false;
+    }
+    if (*out % VH_RAM_PAGE_SIZE ||
+        *out < (guint64)VH_TEST_GUEST_MIN_PAGES * VH_RAM_PAGE_SIZE) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-m: '%s': guest RAM must be a multiple of 4 KiB and at "
+                    "least %u KiB",
+                    size, VH_TEST_GUEST_MIN_PAGES * VH_RAM_PAGE_SIZE / 1024);
+        return false;
+    }
+    return true;
+}
+
+/* Whether -chardev @arg is a stdio backend (which -daemonize refuses). */
+static bool chardev_is_stdio(const char *arg)
+{
+    g_autoptr(VhOpts) o = vh_opts_parse("-chardev", arg, "backend", NULL);
+    const char *backend = o ? vh_opts_get_string(o, "backend") : NULL;
+
+    return backend && g_str_equal(backend, "stdio");
+}
+
+/* Sets *@done when the run is over already (-help, -version). */
+static bool parse_args(int argc, char **argv, Config *c, bool *done,
+                       GError **errp)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const OptionDef *d;
+        const char *val = NULL;
+
+        if (a[0] != '-' || !a[1]) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "'%s': not an option (vmhost takes no disk image; "
+                        "see -help)",
+                        a);
+            return false;
+        }
+        d = find_option(a);
+        if (!d) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "%s: unknown option (see -help)", a);
+            return false;
+        }
+        if (d->arg) {
+            if (i + 1 >= argc) {
+                g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "-%s: requires an argument (%s)", d->name, d->arg);
+                return false;
+            }
+            val = argv[++i];
+        }
+        switch (d->id) {
+        case OPT_NAME:
+            c->name = val;
+            break;
+        case OPT_M:
+            if (!parse_ram_size(val, &c->ram_size, errp)) {
+                return false;
+            }
+            break;
+        case OPT_OBJECT:
+            g_ptr_array_add(c->objects, (gpointer)val);
+            break;
+        case OPT_CHARDEV:
+            c->uses_stdio |= chardev_is_stdio(val);
+            g_ptr_array_add(c->chardevs, (gpointer)val);
+            break;
+        case OPT_SERIAL:
+            c->uses_stdio |= g_str_equal(val, "stdio");
+            g_ptr_array_add(c->serials, (gpointer)val);
+            break;
+        case OPT_DEVICE:
+            g_ptr_array_add(c->devices, (gpointer)val);
+            break;
+        case OPT_S:
+            c->start_paused = true;
+            break;
+        case OPT_NODEFAULTS:
+        case OPT_NOGRAPHIC:
+            break; /* vmhost has no default devices and no display */
+        case OPT_DAEMONIZE:
+            c->daemonize = true;
+            break;
+        case OPT_PIDFILE:
+            c->pidfile = val;
+            break;
+        case OPT_D:
+            c->logfile = val;
+            break;
+        case OPT_VERSION:
+            printf("vmhost version %s\n", VMHOST_VERSION);
+            *done = true;
+            return true;
+        case OPT_HELP:
+            usage();
+            *done = true;
+            return true;
+        case OPT_UNSUPPORTED:
+        default:
+            g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                        "-%s: not yet supported", d->name);
+            return false;
+        }
+    }
+    if (c->daemonize && c->uses_stdio) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-daemonize: cannot be used with a stdio chardev or "
+                    "-serial stdio");
+        return false;
+    }
+    return true;
+}
+
+/* ---- chardevs ---- */
+
+/* Register @chr and, for a server with wait=on, block until its client is
+ * in (the operator is told where it waits). */
+static bool chardev_start(VhChardev *chr, GError **errp)
+{
+    if (!vh_chardev_register(chr, errp)) {
+        return false;
+    }
+    if (VH_IS_CHARDEV_SOCKET(chr) &&
+        vh_chardev_socket_get_wait(VH_CHARDEV_SOCKET(chr))) {
+        return vh_chardev_socket_wait_connected(VH_CHARDEV_SOCKET(chr), errp);
+    }
+    return true;
+}
+
+static bool add_chardev(const char *arg, GError **errp)
+{
+    g_autoptr(VhOpts) o = vh_opts_parse("-chardev", arg, "backend", errp);
+    g_autoptr(VhChardev) chr =
+        o ? vh_chardev_new_from_opts(o, NULL, errp) : NULL;
+
+    return chr && chardev_start(chr, errp);
+}
+
+/* "tcp:HOST:PORT,..." and "unix:PATH,...": a socket chardev's options. */
+static bool serial_socket_opts(VhOpts *out, const char *dev, bool tcp,
+                               GError **errp)
+{
+    const char *rest = strchr(dev, ':') + 1;
+    g_autoptr(VhOpts) in = vh_opts_parse("-serial", rest, "addr", errp);
+    const char *addr = in ? vh_opts_get_string(in, "addr") : NULL;
+
+    if (!in) {
+        return false;
+    }
+    if (!addr || !addr[0]) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-serial: '%s': the address is missing (%s)", dev,
+                    tcp ? "tcp:HOST:PORT" : "unix:PATH");
+        return false;
+    }
+    if (tcp) {
+        const char *colon = strrchr(addr, ':');
+        g_autofree char *host = NULL;
+
+        if (!colon || !colon[1]) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "-serial: '%s': expected tcp:HOST:PORT", dev);
+            return false;
+        }
+        host = g_strndup(addr, colon - addr);
+        if (host[0] == '[' && g_str_has_suffix(host, "]")) {
+            host[strlen(host) - 1] = '\0';
+            memmove(host, host + 1, strlen(host));
+        }
+        if (host[0]) {
+            vh_opts_append(out, "host", host);
+        }
+        vh_opts_append(out, "port", colon + 1);
+    } else {
+        vh_opts_append(out, "path", addr);
+    }
+    for (guint i = 0; i < vh_opts_count(in); i++) {
+        if (!g_str_equal(vh_opts_nth_key(in, i), "addr")) {
+            vh_opts_append(out, vh_opts_nth_key(in, i),
+                           vh_opts_nth_value(in, i));
+        }
+    }
+    return true;
+}
+
+/*
+ * The chardev behind -serial @dev (transfer full), created and registered
+ * as "serialN" unless @dev is chardev:ID; NULL without an error for none.
+ */
+static VhChardev *serial_chardev(const char *dev, guint index, GError **errp)
+{
+    g_autofree char *id = g_strdup_printf("serial%u", index);
+    g_autoptr(VhOpts) o = vh_opts_new("-serial");
+    g_autoptr(VhChardev) chr = NULL;
+
+    if (g_str_has_prefix(dev, "chardev:")) {
+        VhChardev *found = vh_chardev_lookup(dev + strlen("chardev:"));
+        if (!found) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "-serial: chardev '%s' not found",
+                        dev + strlen("chardev:"));
+            return NULL;
+        }
+        return g_object_ref(found);
+    }
+    if (g_str_equal(dev, "none")) {
+        return NULL;
+    }
+    if (g_str_equal(dev, "null") || g_str_equal(dev, "stdio")) {
+        vh_opts_append(o, "backend", dev);
+    } else if (g_str_has_prefix(dev, "file:") && dev[5]) {
+        vh_opts_append(o, "backend", "file");
+        vh_opts_append(o, "path", dev + 5);
+    } else if (g_str_has_prefix(dev, "tcp:") ||
+               g_str_has_prefix(dev, "unix:")) {
+        vh_opts_append(o, "backend", "socket");
+        if (!serial_socket_opts(o, dev, dev[0] == 't', errp)) {
+            return NULL;
+        }
+    } else {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-serial: '%s': unknown device (expected chardev:ID, "
+                    "null, stdio, file:PATH, tcp:HOST:PORT, unix:PATH or "
+                    "none)",
+                    dev);
+        return NULL;
+    }
+    vh_opts_append(o, "id", id);
+    chr = vh_chardev_new_from_opts(o, NULL, errp);
+    if (!chr || !chardev_start(chr, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&chr);
+}
+
+/* ---- serial ports ---- */
+
+static bool add_port(Vmhost *vm, const char *optname, const char *id,
+                     VhChardev *chr, GError **errp)
+{
+    VhTestGuest *console = NULL;
+    VhSerial *port;
+
+    for (guint i = 0; i < vm->ports->len; i++) {
+        VhSerial *other = g_ptr_array_index(vm->ports, i);
+        if (vh_serial_get_chardev(other) == chr) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "%s: chardev '%s' is already in use by %s", optname,
+                        vh_chardev_get_id(chr), vh_serial_get_id(other));
+            return false;
+        }
+        if (g_str_equal(vh_serial_get_id(other), id)) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "%s: a device with id '%s' already exists", optname,
+                        id);
+            return false;
+        }
+    }
+    if (vm->ports->len == 0) {
+        console = vh_machine_get_test_guest(vm->machine);
+    }
+    port = vh_serial_new(id, chr, console, errp);
+    if (!port) {
+        return false;
+    }
+    g_ptr_array_add(vm->ports, port);
+    return true;
+}
+
+static bool add_device(Vmhost *vm, const char *arg, GError **errp)
+{
+    g_autoptr(VhOpts) o = vh_opts_parse("-device", arg, "driver", errp);
+    const char *driver, *chardev, *id;
+    g_autofree char *auto_id = NULL;
+    VhChardev *chr;
+
+    if (!o) {
+        return false;
+    }
+    driver = vh_opts_get_string(o, "driver");
+    if (!driver || !g_str_equal(driver, "isa-serial")) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                    "-device: driver '%s' is not supported (vmhost has "
+                    "isa-serial)",
+                    driver ? driver : "");
+        return false;
+    }
+    chardev = vh_opts_get_string(o, "chardev");
+    id = vh_opts_get_string(o, "id");
+    if (!vh_opts_check_unused(o, errp)) {
+        return false;
+    }
+    if (!chardev) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-device isa-serial: parameter 'chardev' is required");
+        return false;
+    }
+    chr = vh_chardev_lookup(chardev);
+    if (!chr) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-device isa-serial: chardev '%s' not found", chardev);
+        return false;
+    }
+    if (!id) {
+        id = auto_id = g_strdup_printf("serial%u", vm->ports->len);
+    }
+    return add_port(vm, "-device isa-serial", id, chr, errp);
+}
+
+static bool add_serials(Vmhost *vm, GError **errp)
+{
+    GPtrArray *serials = vm->cfg.serials;
+
+    for (guint i = 0; i < serials->len; i++) {
+        g_autoptr(VhChardev) chr =
+            serial_chardev(g_ptr_array_index(serials, i), i, errp);
+        g_autofree char *id = g_strdup_printf("serial%u", vm->ports->len);
+
+        if (!chr) {
+            if (errp && *errp) {
+                return false;
+            }
+            continue; /* none */
+        }
+        if (!add_port(vm, "-serial", id, chr, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- process: daemon, pidfile, signals ---- */
+
+/* Fork; the parent waits for the child's "ready" byte and exits with 0,
+ * or 1 when the child fails (it says why on stderr itself). */
+static bool daemonize_start(Vmhost *vm, GError **errp)
+{
+    int fds[2];
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "-daemonize: pipe: %s",
+                    g_strerror(errno));
+        return false;
+    }
+    pid = fork();
+    if (pid < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "-daemonize: fork: %s",
+                    g_strerror(errno));
+        return false;
+    }
+    if (pid > 0) {
+        char c = 1;
+        ssize_t n;
+
+        close(fds[1]);
+        do {
+            n = read(fds[0], &c, 1);
+        } while (n < 0 && errno == EINTR);
+        _exit(n == 1 && c == 0 ? 0 : 1);
+    }
+    close(fds[0]);
+    setsid();
+    vm->ready_fd = fds[1];
+    return true;
+}
+
+static void daemonize_finish(Vmhost *vm)
+{
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    ssize_t n;
+
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        close(null);
+    }
+    do {
+        n = write(vm->ready_fd, "", 1);
+    } while (n < 0 && errno == EINTR);
+    close(vm->ready_fd);
+    vm->ready_fd = -1;
+}
+
+/* Written once everything is up; locked so two vmhosts cannot share it. */
+static bool pidfile_write(Vmhost *vm, GError **errp)
+{
+    const char *path = vm->cfg.pidfile;
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+    if (fd < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "-pidfile: cannot open %s: %s", path, g_strerror(errno));
+        return false;
+    }
+    if (fcntl(fd, F_SETLK, &lock) < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "-pidfile: %s is locked by another running process", path);
+        close(fd);
+        return false;
+    }
+    if (ftruncate(fd, 0) < 0 ||
+        write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "-pidfile: cannot write %s: %s", path, g_strerror(errno));
+        close(fd);
+        unlink(path);
+        return false;
+    }
+    vm->pidfile_fd = fd;
+    return true;
+}
+
+static gboolean on_signal(gpointer opaque, int signo)
+{
+    Vmhost *vm = opaque;
+
+    vm->signal = signo;
+    /* During startup this ends a wait for a client too. */
+    vh_chardev_remove_all();
+    g_main_loop_quit(vm->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_sigterm(gpointer opaque)
+{
+    return on_signal(opaque, SIGTERM);
+}
+
+static gboolean on_sigint(gpointer opaque)
+{
+    return on_signal(opaque, SIGINT);
+}
+
+/* ---- startup and shutdown ---- */
+
+static bool start(Vmhost *vm, GError **errp)
+{
+    Config *c = &vm->cfg;
+    g_autoptr(VhRamBlock) ram = NULL;
+
+    if (c->logfile) {
+        vm->log = fopen(c->logfile, "ae");
+        if (!vm->log) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                        "-D: cannot open %s: %s", c->logfile,
+                        g_strerror(errno));
+            return false;
+        }
+    }
+    vh_object_register_builtin_types();
+    for (guint i = 0; i < c->objects->len; i++) {
+        if (!vh_object_add_from_string(g_ptr_array_index(c->objects, i),
+                                       errp)) {
+            name_option(errp, "-object");
+            return false;
+        }
+    }
+    for (guint i = 0; i < c->chardevs->len; i++) {
+        if (!add_chardev(g_ptr_array_index(c->chardevs, i), errp)) {
+            name_option(errp, "-chardev");
+            return false;
+        }
+    }
+    ram = vh_ram_block_new("pc.ram", c->ram_size, false, errp);
+    if (!ram) {
+        name_option(errp, "-m");
+        return false;
+    }
+    vm->machine = vh_machine_new(c->name ? c->name : "vmhost",
+                                 g_steal_pointer(&ram), errp);
+    if (!vm->machine) {
+        name_option(errp, "-m");
+        return false;
+    }
+    if (!add_serials(vm, errp)) {
+        name_option(errp, "-serial");
+        return false;
+    }
+    for (guint i = 0; i < c->devices->len; i++) {
+        if (!add_device(vm, g_ptr_array_index(c->devices, i), errp)) {
+            name_option(errp, "-device");
+            return false;
+        }
+    }
+    if (!c->start_paused && !vh_machine_cont(vm->machine, errp)) {
+        return false;
+    }
+    return !c->pidfile || pidfile_write(vm, errp);
+}
+
+static void stop(Vmhost *vm)
+{
+    /* Ports first: they hold the chardevs' frontends. */
+    g_ptr_array_set_size(vm->ports, 0);
+    vh_chardev_remove_all(); /* TLS close-notify, UNIX sockets unlinked */
+    if (vm->machine) {
+        vh_machine_shutdown(vm->machine);
+        g_clear_object(&vm->machine);
+    }
+    if (vm->pidfile_fd >= 0) {
+        unlink(vm->cfg.pidfile);
+        close(vm->pidfile_fd);
+        vm->pidfile_fd = -1;
+    }
+}
+
+static void report_ready(Vmhost *vm)
+{
+    Config *c = &vm->cfg;
+    g_autofree char *ram = vh_size_format(c->ram_size);
+    g_autofree char *text = g_strdup_printf(
+        "vmhost: machine %s up: %s of RAM, %u serial port(s), %s, pid %d",
+        c->name ? c->name : "vmhost", ram, vm->ports->len,
+        vh_run_state_name(vh_machine_get_state(vm->machine)), (int)getpid());
+
+    log_line(vm, text);
+}
+
+static int run(Vmhost *vm)
+{
+    g_autoptr(GError) err = NULL;
+    int rc = 0;
+
+    vm->loop = g_main_loop_new(NULL, FALSE);
+    g_log_set_writer_func(log_writer, vm, NULL);
+    vh_chardev_set_info_func(chardev_info, vm);
+    g_unix_signal_add(SIGTERM, on_sigterm, vm);
+    g_unix_signal_add(SIGINT, on_sigint, vm);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!start(vm, &err)) {
+        if (vm->signal) {
+            g_clear_error(&err);
+        } else {
+            g_autofree char *text = g_strdup_printf("vmhost: %s", err->message);
+            fprintf(stderr, "%s\n", text);
+            log_line(vm, text);
+            rc = 1;
+        }
+    }
+    if (rc == 0 && !vm->signal) {
+        report_ready(vm);
+        if (vm->ready_fd >= 0) {
+            daemonize_finish(vm);
+        }
+        g_main_loop_run(vm->loop);
+    }
+    if (vm->signal) {
+        g_autofree char *text =
+            g_strdup_printf("vmhost: terminating on signal %d", vm->signal);
+        fprintf(stderr, "%s\n", text);
+        log_line(vm, text);
+    }
+    stop(vm);
+    g_main_loop_unref(vm->loop);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    Vmhost vm = {
+        .pidfile_fd = -1,
+        .ready_fd = -1,
+    };
+    Config *c = &vm.cfg;
+    bool done = false;
+    int rc;
+
+    c->objects = g_ptr_array_new();
+    c->chardevs = g_ptr_array_new();
+    c->serials = g_ptr_array_new();
+    c->devices = g_ptr_array_new();
+    vm.ports = g_ptr_array_new_with_free_func((GDestroyNotify)vh_serial_free);
+    if (!parse_ram_size(DEFAULT_RAM, &c->ram_size, &err) ||
+        !parse_args(argc, argv, c, &done, &err) ||
+        (!done && c->daemonize && !daemonize_start(&vm, &err))) {
+        fprintf(stderr, "vmhost: %s\n", err->message);
+        rc = 1;
+    } else {
+        rc = done ? 0 : run(&vm);
+    }
+    g_ptr_array_unref(vm.ports);
+    g_ptr_array_unref(c->objects);
+    g_ptr_array_unref(c->chardevs);
+    g_ptr_array_unref(c->serials);
+    g_ptr_array_unref(c->devices);
+    if (vm.log) {
+        fclose(vm.log);
+    }
+    return rc;
+}
