@@ -1,0 +1,75 @@
+/*
+ * QMP, the JSON machine monitor, over any chardev.
+ *
+ *     g_autoptr(VhQmp) qmp = vh_qmp_new(&host, chr);
+ *     peer <- {"QMP": {"version": {...}, "capabilities": []}}
+ *     peer -> {"execute": "qmp_capabilities"}
+ *     peer <- {"return": {}}
+ *     peer -> {"execute": "query-status", "id": 7}
+ *     peer <- {"return": {"status": "running", "running": true, ...}, "id": 7}
+ *
+ * Input is a stream of JSON objects: several may arrive in one read and
+ * one may be split across reads; each complete one gets exactly one reply
+ * (a malformed one a GenericError), and the monitor stays up. Until
+ * qmp_capabilities has run every other command fails with CommandNotFound
+ * ("Expecting capabilities negotiation with 'qmp_capabilities'"), and
+ * events are held back. Replies and events are one line each, ending in
+ * CRLF.
+ *
+ * Events (vh_qmp_emit_event in monitor.h) go to every negotiated monitor:
+ * STOP and RESUME when the host's machine leaves or enters running,
+ * SHUTDOWN on quit.
+ */
+#pragma once
+
+#include "vmhost/chardev/chardev.h"
+#include "vmhost/monitor/monitor.h"
+
+G_BEGIN_DECLS
+
+/* One input object may not be larger than this; it gets an error. */
+#define VH_QMP_INPUT_MAX (1024 * 1024)
+
+typedef struct _VhQmp VhQmp;
+
+/*
+ * (transfer full) Attach a QMP monitor to @chr (a reference is taken; the
+ * monitor is its frontend); the greeting goes out when the chardev opens.
+ * @host is borrowed and must outlive the monitor.
+ */
+VhQmp *vh_qmp_new(VhMonitorHost *host, VhChardev *chr);
+
+/* Where a monitor without a chardev sends its lines (CRLF included). */
+typedef void (*VhQmpOutputFunc)(const char *line, size_t len, void *opaque);
+
+/*
+ * (transfer full) A QMP monitor with no chardev: input comes from
+ * vh_qmp_feed, output goes to @out (the greeting at once).
+ */
+VhQmp *vh_qmp_new_detached(VhMonitorHost *host, VhQmpOutputFunc out,
+                           void *opaque);
+/* Input bytes, as if read from the chardev. */
+void vh_qmp_feed(VhQmp *qmp, const guint8 *buf, size_t len);
+
+/* Detach from the chardev and the machine and free. NULL is allowed. */
+void vh_qmp_free(VhQmp *qmp);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhQmp, vh_qmp_free)
+
+/*
+ * The stream splitter on its own: finds where each top-level JSON value
+ * ends (braces and brackets counted outside strings, escapes honoured).
+ * Text outside any object up to the next newline or '{' is a piece of its
+ * own (it will not parse). A piece over VH_QMP_INPUT_MAX bytes is
+ * reported with @too_long and its bytes dropped.
+ */
+typedef void (*VhQmpPieceFunc)(const char *text, size_t len, bool too_long,
+                               void *opaque);
+typedef struct _VhQmpSplitter VhQmpSplitter;
+VhQmpSplitter *vh_qmp_splitter_new(VhQmpPieceFunc func, void *opaque);
+void vh_qmp_splitter_feed(VhQmpSplitter *sp, const guint8 *buf, size_t len);
+/* Forget a partial piece (the peer went away). */
+void vh_qmp_splitter_reset(VhQmpSplitter *sp);
+void vh_qmp_splitter_free(VhQmpSplitter *sp);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhQmpSplitter, vh_qmp_splitter_free)
+
+G_END_DECLS

@@ -1,0 +1,396 @@
+/*
+ * Commands on the machine, the object registry and the test guest.
+ */
+#include "monitor-internal.h"
+
+#include "vmhost-config.h"
+#include "vmhost/crypto/tls-creds.h"
+#include "vmhost/crypto/tls-priority.h"
+#include "vmhost/object/object-create.h"
+#include "vmhost/object/object.h"
+#include "vmhost/util/error.h"
+
+static bool need_machine(VhMonitorHost *host, GError **errp)
+{
+    if (!host->machine) {
+        g_set_error_literal(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                            "this vmhost has no machine");
+        return false;
+    }
+    return true;
+}
+
+JsonNode *vh_mon_query_status(VhMonitorHost *host, JsonObject *args,
+                              GError **errp)
+{
+    JsonObject *o;
+    JsonNode *n;
+    VhRunState st;
+
+    if (!need_machine(host, errp)) {
+        return NULL;
+    }
+    st = vh_machine_get_state(host->machine);
+    o = json_object_new();
+    json_object_set_string_member(o, "status", vh_run_state_name(st));
+    json_object_set_boolean_member(o, "running", st == VH_RUN_STATE_RUNNING);
+    json_object_set_boolean_member(o, "singlestep", false);
+    n = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(n, o);
+    return n;
+}
+
+char *vh_mon_format_status(JsonNode *result)
+{
+    JsonObject *o = json_node_get_object(result);
+    const char *st = json_object_get_string_member(o, "status");
+
+    /* QEMU's wording: every state but running is "paused (state)". */
+    if (g_str_equal(st, "running") || g_str_equal(st, "paused")) {
+        return g_strdup_printf("VM status: %s\n", st);
+    }
+    return g_strdup_printf("VM status: paused (%s)\n", st);
+}
+
+JsonNode *vh_mon_query_version(VhMonitorHost *host, JsonObject *args,
+                               GError **errp)
+{
+    g_auto(GStrv) parts = g_strsplit(VMHOST_VERSION, ".", 3);
+    JsonObject *o = json_object_new();
+    JsonObject *v = json_object_new();
+    const char *names[] = {"major", "minor", "micro"};
+    JsonNode *n;
+
+    for (guint i = 0; i < 3; i++) {
+        gint64 x = 0;
+
+        if (i < g_strv_length(parts)) {
+            x = g_ascii_strtoll(parts[i], NULL, 10);
+        }
+        json_object_set_int_member(v, names[i], x);
+    }
+    json_object_set_object_member(o, "qemu", v);
+    json_object_set_string_member(o, "package", "vmhost");
+    n = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(n, o);
+    return n;
+}
+
+char *vh_mon_format_version(JsonNode *result)
+{
+    return g_strdup(VMHOST_VERSION " (vmhost)\n");
+}
+
+static JsonObject *tls_entry(const char *id, VhTlsCreds *creds)
+{
+    JsonObject *o = json_object_new();
+    const char *dir = vh_tls_creds_get_dir(creds);
+
+    json_object_set_string_member(o, "id", id);
+    json_object_set_string_member(o, "type", G_OBJECT_TYPE_NAME(creds));
+    json_object_set_string_member(
+        o, "endpoint",
+        vh_tls_creds_endpoint_name(vh_tls_creds_get_endpoint(creds)));
+    json_object_set_string_member(o, "dir", dir ? dir : "");
+    json_object_set_boolean_member(o, "verify-peer",
+                                   vh_tls_creds_get_verify_peer(creds));
+    json_object_set_string_member(o, "priority",
+                                  vh_tls_creds_get_priority(creds));
+    json_object_set_string_member(
+        o, "priority-source",
+        vh_tls_priority_source_name(vh_tls_creds_get_priority_source(creds)));
+    return o;
+}
+
+JsonNode *vh_mon_query_tls(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    g_auto(GStrv) ids = vh_object_list_ids();
+    JsonArray *list = json_array_new();
+    JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+
+    for (guint i = 0; ids && ids[i]; i++) {
+        g_autoptr(GObject) obj = vh_object_lookup(ids[i]);
+
+        if (obj && VH_IS_TLS_CREDS(obj)) {
+            json_array_add_object_element(list,
+                                          tls_entry(ids[i], VH_TLS_CREDS(obj)));
+        }
+    }
+    json_node_take_array(n, list);
+    return n;
+}
+
+char *vh_mon_format_tls(JsonNode *result)
+{
+    JsonArray *list = json_node_get_array(result);
+    GString *s = g_string_new(NULL);
+
+    if (json_array_get_length(list) == 0) {
+        g_string_append(s, "no TLS credentials objects\n");
+    }
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonObject *o = json_array_get_object_element(list, i);
+
+        g_string_append_printf(
+            s, "%s: endpoint=%s dir=%s verify-peer=%s\n  priority=%s (%s)\n",
+            json_object_get_string_member(o, "id"),
+            json_object_get_string_member(o, "endpoint"),
+            json_object_get_string_member(o, "dir"),
+            json_object_get_boolean_member(o, "verify-peer") ? "on" : "off",
+            json_object_get_string_member(o, "priority"),
+            json_object_get_string_member(o, "priority-source"));
+    }
+    return g_string_free(s, false);
+}
+
+JsonNode *vh_mon_stop(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    if (!need_machine(host, errp) || !vh_machine_stop(host->machine, errp)) {
+        return NULL;
+    }
+    return vh_mon_empty();
+}
+
+JsonNode *vh_mon_cont(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    if (!need_machine(host, errp) || !vh_machine_cont(host->machine, errp)) {
+        return NULL;
+    }
+    return vh_mon_empty();
+}
+
+static gboolean quit_idle(gpointer data)
+{
+    VhMonitorHost *host = data;
+
+    vh_qmp_emit_shutdown("host-qmp-quit");
+    if (host->quit) {
+        host->quit(host->opaque);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+JsonNode *vh_mon_quit(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    /* After the reply: the peer sees {"return": {}} before SHUTDOWN. */
+    GSource *src = g_idle_source_new();
+
+    g_source_set_callback(src, quit_idle, host, NULL);
+    g_source_attach(src, host->context);
+    g_source_unref(src);
+    return vh_mon_empty();
+}
+
+/* What opts.h accepts as a key: letters, digits, '-', '_' and '.'. */
+static bool key_valid(const char *key)
+{
+    if (!*key) {
+        return false;
+    }
+    for (const char *p = key; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One JSON value as option-string text; objects and arrays flatten. */
+static bool opts_add_node(VhOpts *opts, const char *key, JsonNode *n,
+                          GError **errp)
+{
+    if (!key_valid(key)) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "'%s' is not a valid parameter name", key);
+        return false;
+    }
+    switch (JSON_NODE_TYPE(n)) {
+    case JSON_NODE_NULL:
+        vh_opts_append(opts, key, NULL);
+        return true;
+    case JSON_NODE_OBJECT: {
+        JsonObject *o = json_node_get_object(n);
+        g_autoptr(GList) members = json_object_get_members(o);
+
+        for (GList *l = members; l; l = l->next) {
+            g_autofree char *sub =
+                g_strdup_printf("%s.%s", key, (char *)l->data);
+
+            if (!opts_add_node(opts, sub, json_object_get_member(o, l->data),
+                               errp)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    case JSON_NODE_ARRAY: {
+        JsonArray *a = json_node_get_array(n);
+
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            g_autofree char *sub = g_strdup_printf("%s.%u", key, i);
+
+            if (!opts_add_node(opts, sub, json_array_get_element(a, i), errp)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    case JSON_NODE_VALUE:
+    default:
+        break;
+    }
+    switch (json_node_get_value_type(n)) {
+    case G_TYPE_STRING:
+        vh_opts_append(opts, key, json_node_get_string(n));
+        return true;
+    case G_TYPE_BOOLEAN:
+        vh_opts_append(opts, key, json_node_get_boolean(n) ? "on" : "off");
+        return true;
+    case G_TYPE_INT64: {
+        g_autofree char *v =
+            g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
+
+        vh_opts_append(opts, key, v);
+        return true;
+    }
+    default:
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "Parameter '%s' has a type vmhost cannot take", key);
+        return false;
+    }
+}
+
+VhOpts *vh_mon_opts_from_json(const char *optname, JsonObject *args,
+                              const char *flatten, GError **errp)
+{
+    g_autoptr(VhOpts) opts = vh_opts_new(optname);
+    g_autoptr(GList) members = json_object_get_members(args);
+
+    for (GList *l = members; l; l = l->next) {
+        const char *key = l->data;
+        JsonNode *n = json_object_get_member(args, key);
+
+        if (flatten && g_str_equal(key, flatten) && JSON_NODE_HOLDS_OBJECT(n)) {
+            g_autoptr(VhOpts) inner = vh_mon_opts_from_json(
+                optname, json_node_get_object(n), NULL, errp);
+
+            if (!inner) {
+                return NULL;
+            }
+            for (guint i = 0; i < vh_opts_count(inner); i++) {
+                vh_opts_append(opts, vh_opts_nth_key(inner, i),
+                               vh_opts_nth_value(inner, i));
+            }
+            continue;
+        }
+        if (!key_valid(key)) {
+            g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                        "%s: '%s' is not a valid parameter name", optname, key);
+            return NULL;
+        }
+        if (!opts_add_node(opts, key, n, errp)) {
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&opts);
+}
+
+JsonNode *vh_mon_object_add(VhMonitorHost *host, JsonObject *args,
+                            GError **errp)
+{
+    g_autoptr(VhOpts) opts = NULL;
+    g_autoptr(GObject) obj = NULL;
+    const char *type = NULL;
+
+    if (!vh_mon_arg_str(args, "qom-type", true, &type, errp)) {
+        return NULL;
+    }
+    /* QEMU took the properties in "props" once; both forms work. */
+    opts = vh_mon_opts_from_json("object_add", args, "props", errp);
+    if (!opts) {
+        return NULL;
+    }
+    obj = vh_object_create_from_opts(opts, errp);
+    return obj ? vh_mon_empty() : NULL;
+}
+
+JsonObject *vh_mon_parse_object_add(const char *rest, char **argv,
+                                    GError **errp)
+{
+    return vh_mon_hmp_opts("object_add", "qom-type", rest, errp);
+}
+
+JsonNode *vh_mon_object_del(VhMonitorHost *host, JsonObject *args,
+                            GError **errp)
+{
+    const char *id = NULL;
+
+    if (!vh_mon_arg_str(args, "id", true, &id, errp) ||
+        !vh_object_del(id, errp)) {
+        return NULL;
+    }
+    return vh_mon_empty();
+}
+
+JsonObject *vh_mon_parse_id(const char *rest, char **argv, GError **errp)
+{
+    return vh_mon_hmp_one("id", rest, argv, errp);
+}
+
+JsonNode *vh_mon_guest(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    const char *line = NULL;
+    g_autofree char *reply = NULL;
+
+    if (!vh_mon_arg_str(args, "command-line", true, &line, errp) ||
+        !need_machine(host, errp)) {
+        return NULL;
+    }
+    reply =
+        vh_test_guest_command(vh_machine_get_test_guest(host->machine), line);
+    return vh_mon_string(reply);
+}
+
+JsonObject *vh_mon_parse_guest(const char *rest, char **argv, GError **errp)
+{
+    JsonObject *o;
+
+    if (!*rest) {
+        g_set_error_literal(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                            "guest: expects a console command (try 'guest "
+                            "help')");
+        return NULL;
+    }
+    o = json_object_new();
+    json_object_set_string_member(o, "command-line", rest);
+    return o;
+}
+
+char *vh_mon_format_string(JsonNode *result)
+{
+    const char *s = json_node_get_string(result);
+
+    if (!s || !*s) {
+        return g_strdup("");
+    }
+    return g_str_has_suffix(s, "\n") ? g_strdup(s) : g_strconcat(s, "\n", NULL);
+}
+
+JsonNode *vh_mon_getfd(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    const char *name = NULL;
+
+    if (!vh_mon_arg_str(args, "fdname", true, &name, errp)) {
+        return NULL;
+    }
+    g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                "fd '%s': getfd/closefd need a UNIX socket monitor with fd "
+                "passing: not yet supported",
+                name);
+    return NULL;
+}
+
+JsonObject *vh_mon_parse_fdname(const char *rest, char **argv, GError **errp)
+{
+    return vh_mon_hmp_one("fdname", rest, argv, errp);
+}

@@ -1,0 +1,84 @@
+/*
+ * Private to lib/monitor: argument helpers and the command handlers the
+ * table in monitor.c points at.
+ */
+#pragma once
+
+#include "vmhost/monitor/monitor.h"
+#include "vmhost/util/opts.h"
+
+G_BEGIN_DECLS
+
+/*
+ * Read argument @key of @args. Missing and not @required: true, *@out
+ * untouched. Errors are GenericError: "Parameter 'id' is missing",
+ * "Parameter 'size' expects an integer".
+ */
+bool vh_mon_arg_str(JsonObject *args, const char *key, bool required,
+                    const char **out, GError **errp);
+bool vh_mon_arg_int(JsonObject *args, const char *key, bool required,
+                    gint64 *out, GError **errp);
+bool vh_mon_arg_bool(JsonObject *args, const char *key, bool required,
+                     bool *out, GError **errp);
+
+/* A JSON node holding an empty object / a string (transfer full). */
+JsonNode *vh_mon_empty(void);
+JsonNode *vh_mon_string(const char *s);
+
+/* HMP parse helpers: no args, one word arg named @key, or rest of line. */
+JsonObject *vh_mon_hmp_one(const char *key, const char *rest, char **argv,
+                           GError **errp);
+/* An option string "k=v,..." into a flat object (bare flags are null). */
+JsonObject *vh_mon_hmp_opts(const char *optname, const char *implied_key,
+                            const char *rest, GError **errp);
+
+/*
+ * QMP arguments as an option string for @optname: strings as written,
+ * null as a bare flag, booleans on/off, objects and arrays flattened into
+ * dotted keys (rules.0.match). Members of the object member @flatten
+ * (may be NULL) are taken as top-level keys.
+ */
+VhOpts *vh_mon_opts_from_json(const char *optname, JsonObject *args,
+                              const char *flatten, GError **errp);
+
+/* Machine, info, objects, guest (monitor-cmds.c). */
+JsonNode *vh_mon_query_status(VhMonitorHost *h, JsonObject *a, GError **e);
+char *vh_mon_format_status(JsonNode *r);
+JsonNode *vh_mon_query_version(VhMonitorHost *h, JsonObject *a, GError **e);
+char *vh_mon_format_version(JsonNode *r);
+JsonNode *vh_mon_query_tls(VhMonitorHost *h, JsonObject *a, GError **e);
+char *vh_mon_format_tls(JsonNode *r);
+JsonNode *vh_mon_stop(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonNode *vh_mon_cont(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonNode *vh_mon_quit(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonNode *vh_mon_object_add(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_object_add(const char *rest, char **argv, GError **e);
+JsonNode *vh_mon_object_del(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_id(const char *rest, char **argv, GError **e);
+JsonNode *vh_mon_guest(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_guest(const char *rest, char **argv, GError **e);
+char *vh_mon_format_string(JsonNode *r);
+JsonNode *vh_mon_getfd(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_fdname(const char *rest, char **argv, GError **e);
+JsonNode *vh_mon_hmc(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonNode *vh_mon_help(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_help(const char *rest, char **argv, GError **e);
+JsonNode *vh_mon_query_commands(VhMonitorHost *h, JsonObject *a, GError **e);
+
+/* Chardevs and ringbufs (monitor-chardev.c). */
+JsonNode *vh_mon_query_chardev(VhMonitorHost *h, JsonObject *a, GError **e);
+char *vh_mon_format_chardev(JsonNode *r);
+JsonNode *vh_mon_chardev_add(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_chardev_add(const char *rest, char **argv, GError **e);
+JsonNode *vh_mon_chardev_remove(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonNode *vh_mon_ringbuf_write(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_ringbuf_write(const char *rest, char **argv,
+                                       GError **e);
+JsonNode *vh_mon_ringbuf_read(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_ringbuf_read(const char *rest, char **argv,
+                                      GError **e);
+
+/* QMP monitors: the SHUTDOWN event before quit (qmp.c). */
+void vh_qmp_emit_shutdown(const char *reason);
+
+G_END_DECLS

@@ -1,0 +1,351 @@
+/*
+ * The command table and what every command shares: argument helpers,
+ * dispatch, error classes.
+ */
+#include "monitor-internal.h"
+
+#include "vmhost/util/error.h"
+#include "vmhost/util/opts.h"
+
+G_DEFINE_QUARK(vh - qmp - error - quark, vh_qmp_error)
+
+static const VhMonitorCommand commands[] = {
+    {"query-status", "info status", "", "show the run state of the machine",
+     vh_mon_query_status, NULL, vh_mon_format_status},
+    {"query-version", "info version", "", "show the vmhost version",
+     vh_mon_query_version, NULL, vh_mon_format_version},
+    {"query-chardev", "info chardev", "",
+     "show the character devices and their last error", vh_mon_query_chardev,
+     NULL, vh_mon_format_chardev},
+    {"query-tls", "info tls", "",
+     "show the TLS credentials objects (endpoint, dir, priority)",
+     vh_mon_query_tls, NULL, vh_mon_format_tls},
+    {"object-add", "object_add", "[qom-type=]type,id=str[,prop=value][,...]",
+     "create an object (tls-creds-*, authz-*)", vh_mon_object_add,
+     vh_mon_parse_object_add, NULL},
+    {"object-del", "object_del", "id", "destroy the object with that id",
+     vh_mon_object_del, vh_mon_parse_id, NULL},
+    {"chardev-add", "chardev-add", "args",
+     "add a character device (the -chardev option string)", vh_mon_chardev_add,
+     vh_mon_parse_chardev_add, NULL},
+    {"chardev-remove", "chardev-remove", "id",
+     "remove the character device with that id", vh_mon_chardev_remove,
+     vh_mon_parse_id, NULL},
+    {"stop", "stop", "", "stop the guest", vh_mon_stop, NULL, NULL},
+    {"cont", "cont", "", "resume the guest", vh_mon_cont, NULL, NULL},
+    {"quit", "quit", "", "quit vmhost", vh_mon_quit, NULL, NULL},
+    {"ringbuf-write", "ringbuf_write", "device data",
+     "write text into a ringbuf chardev", vh_mon_ringbuf_write,
+     vh_mon_parse_ringbuf_write, NULL},
+    {"ringbuf-read", "ringbuf_read", "device size",
+     "read up to size bytes out of a ringbuf chardev", vh_mon_ringbuf_read,
+     vh_mon_parse_ringbuf_read, vh_mon_format_string},
+    {"getfd", "getfd", "fdname",
+     "keep the fd passed with this command (UNIX socket monitors)",
+     vh_mon_getfd, vh_mon_parse_fdname, NULL},
+    {"closefd", "closefd", "fdname", "close an fd kept by getfd", vh_mon_getfd,
+     vh_mon_parse_fdname, NULL},
+    {"guest-command", "guest", "command",
+     "run a test guest console command (help, echo, status, dirty, verify, "
+     "checksum)",
+     vh_mon_guest, vh_mon_parse_guest, vh_mon_format_string},
+    {"human-monitor-command", NULL, "", "run an HMP command line", vh_mon_hmc,
+     NULL, NULL},
+    {"query-commands", NULL, "", "list the QMP commands", vh_mon_query_commands,
+     NULL, NULL},
+    {NULL, "help", "[command]", "show the commands, or one command's help",
+     vh_mon_help, vh_mon_parse_help, vh_mon_format_string},
+};
+
+const VhMonitorCommand *vh_monitor_commands(guint *n)
+{
+    *n = G_N_ELEMENTS(commands);
+    return commands;
+}
+
+const VhMonitorCommand *vh_monitor_find_qmp(const char *name)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (commands[i].qmp_name && g_str_equal(commands[i].qmp_name, name)) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+const VhMonitorCommand *vh_monitor_find_hmp(const char *name)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (commands[i].hmp_name && g_str_equal(commands[i].hmp_name, name)) {
+            return &commands[i];
+        }
+    }
+    /* "?" is QEMU's short help; "h" too. */
+    if (g_str_equal(name, "?") || g_str_equal(name, "h")) {
+        return vh_monitor_find_hmp("help");
+    }
+    return NULL;
+}
+
+const char *vh_qmp_error_class_name(const GError *err)
+{
+    if (err->domain != VH_QMP_ERROR) {
+        return "GenericError";
+    }
+    switch (err->code) {
+    case VH_QMP_ERROR_COMMAND_NOT_FOUND:
+        return "CommandNotFound";
+    case VH_QMP_ERROR_DEVICE_NOT_FOUND:
+        return "DeviceNotFound";
+    case VH_QMP_ERROR_DEVICE_NOT_ACTIVE:
+        return "DeviceNotActive";
+    case VH_QMP_ERROR_GENERIC:
+    default:
+        return "GenericError";
+    }
+}
+
+static bool read_only_command(const VhMonitorCommand *cmd)
+{
+    return (cmd->qmp_name && g_str_has_prefix(cmd->qmp_name, "query-")) ||
+           cmd->handler == vh_mon_hmc || cmd->handler == vh_mon_help;
+}
+
+JsonNode *vh_monitor_run(VhMonitorHost *host, const VhMonitorCommand *cmd,
+                         JsonObject *args, GError **errp)
+{
+    g_autoptr(JsonObject) empty = json_object_new();
+    GError *err = NULL;
+    JsonNode *ret;
+
+    if (host->read_only && !read_only_command(cmd)) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "command '%s' is not allowed on a read-only monitor",
+                    cmd->qmp_name ? cmd->qmp_name : cmd->hmp_name);
+        return NULL;
+    }
+    ret = cmd->handler(host, args ? args : empty, &err);
+    if (!ret) {
+        g_assert(err);
+        if (err->domain != VH_QMP_ERROR) {
+            /* Keep the message, make it a GenericError. */
+            g_set_error_literal(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                                err->message);
+            g_error_free(err);
+        } else {
+            g_propagate_error(errp, err);
+        }
+        return NULL;
+    }
+    return ret;
+}
+
+JsonNode *vh_mon_empty(void)
+{
+    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+    json_node_take_object(n, json_object_new());
+    return n;
+}
+
+JsonNode *vh_mon_string(const char *s)
+{
+    JsonNode *n = json_node_new(JSON_NODE_VALUE);
+
+    json_node_set_string(n, s);
+    return n;
+}
+
+static JsonNode *arg_node(JsonObject *args, const char *key, bool required,
+                          GError **errp)
+{
+    JsonNode *n = json_object_get_member(args, key);
+
+    if (!n && required) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "Parameter '%s' is missing", key);
+    }
+    return n;
+}
+
+static bool arg_type_error(const char *key, const char *what, GError **errp)
+{
+    g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                "Parameter '%s' expects %s", key, what);
+    return false;
+}
+
+bool vh_mon_arg_str(JsonObject *args, const char *key, bool required,
+                    const char **out, GError **errp)
+{
+    JsonNode *n = arg_node(args, key, required, errp);
+
+    if (!n) {
+        return !required;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_STRING) {
+        return arg_type_error(key, "a string", errp);
+    }
+    *out = json_node_get_string(n);
+    return true;
+}
+
+bool vh_mon_arg_int(JsonObject *args, const char *key, bool required,
+                    gint64 *out, GError **errp)
+{
+    JsonNode *n = arg_node(args, key, required, errp);
+
+    if (!n) {
+        return !required;
+    }
+    if (JSON_NODE_HOLDS_VALUE(n) &&
+        json_node_get_value_type(n) == G_TYPE_INT64) {
+        *out = json_node_get_int(n);
+        return true;
+    }
+    /* HMP hands numbers over as words. */
+    if (JSON_NODE_HOLDS_VALUE(n) &&
+        json_node_get_value_type(n) == G_TYPE_STRING &&
+        g_ascii_string_to_signed(json_node_get_string(n), 10, G_MININT64,
+                                 G_MAXINT64, out, NULL)) {
+        return true;
+    }
+    return arg_type_error(key, "an integer", errp);
+}
+
+bool vh_mon_arg_bool(JsonObject *args, const char *key, bool required,
+                     bool *out, GError **errp)
+{
+    JsonNode *n = arg_node(args, key, required, errp);
+
+    if (!n) {
+        return !required;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_BOOLEAN) {
+        return arg_type_error(key, "a boolean", errp);
+    }
+    *out = json_node_get_boolean(n);
+    return true;
+}
+
+JsonObject *vh_mon_hmp_one(const char *key, const char *rest, char **argv,
+                           GError **errp)
+{
+    JsonObject *o;
+
+    if (!argv || !argv[0] || argv[1]) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "expects exactly one argument (%s)", key);
+        return NULL;
+    }
+    o = json_object_new();
+    json_object_set_string_member(o, key, argv[0]);
+    return o;
+}
+
+JsonObject *vh_mon_hmp_opts(const char *optname, const char *implied_key,
+                            const char *rest, GError **errp)
+{
+    g_autoptr(VhOpts) opts = NULL;
+    JsonObject *o;
+
+    if (!*rest) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "%s: expects an option string", optname);
+        return NULL;
+    }
+    opts = vh_opts_parse(optname, rest, implied_key, errp);
+    if (!opts) {
+        return NULL;
+    }
+    o = json_object_new();
+    for (guint i = 0; i < vh_opts_count(opts); i++) {
+        const char *v = vh_opts_nth_value(opts, i);
+
+        if (v) {
+            json_object_set_string_member(o, vh_opts_nth_key(opts, i), v);
+        } else {
+            json_object_set_null_member(o, vh_opts_nth_key(opts, i));
+        }
+    }
+    return o;
+}
+
+JsonNode *vh_mon_hmc(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    const char *line = NULL;
+    g_autofree char *out = NULL;
+
+    if (!vh_mon_arg_str(args, "command-line", true, &line, errp)) {
+        return NULL;
+    }
+    out = vh_hmp_run_line(host, line);
+    return vh_mon_string(out);
+}
+
+JsonNode *vh_mon_query_commands(VhMonitorHost *host, JsonObject *args,
+                                GError **errp)
+{
+    JsonArray *list = json_array_new();
+    JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+
+    for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (commands[i].qmp_name) {
+            JsonObject *c = json_object_new();
+
+            json_object_set_string_member(c, "name", commands[i].qmp_name);
+            json_array_add_object_element(list, c);
+        }
+    }
+    json_node_take_array(n, list);
+    return n;
+}
+
+JsonObject *vh_mon_parse_help(const char *rest, char **argv, GError **errp)
+{
+    JsonObject *o = json_object_new();
+
+    if (*rest) {
+        json_object_set_string_member(o, "command", rest);
+    }
+    return o;
+}
+
+static void help_line(GString *s, const VhMonitorCommand *c)
+{
+    g_autofree char *usage = g_strdup_printf(
+        "%s%s%s", c->hmp_name, *c->hmp_args ? " " : "", c->hmp_args);
+
+    g_string_append_printf(s, "%-40s -- %s\n", usage, c->help);
+}
+
+JsonNode *vh_mon_help(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    const char *which = NULL;
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    if (!vh_mon_arg_str(args, "command", false, &which, errp)) {
+        return NULL;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
+        const VhMonitorCommand *c = &commands[i];
+
+        if (!c->hmp_name) {
+            continue;
+        }
+        /* "help info" lists every info subcommand. */
+        if (!which || g_str_equal(c->hmp_name, which) ||
+            (g_str_has_prefix(c->hmp_name, which) &&
+             c->hmp_name[strlen(which)] == ' ')) {
+            help_line(s, c);
+        }
+    }
+    if (which && s->len == 0) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_COMMAND_NOT_FOUND,
+                    "unknown command: '%s'", which);
+        return NULL;
+    }
+    return vh_mon_string(s->str);
+}
