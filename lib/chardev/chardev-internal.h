@@ -18,6 +18,8 @@ bool vh_chardev_init_base(VhChardev *chr, const char *id, GMainContext *ctx,
 size_t vh_chardev_be_can_read(VhChardev *chr);
 /* Hand input to the frontend. */
 void vh_chardev_be_read(VhChardev *chr, const guint8 *buf, size_t len);
+/* For a class with its own set_handlers: whether a frontend is attached. */
+void vh_chardev_be_set_has_frontend(VhChardev *chr, bool attached);
 /* Set the connected state and tell the frontend (OPENED / CLOSED). */
 void vh_chardev_be_set_connected(VhChardev *chr, bool connected);
 

@@ -5,9 +5,14 @@
  */
 #include "chardev-internal.h"
 #include "vmhost/chardev/char-file.h"
+#include "vmhost/chardev/char-mux.h"
 #include "vmhost/chardev/char-null.h"
+#include "vmhost/chardev/char-pipe.h"
+#include "vmhost/chardev/char-pty.h"
 #include "vmhost/chardev/char-ringbuf.h"
+#include "vmhost/chardev/char-serial.h"
 #include "vmhost/chardev/char-socket.h"
+#include "vmhost/chardev/char-stdio.h"
 #include "vmhost/chardev/chardev-opts.h"
 #include "vmhost/object/object.h"
 
@@ -107,9 +112,7 @@ static VhChardev *new_socket(const Common *c, VhOpts *o, GMainContext *ctx,
     s.path = vh_opts_get_string(o, "path");
     s.tls_creds = vh_opts_get_string(o, "tls-creds");
     s.tls_authz = vh_opts_get_string(o, "tls-authz");
-    s.logfile = vh_opts_get_string(o, "logfile");
-    if (!get_bool(c, o, "logappend", &s.logappend, errp) ||
-        !get_socket_bools(c, o, &s, errp) ||
+    if (!get_socket_bools(c, o, &s, errp) ||
         !get_reconnect(c, o, &s.reconnect_ms, errp)) {
         return NULL;
     }
@@ -166,16 +169,59 @@ static VhChardev *new_ringbuf(const Common *c, VhOpts *o, GMainContext *ctx,
     return vh_chardev_ringbuf_new(c->id, size, ctx, errp);
 }
 
+static VhChardev *new_stdio(const Common *c, VhOpts *o, GMainContext *ctx,
+                            GError **errp)
+{
+    bool signal = true;
+
+    if (!get_bool(c, o, "signal", &signal, errp) ||
+        !vh_opts_check_unused(o, errp)) {
+        return NULL;
+    }
+    return vh_chardev_stdio_new(c->id, signal, ctx, errp);
+}
+
+static VhChardev *new_pty(const Common *c, VhOpts *o, GMainContext *ctx,
+                          GError **errp)
+{
+    if (!vh_opts_check_unused(o, errp)) {
+        return NULL;
+    }
+    return vh_chardev_pty_new(c->id, ctx, errp);
+}
+
+static VhChardev *new_pipe(const Common *c, VhOpts *o, GMainContext *ctx,
+                           GError **errp)
+{
+    const char *path = vh_opts_get_string(o, "path");
+
+    if (!vh_opts_check_unused(o, errp) || !require(c, "path", path, errp)) {
+        return NULL;
+    }
+    return vh_chardev_pipe_new(c->id, path, ctx, errp);
+}
+
+static VhChardev *new_serial(const Common *c, VhOpts *o, GMainContext *ctx,
+                             GError **errp)
+{
+    const char *path = vh_opts_get_string(o, "path");
+
+    if (!vh_opts_check_unused(o, errp) || !require(c, "path", path, errp)) {
+        return NULL;
+    }
+    return vh_chardev_serial_new(c->id, path, ctx, errp);
+}
+
 typedef struct {
     const char *name;
     BackendNew fn;
-    bool takes_logfile; /* reads logfile/logappend itself */
 } Backend;
 
 static const Backend backends[] = {
-    {"socket", new_socket, true},   {"null", new_null, false},
-    {"file", new_file, false},      {"ringbuf", new_ringbuf, false},
-    {"memory", new_ringbuf, false},
+    {"socket", new_socket},   {"null", new_null},      {"file", new_file},
+    {"ringbuf", new_ringbuf}, {"memory", new_ringbuf}, {"stdio", new_stdio},
+    {"pty", new_pty},         {"pipe", new_pipe},      {"serial", new_serial},
+    {"tty", new_serial},
 };
 
 static const Backend *find_backend(const char *name)
@@ -221,6 +267,19 @@ static bool read_common(VhOpts *opts, Common *c, const Backend **be,
     return vh_object_id_valid(c->id, errp);
 }
 
+/* mux=on: the backend gets the id "ID-base", the mux the id itself. */
+static VhChardev *wrap_mux(const Common *c, const Backend *be, VhOpts *opts,
+                           GMainContext *ctx, GError **errp)
+{
+    g_autofree char *base_id = g_strdup_printf("%s-base", c->id);
+    Common inner = *c;
+    g_autoptr(VhChardev) backend = NULL;
+
+    inner.id = base_id;
+    backend = be->fn(&inner, opts, ctx, errp);
+    return backend ? vh_chardev_mux_new(c->id, backend, errp) : NULL;
+}
+
 VhChardev *vh_chardev_new_from_opts(VhOpts *opts, GMainContext *ctx,
                                     GError **errp)
 {
@@ -232,28 +291,31 @@ VhChardev *vh_chardev_new_from_opts(VhOpts *opts, GMainContext *ctx,
 
     g_return_val_if_fail(opts != NULL, NULL);
     if (!read_common(opts, &c, &be, errp) ||
-        !get_bool(&c, opts, "mux", &mux, errp)) {
+        !get_bool(&c, opts, "mux", &mux, errp) ||
+        !get_bool(&c, opts, "logappend", &logappend, errp)) {
         return NULL;
     }
-    if (!be->takes_logfile) {
-        logfile = vh_opts_get_string(opts, "logfile");
-        if (!get_bool(&c, opts, "logappend", &logappend, errp)) {
-            return NULL;
-        }
-    }
-    if (mux) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
-                    "chardev %s: mux=on is not supported yet", c.id);
-        return NULL;
-    }
-    chr = be->fn(&c, opts, ctx, errp);
+    logfile = vh_opts_get_string(opts, "logfile");
+    chr = mux ? wrap_mux(&c, be, opts, ctx, errp) : be->fn(&c, opts, ctx, errp);
     if (!chr) {
         return NULL;
     }
+    /* on the outer chardev: a mux logs what every frontend writes */
     if (logfile && !vh_chardev_set_logfile(chr, logfile, logappend, errp)) {
         return NULL;
     }
     return g_steal_pointer(&chr);
+}
+
+bool vh_chardev_wait_connected(VhChardev *chr, GError **errp)
+{
+    VhChardev *be = vh_chardev_get_backend(chr);
+
+    if (!VH_IS_CHARDEV_SOCKET(be) ||
+        !vh_chardev_socket_get_wait(VH_CHARDEV_SOCKET(be))) {
+        return true;
+    }
+    return vh_chardev_socket_wait_connected(VH_CHARDEV_SOCKET(be), errp);
 }
 
 /* ---- the registry ---- */

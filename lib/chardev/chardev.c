@@ -92,8 +92,13 @@ void vh_chardev_set_handlers(VhChardev *chr, VhChardevCanReadFunc can_read,
                              void *opaque, GMainContext *context)
 {
     VhChardevPrivate *p = priv(chr);
+    VhChardevClass *klass = VH_CHARDEV_GET_CLASS(chr);
 
     g_return_if_fail(context == NULL || context == p->context);
+    if (klass->set_handlers) {
+        klass->set_handlers(chr, can_read, read, event, opaque);
+        return;
+    }
     p->can_read = can_read;
     p->read = read;
     p->event = event;
@@ -106,6 +111,18 @@ void vh_chardev_set_handlers(VhChardev *chr, VhChardevCanReadFunc can_read,
         g_source_attach(p->opened_idle, p->context);
     }
     vh_chardev_accept_input(chr);
+}
+
+VhChardev *vh_chardev_get_backend(VhChardev *chr)
+{
+    VhChardevClass *klass = VH_CHARDEV_GET_CLASS(chr);
+
+    return klass->get_backend ? klass->get_backend(chr) : chr;
+}
+
+void vh_chardev_be_set_has_frontend(VhChardev *chr, bool attached)
+{
+    priv(chr)->fe_attached = attached;
 }
 
 void vh_chardev_accept_input(VhChardev *chr)

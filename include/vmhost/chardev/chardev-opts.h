@@ -21,7 +21,15 @@
  *   null     -
  *   file     path (required), append
  *   ringbuf  size (a power of two, suffixes allowed: "64K"); alias memory
- * mux=on is refused ("not supported yet") until VhChardevMux lands.
+ *   stdio    signal (default on; see char-stdio.h)
+ *   pty      -
+ *   pipe     path (required; see char-pipe.h)
+ *   serial   path (required); alias tty
+ * mux=on wraps the backend (id "ID-base") in a VhChardevMux with the id
+ * ID (see char-mux.h) so that several frontends can share it; logfile is
+ * then on the mux. After creating (and before running the machine), call
+ * vh_chardev_wait_connected: a socket server with wait=on blocks there
+ * until its first client is in.
  *
  * Errors name the option, the chardev id, the key and the reason:
  *   "-chardev socket: invalid parameter 'foo'"
@@ -49,6 +57,14 @@ G_BEGIN_DECLS
 G_GNUC_WARN_UNUSED_RESULT
 VhChardev *vh_chardev_new_from_opts(VhOpts *opts, GMainContext *ctx,
                                     GError **errp);
+
+/*
+ * Startup: when the backend (under a mux too) is a socket server with
+ * wait=on, announce "waiting for connection on: ..." and block until a
+ * client is connected; otherwise return true at once.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_chardev_wait_connected(VhChardev *chr, GError **errp);
 
 /* Whether @name is a backend vh_chardev_new_from_opts knows. */
 bool vh_chardev_backend_known(const char *name);

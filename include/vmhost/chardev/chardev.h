@@ -40,6 +40,9 @@ G_BEGIN_DECLS
 typedef enum {
     VH_CHARDEV_EVENT_OPENED, /* a peer is connected and ready */
     VH_CHARDEV_EVENT_CLOSED, /* the peer went away */
+    /* only to the frontends of a mux (char-mux.h): */
+    VH_CHARDEV_EVENT_MUX_IN,  /* this frontend now receives the input */
+    VH_CHARDEV_EVENT_MUX_OUT, /* input went to another frontend */
 } VhChardevEvent;
 
 /* How many bytes the frontend can take now; 0 stops reading. */
@@ -71,8 +74,17 @@ struct _VhChardevClass {
      * (vh_chardev_accept_input): re-evaluate read watches.
      */
     void (*update_read_handler)(VhChardev *chr);
+    /*
+     * Optional. Take over vh_chardev_set_handlers (a mux keeps one set per
+     * frontend); the base then stores nothing.
+     */
+    void (*set_handlers)(VhChardev *chr, VhChardevCanReadFunc can_read,
+                         VhChardevReadFunc read, VhChardevEventFunc event,
+                         void *opaque);
+    /* Optional. The chardev this one wraps (a mux's backend). */
+    VhChardev *(*get_backend)(VhChardev *chr);
 
-    gpointer padding[8];
+    gpointer padding[6];
 };
 
 const char *vh_chardev_get_id(VhChardev *chr);
@@ -89,6 +101,13 @@ GMainContext *vh_chardev_get_context(VhChardev *chr);
 void vh_chardev_set_handlers(VhChardev *chr, VhChardevCanReadFunc can_read,
                              VhChardevReadFunc read, VhChardevEventFunc event,
                              void *opaque, GMainContext *context);
+/*
+ * The chardev that talks to the outside (borrowed): the backend under a
+ * mux (char-mux.h), otherwise @chr itself. For backend-specific calls such
+ * as vh_chardev_socket_wait_connected.
+ */
+VhChardev *vh_chardev_get_backend(VhChardev *chr);
+
 /* The frontend's can_read may have become non-zero: resume reading. */
 void vh_chardev_accept_input(VhChardev *chr);
 

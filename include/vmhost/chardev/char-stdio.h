@@ -1,0 +1,32 @@
+/*
+ * VhChardevStdio (-chardev stdio[,signal=on|off]): the process's standard
+ * input and output. Both are made non-blocking while the chardev is open.
+ * When stdin is a terminal it is put in raw mode (no echo, no line
+ * editing); with signal=on (the default) Ctrl-C still interrupts vmhost,
+ * with signal=off it reaches the guest as a byte. The terminal settings
+ * and the descriptors' flags are restored on close (and by
+ * vh_chardev_close at exit). End of input stops reading; output still
+ * works. Always connected. Only one stdio chardev can exist at a time.
+ *
+ *     g_autoptr(VhChardev) con = vh_chardev_stdio_new("con", true, NULL,
+ *                                                     errp);
+ */
+#pragma once
+
+#include "vmhost/chardev/chardev.h"
+
+G_BEGIN_DECLS
+
+#define VH_TYPE_CHARDEV_STDIO (vh_chardev_stdio_get_type())
+G_DECLARE_FINAL_TYPE(VhChardevStdio, vh_chardev_stdio, VH, CHARDEV_STDIO,
+                     VhChardev)
+
+/*
+ * (transfer full) Error when another stdio chardev is open: "chardev c2:
+ * stdio is already in use by chardev c1".
+ */
+G_GNUC_WARN_UNUSED_RESULT
+VhChardev *vh_chardev_stdio_new(const char *id, bool signal, GMainContext *ctx,
+                                GError **errp);
+
+G_END_DECLS

@@ -1,0 +1,127 @@
+/* -chardev stdio: fds 0 and 1, the terminal in raw mode while open. */
+#include "fd-io.h"
+#include "vmhost/chardev/char-stdio.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+struct _VhChardevStdio {
+    VhChardev parent;
+    VhFdIo *io;
+    bool tty;
+    struct termios saved;
+};
+
+G_DEFINE_FINAL_TYPE(VhChardevStdio, vh_chardev_stdio, VH_TYPE_CHARDEV)
+
+/* the open stdio chardev (fds 0 and 1 cannot be shared); not a reference */
+static VhChardevStdio *in_use;
+G_LOCK_DEFINE_STATIC(in_use);
+
+static void stdio_eof(VhChardev *chr, int err)
+{
+    if (err) {
+        vh_chardev_record_error(chr, "reading stdin failed: %s; input stopped",
+                                g_strerror(err));
+    }
+}
+
+static gssize stdio_write(VhChardev *chr, const guint8 *buf, size_t len,
+                          GError **errp)
+{
+    return vh_fd_io_write(VH_CHARDEV_STDIO(chr)->io, buf, len);
+}
+
+static char *stdio_describe(VhChardev *chr)
+{
+    return g_strdup("stdio");
+}
+
+static void stdio_update_read_handler(VhChardev *chr)
+{
+    vh_fd_io_update_read(VH_CHARDEV_STDIO(chr)->io);
+}
+
+static void stdio_close(VhChardev *chr)
+{
+    VhChardevStdio *s = VH_CHARDEV_STDIO(chr);
+
+    if (s->tty) {
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &s->saved);
+        s->tty = false;
+    }
+    g_clear_pointer(&s->io, vh_fd_io_free);
+    G_LOCK(in_use);
+    if (in_use == s) {
+        in_use = NULL;
+    }
+    G_UNLOCK(in_use);
+}
+
+static void vh_chardev_stdio_class_init(VhChardevStdioClass *klass)
+{
+    VhChardevClass *cc = VH_CHARDEV_CLASS(klass);
+
+    cc->write = stdio_write;
+    cc->describe = stdio_describe;
+    cc->close = stdio_close;
+    cc->update_read_handler = stdio_update_read_handler;
+}
+
+static void vh_chardev_stdio_init(VhChardevStdio *s)
+{
+}
+
+static void make_raw(VhChardevStdio *s, bool signal)
+{
+    struct termios t;
+
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &s->saved) < 0) {
+        return;
+    }
+    s->tty = true;
+    t = s->saved;
+    t.c_iflag &=
+        ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+    t.c_oflag |= OPOST; /* keep \n -> \r\n for the host's own messages */
+    t.c_lflag &= ~(ECHO | ECHONL | ICANON | IEXTEN | ISIG);
+    t.c_lflag |= signal ? ISIG : 0;
+    t.c_cflag &= ~(CSIZE | PARENB);
+    t.c_cflag |= CS8;
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+static bool claim(VhChardevStdio *s, const char *id, GError **errp)
+{
+    bool ok;
+
+    G_LOCK(in_use);
+    ok = in_use == NULL;
+    if (ok) {
+        in_use = s;
+    } else {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "chardev %s: stdio is already in use by chardev %s", id,
+                    vh_chardev_get_id(VH_CHARDEV(in_use)));
+    }
+    G_UNLOCK(in_use);
+    return ok;
+}
+
+VhChardev *vh_chardev_stdio_new(const char *id, bool signal, GMainContext *ctx,
+                                GError **errp)
+{
+    g_autoptr(VhChardev) chr = g_object_new(VH_TYPE_CHARDEV_STDIO, NULL);
+    VhChardevStdio *s = VH_CHARDEV_STDIO(chr);
+
+    if (!vh_chardev_init_base(chr, id, ctx, errp) || !claim(s, id, errp)) {
+        return NULL;
+    }
+    make_raw(s, signal);
+    s->io = vh_fd_io_new(chr, STDIN_FILENO, STDOUT_FILENO, false, stdio_eof);
+    vh_fd_io_start_reading(s->io);
+    vh_chardev_be_set_connected(chr, true);
+    return g_steal_pointer(&chr);
+}
