@@ -1,0 +1,30 @@
+/*
+ * Monitor tests: a monitor's chardev is one end of a socketpair (fd=),
+ * the test is the peer at the other end, on the default main context.
+ */
+#pragma once
+
+#include "vmhost/chardev/chardev.h"
+#include "vmhost/monitor/monitor.h"
+
+typedef struct {
+    VhChardev *chr; /* the monitor's side, registered as @id */
+    int fd;         /* the test's side, non-blocking */
+    GString *in;    /* received, not yet consumed */
+} MonPeer;
+
+/* A machine over 8 MiB of RAM, in prelaunch. */
+VhMachine *mon_machine_new(void);
+
+/* A connected socket chardev @id (registered) and its peer end. */
+void mon_peer_open(MonPeer *p, const char *id);
+/* Unregister and close the chardev; close the peer fd. */
+void mon_peer_close(MonPeer *p);
+
+void mon_send(MonPeer *p, const char *text);
+/* Iterate the default context until @pred (or fail after 10 s). */
+void mon_wait(bool (*pred)(void *), void *opaque);
+/* Take the received text up to and including @end (transfer full). */
+char *mon_read_until(MonPeer *p, const char *end);
+/* Iterate the context a little, for output that must not come. */
+void mon_settle(void);

@@ -1,0 +1,627 @@
+/*
+ * QMP sessions over a socket chardev: greeting, negotiation, every
+ * command's success and error, ids, malformed and split input, events.
+ */
+#include <glib/gstdio.h>
+
+#include "monitor-testutil.h"
+#include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/monitor/qmp.h"
+#include "vmhost/object/object.h"
+#include "vmhost/vmhost-types.h"
+
+typedef struct {
+    VhMonitorHost host;
+    MonPeer peer;
+    VhQmp *qmp;
+    guint quits;
+} Fixture;
+
+static void on_quit(void *opaque)
+{
+    ((Fixture *)opaque)->quits++;
+}
+
+/* One message from the monitor, parsed (transfer full). */
+static JsonObject *read_msg(Fixture *f)
+{
+    g_autofree char *line = mon_read_until(&f->peer, "\r\n");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(json_parser_load_from_data(parser, line, -1, &err));
+    g_assert_no_error(err);
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
+    return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+static JsonObject *cmd(Fixture *f, const char *json)
+{
+    mon_send(&f->peer, json);
+    return read_msg(f);
+}
+
+/* Run @json and expect a return (transfer full: the return member). */
+static JsonNode *ok(Fixture *f, const char *json)
+{
+    g_autoptr(JsonObject) r = cmd(f, json);
+
+    if (json_object_has_member(r, "error")) {
+        g_error("%s: %s", json,
+                json_object_get_string_member(
+                    json_object_get_object_member(r, "error"), "desc"));
+    }
+    g_assert_true(json_object_has_member(r, "return"));
+    return json_node_copy(json_object_get_member(r, "return"));
+}
+
+/* Run @json and expect an error of @cls whose desc contains @desc. */
+static void fails(Fixture *f, const char *json, const char *cls,
+                  const char *desc)
+{
+    g_autoptr(JsonObject) r = cmd(f, json);
+    JsonObject *e;
+
+    g_assert_false(json_object_has_member(r, "return"));
+    e = json_object_get_object_member(r, "error");
+    g_assert_nonnull(e);
+    g_assert_cmpstr(json_object_get_string_member(e, "class"), ==, cls);
+    if (!strstr(json_object_get_string_member(e, "desc"), desc)) {
+        g_error("'%s' not in '%s'", desc,
+                json_object_get_string_member(e, "desc"));
+    }
+}
+
+static void setup(Fixture *f, bool negotiate)
+{
+    g_autoptr(JsonObject) greeting = NULL;
+
+    f->host.machine = mon_machine_new();
+    f->host.quit = on_quit;
+    f->host.opaque = f;
+    mon_peer_open(&f->peer, "qmp0");
+    f->qmp = vh_qmp_new(&f->host, f->peer.chr);
+    greeting = read_msg(f);
+    g_assert_true(json_object_has_member(greeting, "QMP"));
+    if (negotiate) {
+        g_autoptr(JsonNode) r = ok(f, "{\"execute\": \"qmp_capabilities\"}");
+    }
+}
+
+static void teardown(Fixture *f)
+{
+    vh_qmp_free(f->qmp);
+    mon_peer_close(&f->peer);
+    vh_chardev_remove_all();
+    g_clear_object(&f->host.machine);
+}
+
+static void test_greeting(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonObject) g = NULL;
+    JsonObject *q, *v;
+
+    f.host.machine = mon_machine_new();
+    mon_peer_open(&f.peer, "qmp0");
+    f.qmp = vh_qmp_new(&f.host, f.peer.chr);
+    g = read_msg(&f);
+    q = json_object_get_object_member(g, "QMP");
+    v = json_object_get_object_member(q, "version");
+    g_assert_true(json_object_has_member(
+        json_object_get_object_member(v, "qemu"), "major"));
+    g_assert_cmpstr(json_object_get_string_member(v, "package"), ==, "vmhost");
+    g_assert_cmpuint(
+        json_array_get_length(json_object_get_array_member(q, "capabilities")),
+        ==, 0);
+    teardown(&f);
+}
+
+static void test_negotiation(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) r = NULL;
+
+    setup(&f, false);
+    fails(&f, "{\"execute\": \"query-status\"}", "CommandNotFound",
+          "Expecting capabilities negotiation with 'qmp_capabilities'");
+    fails(&f,
+          "{\"execute\": \"qmp_capabilities\", \"arguments\": "
+          "{\"enable\": [\"oob\"]}}",
+          "GenericError", "no QMP capabilities");
+    r = ok(&f, "{\"execute\": \"qmp_capabilities\"}");
+    fails(&f, "{\"execute\": \"qmp_capabilities\"}", "CommandNotFound",
+          "Capabilities negotiation is already complete");
+    teardown(&f);
+}
+
+static void test_id_echo(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonObject) a = NULL, b = NULL, c = NULL;
+
+    setup(&f, true);
+    a = cmd(&f, "{\"execute\": \"query-version\", \"id\": \"abc\"}");
+    g_assert_cmpstr(json_object_get_string_member(a, "id"), ==, "abc");
+    b = cmd(&f, "{\"execute\": \"nosuch\", \"id\": 42}");
+    g_assert_cmpint(json_object_get_int_member(b, "id"), ==, 42);
+    g_assert_true(json_object_has_member(b, "error"));
+    c = cmd(&f, "{\"id\": {\"x\": [1]}, \"execute\": \"query-status\"}");
+    g_assert_cmpint(json_array_get_length(json_object_get_array_member(
+                        json_object_get_object_member(c, "id"), "x")),
+                    ==, 1);
+    teardown(&f);
+}
+
+static void test_status_stop_cont(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) st = NULL;
+    g_autoptr(JsonObject) m1 = NULL, m2 = NULL, m3 = NULL, m4 = NULL;
+    g_autoptr(JsonNode) st2 = NULL;
+
+    setup(&f, true);
+    st = ok(&f, "{\"execute\": \"query-status\"}");
+    g_assert_cmpstr(
+        json_object_get_string_member(json_node_get_object(st), "status"), ==,
+        "prelaunch");
+    g_assert_false(
+        json_object_get_boolean_member(json_node_get_object(st), "running"));
+
+    /* cont: the RESUME event, then the reply. */
+    m1 = cmd(&f, "{\"execute\": \"cont\", \"id\": 1}");
+    g_assert_cmpstr(json_object_get_string_member(m1, "event"), ==, "RESUME");
+    g_assert_true(json_object_has_member(
+        json_object_get_object_member(m1, "timestamp"), "microseconds"));
+    m2 = read_msg(&f);
+    g_assert_true(json_object_has_member(m2, "return"));
+    g_assert_true(vh_machine_is_running(f.host.machine));
+
+    m3 = cmd(&f, "{\"execute\": \"stop\"}");
+    g_assert_cmpstr(json_object_get_string_member(m3, "event"), ==, "STOP");
+    m4 = read_msg(&f);
+    g_assert_true(json_object_has_member(m4, "return"));
+    st2 = ok(&f, "{\"execute\": \"query-status\"}");
+    g_assert_cmpstr(
+        json_object_get_string_member(json_node_get_object(st2), "status"), ==,
+        "paused");
+
+    /* A stop with nothing to stop changes nothing and sends no event. */
+    g_clear_pointer(&st2, json_node_unref);
+    st2 = ok(&f, "{\"execute\": \"stop\"}");
+    vh_machine_shutdown(f.host.machine);
+    fails(&f, "{\"execute\": \"cont\"}", "GenericError", "shutdown");
+    teardown(&f);
+}
+
+static void test_no_machine(void)
+{
+    Fixture f = {0};
+
+    setup(&f, true);
+    vh_qmp_free(f.qmp);
+    g_clear_object(&f.host.machine);
+    f.qmp = vh_qmp_new(&f.host, f.peer.chr);
+    {
+        g_autoptr(JsonObject) g = read_msg(&f);
+        g_autoptr(JsonNode) r = ok(&f, "{\"execute\": \"qmp_capabilities\"}");
+    }
+    fails(&f, "{\"execute\": \"query-status\"}", "GenericError", "no machine");
+    fails(&f, "{\"execute\": \"stop\"}", "GenericError", "no machine");
+    teardown(&f);
+}
+
+static void test_unknown_and_malformed(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) r = NULL;
+
+    setup(&f, true);
+    fails(&f, "{\"execute\": \"nosuch\"}", "CommandNotFound",
+          "The command nosuch has not been found");
+    fails(&f, "{\"execute\": }", "GenericError", "JSON parse error");
+    fails(&f, "hello\n", "GenericError", "JSON parse error");
+    fails(&f, "[1, 2]", "GenericError", "QMP input must be a JSON object");
+    fails(&f, "{\"arguments\": {}}", "GenericError",
+          "QMP input member 'execute' is missing");
+    fails(&f, "{\"execute\": 1}", "GenericError",
+          "QMP input member 'execute' must be a string");
+    fails(&f, "{\"execute\": \"stop\", \"arguments\": []}", "GenericError",
+          "'arguments' must be an object");
+    fails(&f, "{\"execute\": \"stop\", \"bogus\": 1}", "GenericError",
+          "QMP input member 'bogus' is unexpected");
+    fails(&f, "{\"execute\": \"object-del\"}", "GenericError",
+          "Parameter 'id' is missing");
+    fails(&f, "{\"execute\": \"object-del\", \"arguments\": {\"id\": 5}}",
+          "GenericError", "Parameter 'id' expects a string");
+    /* Still up. */
+    r = ok(&f, "{\"execute\": \"query-version\"}");
+    teardown(&f);
+}
+
+static void test_split_and_multiple(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonObject) a = NULL, b = NULL, c = NULL;
+
+    setup(&f, true);
+    mon_send(&f.peer, "{\"execute\": \"query-");
+    mon_settle();
+    g_assert_cmpuint(f.peer.in->len, ==, 0);
+    mon_send(&f.peer, "version\", \"id\": \"split\"}");
+    a = read_msg(&f);
+    g_assert_cmpstr(json_object_get_string_member(a, "id"), ==, "split");
+
+    mon_send(&f.peer, "{\"execute\":\"query-version\",\"id\":1}"
+                      "{\"execute\":\"query-status\",\"id\":2}\n");
+    b = read_msg(&f);
+    c = read_msg(&f);
+    g_assert_cmpint(json_object_get_int_member(b, "id"), ==, 1);
+    g_assert_cmpint(json_object_get_int_member(c, "id"), ==, 2);
+    g_assert_true(json_object_has_member(c, "return"));
+    teardown(&f);
+}
+
+/* Braces inside strings do not end an object. */
+static void test_braces_in_strings(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) r = NULL;
+
+    setup(&f, true);
+    r = ok(&f, "{\"execute\": \"guest-command\", \"arguments\": "
+               "{\"command-line\": \"echo }{ \\\"]\"}}");
+    g_assert_cmpstr(json_node_get_string(r), ==, "}{ \"]");
+    teardown(&f);
+}
+
+static void test_guest(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) echo = NULL, st = NULL, ver = NULL;
+
+    setup(&f, true);
+    echo = ok(&f, "{\"execute\": \"guest-command\", \"arguments\": "
+                  "{\"command-line\": \"echo hello\"}}");
+    g_assert_cmpstr(json_node_get_string(echo), ==, "hello");
+    st = ok(&f, "{\"execute\": \"guest-command\", \"arguments\": "
+                "{\"command-line\": \"status\"}}");
+    g_assert_nonnull(strstr(json_node_get_string(st), "pages"));
+    ver = ok(&f, "{\"execute\": \"guest-command\", \"arguments\": "
+                 "{\"command-line\": \"verify\"}}");
+    g_assert_null(strstr(json_node_get_string(ver), "error"));
+    fails(&f, "{\"execute\": \"guest-command\"}", "GenericError",
+          "Parameter 'command-line' is missing");
+    teardown(&f);
+}
+
+static void test_hmp_passthrough(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) r = NULL, u = NULL;
+
+    setup(&f, true);
+    r = ok(&f, "{\"execute\": \"human-monitor-command\", \"arguments\": "
+               "{\"command-line\": \"info status\"}}");
+    g_assert_cmpstr(json_node_get_string(r), ==,
+                    "VM status: paused (prelaunch)\n");
+    u = ok(&f, "{\"execute\": \"human-monitor-command\", \"arguments\": "
+               "{\"command-line\": \"frob\"}}");
+    g_assert_cmpstr(json_node_get_string(u), ==, "unknown command: 'frob'\n");
+    teardown(&f);
+}
+
+static void test_objects(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) a = NULL, b = NULL, c = NULL, tls = NULL, d = NULL;
+    g_autoptr(GObject) z = NULL;
+    JsonObject *e;
+
+    setup(&f, true);
+    a = ok(&f, "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+               "\"tls-creds-anon\", \"id\": \"anon0\", \"endpoint\": "
+               "\"server\", \"verify-peer\": false}}");
+    tls = ok(&f, "{\"execute\": \"query-tls\"}");
+    g_assert_cmpuint(json_array_get_length(json_node_get_array(tls)), ==, 1);
+    e = json_array_get_object_element(json_node_get_array(tls), 0);
+    g_assert_cmpstr(json_object_get_string_member(e, "id"), ==, "anon0");
+    g_assert_cmpstr(json_object_get_string_member(e, "endpoint"), ==, "server");
+    g_assert_nonnull(
+        strstr(json_object_get_string_member(e, "priority"), "ANON"));
+    g_assert_cmpstr(json_object_get_string_member(e, "priority-source"), ==,
+                    "default");
+    fails(&f,
+          "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+          "\"tls-creds-anon\", \"id\": \"anon0\"}}",
+          "GenericError", "anon0");
+    fails(&f,
+          "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+          "\"nosuch-type\", \"id\": \"x\"}}",
+          "GenericError", "nosuch-type");
+    fails(&f, "{\"execute\": \"object-add\", \"arguments\": {\"id\": \"x\"}}",
+          "GenericError", "Parameter 'qom-type' is missing");
+
+    /* The old "props" form, and a JSON list of authz-list rules. */
+    b = ok(&f, "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+               "\"authz-simple\", \"id\": \"z0\", \"props\": {\"identity\": "
+               "\"CN=alice\"}}}");
+    z = vh_object_lookup("z0");
+    g_assert_nonnull(z);
+    c = ok(&f, "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+               "\"authz-list\", \"id\": \"l0\", \"policy\": \"deny\", "
+               "\"rules\": [{\"match\": \"CN=*\", \"policy\": \"allow\", "
+               "\"format\": \"glob\"}]}}");
+    d = ok(&f, "{\"execute\": \"object-del\", \"arguments\": {\"id\": "
+               "\"anon0\"}}");
+    fails(&f,
+          "{\"execute\": \"object-del\", \"arguments\": {\"id\": "
+          "\"anon0\"}}",
+          "GenericError", "anon0");
+    g_assert_true(vh_object_del("z0", NULL));
+    g_assert_true(vh_object_del("l0", NULL));
+    teardown(&f);
+}
+
+static JsonObject *find_chardev(JsonNode *list, const char *label)
+{
+    JsonArray *a = json_node_get_array(list);
+
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+
+        if (g_str_equal(json_object_get_string_member(o, "label"), label)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static void test_chardev(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) a = NULL, b = NULL, c = NULL, d = NULL, list = NULL;
+    g_autoptr(JsonNode) rm = NULL, e = NULL;
+    g_autofree char *dir = g_dir_make_tmp("vh-qmp-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "out.log", NULL);
+    g_autofree char *file_add = NULL;
+    JsonObject *o;
+
+    setup(&f, true);
+    a = ok(&f, "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": "
+               "\"rb1\", \"backend\": {\"type\": \"ringbuf\", \"data\": "
+               "{\"size\": 1024}}}}");
+    b = ok(&f, "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": "
+               "\"s1\", \"backend\": {\"type\": \"socket\", \"data\": "
+               "{\"addr\": {\"type\": \"inet\", \"data\": {\"host\": "
+               "\"127.0.0.1\", \"port\": \"0\"}}, \"server\": true, "
+               "\"wait\": false}}}}");
+    c = ok(&f, "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": "
+               "\"n1\", \"backend\": {\"type\": \"null\", \"data\": {}}}}");
+    file_add = g_strdup_printf(
+        "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": \"f1\", "
+        "\"backend\": {\"type\": \"file\", \"data\": {\"out\": \"%s\"}}}}",
+        path);
+    d = ok(&f, file_add);
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+    fails(&f,
+          "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": \"n1\", "
+          "\"backend\": {\"type\": \"null\"}}}",
+          "GenericError", "n1");
+    fails(&f,
+          "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": \"x1\", "
+          "\"backend\": {\"type\": \"bogus\"}}}",
+          "GenericError", "bogus");
+    fails(&f,
+          "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": \"x1\", "
+          "\"backend\": {\"type\": \"socket\", \"data\": {\"addr\": "
+          "{\"type\": \"vsock\", \"data\": {}}}}}}",
+          "GenericError", "vsock");
+
+    list = ok(&f, "{\"execute\": \"query-chardev\"}");
+    o = find_chardev(list, "s1");
+    g_assert_nonnull(o);
+    g_assert_nonnull(
+        strstr(json_object_get_string_member(o, "filename"), "127.0.0.1"));
+    g_assert_false(json_object_get_boolean_member(o, "frontend-open"));
+    o = find_chardev(list, "qmp0");
+    g_assert_nonnull(o);
+    g_assert_true(json_object_get_boolean_member(o, "frontend-open"));
+    g_assert_nonnull(find_chardev(list, "rb1"));
+    g_assert_nonnull(find_chardev(list, "f1"));
+
+    /* The monitor's own chardev is busy. */
+    fails(&f,
+          "{\"execute\": \"chardev-remove\", \"arguments\": {\"id\": "
+          "\"qmp0\"}}",
+          "GenericError", "busy");
+    rm = ok(&f, "{\"execute\": \"chardev-remove\", \"arguments\": {\"id\": "
+                "\"s1\"}}");
+    fails(&f,
+          "{\"execute\": \"chardev-remove\", \"arguments\": {\"id\": "
+          "\"s1\"}}",
+          "GenericError", "s1");
+    e = ok(&f, "{\"execute\": \"chardev-remove\", \"arguments\": {\"id\": "
+               "\"f1\"}}");
+    g_unlink(path);
+    g_rmdir(dir);
+    teardown(&f);
+}
+
+static void test_ringbuf(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) a = NULL, w = NULL, r = NULL, w2 = NULL, r2 = NULL;
+    g_autoptr(JsonNode) n = NULL, empty = NULL;
+
+    setup(&f, true);
+    a = ok(&f, "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": "
+               "\"rb1\", \"backend\": {\"type\": \"ringbuf\", \"data\": "
+               "{\"size\": 1024}}}}");
+    w = ok(&f, "{\"execute\": \"ringbuf-write\", \"arguments\": {\"device\": "
+               "\"rb1\", \"data\": \"hello world\"}}");
+    r = ok(&f, "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+               "\"rb1\", \"size\": 5}}");
+    g_assert_cmpstr(json_node_get_string(r), ==, "hello");
+    w2 = ok(&f, "{\"execute\": \"ringbuf-write\", \"arguments\": {\"device\": "
+                "\"rb1\", \"data\": \"AAEC\", \"format\": \"base64\"}}");
+    r2 = ok(&f, "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+                "\"rb1\", \"size\": 100, \"format\": \"base64\"}}");
+    /* " world" then 00 01 02 */
+    g_assert_cmpstr(json_node_get_string(r2), ==, "IHdvcmxkAAEC");
+    empty = ok(&f, "{\"execute\": \"ringbuf-read\", \"arguments\": "
+                   "{\"device\": \"rb1\", \"size\": 10}}");
+    g_assert_cmpstr(json_node_get_string(empty), ==, "");
+
+    fails(&f,
+          "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+          "\"nope\", \"size\": 1}}",
+          "DeviceNotFound", "Device 'nope' not found");
+    n = ok(&f, "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": "
+               "\"n1\", \"backend\": {\"type\": \"null\"}}}");
+    fails(&f,
+          "{\"execute\": \"ringbuf-write\", \"arguments\": {\"device\": "
+          "\"n1\", \"data\": \"x\"}}",
+          "GenericError", "n1 is not a ringbuf device");
+    fails(&f,
+          "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+          "\"rb1\", \"size\": \"many\"}}",
+          "GenericError", "Parameter 'size' expects an integer");
+    fails(&f,
+          "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+          "\"rb1\", \"size\": 1, \"format\": \"hex\"}}",
+          "GenericError", "'format'");
+    teardown(&f);
+}
+
+static void test_getfd(void)
+{
+    Fixture f = {0};
+
+    setup(&f, true);
+    fails(&f, "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"m\"}}",
+          "GenericError", "not yet supported");
+    fails(&f, "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": \"m\"}}",
+          "GenericError", "not yet supported");
+    fails(&f, "{\"execute\": \"getfd\"}", "GenericError",
+          "Parameter 'fdname' is missing");
+    teardown(&f);
+}
+
+static bool quit_seen(void *opaque)
+{
+    return ((Fixture *)opaque)->quits > 0;
+}
+
+static void test_quit(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonObject) r = NULL, ev = NULL;
+
+    setup(&f, true);
+    r = cmd(&f, "{\"execute\": \"quit\", \"id\": \"q\"}");
+    g_assert_true(json_object_has_member(r, "return"));
+    ev = read_msg(&f);
+    g_assert_cmpstr(json_object_get_string_member(ev, "event"), ==, "SHUTDOWN");
+    g_assert_false(json_object_get_boolean_member(
+        json_object_get_object_member(ev, "data"), "guest"));
+    mon_wait(quit_seen, &f);
+    g_assert_cmpuint(f.quits, ==, 1);
+    teardown(&f);
+}
+
+static void test_events_before_negotiation(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) r = NULL;
+    g_autoptr(GError) err = NULL;
+
+    setup(&f, false);
+    g_assert_true(vh_machine_cont(f.host.machine, &err));
+    vh_qmp_emit_event("CUSTOM", NULL);
+    mon_settle();
+    g_assert_cmpuint(f.peer.in->len, ==, 0);
+    r = ok(&f, "{\"execute\": \"qmp_capabilities\"}");
+    {
+        g_autoptr(JsonObject) data = json_object_new();
+        g_autoptr(JsonObject) ev = NULL;
+
+        json_object_set_string_member(data, "k", "v");
+        vh_qmp_emit_event("CUSTOM", data);
+        ev = read_msg(&f);
+        g_assert_cmpstr(json_object_get_string_member(ev, "event"), ==,
+                        "CUSTOM");
+        g_assert_cmpstr(json_object_get_string_member(
+                            json_object_get_object_member(ev, "data"), "k"),
+                        ==, "v");
+    }
+    teardown(&f);
+}
+
+static void test_read_only(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) st = NULL, cmds = NULL, hmc = NULL;
+
+    setup(&f, true);
+    f.host.read_only = true;
+    st = ok(&f, "{\"execute\": \"query-status\"}");
+    cmds = ok(&f, "{\"execute\": \"query-commands\"}");
+    g_assert_cmpuint(json_array_get_length(json_node_get_array(cmds)), >, 10);
+    fails(&f, "{\"execute\": \"stop\"}", "GenericError", "read-only");
+    hmc = ok(&f, "{\"execute\": \"human-monitor-command\", \"arguments\": "
+                 "{\"command-line\": \"stop\"}}");
+    g_assert_nonnull(strstr(json_node_get_string(hmc), "read-only"));
+    g_assert_cmpint(vh_machine_get_state(f.host.machine), ==,
+                    VH_RUN_STATE_PRELAUNCH);
+    teardown(&f);
+}
+
+static void detached_out(const char *line, size_t len, void *opaque)
+{
+    g_string_append_len(opaque, line, len);
+}
+
+static void test_detached(void)
+{
+    VhMonitorHost host = {.read_only = true};
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(VhQmp) qmp = vh_qmp_new_detached(&host, detached_out, out);
+    const char *in = "{\"execute\":\"qmp_capabilities\"}\n"
+                     "{\"execute\":\"query-version\",\"id\":9}";
+
+    g_assert_true(g_str_has_prefix(out->str, "{\"QMP\""));
+    g_string_truncate(out, 0);
+    vh_qmp_feed(qmp, (const guint8 *)in, strlen(in));
+    g_assert_cmpstr(out->str, ==,
+                    "{\"return\":{}}\r\n"
+                    "{\"return\":{\"qemu\":{\"major\":0,\"minor\":1,"
+                    "\"micro\":0},\"package\":\"vmhost\"},\"id\":9}\r\n");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    vh_object_register_builtin_types();
+    g_test_add_func("/monitor/qmp/greeting", test_greeting);
+    g_test_add_func("/monitor/qmp/negotiation", test_negotiation);
+    g_test_add_func("/monitor/qmp/id-echo", test_id_echo);
+    g_test_add_func("/monitor/qmp/status-stop-cont", test_status_stop_cont);
+    g_test_add_func("/monitor/qmp/no-machine", test_no_machine);
+    g_test_add_func("/monitor/qmp/unknown-and-malformed",
+                    test_unknown_and_malformed);
+    g_test_add_func("/monitor/qmp/split-and-multiple", test_split_and_multiple);
+    g_test_add_func("/monitor/qmp/braces-in-strings", test_braces_in_strings);
+    g_test_add_func("/monitor/qmp/guest", test_guest);
+    g_test_add_func("/monitor/qmp/human-monitor-command", test_hmp_passthrough);
+    g_test_add_func("/monitor/qmp/objects", test_objects);
+    g_test_add_func("/monitor/qmp/chardev", test_chardev);
+    g_test_add_func("/monitor/qmp/ringbuf", test_ringbuf);
+    g_test_add_func("/monitor/qmp/getfd", test_getfd);
+    g_test_add_func("/monitor/qmp/quit", test_quit);
+    g_test_add_func("/monitor/qmp/events-after-negotiation",
+                    test_events_before_negotiation);
+    g_test_add_func("/monitor/qmp/read-only", test_read_only);
+    g_test_add_func("/monitor/qmp/detached", test_detached);
+    return g_test_run();
+}
