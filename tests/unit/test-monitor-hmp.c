@@ -1,0 +1,287 @@
+/*
+ * HMP sessions over a socket chardev: banner and prompt, help, unknown
+ * commands, info, objects, chardevs, ringbuf, guest, line editing.
+ */
+#include "monitor-testutil.h"
+#include "vmhost-config.h"
+#include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/monitor/hmp.h"
+#include "vmhost/object/object.h"
+#include "vmhost/vmhost-types.h"
+
+#define VMHOST_VERSION_LINE VMHOST_VERSION " (vmhost)\r\n"
+
+typedef struct {
+    VhMonitorHost host;
+    MonPeer peer;
+    VhHmp *hmp;
+    guint quits;
+} Fixture;
+
+static void on_quit(void *opaque)
+{
+    ((Fixture *)opaque)->quits++;
+}
+
+static void setup_full(Fixture *f, bool terminal)
+{
+    g_autofree char *banner = NULL;
+
+    f->host.machine = mon_machine_new();
+    f->host.quit = on_quit;
+    f->host.opaque = f;
+    mon_peer_open(&f->peer, "mon0");
+    f->hmp = vh_hmp_new(&f->host, f->peer.chr, terminal);
+    banner = mon_read_until(&f->peer, VH_HMP_PROMPT);
+    g_assert_cmpstr(banner, ==,
+                    "vmhost monitor - type 'help' for more information\r\n"
+                    "(vmhost) ");
+}
+
+static void setup(Fixture *f)
+{
+    setup_full(f, false);
+}
+
+static void teardown(Fixture *f)
+{
+    vh_hmp_free(f->hmp);
+    mon_peer_close(&f->peer);
+    vh_chardev_remove_all();
+    g_clear_object(&f->host.machine);
+}
+
+/* Send @line + CR LF; the output before the next prompt (transfer full). */
+static char *run(Fixture *f, const char *line)
+{
+    g_autofree char *text = g_strdup_printf("%s\r\n", line);
+    g_autofree char *out = NULL;
+
+    mon_send(&f->peer, text);
+    out = mon_read_until(&f->peer, VH_HMP_PROMPT);
+    return g_strndup(out, strlen(out) - strlen(VH_HMP_PROMPT));
+}
+
+static void expect(Fixture *f, const char *line, const char *output)
+{
+    g_autofree char *out = run(f, line);
+
+    g_assert_cmpstr(out, ==, output);
+}
+
+static void expect_has(Fixture *f, const char *line, const char *part)
+{
+    g_autofree char *out = run(f, line);
+
+    if (!strstr(out, part)) {
+        g_error("%s: '%s' not in '%s'", line, part, out);
+    }
+}
+
+static void test_help(void)
+{
+    Fixture f = {0};
+    g_autofree char *all = NULL;
+
+    setup(&f);
+    all = run(&f, "help");
+    g_assert_nonnull(strstr(all, "info status"));
+    g_assert_nonnull(strstr(all, "object_add [qom-type=]type,id=str"));
+    g_assert_nonnull(strstr(all, "ringbuf_read device size"));
+    g_assert_null(strstr(all, "human-monitor-command"));
+    expect_has(&f, "help stop", "stop the guest");
+    expect_has(&f, "? info", "info chardev");
+    expect_has(&f, "info", "info version");
+    expect(&f, "help frob", "unknown command: 'frob'\r\n");
+    teardown(&f);
+}
+
+static void test_unknown(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    expect(&f, "frob", "unknown command: 'frob'\r\n");
+    expect(&f, "info frob", "unknown command: 'info frob'\r\n");
+    expect(&f, "", "");
+    expect(&f, "   ", "");
+    expect(&f, "stop now", "Error: stop takes no arguments\r\n");
+    expect_has(&f, "object_del", "expects exactly one argument");
+    teardown(&f);
+}
+
+static void test_status(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    expect(&f, "info status", "VM status: paused (prelaunch)\r\n");
+    expect(&f, "cont", "");
+    expect(&f, "info status", "VM status: running\r\n");
+    expect(&f, "stop", "");
+    expect(&f, "info status", "VM status: paused\r\n");
+    expect_has(&f, "info version", "(vmhost)");
+    teardown(&f);
+}
+
+static void test_objects(void)
+{
+    Fixture f = {0};
+    g_autoptr(GObject) z = NULL;
+
+    setup(&f);
+    expect(&f, "info tls", "no TLS credentials objects\r\n");
+    expect(&f, "object_add tls-creds-anon,id=anon0,endpoint=server", "");
+    expect_has(&f, "info tls", "anon0: endpoint=server");
+    expect_has(&f, "object_add tls-creds-anon,id=anon0", "Error: ");
+    expect_has(&f, "object_add tls-creds-anon,id=a1,endpoint=middle",
+               "endpoint");
+    expect_has(&f, "object_add nosuch,id=x", "nosuch");
+    expect_has(&f, "object_add", "expects an option string");
+    expect(&f, "object_add qom-type=authz-simple,id=z0,identity=CN=bob", "");
+    z = vh_object_lookup("z0");
+    g_assert_nonnull(z);
+    expect(&f, "object_del z0", "");
+    expect(&f, "object_del anon0", "");
+    expect_has(&f, "object_del anon0", "anon0");
+    expect(&f, "info tls", "no TLS credentials objects\r\n");
+    teardown(&f);
+}
+
+static void test_chardev_ringbuf(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    expect(&f, "chardev-add ringbuf,id=rb0,size=1024", "");
+    expect_has(&f, "info chardev", "rb0: filename=");
+    expect_has(&f, "info chardev", "mon0: filename=");
+    expect(&f, "ringbuf_write rb0 hello", "");
+    expect(&f, "ringbuf_write rb0 \"two  words\"", "");
+    expect(&f, "ringbuf_read rb0 100", "hellotwo  words\r\n");
+    expect(&f, "ringbuf_read rb0 100", "");
+    expect(&f, "ringbuf_write rb0 a b  c", "");
+    expect(&f, "ringbuf_read rb0 3", "a b\r\n");
+    expect_has(&f, "ringbuf_read nope 1", "Device 'nope' not found");
+    expect_has(&f, "ringbuf_read rb0 lots", "expects an integer");
+    expect_has(&f, "ringbuf_write rb0 \"open", "Error: ringbuf_write: ");
+    expect_has(&f, "chardev-add ringbuf,id=rb0", "rb0");
+    expect_has(&f, "chardev-add frob,id=x", "frob");
+    expect_has(&f, "chardev-remove mon0", "busy");
+    expect(&f, "chardev-remove rb0", "");
+    expect_has(&f, "chardev-remove rb0", "rb0");
+    expect(&f, "chardev-add null,id=n0", "");
+    expect_has(&f, "ringbuf_write n0 x", "n0 is not a ringbuf device");
+    teardown(&f);
+}
+
+static void test_guest(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    expect(&f, "guest echo hi there", "hi there\r\n");
+    expect_has(&f, "guest status", "pages");
+    expect_has(&f, "guest help", "verify");
+    expect_has(&f, "guest verify", "ok");
+    expect_has(&f, "guest frob", "error:");
+    expect_has(&f, "guest", "expects a console command");
+    teardown(&f);
+}
+
+static void test_getfd(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    expect_has(&f, "getfd mig", "not yet supported");
+    expect_has(&f, "closefd mig", "not yet supported");
+    teardown(&f);
+}
+
+static bool quit_seen(void *opaque)
+{
+    return ((Fixture *)opaque)->quits > 0;
+}
+
+static void test_quit(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    expect(&f, "quit", "");
+    mon_wait(quit_seen, &f);
+    teardown(&f);
+}
+
+static void test_editing(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    /* Backspace and DEL. */
+    expect(&f, "infx\x7fo verq\bsion", VMHOST_VERSION_LINE);
+    /* Ctrl-U drops what came before. */
+    expect(&f, "garbage\x15info status", "VM status: paused (prelaunch)\r\n");
+    /* Up runs the last line again; up twice the one before. */
+    expect(&f, "\x1b[A", "VM status: paused (prelaunch)\r\n");
+    expect(&f, "\x1b[A\x1b[A", VMHOST_VERSION_LINE);
+    /* Down past the newest is an empty line. */
+    expect(&f, "\x1b[A\x1b[B", "");
+    /* LF alone and CR alone end lines too; CR LF is one line. */
+    mon_send(&f.peer, "info status\ninfo status\r");
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *out = mon_read_until(&f.peer, VH_HMP_PROMPT);
+
+        g_assert_cmpstr(out, ==,
+                        "VM status: paused (prelaunch)\r\n" VH_HMP_PROMPT);
+    }
+    expect(&f, "info version", VMHOST_VERSION_LINE);
+    mon_settle();
+    g_assert_cmpuint(f.peer.in->len, ==, 0);
+    teardown(&f);
+}
+
+static void test_long_line(void)
+{
+    Fixture f = {0};
+    g_autofree char *line = g_strnfill(VH_HMP_LINE_MAX + 100, 'x');
+    g_autofree char *out = NULL;
+
+    setup(&f);
+    out = run(&f, line);
+    g_assert_cmpuint(strlen(out), ==,
+                     strlen("unknown command: ''\r\n") + VH_HMP_LINE_MAX);
+    expect(&f, "info status", "VM status: paused (prelaunch)\r\n");
+    teardown(&f);
+}
+
+static void test_terminal_echo(void)
+{
+    Fixture f = {0};
+    g_autofree char *out = NULL;
+
+    setup_full(&f, true);
+    out = run(&f, "info statx\x7fus");
+    g_assert_cmpstr(out, ==,
+                    "info statx\b \bus\r\nVM status: paused (prelaunch)\r\n");
+    teardown(&f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    vh_object_register_builtin_types();
+    g_test_add_func("/monitor/hmp/help", test_help);
+    g_test_add_func("/monitor/hmp/unknown", test_unknown);
+    g_test_add_func("/monitor/hmp/status", test_status);
+    g_test_add_func("/monitor/hmp/objects", test_objects);
+    g_test_add_func("/monitor/hmp/chardev-ringbuf", test_chardev_ringbuf);
+    g_test_add_func("/monitor/hmp/guest", test_guest);
+    g_test_add_func("/monitor/hmp/getfd", test_getfd);
+    g_test_add_func("/monitor/hmp/quit", test_quit);
+    g_test_add_func("/monitor/hmp/editing", test_editing);
+    g_test_add_func("/monitor/hmp/long-line", test_long_line);
+    g_test_add_func("/monitor/hmp/terminal-echo", test_terminal_echo);
+    return g_test_run();
+}
