@@ -229,8 +229,9 @@ void vh_fd_io_free(VhFdIo *io)
     vh_fd_io_stop_reading(io);
     vh_fd_io_discard_output(io);
     g_byte_array_unref(io->outbuf);
-    restore_flags(io->in_fd, io->in_flags);
+    /* reverse order: 0 and 1 may share one open file description */
     restore_flags(io->out_fd, io->out_flags);
+    restore_flags(io->in_fd, io->in_flags);
     if (io->own_fds) {
         if (io->in_fd >= 0) {
             close(io->in_fd);
