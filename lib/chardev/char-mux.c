@@ -137,6 +137,7 @@ static void mux_event(void *opaque, VhChardevEvent ev)
         vh_chardev_is_connected(VH_CHARDEV(m)) == connected) {
         return;
     }
+    m->escape = false; /* half an escape does not outlive the peer */
     vh_chardev_be_set_connected(VH_CHARDEV(m), connected);
     for (int i = 0; i < m->count; i++) {
         cancel_idle(&m->fe[i]);

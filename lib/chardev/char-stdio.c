@@ -2,6 +2,7 @@
 #include "fd-io.h"
 #include "vmhost/chardev/char-stdio.h"
 
+#include <stdlib.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -72,12 +73,27 @@ static void vh_chardev_stdio_init(VhChardevStdio *s)
 {
 }
 
+/* A program that exits without closing the chardev gets its tty back. */
+static void restore_at_exit(void)
+{
+    G_LOCK(in_use);
+    if (in_use && in_use->tty) {
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &in_use->saved);
+    }
+    G_UNLOCK(in_use);
+}
+
 static void make_raw(VhChardevStdio *s, bool signal)
 {
+    static gsize atexit_done;
     struct termios t;
 
     if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &s->saved) < 0) {
         return;
+    }
+    if (g_once_init_enter(&atexit_done)) {
+        atexit(restore_at_exit);
+        g_once_init_leave(&atexit_done, 1);
     }
     s->tty = true;
     t = s->saved;

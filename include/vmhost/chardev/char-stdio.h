@@ -4,9 +4,9 @@
  * When stdin is a terminal it is put in raw mode (no echo, no line
  * editing); with signal=on (the default) Ctrl-C still interrupts vmhost,
  * with signal=off it reaches the guest as a byte. The terminal settings
- * and the descriptors' flags are restored on close (and by
- * vh_chardev_close at exit). End of input stops reading; output still
- * works. Always connected. Only one stdio chardev can exist at a time.
+ * and the descriptors' flags are restored on close; the terminal also at
+ * exit() if the chardev is still open then. End of input stops reading; output
+ * still works. Always connected. Only one stdio chardev can exist at a time.
  *
  *     g_autoptr(VhChardev) con = vh_chardev_stdio_new("con", true, NULL,
  *                                                     errp);
