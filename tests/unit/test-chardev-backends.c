@@ -5,6 +5,7 @@
 #include "vmhost/chardev/char-mux.h"
 #include "vmhost/chardev/char-pty.h"
 #include "vmhost/chardev/char-serial.h"
+#include "vmhost/chardev/char-socket.h"
 #include "vmhost/chardev/char-stdio.h"
 #include "vmhost/chardev/chardev-opts.h"
 
@@ -424,6 +425,7 @@ static void stdio_child_socketpair(void)
 {
     int sv[2];
     int flags0;
+    g_autofree char *dir = NULL, *log = NULL, *spec = NULL, *logged = NULL;
     g_autoptr(VhChardev) chr = NULL;
     g_autofree char *got = NULL;
     Fe fe;
@@ -436,7 +438,10 @@ static void stdio_child_socketpair(void)
     flags0 = fcntl(0, F_GETFL);
     g_assert_false(flags0 & O_NONBLOCK);
 
-    chr = make_ok("stdio,id=con,signal=off");
+    dir = tmpdir();
+    log = g_build_filename(dir, "log", NULL);
+    spec = g_strdup_printf("stdio,id=con,signal=off,logfile=%s", log);
+    chr = make_ok(spec);
     g_assert_true(vh_chardev_is_connected(chr));
     expect_error("stdio,id=con2",
                  "chardev con2: stdio is already in use by chardev con");
@@ -461,8 +466,12 @@ static void stdio_child_socketpair(void)
     vh_chardev_set_handlers(chr, NULL, NULL, NULL, NULL, NULL);
     vh_chardev_close(chr);
     g_assert_cmpint(fcntl(0, F_GETFL), ==, flags0);
+    logged = slurp(log);
+    g_assert_cmpstr(logged, ==, "pongstill");
     fe_clear(&fe);
     close(sv[1]);
+    g_unlink(log);
+    g_rmdir(dir);
 }
 
 static void stdio_child_tty(void)
@@ -638,6 +647,36 @@ static void test_mux(void)
     g_rmdir(dir);
 }
 
+/* -chardev socket,server=on,mux=on: startup waits under the mux too */
+static void test_mux_wait(void)
+{
+    g_autoptr(VhChardev) chr =
+        make_ok("socket,id=w0,host=127.0.0.1,port=0,server=on,mux=on");
+    VhChardev *be = vh_chardev_get_backend(chr);
+    guint16 port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(be));
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_autoptr(GSocketConnection) conn = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *addr = g_strdup_printf("127.0.0.1:%u", port);
+
+    g_assert_false(vh_chardev_is_connected(chr));
+    /* the kernel completes the connect; the chardev accepts while waiting */
+    conn = g_socket_client_connect_to_host(client, addr, 0, NULL, &err);
+    g_assert_no_error(err);
+    vh_chardev_set_info_func(capture_info, NULL);
+    g_assert_true(vh_chardev_wait_connected(chr, &err));
+    vh_chardev_set_info_func(NULL, NULL);
+    g_assert_no_error(err);
+    g_assert_true(g_str_has_prefix(last_info, "waiting for connection on: "
+                                              "disconnected:tcp:127.0.0.1:"));
+    g_clear_pointer(&last_info, g_free);
+    g_assert_true(vh_chardev_is_connected(chr));
+    /* a second call returns at once */
+    g_assert_true(vh_chardev_wait_connected(chr, &err));
+    vh_chardev_close(chr);
+    drain();
+}
+
 static void test_mux_limits(void)
 {
     g_autoptr(VhChardev) chr = make_ok("null,id=mx,mux=on");
@@ -710,6 +749,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chardev/backends/stdio/tty", test_stdio_tty);
     g_test_add_func("/chardev/backends/mux", test_mux);
     g_test_add_func("/chardev/backends/mux/limits", test_mux_limits);
+    g_test_add_func("/chardev/backends/mux/wait", test_mux_wait);
     g_test_add_func("/chardev/backends/errors", test_errors);
     return g_test_run();
 }
