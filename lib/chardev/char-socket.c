@@ -41,6 +41,7 @@ struct _VhChardevSocket {
     GSource *write_src;
     GSource *hup_idle;
     GByteArray *outbuf;
+    GArray *msgfds; /* fds received with SCM_RIGHTS, oldest first */
     bool drop_reported;
     VhTelnet tn;
 
@@ -99,6 +100,15 @@ static void start_connection(VhChardevSocket *s, VhChannelSocket *sioc);
 
 /* ---- tearing a connection down ---- */
 
+/* Close the received fds nobody took. */
+static void clear_msgfds(VhChardevSocket *s)
+{
+    for (guint i = 0; i < s->msgfds->len; i++) {
+        close(g_array_index(s->msgfds, int, i));
+    }
+    g_array_set_size(s->msgfds, 0);
+}
+
 static void disconnect(VhChardevSocket *s)
 {
     VhChardev *chr = VH_CHARDEV(s);
@@ -121,6 +131,7 @@ static void disconnect(VhChardevSocket *s)
     g_clear_object(&s->sioc);
     g_clear_pointer(&s->peer, g_free);
     g_byte_array_set_size(s->outbuf, 0);
+    clear_msgfds(s);
     vh_chardev_be_set_connected(chr, false);
     if (vh_chardev_is_closed(chr)) {
         return;
@@ -162,6 +173,31 @@ typedef struct {
     GSource *child; /* the channel's G_IO_IN watch while can_read > 0 */
 } ReadSource;
 
+/*
+ * Read, keeping the fds that came with the bytes (UNIX sockets without
+ * TLS) for vh_chardev_socket_take_msgfd(): the frontend sees the bytes
+ * right after, so a monitor's getfd finds the fd sent with it.
+ */
+static gssize sock_read(VhChardevSocket *s, VhChannel *ioc, guint8 *buf,
+                        size_t len, GError **errp)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    g_autofree int *fds = NULL;
+    size_t nfds = 0;
+    gssize n;
+
+    if (!vh_channel_has_feature(ioc, VH_CHANNEL_FEATURE_FD_PASS)) {
+        return vh_channel_read(ioc, buf, len, errp);
+    }
+    n = vh_channel_readv_full(ioc, &iov, 1, &fds, &nfds, errp);
+    if (nfds > 0) {
+        /* A new batch replaces fds the frontend did not take. */
+        clear_msgfds(s);
+        g_array_append_vals(s->msgfds, fds, nfds);
+    }
+    return n;
+}
+
 static gboolean sock_readable(VhChannel *ioc, GIOCondition cond,
                               gpointer opaque)
 {
@@ -176,7 +212,7 @@ static gboolean sock_readable(VhChannel *ioc, GIOCondition cond,
     if (want == 0) {
         return G_SOURCE_CONTINUE;
     }
-    n = vh_channel_read(ioc, buf, want, &err);
+    n = sock_read(s, ioc, buf, want, &err);
     if (n == VH_CHANNEL_ERR_BLOCK) {
         return G_SOURCE_CONTINUE;
     }
@@ -672,6 +708,8 @@ static void vh_chardev_socket_finalize(GObject *obj)
     g_free(s->addr_text);
     g_clear_object(&s->addr);
     g_byte_array_unref(s->outbuf);
+    clear_msgfds(s);
+    g_array_unref(s->msgfds);
     G_OBJECT_CLASS(vh_chardev_socket_parent_class)->finalize(obj);
 }
 
@@ -689,6 +727,20 @@ static void vh_chardev_socket_class_init(VhChardevSocketClass *klass)
 static void vh_chardev_socket_init(VhChardevSocket *s)
 {
     s->outbuf = g_byte_array_new();
+    s->msgfds = g_array_new(false, false, sizeof(int));
+}
+
+int vh_chardev_socket_take_msgfd(VhChardevSocket *s)
+{
+    int fd;
+
+    g_return_val_if_fail(VH_IS_CHARDEV_SOCKET(s), -1);
+    if (s->msgfds->len == 0) {
+        return -1;
+    }
+    fd = g_array_index(s->msgfds, int, 0);
+    g_array_remove_index(s->msgfds, 0);
+    return fd;
 }
 
 /* ---- options ---- */

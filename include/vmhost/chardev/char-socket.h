@@ -105,4 +105,13 @@ bool vh_chardev_socket_wait_connected(VhChardevSocket *s, GError **errp);
 /* The TCP port a server listens on (useful with port "0"), else 0. */
 guint16 vh_chardev_socket_get_port(VhChardevSocket *s);
 
+/*
+ * A file descriptor the peer passed with SCM_RIGHTS (UNIX sockets without
+ * TLS), oldest first, for a monitor's getfd (transfer full: the caller
+ * closes it), or -1 when none is waiting. Fds arrive together with the
+ * bytes they were sent with, before the frontend reads those bytes; a new
+ * batch closes the ones not taken, and so does a disconnect.
+ */
+int vh_chardev_socket_take_msgfd(VhChardevSocket *s);
+
 G_END_DECLS
