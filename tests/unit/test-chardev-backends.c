@@ -677,6 +677,36 @@ static void test_mux_wait(void)
     drain();
 }
 
+/* input typed after Ctrl-A c in one read: the new focus takes what fits */
+static void test_mux_typeahead(void)
+{
+    g_autofree char *spec = NULL;
+    g_autoptr(VhChardev) chr = NULL;
+    Fe a, b;
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    spec = g_strdup_printf("socket,id=t0,fd=%d,mux=on", sv[0]);
+    chr = make_ok(spec);
+    fe_init(&a);
+    fe_init(&b);
+    attach(chr, &a);
+    attach(chr, &b);
+    b.room = 2;
+    wr(sv[1], "x\x01"
+              "cabcd");
+    WAIT_FOR(b.in->len == 2);
+    drain();
+    g_assert_cmpstr(a.in->str, ==, "x");
+    g_assert_cmpstr(b.in->str, ==, "ab");
+    g_assert_cmpuint(vh_chardev_get_dropped(chr), ==, 2);
+    vh_chardev_close(chr);
+    close(sv[1]);
+    fe_clear(&a);
+    fe_clear(&b);
+    drain();
+}
+
 static void test_mux_limits(void)
 {
     g_autoptr(VhChardev) chr = make_ok("null,id=mx,mux=on");
@@ -750,6 +780,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chardev/backends/mux", test_mux);
     g_test_add_func("/chardev/backends/mux/limits", test_mux_limits);
     g_test_add_func("/chardev/backends/mux/wait", test_mux_wait);
+    g_test_add_func("/chardev/backends/mux/typeahead", test_mux_typeahead);
     g_test_add_func("/chardev/backends/errors", test_errors);
     return g_test_run();
 }
