@@ -3,7 +3,9 @@
  * both exist, input is read from P.in and output written to P.out;
  * otherwise P carries both directions. The FIFOs must exist (mkfifo);
  * they are opened read-write so that opening never blocks and a writer
- * going away is not an end of input. Always connected.
+ * going away is not an end of input. Always connected: output nobody
+ * reads fills the FIFO (64 KiB on Linux), then the chardev's own buffer
+ * (64 KiB), and is then dropped and recorded.
  *
  *     g_autoptr(VhChardev) p = vh_chardev_pipe_new("p0", "/run/vm/con",
  *                                                  NULL, errp);
