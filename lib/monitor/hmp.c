@@ -173,6 +173,7 @@ static void execute(VhHmp *hmp)
 {
     g_autofree char *line = g_strdup(hmp->line->str);
     g_autofree char *out = NULL;
+    VhChardev *prev;
 
     g_string_truncate(hmp->line, 0);
     if (hmp->terminal) {
@@ -180,7 +181,9 @@ static void execute(VhHmp *hmp)
     }
     history_add(hmp, g_strstrip(line));
     hmp->hist_pos = hmp->history->len;
+    prev = vh_mon_set_current_chardev(hmp->chr);
     out = vh_hmp_run_line(hmp->host, line);
+    vh_mon_set_current_chardev(prev);
     hmp_puts(hmp, out);
     prompt(hmp);
 }

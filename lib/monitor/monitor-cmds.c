@@ -3,7 +3,10 @@
  */
 #include "monitor-internal.h"
 
+#include <unistd.h>
+
 #include "vmhost-config.h"
+#include "vmhost/chardev/char-socket.h"
 #include "vmhost/crypto/tls-creds.h"
 #include "vmhost/crypto/tls-priority.h"
 #include "vmhost/object/object-create.h"
@@ -376,18 +379,86 @@ char *vh_mon_format_string(JsonNode *result)
     return g_str_has_suffix(s, "\n") ? g_strdup(s) : g_strconcat(s, "\n", NULL);
 }
 
+static void close_fd(gpointer p)
+{
+    close(GPOINTER_TO_INT(p));
+}
+
+int vh_monitor_host_get_fd(VhMonitorHost *host, const char *name)
+{
+    gpointer fd;
+
+    if (!host->fds ||
+        !g_hash_table_lookup_extended(host->fds, name, NULL, &fd)) {
+        return -1;
+    }
+    return GPOINTER_TO_INT(fd);
+}
+
+int vh_monitor_host_take_fd(VhMonitorHost *host, const char *name)
+{
+    int fd = vh_monitor_host_get_fd(host, name);
+
+    if (fd >= 0) {
+        g_hash_table_steal(host->fds, name);
+    }
+    return fd;
+}
+
+void vh_monitor_host_clear(VhMonitorHost *host)
+{
+    g_clear_pointer(&host->fds, g_hash_table_unref);
+}
+
 JsonNode *vh_mon_getfd(VhMonitorHost *host, JsonObject *args, GError **errp)
+{
+    const char *name = NULL;
+    VhChardev *chr = vh_mon_get_current_chardev();
+    int fd = -1;
+
+    if (!vh_mon_arg_str(args, "fdname", true, &name, errp)) {
+        return NULL;
+    }
+    if (!*name || g_ascii_isdigit(*name)) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "Parameter 'fdname' expects a name not starting with a "
+                    "digit, got '%s'",
+                    name);
+        return NULL;
+    }
+    if (chr && VH_IS_CHARDEV_SOCKET(chr)) {
+        fd = vh_chardev_socket_take_msgfd(VH_CHARDEV_SOCKET(chr));
+    }
+    if (fd < 0) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "getfd %s: no file descriptor was received with the "
+                    "command (send it with SCM_RIGHTS over a UNIX socket "
+                    "monitor)",
+                    name);
+        return NULL;
+    }
+    if (!host->fds) {
+        host->fds =
+            g_hash_table_new_full(g_str_hash, g_str_equal, g_free, close_fd);
+    }
+    g_hash_table_replace(host->fds, g_strdup(name), GINT_TO_POINTER(fd));
+    return vh_mon_empty();
+}
+
+JsonNode *vh_mon_closefd(VhMonitorHost *host, JsonObject *args, GError **errp)
 {
     const char *name = NULL;
 
     if (!vh_mon_arg_str(args, "fdname", true, &name, errp)) {
         return NULL;
     }
-    g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
-                "fd '%s': getfd/closefd need a UNIX socket monitor with fd "
-                "passing: not yet supported",
-                name);
-    return NULL;
+    if (vh_monitor_host_get_fd(host, name) < 0) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "File descriptor named '%s' not found", name);
+        return NULL;
+    }
+    g_hash_table_remove(host->fds, name);
+    return vh_mon_empty();
 }
 
 JsonObject *vh_mon_parse_fdname(const char *rest, char **argv, GError **errp)

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "vmhost/chardev/chardev.h"
 #include "vmhost/monitor/monitor.h"
 #include "vmhost/util/opts.h"
 
@@ -77,6 +78,14 @@ JsonObject *vh_mon_parse_ringbuf_write(const char *rest, char **argv,
 JsonNode *vh_mon_ringbuf_read(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonObject *vh_mon_parse_ringbuf_read(const char *rest, char **argv,
                                       GError **e);
+
+/*
+ * The chardev of the monitor whose command runs now (for getfd), set by
+ * the monitors around a command; returns the previous one.
+ */
+VhChardev *vh_mon_set_current_chardev(VhChardev *chr);
+VhChardev *vh_mon_get_current_chardev(void);
+JsonNode *vh_mon_closefd(VhMonitorHost *h, JsonObject *a, GError **e);
 
 /* QMP monitors: the SHUTDOWN event before quit (qmp.c). */
 void vh_qmp_emit_shutdown(const char *reason);

@@ -43,8 +43,8 @@ static const VhMonitorCommand commands[] = {
     {"getfd", "getfd", "fdname",
      "keep the fd passed with this command (UNIX socket monitors)",
      vh_mon_getfd, vh_mon_parse_fdname, NULL},
-    {"closefd", "closefd", "fdname", "close an fd kept by getfd", vh_mon_getfd,
-     vh_mon_parse_fdname, NULL},
+    {"closefd", "closefd", "fdname", "close an fd kept by getfd",
+     vh_mon_closefd, vh_mon_parse_fdname, NULL},
     {"guest-command", "guest", "command",
      "run a test guest console command (help, echo, status, dirty, verify, "
      "checksum)",
@@ -56,6 +56,22 @@ static const VhMonitorCommand commands[] = {
     {NULL, "help", "[command]", "show the commands, or one command's help",
      vh_mon_help, vh_mon_parse_help, vh_mon_format_string},
 };
+
+/* Commands run in the monitors' thread only. */
+static VhChardev *current_chr;
+
+VhChardev *vh_mon_set_current_chardev(VhChardev *chr)
+{
+    VhChardev *old = current_chr;
+
+    current_chr = chr;
+    return old;
+}
+
+VhChardev *vh_mon_get_current_chardev(void)
+{
+    return current_chr;
+}
 
 const VhMonitorCommand *vh_monitor_commands(guint *n)
 {

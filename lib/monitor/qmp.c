@@ -179,6 +179,7 @@ static void execute(VhQmp *qmp, JsonObject *in)
     const VhMonitorCommand *cmd;
     g_autoptr(GError) err = NULL;
     JsonNode *ret;
+    VhChardev *prev;
 
     if (!exec) {
         reply_error(qmp, id, VH_QMP_ERROR_GENERIC,
@@ -223,7 +224,9 @@ static void execute(VhQmp *qmp, JsonObject *in)
                     "The command %s has not been found", name);
         return;
     }
+    prev = vh_mon_set_current_chardev(qmp->chr);
     ret = vh_monitor_run(qmp->host, cmd, args, &err);
+    vh_mon_set_current_chardev(prev);
     reply(qmp, ret, err, id);
 }
 

@@ -71,6 +71,39 @@ void mon_send(MonPeer *p, const char *text)
     }
 }
 
+void mon_send_fd(MonPeer *p, const char *text, int fd)
+{
+    struct iovec iov = {.iov_base = (void *)text, .iov_len = strlen(text)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = u.buf,
+        .msg_controllen = sizeof(u.buf),
+    };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+    memset(&u, 0, sizeof(u));
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    g_assert_cmpint(sendmsg(p->fd, &msg, 0), ==, (ssize_t)iov.iov_len);
+}
+
+bool mon_fd_is_pipe_end(int fd, int read_end)
+{
+    char c = 0;
+
+    if (write(fd, "z", 1) != 1) {
+        return false;
+    }
+    return read(read_end, &c, 1) == 1 && c == 'z';
+}
+
 static void pump(MonPeer *p)
 {
     char buf[4096];

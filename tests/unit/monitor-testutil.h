@@ -22,6 +22,10 @@ void mon_peer_open(MonPeer *p, const char *id);
 void mon_peer_close(MonPeer *p);
 
 void mon_send(MonPeer *p, const char *text);
+/* Send @text with @fd attached (SCM_RIGHTS). */
+void mon_send_fd(MonPeer *p, const char *text, int fd);
+/* A pipe whose write end is sent with getfd: true if @fd is that end. */
+bool mon_fd_is_pipe_end(int fd, int read_end);
 /* Iterate the default context until @pred (or fail after 10 s). */
 void mon_wait(bool (*pred)(void *), void *opaque);
 /* Take the received text up to and including @end (transfer full). */

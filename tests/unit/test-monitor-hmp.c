@@ -2,6 +2,8 @@
  * HMP sessions over a socket chardev: banner and prompt, help, unknown
  * commands, info, objects, chardevs, ringbuf, guest, line editing.
  */
+#include <unistd.h>
+
 #include "monitor-testutil.h"
 #include "vmhost-config.h"
 #include "vmhost/chardev/chardev-opts.h"
@@ -46,6 +48,7 @@ static void setup(Fixture *f)
 static void teardown(Fixture *f)
 {
     vh_hmp_free(f->hmp);
+    vh_monitor_host_clear(&f->host);
     mon_peer_close(&f->peer);
     vh_chardev_remove_all();
     g_clear_object(&f->host.machine);
@@ -193,9 +196,21 @@ static void test_getfd(void)
 {
     Fixture f = {0};
 
+    g_autofree char *out = NULL;
+    int p[2];
+
     setup(&f);
-    expect_has(&f, "getfd mig", "not yet supported");
-    expect_has(&f, "closefd mig", "not yet supported");
+    g_assert_cmpint(pipe(p), ==, 0);
+    mon_send_fd(&f.peer, "getfd mig\r\n", p[1]);
+    close(p[1]);
+    out = mon_read_until(&f.peer, VH_HMP_PROMPT);
+    g_assert_cmpstr(out, ==, VH_HMP_PROMPT);
+    g_assert_true(
+        mon_fd_is_pipe_end(vh_monitor_host_get_fd(&f.host, "mig"), p[0]));
+    expect_has(&f, "getfd other", "no file descriptor was received");
+    expect(&f, "closefd mig", "");
+    expect_has(&f, "closefd mig", "File descriptor named 'mig' not found");
+    close(p[0]);
     teardown(&f);
 }
 

@@ -3,6 +3,7 @@
  * command's success and error, ids, malformed and split input, events.
  */
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "monitor-testutil.h"
 #include "vmhost/chardev/chardev-opts.h"
@@ -91,6 +92,7 @@ static void setup(Fixture *f, bool negotiate)
 static void teardown(Fixture *f)
 {
     vh_qmp_free(f->qmp);
+    vh_monitor_host_clear(&f->host);
     mon_peer_close(&f->peer);
     vh_chardev_remove_all();
     g_clear_object(&f->host.machine);
@@ -497,14 +499,51 @@ static void test_ringbuf(void)
 static void test_getfd(void)
 {
     Fixture f = {0};
+    g_autoptr(JsonObject) r = NULL, r2 = NULL;
+    g_autoptr(JsonNode) c = NULL;
+    char b;
+    int p[2], q[2];
 
     setup(&f, true);
+    g_assert_cmpint(pipe(p), ==, 0);
+    g_assert_cmpint(pipe(q), ==, 0);
+    mon_send_fd(&f.peer,
+                "{\"execute\": \"getfd\", \"arguments\": "
+                "{\"fdname\": \"mig\"}, \"id\": 1}",
+                p[1]);
+    r = read_msg(&f);
+    g_assert_true(json_object_has_member(r, "return"));
+    g_assert_true(
+        mon_fd_is_pipe_end(vh_monitor_host_get_fd(&f.host, "mig"), p[0]));
+    /* The same name again replaces (and closes) the old fd. */
+    mon_send_fd(&f.peer,
+                "{\"execute\": \"getfd\", \"arguments\": "
+                "{\"fdname\": \"mig\"}}",
+                q[1]);
+    r2 = read_msg(&f);
+    g_assert_true(json_object_has_member(r2, "return"));
+    g_assert_true(
+        mon_fd_is_pipe_end(vh_monitor_host_get_fd(&f.host, "mig"), q[0]));
+    close(p[1]);
+    close(q[1]);
+
     fails(&f, "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"m\"}}",
-          "GenericError", "not yet supported");
-    fails(&f, "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": \"m\"}}",
-          "GenericError", "not yet supported");
+          "GenericError", "no file descriptor was received");
+    fails(&f, "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"1m\"}}",
+          "GenericError", "not starting with a digit");
     fails(&f, "{\"execute\": \"getfd\"}", "GenericError",
           "Parameter 'fdname' is missing");
+    c = ok(&f, "{\"execute\": \"closefd\", \"arguments\": "
+               "{\"fdname\": \"mig\"}}");
+    g_assert_cmpint(vh_monitor_host_get_fd(&f.host, "mig"), ==, -1);
+    /* Both write ends are closed now: the pipes read EOF. */
+    g_assert_cmpint(read(p[0], &b, 1), ==, 0);
+    g_assert_cmpint(read(q[0], &b, 1), ==, 0);
+    fails(&f,
+          "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": \"mig\"}}",
+          "GenericError", "File descriptor named 'mig' not found");
+    close(p[0]);
+    close(q[0]);
     teardown(&f);
 }
 

@@ -62,7 +62,24 @@ typedef struct {
      * the fuzz target.
      */
     bool read_only;
+    /*
+     * Private: the fds getfd keeps, by name (see vh_monitor_host_get_fd);
+     * zero-initialise, release with vh_monitor_host_clear().
+     */
+    GHashTable *fds;
 } VhMonitorHost;
+
+/*
+ * The fd `getfd NAME` kept (borrowed: it stays open until closefd or
+ * vh_monitor_host_clear), or -1. For users such as migration's fd:NAME.
+ */
+int vh_monitor_host_get_fd(VhMonitorHost *host, const char *name);
+/*
+ * Take the fd kept as @name out of the table (transfer full), or -1.
+ */
+int vh_monitor_host_take_fd(VhMonitorHost *host, const char *name);
+/* Close every kept fd and free the table; the host may be reused. */
+void vh_monitor_host_clear(VhMonitorHost *host);
 
 typedef JsonNode *(*VhMonitorHandler)(VhMonitorHost *host, JsonObject *args,
                                       GError **errp);
@@ -102,6 +119,11 @@ JsonNode *vh_monitor_run(VhMonitorHost *host, const VhMonitorCommand *cmd,
                          JsonObject *args, GError **errp);
 
 /*
+ * getfd: the fd arrives with SCM_RIGHTS together with the command, on a
+ * monitor whose chardev is a UNIX socket (without TLS); it is kept under
+ * its name (a name may not start with a digit; an existing one is
+ * replaced and its fd closed). Elsewhere getfd fails, saying so.
+ *
  * Run one HMP line as the human monitor would and return its output
  * (transfer full; lines end in "\n"; errors are output too). QMP's
  * human-monitor-command uses this.
