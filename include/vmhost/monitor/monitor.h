@@ -70,13 +70,16 @@ typedef struct {
 } VhMonitorHost;
 
 /*
+ * getfd: the fd arrives with SCM_RIGHTS together with the command, on a
+ * monitor whose chardev is a UNIX socket (without TLS); it is kept under
+ * its name (a name may not start with a digit; an existing one is
+ * replaced and its fd closed). Elsewhere getfd fails, saying so.
+ *
  * The fd `getfd NAME` kept (borrowed: it stays open until closefd or
  * vh_monitor_host_clear), or -1. For users such as migration's fd:NAME.
  */
 int vh_monitor_host_get_fd(VhMonitorHost *host, const char *name);
-/*
- * Take the fd kept as @name out of the table (transfer full), or -1.
- */
+/* Take the fd kept as @name out of the table (transfer full), or -1. */
 int vh_monitor_host_take_fd(VhMonitorHost *host, const char *name);
 /* Close every kept fd and free the table; the host may be reused. */
 void vh_monitor_host_clear(VhMonitorHost *host);
@@ -119,11 +122,6 @@ JsonNode *vh_monitor_run(VhMonitorHost *host, const VhMonitorCommand *cmd,
                          JsonObject *args, GError **errp);
 
 /*
- * getfd: the fd arrives with SCM_RIGHTS together with the command, on a
- * monitor whose chardev is a UNIX socket (without TLS); it is kept under
- * its name (a name may not start with a digit; an existing one is
- * replaced and its fd closed). Elsewhere getfd fails, saying so.
- *
  * Run one HMP line as the human monitor would and return its output
  * (transfer full; lines end in "\n"; errors are output too). QMP's
  * human-monitor-command uses this.
