@@ -638,6 +638,42 @@ static void test_detached(void)
                     "\"micro\":0},\"package\":\"vmhost\"},\"id\":9}\r\n");
 }
 
+static guint count_lines(const char *s, const char *part)
+{
+    guint n = 0;
+
+    for (const char *p = s; (p = strstr(p, part)); p += strlen(part)) {
+        n++;
+    }
+    return n;
+}
+
+/* Over-deep and over-long input: one error each, the monitor stays up. */
+static void test_limits(void)
+{
+    VhMonitorHost host = {.read_only = true};
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(VhQmp) qmp = vh_qmp_new_detached(&host, detached_out, out);
+    g_autoptr(GString) in = g_string_new("{\"execute\":\"qmp_capabilities\"}");
+
+    for (int i = 0; i < 5000; i++) {
+        g_string_append_c(in, '[');
+    }
+    for (int i = 0; i < 5000; i++) {
+        g_string_append_c(in, ']');
+    }
+    g_string_append(in, "{\"execute\":\"query-version\",\"id\":\"");
+    for (int i = 0; i < VH_QMP_INPUT_MAX; i++) {
+        g_string_append_c(in, 'a');
+    }
+    g_string_append(in, "\"}{\"execute\":\"query-version\",\"id\":2}");
+    g_string_truncate(out, 0);
+    vh_qmp_feed(qmp, (const guint8 *)in->str, in->len);
+    g_assert_cmpuint(count_lines(out->str, "\r\n"), ==, 4);
+    g_assert_cmpuint(count_lines(out->str, "too deeply nested"), ==, 2);
+    g_assert_true(g_str_has_suffix(out->str, "\"id\":2}\r\n"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -662,5 +698,6 @@ int main(int argc, char **argv)
                     test_events_before_negotiation);
     g_test_add_func("/monitor/qmp/read-only", test_read_only);
     g_test_add_func("/monitor/qmp/detached", test_detached);
+    g_test_add_func("/monitor/qmp/limits", test_limits);
     return g_test_run();
 }
