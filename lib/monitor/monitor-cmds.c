@@ -138,7 +138,9 @@ char *vh_mon_format_tls(JsonNode *result)
             s, "%s: endpoint=%s dir=%s verify-peer=%s\n  priority=%s (%s)\n",
             json_object_get_string_member(o, "id"),
             json_object_get_string_member(o, "endpoint"),
-            json_object_get_string_member(o, "dir"),
+            *json_object_get_string_member(o, "dir")
+                ? json_object_get_string_member(o, "dir")
+                : "(none)",
             json_object_get_boolean_member(o, "verify-peer") ? "on" : "off",
             json_object_get_string_member(o, "priority"),
             json_object_get_string_member(o, "priority-source"));
