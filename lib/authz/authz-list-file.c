@@ -131,7 +131,8 @@ static gboolean initable_init(GInitable *initable, GCancellable *cancellable,
                               GError **errp)
 {
     VhAuthzListFile *authz = VH_AUTHZ_LIST_FILE(initable);
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     if (!authz->filename) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
@@ -210,7 +211,8 @@ static bool vh_authz_list_file_is_allowed(VhAuthz *base, const char *identity,
                                           GError **errp)
 {
     VhAuthzListFile *authz = VH_AUTHZ_LIST_FILE(base);
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     if (authz->refresh || (!authz->list && !authz->load_error)) {
         reload_locked(authz, false);

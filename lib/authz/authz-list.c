@@ -134,7 +134,8 @@ static bool vh_authz_list_is_allowed(VhAuthz *base, const char *identity,
                                      GError **errp)
 {
     VhAuthzList *authz = VH_AUTHZ_LIST(base);
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     for (guint i = 0; i < authz->rules->len; i++) {
         const Rule *rule = g_ptr_array_index(authz->rules, i);
@@ -168,14 +169,16 @@ VhAuthzList *vh_authz_list_new(VhAuthzListPolicy policy)
 
 VhAuthzListPolicy vh_authz_list_get_policy(VhAuthzList *authz)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     return authz->policy;
 }
 
 void vh_authz_list_set_policy(VhAuthzList *authz, VhAuthzListPolicy policy)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     authz->policy = policy;
 }
@@ -184,7 +187,8 @@ size_t vh_authz_list_append_rule(VhAuthzList *authz, const char *match,
                                  VhAuthzListPolicy policy,
                                  VhAuthzListFormat format)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     g_return_val_if_fail(match != NULL, 0);
     g_ptr_array_add(authz->rules, rule_new(match, policy, format));
@@ -195,7 +199,8 @@ bool vh_authz_list_insert_rule(VhAuthzList *authz, size_t index,
                                const char *match, VhAuthzListPolicy policy,
                                VhAuthzListFormat format, GError **errp)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     g_return_val_if_fail(match != NULL, false);
     if (index > authz->rules->len) {
@@ -213,7 +218,8 @@ bool vh_authz_list_insert_rule(VhAuthzList *authz, size_t index,
 gssize vh_authz_list_remove_rule(VhAuthzList *authz, const char *match,
                                  GError **errp)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     for (guint i = 0; i < authz->rules->len; i++) {
         const Rule *rule = g_ptr_array_index(authz->rules, i);
@@ -229,14 +235,16 @@ gssize vh_authz_list_remove_rule(VhAuthzList *authz, const char *match,
 
 size_t vh_authz_list_get_rule_count(VhAuthzList *authz)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     return authz->rules->len;
 }
 
 void vh_authz_list_clear_rules(VhAuthzList *authz)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
 
     g_ptr_array_set_size(authz->rules, 0);
 }
@@ -341,7 +349,8 @@ static GPtrArray *rules_from_node(JsonNode *rules, GError **errp)
 static void replace_rules(VhAuthzList *authz, GPtrArray *rules,
                           const VhAuthzListPolicy *policy)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&authz->lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&authz->lock);
     GPtrArray *old = authz->rules;
 
     authz->rules = rules;

@@ -44,7 +44,8 @@ static GHashTable *servers; /* gnutls_psk_server_credentials_t -> creds */
 
 static void servers_register(VhTlsCredsPsk *self)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&servers_lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&servers_lock);
 
     if (!servers) {
         servers = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -54,7 +55,8 @@ static void servers_register(VhTlsCredsPsk *self)
 
 static void servers_unregister(VhTlsCredsPsk *self)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&servers_lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&servers_lock);
 
     if (servers) {
         g_hash_table_remove(servers, self->server);
@@ -64,7 +66,8 @@ static void servers_unregister(VhTlsCredsPsk *self)
 static int server_lookup(gnutls_session_t session,
                          const gnutls_datum_t *username, gnutls_datum_t *key)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&servers_lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&servers_lock);
     g_autofree char *name =
         g_strndup((const char *)username->data, username->size);
     void *cred = NULL;

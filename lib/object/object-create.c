@@ -39,7 +39,8 @@ void vh_object_type_register(const char *qemu_name, GType type)
 
 static bool lookup_entry(const char *qemu_name, TypeEntry *out)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&types_lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&types_lock);
     TypeEntry *entry = types ? g_hash_table_lookup(types, qemu_name) : NULL;
 
     if (entry) {

@@ -55,7 +55,8 @@ bool vh_object_add(const char *id, GObject *obj, GError **errp)
 
 bool vh_object_del(const char *id, GError **errp)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry_lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&registry_lock);
 
     if (!g_hash_table_remove(get_registry(), id)) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
@@ -67,7 +68,8 @@ bool vh_object_del(const char *id, GError **errp)
 
 GObject *vh_object_lookup(const char *id)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry_lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&registry_lock);
     GObject *obj = g_hash_table_lookup(get_registry(), id);
 
     return obj ? g_object_ref(obj) : NULL;
@@ -98,7 +100,8 @@ static int compare_ids(const void *a, const void *b)
 
 GStrv vh_object_list_ids(void)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry_lock);
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&registry_lock);
     guint n = 0;
     gpointer *keys = g_hash_table_get_keys_as_array(get_registry(), &n);
     GStrv ids = g_new0(char *, n + 1);

@@ -317,7 +317,7 @@ static void test_logfile(void)
     {
         g_autofree char *spec =
             g_strdup_printf("null,id=t,logfile=%s,logappend=off", log);
-        g_autoptr(VhChardev) chr = make_ok(spec);
+        g_autoptr(VhChardev) chr G_GNUC_UNUSED = make_ok(spec);
         g_autofree char *got = NULL;
 
         g_assert_true(g_file_get_contents(log, &got, NULL, NULL));

@@ -419,7 +419,6 @@ static void test_endpoint_mismatch(void)
 static bool make_tls_pair(VhChannel **writer, VhChannel **reader,
                           gpointer opaque, GError **errp)
 {
-    g_autoptr(GError) err = NULL;
     TlsPair p;
 
     tls_pair_connect(&p, opaque);

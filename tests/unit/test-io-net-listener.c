@@ -117,7 +117,7 @@ static void test_localhost(void)
 
     vh_net_listener_set_client_func(l, on_client, &c, NULL, ctx);
     g_autofree char *s4 = g_strdup_printf("127.0.0.1:%u", port);
-    g_autoptr(VhChannelSocket) c4 = connect_to(s4);
+    g_autoptr(VhChannelSocket) c4 G_GNUC_UNUSED = connect_to(s4);
     wait_clients(ctx, &c, 1);
     g_autoptr(VhChannelSocket) c6 = NULL;
     if (v6) {
@@ -244,7 +244,7 @@ static void test_context(void)
 
     g_autofree char *str =
         g_strdup_printf("127.0.0.1:%u", vh_net_listener_get_port(l));
-    g_autoptr(VhChannelSocket) client = connect_to(str);
+    g_autoptr(VhChannelSocket) client G_GNUC_UNUSED = connect_to(str);
     gint64 deadline = g_get_monotonic_time() + WAIT_US;
     while (g_atomic_int_get(&c.calls) == 0) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
@@ -275,7 +275,7 @@ static void test_unix(void)
     g_assert_no_error(err);
     g_assert_cmpuint(vh_net_listener_get_port(l), ==, 0);
     vh_net_listener_set_client_func(l, on_client, &c, NULL, ctx);
-    g_autoptr(VhChannelSocket) client = connect_to(str);
+    g_autoptr(VhChannelSocket) client G_GNUC_UNUSED = connect_to(str);
     wait_clients(ctx, &c, 1);
     g_assert_true(vh_channel_has_feature(VH_CHANNEL(c.clients->pdata[0]),
                                          VH_CHANNEL_FEATURE_FD_PASS));
@@ -311,7 +311,7 @@ static void test_accept_backoff(void)
     g_assert_true(vh_net_listener_open(l, "127.0.0.1", 0, &err));
     g_autofree char *str =
         g_strdup_printf("127.0.0.1:%u", vh_net_listener_get_port(l));
-    g_autoptr(VhChannelSocket) client = connect_to(str);
+    g_autoptr(VhChannelSocket) client G_GNUC_UNUSED = connect_to(str);
 
     /* No free descriptor below the limit: accept() gets EMFILE. */
     int next = dup(0);

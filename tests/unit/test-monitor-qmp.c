@@ -85,7 +85,8 @@ static void setup(Fixture *f, bool negotiate)
     greeting = read_msg(f);
     g_assert_true(json_object_has_member(greeting, "QMP"));
     if (negotiate) {
-        g_autoptr(JsonNode) r = ok(f, "{\"execute\": \"qmp_capabilities\"}");
+        g_autoptr(JsonNode) r G_GNUC_UNUSED =
+            ok(f, "{\"execute\": \"qmp_capabilities\"}");
     }
 }
 
@@ -205,8 +206,9 @@ static void test_no_machine(void)
     g_clear_object(&f.host.machine);
     f.qmp = vh_qmp_new(&f.host, f.peer.chr);
     {
-        g_autoptr(JsonObject) g = read_msg(&f);
-        g_autoptr(JsonNode) r = ok(&f, "{\"execute\": \"qmp_capabilities\"}");
+        g_autoptr(JsonObject) g G_GNUC_UNUSED = read_msg(&f);
+        g_autoptr(JsonNode) r G_GNUC_UNUSED =
+            ok(&f, "{\"execute\": \"qmp_capabilities\"}");
     }
     fails(&f, "{\"execute\": \"query-status\"}", "GenericError", "no machine");
     fails(&f, "{\"execute\": \"stop\"}", "GenericError", "no machine");
