@@ -355,15 +355,29 @@ static bool parse_args(int argc, char **argv, Config *c, bool *done,
 
 /* ---- chardevs ---- */
 
-/* Register @chr and, for a server with wait=on, block until its client is
- * in (the operator is told where it waits). */
-static bool chardev_start(VhChardev *chr, GError **errp)
+/*
+ * Register @chr and, for a server with wait=on, block until its client is
+ * in (the operator is told where it waits). A client without reconnect
+ * waits for its connection to open too, so that a refused TLS handshake
+ * is a startup error naming the peer rather than a dead serial port.
+ */
+static bool chardev_start(VhChardev *chr, VhOpts *o, GError **errp)
 {
+    bool server = false;
+
     if (!vh_chardev_register(chr, errp)) {
         return false;
     }
-    if (VH_IS_CHARDEV_SOCKET(chr) &&
-        vh_chardev_socket_get_wait(VH_CHARDEV_SOCKET(chr))) {
+    if (!VH_IS_CHARDEV_SOCKET(chr)) {
+        return true;
+    }
+    /* Read already by the backend: these cannot fail now. */
+    if (!vh_opts_get_bool(o, "server", &server, NULL)) {
+        server = false;
+    }
+    if (vh_chardev_socket_get_wait(VH_CHARDEV_SOCKET(chr)) ||
+        (!server && !vh_opts_has(o, "reconnect") &&
+         !vh_opts_has(o, "reconnect-ms"))) {
         return vh_chardev_socket_wait_connected(VH_CHARDEV_SOCKET(chr), errp);
     }
     return true;
@@ -375,7 +389,7 @@ static bool add_chardev(const char *arg, GError **errp)
     g_autoptr(VhChardev) chr =
         o ? vh_chardev_new_from_opts(o, NULL, errp) : NULL;
 
-    return chr && chardev_start(chr, errp);
+    return chr && chardev_start(chr, o, errp);
 }
 
 /* "tcp:HOST:PORT,..." and "unix:PATH,...": a socket chardev's options. */
@@ -469,7 +483,7 @@ static VhChardev *serial_chardev(const char *dev, guint index, GError **errp)
     }
     vh_opts_append(o, "id", id);
     chr = vh_chardev_new_from_opts(o, NULL, errp);
-    if (!chr || !chardev_start(chr, errp)) {
+    if (!chr || !chardev_start(chr, o, errp)) {
         return NULL;
     }
     return g_steal_pointer(&chr);

@@ -1,0 +1,310 @@
+#!/bin/sh
+# vmhost end to end (TAP): the seed's TLS chardev command as written, with
+# gnutls-cli talking to the test guest's console; wait=on blocking startup;
+# two vmhost instances as TLS server and client; a vmhost TLS client's
+# console driven from a socat TLS server; -serial shorthands; signals,
+# -pidfile, -daemonize, -D; and every option error. Every server is on
+# 127.0.0.1; every process is killed and reaped; $work is removed.
+set -u
+build=${VMHOST_BUILDDIR:?}
+vmhost="$build/src/vmhost/vmhost"
+pki_tool="$build/src/vmhost-pki/vmhost-pki"
+stream="$build/src/vmhost-stream/vmhost-stream"
+work=$(mktemp -d "${TMPDIR:-/tmp}/vh-vmhost-test.XXXXXX")
+pki="$work/pki"
+pids=""
+
+cleanup() {
+    for p in $pids; do
+        kill -KILL "$p" 2>/dev/null
+    done
+    for p in $pids; do
+        wait "$p" 2>/dev/null
+    done
+    # A daemonized vmhost is no child of ours: its pid is in its pidfile.
+    [ -s "$work/d.pid" ] && kill -KILL "$(cat "$work/d.pid")" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    n=$((n + 1))
+    echo "not ok $n - $1"
+    for f in "$work"/*.err "$work"/*.out "$work"/*.log; do
+        [ -f "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"
+    done
+}
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+
+# wait_until COND: up to 10 s.
+wait_until() {
+    i=0
+    while ! eval "$1"; do
+        i=$((i + 1))
+        [ "$i" -gt 200 ] && return 1
+        sleep 0.05
+    done
+}
+
+# bg NAME ARGS...: start vmhost in the background; $last is its pid.
+bg() {
+    name=$1
+    shift
+    "$vmhost" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    last=$!
+    pids="$pids $last"
+}
+# stop PID [SIGNAL]: signal and reap; returns the exit status.
+stop() {
+    kill "-${2:-TERM}" "$1" 2>/dev/null
+    wait "$1"
+}
+free_port() { "$stream" free-port 127.0.0.1; }
+
+# console PORT OUT EXPECT [gnutls-cli options]: send $work/in to the guest
+# console over TLS and keep the session open until OUT holds EXPECT.
+console() {
+    cport=$1 out=$2 expect=$3
+    shift 3
+    : >"$out"
+    {
+        cat "$work/in"
+        wait_until "grep -q '$expect' '$out'"
+    } | timeout 20 gnutls-cli --priority=NORMAL -p "$cport" \
+        --x509cafile="$pki/ca-cert.pem" "$@" 127.0.0.1 >"$out" 2>"$out.err"
+}
+client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
+
+echo "1..37"
+mkdir "$pki" "$work/cli"
+{
+    "$pki_tool" init-ca "$pki" &&
+        "$pki_tool" issue server "$pki" --hostname localhost --ip 127.0.0.1 &&
+        "$pki_tool" issue client "$pki" --dn "CN=vmhost-client" &&
+        cp "$pki/ca-cert.pem" "$pki/client-cert.pem" "$pki/client-key.pem" \
+            "$work/cli/"
+} >/dev/null || {
+    echo "Bail out! vmhost-pki failed"
+    exit 1
+}
+creds="tls-creds-x509,id=tls0,endpoint=server,dir=$pki"
+
+# ---- the seed's command, as written (server, nowait) ----
+port=$(free_port)
+bg seed -object "$creds" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
+    -device isa-serial,chardev=s0 -nographic -pidfile "$work/seed.pid" \
+    -D "$work/seed.log"
+seed=$last
+wait_until '[ -s "$work/seed.pid" ]'
+check "the seed command starts; the pidfile holds its pid" \
+    '[ "$(cat "$work/seed.pid" 2>/dev/null)" = "$seed" ]'
+
+printf 'echo hello\n' >"$work/in"
+console "$port" "$work/c1.out" '^hello' $client_cert
+check "gnutls-cli: echo hello comes back from the guest console" \
+    'grep -qx "hello" "$work/c1.out"'
+
+printf 'status\nverify\nfrobnicate\necho done\n' >"$work/in"
+console "$port" "$work/c2.out" '^done' $client_cert
+check "status: the guest is running" 'grep -qx "state: running" "$work/c2.out"'
+check "verify: every page checks out" 'grep -q "^verify: ok" "$work/c2.out"'
+check "a bad command gets an error line" \
+    'grep -qx "error: unknown command .frobnicate. (try .help.)" "$work/c2.out"'
+
+printf 'ec' >"$work/in"
+printf 'ho part\r\necho crlf\r\n' >>"$work/in"
+console "$port" "$work/c3.out" '^crlf' $client_cert
+check "CRLF line ends" 'grep -qx "part" "$work/c3.out" && grep -qx "crlf" "$work/c3.out"'
+
+printf 'echo nope\n' >"$work/in"
+console "$port" "$work/c4.out" '^nope'
+check "a client without a certificate is refused, and -D logs why" \
+    '! grep -q "^nope" "$work/c4.out" && grep -q "warning: chardev s0: TLS handshake with 127.0.0.1:[0-9]* refused.*did not send a certificate" "$work/seed.log"'
+
+stop "$seed"
+rc=$?
+check "SIGTERM: exit 0, pidfile removed, logged" \
+    '[ $rc -eq 0 ] && [ ! -e "$work/seed.pid" ] && grep -q "terminating on signal 15" "$work/seed.log"'
+
+# ---- verify-peer=off: the seed's gnutls-cli line exactly ----
+port=$(free_port)
+bg nover -object "$creds,verify-peer=off" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
+    -device isa-serial,chardev=s0 -pidfile "$work/nover.pid"
+nover=$last
+wait_until '[ -s "$work/nover.pid" ]'
+printf 'echo hello\n' >"$work/in"
+console "$port" "$work/c5.out" '^hello'
+check "verify-peer=off: gnutls-cli with only the CA gets the console" \
+    'grep -qx "hello" "$work/c5.out"'
+stop "$nover" INT
+rc=$?
+check "SIGINT: exit 0, pidfile removed" '[ $rc -eq 0 ] && [ ! -e "$work/nover.pid" ]'
+
+# ---- server with wait on: startup blocks until the first client ----
+port=$(free_port)
+bg wait -object "$creds" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server" \
+    -device isa-serial,chardev=s0 -pidfile "$work/wait.pid"
+waiter=$last
+wait_until 'grep -q "waiting for connection on: .*127.0.0.1:$port" "$work/wait.err"'
+check "wait on: says where it waits" \
+    'grep -q "^vmhost: waiting for connection on: .*127.0.0.1:$port" "$work/wait.err"'
+sleep 0.3
+check "wait on: not ready (no pidfile) before a client" '[ ! -e "$work/wait.pid" ]'
+printf 'echo waited\n' >"$work/in"
+console "$port" "$work/c6.out" '^waited' $client_cert
+check "wait on: the first client gets the console and startup completes" \
+    'grep -qx "waited" "$work/c6.out" && [ -s "$work/wait.pid" ]'
+stop "$waiter"
+check "wait on: SIGTERM exits 0" '[ $? -eq 0 ]'
+
+# SIGTERM while still waiting for the client: a clean exit too.
+port=$(free_port)
+bg wait2 -object "$creds" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server" \
+    -device isa-serial,chardev=s0
+w2=$last
+wait_until 'grep -q "waiting for connection" "$work/wait2.err"'
+stop "$w2"
+check "SIGTERM while waiting for the first client exits 0" '[ $? -eq 0 ]'
+
+# ---- two vmhost instances: TLS chardev server and client ----
+port=$(free_port)
+bg srv -name srv -object "$creds" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server" \
+    -device isa-serial,chardev=s0 -pidfile "$work/srv.pid" -D "$work/srv.log"
+srv=$last
+wait_until 'grep -q "waiting for connection" "$work/srv.err"'
+bg cli -name cli -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
+    -chardev "socket,id=c0,host=127.0.0.1,port=$port,tls-creds=tlsc" \
+    -device isa-serial,chardev=c0 -pidfile "$work/cli.pid" -D "$work/cli.log"
+cli=$last
+wait_until '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ]'
+check "two instances: the server's startup completes once the TLS client vmhost is in" \
+    '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ] && ! grep -q warning "$work/srv.log" "$work/cli.log"'
+stop "$cli"
+c=$?
+stop "$srv"
+s=$?
+check "two instances: both exit 0 on SIGTERM" '[ $c -eq 0 ] && [ $s -eq 0 ]'
+
+# A vmhost TLS client against a vmhost server of another CA: refused,
+# named. The client fails its startup (no reconnect), exit 1.
+mkdir "$work/other"
+"$pki_tool" init-ca "$work/other" --cn "other CA" >/dev/null
+port=$(free_port)
+bg srv2 -object "$creds,verify-peer=off" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
+    -device isa-serial,chardev=s0 -pidfile "$work/srv2.pid"
+srv2=$last
+wait_until '[ -s "$work/srv2.pid" ]'
+"$vmhost" -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/other" \
+    -chardev "socket,id=c0,host=127.0.0.1,port=$port,tls-creds=tlsc" \
+    -device isa-serial,chardev=c0 >"$work/bad.out" 2>"$work/bad.err"
+rc=$?
+check "a client of another CA fails startup naming the peer and the reason" \
+    '[ $rc -eq 1 ] && grep -q "^vmhost: -chardev: chardev c0: connection to tcp:127.0.0.1:$port failed:.*not signed by a trusted CA" "$work/bad.err"'
+stop "$srv2"
+
+# ---- a vmhost TLS client's console, driven by a socat TLS server ----
+if command -v socat >/dev/null; then
+    port=$(free_port)
+    : >"$work/socat.out"
+    {
+        printf 'echo across\n'
+        wait_until 'grep -q "^across" "$work/socat.out"'
+    } | socat -T 20 "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,cert=$pki/server-cert.pem,key=$pki/server-key.pem,cafile=$pki/ca-cert.pem,verify=1" \
+        STDIO >"$work/socat.out" 2>"$work/socat.err" &
+    socat_pid=$!
+    pids="$pids $socat_pid"
+    wait_until "grep -q ':$port ' /proc/net/tcp 2>/dev/null || ss -ltn 2>/dev/null | grep -q ':$port '"
+    bg viacli -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
+        -chardev "socket,id=c0,host=127.0.0.1,port=$port,tls-creds=tlsc" \
+        -device isa-serial,chardev=c0
+    viacli=$last
+    wait_until 'grep -q "^across" "$work/socat.out"'
+    check "a vmhost TLS client's guest console answers the TLS server side" \
+        'grep -qx "across" "$work/socat.out"'
+    stop "$viacli"
+    check "the TLS client vmhost exits 0 on SIGTERM" '[ $? -eq 0 ]'
+    kill "$socat_pid" 2>/dev/null
+    wait "$socat_pid" 2>/dev/null
+else
+    ok "# SKIP socat not installed"
+    ok "# SKIP socat not installed"
+fi
+
+# ---- -serial shorthands: unix: and tcp: servers, several ports ----
+port=$(free_port)
+bg short -serial "unix:$work/con.sock,server,nowait" \
+    -serial "tcp:127.0.0.1:$port,server,nowait" -serial null \
+    -pidfile "$work/short.pid"
+short=$last
+wait_until '[ -s "$work/short.pid" ]'
+printf 'echo via unix\n' | timeout 10 socat -t 2 - "UNIX-CONNECT:$work/con.sock" >"$work/u.out" 2>&1
+check "-serial unix:PATH,server: the first port is the console" \
+    'grep -qx "via unix" "$work/u.out"'
+printf 'echo via tcp\n' | timeout 10 socat -t 1 - "TCP:127.0.0.1:$port" >"$work/t.out" 2>&1
+check "-serial tcp:...: a second port is plain (input dropped, no reply)" \
+    '[ ! -s "$work/t.out" ]'
+stop "$short"
+rc=$?
+check "SIGTERM removes the UNIX socket and the pidfile" \
+    '[ $rc -eq 0 ] && [ ! -e "$work/con.sock" ] && [ ! -e "$work/short.pid" ]'
+
+# ---- -daemonize + -pidfile ----
+port=$(free_port)
+"$vmhost" -daemonize -pidfile "$work/d.pid" -serial "tcp:127.0.0.1:$port,server,nowait" \
+    >"$work/d.out" 2>"$work/d.err"
+rc=$?
+dpid=$(cat "$work/d.pid" 2>/dev/null)
+check "-daemonize: the parent exits 0 once the daemon is ready (pidfile written)" \
+    '[ $rc -eq 0 ] && [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null'
+printf 'echo daemon\n' | timeout 10 socat -t 2 - "TCP:127.0.0.1:$port" >"$work/dd.out" 2>&1
+check "-daemonize: the daemon serves its console" 'grep -qx "daemon" "$work/dd.out"'
+kill -TERM "$dpid" 2>/dev/null
+wait_until '! kill -0 "$dpid" 2>/dev/null'
+check "-daemonize: SIGTERM ends the daemon and removes its pidfile" \
+    '! kill -0 "$dpid" 2>/dev/null && [ ! -e "$work/d.pid" ]'
+
+"$vmhost" -daemonize -chardev socket,id=x,bogus=1 >"$work/d.out" 2>"$work/d.err"
+rc=$?
+check "-daemonize: a startup error is reported and the parent exits 1" \
+    '[ $rc -eq 1 ] && grep -q "invalid parameter .bogus." "$work/d.err"'
+
+# ---- option errors: exit 1, one line naming the option ----
+# fails NAME EXPECT ARGS...: vmhost ARGS must exit 1 printing EXPECT.
+fails() {
+    what=$1 expect=$2
+    shift 2
+    "$vmhost" "$@" >"$work/e.out" 2>"$work/e.err"
+    rc=$?
+    check "$what" '[ $rc -eq 1 ] && grep -q "$expect" "$work/e.err"'
+}
+fails "unknown option" "^vmhost: -foo: unknown option" -foo
+fails "missing argument" "^vmhost: -chardev: requires an argument" -chardev
+fails "bad -m" "^vmhost: -m: invalid size '12Q'" -m 12Q
+fails "bad -object type" "^vmhost: -object: invalid object type 'tls-creds-x590'" \
+    -object tls-creds-x590,id=t
+fails "bad -object dir names the directory" "^vmhost: -object: .*$work/missing" \
+    -object "tls-creds-x509,id=t,endpoint=server,dir=$work/missing"
+fails "bad -chardev key" "^vmhost: -chardev socket: invalid parameter 'bogus'" \
+    -chardev socket,id=s0,host=127.0.0.1,port=1,bogus=on
+fails "-incoming rejected" "^vmhost: -incoming: not yet supported" -incoming defer
+fails "-monitor rejected" "^vmhost: -monitor: not yet supported" -monitor stdio
+fails "endpoint mismatch" "Expected TLS credentials for a server endpoint" \
+    -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$(free_port),tls-creds=tlsc,server,nowait"
+port=$(free_port)
+bg busy -chardev "socket,id=s0,host=127.0.0.1,port=$port,server,nowait" \
+    -pidfile "$work/busy.pid"
+busy=$last
+wait_until '[ -s "$work/busy.pid" ]'
+fails "port in use" "^vmhost: -chardev: .*127.0.0.1:$port.*in use" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,server,nowait"
+stop "$busy"
