@@ -78,7 +78,7 @@ console() {
 }
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..37"
+echo "1..39"
 mkdir "$pki" "$work/cli"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -256,6 +256,20 @@ stop "$short"
 rc=$?
 check "SIGTERM removes the UNIX socket and the pidfile" \
     '[ $rc -eq 0 ] && [ ! -e "$work/con.sock" ] && [ ! -e "$work/short.pid" ]'
+
+# ---- -serial stdio, -m and -S ----
+: >"$work/stdio.out"
+{
+    printf 'echo via stdio\r\nstatus\n'
+    wait_until 'grep -q "^state:" "$work/stdio.out"'
+} | "$vmhost" -name io -m 16M -S -serial stdio >"$work/stdio.out" 2>"$work/stdio.err" &
+stdio=$!
+pids="$pids $stdio"
+wait_until 'grep -q "^state:" "$work/stdio.out"'
+check "-serial stdio: the console on stdin/stdout" 'grep -qx "via stdio" "$work/stdio.out"'
+check "-m 16M sizes guest RAM; -S leaves the guest stopped" \
+    'grep -q "^pages: 4096 (16 MiB)" "$work/stdio.out" && grep -qx "state: paused" "$work/stdio.out"'
+stop "$stdio"
 
 # ---- -daemonize + -pidfile ----
 port=$(free_port)
