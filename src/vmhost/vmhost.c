@@ -512,6 +512,12 @@ static bool add_port(Vmhost *vm, const char *optname, const char *id,
             return false;
         }
     }
+    if (vh_chardev_has_frontend(chr)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "%s: chardev '%s' is already in use", optname,
+                    vh_chardev_get_id(chr));
+        return false;
+    }
     if (vm->ports->len == 0) {
         console = vh_machine_get_test_guest(vm->machine);
     }

@@ -78,7 +78,7 @@ console() {
 }
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..39"
+echo "1..40"
 mkdir "$pki" "$work/cli"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -311,6 +311,8 @@ fails "bad -chardev key" "^vmhost: -chardev socket: invalid parameter 'bogus'" \
     -chardev socket,id=s0,host=127.0.0.1,port=1,bogus=on
 fails "-incoming rejected" "^vmhost: -incoming: not yet supported" -incoming defer
 fails "-monitor rejected" "^vmhost: -monitor: not yet supported" -monitor stdio
+fails "a chardev used by two serial ports" "^vmhost: -device isa-serial: chardev 'n0' is already in use" \
+    -chardev null,id=n0 -device isa-serial,chardev=n0 -device isa-serial,chardev=n0
 fails "endpoint mismatch" "Expected TLS credentials for a server endpoint" \
     -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$(free_port),tls-creds=tlsc,server,nowait"

@@ -266,7 +266,9 @@ static void test_two_ports(Fixture *f, gconstpointer data)
     g_assert_cmpint(vh_channel_read(VH_CHANNEL(peer2), buf, sizeof(buf), NULL),
                     ==, VH_CHANNEL_ERR_BLOCK);
     g_assert_cmpuint(vh_serial_get_dropped(com2), ==, 9);
+    g_assert_true(vh_chardev_has_frontend(chr2));
     g_clear_pointer(&com2, vh_serial_free);
+    g_assert_false(vh_chardev_has_frontend(chr2));
     vh_chardev_close(chr2);
 }
 
