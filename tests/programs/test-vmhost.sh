@@ -78,7 +78,7 @@ console() {
 }
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..40"
+echo "1..41"
 mkdir "$pki" "$work/cli"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -129,6 +129,26 @@ stop "$seed"
 rc=$?
 check "SIGTERM: exit 0, pidfile removed, logged" \
     '[ $rc -eq 0 ] && [ ! -e "$work/seed.pid" ] && grep -q "terminating on signal 15" "$work/seed.log"'
+
+# ---- SIGTERM with a client attached: it gets a TLS close-notify ----
+port=$(free_port)
+bg bye -object "$creds" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
+    -device isa-serial,chardev=s0 -pidfile "$work/bye.pid"
+bye=$last
+wait_until '[ -s "$work/bye.pid" ]'
+: >"$work/bye.cli"
+{
+    printf 'echo before\n'
+    wait_until 'grep -q "^before" "$work/bye.cli"'
+    kill -TERM "$bye"
+    wait_until 'grep -q "Peer has closed the GnuTLS connection" "$work/bye.cli"'
+} | timeout 20 gnutls-cli --priority=NORMAL -p "$port" \
+    --x509cafile="$pki/ca-cert.pem" $client_cert 127.0.0.1 >"$work/bye.cli" 2>&1
+wait "$bye"
+rc=$?
+check "SIGTERM with a TLS client attached: close-notify sent, exit 0" \
+    '[ $rc -eq 0 ] && grep -q "Peer has closed the GnuTLS connection" "$work/bye.cli" && ! grep -q "abnormally" "$work/bye.cli"'
 
 # ---- verify-peer=off: the seed's gnutls-cli line exactly ----
 port=$(free_port)
