@@ -98,7 +98,7 @@ static const OptionDef option_defs[] = {
 };
 
 typedef struct {
-    const char *name;
+    char *name; /* -name guest=NAME */
     guint64 ram_size;
     /* The option strings, borrowed from argv, in command-line order. */
     GPtrArray *objects, *chardevs, *serials, *devices;
@@ -252,6 +252,33 @@ static bool parse_ram_size(const char *arg, guint64 *out, GError **errp)
     return true;
 }
 
+/* -name [guest=]NAME[,process=P][,debug-threads=on|off]: only the name
+ * matters to vmhost; the other QEMU keys are accepted. */
+static bool parse_name(const char *arg, char **out, GError **errp)
+{
+    g_autoptr(VhOpts) o = vh_opts_parse("-name", arg, "guest", errp);
+    const char *guest;
+    bool threads = false;
+
+    if (!o) {
+        return false;
+    }
+    guest = vh_opts_get_string(o, "guest");
+    (void)vh_opts_get_string(o, "process");
+    if (!vh_opts_get_bool(o, "debug-threads", &threads, errp) ||
+        !vh_opts_check_unused(o, errp)) {
+        return false;
+    }
+    if (!guest || !guest[0]) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-name: a name is required (e.g. -name vm0)");
+        return false;
+    }
+    g_free(*out);
+    *out = g_strdup(guest);
+    return true;
+}
+
 /* Whether -chardev @arg is a stdio backend (which -daemonize refuses). */
 static bool chardev_is_stdio(const char *arg)
 {
@@ -293,7 +320,9 @@ static bool parse_args(int argc, char **argv, Config *c, bool *done,
         }
         switch (d->id) {
         case OPT_NAME:
-            c->name = val;
+            if (!parse_name(val, &c->name, errp)) {
+                return false;
+            }
             break;
         case OPT_M:
             if (!parse_ram_size(val, &c->ram_size, errp)) {
@@ -851,6 +880,7 @@ int main(int argc, char **argv)
     g_ptr_array_unref(c->chardevs);
     g_ptr_array_unref(c->serials);
     g_ptr_array_unref(c->devices);
+    g_free(c->name);
     if (vm.log) {
         fclose(vm.log);
     }

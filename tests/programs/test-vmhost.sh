@@ -78,7 +78,7 @@ console() {
 }
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..41"
+echo "1..42"
 mkdir "$pki" "$work/cli"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -206,7 +206,7 @@ bg cli -name cli -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" 
 cli=$last
 wait_until '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ]'
 check "two instances: the server's startup completes once the TLS client vmhost is in" \
-    '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ] && ! grep -q warning "$work/srv.log" "$work/cli.log"'
+    '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ] && ! grep -q warning "$work/srv.log" "$work/cli.log" && grep -q "machine srv up" "$work/srv.log" && grep -q "machine cli up" "$work/cli.log"'
 stop "$cli"
 c=$?
 stop "$srv"
@@ -322,6 +322,7 @@ fails() {
 }
 fails "unknown option" "^vmhost: -foo: unknown option" -foo
 fails "missing argument" "^vmhost: -chardev: requires an argument" -chardev
+fails "bad -name key" "^vmhost: -name vm0: invalid parameter 'bogus'" -name vm0,bogus=1
 fails "bad -m" "^vmhost: -m: invalid size '12Q'" -m 12Q
 fails "bad -object type" "^vmhost: -object: invalid object type 'tls-creds-x590'" \
     -object tls-creds-x590,id=t
