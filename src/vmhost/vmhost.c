@@ -27,10 +27,14 @@
 #include <unistd.h>
 
 #include "vmhost-config.h"
+#include "vmhost/chardev/char-mux.h"
 #include "vmhost/chardev/char-socket.h"
+#include "vmhost/chardev/char-stdio.h"
 #include "vmhost/chardev/chardev-opts.h"
 #include "vmhost/machine/machine.h"
 #include "vmhost/machine/serial.h"
+#include "vmhost/monitor/hmp.h"
+#include "vmhost/monitor/qmp.h"
 #include "vmhost/object/object-create.h"
 #include "vmhost/util/error.h"
 #include "vmhost/util/opts.h"
@@ -46,6 +50,9 @@ typedef enum {
     OPT_CHARDEV,
     OPT_SERIAL,
     OPT_DEVICE,
+    OPT_MONITOR,
+    OPT_QMP,
+    OPT_MON,
     OPT_S,
     OPT_NODEFAULTS,
     OPT_NOGRAPHIC,
@@ -79,6 +86,13 @@ static const OptionDef option_defs[] = {
      "tcp:HOST:PORT[,server][,nowait], unix:PATH[,server], none"},
     {"device", OPT_DEVICE, "isa-serial,chardev=ID[,id=ID]",
      "a serial port on chardev ID"},
+    {"monitor", OPT_MONITOR, "DEV",
+     "an HMP (human) monitor on DEV (the -serial forms: stdio, "
+     "unix:PATH,server,nowait, tcp:HOST:PORT,server,nowait, chardev:ID, "
+     "...)"},
+    {"qmp", OPT_QMP, "DEV", "a QMP (JSON) monitor on DEV (as -monitor)"},
+    {"mon", OPT_MON, "[chardev=]ID[,mode=readline|control][,pretty=on|off]",
+     "a monitor on chardev ID: readline is HMP (default), control is QMP"},
     {"S", OPT_S, NULL, "do not start the guest (state prelaunch)"},
     {"nodefaults", OPT_NODEFAULTS, NULL,
      "no default devices (vmhost creates none anyway)"},
@@ -92,16 +106,20 @@ static const OptionDef option_defs[] = {
     {"help", OPT_HELP, NULL, "print this help and exit"},
     {"h", OPT_HELP, NULL, NULL},
     {"incoming", OPT_UNSUPPORTED, "URI", "migration target (not yet)"},
-    {"monitor", OPT_UNSUPPORTED, "DEV", "HMP monitor (not yet)"},
-    {"qmp", OPT_UNSUPPORTED, "DEV", "QMP monitor (not yet)"},
-    {"mon", OPT_UNSUPPORTED, "chardev=ID,...", "monitor (not yet)"},
 };
+
+/* -monitor DEV, -qmp DEV or -mon OPTS, as given (borrowed from argv). */
+typedef struct {
+    OptId kind;
+    const char *arg;
+} MonitorArg;
 
 typedef struct {
     char *name; /* -name guest=NAME */
     guint64 ram_size;
     /* The option strings, borrowed from argv, in command-line order. */
     GPtrArray *objects, *chardevs, *serials, *devices;
+    GArray *monitors; /* MonitorArg */
     bool start_paused;
     bool daemonize;
     bool uses_stdio;
@@ -113,7 +131,10 @@ typedef struct {
     Config cfg;
     GMainLoop *loop;
     VhMachine *machine;
-    GPtrArray *ports; /* VhSerial, the console first */
+    GPtrArray *ports;       /* VhSerial, the console first */
+    GPtrArray *hmps, *qmps; /* VhHmp, VhQmp */
+    VhMonitorHost mon_host;
+    bool quit; /* a monitor's quit ended the run */
     FILE *log;
     int pidfile_fd;
     int ready_fd; /* -daemonize: the pipe to the waiting parent */
@@ -343,6 +364,14 @@ static bool parse_args(int argc, char **argv, Config *c, bool *done,
         case OPT_DEVICE:
             g_ptr_array_add(c->devices, (gpointer)val);
             break;
+        case OPT_MONITOR:
+        case OPT_QMP:
+        case OPT_MON: {
+            MonitorArg m = {d->id, val};
+            c->uses_stdio |= d->id != OPT_MON && g_str_equal(val, "stdio");
+            g_array_append_val(c->monitors, m);
+            break;
+        }
         case OPT_S:
             c->start_paused = true;
             break;
@@ -397,19 +426,16 @@ static bool chardev_start(VhChardev *chr, VhOpts *o, GError **errp)
     if (!vh_chardev_register(chr, errp)) {
         return false;
     }
-    if (!VH_IS_CHARDEV_SOCKET(chr)) {
-        return true;
-    }
     /* Read already by the backend: these cannot fail now. */
     if (!vh_opts_get_bool(o, "server", &server, NULL)) {
         server = false;
     }
-    if (vh_chardev_socket_get_wait(VH_CHARDEV_SOCKET(chr)) ||
-        (!server && !vh_opts_has(o, "reconnect") &&
-         !vh_opts_has(o, "reconnect-ms"))) {
+    if (VH_IS_CHARDEV_SOCKET(chr) && !server && !vh_opts_has(o, "reconnect") &&
+        !vh_opts_has(o, "reconnect-ms")) {
         return vh_chardev_socket_wait_connected(VH_CHARDEV_SOCKET(chr), errp);
     }
-    return true;
+    /* A server with wait=on, under a mux too. */
+    return vh_chardev_wait_connected(chr, errp);
 }
 
 static bool add_chardev(const char *arg, GError **errp)
@@ -422,11 +448,11 @@ static bool add_chardev(const char *arg, GError **errp)
 }
 
 /* "tcp:HOST:PORT,..." and "unix:PATH,...": a socket chardev's options. */
-static bool serial_socket_opts(VhOpts *out, const char *dev, bool tcp,
-                               GError **errp)
+static bool shorthand_socket_opts(VhOpts *out, const char *optname,
+                                  const char *dev, bool tcp, GError **errp)
 {
     const char *rest = strchr(dev, ':') + 1;
-    g_autoptr(VhOpts) in = vh_opts_parse("-serial", rest, "addr", errp);
+    g_autoptr(VhOpts) in = vh_opts_parse(optname, rest, "addr", errp);
     const char *addr = in ? vh_opts_get_string(in, "addr") : NULL;
 
     if (!in) {
@@ -434,7 +460,7 @@ static bool serial_socket_opts(VhOpts *out, const char *dev, bool tcp,
     }
     if (!addr || !addr[0]) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                    "-serial: '%s': the address is missing (%s)", dev,
+                    "%s: '%s': the address is missing (%s)", optname, dev,
                     tcp ? "tcp:HOST:PORT" : "unix:PATH");
         return false;
     }
@@ -444,7 +470,7 @@ static bool serial_socket_opts(VhOpts *out, const char *dev, bool tcp,
 
         if (!colon || !colon[1]) {
             g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "-serial: '%s': expected tcp:HOST:PORT", dev);
+                        "%s: '%s': expected tcp:HOST:PORT", optname, dev);
             return false;
         }
         host = g_strndup(addr, colon - addr);
@@ -469,20 +495,21 @@ static bool serial_socket_opts(VhOpts *out, const char *dev, bool tcp,
 }
 
 /*
- * The chardev behind -serial @dev (transfer full), created and registered
- * as "serialN" unless @dev is chardev:ID; NULL without an error for none.
+ * The chardev behind @optname (-serial, -monitor, -qmp) @dev, QEMU's
+ * shorthand (transfer full): created and registered as @id unless @dev
+ * is chardev:ID; NULL without an error for none.
  */
-static VhChardev *serial_chardev(const char *dev, guint index, GError **errp)
+static VhChardev *shorthand_chardev(const char *optname, const char *dev,
+                                    const char *id, GError **errp)
 {
-    g_autofree char *id = g_strdup_printf("serial%u", index);
-    g_autoptr(VhOpts) o = vh_opts_new("-serial");
+    g_autoptr(VhOpts) o = vh_opts_new(optname);
     g_autoptr(VhChardev) chr = NULL;
 
     if (g_str_has_prefix(dev, "chardev:")) {
         VhChardev *found = vh_chardev_lookup(dev + strlen("chardev:"));
         if (!found) {
             g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "-serial: chardev '%s' not found",
+                        "%s: chardev '%s' not found", optname,
                         dev + strlen("chardev:"));
             return NULL;
         }
@@ -499,15 +526,15 @@ static VhChardev *serial_chardev(const char *dev, guint index, GError **errp)
     } else if (g_str_has_prefix(dev, "tcp:") ||
                g_str_has_prefix(dev, "unix:")) {
         vh_opts_append(o, "backend", "socket");
-        if (!serial_socket_opts(o, dev, dev[0] == 't', errp)) {
+        if (!shorthand_socket_opts(o, optname, dev, dev[0] == 't', errp)) {
             return NULL;
         }
     } else {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                    "-serial: '%s': unknown device (expected chardev:ID, "
+                    "%s: '%s': unknown device (expected chardev:ID, "
                     "null, stdio, file:PATH, tcp:HOST:PORT, unix:PATH or "
                     "none)",
-                    dev);
+                    optname, dev);
         return NULL;
     }
     vh_opts_append(o, "id", id);
@@ -603,8 +630,9 @@ static bool add_serials(Vmhost *vm, GError **errp)
     GPtrArray *serials = vm->cfg.serials;
 
     for (guint i = 0; i < serials->len; i++) {
-        g_autoptr(VhChardev) chr =
-            serial_chardev(g_ptr_array_index(serials, i), i, errp);
+        g_autofree char *cid = g_strdup_printf("serial%u", i);
+        g_autoptr(VhChardev) chr = shorthand_chardev(
+            "-serial", g_ptr_array_index(serials, i), cid, errp);
         g_autofree char *id = g_strdup_printf("serial%u", vm->ports->len);
 
         if (!chr) {
@@ -614,6 +642,133 @@ static bool add_serials(Vmhost *vm, GError **errp)
             continue; /* none */
         }
         if (!add_port(vm, "-serial", id, chr, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- monitors ---- */
+
+/* Whether the chardev @id comes from a -chardev stdio (mux=on too). */
+static bool chardev_id_is_stdio(Config *c, const char *id)
+{
+    for (guint i = 0; i < c->chardevs->len; i++) {
+        const char *arg = g_ptr_array_index(c->chardevs, i);
+        g_autoptr(VhOpts) o = vh_opts_parse("-chardev", arg, "backend", NULL);
+        const char *cid = o ? vh_opts_get_string(o, "id") : NULL;
+
+        if (cid && g_str_equal(cid, id)) {
+            return chardev_is_stdio(arg);
+        }
+    }
+    return false;
+}
+
+/* -mon [chardev=]ID[,mode=readline|control][,pretty=on|off] */
+static bool parse_mon(const char *arg, char **id, bool *qmp, GError **errp)
+{
+    g_autoptr(VhOpts) o = vh_opts_parse("-mon", arg, "chardev", errp);
+    const char *chardev, *mode;
+    bool pretty = false;
+
+    if (!o) {
+        return false;
+    }
+    chardev = vh_opts_get_string(o, "chardev");
+    mode = vh_opts_get_string(o, "mode");
+    /* pretty is QEMU's; vmhost's QMP output is one line per reply. */
+    if (!vh_opts_get_bool(o, "pretty", &pretty, errp) ||
+        !vh_opts_check_unused(o, errp)) {
+        return false;
+    }
+    if (!chardev || !chardev[0]) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-mon: parameter 'chardev' is required");
+        return false;
+    }
+    if (!mode || g_str_equal(mode, "readline")) {
+        *qmp = false;
+    } else if (g_str_equal(mode, "control")) {
+        *qmp = true;
+    } else {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-mon: mode '%s': expected readline or control", mode);
+        return false;
+    }
+    *id = g_strdup(chardev);
+    return true;
+}
+
+static bool add_monitor(Vmhost *vm, const MonitorArg *m, guint index,
+                        GError **errp)
+{
+    const char *optname = m->kind == OPT_MONITOR ? "-monitor"
+                          : m->kind == OPT_QMP   ? "-qmp"
+                                                 : "-mon";
+    g_autoptr(VhChardev) chr = NULL;
+    bool qmp = m->kind == OPT_QMP, terminal = false;
+
+    if (m->kind == OPT_MON) {
+        g_autofree char *id = NULL;
+
+        if (!parse_mon(m->arg, &id, &qmp, errp)) {
+            return false;
+        }
+        chr = vh_chardev_lookup(id);
+        if (!chr) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "-mon: chardev '%s' not found", id);
+            return false;
+        }
+        g_object_ref(chr);
+        terminal = chardev_id_is_stdio(&vm->cfg, id);
+    } else {
+        g_autofree char *id = g_strdup_printf("compat_monitor%u", index);
+
+        chr = shorthand_chardev(optname, m->arg, id, errp);
+        if (!chr) {
+            return !(errp && *errp); /* none */
+        }
+        terminal = VH_IS_CHARDEV_STDIO(chr) ||
+                   (g_str_has_prefix(m->arg, "chardev:") &&
+                    chardev_id_is_stdio(&vm->cfg, m->arg + 8));
+    }
+    if (!VH_IS_CHARDEV_MUX(chr) && vh_chardev_has_frontend(chr)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "%s: chardev '%s' is already in use (use mux=on to "
+                    "share it)",
+                    optname, vh_chardev_get_id(chr));
+        return false;
+    }
+    if (qmp) {
+        g_ptr_array_add(vm->qmps, vh_qmp_new(&vm->mon_host, chr));
+    } else {
+        terminal = terminal && isatty(STDIN_FILENO);
+        g_ptr_array_add(vm->hmps, vh_hmp_new(&vm->mon_host, chr, terminal));
+    }
+    return true;
+}
+
+/* A monitor's quit: the run ends as on SIGTERM. */
+static void on_monitor_quit(void *opaque)
+{
+    Vmhost *vm = opaque;
+
+    vm->quit = true;
+    g_main_loop_quit(vm->loop);
+}
+
+static bool add_monitors(Vmhost *vm, GError **errp)
+{
+    GArray *mons = vm->cfg.monitors;
+
+    vm->mon_host.machine = vm->machine;
+    vm->mon_host.context = g_main_context_default();
+    vm->mon_host.quit = on_monitor_quit;
+    vm->mon_host.opaque = vm;
+    for (guint i = 0; i < mons->len; i++) {
+        if (!add_monitor(vm, &g_array_index(mons, MonitorArg, i), i, errp)) {
             return false;
         }
     }
@@ -777,6 +932,9 @@ static bool start(Vmhost *vm, GError **errp)
             return false;
         }
     }
+    if (!add_monitors(vm, errp)) {
+        return false;
+    }
     if (!c->start_paused && !vh_machine_cont(vm->machine, errp)) {
         return false;
     }
@@ -785,13 +943,16 @@ static bool start(Vmhost *vm, GError **errp)
 
 static void stop(Vmhost *vm)
 {
-    /* Ports first: they hold the chardevs' frontends. */
+    /* Monitors and ports first: they hold the chardevs' frontends. */
+    g_ptr_array_set_size(vm->hmps, 0);
+    g_ptr_array_set_size(vm->qmps, 0);
     g_ptr_array_set_size(vm->ports, 0);
     vh_chardev_remove_all(); /* TLS close-notify, UNIX sockets unlinked */
     if (vm->machine) {
         vh_machine_shutdown(vm->machine);
         g_clear_object(&vm->machine);
     }
+    vh_monitor_host_clear(&vm->mon_host);
     if (vm->pidfile_fd >= 0) {
         unlink(vm->cfg.pidfile);
         close(vm->pidfile_fd);
@@ -845,6 +1006,8 @@ static int run(Vmhost *vm)
             g_strdup_printf("vmhost: terminating on signal %d", vm->signal);
         fprintf(stderr, "%s\n", text);
         log_line(vm, text);
+    } else if (vm->quit) {
+        log_line(vm, "vmhost: quit from the monitor");
     }
     stop(vm);
     g_main_loop_unref(vm->loop);
@@ -866,6 +1029,9 @@ int main(int argc, char **argv)
     c->chardevs = g_ptr_array_new();
     c->serials = g_ptr_array_new();
     c->devices = g_ptr_array_new();
+    c->monitors = g_array_new(FALSE, FALSE, sizeof(MonitorArg));
+    vm.hmps = g_ptr_array_new_with_free_func((GDestroyNotify)vh_hmp_free);
+    vm.qmps = g_ptr_array_new_with_free_func((GDestroyNotify)vh_qmp_free);
     vm.ports = g_ptr_array_new_with_free_func((GDestroyNotify)vh_serial_free);
     if (!parse_ram_size(DEFAULT_RAM, &c->ram_size, &err) ||
         !parse_args(argc, argv, c, &done, &err) ||
@@ -875,7 +1041,10 @@ int main(int argc, char **argv)
     } else {
         rc = done ? 0 : run(&vm);
     }
+    g_ptr_array_unref(vm.hmps);
+    g_ptr_array_unref(vm.qmps);
     g_ptr_array_unref(vm.ports);
+    g_array_unref(c->monitors);
     g_ptr_array_unref(c->objects);
     g_ptr_array_unref(c->chardevs);
     g_ptr_array_unref(c->serials);

@@ -331,7 +331,7 @@ fails "bad -object dir names the directory" "^vmhost: -object: .*$work/missing" 
 fails "bad -chardev key" "^vmhost: -chardev socket: invalid parameter 'bogus'" \
     -chardev socket,id=s0,host=127.0.0.1,port=1,bogus=on
 fails "-incoming rejected" "^vmhost: -incoming: not yet supported" -incoming defer
-fails "-monitor rejected" "^vmhost: -monitor: not yet supported" -monitor stdio
+fails "-monitor with a bad device" "^vmhost: -monitor: .bogus:x.: unknown device" -monitor bogus:x
 fails "a chardev used by two serial ports" "^vmhost: -device isa-serial: chardev 'n0' is already in use" \
     -chardev null,id=n0 -device isa-serial,chardev=n0 -device isa-serial,chardev=n0
 fails "endpoint mismatch" "Expected TLS credentials for a server endpoint" \
