@@ -76,9 +76,23 @@ console() {
     } | timeout 20 gnutls-cli --priority=NORMAL -p "$cport" \
         --x509cafile="$pki/ca-cert.pem" "$@" 127.0.0.1 >"$out" 2>"$out.err"
 }
+# hmp SOCK OUT: the here-doc's lines to the HMP monitor on UNIX socket
+# SOCK; OUT gets the replies without CRs.
+hmp() {
+    timeout 10 socat -t 1 - "UNIX-CONNECT:$1" | tr -d '\r' >"$2"
+}
+# qmp_session ADDR OUT LAST: the here-doc's lines to the QMP monitor at
+# socat address ADDR, input held open until OUT holds LAST (or 10 s).
+qmp_session() {
+    : >"$2"
+    {
+        cat
+        wait_until "grep -q '$3' '$2'"
+    } | timeout 15 socat -t 1 - "$1" | tr -d '\r' >"$2"
+}
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..42"
+echo "1..71"
 mkdir "$pki" "$work/cli"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -197,7 +211,8 @@ check "SIGTERM while waiting for the first client exits 0" '[ $? -eq 0 ]'
 port=$(free_port)
 bg srv -name srv -object "$creds" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server" \
-    -device isa-serial,chardev=s0 -pidfile "$work/srv.pid" -D "$work/srv.log"
+    -device isa-serial,chardev=s0 -pidfile "$work/srv.pid" -D "$work/srv.log" \
+    -monitor "unix:$work/srv-mon.sock,server,nowait"
 srv=$last
 wait_until 'grep -q "waiting for connection" "$work/srv.err"'
 bg cli -name cli -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
@@ -207,6 +222,11 @@ cli=$last
 wait_until '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ]'
 check "two instances: the server's startup completes once the TLS client vmhost is in" \
     '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ] && ! grep -q warning "$work/srv.log" "$work/cli.log" && grep -q "machine srv up" "$work/srv.log" && grep -q "machine cli up" "$work/cli.log"'
+hmp "$work/srv-mon.sock" "$work/srv-mon.out" <<EOF
+info chardev
+EOF
+check "two instances: the server's HMP shows its TLS chardev connected to the client vmhost" \
+    'grep -q "^s0: filename=tcp:127.0.0.1:$port,server=on <-> 127.0.0.1:[0-9]*\$" "$work/srv-mon.out"'
 stop "$cli"
 c=$?
 stop "$srv"
@@ -311,6 +331,140 @@ rc=$?
 check "-daemonize: a startup error is reported and the parent exits 1" \
     '[ $rc -eq 1 ] && grep -q "invalid parameter .bogus." "$work/d.err"'
 
+# ---- HMP: -monitor unix:PATH,server,nowait ----
+port=$(free_port)
+bg hmp -name hm -object "$creds" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
+    -device isa-serial,chardev=s0 -monitor "unix:$work/mon.sock,server,nowait" \
+    -pidfile "$work/hmp.pid"
+hmpvm=$last
+wait_until '[ -s "$work/hmp.pid" ]'
+hmp "$work/mon.sock" "$work/h1.out" <<EOF
+info status
+guest echo hi
+stop
+info status
+cont
+info status
+info chardev
+object_add authz-simple,id=a0,identity=CN=x
+object_add authz-simple,id=a0,identity=CN=x
+object_del a0
+object_del a0
+frobnicate
+EOF
+check "HMP: the banner, then info status: running" \
+    'grep -q "^vmhost monitor" "$work/h1.out" && [ "$(grep -c "VM status: running" "$work/h1.out")" -eq 2 ]'
+check "HMP: guest echo hi runs on the test guest" 'grep -qx "(vmhost) hi" "$work/h1.out"'
+check "HMP: stop, then info status shows paused; cont resumes" \
+    'grep -q "VM status: paused" "$work/h1.out" && sed -n "/paused/,\$p" "$work/h1.out" | grep -q "VM status: running"'
+check "HMP: info chardev lists the TLS console and the monitor's own socket" \
+    'grep -q "^s0: filename=disconnected:tcp:127.0.0.1:$port,server=on" "$work/h1.out" && grep -q "compat_monitor0: filename=unix:$work/mon.sock" "$work/h1.out"'
+check "HMP: object_add creates a0 (a second one is refused), object_del removes it" \
+    'grep -q "Error: object_add: an object with id .a0. already exists" "$work/h1.out" && [ "$(grep -c "Error: no object with id .a0." "$work/h1.out")" -eq 1 ]'
+check "HMP: an unknown command is an error, the monitor answers on" \
+    'grep -q "unknown command: .frobnicate." "$work/h1.out"'
+hmp "$work/mon.sock" "$work/h2.out" <<EOF
+info status
+quit
+EOF
+wait "$hmpvm"
+rc=$?
+check "HMP: a second session works; quit exits 0, removes the socket and the pidfile" \
+    'grep -q "VM status: running" "$work/h2.out" && [ $rc -eq 0 ] && [ ! -e "$work/mon.sock" ] && [ ! -e "$work/hmp.pid" ]'
+
+# ---- QMP: -qmp tcp:127.0.0.1:PORT,server,nowait ----
+port=$(free_port)
+bg qmp -qmp "tcp:127.0.0.1:$port,server,nowait" -pidfile "$work/qmp.pid"
+qmpvm=$last
+wait_until '[ -s "$work/qmp.pid" ]'
+qmp_session "TCP:127.0.0.1:$port" "$work/q1.out" '"SHUTDOWN"' <<'EOF'
+{"execute": "query-status"}
+{"execute": "qmp_capabilities"}
+{"execute": "query-status", "id": 1}
+{"execute": "stop"}
+{"execute": "query-status", "id": 2}
+{"execute": "cont"}
+{"execute": "guest-command", "arguments": {"command-line": "echo hi"}, "id": 3}
+{"execute": "cont"
+,}
+{"execute": "query-status", "id": 4}
+{"execute": "quit"}
+EOF
+wait "$qmpvm"
+rc=$?
+check "QMP: the greeting first, commands refused before qmp_capabilities" \
+    'head -n 1 "$work/q1.out" | grep -q "^{\"QMP\":{\"version\"" && sed -n 2p "$work/q1.out" | grep -q "CommandNotFound"'
+check "QMP: query-status after negotiation: running" \
+    'grep -q "\"status\":\"running\".*\"id\":1" "$work/q1.out"'
+check "QMP: stop sends a STOP event and pauses" \
+    'grep -q "^{\"event\":\"STOP\"" "$work/q1.out" && grep -q "\"status\":\"paused\".*\"id\":2" "$work/q1.out"'
+check "QMP: cont sends a RESUME event" 'grep -q "^{\"event\":\"RESUME\"" "$work/q1.out"'
+check "QMP: guest-command echo hi" 'grep -q "{\"return\":\"hi\",\"id\":3}" "$work/q1.out"'
+check "QMP: malformed JSON gets a GenericError and the monitor answers on" \
+    'grep -q "GenericError.*JSON parse error" "$work/q1.out" && grep -q "\"status\":\"running\".*\"id\":4" "$work/q1.out"'
+check "QMP: quit sends SHUTDOWN, exits 0 and removes the pidfile" \
+    'grep -q "^{\"event\":\"SHUTDOWN\",\"data\":{\"guest\":false,\"reason\":\"host-qmp-quit\"}" "$work/q1.out" && [ $rc -eq 0 ] && [ ! -e "$work/qmp.pid" ]'
+
+# ---- -mon chardev=ID,mode=control; HMP and QMP side by side ----
+bg mon -chardev "socket,id=m0,path=$work/qmp.sock,server,nowait" \
+    -mon chardev=m0,mode=control,pretty=off \
+    -monitor "unix:$work/mon2.sock,server,nowait" -pidfile "$work/mon.pid"
+monvm=$last
+wait_until '[ -s "$work/mon.pid" ]'
+qmp_session "UNIX-CONNECT:$work/qmp.sock" "$work/q2.out" '"id":2' <<'EOF'
+{"execute": "qmp_capabilities"}
+{"execute": "query-status", "id": 1}
+{"execute": "human-monitor-command", "arguments": {"command-line": "info chardev"}, "id": 2}
+EOF
+check "-mon chardev=m0,mode=control: a QMP monitor on the -chardev" \
+    'head -n 1 "$work/q2.out" | grep -q "^{\"QMP\"" && grep -q "\"status\":\"running\".*\"id\":1" "$work/q2.out" && grep -q "m0: filename=unix:" "$work/q2.out"'
+hmp "$work/mon2.sock" "$work/h3.out" <<EOF
+info status
+EOF
+check "-mon and -monitor together: both monitors answer" \
+    'grep -q "VM status: running" "$work/h3.out"'
+stop "$monvm"
+rc=$?
+check "SIGTERM with monitors: exit 0, their sockets removed" \
+    '[ $rc -eq 0 ] && [ ! -e "$work/qmp.sock" ] && [ ! -e "$work/mon2.sock" ]'
+
+# ---- mux=on: the console and a monitor on one stdio ----
+: >"$work/mux.out"
+{
+    printf 'echo muxed\n'
+    wait_until 'grep -q "^muxed" "$work/mux.out"'
+    printf '\001cinfo status\n'
+    wait_until 'grep -q "VM status" "$work/mux.out"'
+    printf 'quit\n'
+    sleep 5
+} | timeout 15 "$vmhost" -chardev stdio,id=c0,mux=on -serial chardev:c0 \
+    -mon chardev=c0 >"$work/mux.out" 2>"$work/mux.err"
+rc=$?
+check "mux=on stdio: the console has the focus, Ctrl-A c gives it to the monitor" \
+    'grep -qx "muxed" "$work/mux.out" && grep -q "VM status: running" "$work/mux.out"'
+check "mux=on stdio: quit from the monitor exits 0" '[ $rc -eq 0 ]'
+
+# mux=on over a socket server with wait=on: startup waits for the client.
+bg muxw -chardev "socket,id=m,path=$work/mux.sock,server,mux=on" \
+    -serial chardev:m -mon chardev=m -pidfile "$work/muxw.pid"
+muxw=$last
+wait_until 'grep -q "waiting for connection" "$work/muxw.err"'
+sleep 0.3
+check "mux=on socket server with wait on: not ready before a client" \
+    '[ ! -e "$work/muxw.pid" ]'
+: >"$work/muxw.out"
+{
+    printf 'echo via mux\n'
+    wait_until 'grep -q "via mux$" "$work/muxw.out"'
+    printf '\001cquit\n'
+    sleep 5
+} | timeout 15 socat -t 1 - "UNIX-CONNECT:$work/mux.sock" | tr -d '\r' >"$work/muxw.out"
+wait "$muxw"
+rc=$?
+check "mux=on socket: the client gets the console, then the monitor; quit exits 0" \
+    'grep -q "^(vmhost) via mux$" "$work/muxw.out" && grep -q "^(vmhost) " "$work/muxw.out" && [ $rc -eq 0 ] && [ ! -e "$work/mux.sock" ]'
+
 # ---- option errors: exit 1, one line naming the option ----
 # fails NAME EXPECT ARGS...: vmhost ARGS must exit 1 printing EXPECT.
 fails() {
@@ -332,6 +486,18 @@ fails "bad -chardev key" "^vmhost: -chardev socket: invalid parameter 'bogus'" \
     -chardev socket,id=s0,host=127.0.0.1,port=1,bogus=on
 fails "-incoming rejected" "^vmhost: -incoming: not yet supported" -incoming defer
 fails "-monitor with a bad device" "^vmhost: -monitor: .bogus:x.: unknown device" -monitor bogus:x
+fails "-monitor tcp: without a port" "^vmhost: -monitor: .tcp:127.0.0.1.: expected tcp:HOST:PORT" \
+    -monitor tcp:127.0.0.1
+fails "-qmp chardev:ID missing" "^vmhost: -qmp: chardev 'nope' not found" -qmp chardev:nope
+fails "-mon without chardev" "^vmhost: -mon: parameter 'chardev' is required" -mon mode=control
+fails "-mon unknown mode" "^vmhost: -mon: mode 'json': expected readline or control" \
+    -chardev null,id=n0 -mon chardev=n0,mode=json
+fails "-mon unknown chardev" "^vmhost: -mon: chardev 'n1' not found" -mon chardev=n1
+fails "-mon bad key" "^vmhost: -mon n0: invalid parameter 'bogus'" -chardev null,id=n0 -mon chardev=n0,bogus=1
+fails "-mon on a chardev a serial port holds" "^vmhost: -mon: chardev 'n0' is already in use" \
+    -chardev null,id=n0 -device isa-serial,chardev=n0 -mon chardev=n0
+fails "-daemonize with -monitor stdio" "^vmhost: -daemonize: cannot be used with a stdio" \
+    -daemonize -monitor stdio
 fails "a chardev used by two serial ports" "^vmhost: -device isa-serial: chardev 'n0' is already in use" \
     -chardev null,id=n0 -device isa-serial,chardev=n0 -device isa-serial,chardev=n0
 fails "endpoint mismatch" "Expected TLS credentials for a server endpoint" \
