@@ -11,8 +11,11 @@
  * Startup follows QEMU's order: objects, then chardevs (a server with
  * wait=on blocks here until its first client is in), then the machine
  * (RAM and test guest), then serial ports (-serial first, then -device
- * isa-serial, in command-line order; the first port is the console), then
- * the guest starts unless -S. The pidfile is written last, so its
+ * isa-serial, in command-line order; the first port is the console),
+ * then monitors (-monitor/-qmp DEV take the -serial shorthand, -mon a
+ * -chardev id; a mux=on chardev is shared with a serial port, Ctrl-A c
+ * switching), then the guest starts unless -S. A monitor's `quit` ends
+ * the run as SIGTERM does, exit 0. The pidfile is written last, so its
  * existence means vmhost is ready; -daemonize's parent exits only then.
  * SIGTERM/SIGINT: chardevs closed (TLS close-notify), UNIX sockets and the
  * pidfile removed, exit 0. Any startup error names the option, exit 1.

@@ -2,8 +2,9 @@
 # vmhost end to end (TAP): the seed's TLS chardev command as written, with
 # gnutls-cli talking to the test guest's console; wait=on blocking startup;
 # two vmhost instances as TLS server and client; a vmhost TLS client's
-# console driven from a socat TLS server; -serial shorthands; signals,
-# -pidfile, -daemonize, -D; and every option error. Every server is on
+# console driven from a socat TLS server; -serial shorthands; HMP and QMP
+# monitors (-monitor, -qmp, -mon, mux=on); signals, -pidfile, -daemonize,
+# -D; and every option error. Every server is on
 # 127.0.0.1; every process is killed and reaped; $work is removed.
 set -u
 build=${VMHOST_BUILDDIR:?}
