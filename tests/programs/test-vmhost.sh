@@ -93,7 +93,7 @@ qmp_session() {
 }
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..72"
+echo "1..74"
 mkdir "$pki" "$work/cli"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -429,6 +429,23 @@ stop "$monvm"
 rc=$?
 check "SIGTERM with monitors: exit 0, their sockets removed" \
     '[ $rc -eq 0 ] && [ ! -e "$work/qmp.sock" ] && [ ! -e "$work/mon2.sock" ]'
+
+# QMP on a TLS chardev server: a monitor behind mutual x509.
+port=$(free_port)
+bg tlsmon -object "$creds" \
+    -chardev "socket,id=t0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
+    -mon chardev=t0,mode=control -pidfile "$work/tlsmon.pid"
+tlsmon=$last
+wait_until '[ -s "$work/tlsmon.pid" ]'
+qmp_session "OPENSSL:127.0.0.1:$port,cafile=$pki/ca-cert.pem,cert=$pki/client-cert.pem,key=$pki/client-key.pem,verify=1" \
+    "$work/q3.out" '"id":1' <<'EOF'
+{"execute": "qmp_capabilities"}
+{"execute": "query-status", "id": 1}
+EOF
+check "-mon mode=control on a TLS chardev: QMP over mutual x509" \
+    'head -n 1 "$work/q3.out" | grep -q "^{\"QMP\"" && grep -q "\"status\":\"running\".*\"id\":1" "$work/q3.out"'
+stop "$tlsmon"
+check "the TLS QMP vmhost exits 0 on SIGTERM" '[ $? -eq 0 ]'
 
 # ---- mux=on: the console and a monitor on one stdio ----
 : >"$work/mux.out"
