@@ -2,6 +2,7 @@
  * The fd backends (pty, pipe, stdio, serial) and mux=on, created through
  * the option glue as -chardev would, with their logfiles and errors.
  */
+#include "chardev-testutil.h"
 #include "vmhost/chardev/char-mux.h"
 #include "vmhost/chardev/char-pty.h"
 #include "vmhost/chardev/char-serial.h"
@@ -75,34 +76,6 @@ static void fe_clear(Fe *fe)
 static void attach(VhChardev *chr, Fe *fe)
 {
     vh_chardev_set_handlers(chr, fe_can_read, fe_read, fe_event, fe, NULL);
-}
-
-static VhChardev *make(const char *str, GError **errp)
-{
-    g_autoptr(VhOpts) o = vh_opts_parse("-chardev", str, "backend", errp);
-
-    return o ? vh_chardev_new_from_opts(o, NULL, errp) : NULL;
-}
-
-static VhChardev *make_ok(const char *str)
-{
-    g_autoptr(GError) err = NULL;
-    VhChardev *chr = make(str, &err);
-
-    g_assert_no_error(err);
-    return chr;
-}
-
-static void expect_error(const char *str, const char *message)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(VhChardev) chr = make(str, &err);
-
-    g_assert_null(chr);
-    g_assert_nonnull(err);
-    if (!strstr(err->message, message)) {
-        g_error("'%s': got '%s', expected '%s'", str, err->message, message);
-    }
 }
 
 /* Iterate the default context until @cond or 5 s. */
@@ -195,7 +168,7 @@ static void test_pty(void)
     int slave;
 
     vh_chardev_set_info_func(capture_info, NULL);
-    chr = make_ok(spec);
+    chr = vh_test_chardev_new_ok(spec);
     vh_chardev_set_info_func(NULL, NULL);
     g_assert_true(VH_IS_CHARDEV_PTY(chr));
     path = vh_chardev_pty_get_path(VH_CHARDEV_PTY(chr));
@@ -260,7 +233,7 @@ static void test_pipe_split(void)
 
     g_assert_cmpint(mkfifo(in, 0600), ==, 0);
     g_assert_cmpint(mkfifo(out, 0600), ==, 0);
-    chr = make_ok(spec);
+    chr = vh_test_chardev_new_ok(spec);
     desc = vh_chardev_describe(chr);
     g_assert_true(g_str_has_prefix(desc, "pipe:"));
     g_assert_cmpstr(desc + 5, ==, base);
@@ -309,7 +282,7 @@ static void test_pipe_single(void)
     Fe fe;
 
     g_assert_cmpint(mkfifo(path, 0600), ==, 0);
-    chr = make_ok(spec);
+    chr = vh_test_chardev_new_ok(spec);
     fe_init(&fe);
     attach(chr, &fe);
     /* one FIFO both ways: what the chardev writes comes back to it */
@@ -345,7 +318,7 @@ static void test_serial(void)
     g_autofree char *log = g_build_filename(dir, "log", NULL);
     g_autofree char *spec =
         g_strdup_printf("serial,id=ser0,path=%s,logfile=%s", tty, log);
-    g_autoptr(VhChardev) chr = make_ok(spec);
+    g_autoptr(VhChardev) chr = vh_test_chardev_new_ok(spec);
     g_autoptr(GError) err = NULL;
     g_autofree char *got = NULL, *logged = NULL;
     struct termios t;
@@ -411,7 +384,7 @@ static void test_serial(void)
 
 static void test_serial_other_backends(void)
 {
-    g_autoptr(VhChardev) chr = make_ok("null,id=n");
+    g_autoptr(VhChardev) chr = vh_test_chardev_new_ok("null,id=n");
     g_autoptr(GError) err = NULL;
 
     /* not a tty: the line settings mean nothing and are accepted */
@@ -441,10 +414,11 @@ static void stdio_child_socketpair(void)
     dir = tmpdir();
     log = g_build_filename(dir, "log", NULL);
     spec = g_strdup_printf("stdio,id=con,signal=off,logfile=%s", log);
-    chr = make_ok(spec);
+    chr = vh_test_chardev_new_ok(spec);
     g_assert_true(vh_chardev_is_connected(chr));
-    expect_error("stdio,id=con2",
-                 "chardev con2: stdio is already in use by chardev con");
+    vh_test_chardev_expect_error(
+        "stdio,id=con2",
+        "chardev con2: stdio is already in use by chardev con");
     fe_init(&fe);
     attach(chr, &fe);
     g_assert_true(fcntl(0, F_GETFL) & O_NONBLOCK);
@@ -487,7 +461,7 @@ static void stdio_child_tty(void)
     g_assert_cmpint(tcgetattr(0, &before), ==, 0);
     g_assert_true(before.c_lflag & ECHO);
 
-    on = make_ok("stdio,id=con");
+    on = vh_test_chardev_new_ok("stdio,id=con");
     g_assert_cmpint(tcgetattr(0, &during), ==, 0);
     g_assert_false(during.c_lflag & (ECHO | ICANON));
     g_assert_true(during.c_lflag & ISIG); /* signal=on: Ctrl-C still kills */
@@ -496,7 +470,7 @@ static void stdio_child_tty(void)
     g_assert_cmpint(during.c_lflag, ==, before.c_lflag);
     g_assert_cmpint(during.c_iflag, ==, before.c_iflag);
 
-    off = make_ok("stdio,id=con2,signal=off");
+    off = vh_test_chardev_new_ok("stdio,id=con2,signal=off");
     g_assert_cmpint(tcgetattr(0, &during), ==, 0);
     g_assert_false(during.c_lflag & ISIG);
     g_clear_object(&off);
@@ -542,7 +516,7 @@ static void test_mux(void)
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     g_assert_cmpint(fcntl(sv[1], F_SETFL, O_NONBLOCK), ==, 0);
     spec = g_strdup_printf("socket,id=m0,fd=%d,mux=on,logfile=%s", sv[0], log);
-    chr = make_ok(spec);
+    chr = vh_test_chardev_new_ok(spec);
     g_assert_true(VH_IS_CHARDEV_MUX(chr));
     mux = VH_CHARDEV_MUX(chr);
     g_assert_cmpstr(vh_chardev_get_id(chr), ==, "m0");
@@ -650,8 +624,8 @@ static void test_mux(void)
 /* -chardev socket,server=on,mux=on: startup waits under the mux too */
 static void test_mux_wait(void)
 {
-    g_autoptr(VhChardev) chr =
-        make_ok("socket,id=w0,host=127.0.0.1,port=0,server=on,mux=on");
+    g_autoptr(VhChardev) chr = vh_test_chardev_new_ok(
+        "socket,id=w0,host=127.0.0.1,port=0,server=on,mux=on");
     VhChardev *be = vh_chardev_get_backend(chr);
     guint16 port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(be));
     g_autoptr(GSocketClient) client = g_socket_client_new();
@@ -687,7 +661,7 @@ static void test_mux_typeahead(void)
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     spec = g_strdup_printf("socket,id=t0,fd=%d,mux=on", sv[0]);
-    chr = make_ok(spec);
+    chr = vh_test_chardev_new_ok(spec);
     fe_init(&a);
     fe_init(&b);
     attach(chr, &a);
@@ -709,7 +683,7 @@ static void test_mux_typeahead(void)
 
 static void test_mux_limits(void)
 {
-    g_autoptr(VhChardev) chr = make_ok("null,id=mx,mux=on");
+    g_autoptr(VhChardev) chr = vh_test_chardev_new_ok("null,id=mx,mux=on");
     Fe fe[VH_CHARDEV_MUX_MAX + 1];
 
     for (int i = 0; i <= VH_CHARDEV_MUX_MAX; i++) {
@@ -744,24 +718,31 @@ static void test_errors(void)
 
     g_assert_true(g_file_set_contents(plain, "", 0, NULL));
     serial_spec = g_strdup_printf("serial,id=s1,path=%s", plain);
-    expect_error(serial_spec, "chardev s1: ");
-    expect_error(serial_spec, "plain is not a terminal");
-    expect_error("serial,id=s2", "-chardev serial,id=s2: parameter 'path' "
+    vh_test_chardev_expect_error(serial_spec, "chardev s1: ");
+    vh_test_chardev_expect_error(serial_spec, "plain is not a terminal");
+    vh_test_chardev_expect_error("serial,id=s2",
+                                 "-chardev serial,id=s2: parameter 'path' "
                                  "is required");
-    expect_error("tty,id=s3,path=/nonexistent/ttyX",
-                 "chardev s3: cannot open /nonexistent/ttyX: No such file");
-    expect_error("pipe,id=p1", "-chardev pipe,id=p1: parameter 'path' is "
-                               "required");
+    vh_test_chardev_expect_error(
+        "tty,id=s3,path=/nonexistent/ttyX",
+        "chardev s3: cannot open /nonexistent/ttyX: No such file");
+    vh_test_chardev_expect_error("pipe,id=p1",
+                                 "-chardev pipe,id=p1: parameter 'path' is "
+                                 "required");
     pipe_spec = g_strdup_printf("pipe,id=p2,path=%s/missing", dir);
-    expect_error(pipe_spec, "chardev p2: cannot open pipe ");
-    expect_error(pipe_spec, "missing: No such file or directory");
-    expect_error("pty,id=p3,path=x", "-chardev pty: invalid parameter 'path'");
-    expect_error("stdio,id=s4,signal=maybe",
-                 "chardev s4: -chardev: parameter 'signal' expects");
-    expect_error("stdio,id=s5,path=x",
-                 "-chardev stdio: invalid parameter 'path'");
-    expect_error("pipe,id=p4,mux=on", "-chardev pipe,id=p4-base: parameter "
-                                      "'path' is required");
+    vh_test_chardev_expect_error(pipe_spec, "chardev p2: cannot open pipe ");
+    vh_test_chardev_expect_error(pipe_spec,
+                                 "missing: No such file or directory");
+    vh_test_chardev_expect_error("pty,id=p3,path=x",
+                                 "-chardev pty: invalid parameter 'path'");
+    vh_test_chardev_expect_error(
+        "stdio,id=s4,signal=maybe",
+        "chardev s4: -chardev: parameter 'signal' expects");
+    vh_test_chardev_expect_error("stdio,id=s5,path=x",
+                                 "-chardev stdio: invalid parameter 'path'");
+    vh_test_chardev_expect_error("pipe,id=p4,mux=on",
+                                 "-chardev pipe,id=p4-base: parameter "
+                                 "'path' is required");
     g_unlink(plain);
     g_rmdir(dir);
 }

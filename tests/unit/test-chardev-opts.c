@@ -2,6 +2,7 @@
  * -chardev option strings (every key, the legacy spellings, every error)
  * and the chardev registry.
  */
+#include "chardev-testutil.h"
 #include "vmhost/chardev/char-file.h"
 #include "vmhost/chardev/char-null.h"
 #include "vmhost/chardev/char-ringbuf.h"
@@ -12,35 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static VhChardev *make(const char *str, GError **errp)
-{
-    g_autoptr(VhOpts) o = vh_opts_parse("-chardev", str, "backend", errp);
-
-    return o ? vh_chardev_new_from_opts(o, NULL, errp) : NULL;
-}
-
-static VhChardev *make_ok(const char *str)
-{
-    g_autoptr(GError) err = NULL;
-    VhChardev *chr = make(str, &err);
-
-    g_assert_no_error(err);
-    g_assert_nonnull(chr);
-    return chr;
-}
-
-static void expect_error(const char *str, const char *message)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(VhChardev) chr = make(str, &err);
-
-    g_assert_null(chr);
-    g_assert_nonnull(err);
-    if (!strstr(err->message, message)) {
-        g_error("'%s': got '%s', expected '%s'", str, err->message, message);
-    }
-}
 
 static char *tmpdir(void)
 {
@@ -61,13 +33,14 @@ static void drain(void)
 
 static void test_socket_tcp_server(void)
 {
-    g_autoptr(VhChardev) a =
-        make_ok("socket,id=s0,host=127.0.0.1,port=0,server=on,wait=off,"
-                "nodelay=on,telnet=on,ipv4=on");
-    g_autoptr(VhChardev) b =
-        make_ok("socket,id=s1,host=127.0.0.1,port=0,server,nowait");
-    g_autoptr(VhChardev) c = make_ok("socket,id=s2,host=127.0.0.1,port=0,"
-                                     "server=on");
+    g_autoptr(VhChardev) a = vh_test_chardev_new_ok(
+        "socket,id=s0,host=127.0.0.1,port=0,server=on,wait=off,"
+        "nodelay=on,telnet=on,ipv4=on");
+    g_autoptr(VhChardev) b = vh_test_chardev_new_ok(
+        "socket,id=s1,host=127.0.0.1,port=0,server,nowait");
+    g_autoptr(VhChardev) c =
+        vh_test_chardev_new_ok("socket,id=s2,host=127.0.0.1,port=0,"
+                               "server=on");
     g_autofree char *desc = vh_chardev_describe(a);
 
     g_assert_true(VH_IS_CHARDEV_SOCKET(a));
@@ -84,12 +57,12 @@ static void test_socket_tcp_server(void)
 
 static void test_socket_tcp_client(void)
 {
-    g_autoptr(VhChardev) srv =
-        make_ok("socket,id=srv,host=127.0.0.1,port=0,server=on,wait=off");
+    g_autoptr(VhChardev) srv = vh_test_chardev_new_ok(
+        "socket,id=srv,host=127.0.0.1,port=0,server=on,wait=off");
     guint16 port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(srv));
     g_autofree char *spec = g_strdup_printf(
         "socket,id=cli,host=127.0.0.1,port=%u,delay=off,ipv4", port);
-    g_autoptr(VhChardev) cli = make_ok(spec);
+    g_autoptr(VhChardev) cli = vh_test_chardev_new_ok(spec);
 
     g_assert_false(vh_chardev_socket_get_wait(VH_CHARDEV_SOCKET(cli)));
     while (!vh_chardev_is_connected(srv) || !vh_chardev_is_connected(cli)) {
@@ -100,8 +73,8 @@ static void test_socket_tcp_client(void)
 static void test_socket_reconnect(void)
 {
     /* nothing listens on the port: with a retry delay creation succeeds */
-    g_autoptr(VhChardev) srv =
-        make_ok("socket,id=srv,host=127.0.0.1,port=0,server=on,wait=off");
+    g_autoptr(VhChardev) srv = vh_test_chardev_new_ok(
+        "socket,id=srv,host=127.0.0.1,port=0,server=on,wait=off");
     guint16 port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(srv));
     g_autofree char *legacy = NULL, *ms = NULL, *none = NULL, *both = NULL;
     g_autoptr(VhChardev) a = NULL, b = NULL;
@@ -119,17 +92,19 @@ static void test_socket_reconnect(void)
                            port);
     g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*connecting to*");
     g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*connecting to*");
-    a = make_ok(legacy);
-    b = make_ok(ms);
+    a = vh_test_chardev_new_ok(legacy);
+    b = vh_test_chardev_new_ok(ms);
     g_assert_false(vh_chardev_is_connected(a));
-    expect_error(none, "chardev c3: ");
-    expect_error(both, "chardev c4: 'reconnect' and 'reconnect-ms' are the "
-                       "same setting");
-    expect_error("socket,id=c5,host=h,port=1,reconnect=x",
-                 "chardev c5: -chardev: parameter 'reconnect' expects a "
-                 "number");
-    expect_error("socket,id=c6,host=h,port=1,reconnect-ms=-1",
-                 "parameter 'reconnect-ms' expects a number");
+    vh_test_chardev_expect_error(none, "chardev c3: ");
+    vh_test_chardev_expect_error(
+        both, "chardev c4: 'reconnect' and 'reconnect-ms' are the "
+              "same setting");
+    vh_test_chardev_expect_error(
+        "socket,id=c5,host=h,port=1,reconnect=x",
+        "chardev c5: -chardev: parameter 'reconnect' expects a "
+        "number");
+    vh_test_chardev_expect_error("socket,id=c6,host=h,port=1,reconnect-ms=-1",
+                                 "parameter 'reconnect-ms' expects a number");
     /* both clients fail their first try (the warnings above) */
     while (!vh_chardev_get_last_error(a, NULL) ||
            !vh_chardev_get_last_error(b, NULL)) {
@@ -148,8 +123,8 @@ static void test_socket_unix(void)
     g_autofree char *srv_spec =
         g_strdup_printf("socket,id=u0,path=%s,server=on,wait=off", path);
     g_autofree char *cli_spec = g_strdup_printf("socket,id=u1,path=%s", path);
-    g_autoptr(VhChardev) srv = make_ok(srv_spec);
-    g_autoptr(VhChardev) cli = make_ok(cli_spec);
+    g_autoptr(VhChardev) srv = vh_test_chardev_new_ok(srv_spec);
+    g_autoptr(VhChardev) cli = vh_test_chardev_new_ok(cli_spec);
     g_autofree char *desc = vh_chardev_describe(cli);
 
     g_assert_true(g_str_has_prefix(desc, "unix:"));
@@ -164,7 +139,7 @@ static void test_socket_abstract(void)
     g_autofree char *name = g_strdup_printf("vh-test-opts-%d", (int)getpid());
     g_autofree char *spec = g_strdup_printf(
         "socket,id=a0,path=%s,abstract=on,server=on,wait=off", name);
-    g_autoptr(VhChardev) chr = make_ok(spec);
+    g_autoptr(VhChardev) chr = vh_test_chardev_new_ok(spec);
     g_autofree char *desc = vh_chardev_describe(chr);
 
     g_assert_true(g_str_has_prefix(desc, "disconnected:abstract:"));
@@ -178,44 +153,52 @@ static void test_socket_fd(void)
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     spec = g_strdup_printf("socket,id=f0,fd=%d", sv[0]);
-    chr = make_ok(spec);
+    chr = vh_test_chardev_new_ok(spec);
     g_assert_true(vh_chardev_is_connected(chr));
     vh_chardev_close(chr);
     close(sv[1]);
-    expect_error("socket,id=f1,fd=-3", "chardev f1: -chardev: parameter 'fd' "
-                                       "expects a number from 0");
+    vh_test_chardev_expect_error("socket,id=f1,fd=-3",
+                                 "chardev f1: -chardev: parameter 'fd' "
+                                 "expects a number from 0");
 }
 
 static void test_socket_errors(void)
 {
-    expect_error("socket,id=s0,host=127.0.0.1,port=0,server=maybe",
-                 "chardev s0: -chardev: parameter 'server' expects 'on' or "
-                 "'off', got 'maybe'");
-    expect_error("socket,id=s0,host=127.0.0.1,port=1,wait=on",
-                 "chardev s0: 'wait' option is incompatible with socket in "
-                 "client connect mode");
-    expect_error("socket,id=s0,host=127.0.0.1,port=0,server,tls-authz=a",
-                 "chardev s0: 'tls-authz' option requires 'tls-creds'");
-    expect_error("socket,id=s0,host=127.0.0.1,port=0,server,tls-creds=nope",
-                 "chardev s0: no object with id 'nope'");
-    expect_error("socket,id=s0,port=99999,server", "chardev s0: port '99999'");
-    expect_error("socket,id=s0", "chardev s0: socket needs exactly one of");
-    expect_error("socket,id=s0,host=h,port=1,foo=bar",
-                 "-chardev socket: invalid parameter 'foo'");
-    expect_error("socket,id=s0,host=h,port=1,nodelay=2",
-                 "parameter 'nodelay' expects 'on' or 'off'");
-    expect_error("socket,id=s0,host=h,port=1,telnet=2",
-                 "parameter 'telnet' expects");
-    expect_error("socket,id=s0,host=h,port=1,ipv4=2",
-                 "parameter 'ipv4' expects");
-    expect_error("socket,id=s0,host=h,port=1,ipv6=2",
-                 "parameter 'ipv6' expects");
-    expect_error("socket,id=s0,host=h,port=1,abstract=2",
-                 "parameter 'abstract' expects");
-    expect_error("socket,id=s0,host=h,port=1,delay=2",
-                 "parameter 'delay' expects");
-    expect_error("socket,id=s0,host=h,port=1,logappend=2",
-                 "chardev s0: -chardev: parameter 'logappend' expects");
+    vh_test_chardev_expect_error(
+        "socket,id=s0,host=127.0.0.1,port=0,server=maybe",
+        "chardev s0: -chardev: parameter 'server' expects 'on' or "
+        "'off', got 'maybe'");
+    vh_test_chardev_expect_error(
+        "socket,id=s0,host=127.0.0.1,port=1,wait=on",
+        "chardev s0: 'wait' option is incompatible with socket in "
+        "client connect mode");
+    vh_test_chardev_expect_error(
+        "socket,id=s0,host=127.0.0.1,port=0,server,tls-authz=a",
+        "chardev s0: 'tls-authz' option requires 'tls-creds'");
+    vh_test_chardev_expect_error(
+        "socket,id=s0,host=127.0.0.1,port=0,server,tls-creds=nope",
+        "chardev s0: no object with id 'nope'");
+    vh_test_chardev_expect_error("socket,id=s0,port=99999,server",
+                                 "chardev s0: port '99999'");
+    vh_test_chardev_expect_error("socket,id=s0",
+                                 "chardev s0: socket needs exactly one of");
+    vh_test_chardev_expect_error("socket,id=s0,host=h,port=1,foo=bar",
+                                 "-chardev socket: invalid parameter 'foo'");
+    vh_test_chardev_expect_error("socket,id=s0,host=h,port=1,nodelay=2",
+                                 "parameter 'nodelay' expects 'on' or 'off'");
+    vh_test_chardev_expect_error("socket,id=s0,host=h,port=1,telnet=2",
+                                 "parameter 'telnet' expects");
+    vh_test_chardev_expect_error("socket,id=s0,host=h,port=1,ipv4=2",
+                                 "parameter 'ipv4' expects");
+    vh_test_chardev_expect_error("socket,id=s0,host=h,port=1,ipv6=2",
+                                 "parameter 'ipv6' expects");
+    vh_test_chardev_expect_error("socket,id=s0,host=h,port=1,abstract=2",
+                                 "parameter 'abstract' expects");
+    vh_test_chardev_expect_error("socket,id=s0,host=h,port=1,delay=2",
+                                 "parameter 'delay' expects");
+    vh_test_chardev_expect_error(
+        "socket,id=s0,host=h,port=1,logappend=2",
+        "chardev s0: -chardev: parameter 'logappend' expects");
 }
 
 static void test_socket_logfile(void)
@@ -230,7 +213,7 @@ static void test_socket_logfile(void)
     g_autofree char *got = NULL;
 
     g_assert_true(g_file_set_contents(log, "old\n", -1, NULL));
-    chr = make_ok(spec);
+    chr = vh_test_chardev_new_ok(spec);
     g_assert_cmpint(vh_chardev_write(chr, "new\n", 4, NULL), ==, 4);
     g_assert_true(g_file_get_contents(log, &got, NULL, NULL));
     g_assert_cmpstr(got, ==, "old\nnew\n");
@@ -243,11 +226,12 @@ static void test_socket_logfile(void)
 
 static void test_null(void)
 {
-    g_autoptr(VhChardev) chr = make_ok("null,id=n0");
+    g_autoptr(VhChardev) chr = vh_test_chardev_new_ok("null,id=n0");
 
     g_assert_true(VH_IS_CHARDEV_NULL(chr));
-    expect_error("null,id=n0,path=x", "-chardev null: invalid parameter "
-                                      "'path'");
+    vh_test_chardev_expect_error("null,id=n0,path=x",
+                                 "-chardev null: invalid parameter "
+                                 "'path'");
 }
 
 static void test_file(void)
@@ -261,45 +245,52 @@ static void test_file(void)
     g_autoptr(VhChardev) a = NULL, b = NULL;
 
     g_assert_true(g_file_set_contents(path, "old\n", -1, NULL));
-    a = make_ok(trunc);
+    a = vh_test_chardev_new_ok(trunc);
     g_assert_true(VH_IS_CHARDEV_FILE(a));
     g_assert_cmpint(vh_chardev_write(a, "one\n", 4, NULL), ==, 4);
     g_clear_object(&a);
-    b = make_ok(app);
+    b = vh_test_chardev_new_ok(app);
     g_assert_cmpint(vh_chardev_write(b, "two\n", 4, NULL), ==, 4);
     g_clear_object(&b);
     g_assert_true(g_file_get_contents(path, &got, NULL, NULL));
     g_assert_cmpstr(got, ==, "one\ntwo\n");
 
-    expect_error("file,id=f2", "-chardev file,id=f2: parameter 'path' is "
-                               "required");
-    expect_error("file,id=f3,path=/nonexistent-dir/x", "chardev f3: ");
-    expect_error("file,id=f4,path=x,append=2",
-                 "chardev f4: -chardev: parameter 'append' expects");
-    expect_error("file,id=f5,path=x,size=1",
-                 "-chardev file: invalid parameter 'size'");
+    vh_test_chardev_expect_error("file,id=f2",
+                                 "-chardev file,id=f2: parameter 'path' is "
+                                 "required");
+    vh_test_chardev_expect_error("file,id=f3,path=/nonexistent-dir/x",
+                                 "chardev f3: ");
+    vh_test_chardev_expect_error(
+        "file,id=f4,path=x,append=2",
+        "chardev f4: -chardev: parameter 'append' expects");
+    vh_test_chardev_expect_error("file,id=f5,path=x,size=1",
+                                 "-chardev file: invalid parameter 'size'");
     g_unlink(path);
     g_rmdir(dir);
 }
 
 static void test_ringbuf(void)
 {
-    g_autoptr(VhChardev) a = make_ok("ringbuf,id=r0,size=4K");
-    g_autoptr(VhChardev) b = make_ok("ringbuf,id=r1");
-    g_autoptr(VhChardev) c = make_ok("memory,id=r2,size=128");
+    g_autoptr(VhChardev) a = vh_test_chardev_new_ok("ringbuf,id=r0,size=4K");
+    g_autoptr(VhChardev) b = vh_test_chardev_new_ok("ringbuf,id=r1");
+    g_autoptr(VhChardev) c = vh_test_chardev_new_ok("memory,id=r2,size=128");
 
     g_assert_cmpuint(vh_chardev_ringbuf_size(VH_CHARDEV_RINGBUF(a)), ==, 4096);
     g_assert_cmpuint(vh_chardev_ringbuf_size(VH_CHARDEV_RINGBUF(b)), ==,
                      VH_CHARDEV_RINGBUF_DEFAULT_SIZE);
     g_assert_cmpuint(vh_chardev_ringbuf_size(VH_CHARDEV_RINGBUF(c)), ==, 128);
-    expect_error("ringbuf,id=r3,size=1000",
-                 "chardev r3: ringbuf size 1000 must be a power of two");
-    expect_error("ringbuf,id=r4,size=0", "chardev r4: ringbuf size must not "
-                                         "be 0");
-    expect_error("ringbuf,id=r5,size=lots", "chardev r5: -chardev: parameter "
-                                            "'size'");
-    expect_error("ringbuf,id=r6,path=x", "-chardev ringbuf: invalid "
-                                         "parameter 'path'");
+    vh_test_chardev_expect_error(
+        "ringbuf,id=r3,size=1000",
+        "chardev r3: ringbuf size 1000 must be a power of two");
+    vh_test_chardev_expect_error("ringbuf,id=r4,size=0",
+                                 "chardev r4: ringbuf size must not "
+                                 "be 0");
+    vh_test_chardev_expect_error("ringbuf,id=r5,size=lots",
+                                 "chardev r5: -chardev: parameter "
+                                 "'size'");
+    vh_test_chardev_expect_error("ringbuf,id=r6,path=x",
+                                 "-chardev ringbuf: invalid "
+                                 "parameter 'path'");
 }
 
 static void test_logfile(void)
@@ -311,13 +302,13 @@ static void test_logfile(void)
     for (size_t i = 0; i < G_N_ELEMENTS(backends); i++) {
         g_autofree char *spec = g_strdup_printf(
             "%s,id=l%zu,logfile=%s,logappend", backends[i], i, log);
-        g_autoptr(VhChardev) chr = make_ok(spec);
+        g_autoptr(VhChardev) chr = vh_test_chardev_new_ok(spec);
         g_assert_cmpint(vh_chardev_write(chr, "x", 1, NULL), ==, 1);
     }
     {
         g_autofree char *spec =
             g_strdup_printf("null,id=t,logfile=%s,logappend=off", log);
-        g_autoptr(VhChardev) chr G_GNUC_UNUSED = make_ok(spec);
+        g_autoptr(VhChardev) chr G_GNUC_UNUSED = vh_test_chardev_new_ok(spec);
         g_autofree char *got = NULL;
 
         g_assert_true(g_file_get_contents(log, &got, NULL, NULL));
@@ -325,17 +316,18 @@ static void test_logfile(void)
     }
     {
         g_autofree char *spec = g_strdup_printf("null,id=t,logfile=%s", log);
-        g_autoptr(VhChardev) chr = make_ok(spec);
+        g_autoptr(VhChardev) chr = vh_test_chardev_new_ok(spec);
         g_autofree char *got = NULL;
 
         g_assert_cmpint(vh_chardev_write(chr, "ab", 2, NULL), ==, 2);
         g_assert_true(g_file_get_contents(log, &got, NULL, NULL));
         g_assert_cmpstr(got, ==, "ab");
     }
-    expect_error("null,id=t,logfile=/nonexistent-dir/log",
-                 "chardev t: logfile: ");
-    expect_error("null,id=t,logappend=2",
-                 "chardev t: -chardev: parameter 'logappend' expects");
+    vh_test_chardev_expect_error("null,id=t,logfile=/nonexistent-dir/log",
+                                 "chardev t: logfile: ");
+    vh_test_chardev_expect_error(
+        "null,id=t,logappend=2",
+        "chardev t: -chardev: parameter 'logappend' expects");
     g_unlink(log);
     g_rmdir(dir);
 }
@@ -344,12 +336,15 @@ static void test_logfile(void)
 
 static void test_common_errors(void)
 {
-    expect_error("bogus,id=x", "-chardev: unknown backend 'bogus'");
-    expect_error("id=x", "-chardev: parameter 'backend' is required");
-    expect_error("null", "-chardev null: parameter 'id' is required");
-    expect_error("null,id=0bad", "0bad");
-    expect_error("null,id=x,mux=2",
-                 "chardev x: -chardev: parameter 'mux' expects");
+    vh_test_chardev_expect_error("bogus,id=x",
+                                 "-chardev: unknown backend 'bogus'");
+    vh_test_chardev_expect_error("id=x",
+                                 "-chardev: parameter 'backend' is required");
+    vh_test_chardev_expect_error("null",
+                                 "-chardev null: parameter 'id' is required");
+    vh_test_chardev_expect_error("null,id=0bad", "0bad");
+    vh_test_chardev_expect_error(
+        "null,id=x,mux=2", "chardev x: -chardev: parameter 'mux' expects");
     g_assert_true(vh_chardev_backend_known("socket"));
     g_assert_true(vh_chardev_backend_known("ringbuf"));
     g_assert_false(vh_chardev_backend_known("bogus"));
@@ -365,9 +360,9 @@ static void on_event(void *opaque, VhChardevEvent ev)
 static void test_registry(void)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(VhChardev) b = make_ok("null,id=b");
-    g_autoptr(VhChardev) a = make_ok("ringbuf,id=a");
-    g_autoptr(VhChardev) b2 = make_ok("null,id=b");
+    g_autoptr(VhChardev) b = vh_test_chardev_new_ok("null,id=b");
+    g_autoptr(VhChardev) a = vh_test_chardev_new_ok("ringbuf,id=a");
+    g_autoptr(VhChardev) b2 = vh_test_chardev_new_ok("null,id=b");
     g_autoptr(GPtrArray) list = NULL;
 
     g_assert_true(vh_chardev_register(b, &err));
