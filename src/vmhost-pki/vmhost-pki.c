@@ -103,6 +103,46 @@ static bool key_type_parse(GOptionContext *ctx, const char *name,
     return true;
 }
 
+/* The options of every command that makes a key and a certificate. */
+typedef struct {
+    int days;
+    char *key_type_name;
+    gboolean force;
+    char *days_help;
+    VhPkiKeyType type; /* set by cert_options_check() */
+} CertOptions;
+
+static void cert_options_add(GOptionContext *ctx, CertOptions *co,
+                             int default_days)
+{
+    /* GOption keeps pointers to the help texts, not copies */
+    co->days_help = g_strdup_printf("Validity (default %d)", default_days);
+    co->days = default_days;
+    GOptionEntry entries[] = {
+        {"days", 0, 0, G_OPTION_ARG_INT, &co->days, co->days_help, "N"},
+        {"key-type", 0, 0, G_OPTION_ARG_STRING, &co->key_type_name,
+         "ecdsa-p256 (default), ecdsa-p384, rsa-3072, ed25519", "TYPE"},
+        {"force", 0, 0, G_OPTION_ARG_NONE, &co->force, "Replace existing files",
+         NULL},
+        {NULL},
+    };
+    g_option_context_add_main_entries(ctx, entries, NULL);
+}
+
+static bool cert_options_check(GOptionContext *ctx, CertOptions *co,
+                               int *status)
+{
+    return days_valid(ctx, co->days, status) &&
+           key_type_parse(ctx, co->key_type_name, &co->type, status);
+}
+
+static void cert_options_clear(CertOptions *co)
+{
+    g_free(co->key_type_name);
+    g_free(co->days_help);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CertOptions, cert_options_clear)
+
 /* An RDN value with the characters RFC 4514 needs escaped escaped. */
 static char *dn_escape(const char *value)
 {
@@ -169,16 +209,9 @@ static bool write_pair(const char *dir, const char *cert_name,
 static int cmd_init_ca(int argc, char **argv)
 {
     g_autofree char *cn = NULL;
-    g_autofree char *key_type_name = NULL;
-    gboolean force = FALSE;
-    int days = 3650;
+    g_auto(CertOptions) co = {0};
     GOptionEntry entries[] = {
         {"cn", 0, 0, G_OPTION_ARG_STRING, &cn, "CA common name", "NAME"},
-        {"days", 0, 0, G_OPTION_ARG_INT, &days, "Validity (default 3650)", "N"},
-        {"key-type", 0, 0, G_OPTION_ARG_STRING, &key_type_name,
-         "ecdsa-p256 (default), ecdsa-p384, rsa-3072, ed25519", "TYPE"},
-        {"force", 0, 0, G_OPTION_ARG_NONE, &force, "Replace existing files",
-         NULL},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -188,13 +221,13 @@ static int cmd_init_ca(int argc, char **argv)
     g_auto(gnutls_x509_crt_t) crt = NULL;
     g_autofree char *dn = NULL;
     g_autofree char *escaped = NULL;
-    VhPkiKeyType type;
     VhPkiCertSpec spec;
     int status = 0;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
-    if (!parse(ctx, &argc, &argv, &status) || !days_valid(ctx, days, &status) ||
-        !key_type_parse(ctx, key_type_name, &type, &status)) {
+    cert_options_add(ctx, &co, 3650);
+    if (!parse(ctx, &argc, &argv, &status) ||
+        !cert_options_check(ctx, &co, &status)) {
         return status;
     }
     if (argc != 2) {
@@ -202,11 +235,11 @@ static int cmd_init_ca(int argc, char **argv)
     }
     escaped = dn_escape(cn ? cn : "vmhost CA");
     dn = g_strdup_printf("CN=%s", escaped);
-    vh_pki_cert_spec_init_ca(&spec, dn, days);
+    vh_pki_cert_spec_init_ca(&spec, dn, co.days);
     if (!ensure_dir(argv[1], &err) ||
-        !refuse_overwrite(argv[1], force, &err, VH_TLS_X509_CA_CERT, CA_KEY,
+        !refuse_overwrite(argv[1], co.force, &err, VH_TLS_X509_CA_CERT, CA_KEY,
                           NULL) ||
-        !(key = vh_pki_key_generate(type, &err)) ||
+        !(key = vh_pki_key_generate(co.type, &err)) ||
         !(crt = vh_pki_cert_create(&spec, key, NULL, NULL, &err)) ||
         !write_pair(argv[1], VH_TLS_X509_CA_CERT, CA_KEY, crt, key, &err)) {
         return fail(err);
@@ -245,9 +278,7 @@ static int cmd_issue(int argc, char **argv)
     g_auto(GStrv) hostnames = NULL;
     g_auto(GStrv) ips = NULL;
     g_autofree char *dn_opt = NULL;
-    g_autofree char *key_type_name = NULL;
-    gboolean force = FALSE;
-    int days = 365;
+    g_auto(CertOptions) co = {0};
     GOptionEntry entries[] = {
         {"hostname", 0, 0, G_OPTION_ARG_STRING_ARRAY, &hostnames,
          "Server DNS name (repeatable; the first is the CN)", "NAME"},
@@ -255,11 +286,6 @@ static int cmd_issue(int argc, char **argv)
          "Server IP address (repeatable)", "ADDR"},
         {"dn", 0, 0, G_OPTION_ARG_STRING, &dn_opt,
          "Client subject DN, e.g. C=UK,O=vmhost,CN=client1", "DN"},
-        {"days", 0, 0, G_OPTION_ARG_INT, &days, "Validity (default 365)", "N"},
-        {"key-type", 0, 0, G_OPTION_ARG_STRING, &key_type_name,
-         "ecdsa-p256 (default), ecdsa-p384, rsa-3072, ed25519", "TYPE"},
-        {"force", 0, 0, G_OPTION_ARG_NONE, &force, "Replace existing files",
-         NULL},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -272,13 +298,13 @@ static int cmd_issue(int argc, char **argv)
     g_autofree char *dn = NULL;
     const char *dir, *cert_name, *key_name;
     bool server;
-    VhPkiKeyType type;
     VhPkiCertSpec spec;
     int status = 0;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
-    if (!parse(ctx, &argc, &argv, &status) || !days_valid(ctx, days, &status) ||
-        !key_type_parse(ctx, key_type_name, &type, &status)) {
+    cert_options_add(ctx, &co, 365);
+    if (!parse(ctx, &argc, &argv, &status) ||
+        !cert_options_check(ctx, &co, &status)) {
         return status;
     }
     if (argc != 3 ||
@@ -305,19 +331,19 @@ static int cmd_issue(int argc, char **argv)
     if (server) {
         g_autofree char *escaped = dn_escape(hostnames[0]);
         dn = g_strdup_printf("CN=%s", escaped);
-        vh_pki_cert_spec_init_server(&spec, dn, type,
+        vh_pki_cert_spec_init_server(&spec, dn, co.type,
                                      (const char *const *)hostnames,
-                                     (const char *const *)ips, days);
+                                     (const char *const *)ips, co.days);
         cert_name = VH_TLS_X509_SERVER_CERT;
         key_name = VH_TLS_X509_SERVER_KEY;
     } else {
-        vh_pki_cert_spec_init_client(&spec, dn_opt, type, days);
+        vh_pki_cert_spec_init_client(&spec, dn_opt, co.type, co.days);
         cert_name = VH_TLS_X509_CLIENT_CERT;
         key_name = VH_TLS_X509_CLIENT_KEY;
     }
-    if (!refuse_overwrite(dir, force, &err, cert_name, key_name, NULL) ||
+    if (!refuse_overwrite(dir, co.force, &err, cert_name, key_name, NULL) ||
         !load_ca(dir, &ca, &cakey, &err) ||
-        !(key = vh_pki_key_generate(type, &err)) ||
+        !(key = vh_pki_key_generate(co.type, &err)) ||
         !(crt = vh_pki_cert_create(&spec, key, ca, cakey, &err)) ||
         !write_pair(dir, cert_name, key_name, crt, key, &err)) {
         return fail(err);
