@@ -38,8 +38,12 @@ GType vh_tls_creds_endpoint_get_type(void);
 /* Where the effective priority string came from (see tls-priority.h). */
 typedef enum {
     VH_TLS_PRIORITY_SOURCE_OBJECT,  /* the object's priority= */
+    VH_TLS_PRIORITY_SOURCE_CONFIG,  /* tls_priority in vmhost.conf */
     VH_TLS_PRIORITY_SOURCE_DEFAULT, /* the build default (meson option) */
 } VhTlsPrioritySource;
+
+/* Defined in tls-priority.h. */
+typedef struct _VhTlsPriority VhTlsPriority;
 
 #define VH_TYPE_TLS_CREDS (vh_tls_creds_get_type())
 G_DECLARE_DERIVABLE_TYPE(VhTlsCreds, vh_tls_creds, VH, TLS_CREDS, GObject)
@@ -84,6 +88,11 @@ bool vh_tls_creds_check_endpoint(VhTlsCreds *creds, VhTlsCredsEndpoint endpoint,
 /* The effective priority string (with the type's suffix) and its source. */
 const char *vh_tls_creds_get_priority(VhTlsCreds *creds);
 VhTlsPrioritySource vh_tls_creds_get_priority_source(VhTlsCreds *creds);
+/*
+ * The whole decision: requested string, source, keyword or baseline, system
+ * file (see tls-priority.h). (transfer none)
+ */
+const VhTlsPriority *vh_tls_creds_get_priority_info(VhTlsCreds *creds);
 
 /*
  * Prepare @session for these credentials: priority, credentials, and for a
