@@ -79,6 +79,13 @@ JsonNode *vh_mon_ringbuf_read(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonObject *vh_mon_parse_ringbuf_read(const char *rest, char **argv,
                                       GError **e);
 
+/* chardev-probe devices (monitor-probe.c). */
+JsonNode *vh_mon_probe_write(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_probe_write(const char *rest, char **argv, GError **e);
+JsonNode *vh_mon_probe_read(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_probe_read(const char *rest, char **argv, GError **e);
+char *vh_mon_format_probe_read(JsonNode *r);
+
 /*
  * The chardev of the monitor whose command runs now (for getfd), set by
  * the monitors around a command; returns the previous one.

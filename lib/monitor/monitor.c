@@ -40,6 +40,13 @@ static const VhMonitorCommand commands[] = {
     {"ringbuf-read", "ringbuf_read", "device size",
      "read up to size bytes out of a ringbuf chardev", vh_mon_ringbuf_read,
      vh_mon_parse_ringbuf_read, vh_mon_format_string},
+    {"probe-write", "probe_write", "device data",
+     "send bytes to a chardev-probe's peer (HMP: the rest of the line, "
+     "escapes \\n \\r \\t \\xHH decoded, nothing appended)",
+     vh_mon_probe_write, vh_mon_parse_probe_write, NULL},
+    {"probe-read", "probe_read", "device [size]",
+     "take up to size bytes (default all) a chardev-probe received",
+     vh_mon_probe_read, vh_mon_parse_probe_read, vh_mon_format_probe_read},
     {"getfd", "getfd", "fdname",
      "keep the fd passed with this command (UNIX socket monitors)",
      vh_mon_getfd, vh_mon_parse_fdname, NULL},

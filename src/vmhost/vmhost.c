@@ -35,6 +35,7 @@
 #include "vmhost/chardev/char-stdio.h"
 #include "vmhost/chardev/chardev-opts.h"
 #include "vmhost/machine/machine.h"
+#include "vmhost/machine/probe.h"
 #include "vmhost/machine/serial.h"
 #include "vmhost/monitor/hmp.h"
 #include "vmhost/monitor/qmp.h"
@@ -88,7 +89,8 @@ static const OptionDef option_defs[] = {
      "a serial port on DEV: chardev:ID, null, stdio, file:PATH, "
      "tcp:HOST:PORT[,server][,nowait], unix:PATH[,server], none"},
     {"device", OPT_DEVICE, "isa-serial,chardev=ID[,id=ID]",
-     "a serial port on chardev ID"},
+     "a serial port on chardev ID; chardev-probe,id=ID,chardev=ID: a silent "
+     "frontend for the monitor's probe_write/probe_read"},
     {"monitor", OPT_MONITOR, "DEV",
      "an HMP (human) monitor on DEV (the -serial forms: stdio, "
      "unix:PATH,server,nowait, tcp:HOST:PORT,server,nowait, chardev:ID, "
@@ -135,6 +137,7 @@ typedef struct {
     GMainLoop *loop;
     VhMachine *machine;
     GPtrArray *ports;       /* VhSerial, the console first */
+    GPtrArray *probes;      /* VhProbe (-device chardev-probe) */
     GPtrArray *hmps, *qmps; /* VhHmp, VhQmp */
     VhMonitorHost mon_host;
     bool quit; /* a monitor's quit ended the run */
@@ -556,6 +559,11 @@ static bool add_port(Vmhost *vm, const char *optname, const char *id,
     VhTestGuest *console = NULL;
     VhSerial *port;
 
+    if (vh_probe_lookup(id)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "%s: a device with id '%s' already exists", optname, id);
+        return false;
+    }
     for (guint i = 0; i < vm->ports->len; i++) {
         VhSerial *other = g_ptr_array_index(vm->ports, i);
         if (vh_serial_get_chardev(other) == chr) {
@@ -588,6 +596,46 @@ static bool add_port(Vmhost *vm, const char *optname, const char *id,
     return true;
 }
 
+/* -device chardev-probe,id=ID,chardev=ID (vmhost/machine/probe.h). */
+static bool add_probe(Vmhost *vm, VhOpts *o, GError **errp)
+{
+    const char *chardev = vh_opts_get_string(o, "chardev");
+    const char *id = vh_opts_get_string(o, "id");
+    VhChardev *chr;
+    VhProbe *probe;
+
+    if (!vh_opts_check_unused(o, errp)) {
+        return false;
+    }
+    if (!chardev || !id) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-device chardev-probe: parameter '%s' is required",
+                    chardev ? "id" : "chardev");
+        return false;
+    }
+    chr = vh_chardev_lookup(chardev);
+    if (!chr) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-device chardev-probe: chardev '%s' not found", chardev);
+        return false;
+    }
+    for (guint i = 0; i < vm->ports->len; i++) {
+        if (g_str_equal(vh_serial_get_id(vm->ports->pdata[i]), id)) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "-device chardev-probe: a device with id '%s' "
+                        "already exists",
+                        id);
+            return false;
+        }
+    }
+    probe = vh_probe_new(id, chr, errp);
+    if (!probe) {
+        return false;
+    }
+    g_ptr_array_add(vm->probes, probe);
+    return true;
+}
+
 static bool add_device(Vmhost *vm, const char *arg, GError **errp)
 {
     g_autoptr(VhOpts) o = vh_opts_parse("-device", arg, "driver", errp);
@@ -599,10 +647,13 @@ static bool add_device(Vmhost *vm, const char *arg, GError **errp)
         return false;
     }
     driver = vh_opts_get_string(o, "driver");
+    if (driver && g_str_equal(driver, "chardev-probe")) {
+        return add_probe(vm, o, errp);
+    }
     if (!driver || !g_str_equal(driver, "isa-serial")) {
         g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
                     "-device: driver '%s' is not supported (vmhost has "
-                    "isa-serial)",
+                    "isa-serial and chardev-probe)",
                     driver ? driver : "");
         return false;
     }
@@ -950,6 +1001,7 @@ static void stop(Vmhost *vm)
     g_ptr_array_set_size(vm->hmps, 0);
     g_ptr_array_set_size(vm->qmps, 0);
     g_ptr_array_set_size(vm->ports, 0);
+    g_ptr_array_set_size(vm->probes, 0);
     vh_chardev_remove_all(); /* TLS close-notify, UNIX sockets unlinked */
     if (vm->machine) {
         vh_machine_shutdown(vm->machine);
@@ -1036,6 +1088,7 @@ int main(int argc, char **argv)
     vm.hmps = g_ptr_array_new_with_free_func((GDestroyNotify)vh_hmp_free);
     vm.qmps = g_ptr_array_new_with_free_func((GDestroyNotify)vh_qmp_free);
     vm.ports = g_ptr_array_new_with_free_func((GDestroyNotify)vh_serial_free);
+    vm.probes = g_ptr_array_new_with_free_func((GDestroyNotify)vh_probe_free);
     if (!parse_ram_size(DEFAULT_RAM, &c->ram_size, &err) ||
         !parse_args(argc, argv, c, &done, &err) ||
         (!done && c->daemonize && !daemonize_start(&vm, &err))) {
@@ -1047,6 +1100,7 @@ int main(int argc, char **argv)
     g_ptr_array_unref(vm.hmps);
     g_ptr_array_unref(vm.qmps);
     g_ptr_array_unref(vm.ports);
+    g_ptr_array_unref(vm.probes);
     g_array_unref(c->monitors);
     g_ptr_array_unref(c->objects);
     g_ptr_array_unref(c->chardevs);

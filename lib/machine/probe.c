@@ -1,0 +1,171 @@
+/*
+ * chardev-probe: a silent frontend keeping what a chardev receives, for
+ * the monitor's probe_read/probe_write.
+ */
+#include "vmhost/machine/probe.h"
+#include "vmhost/util/error.h"
+
+struct VhProbe {
+    char *id;
+    VhChardev *chr;
+    GByteArray *in; /* received, unread; at most VH_PROBE_BUFFER_MAX */
+    guint64 received;
+    guint64 dropped;
+    bool open;
+};
+
+/* id -> VhProbe (borrowed); the chardevs' thread only. */
+static GHashTable *probes;
+
+static size_t probe_can_read(void *opaque)
+{
+    /* Always room: the oldest bytes make way for new ones. */
+    return VH_PROBE_BUFFER_MAX;
+}
+
+static void probe_receive(void *opaque, const guint8 *buf, size_t len)
+{
+    VhProbe *p = opaque;
+    size_t excess;
+
+    p->received += len;
+    if (len > VH_PROBE_BUFFER_MAX) {
+        /* Only the newest VH_PROBE_BUFFER_MAX bytes can stay. */
+        p->dropped += len - VH_PROBE_BUFFER_MAX;
+        buf += len - VH_PROBE_BUFFER_MAX;
+        len = VH_PROBE_BUFFER_MAX;
+    }
+    excess = p->in->len + len > VH_PROBE_BUFFER_MAX
+                 ? p->in->len + len - VH_PROBE_BUFFER_MAX
+                 : 0;
+    if (excess) {
+        g_byte_array_remove_range(p->in, 0, excess);
+        p->dropped += excess;
+    }
+    g_byte_array_append(p->in, buf, len);
+}
+
+static void probe_event(void *opaque, VhChardevEvent event)
+{
+    VhProbe *p = opaque;
+
+    switch (event) {
+    case VH_CHARDEV_EVENT_OPENED:
+        p->open = true;
+        break;
+    case VH_CHARDEV_EVENT_CLOSED:
+        p->open = false;
+        break;
+    default:
+        break;
+    }
+}
+
+VhProbe *vh_probe_new(const char *id, VhChardev *chr, GError **errp)
+{
+    VhProbe *p;
+
+    g_return_val_if_fail(VH_IS_CHARDEV(chr), NULL);
+    if (!id || !id[0]) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "chardev-probe: an id is required");
+        return NULL;
+    }
+    if (probes && g_hash_table_contains(probes, id)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "chardev-probe %s: a probe with that id already exists",
+                    id);
+        return NULL;
+    }
+    if (vh_chardev_has_frontend(chr)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "chardev-probe %s: chardev '%s' is already in use", id,
+                    vh_chardev_get_id(chr));
+        return NULL;
+    }
+    if (!probes) {
+        probes = g_hash_table_new(g_str_hash, g_str_equal);
+    }
+    p = g_new0(VhProbe, 1);
+    p->id = g_strdup(id);
+    p->chr = g_object_ref(chr);
+    p->in = g_byte_array_new();
+    g_hash_table_insert(probes, p->id, p);
+    vh_chardev_set_handlers(chr, probe_can_read, probe_receive, probe_event, p,
+                            NULL);
+    return p;
+}
+
+void vh_probe_free(VhProbe *p)
+{
+    if (!p) {
+        return;
+    }
+    g_hash_table_remove(probes, p->id);
+    if (g_hash_table_size(probes) == 0) {
+        g_clear_pointer(&probes, g_hash_table_unref);
+    }
+    vh_chardev_set_handlers(p->chr, NULL, NULL, NULL, NULL, NULL);
+    g_object_unref(p->chr);
+    g_byte_array_unref(p->in);
+    g_free(p->id);
+    g_free(p);
+}
+
+VhProbe *vh_probe_lookup(const char *id)
+{
+    return probes ? g_hash_table_lookup(probes, id) : NULL;
+}
+
+const char *vh_probe_get_id(VhProbe *p)
+{
+    return p->id;
+}
+
+VhChardev *vh_probe_get_chardev(VhProbe *p)
+{
+    return p->chr;
+}
+
+bool vh_probe_write(VhProbe *p, const void *buf, size_t len, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (vh_chardev_write(p->chr, buf, len, &err) < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "chardev-probe %s: writing to chardev '%s' failed: %s",
+                    p->id, vh_chardev_get_id(p->chr), err->message);
+        return false;
+    }
+    return true;
+}
+
+GByteArray *vh_probe_read(VhProbe *p, size_t max)
+{
+    size_t n = max && max < p->in->len ? max : p->in->len;
+    GByteArray *out = g_byte_array_sized_new(n);
+
+    g_byte_array_append(out, p->in->data, n);
+    g_byte_array_remove_range(p->in, 0, n);
+    return out;
+}
+
+size_t vh_probe_get_pending(VhProbe *p)
+{
+    return p->in->len;
+}
+
+guint64 vh_probe_get_received(VhProbe *p)
+{
+    return p->received;
+}
+
+guint64 vh_probe_get_dropped(VhProbe *p)
+{
+    return p->dropped;
+}
+
+bool vh_probe_is_open(VhProbe *p)
+{
+    return p->open;
+}
