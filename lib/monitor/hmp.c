@@ -1,28 +1,24 @@
 /*
- * The human monitor: line editing and history in front of the command
- * table.
+ * The human monitor: the line editor (readline.h) in front of the
+ * command table, with completion of command names and ids.
  */
 #include "vmhost/monitor/hmp.h"
 
+#include <string.h>
+
 #include "monitor-internal.h"
+#include "readline.h"
+#include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/object/object.h"
 
 #define HMP_BANNER "vmhost monitor - type 'help' for more information\n"
 
-typedef enum {
-    ESC_NONE,
-    ESC_SEEN,    /* ESC */
-    ESC_BRACKET, /* ESC [ */
-} EscState;
+G_STATIC_ASSERT(VH_HMP_HISTORY_MAX == VH_READLINE_HISTORY_MAX);
 
 struct _VhHmp {
     VhMonitorHost *host;
     VhChardev *chr;
-    bool terminal;
-    GString *line;
-    GPtrArray *history; /* oldest first */
-    guint hist_pos;     /* == history->len: the line being typed */
-    EscState esc;
-    bool last_cr; /* swallow the LF of a CRLF */
+    VhReadline *rl;
 };
 
 /* Write @text with every "\n" as "\r\n"; a closed chardev loses it. */
@@ -126,137 +122,175 @@ char *vh_hmp_run_line(VhMonitorHost *host, const char *line)
     return run_command(host, cmd, rest);
 }
 
-static void prompt(VhHmp *hmp)
-{
-    hmp_puts(hmp, VH_HMP_PROMPT);
-}
+/* ---- completion ---- */
 
-/* Replace the line being edited, redrawing it on a terminal. */
-static void set_line(VhHmp *hmp, const char *text)
+typedef enum {
+    ARG_NONE,
+    ARG_CHARDEV,
+    ARG_OBJECT,
+    ARG_FDNAME,
+} ArgKind;
+
+/* What the first argument of a command names, where that is a known set. */
+static const struct {
+    const char *command;
+    ArgKind kind;
+} arg_kinds[] = {
+    {"chardev-remove", ARG_CHARDEV}, {"ringbuf_write", ARG_CHARDEV},
+    {"ringbuf_read", ARG_CHARDEV},   {"object_del", ARG_OBJECT},
+    {"closefd", ARG_FDNAME},
+};
+
+static void add_if_prefix(GPtrArray *out, const char *cand, const char *word)
 {
-    g_string_assign(hmp->line, text);
-    if (hmp->terminal) {
-        hmp_puts(hmp, "\r\033[K" VH_HMP_PROMPT);
-        hmp_puts(hmp, text);
+    if (g_str_has_prefix(cand, word)) {
+        g_ptr_array_add(out, g_strdup(cand));
     }
 }
 
-static void history_add(VhHmp *hmp, const char *text)
+/* The first words of the HMP command names ("info" once). */
+static void complete_commands(GPtrArray *out, const char *word)
 {
-    if (!*text ||
-        (hmp->history->len &&
-         g_str_equal(g_ptr_array_index(hmp->history, hmp->history->len - 1),
-                     text))) {
-        return;
+    guint n;
+    const VhMonitorCommand *cmds = vh_monitor_commands(&n);
+
+    for (guint i = 0; i < n; i++) {
+        const char *name = cmds[i].hmp_name;
+        const char *blank = name ? strchr(name, ' ') : NULL;
+        g_autofree char *first = NULL;
+
+        if (!name) {
+            continue;
+        }
+        first = blank ? g_strndup(name, blank - name) : g_strdup(name);
+        add_if_prefix(out, first, word);
     }
-    if (hmp->history->len == VH_HMP_HISTORY_MAX) {
-        g_ptr_array_remove_index(hmp->history, 0);
-    }
-    g_ptr_array_add(hmp->history, g_strdup(text));
 }
 
-static void history_move(VhHmp *hmp, int dir)
+/* The second words of "@group X" commands ("info status" -> "status"). */
+static void complete_group(GPtrArray *out, const char *group, const char *word)
 {
-    if (dir < 0 && hmp->hist_pos > 0) {
-        hmp->hist_pos--;
-    } else if (dir > 0 && hmp->hist_pos < hmp->history->len) {
-        hmp->hist_pos++;
-    } else {
-        return;
+    g_autofree char *prefix = g_strconcat(group, " ", NULL);
+    guint n;
+    const VhMonitorCommand *cmds = vh_monitor_commands(&n);
+
+    for (guint i = 0; i < n; i++) {
+        const char *name = cmds[i].hmp_name;
+
+        if (name && g_str_has_prefix(name, prefix)) {
+            add_if_prefix(out, name + strlen(prefix), word);
+        }
     }
-    set_line(hmp, hmp->hist_pos < hmp->history->len
-                      ? g_ptr_array_index(hmp->history, hmp->hist_pos)
-                      : "");
 }
 
-static void execute(VhHmp *hmp)
+static void complete_arg(VhHmp *hmp, GPtrArray *out, ArgKind kind,
+                         const char *word)
 {
-    g_autofree char *line = g_strdup(hmp->line->str);
+    switch (kind) {
+    case ARG_CHARDEV: {
+        g_autoptr(GPtrArray) chrs = vh_chardev_list();
+
+        for (guint i = 0; i < chrs->len; i++) {
+            add_if_prefix(out, vh_chardev_get_id(chrs->pdata[i]), word);
+        }
+        break;
+    }
+    case ARG_OBJECT: {
+        g_auto(GStrv) ids = vh_object_list_ids();
+
+        for (guint i = 0; ids && ids[i]; i++) {
+            add_if_prefix(out, ids[i], word);
+        }
+        break;
+    }
+    case ARG_FDNAME: {
+        GHashTableIter it;
+        gpointer key;
+
+        if (!hmp->host->fds) {
+            break;
+        }
+        g_hash_table_iter_init(&it, hmp->host->fds);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+            add_if_prefix(out, key, word);
+        }
+        break;
+    }
+    case ARG_NONE:
+    default:
+        break;
+    }
+}
+
+static bool is_help(const char *name)
+{
+    return g_str_equal(name, "help") || g_str_equal(name, "?") ||
+           g_str_equal(name, "h");
+}
+
+/*
+ * Tab: command names, info subcommands, help topics, and the ids the
+ * first argument of some commands names (arg_kinds).
+ */
+static GStrv hmp_complete(void *opaque, const char *before, const char *word)
+{
+    VhHmp *hmp = opaque;
+    g_autofree char *head = g_strndup(before, strlen(before) - strlen(word));
+    g_auto(GStrv) words = g_strsplit_set(head, " \t", -1);
+    g_autoptr(GPtrArray) out = g_ptr_array_new();
+    g_autoptr(GPtrArray) done = g_ptr_array_new();
+    guint n = 0;
+
+    /* the complete words before the one being completed */
+    for (guint i = 0; words[i]; i++) {
+        if (*words[i]) {
+            g_ptr_array_add(done, words[i]);
+        }
+    }
+    n = done->len;
+    if (n == 0) {
+        complete_commands(out, word);
+    } else if (n == 1 && g_str_equal(done->pdata[0], "info")) {
+        complete_group(out, "info", word);
+    } else if (n == 1 && is_help(done->pdata[0])) {
+        complete_commands(out, word);
+    } else if (n == 2 && is_help(done->pdata[0]) &&
+               g_str_equal(done->pdata[1], "info")) {
+        complete_group(out, "info", word);
+    } else if (n == 1) {
+        for (guint i = 0; i < G_N_ELEMENTS(arg_kinds); i++) {
+            if (g_str_equal(done->pdata[0], arg_kinds[i].command)) {
+                complete_arg(hmp, out, arg_kinds[i].kind, word);
+            }
+        }
+    }
+    g_ptr_array_add(out, NULL);
+    return (GStrv)g_ptr_array_free(g_steal_pointer(&out), false);
+}
+
+/* ---- the editor's callbacks ---- */
+
+static void hmp_out(void *opaque, const char *buf, size_t len)
+{
+    VhHmp *hmp = opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (vh_chardev_write(hmp->chr, buf, len, &err) < 0) {
+        g_debug("monitor on %s: %s", vh_chardev_get_id(hmp->chr), err->message);
+    }
+}
+
+static void hmp_line(void *opaque, const char *line)
+{
+    VhHmp *hmp = opaque;
     g_autofree char *out = NULL;
     VhChardev *prev;
 
-    g_string_truncate(hmp->line, 0);
-    if (hmp->terminal) {
-        hmp_puts(hmp, "\n");
-    }
-    history_add(hmp, g_strstrip(line));
-    hmp->hist_pos = hmp->history->len;
     prev = vh_mon_set_current_chardev(hmp->chr);
     out = vh_hmp_run_line(hmp->host, line);
     vh_mon_set_current_chardev(prev);
     hmp_puts(hmp, out);
-    prompt(hmp);
-}
-
-static bool escape_byte(VhHmp *hmp, guint8 c)
-{
-    switch (hmp->esc) {
-    case ESC_SEEN:
-        hmp->esc = c == '[' || c == 'O' ? ESC_BRACKET : ESC_NONE;
-        return true;
-    case ESC_BRACKET:
-        /* Parameters (digits, ';') continue the sequence. */
-        if (g_ascii_isdigit(c) || c == ';') {
-            return true;
-        }
-        hmp->esc = ESC_NONE;
-        if (c == 'A') {
-            history_move(hmp, -1);
-        } else if (c == 'B') {
-            history_move(hmp, 1);
-        }
-        return true;
-    case ESC_NONE:
-    default:
-        if (c == 0x1b) {
-            hmp->esc = ESC_SEEN;
-            return true;
-        }
-        return false;
-    }
-}
-
-static void input_byte(VhHmp *hmp, guint8 c)
-{
-    bool was_cr = hmp->last_cr;
-
-    hmp->last_cr = c == '\r';
-    if (escape_byte(hmp, c)) {
-        return;
-    }
-    switch (c) {
-    case '\n':
-        if (!was_cr) {
-            execute(hmp);
-        }
-        break;
-    case '\r':
-        execute(hmp);
-        break;
-    case 0x7f: /* DEL: the Backspace key of most terminals */
-    case '\b':
-        if (hmp->line->len) {
-            g_string_truncate(hmp->line, hmp->line->len - 1);
-            if (hmp->terminal) {
-                hmp_puts(hmp, "\b \b");
-            }
-        }
-        break;
-    case 0x15: /* Ctrl-U */
-        set_line(hmp, "");
-        break;
-    default:
-        if (c < 0x20 || hmp->line->len >= VH_HMP_LINE_MAX) {
-            break; /* other controls; over-long lines are cut */
-        }
-        g_string_append_c(hmp->line, c);
-        if (hmp->terminal) {
-            char echo[2] = {(char)c, 0};
-
-            hmp_puts(hmp, echo);
-        }
-        break;
-    }
+    vh_readline_show_prompt(hmp->rl);
 }
 
 static size_t hmp_can_read(void *opaque)
@@ -268,9 +302,7 @@ static void hmp_read(void *opaque, const guint8 *buf, size_t len)
 {
     VhHmp *hmp = opaque;
 
-    for (size_t i = 0; i < len; i++) {
-        input_byte(hmp, buf[i]);
-    }
+    vh_readline_feed(hmp->rl, buf, len);
 }
 
 static void hmp_event(void *opaque, VhChardevEvent event)
@@ -279,11 +311,9 @@ static void hmp_event(void *opaque, VhChardevEvent event)
 
     switch (event) {
     case VH_CHARDEV_EVENT_OPENED:
-        g_string_truncate(hmp->line, 0);
-        hmp->esc = ESC_NONE;
-        hmp->last_cr = false;
+        vh_readline_reset(hmp->rl);
         hmp_puts(hmp, HMP_BANNER);
-        prompt(hmp);
+        vh_readline_show_prompt(hmp->rl);
         break;
     case VH_CHARDEV_EVENT_CLOSED:
     default:
@@ -297,9 +327,8 @@ VhHmp *vh_hmp_new(VhMonitorHost *host, VhChardev *chr, bool terminal)
 
     hmp->host = host;
     hmp->chr = g_object_ref(chr);
-    hmp->terminal = terminal;
-    hmp->line = g_string_new(NULL);
-    hmp->history = g_ptr_array_new_with_free_func(g_free);
+    hmp->rl = vh_readline_new(VH_HMP_PROMPT, terminal, VH_HMP_LINE_MAX, hmp_out,
+                              hmp_line, hmp_complete, hmp);
     vh_chardev_set_handlers(chr, hmp_can_read, hmp_read, hmp_event, hmp, NULL);
     return hmp;
 }
@@ -311,7 +340,6 @@ void vh_hmp_free(VhHmp *hmp)
     }
     vh_chardev_set_handlers(hmp->chr, NULL, NULL, NULL, NULL, NULL);
     g_object_unref(hmp->chr);
-    g_string_free(hmp->line, true);
-    g_ptr_array_unref(hmp->history);
+    vh_readline_free(hmp->rl);
     g_free(hmp);
 }

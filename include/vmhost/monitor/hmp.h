@@ -11,11 +11,23 @@
  * Output lines end in CRLF. Commands and their arguments: `help`, or
  * the table in monitor.h.
  *
- * Line editing works in every mode: Backspace/DEL removes a character,
- * Ctrl-U the line, Up/Down (ESC [ A / ESC [ B) walk the history of the
- * last VH_HMP_HISTORY_MAX lines. With @terminal the monitor also echoes
- * what is typed and redraws the line, as a terminal needs. Lines longer
- * than VH_HMP_LINE_MAX bytes are cut there.
+ * Line editing (lib/monitor/readline.h has the full list of keys) works
+ * in every mode: cursor movement (arrows, Home/End, Ctrl-A/E/B/F),
+ * Backspace/DEL and Delete at the cursor, Ctrl-K/U/W, Up/Down through the
+ * history of the last VH_HMP_HISTORY_MAX lines (no blank lines, no
+ * repeats of the newest). Unknown escape sequences are swallowed. Lines
+ * longer than VH_HMP_LINE_MAX bytes are cut there.
+ *
+ * @terminal (readline mode: the peer is a person at a terminal) makes the
+ * monitor echo what is typed and redraw the line with minimal escape
+ * sequences, and turns on Tab completion of command names, `info`
+ * subcommands, `help` topics, chardev ids (chardev-remove, ringbuf_*),
+ * object ids (object_del) and getfd names (closefd). The terminal must
+ * not translate output: the monitor writes CR LF itself (the stdio and pty
+ * backends switch the translation off). Without @terminal (a program
+ * at the other end, e.g. a socket) nothing is echoed and Tab does
+ * nothing. vmhost passes true for stdio when stdin is a terminal and for
+ * pty.
  */
 #pragma once
 
