@@ -14,6 +14,7 @@
 
 #include <gio/gunixsocketaddress.h>
 #include <string.h>
+#include <unistd.h>
 
 struct _VhChardevSocket {
     VhChardev parent;
@@ -43,6 +44,7 @@ struct _VhChardevSocket {
     GByteArray *outbuf;
     GArray *msgfds; /* fds received with SCM_RIGHTS, oldest first */
     bool drop_reported;
+    char *lost_reason; /* why the open connection ends, for the notice */
     VhTelnet tn;
 
     /* client */
@@ -98,6 +100,45 @@ static void schedule_reconnect(VhChardevSocket *s);
 static bool flush_outbuf(VhChardevSocket *s);
 static void start_connection(VhChardevSocket *s, VhChannelSocket *sioc);
 
+/* ---- connection notices (chardev.h) ---- */
+
+static void notify(VhChardevSocket *s, VhChardevNoticeKind kind,
+                   const char *why)
+{
+    VhChardevNotice n = {
+        .kind = kind,
+        .chr = VH_CHARDEV(s),
+        .peer = s->peer ? s->peer : "(unknown peer)",
+        .server = s->server,
+        .reason = why,
+    };
+
+    if (kind == VH_CHARDEV_NOTICE_CONNECTED && VH_IS_CHANNEL_TLS(s->ioc)) {
+        VhChannelTls *tls = VH_CHANNEL_TLS(s->ioc);
+
+        n.tls_protocol = vh_channel_tls_get_protocol(tls);
+        n.tls_cipher = vh_channel_tls_get_cipher(tls);
+        n.tls_peer_dn = vh_channel_tls_get_peer_name(tls);
+    }
+    vh_chardev_notify(&n);
+}
+
+/* The first reason given wins: it is the cause, later ones follow it. */
+static void set_lost_reason(VhChardevSocket *s, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+
+static void set_lost_reason(VhChardevSocket *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (s->lost_reason) {
+        return;
+    }
+    va_start(ap, fmt);
+    s->lost_reason = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+}
+
 /* ---- tearing a connection down ---- */
 
 /* Close the received fds nobody took. */
@@ -112,6 +153,7 @@ static void clear_msgfds(VhChardevSocket *s)
 static void disconnect(VhChardevSocket *s)
 {
     VhChardev *chr = VH_CHARDEV(s);
+    bool was_open = s->ioc && !s->handshaking && vh_chardev_is_connected(chr);
 
     s->gen++;
     if (s->cancel) {
@@ -129,14 +171,21 @@ static void disconnect(VhChardevSocket *s)
     s->handshaking = false;
     g_clear_object(&s->ioc);
     g_clear_object(&s->sioc);
-    g_clear_pointer(&s->peer, g_free);
     g_byte_array_set_size(s->outbuf, 0);
     clear_msgfds(s);
     vh_chardev_be_set_connected(chr, false);
+    if (was_open) {
+        notify(s, VH_CHARDEV_NOTICE_DISCONNECTED,
+               s->lost_reason              ? s->lost_reason
+               : vh_chardev_is_closed(chr) ? "chardev closed"
+                                           : "closed");
+    }
+    g_clear_pointer(&s->peer, g_free);
+    g_clear_pointer(&s->lost_reason, g_free);
     if (vh_chardev_is_closed(chr)) {
         return;
     }
-    if (s->server) {
+    if (s->listener) {
         vh_net_listener_resume_accepting(s->listener);
     } else if (s->reconnect_ms > 0) {
         schedule_reconnect(s);
@@ -220,6 +269,9 @@ static gboolean sock_readable(VhChannel *ioc, GIOCondition cond,
         if (n < 0) {
             vh_chardev_record_error(chr, "connection with %s lost: %s", s->peer,
                                     reason(s, err));
+            set_lost_reason(s, "connection lost: %s", reason(s, err));
+        } else {
+            set_lost_reason(s, "closed by the peer");
         }
         /* stop reading now: the disconnect runs from an idle */
         destroy_source(&s->read_src);
@@ -312,6 +364,7 @@ static bool flush_outbuf(VhChardevSocket *s)
         if (n < 0) {
             vh_chardev_record_error(VH_CHARDEV(s), "writing to %s failed: %s",
                                     s->peer, reason(s, err));
+            set_lost_reason(s, "writing failed: %s", reason(s, err));
             g_byte_array_set_size(s->outbuf, 0);
             disconnect_later(s);
             return false;
@@ -382,6 +435,7 @@ static void connection_open(VhChardevSocket *s)
     }
     add_read_source(s);
     vh_chardev_be_set_connected(VH_CHARDEV(s), true);
+    notify(s, VH_CHARDEV_NOTICE_CONNECTED, NULL);
 }
 
 typedef struct {
@@ -425,6 +479,7 @@ static void handshake_done(GObject *src, GAsyncResult *res, gpointer opaque)
         vh_chardev_record_error(VH_CHARDEV(s),
                                 "TLS handshake with %s refused: %s", s->peer,
                                 reason(s, err));
+        notify(s, VH_CHARDEV_NOTICE_REFUSED, reason(s, err));
         disconnect(s);
     } else {
         connection_open(s);
@@ -436,10 +491,14 @@ static gboolean handshake_timeout(gpointer opaque)
 {
     VhChardevSocket *s = opaque;
 
+    g_autofree char *why = g_strdup_printf(
+        "TLS handshake timed out after %u ms", s->hs_timeout_ms);
+
     g_clear_pointer(&s->hs_timer, g_source_unref);
     vh_chardev_record_error(VH_CHARDEV(s),
                             "TLS handshake with %s timed out after %u ms",
                             s->peer, s->hs_timeout_ms);
+    notify(s, VH_CHARDEV_NOTICE_REFUSED, why);
     disconnect(s);
     return G_SOURCE_REMOVE;
 }
@@ -513,8 +572,12 @@ static void start_connection(VhChardevSocket *s, VhChannelSocket *sioc)
         return;
     }
     if (!start_tls(s, &err)) {
+        g_autofree char *why =
+            g_strdup_printf("TLS not started: %s", reason(s, err));
+
         vh_chardev_record_error(VH_CHARDEV(s), "TLS with %s not started: %s",
                                 s->peer, reason(s, err));
+        notify(s, VH_CHARDEV_NOTICE_REFUSED, why);
         disconnect(s);
     }
 }
@@ -706,6 +769,7 @@ static void vh_chardev_socket_finalize(GObject *obj)
     g_free(s->tls_creds);
     g_free(s->tls_authz);
     g_free(s->addr_text);
+    g_free(s->lost_reason);
     g_clear_object(&s->addr);
     g_byte_array_unref(s->outbuf);
     clear_msgfds(s);
@@ -728,6 +792,28 @@ static void vh_chardev_socket_init(VhChardevSocket *s)
 {
     s->outbuf = g_byte_array_new();
     s->msgfds = g_array_new(false, false, sizeof(int));
+}
+
+bool vh_chardev_socket_check_fd_pass(VhChardevSocket *s, GError **errp)
+{
+    g_return_val_if_fail(VH_IS_CHARDEV_SOCKET(s), false);
+    if (s->tls_creds) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                    "chardev %s is a TLS channel: file descriptors cannot be "
+                    "passed over TLS",
+                    id_of(s));
+        return false;
+    }
+    if (s->sioc ? !vh_channel_has_feature(VH_CHANNEL(s->sioc),
+                                          VH_CHANNEL_FEATURE_FD_PASS)
+                : !s->path) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                    "chardev %s is not a UNIX socket: file descriptors pass "
+                    "only over UNIX sockets",
+                    id_of(s));
+        return false;
+    }
+    return true;
 }
 
 int vh_chardev_socket_take_msgfd(VhChardevSocket *s)
@@ -787,8 +873,13 @@ static bool check_options(const char *id, const VhChardevSocketOptions *o,
     if (o->tls_authz && !o->server) {
         return fail(errp, id, "'tls-authz' is only for a server");
     }
-    if (o->tls_creds && !o->port) {
+    if (o->tls_creds && o->path) {
         return fail(errp, id, "TLS can only be used over a TCP socket");
+    }
+    if (o->fd >= 0 && o->reconnect_ms > 0) {
+        return fail(errp, id,
+                    "'reconnect-ms' needs an address to reconnect to, not "
+                    "an fd");
     }
     return true;
 }
@@ -848,6 +939,14 @@ static bool resolve(VhChardevSocket *s, guint16 port, GError **errp)
     return false;
 }
 
+/* The chardev owns fd= even when it fails before adopting it. */
+static void close_fd_option(const VhChardevSocketOptions *o)
+{
+    if (o->fd >= 0) {
+        close(o->fd);
+    }
+}
+
 static void copy_options(VhChardevSocket *s, const VhChardevSocketOptions *o)
 {
     s->host = g_strdup(o->host);
@@ -887,25 +986,60 @@ static bool parse_port(const char *id, const char *text, guint16 *port,
     return true;
 }
 
+/* TLS needs a TCP peer: refuse an inherited UNIX socket with tls-creds. */
+static bool check_fd_family(VhChardevSocket *s, VhChannelSocket *sioc, int fd,
+                            GError **errp)
+{
+    g_autoptr(GSocketAddress) local =
+        vh_channel_socket_get_local_address(sioc, NULL);
+
+    if (s->tls_creds && !G_IS_INET_SOCKET_ADDRESS(local)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "fd %d is not a TCP socket; TLS can only be used over a "
+                    "TCP socket",
+                    fd);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * fd=N: a listening socket (SO_ACCEPTCONN) makes a server on it, a
+ * connected one is the connection (client side unless server=on).
+ */
+static bool open_fd(VhChardevSocket *s, int fd, GError **errp)
+{
+    g_autoptr(VhChannelSocket) sioc = vh_channel_socket_new_fd(fd, errp);
+    bool listening;
+
+    if (!sioc) {
+        close(fd);
+        return false;
+    }
+    listening =
+        vh_channel_has_feature(VH_CHANNEL(sioc), VH_CHANNEL_FEATURE_LISTEN);
+    s->addr_text = g_strdup_printf("fd:%d", fd);
+    if (!check_fd_family(s, sioc, fd, errp)) {
+        return false;
+    }
+    if (!listening) {
+        start_connection(s, sioc);
+        return true;
+    }
+    s->server = true;
+    s->listener = vh_net_listener_new();
+    if (!vh_net_listener_add_socket(s->listener, sioc, errp)) {
+        return false;
+    }
+    vh_net_listener_set_client_func(s->listener, on_client, s, NULL, ctx_of(s));
+    return true;
+}
+
 static bool open_socket(VhChardevSocket *s, const VhChardevSocketOptions *o,
                         guint16 port, GError **errp)
 {
-    g_autoptr(VhChannelSocket) sioc = NULL;
-
     if (o->fd >= 0) {
-        sioc = vh_channel_socket_new_fd(o->fd, errp);
-        if (!sioc) {
-            return false;
-        }
-        if (vh_channel_has_feature(VH_CHANNEL(sioc),
-                                   VH_CHANNEL_FEATURE_LISTEN)) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
-                        "a listening fd is not supported yet");
-            return false;
-        }
-        s->addr_text = g_strdup_printf("fd:%d", o->fd);
-        start_connection(s, sioc);
-        return true;
+        return open_fd(s, o->fd, errp);
     }
     if (!resolve(s, port, errp)) {
         return false;
@@ -936,14 +1070,21 @@ VhChardev *vh_chardev_socket_new(const char *id,
 
     if (!vh_chardev_init_base(chr, id, ctx, errp) ||
         !check_options(id, o, errp) || !parse_port(id, o->port, &port, errp)) {
+        close_fd_option(o);
         return NULL;
     }
     copy_options(s, o);
     if (o->logfile &&
         !vh_chardev_set_logfile(chr, o->logfile, o->logappend, errp)) {
+        close_fd_option(o);
         return NULL;
     }
-    if (!check_creds(s, errp) || !open_socket(s, o, port, errp)) {
+    if (!check_creds(s, errp)) {
+        close_fd_option(o);
+        g_prefix_error(errp, "chardev %s: ", id);
+        return NULL;
+    }
+    if (!open_socket(s, o, port, errp)) {
         g_prefix_error(errp, "chardev %s: ", id);
         return NULL;
     }

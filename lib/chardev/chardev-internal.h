@@ -34,3 +34,6 @@ void vh_chardev_count_dropped(VhChardev *chr, size_t len);
 
 /* Send @message to the info func (see vh_chardev_set_info_func). */
 void vh_chardev_info(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* Tell every notice observer (see vh_chardev_add_notice_func). */
+void vh_chardev_notify(const VhChardevNotice *notice);

@@ -17,6 +17,7 @@
 #include "vmhost/object/object.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* ---- option parsing ---- */
 
@@ -101,29 +102,52 @@ static bool get_socket_bools(const Common *c, VhOpts *o,
     return true;
 }
 
+/*
+ * fd=N. A name (fd=NAME, an fd kept by getfd) means something only to a
+ * monitor, whose chardev-add swaps it for the number before we see it.
+ */
+static bool get_socket_fd(const Common *c, VhOpts *o, gint64 *fd, GError **errp)
+{
+    const char *v = vh_opts_get_string(o, "fd");
+
+    if (v && g_ascii_isalpha(*v)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "chardev %s: fd '%s' is a name: named fds (getfd) are "
+                    "only known to a monitor's chardev-add; here fd takes a "
+                    "file descriptor number",
+                    c->id, v);
+        return false;
+    }
+    if (!vh_opts_get_int(o, "fd", 0, G_MAXINT, fd, errp)) {
+        return key_failed(c, errp);
+    }
+    return true;
+}
+
 static VhChardev *new_socket(const Common *c, VhOpts *o, GMainContext *ctx,
                              GError **errp)
 {
     VhChardevSocketOptions s = VH_CHARDEV_SOCKET_OPTIONS_INIT;
     gint64 fd = -1;
 
+    if (!get_socket_fd(c, o, &fd, errp)) {
+        return NULL;
+    }
+    s.fd = (int)fd;
     s.host = vh_opts_get_string(o, "host");
     s.port = vh_opts_get_string(o, "port");
     s.path = vh_opts_get_string(o, "path");
     s.tls_creds = vh_opts_get_string(o, "tls-creds");
     s.tls_authz = vh_opts_get_string(o, "tls-authz");
     if (!get_socket_bools(c, o, &s, errp) ||
-        !get_reconnect(c, o, &s.reconnect_ms, errp)) {
+        !get_reconnect(c, o, &s.reconnect_ms, errp) ||
+        !vh_opts_check_unused(o, errp)) {
+        if (s.fd >= 0) {
+            close(s.fd); /* ours from the call on, see chardev-opts.h */
+        }
         return NULL;
     }
-    if (!vh_opts_get_int(o, "fd", 0, G_MAXINT, &fd, errp)) {
-        key_failed(c, errp);
-        return NULL;
-    }
-    s.fd = (int)fd;
-    if (!vh_opts_check_unused(o, errp)) {
-        return NULL;
-    }
+    /* owns s.fd from here, on failure too */
     return vh_chardev_socket_new(c->id, &s, ctx, errp);
 }
 
@@ -280,6 +304,19 @@ static VhChardev *wrap_mux(const Common *c, const Backend *be, VhOpts *opts,
     return backend ? vh_chardev_mux_new(c->id, backend, errp) : NULL;
 }
 
+/* A socket's fd=N when we fail before its backend has read it. */
+static void close_unread_fd(VhOpts *opts)
+{
+    const char *backend = vh_opts_get_string(opts, "backend");
+    const char *v = vh_opts_get_string(opts, "fd");
+    gint64 fd;
+
+    if (backend && g_str_equal(backend, "socket") && v &&
+        g_ascii_string_to_signed(v, 10, 0, G_MAXINT, &fd, NULL)) {
+        close((int)fd);
+    }
+}
+
 VhChardev *vh_chardev_new_from_opts(VhOpts *opts, GMainContext *ctx,
                                     GError **errp)
 {
@@ -293,6 +330,7 @@ VhChardev *vh_chardev_new_from_opts(VhOpts *opts, GMainContext *ctx,
     if (!read_common(opts, &c, &be, errp) ||
         !get_bool(&c, opts, "mux", &mux, errp) ||
         !get_bool(&c, opts, "logappend", &logappend, errp)) {
+        close_unread_fd(opts);
         return NULL;
     }
     logfile = vh_opts_get_string(opts, "logfile");

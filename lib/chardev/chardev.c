@@ -354,3 +354,61 @@ void vh_chardev_info(const char *fmt, ...)
     }
     G_UNLOCK(info);
 }
+
+/* ---- connection notices ---- */
+
+typedef struct {
+    guint handle;
+    VhChardevNoticeFunc func;
+    void *opaque;
+} NoticeFunc;
+
+static GArray *notice_funcs; /* NoticeFunc */
+static guint notice_next = 1;
+G_LOCK_DEFINE_STATIC(notice);
+
+guint vh_chardev_add_notice_func(VhChardevNoticeFunc func, void *opaque)
+{
+    NoticeFunc nf = {.func = func, .opaque = opaque};
+
+    g_return_val_if_fail(func != NULL, 0);
+    G_LOCK(notice);
+    if (!notice_funcs) {
+        notice_funcs = g_array_new(false, false, sizeof(NoticeFunc));
+    }
+    nf.handle = notice_next++;
+    g_array_append_val(notice_funcs, nf);
+    G_UNLOCK(notice);
+    return nf.handle;
+}
+
+void vh_chardev_remove_notice_func(guint handle)
+{
+    G_LOCK(notice);
+    for (guint i = 0; notice_funcs && i < notice_funcs->len; i++) {
+        if (g_array_index(notice_funcs, NoticeFunc, i).handle == handle) {
+            g_array_remove_index(notice_funcs, i);
+            break;
+        }
+    }
+    if (notice_funcs && notice_funcs->len == 0) {
+        g_clear_pointer(&notice_funcs, g_array_unref);
+    }
+    G_UNLOCK(notice);
+}
+
+void vh_chardev_notify(const VhChardevNotice *notice)
+{
+    g_autoptr(GArray) copy = NULL;
+
+    /* called without the lock held: observers may take their own locks */
+    G_LOCK(notice);
+    if (notice_funcs) {
+        copy = g_array_copy(notice_funcs);
+    }
+    G_UNLOCK(notice);
+    for (guint i = 0; copy && i < copy->len; i++) {
+        NoticeFunc *nf = &g_array_index(copy, NoticeFunc, i);
+        nf->func(notice, nf->opaque);
+    }
+}

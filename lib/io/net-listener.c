@@ -202,6 +202,20 @@ bool vh_net_listener_open_address(VhNetListener *l, GSocketAddress *addr,
     return true;
 }
 
+bool vh_net_listener_add_socket(VhNetListener *l, VhChannelSocket *sock,
+                                GError **errp)
+{
+    g_return_val_if_fail(VH_IS_NET_LISTENER(l), false);
+    if (!vh_channel_has_feature(VH_CHANNEL(sock), VH_CHANNEL_FEATURE_LISTEN)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "socket fd %d is not listening",
+                    vh_channel_socket_get_fd(sock));
+        return false;
+    }
+    listener_add(l, g_object_ref(sock));
+    return true;
+}
+
 guint16 vh_net_listener_get_port(VhNetListener *l)
 {
     g_return_val_if_fail(VH_IS_NET_LISTENER(l), 0);

@@ -7,6 +7,10 @@
 #include "vmhost/chardev/char-ringbuf.h"
 #include "vmhost/chardev/chardev-opts.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 static JsonObject *chardev_entry(VhChardev *chr)
 {
     JsonObject *o = json_object_new();
@@ -164,10 +168,68 @@ static VhOpts *chardev_qmp_opts(const char *id, JsonObject *backend,
     return g_steal_pointer(&opts);
 }
 
+/*
+ * fd=NAME on a socket: the fd getfd kept under NAME, as a number the
+ * chardev layer takes. *@resolved gets @opts with fd=<a duplicate> (NULL
+ * when there is nothing to resolve) and *@name the name (transfer full).
+ * The chardev owns the duplicate, so NAME keeps its fd if chardev-add
+ * fails; on success the caller closes NAME, used up as QEMU hands the fd
+ * over. A number is refused: a monitor client cannot know vmhost's fd
+ * numbers, and a wrong one would take over an fd vmhost itself uses.
+ */
+static bool resolve_fd_name(VhMonitorHost *host, VhOpts *opts,
+                            VhOpts **resolved, char **name, GError **errp)
+{
+    const char *backend = vh_opts_get_string(opts, "backend");
+    const char *v = NULL;
+    g_autofree char *num = NULL;
+    int fd, dup_fd;
+
+    if (!backend || !g_str_equal(backend, "socket") ||
+        !(v = vh_opts_get_string(opts, "fd"))) {
+        return true;
+    }
+    if (!g_ascii_isalpha(*v)) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "chardev-add: fd '%s': over a monitor fd takes the name "
+                    "an fd was given with getfd, not a number",
+                    v);
+        return false;
+    }
+    fd = vh_monitor_host_get_fd(host, v);
+    if (fd < 0) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "chardev-add: File descriptor named '%s' not found "
+                    "(pass it with getfd first)",
+                    v);
+        return false;
+    }
+    dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "chardev-add: fd '%s': %s", v, g_strerror(errno));
+        return false;
+    }
+    num = g_strdup_printf("%d", dup_fd);
+    *resolved = vh_opts_new(vh_opts_get_optname(opts));
+    for (guint i = 0; i < vh_opts_count(opts); i++) {
+        const char *k = vh_opts_nth_key(opts, i);
+
+        if (!g_str_equal(k, "fd")) {
+            vh_opts_append(*resolved, k, vh_opts_nth_value(opts, i));
+        }
+    }
+    vh_opts_append(*resolved, "fd", num);
+    *name = g_strdup(v);
+    return true;
+}
+
 JsonNode *vh_mon_chardev_add(VhMonitorHost *host, JsonObject *args,
                              GError **errp)
 {
     g_autoptr(VhOpts) opts = NULL;
+    g_autoptr(VhOpts) resolved = NULL;
+    g_autofree char *fdname = NULL;
     g_autoptr(VhChardev) chr = NULL;
     const char *id = NULL;
 
@@ -182,19 +244,23 @@ JsonNode *vh_mon_chardev_add(VhMonitorHost *host, JsonObject *args,
         /* HMP: the option string's keys, as -chardev takes them. */
         opts = vh_mon_opts_from_json("chardev-add", args, NULL, errp);
     }
-    if (!opts) {
+    if (!opts || !resolve_fd_name(host, opts, &resolved, &fdname, errp)) {
         return NULL;
     }
     /*
      * A server with wait=on is not waited for here: the monitor never
      * blocks; the chardev accepts its client in the background.
      */
-    chr = vh_chardev_new_from_opts(opts, host->context, errp);
+    chr = vh_chardev_new_from_opts(resolved ? resolved : opts, host->context,
+                                   errp);
     if (!chr || !vh_chardev_register(chr, errp)) {
         if (chr) {
             vh_chardev_close(chr);
         }
         return NULL;
+    }
+    if (fdname) {
+        close(vh_monitor_host_take_fd(host, fdname));
     }
     return vh_mon_empty();
 }

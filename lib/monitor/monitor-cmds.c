@@ -428,8 +428,19 @@ JsonNode *vh_mon_getfd(VhMonitorHost *host, JsonObject *args, GError **errp)
                     name);
         return NULL;
     }
-    if (chr && VH_IS_CHARDEV_SOCKET(chr)) {
-        fd = vh_chardev_socket_take_msgfd(VH_CHARDEV_SOCKET(chr));
+    /* under a mux=on chardev, the fds arrive at its socket backend */
+    if (chr && VH_IS_CHARDEV_SOCKET(vh_chardev_get_backend(chr))) {
+        VhChardevSocket *sock = VH_CHARDEV_SOCKET(vh_chardev_get_backend(chr));
+        g_autoptr(GError) why = NULL;
+
+        if (!vh_chardev_socket_check_fd_pass(sock, &why)) {
+            g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                        "getfd %s: No file descriptor supplied via "
+                        "SCM_RIGHTS: %s",
+                        name, why->message);
+            return NULL;
+        }
+        fd = vh_chardev_socket_take_msgfd(sock);
     }
     if (fd < 0) {
         g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,

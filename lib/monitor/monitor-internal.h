@@ -97,4 +97,14 @@ JsonNode *vh_mon_closefd(VhMonitorHost *h, JsonObject *a, GError **e);
 /* QMP monitors: the SHUTDOWN event before quit (qmp.c). */
 void vh_qmp_emit_shutdown(const char *reason);
 
+/*
+ * Chardev connection events (qmp-chardev-events.c): every live QMP monitor
+ * holds a reference; while there is one, the chardev layer's notices
+ * become CHARDEV_CONNECTED / CHARDEV_DISCONNECTED / CHARDEV_REFUSED.
+ */
+void vh_qmp_chardev_events_ref(void);
+void vh_qmp_chardev_events_unref(void);
+/* The event's data member for @notice (transfer full). */
+JsonObject *vh_qmp_chardev_event_data(const VhChardevNotice *notice);
+
 G_END_DECLS

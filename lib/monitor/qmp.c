@@ -297,6 +297,7 @@ static VhQmp *qmp_new(VhMonitorHost *host)
             host->machine, "state-changed", G_CALLBACK(on_state_changed), qmp);
     }
     monitors = g_list_prepend(monitors, qmp);
+    vh_qmp_chardev_events_ref();
     return qmp;
 }
 
@@ -326,6 +327,7 @@ void vh_qmp_free(VhQmp *qmp)
         return;
     }
     monitors = g_list_remove(monitors, qmp);
+    vh_qmp_chardev_events_unref();
     if (qmp->state_handler) {
         g_signal_handler_disconnect(qmp->host->machine, qmp->state_handler);
     }

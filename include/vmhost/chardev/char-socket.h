@@ -49,7 +49,12 @@ typedef struct {
     const char *port; /* TCP: port number (server: "0" = any free port) */
     const char *path; /* UNIX socket path, or the abstract name */
     bool abstract;    /* path is a Linux abstract socket name */
-    int fd;           /* an already connected socket, -1 for none */
+    /*
+     * An inherited socket, -1 for none; the chardev owns it from the call
+     * on (closed on failure too). Listening (SO_ACCEPTCONN): a server on
+     * it; connected: that one connection (no reconnect). TLS needs TCP.
+     */
+    int fd;
     bool server;
     bool wait; /* server only: startup waits for a client */
     /* client only: retry delay, 0 for none; the option parser passes the
@@ -113,5 +118,13 @@ guint16 vh_chardev_socket_get_port(VhChardevSocket *s);
  * batch closes the ones not taken, and so does a disconnect.
  */
 int vh_chardev_socket_take_msgfd(VhChardevSocket *s);
+
+/*
+ * Whether a peer can pass fds to this chardev (a UNIX socket without
+ * TLS); false with @errp naming the chardev and why not ("chardev m0 is a
+ * TLS channel: file descriptors cannot be passed over TLS").
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_chardev_socket_check_fd_pass(VhChardevSocket *s, GError **errp);
 
 G_END_DECLS

@@ -52,7 +52,10 @@ G_BEGIN_DECLS
  * (transfer full) Build the chardev @opts describe (parsed with the
  * implied key "backend") on @ctx (NULL: the global default context).
  * Every key is read before anything is opened, so an invalid parameter
- * leaves nothing behind. The chardev is not registered.
+ * leaves nothing behind. The chardev is not registered. A socket's fd=N
+ * belongs to the call: kept by the chardev, or closed when it fails. fd
+ * takes a number; a name (fd=NAME, kept by getfd) is for a monitor's
+ * chardev-add to resolve first, and is an error here.
  */
 G_GNUC_WARN_UNUSED_RESULT
 VhChardev *vh_chardev_new_from_opts(VhOpts *opts, GMainContext *ctx,

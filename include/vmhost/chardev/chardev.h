@@ -164,4 +164,47 @@ void vh_chardev_close(VhChardev *chr);
 typedef void (*VhChardevInfoFunc)(const char *message, void *opaque);
 void vh_chardev_set_info_func(VhChardevInfoFunc func, void *opaque);
 
+/*
+ * Connection notices: observers, process-wide, told when a chardev's peer
+ * is connected (TLS handshake and telnet done: the moment the frontend
+ * gets OPENED), goes away after that, or is refused before it got that
+ * far (TLS handshake failed, timed out or was denied by authz). Socket
+ * chardevs send them; the monitor layer turns them into QMP events
+ * (CHARDEV_CONNECTED, CHARDEV_DISCONNECTED, CHARDEV_REFUSED).
+ *
+ *     static void on_notice(const VhChardevNotice *n, void *opaque) {...}
+ *     guint h = vh_chardev_add_notice_func(on_notice, app);
+ *     ...
+ *     vh_chardev_remove_notice_func(h);
+ *
+ * Observers run in the thread of the chardev's context, in the order they
+ * were added; they must not add or remove observers, nor close the
+ * chardev, from the call. The notice and its strings are borrowed for the
+ * duration of the call.
+ */
+typedef enum {
+    VH_CHARDEV_NOTICE_CONNECTED,
+    VH_CHARDEV_NOTICE_DISCONNECTED,
+    VH_CHARDEV_NOTICE_REFUSED,
+} VhChardevNoticeKind;
+
+typedef struct {
+    VhChardevNoticeKind kind;
+    VhChardev *chr;     /* the backend that saw it (a mux's backend) */
+    const char *peer;   /* "127.0.0.1:41234", "unix:/run/s.sock", ... */
+    bool server;        /* the chardev accepted the peer (else dialled) */
+    const char *reason; /* DISCONNECTED and REFUSED: why; else NULL */
+    /* CONNECTED over TLS (all NULL without TLS): */
+    const char *tls_protocol; /* "TLS1.3" */
+    const char *tls_cipher;   /* "AES-256-GCM" */
+    const char *tls_peer_dn;  /* the peer's subject DN; NULL: none seen */
+} VhChardevNotice;
+
+typedef void (*VhChardevNoticeFunc)(const VhChardevNotice *notice,
+                                    void *opaque);
+/* Add an observer; returns its handle (never 0). */
+guint vh_chardev_add_notice_func(VhChardevNoticeFunc func, void *opaque);
+/* Remove the observer @handle returned; unknown handles are ignored. */
+void vh_chardev_remove_notice_func(guint handle);
+
 G_END_DECLS

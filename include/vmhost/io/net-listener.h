@@ -54,6 +54,16 @@ G_GNUC_WARN_UNUSED_RESULT
 bool vh_net_listener_open_address(VhNetListener *l, GSocketAddress *addr,
                                   GError **errp);
 
+/*
+ * Adopt @sock, an already listening socket (an inherited fd: see
+ * vh_channel_socket_new_fd); the listener takes a reference. Fails with
+ * "socket ... is not listening" for a socket without
+ * VH_CHANNEL_FEATURE_LISTEN.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_net_listener_add_socket(VhNetListener *l, VhChannelSocket *sock,
+                                GError **errp);
+
 /* The port of the first inet socket, or 0 when there is none. */
 guint16 vh_net_listener_get_port(VhNetListener *l);
 

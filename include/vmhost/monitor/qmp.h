@@ -18,7 +18,13 @@
  *
  * Events (vh_qmp_emit_event in monitor.h) go to every negotiated monitor:
  * STOP and RESUME when the host's machine leaves or enters running,
- * SHUTDOWN on quit.
+ * SHUTDOWN on quit, and vmhost's own chardev events (the chardev layer's
+ * connection notices, chardev.h), data
+ * {"id", "peer", "server", "reason"?, "tls"?: {"protocol", "cipher",
+ * "peer-dn"?}}: CHARDEV_CONNECTED when a peer is in (TLS and telnet done;
+ * "tls" when over TLS), CHARDEV_DISCONNECTED when it leaves ("reason"),
+ * CHARDEV_REFUSED when a TLS handshake fails, times out or authz denies
+ * ("reason"). "id" is the registered chardev (a mux=on chardev's own id).
  */
 #pragma once
 
