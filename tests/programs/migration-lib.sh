@@ -1,0 +1,190 @@
+# Shell helpers for the migration tests (sourced by test-migration.sh and
+# test-migration-netns.sh): TAP output, HMP/QMP over UNIX sockets, starting
+# vmhost machines with both monitors, and the checks every migration gets.
+# The caller sets $vmhost, $stream, $work and $mem, and $pids collects every
+# process started so that its EXIT trap can kill and reap them.
+# VM_WRAP, if set, is a command prefix for the next vm (e.g. "ip netns exec NS").
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+# not_ok TEXT: the failure and what the machines said.
+not_ok() {
+    n=$((n + 1))
+    echo "not ok $n - $1"
+    [ -n "${why:-}" ] && echo "# $why"
+    for f in "$work"/*.err "$work"/*.log "$work"/*.hmp.out; do
+        [ -s "$f" ] && tail -n 15 "$f" | sed "s|^|# $(basename "$f"): |"
+    done
+}
+check() {
+    why=""
+    if eval "$2"; then ok "$1"; else not_ok "$1"; fi
+}
+skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+
+# wait_until COND [TENTHS]: up to TENTHS/10 s (default 10 s).
+wait_until() {
+    i=0
+    while ! eval "$1"; do
+        i=$((i + 1))
+        [ "$i" -gt "${2:-100}" ] && return 1
+        sleep 0.1
+    done
+}
+
+# ---- monitors ----
+# hmp NAME CMD...: each CMD a line to NAME's HMP monitor; prints the
+# replies (CRs and terminal escapes removed).
+hmp() {
+    sock="$work/$1.hmp"
+    shift
+    printf '%s\n' "$@" | timeout 20 socat -t 0.5 - "UNIX-CONNECT:$sock" 2>/dev/null |
+        tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | tee -a "$work/hmp.log"
+}
+# qmp NAME COMMAND [ARGUMENTS-JSON]: the reply line.
+qmp() {
+    if [ $# -ge 3 ]; then
+        c="{\"execute\":\"$2\",\"arguments\":$3}"
+    else
+        c="{\"execute\":\"$2\"}"
+    fi
+    printf '{"execute":"qmp_capabilities"}\n%s\n' "$c" |
+        timeout 20 socat -t 0.5 - "UNIX-CONNECT:$work/$1.qmp" 2>/dev/null |
+        tr -d '\r' | grep '"return"\|"error"' | tail -n 1
+}
+json_str() {
+    printf '%s' "$1" | grep -o "\"$2\": *\"[^\"]*\"" | head -n 1 |
+        sed 's/.*: *"//; s/"$//'
+}
+json_num() {
+    printf '%s' "$1" | grep -o "\"$2\": *[0-9]*" | head -n 1 | sed 's/.*: *//'
+}
+# mstatus NAME: query-migrate's status ("gone" if the process has ended).
+mstatus() {
+    r=$(qmp "$1" query-migrate)
+    if [ -z "$r" ]; then echo gone; else json_str "$r" status; fi
+}
+# merror NAME: query-migrate's error-desc.
+merror() { json_str "$(qmp "$1" query-migrate)" error-desc; }
+# rstate NAME: the run state (query-status), "gone" if it has ended.
+rstate() {
+    r=$(qmp "$1" query-status)
+    if [ -z "$r" ]; then echo gone; else json_str "$r" status; fi
+}
+# wait_mig NAME "STATUS..." [TENTHS]: until query-migrate says one of them
+# (default 30 s); prints the status.
+wait_mig() {
+    i=0
+    while :; do
+        st=$(mstatus "$1")
+        case " $2 " in *" $st "*)
+            echo "$st"
+            return 0
+            ;;
+        esac
+        i=$((i + 1))
+        if [ "$i" -gt "${3:-300}" ]; then
+            echo "$st"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+guest() { hmp "$1" "guest $2" | grep "^$3" | head -n 1; }
+verify_ok() { guest "$1" verify 'verify:' | grep -q '^verify: ok'; }
+checksum() { guest "$1" checksum 'checksum:'; }
+
+# vm NAME ARGS...: start vmhost with HMP and QMP monitors on UNIX sockets;
+# waits until QMP answers. $NAME_pid (via pid NAME) is its pid.
+vm() {
+    name=$1
+    shift
+    rm -f "$work/$name.hmp" "$work/$name.qmp" "$work/$name.pid"
+    # shellcheck disable=SC2086
+    ${VM_WRAP:-} "$vmhost" -name "$name" -nodefaults -m "$mem" "$@" \
+        -monitor "unix:$work/$name.hmp,server,nowait" \
+        -qmp "unix:$work/$name.qmp,server,nowait" \
+        -pidfile "$work/$name.pid" -D "$work/$name.log" \
+        >"$work/$name.out" 2>"$work/$name.err" &
+    p=$!
+    pids="$pids $p"
+    echo "$p" >"$work/$name.pid0"
+    wait_until '[ -n "$(qmp "$name" query-status)" ] || ! kill -0 $p 2>/dev/null' 150
+}
+pid() { cat "$work/$1.pid0"; }
+alive() { kill -0 "$(pid "$1")" 2>/dev/null; }
+# gone NAME: kill and reap it.
+gone() {
+    p=$(pid "$1")
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    return 0
+}
+free_port() { "$stream" free-port 127.0.0.1; }
+free_port6() { "$stream" free-port ::1; }
+
+# fill NAME: the guest rewrites part of its RAM once, so that RAM is not
+# all zero pages.
+fill() {
+    hmp "$1" "guest dirty 2G sequential" >/dev/null
+    sleep 0.2
+    hmp "$1" "guest dirty off" >/dev/null
+}
+
+# ---- one migration and its checks ----
+# migrated SRC DST: the source completed and is in postmigrate, the target
+# runs (or waits in prelaunch if started with -S), its guest verifies, and
+# its checksum equals the source's (the source's RAM is frozen by then).
+migrated() {
+    st=$(wait_mig "$1" "completed failed cancelled" 300)
+    if [ "$st" != completed ]; then
+        why="source status $st: $(merror "$1")"
+        return 1
+    fi
+    rs=$(rstate "$1")
+    [ "$rs" = postmigrate ] || {
+        why="source run state $rs"
+        return 1
+    }
+    wait_until '[ "$(rstate "$2")" = running ] || [ "$(rstate "$2")" = prelaunch ] || [ "$(rstate "$2")" = paused ]' 100 || {
+        why="target run state $(rstate "$2")"
+        return 1
+    }
+    a=$(checksum "$1") b=$(checksum "$2")
+    [ -n "$a" ] && [ "$a" = "$b" ] || {
+        why="checksums: source '$a', target '$b'"
+        return 1
+    }
+    verify_ok "$2" || {
+        why="target: $(guest "$2" verify verify:)"
+        return 1
+    }
+}
+# intact NAME: the source runs on, its guest verifies.
+intact() {
+    rs=$(rstate "$1")
+    [ "$rs" = running ] || {
+        why="source run state '$rs' (want running)"
+        return 1
+    }
+    verify_ok "$1" || {
+        why="source: $(guest "$1" verify verify:)"
+        return 1
+    }
+}
+# not_started NAME: the target is not running a guest (it ended, or it
+# stays in inmigrate/a failed incoming state).
+not_started() {
+    rs=$(rstate "$1")
+    case "$rs" in
+    running | postmigrate)
+        why="target run state '$rs'"
+        return 1
+        ;;
+    esac
+    return 0
+}
+both_gone() {
+    for v in "$@"; do gone "$v"; done
+}
+
