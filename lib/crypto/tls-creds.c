@@ -241,6 +241,13 @@ VhTlsPrioritySource vh_tls_creds_get_priority_source(VhTlsCreds *creds)
     return priv->priority.source;
 }
 
+const VhTlsPriority *vh_tls_creds_get_priority_info(VhTlsCreds *creds)
+{
+    VhTlsCredsPrivate *priv = vh_tls_creds_get_instance_private(creds);
+
+    return &priv->priority;
+}
+
 bool vh_tls_creds_apply(VhTlsCreds *creds, gnutls_session_t session,
                         GError **errp)
 {

@@ -4,16 +4,42 @@
 
 #include <string.h>
 
+/* What the text of an allowlist-mode SYSTEM entry is reported as. */
+#define ALLOWLIST_SYSTEM "(built from the [overrides] allowlist)"
+
 const char *vh_tls_priority_source_name(VhTlsPrioritySource source)
 {
     switch (source) {
     case VH_TLS_PRIORITY_SOURCE_OBJECT:
         return "object";
+    case VH_TLS_PRIORITY_SOURCE_CONFIG:
+        return "config";
     case VH_TLS_PRIORITY_SOURCE_DEFAULT:
         return "default";
     default:
         return "unknown";
     }
+}
+
+const char *vh_tls_priority_resolution_name(VhTlsPriorityResolution resolution)
+{
+    switch (resolution) {
+    case VH_TLS_PRIORITY_LITERAL:
+        return "literal";
+    case VH_TLS_PRIORITY_KEYWORD:
+        return "keyword";
+    case VH_TLS_PRIORITY_BASELINE:
+        return "baseline";
+    default:
+        return "unknown";
+    }
+}
+
+const char *vh_tls_priority_system_file(void)
+{
+    const char *file = gnutls_get_system_config_file();
+
+    return file ? file : "(none)";
 }
 
 /* The element GnuTLS stopped at: up to the next ':', without its +/-/!. */
@@ -31,55 +57,326 @@ static char *bad_token(const char *err_pos)
     return end ? g_strndup(err_pos, end - err_pos) : g_strdup(err_pos);
 }
 
-bool vh_tls_priority_compile(const char *priority, gnutls_priority_t *out,
-                             GError **errp)
+/* GnuTLS's reason for @rc, without the final '.', plus " at 'TOKEN'". */
+static char *why_failed(int rc, const char *err_pos)
+{
+    g_autofree char *why = g_strdup(gnutls_strerror(rc));
+    size_t len = strlen(why);
+
+    /* "The request is invalid." reads badly before " at ...". */
+    if (len && why[len - 1] == '.') {
+        why[len - 1] = '\0';
+    }
+    if (!err_pos) {
+        return g_steal_pointer(&why);
+    }
+    g_autofree char *token = bad_token(err_pos);
+    return g_strdup_printf("%s at '%s'", why, token);
+}
+
+/* gnutls_priority_init() of @priority; on failure the reason. */
+static bool try_compile(const char *priority, gnutls_priority_t *out,
+                        char **reason)
 {
     const char *err_pos = NULL;
     int rc = gnutls_priority_init(out, priority, &err_pos);
 
     if (rc < 0) {
-        g_autofree char *token = bad_token(err_pos);
-        g_autofree char *why = g_strdup(gnutls_strerror(rc));
-        size_t len = strlen(why);
-
-        /* "The request is invalid." reads badly before " at ...". */
-        if (len && why[len - 1] == '.') {
-            why[len - 1] = '\0';
-        }
         *out = NULL;
-        g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
-                    "Failed to set TLS session priority to %s: %s at '%s'",
-                    priority, why, token);
+        *reason = why_failed(rc, err_pos);
         return false;
     }
+    return true;
+}
+
+bool vh_tls_priority_compile(const char *priority, gnutls_priority_t *out,
+                             GError **errp)
+{
+    g_autofree char *reason = NULL;
+
+    if (!try_compile(priority, out, &reason)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
+                    "Failed to set TLS session priority to %s: %s", priority,
+                    reason);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The system priority file as GnuTLS reads it: KEY=VALUE lines outside any
+ * section or in [priorities] (first wins), and [global] override-mode.
+ */
+typedef struct {
+    GHashTable *entries; /* keyword -> value */
+    bool allowlist;
+} SystemFile;
+
+static void system_file_clear(SystemFile *sf)
+{
+    if (sf->entries) {
+        g_hash_table_unref(sf->entries);
+    }
+    memset(sf, 0, sizeof(*sf));
+}
+
+static void system_file_line(SystemFile *sf, const char *section, char *line)
+{
+    char *sep = strpbrk(line, "=:");
+    char *key;
+    char *value;
+
+    if (!sep) {
+        return;
+    }
+    *sep = '\0';
+    key = g_strstrip(line);
+    value = g_strstrip(sep + 1);
+    if (!section || strcmp(section, "priorities") == 0) {
+        if (!g_hash_table_contains(sf->entries, key)) {
+            g_hash_table_insert(sf->entries, g_strdup(key), g_strdup(value));
+        }
+    } else if (strcmp(section, "global") == 0 &&
+               g_ascii_strcasecmp(key, "override-mode") == 0) {
+        sf->allowlist = g_ascii_strcasecmp(value, "allowlist") == 0;
+    }
+}
+
+/* Parse @file; false with *@reason when it cannot be read. */
+static bool system_file_read(const char *file, SystemFile *sf, char **reason)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autofree char *section = NULL;
+
+    memset(sf, 0, sizeof(*sf));
+    if (!g_file_get_contents(file, &text, NULL, &err)) {
+        *reason = g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                      ? g_strdup("no such file")
+                      : g_strdup_printf("cannot read it: %s", err->message);
+        return false;
+    }
+    sf->entries =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        char *line = g_strstrip(lines[i]);
+        size_t len = strlen(line);
+
+        if (!len || line[0] == '#' || line[0] == ';') {
+            continue;
+        }
+        if (line[0] == '[') {
+            g_free(section);
+            section =
+                g_strndup(line + 1, line[len - 1] == ']' ? len - 2 : len - 1);
+            continue;
+        }
+        system_file_line(sf, section, line);
+    }
+    return true;
+}
+
+static char *system_file_lookup(const SystemFile *sf, const char *keyword)
+{
+    const char *value = g_hash_table_lookup(sf->entries, keyword);
+
+    if (sf->allowlist && strcmp(keyword, "SYSTEM") == 0) {
+        return g_strdup(ALLOWLIST_SYSTEM);
+    }
+    return g_strdup(value);
+}
+
+char *vh_tls_priority_lookup_keyword(const char *file, const char *keyword,
+                                     char **reason)
+{
+    SystemFile sf;
+    char *value;
+
+    if (!system_file_read(file, &sf, reason)) {
+        return NULL;
+    }
+    value = system_file_lookup(&sf, keyword);
+    if (!value) {
+        *reason = g_strdup_printf("no entry %s", keyword);
+    }
+    system_file_clear(&sf);
+    return value;
+}
+
+/* The requested string, and which level it came from. */
+static const char *pick(const VhTlsPriorityInputs *in, const VhHostConf *conf,
+                        VhTlsPrioritySource *source)
+{
+    if (in->object_priority && in->object_priority[0]) {
+        *source = VH_TLS_PRIORITY_SOURCE_OBJECT;
+        return in->object_priority;
+    }
+    if (conf->tls_priority && conf->tls_priority[0]) {
+        *source = VH_TLS_PRIORITY_SOURCE_CONFIG;
+        return conf->tls_priority;
+    }
+    *source = VH_TLS_PRIORITY_SOURCE_DEFAULT;
+    return in->build_default ? in->build_default : VMHOST_TLS_PRIORITY_DEFAULT;
+}
+
+/*
+ * "@KW1,KW2:extra": find the first keyword the file has. Fills
+ * out->keyword / keyword_value, or out->baseline_reason when none exists.
+ */
+static void lookup_keywords(const char *requested, VhTlsPriority *out)
+{
+    const char *colon = strchr(requested, ':');
+    g_autofree char *list =
+        colon ? g_strndup(requested + 1, colon - requested - 1)
+              : g_strdup(requested + 1);
+    g_auto(GStrv) keywords = g_strsplit(list, ",", -1);
+    g_autofree char *joined = g_strjoinv(", ", keywords);
+    g_autofree char *reason = NULL;
+    SystemFile sf;
+
+    if (!system_file_read(out->system_file, &sf, &reason)) {
+        out->baseline_reason = g_strdup_printf(
+            "%s: %s (looked for %s)", out->system_file, reason, joined);
+        return;
+    }
+    for (guint i = 0; keywords[i]; i++) {
+        char *value = system_file_lookup(&sf, keywords[i]);
+
+        if (value) {
+            out->keyword = g_strdup(keywords[i]);
+            out->keyword_value = value;
+            break;
+        }
+    }
+    if (!out->keyword) {
+        g_autofree char *alternatives = g_strjoinv(" or ", keywords);
+
+        out->baseline_reason = g_strdup_printf("%s has no entry %s",
+                                               out->system_file, alternatives);
+    }
+    system_file_clear(&sf);
+}
+
+/* Why "@..." failed when the file has @prio->keyword: compile its text. */
+static char *keyword_failure(const VhTlsPriority *prio, const char *extra,
+                             const char *suffix, const char *gnutls_reason)
+{
+    g_autofree char *resolved = NULL;
+    g_autofree char *reason = NULL;
+    gnutls_priority_t tmp = NULL;
+
+    if (!prio->keyword_value ||
+        strcmp(prio->keyword_value, ALLOWLIST_SYSTEM) == 0) {
+        return g_strdup_printf(
+            "%s in %s is %s: %s", prio->keyword, prio->system_file,
+            prio->keyword_value ? prio->keyword_value : "(unknown)",
+            gnutls_reason);
+    }
+    resolved = g_strconcat(prio->keyword_value, extra, NULL);
+    if (prio->keyword_value[0] == '@') {
+        return g_strdup_printf("%s in %s resolved to %s: an entry cannot "
+                               "refer to another keyword",
+                               prio->keyword, prio->system_file, resolved);
+    }
+    {
+        g_autofree char *full = g_strconcat(resolved, suffix, NULL);
+
+        if (try_compile(full, &tmp, &reason)) {
+            gnutls_priority_deinit(tmp);
+            reason = g_strdup(gnutls_reason);
+        }
+    }
+    return g_strdup_printf("%s in %s resolved to %s: %s", prio->keyword,
+                           prio->system_file, resolved, reason);
+}
+
+static void warn_baseline(const VhTlsPriority *prio)
+{
+    static gsize warned;
+
+    if (g_once_init_enter(&warned)) {
+        g_warning("TLS priority %s: %s; using vmhost's baseline %s instead "
+                  "(set tls_priority_strict = 1 in vmhost.conf to refuse)",
+                  prio->requested, prio->baseline_reason,
+                  VH_TLS_PRIORITY_BASELINE_STRING);
+        g_once_init_leave(&warned, 1);
+    }
+}
+
+/* Resolve an '@' string into @out; on success out->string is set. */
+static bool resolve_at(const VhTlsPriorityInputs *in, const VhHostConf *conf,
+                       VhTlsPriority *out, GError **errp)
+{
+    const char *suffix = in->suffix ? in->suffix : "";
+    const char *colon = strchr(out->requested, ':');
+    const char *extra = colon ? colon : "";
+    g_autofree char *full = g_strconcat(out->requested, suffix, NULL);
+    g_autofree char *reason = NULL;
+
+    out->system_file = g_strdup(vh_tls_priority_system_file());
+    lookup_keywords(out->requested, out);
+    if (try_compile(full, &out->compiled, &reason)) {
+        /* GnuTLS found one: report what our reading of the file says. */
+        out->resolution = VH_TLS_PRIORITY_KEYWORD;
+        g_clear_pointer(&out->baseline_reason, g_free);
+        out->string = g_steal_pointer(&full);
+        return true;
+    }
+    if (out->keyword) {
+        g_autofree char *why = keyword_failure(out, extra, suffix, reason);
+        g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
+                    "Failed to set TLS session priority to %s: %s",
+                    out->requested, why);
+        return false;
+    }
+    if (conf->tls_priority_strict) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
+                    "Failed to set TLS session priority to %s: %s (%s), and "
+                    "tls_priority_strict forbids vmhost's baseline",
+                    out->requested, out->baseline_reason, reason);
+        return false;
+    }
+    out->resolution = VH_TLS_PRIORITY_BASELINE;
+    g_free(full);
+    full = g_strconcat(VH_TLS_PRIORITY_BASELINE_STRING, extra, suffix, NULL);
+    if (!vh_tls_priority_compile(full, &out->compiled, errp)) {
+        g_prefix_error(errp,
+                       "%s (vmhost's baseline for %s): ", out->baseline_reason,
+                       out->requested);
+        return false;
+    }
+    if (!in->quiet) {
+        warn_baseline(out);
+    }
+    out->string = g_steal_pointer(&full);
     return true;
 }
 
 bool vh_tls_priority_resolve(const VhTlsPriorityInputs *in, VhTlsPriority *out,
                              GError **errp)
 {
-    const char *base;
+    const VhHostConf *conf = in->conf ? in->conf : vh_host_conf_get();
     VhTlsPrioritySource source;
-    g_autofree char *full = NULL;
-    gnutls_priority_t compiled = NULL;
-
-    if (in->object_priority && in->object_priority[0]) {
-        base = in->object_priority;
-        source = VH_TLS_PRIORITY_SOURCE_OBJECT;
-    } else {
-        base =
-            in->build_default ? in->build_default : VMHOST_TLS_PRIORITY_DEFAULT;
-        source = VH_TLS_PRIORITY_SOURCE_DEFAULT;
-    }
-    full = g_strconcat(base, in->suffix ? in->suffix : "", NULL);
+    const char *requested = pick(in, conf, &source);
 
     vh_tls_priority_clear(out);
-    if (!vh_tls_priority_compile(full, &compiled, errp)) {
+    out->source = source;
+    out->requested = g_strdup(requested);
+    if (requested[0] == '@') {
+        if (!resolve_at(in, conf, out, errp)) {
+            vh_tls_priority_clear(out);
+            return false;
+        }
+        return true;
+    }
+    out->resolution = VH_TLS_PRIORITY_LITERAL;
+    out->string = g_strconcat(requested, in->suffix ? in->suffix : "", NULL);
+    if (!vh_tls_priority_compile(out->string, &out->compiled, errp)) {
+        vh_tls_priority_clear(out);
         return false;
     }
-    out->string = g_steal_pointer(&full);
-    out->source = source;
-    out->compiled = compiled;
     return true;
 }
 
@@ -89,5 +386,10 @@ void vh_tls_priority_clear(VhTlsPriority *prio)
         gnutls_priority_deinit(prio->compiled);
     }
     g_free(prio->string);
+    g_free(prio->requested);
+    g_free(prio->system_file);
+    g_free(prio->keyword);
+    g_free(prio->keyword_value);
+    g_free(prio->baseline_reason);
     memset(prio, 0, sizeof(*prio));
 }

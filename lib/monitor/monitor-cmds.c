@@ -88,6 +88,7 @@ static JsonObject *tls_entry(const char *id, VhTlsCreds *creds)
 {
     JsonObject *o = json_object_new();
     const char *dir = vh_tls_creds_get_dir(creds);
+    const VhTlsPriority *prio = vh_tls_creds_get_priority_info(creds);
 
     json_object_set_string_member(o, "id", id);
     json_object_set_string_member(o, "type", G_OBJECT_TYPE_NAME(creds));
@@ -102,6 +103,20 @@ static JsonObject *tls_entry(const char *id, VhTlsCreds *creds)
     json_object_set_string_member(
         o, "priority-source",
         vh_tls_priority_source_name(vh_tls_creds_get_priority_source(creds)));
+    json_object_set_string_member(o, "priority-requested", prio->requested);
+    json_object_set_string_member(
+        o, "priority-resolution",
+        vh_tls_priority_resolution_name(prio->resolution));
+    if (prio->system_file) {
+        json_object_set_string_member(o, "priority-file", prio->system_file);
+    }
+    if (prio->keyword) {
+        json_object_set_string_member(o, "priority-keyword", prio->keyword);
+    }
+    if (prio->baseline_reason) {
+        json_object_set_string_member(o, "priority-baseline-reason",
+                                      prio->baseline_reason);
+    }
     return o;
 }
 
@@ -121,6 +136,30 @@ JsonNode *vh_mon_query_tls(VhMonitorHost *host, JsonObject *args, GError **errp)
     }
     json_node_take_array(n, list);
     return n;
+}
+
+/* "  requested @VMHOST,SYSTEM: keyword VMHOST in /etc/gnutls/config". */
+static void format_tls_resolution(GString *s, JsonObject *o)
+{
+    const char *res = json_object_get_string_member_with_default(
+        o, "priority-resolution", "literal");
+    const char *file =
+        json_object_get_string_member_with_default(o, "priority-file", "?");
+
+    if (g_str_equal(res, "keyword")) {
+        g_string_append_printf(
+            s, "  requested %s: keyword %s in %s\n",
+            json_object_get_string_member(o, "priority-requested"),
+            json_object_get_string_member_with_default(o, "priority-keyword",
+                                                       "(unknown)"),
+            file);
+    } else if (g_str_equal(res, "baseline")) {
+        g_string_append_printf(
+            s, "  requested %s: baseline (%s)\n",
+            json_object_get_string_member(o, "priority-requested"),
+            json_object_get_string_member_with_default(
+                o, "priority-baseline-reason", "?"));
+    }
 }
 
 char *vh_mon_format_tls(JsonNode *result)
@@ -144,6 +183,7 @@ char *vh_mon_format_tls(JsonNode *result)
             json_object_get_boolean_member(o, "verify-peer") ? "on" : "off",
             json_object_get_string_member(o, "priority"),
             json_object_get_string_member(o, "priority-source"));
+        format_tls_resolution(s, o);
     }
     return g_string_free(s, false);
 }
