@@ -39,7 +39,8 @@ hmp() {
     sock="$work/$1.hmp"
     shift
     printf '%s\n' "$@" | timeout 20 socat -t 0.5 - "UNIX-CONNECT:$sock" 2>/dev/null |
-        tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | tee -a "$work/hmp.log"
+        tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/^(vmhost) //' |
+        tee -a "$work/hmp.log"
 }
 # qmp NAME COMMAND [ARGUMENTS-JSON]: the reply line.
 qmp() {
