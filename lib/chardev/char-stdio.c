@@ -1,4 +1,10 @@
-/* -chardev stdio: fds 0 and 1, the terminal in raw mode while open. */
+/*
+ * -chardev stdio: fds 0 and 1, the terminal in raw mode while open. Raw
+ * includes output: the terminal's own LF -> CR LF translation (OPOST) is
+ * off, so a frontend that writes CR LF (HMP) reaches the screen exactly
+ * so, and the backend adds the CR before a bare LF itself (the test
+ * guest's console writes LF only).
+ */
 #include "fd-io.h"
 #include "vmhost/chardev/char-stdio.h"
 
@@ -9,7 +15,9 @@
 struct _VhChardevStdio {
     VhChardev parent;
     VhFdIo *io;
-    bool tty;
+    bool tty;       /* stdin is a terminal, in raw mode */
+    bool translate; /* stdout is a terminal too: add CRs */
+    bool last_cr;   /* the last byte written was CR */
     struct termios saved;
 };
 
@@ -27,10 +35,46 @@ static void stdio_eof(VhChardev *chr, int err)
     }
 }
 
+/* Bytes of @buf (@len) whose translation is the first @out bytes. */
+static size_t source_len(const guint8 *buf, size_t len, size_t out,
+                         bool last_cr)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        n += buf[i] == '\n' && !(i ? buf[i - 1] == '\r' : last_cr) ? 2 : 1;
+        if (n > out) {
+            break;
+        }
+    }
+    return i;
+}
+
 static gssize stdio_write(VhChardev *chr, const guint8 *buf, size_t len,
                           GError **errp)
 {
-    return vh_fd_io_write(VH_CHARDEV_STDIO(chr)->io, buf, len);
+    VhChardevStdio *s = VH_CHARDEV_STDIO(chr);
+    g_autoptr(GByteArray) out = NULL;
+    size_t taken;
+
+    if (!s->translate || len == 0) {
+        return vh_fd_io_write(s->io, buf, len);
+    }
+    out = g_byte_array_sized_new(len + len / 8);
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\n' && !(i ? buf[i - 1] == '\r' : s->last_cr)) {
+            g_byte_array_append(out, (const guint8 *)"\r", 1);
+        }
+        g_byte_array_append(out, &buf[i], 1);
+    }
+    taken = vh_fd_io_write(s->io, out->data, out->len);
+    if (taken < out->len) {
+        len = source_len(buf, len, taken, s->last_cr);
+    }
+    if (len) {
+        s->last_cr = buf[len - 1] == '\r';
+    }
+    return len;
 }
 
 static char *stdio_describe(VhChardev *chr)
@@ -96,10 +140,11 @@ static void make_raw(VhChardevStdio *s, bool signal)
         g_once_init_leave(&atexit_done, 1);
     }
     s->tty = true;
+    s->translate = isatty(STDOUT_FILENO);
     t = s->saved;
     t.c_iflag &=
         ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
-    t.c_oflag |= OPOST; /* keep \n -> \r\n for the host's own messages */
+    t.c_oflag &= ~OPOST; /* stdio_write adds the CR a bare LF needs */
     t.c_lflag &= ~(ECHO | ECHONL | ICANON | IEXTEN | ISIG);
     t.c_lflag |= signal ? ISIG : 0;
     t.c_cflag &= ~(CSIZE | PARENB);
@@ -140,4 +185,14 @@ VhChardev *vh_chardev_stdio_new(const char *id, bool signal, GMainContext *ctx,
     vh_fd_io_start_reading(s->io);
     vh_chardev_be_set_connected(chr, true);
     return g_steal_pointer(&chr);
+}
+
+const char *vh_tty_line_end(int fd)
+{
+    struct termios t;
+
+    if (!isatty(fd) || tcgetattr(fd, &t) < 0) {
+        return "\n";
+    }
+    return (t.c_oflag & OPOST) && (t.c_oflag & ONLCR) ? "\n" : "\r\n";
 }

@@ -31,6 +31,7 @@
 
 #include "vmhost-config.h"
 #include "vmhost/chardev/char-mux.h"
+#include "vmhost/chardev/char-pty.h"
 #include "vmhost/chardev/char-socket.h"
 #include "vmhost/chardev/char-stdio.h"
 #include "vmhost/chardev/chardev-opts.h"
@@ -86,7 +87,7 @@ static const OptionDef option_defs[] = {
     {"chardev", OPT_CHARDEV, "BACKEND,id=ID,...",
      "create a character device (socket, null, file, ringbuf, ...)"},
     {"serial", OPT_SERIAL, "DEV",
-     "a serial port on DEV: chardev:ID, null, stdio, file:PATH, "
+     "a serial port on DEV: chardev:ID, null, stdio, pty, file:PATH, "
      "tcp:HOST:PORT[,server][,nowait], unix:PATH[,server], none"},
     {"device", OPT_DEVICE, "isa-serial,chardev=ID[,id=ID]",
      "a serial port on chardev ID; chardev-probe,id=ID,chardev=ID: a silent "
@@ -193,7 +194,7 @@ static GLogWriterOutput log_writer(GLogLevelFlags level,
     if (vm->log) {
         log_line(vm, text);
     } else {
-        fprintf(stderr, "%s\n", text);
+        fprintf(stderr, "%s%s", text, vh_tty_line_end(STDERR_FILENO));
     }
     return G_LOG_WRITER_HANDLED;
 }
@@ -204,7 +205,7 @@ static void chardev_info(const char *message, void *opaque)
 {
     g_autofree char *text = g_strdup_printf("vmhost: %s", message);
 
-    fprintf(stderr, "%s\n", text);
+    fprintf(stderr, "%s%s", text, vh_tty_line_end(STDERR_FILENO));
     log_line(opaque, text);
 }
 
@@ -524,7 +525,8 @@ static VhChardev *shorthand_chardev(const char *optname, const char *dev,
     if (g_str_equal(dev, "none")) {
         return NULL;
     }
-    if (g_str_equal(dev, "null") || g_str_equal(dev, "stdio")) {
+    if (g_str_equal(dev, "null") || g_str_equal(dev, "stdio") ||
+        g_str_equal(dev, "pty")) {
         vh_opts_append(o, "backend", dev);
     } else if (g_str_has_prefix(dev, "file:") && dev[5]) {
         vh_opts_append(o, "backend", "file");
@@ -538,8 +540,8 @@ static VhChardev *shorthand_chardev(const char *optname, const char *dev,
     } else {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                     "%s: '%s': unknown device (expected chardev:ID, "
-                    "null, stdio, file:PATH, tcp:HOST:PORT, unix:PATH or "
-                    "none)",
+                    "null, stdio, pty, file:PATH, tcp:HOST:PORT, unix:PATH "
+                    "or none)",
                     optname, dev);
         return NULL;
     }
@@ -704,19 +706,17 @@ static bool add_serials(Vmhost *vm, GError **errp)
 
 /* ---- monitors ---- */
 
-/* Whether the chardev @id comes from a -chardev stdio (mux=on too). */
-static bool chardev_id_is_stdio(Config *c, const char *id)
+/*
+ * Whether an HMP monitor on @chr has a person at a terminal (readline
+ * mode: echo, redraws, completion): stdio while stdin is a terminal, and
+ * pty; a mux=on chardev by its backend. Sockets and the rest: line mode.
+ */
+static bool chardev_is_terminal(VhChardev *chr)
 {
-    for (guint i = 0; i < c->chardevs->len; i++) {
-        const char *arg = g_ptr_array_index(c->chardevs, i);
-        g_autoptr(VhOpts) o = vh_opts_parse("-chardev", arg, "backend", NULL);
-        const char *cid = o ? vh_opts_get_string(o, "id") : NULL;
+    VhChardev *be = vh_chardev_get_backend(chr);
 
-        if (cid && g_str_equal(cid, id)) {
-            return chardev_is_stdio(arg);
-        }
-    }
-    return false;
+    return (VH_IS_CHARDEV_STDIO(be) && isatty(STDIN_FILENO)) ||
+           VH_IS_CHARDEV_PTY(be);
 }
 
 /* -mon [chardev=]ID[,mode=readline|control][,pretty=on|off] */
@@ -776,7 +776,6 @@ static bool add_monitor(Vmhost *vm, const MonitorArg *m, guint index,
             return false;
         }
         g_object_ref(chr);
-        terminal = chardev_id_is_stdio(&vm->cfg, id);
     } else {
         g_autofree char *id = g_strdup_printf("compat_monitor%u", index);
 
@@ -784,9 +783,6 @@ static bool add_monitor(Vmhost *vm, const MonitorArg *m, guint index,
         if (!chr) {
             return !(errp && *errp); /* none */
         }
-        terminal = VH_IS_CHARDEV_STDIO(chr) ||
-                   (g_str_has_prefix(m->arg, "chardev:") &&
-                    chardev_id_is_stdio(&vm->cfg, m->arg + 8));
     }
     if (!VH_IS_CHARDEV_MUX(chr) && vh_chardev_has_frontend(chr)) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
@@ -798,7 +794,7 @@ static bool add_monitor(Vmhost *vm, const MonitorArg *m, guint index,
     if (qmp) {
         g_ptr_array_add(vm->qmps, vh_qmp_new(&vm->mon_host, chr));
     } else {
-        terminal = terminal && isatty(STDIN_FILENO);
+        terminal = chardev_is_terminal(chr);
         g_ptr_array_add(vm->hmps, vh_hmp_new(&vm->mon_host, chr, terminal));
     }
     return true;
@@ -1044,7 +1040,8 @@ static int run(Vmhost *vm)
             g_clear_error(&err);
         } else {
             g_autofree char *text = g_strdup_printf("vmhost: %s", err->message);
-            fprintf(stderr, "%s\n", text);
+            /* a stdio chardev may still hold the terminal in raw mode */
+            fprintf(stderr, "%s%s", text, vh_tty_line_end(STDERR_FILENO));
             log_line(vm, text);
             rc = 1;
         }

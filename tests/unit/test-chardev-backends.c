@@ -480,6 +480,60 @@ static void stdio_child_tty(void)
     close(master);
 }
 
+/*
+ * On a terminal: output translation off while open (so CR LF is not
+ * doubled), the backend's own CR before a bare LF, and the terminal's
+ * settings back afterwards.
+ */
+static void stdio_child_tty_output(void)
+{
+    g_autofree char *tty = NULL, *got = NULL;
+    int master = open_pty_master(&tty);
+    int slave = open(tty, O_RDWR | O_NOCTTY);
+    struct termios before, during;
+    g_autoptr(VhChardev) con = NULL;
+
+    g_assert_cmpint(dup2(slave, 0), ==, 0);
+    g_assert_cmpint(dup2(slave, 1), ==, 1);
+    g_assert_cmpint(tcgetattr(0, &before), ==, 0);
+    g_assert_true(before.c_oflag & OPOST);
+    g_assert_cmpstr(vh_tty_line_end(1), ==, "\n");
+
+    con = vh_test_chardev_new_ok("stdio,id=con");
+    g_assert_cmpint(tcgetattr(0, &during), ==, 0);
+    g_assert_false(during.c_oflag & OPOST);
+    g_assert_false(during.c_iflag & ICRNL); /* Enter arrives as CR */
+    g_assert_cmpstr(vh_tty_line_end(1), ==, "\r\n");
+    put(con, "a\nb\r\nc\n\n");
+    got = rd(master, 11);
+    g_assert_cmpstr(got, ==, "a\r\nb\r\nc\r\n\r\n");
+    g_free(got);
+    /* a CR LF split over two writes is still one */
+    put(con, "d\r");
+    put(con, "\ne");
+    got = rd(master, 4);
+    g_assert_cmpstr(got, ==, "d\r\ne");
+    vh_chardev_close(con);
+    g_assert_cmpint(tcgetattr(0, &during), ==, 0);
+    g_assert_cmpint(during.c_oflag, ==, before.c_oflag);
+    g_assert_cmpint(during.c_iflag, ==, before.c_iflag);
+    g_assert_cmpint(during.c_lflag, ==, before.c_lflag);
+    g_assert_cmpstr(vh_tty_line_end(1), ==, "\n");
+    g_assert_cmpstr(vh_tty_line_end(-1), ==, "\n");
+    close(slave);
+    close(master);
+}
+
+static void test_stdio_tty_output(void)
+{
+    if (g_test_subprocess()) {
+        stdio_child_tty_output();
+        return;
+    }
+    g_test_trap_subprocess(NULL, 30 * G_USEC_PER_SEC, 0);
+    g_test_trap_assert_passed();
+}
+
 static void test_stdio(void)
 {
     if (g_test_subprocess()) {
@@ -758,6 +812,8 @@ int main(int argc, char **argv)
                     test_serial_other_backends);
     g_test_add_func("/chardev/backends/stdio", test_stdio);
     g_test_add_func("/chardev/backends/stdio/tty", test_stdio_tty);
+    g_test_add_func("/chardev/backends/stdio/tty-output",
+                    test_stdio_tty_output);
     g_test_add_func("/chardev/backends/mux", test_mux);
     g_test_add_func("/chardev/backends/mux/limits", test_mux_limits);
     g_test_add_func("/chardev/backends/mux/wait", test_mux_wait);

@@ -2,11 +2,14 @@
  * VhChardevStdio (-chardev stdio[,signal=on|off]): the process's standard
  * input and output. Both are made non-blocking while the chardev is open.
  * When stdin is a terminal it is put in raw mode (no echo, no line
- * editing); with signal=on (the default) Ctrl-C still interrupts vmhost,
- * with signal=off it reaches the guest as a byte. The terminal settings
- * and the descriptors' flags are restored on close; the terminal also at
- * exit() if the chardev is still open then. End of input stops reading; output
- * still works. Always connected. Only one stdio chardev can exist at a time.
+ * editing, no output translation); with signal=on (the default) Ctrl-C
+ * still interrupts vmhost, with signal=off it reaches the guest as a byte.
+ * Output to a terminal gets a CR before every LF that does not already
+ * follow one, so LF-only text shows as lines and CR LF (HMP) stays one
+ * CR LF. The terminal settings and the descriptors' flags are restored on
+ * close; the terminal also at exit() if the chardev is still open then.
+ * End of input stops reading; output still works. Always connected. Only one
+ * stdio chardev can exist at a time.
  *
  *     g_autoptr(VhChardev) con = vh_chardev_stdio_new("con", true, NULL,
  *                                                     errp);
@@ -28,5 +31,12 @@ G_DECLARE_FINAL_TYPE(VhChardevStdio, vh_chardev_stdio, VH, CHARDEV_STDIO,
 G_GNUC_WARN_UNUSED_RESULT
 VhChardev *vh_chardev_stdio_new(const char *id, bool signal, GMainContext *ctx,
                                 GError **errp);
+
+/*
+ * The line end for text written straight to @fd: "\r\n" when @fd is a
+ * terminal that does not translate LF (a stdio chardev has it in raw
+ * mode), else "\n". For messages vmhost prints on stderr.
+ */
+const char *vh_tty_line_end(int fd);
 
 G_END_DECLS
