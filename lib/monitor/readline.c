@@ -66,10 +66,30 @@ static void flush(VhReadline *rl)
 
 static guint char_width(gunichar c)
 {
-    if (g_unichar_iszerowidth(c)) {
-        return 0;
-    }
     return g_unichar_iswide(c) ? 2 : 1;
+}
+
+/*
+ * Characters the line may hold: no controls (C0, DEL, C1), and no
+ * zero-width ones, which a terminal draws onto the character before them
+ * and so could not be erased by redrawing from the cursor on.
+ */
+static bool char_ok(gunichar c)
+{
+    return !g_unichar_iscntrl(c) && !g_unichar_iszerowidth(c);
+}
+
+static bool text_ok(const char *s)
+{
+    if (!g_utf8_validate(s, -1, NULL)) {
+        return false;
+    }
+    for (const char *p = s; *p; p = g_utf8_next_char(p)) {
+        if (!char_ok(g_utf8_get_char(p))) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Terminal columns of the valid UTF-8 in [@s, @s + @len). */
@@ -349,8 +369,7 @@ static GPtrArray *matches(VhReadline *rl, const char *before, const char *word)
     GPtrArray *m = g_ptr_array_new_with_free_func(g_free);
 
     for (guint i = 0; cands && cands[i]; i++) {
-        if (g_str_has_prefix(cands[i], word) &&
-            g_utf8_validate(cands[i], -1, NULL)) {
+        if (g_str_has_prefix(cands[i], word) && text_ok(cands[i])) {
             g_ptr_array_add(m, g_strdup(cands[i]));
         }
     }
@@ -691,9 +710,10 @@ static void utf8_byte(VhReadline *rl, guint8 c)
         return;
     }
     rl->utf8_need = 0;
-    /* overlong forms, surrogates, > U+10FFFF and C1 controls are dropped */
+    /* overlong forms, surrogates, > U+10FFFF, C1 controls, zero-width
+     * characters are dropped */
     if (g_utf8_validate_len(seq, rl->utf8_len, NULL) &&
-        !g_unichar_iscntrl(g_utf8_get_char(seq))) {
+        char_ok(g_utf8_get_char(seq))) {
         insert(rl, seq, rl->utf8_len);
     }
 }

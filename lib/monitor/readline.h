@@ -32,10 +32,14 @@
  * byte) is swallowed whole; other control bytes are ignored. Bytes that
  * are not valid UTF-8 (a stray continuation byte, an overlong or
  * surrogate form, a truncated sequence) are dropped, so the line is
- * always valid UTF-8 and cursor moves never split a character. Each
+ * always valid UTF-8 and cursor moves never split a character. So are
+ * C1 controls and zero-width characters (combining marks: a terminal
+ * draws them onto the character before, which a redraw from the cursor
+ * could not erase; terminals send precomposed characters anyway). Each
  * character counts as one column, or two when it is wide (East Asian
- * wide/fullwidth), zero when it is a combining mark; lines longer than
- * the terminal's width are not wrapped specially.
+ * wide/fullwidth); lines longer than the terminal's width are not
+ * wrapped specially. Candidates from @complete with such characters are
+ * ignored.
  *
  * History: at most VH_READLINE_HISTORY_MAX lines, oldest dropped first;
  * blank lines and a repeat of the newest entry are not added. A line is

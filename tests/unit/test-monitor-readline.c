@@ -271,7 +271,8 @@ static void test_history(void)
     check(t, "wor", 3);
     feed_echo(t, "\033[B", ""); /* newest: stays */
     /* an edited recall runs as edited, history unchanged but for it */
-    feed(t, "\x15\033[A\x7f\x7f" "ee\r");
+    feed(t, "\x15\033[A\x7f\x7f"
+            "ee\r");
     g_assert_cmpstr(t->lines->pdata[t->lines->len - 1], ==, "thiee");
     g_assert_cmpuint(h->len, ==, 4);
     g_assert_cmpstr(h->pdata[2], ==, "third");
@@ -551,6 +552,13 @@ static void test_utf8(void)
               "B",
               "AB");
     check(t, "AB", 2);
+    /* zero-width characters (U+0301 combining acute, U+200B) are dropped */
+    feed_echo(t, "e\xcc\x81\xe2\x80\x8b", "e");
+    check(t, "ABe", 3);
+    /* and so are candidates holding them, or controls, or bad UTF-8 */
+    t->cands = (const char *const[]){"ABex\xcc\x81", "ABe\x01", "ABe\xff",
+                                     "ABey", NULL};
+    feed_echo(t, "\t", "y ");
     t_free(t);
 }
 
