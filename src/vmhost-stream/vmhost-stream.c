@@ -24,6 +24,7 @@
 #include "vmhost/io/address.h"
 #include "vmhost/io/channel-socket.h"
 #include "vmhost/io/channel-tls.h"
+#include "vmhost/util/conf.h"
 #include "vmhost/util/size.h"
 
 /* Default size of each read and write: fits in a core's L2 cache. */
@@ -39,6 +40,7 @@ typedef struct {
     char *rate_file;
     char *bytes;
     char *chunk;
+    char *config;
     size_t chunk_size;
     gboolean progress;
     gboolean quiet;
@@ -55,6 +57,7 @@ static void options_clear(Options *o)
     g_free(o->rate_file);
     g_free(o->bytes);
     g_free(o->chunk);
+    g_free(o->config);
 }
 
 static void say(const Options *o, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -344,6 +347,10 @@ int main(int argc, char **argv)
          "client: show progress", NULL},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "print errors only",
          NULL},
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
+         "read settings (tls_priority, ...) from FILE instead of "
+         "$VMHOST_CONF or " VH_HOST_CONF_DEFAULT_PATH,
+         "FILE"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx =
@@ -357,6 +364,11 @@ int main(int argc, char **argv)
         ctx, "Stream bytes through one libvmhost connection (plain or TLS).");
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "vmhost-stream: %s\n", err->message);
+        return 2;
+    }
+    if (!vh_host_conf_load(o.config, &err)) {
+        fprintf(stderr, "vmhost-stream: %s\n", err->message);
+        options_clear(&o);
         return 2;
     }
     if (!chunk_option(&o, &err)) {

@@ -41,6 +41,7 @@
 #include "vmhost/monitor/hmp.h"
 #include "vmhost/monitor/qmp.h"
 #include "vmhost/object/object-create.h"
+#include "vmhost/util/conf.h"
 #include "vmhost/util/error.h"
 #include "vmhost/util/opts.h"
 #include "vmhost/util/size.h"
@@ -64,6 +65,7 @@ typedef enum {
     OPT_DAEMONIZE,
     OPT_PIDFILE,
     OPT_D,
+    OPT_CONFIG,
     OPT_VERSION,
     OPT_HELP,
     OPT_UNSUPPORTED,
@@ -108,6 +110,9 @@ static const OptionDef option_defs[] = {
     {"pidfile", OPT_PIDFILE, "FILE",
      "write the process id to FILE once ready (removed on exit)"},
     {"D", OPT_D, "LOGFILE", "write log messages to LOGFILE (appended)"},
+    {"config", OPT_CONFIG, "FILE",
+     "read settings (tls_priority, ...) from FILE instead of $VMHOST_CONF or "
+     "/etc/vmhost/vmhost.conf"},
     {"version", OPT_VERSION, NULL, "print the version and exit"},
     {"help", OPT_HELP, NULL, "print this help and exit"},
     {"h", OPT_HELP, NULL, NULL},
@@ -131,6 +136,7 @@ typedef struct {
     bool uses_stdio;
     const char *pidfile;
     const char *logfile;
+    const char *config_path; /* --config FILE */
 } Config;
 
 typedef struct {
@@ -393,6 +399,9 @@ static bool parse_args(int argc, char **argv, Config *c, bool *done,
             break;
         case OPT_D:
             c->logfile = val;
+            break;
+        case OPT_CONFIG:
+            c->config_path = val;
             break;
         case OPT_VERSION:
             printf("vmhost version %s\n", VMHOST_VERSION);
@@ -1088,6 +1097,7 @@ int main(int argc, char **argv)
     vm.probes = g_ptr_array_new_with_free_func((GDestroyNotify)vh_probe_free);
     if (!parse_ram_size(DEFAULT_RAM, &c->ram_size, &err) ||
         !parse_args(argc, argv, c, &done, &err) ||
+        (!done && !vh_host_conf_load(c->config_path, &err)) ||
         (!done && c->daemonize && !daemonize_start(&vm, &err))) {
         fprintf(stderr, "vmhost: %s\n", err->message);
         rc = 1;
