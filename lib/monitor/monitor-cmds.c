@@ -442,7 +442,10 @@ int vh_monitor_host_take_fd(VhMonitorHost *host, const char *name)
     int fd = vh_monitor_host_get_fd(host, name);
 
     if (fd >= 0) {
-        g_hash_table_steal(host->fds, name);
+        g_autofree char *key = NULL;
+
+        /* steal hands the key back: the table no longer frees it */
+        g_hash_table_steal_extended(host->fds, name, (gpointer *)&key, NULL);
     }
     return fd;
 }

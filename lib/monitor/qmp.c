@@ -332,7 +332,8 @@ void vh_qmp_free(VhQmp *qmp)
         g_signal_handler_disconnect(qmp->host->machine, qmp->state_handler);
     }
     if (qmp->chr) {
-        vh_chardev_set_handlers(qmp->chr, NULL, NULL, NULL, NULL, NULL);
+        /* a mux=on chardev finds the frontend to drop by its opaque */
+        vh_chardev_set_handlers(qmp->chr, NULL, NULL, NULL, qmp, NULL);
         g_object_unref(qmp->chr);
     }
     vh_qmp_splitter_free(qmp->splitter);
