@@ -330,8 +330,11 @@ JsonObject *vh_mon_parse_help(const char *rest, char **argv, GError **errp)
 {
     JsonObject *o = json_object_new();
 
-    if (*rest) {
-        json_object_set_string_member(o, "command", rest);
+    /* the words, so "help info  status " (as Tab leaves it) works too */
+    if (argv && argv[0]) {
+        g_autofree char *which = g_strjoinv(" ", argv);
+
+        json_object_set_string_member(o, "command", which);
     }
     return o;
 }

@@ -93,6 +93,7 @@ static void test_help(void)
     g_assert_nonnull(strstr(all, "ringbuf_read device size"));
     g_assert_null(strstr(all, "human-monitor-command"));
     expect_has(&f, "help stop", "stop the guest");
+    expect_has(&f, "help  info   status ", "info status");
     expect_has(&f, "? info", "info chardev");
     expect_has(&f, "info", "info version");
     expect(&f, "help frob", "unknown command: 'frob'\r\n");
@@ -283,6 +284,92 @@ static void test_terminal_echo(void)
     teardown(&f);
 }
 
+/* Type @keys; exactly @echo must come back. */
+static void typed(Fixture *f, const char *keys, const char *echo)
+{
+    g_autofree char *out = NULL;
+
+    mon_send(&f->peer, keys);
+    out = mon_read_until(&f->peer, echo);
+    g_assert_cmpstr(out, ==, echo);
+}
+
+static void test_terminal_complete(void)
+{
+    Fixture f = {0};
+    g_autofree char *out = NULL;
+    int p[2];
+
+    setup_full(&f, true);
+    /* one match: completed, with a blank */
+    typed(&f, "inf\t", "info ");
+    typed(&f, "stat\t", "status ");
+    typed(&f, "\r", "\r\nVM status: paused (prelaunch)\r\n" VH_HMP_PROMPT);
+    /* several: the common prefix, the list, the line again */
+    typed(&f, "ring\t",
+          "ringbuf_\r\nringbuf_read   ringbuf_write\r\n" VH_HMP_PROMPT
+          "ringbuf_");
+    typed(&f, "w\t", "write ");
+    typed(&f, "\x15", "\033[14D\033[K");
+    /* chardev ids for ringbuf_*, chardev-remove */
+    typed(&f, "chardev-add ringbuf,id=rb0\r",
+          "chardev-add ringbuf,id=rb0\r\n" VH_HMP_PROMPT);
+    typed(&f, "chardev-add ringbuf,id=rb1\r",
+          "chardev-add ringbuf,id=rb1\r\n" VH_HMP_PROMPT);
+    typed(&f, "ringbuf_write r\t",
+          "ringbuf_write rb\r\nrb0       rb1\r\n" VH_HMP_PROMPT
+          "ringbuf_write rb");
+    typed(&f, "0\thi\r", "0 hi\r\n" VH_HMP_PROMPT);
+    typed(&f, "ringbuf_read rb0 9\r",
+          "ringbuf_read rb0 9\r\nhi\r\n" VH_HMP_PROMPT);
+    typed(&f, "chardev-rem\trb1\r", "chardev-remove rb1\r\n" VH_HMP_PROMPT);
+    g_assert_null(vh_chardev_lookup("rb1"));
+    /* object ids for object_del */
+    typed(&f, "object_add authz-simple,id=zed0,identity=CN=a\r",
+          "object_add authz-simple,id=zed0,identity=CN=a\r\n" VH_HMP_PROMPT);
+    typed(&f, "object_del z\t\r", "object_del zed0 \r\n" VH_HMP_PROMPT);
+    g_assert_null(vh_object_lookup("zed0"));
+    /* help topics, info subcommands after help info */
+    typed(&f, "help inf\t", "help info ");
+    typed(&f, "vers\t", "version ");
+    out = run(&f, "");
+    if (!g_str_has_prefix(out, "\r\ninfo version   ")) {
+        g_error("help info version: %s", g_strescape(out, NULL));
+    }
+    /* getfd names for closefd */
+    g_assert_cmpint(pipe(p), ==, 0);
+    mon_send_fd(&f.peer, "getfd myfd\r", p[1]);
+    close(p[1]);
+    close(p[0]);
+    g_free(mon_read_until(&f.peer, VH_HMP_PROMPT));
+    typed(&f, "closefd m\t\r", "closefd myfd \r\n" VH_HMP_PROMPT);
+    g_assert_cmpint(vh_monitor_host_get_fd(&f.host, "myfd"), ==, -1);
+    /* nothing to complete: nothing written */
+    typed(&f, "frob\t\x15", "frob\b\b\b\b\033[K");
+    typed(&f, "stop \t\x15", "stop \033[5D\033[K");
+    typed(&f, "info nope\t\x15", "info nope\033[9D\033[K");
+    mon_settle();
+    g_assert_cmpuint(f.peer.in->len, ==, 0);
+    teardown(&f);
+}
+
+/* Without a terminal: the keys edit, nothing is echoed, Tab does nothing. */
+static void test_line_mode_keys(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    expect(&f, "inf\to status", "VM status: paused (prelaunch)\r\n");
+    expect(&f, "nfo status\033[Hi\033[F", "VM status: paused (prelaunch)\r\n");
+    expect(&f, "info verXsion\033[D\033[D\033[D\033[D\x7f",
+           VMHOST_VERSION_LINE);
+    expect(&f, "info statusjunk\033[D\033[D\033[D\033[D\x0b",
+           "VM status: paused (prelaunch)\r\n");
+    expect(&f, "\033[15~\033[2~info\033OP status",
+           "VM status: paused (prelaunch)\r\n");
+    teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -298,5 +385,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/hmp/editing", test_editing);
     g_test_add_func("/monitor/hmp/long-line", test_long_line);
     g_test_add_func("/monitor/hmp/terminal-echo", test_terminal_echo);
+    g_test_add_func("/monitor/hmp/terminal-complete", test_terminal_complete);
+    g_test_add_func("/monitor/hmp/line-mode-keys", test_line_mode_keys);
     return g_test_run();
 }
