@@ -323,7 +323,6 @@ static void test_monitor_pty(void)
 {
     static const char *const args[] = {"-S", "-monitor", "pty", NULL};
     g_autofree char *path = NULL;
-    g_autofree char *seen = NULL;
     struct termios now;
     Tty t;
     Tty mon = {.seen = g_string_new(NULL)};
