@@ -74,7 +74,11 @@ static char *why_failed(int rc, const char *err_pos)
     return g_strdup_printf("%s at '%s'", why, token);
 }
 
-/* gnutls_priority_init() of @priority; on failure the reason. */
+/*
+ * gnutls_priority_init() of @priority; on failure the reason, naming the
+ * token GnuTLS stopped at unless @priority is an '@' string (GnuTLS then
+ * points at its start, which says nothing).
+ */
 static bool try_compile(const char *priority, gnutls_priority_t *out,
                         char **reason)
 {
@@ -83,7 +87,7 @@ static bool try_compile(const char *priority, gnutls_priority_t *out,
 
     if (rc < 0) {
         *out = NULL;
-        *reason = why_failed(rc, err_pos);
+        *reason = why_failed(rc, priority[0] == '@' ? NULL : err_pos);
         return false;
     }
     return true;
@@ -120,18 +124,9 @@ static void system_file_clear(SystemFile *sf)
     memset(sf, 0, sizeof(*sf));
 }
 
-static void system_file_line(SystemFile *sf, const char *section, char *line)
+static void system_file_value(SystemFile *sf, const char *section,
+                              const char *key, const char *value)
 {
-    char *sep = strpbrk(line, "=:");
-    char *key;
-    char *value;
-
-    if (!sep) {
-        return;
-    }
-    *sep = '\0';
-    key = g_strstrip(line);
-    value = g_strstrip(sep + 1);
     if (!section || strcmp(section, "priorities") == 0) {
         if (!g_hash_table_contains(sf->entries, key)) {
             g_hash_table_insert(sf->entries, g_strdup(key), g_strdup(value));
@@ -142,13 +137,31 @@ static void system_file_line(SystemFile *sf, const char *section, char *line)
     }
 }
 
-/* Parse @file; false with *@reason when it cannot be read. */
+/* Cut an inline "; comment" (a ';' after a space, as inih has it). */
+static char *strip_inline_comment(char *text)
+{
+    for (char *p = text; *p; p++) {
+        if (*p == ';' && p > text && g_ascii_isspace(p[-1])) {
+            *p = '\0';
+            break;
+        }
+    }
+    return g_strstrip(text);
+}
+
+/*
+ * Parse @file the way GnuTLS's INI reader (inih) does; false with *@reason
+ * when it cannot be read. Note inih's continuation lines: an indented line
+ * after "KEY=..." is another value for KEY (so ignored: the first wins),
+ * not a new entry.
+ */
 static bool system_file_read(const char *file, SystemFile *sf, char **reason)
 {
     g_autofree char *text = NULL;
     g_autoptr(GError) err = NULL;
     g_auto(GStrv) lines = NULL;
     g_autofree char *section = NULL;
+    g_autofree char *prev_key = NULL;
 
     memset(sf, 0, sizeof(*sf));
     if (!g_file_get_contents(file, &text, NULL, &err)) {
@@ -161,19 +174,34 @@ static bool system_file_read(const char *file, SystemFile *sf, char **reason)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     lines = g_strsplit(text, "\n", -1);
     for (guint i = 0; lines[i]; i++) {
+        bool indented = lines[i][0] == ' ' || lines[i][0] == '\t';
         char *line = g_strstrip(lines[i]);
         size_t len = strlen(line);
+        char *sep;
 
         if (!len || line[0] == '#' || line[0] == ';') {
+            continue;
+        }
+        if (prev_key && indented) {
+            system_file_value(sf, section, prev_key,
+                              strip_inline_comment(line));
             continue;
         }
         if (line[0] == '[') {
             g_free(section);
             section =
                 g_strndup(line + 1, line[len - 1] == ']' ? len - 2 : len - 1);
+            g_clear_pointer(&prev_key, g_free);
             continue;
         }
-        system_file_line(sf, section, line);
+        sep = strpbrk(line, "=:");
+        if (!sep) {
+            continue;
+        }
+        *sep = '\0';
+        g_free(prev_key);
+        prev_key = g_strdup(g_strstrip(line));
+        system_file_value(sf, section, prev_key, strip_inline_comment(sep + 1));
     }
     return true;
 }
@@ -333,8 +361,9 @@ static bool resolve_at(const VhTlsPriorityInputs *in, const VhHostConf *conf,
     }
     if (conf->tls_priority_strict) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
-                    "Failed to set TLS session priority to %s: %s (%s), and "
-                    "tls_priority_strict forbids vmhost's baseline",
+                    "Failed to set TLS session priority to %s: %s, and "
+                    "tls_priority_strict forbids vmhost's baseline (GnuTLS: "
+                    "%s)",
                     out->requested, out->baseline_reason, reason);
         return false;
     }
