@@ -8,6 +8,8 @@
 #include "fd-io.h"
 #include "vmhost/chardev/char-stdio.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <termios.h>
 #include <unistd.h>
@@ -22,6 +24,14 @@ struct _VhChardevStdio {
 };
 
 G_DEFINE_FINAL_TYPE(VhChardevStdio, vh_chardev_stdio, VH_TYPE_CHARDEV)
+
+/*
+ * The raw settings, for the SIGCONT handler: after Ctrl-Z the shell puts
+ * the terminal back in its own mode, and `fg` resumes us in it. Written
+ * before the handler is installed, only read by it.
+ */
+static struct termios raw_mode;
+static struct sigaction old_sigcont;
 
 /* the open stdio chardev (fds 0 and 1 cannot be shared); not a reference */
 static VhChardevStdio *in_use;
@@ -87,11 +97,23 @@ static void stdio_update_read_handler(VhChardev *chr)
     vh_fd_io_update_read(VH_CHARDEV_STDIO(chr)->io);
 }
 
+static void on_sigcont(int signo)
+{
+    int saved_errno = errno;
+
+    /* only in the foreground: from the background this would SIGTTOU */
+    if (tcgetpgrp(STDIN_FILENO) == getpgrp()) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw_mode);
+    }
+    errno = saved_errno;
+}
+
 static void stdio_close(VhChardev *chr)
 {
     VhChardevStdio *s = VH_CHARDEV_STDIO(chr);
 
     if (s->tty) {
+        sigaction(SIGCONT, &old_sigcont, NULL);
         tcsetattr(STDIN_FILENO, TCSADRAIN, &s->saved);
         s->tty = false;
     }
@@ -130,6 +152,7 @@ static void restore_at_exit(void)
 static void make_raw(VhChardevStdio *s, bool signal)
 {
     static gsize atexit_done;
+    struct sigaction sa = {0};
     struct termios t;
 
     if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &s->saved) < 0) {
@@ -152,6 +175,11 @@ static void make_raw(VhChardevStdio *s, bool signal)
     t.c_cc[VMIN] = 1;
     t.c_cc[VTIME] = 0;
     tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    raw_mode = t;
+    sa.sa_handler = on_sigcont;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGCONT, &sa, &old_sigcont);
 }
 
 static bool claim(VhChardevStdio *s, const char *id, GError **errp)

@@ -264,6 +264,36 @@ static void test_readline(void)
     tty_close(&t);
 }
 
+/* After Ctrl-Z the shell sets its own mode; fg's SIGCONT makes it raw. */
+static void test_sigcont(void)
+{
+    static const char *const args[] = {"-S", "-monitor", "stdio", NULL};
+    Tty t;
+
+    tty_start(&t, args);
+    g_free(expect(&t, PROMPT));
+    check_raw(&t, true);
+    g_assert_cmpint(tcsetattr(t.slave, TCSANOW, &t.before), ==, 0);
+    kill(t.pid, SIGCONT);
+    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
+        struct termios now;
+
+        g_assert_cmpint(tcgetattr(t.slave, &now), ==, 0);
+        if (!(now.c_lflag & ECHO)) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    type(&t, "info status\r");
+    expect_exact(&t, "info status\r\nVM status: paused (prelaunch)\r\n" PROMPT);
+    check_raw(&t, true);
+    type(&t, "quit\r");
+    g_assert_cmpint(tty_wait(&t), ==, 0);
+    check_line_ends(&t);
+    check_restored(&t);
+    tty_close(&t);
+}
+
 static void test_sigterm(void)
 {
     static const char *const args[] = {"-S", "-monitor", "stdio", NULL};
@@ -380,6 +410,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     g_test_add_func("/vmhost/tty/readline", test_readline);
     g_test_add_func("/vmhost/tty/sigterm", test_sigterm);
+    g_test_add_func("/vmhost/tty/sigcont", test_sigcont);
     g_test_add_func("/vmhost/tty/signal-off", test_signal_off);
     g_test_add_func("/vmhost/tty/error-restores", test_error_restores);
     g_test_add_func("/vmhost/tty/monitor-pty", test_monitor_pty);

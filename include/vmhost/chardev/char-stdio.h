@@ -6,8 +6,11 @@
  * still interrupts vmhost, with signal=off it reaches the guest as a byte.
  * Output to a terminal gets a CR before every LF that does not already
  * follow one, so LF-only text shows as lines and CR LF (HMP) stays one
- * CR LF. The terminal settings and the descriptors' flags are restored on
- * close; the terminal also at exit() if the chardev is still open then.
+ * CR LF. Raw mode is set again on SIGCONT when in the foreground (after
+ * Ctrl-Z and `fg` the shell has put its own mode back); the handler is
+ * installed while the chardev is open. The terminal settings and the
+ * descriptors' flags are restored on close; the terminal also at exit()
+ * if the chardev is still open then.
  * End of input stops reading; output still works. Always connected. Only one
  * stdio chardev can exist at a time.
  *
