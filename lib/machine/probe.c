@@ -117,6 +117,20 @@ VhProbe *vh_probe_lookup(const char *id)
     return probes ? g_hash_table_lookup(probes, id) : NULL;
 }
 
+GStrv vh_probe_list_ids(void)
+{
+    GStrv ids;
+
+    if (!probes) {
+        return g_new0(char *, 1);
+    }
+    ids = (GStrv)g_hash_table_get_keys_as_array(probes, NULL);
+    for (guint i = 0; ids[i]; i++) {
+        ids[i] = g_strdup(ids[i]); /* the keys were borrowed */
+    }
+    return ids;
+}
+
 const char *vh_probe_get_id(VhProbe *p)
 {
     return p->id;

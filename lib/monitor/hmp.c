@@ -9,6 +9,7 @@
 #include "monitor-internal.h"
 #include "readline.h"
 #include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/machine/probe.h"
 #include "vmhost/object/object.h"
 
 #define HMP_BANNER "vmhost monitor - type 'help' for more information\n"
@@ -129,6 +130,7 @@ typedef enum {
     ARG_CHARDEV,
     ARG_OBJECT,
     ARG_FDNAME,
+    ARG_PROBE,
 } ArgKind;
 
 /* What the first argument of a command names, where that is a known set. */
@@ -138,7 +140,8 @@ static const struct {
 } arg_kinds[] = {
     {"chardev-remove", ARG_CHARDEV}, {"ringbuf_write", ARG_CHARDEV},
     {"ringbuf_read", ARG_CHARDEV},   {"object_del", ARG_OBJECT},
-    {"closefd", ARG_FDNAME},
+    {"closefd", ARG_FDNAME},         {"probe_write", ARG_PROBE},
+    {"probe_read", ARG_PROBE},
 };
 
 static void add_if_prefix(GPtrArray *out, const char *cand, const char *word)
@@ -195,8 +198,10 @@ static void complete_arg(VhHmp *hmp, GPtrArray *out, ArgKind kind,
         }
         break;
     }
-    case ARG_OBJECT: {
-        g_auto(GStrv) ids = vh_object_list_ids();
+    case ARG_OBJECT:
+    case ARG_PROBE: {
+        g_auto(GStrv) ids =
+            kind == ARG_OBJECT ? vh_object_list_ids() : vh_probe_list_ids();
 
         for (guint i = 0; ids && ids[i]; i++) {
             add_if_prefix(out, ids[i], word);

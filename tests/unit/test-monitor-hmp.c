@@ -7,6 +7,7 @@
 #include "monitor-testutil.h"
 #include "vmhost-config.h"
 #include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/machine/probe.h"
 #include "vmhost/monitor/hmp.h"
 #include "vmhost/object/object.h"
 #include "vmhost/vmhost-types.h"
@@ -298,6 +299,7 @@ static void test_terminal_complete(void)
 {
     Fixture f = {0};
     g_autofree char *out = NULL;
+    VhProbe *probe;
     int p[2];
 
     setup_full(&f, true);
@@ -344,6 +346,14 @@ static void test_terminal_complete(void)
     g_free(mon_read_until(&f.peer, VH_HMP_PROMPT));
     typed(&f, "closefd m\t\r", "closefd myfd \r\n" VH_HMP_PROMPT);
     g_assert_cmpint(vh_monitor_host_get_fd(&f.host, "myfd"), ==, -1);
+    /* probe ids for probe_read/probe_write */
+    typed(&f, "chardev-add null,id=n9\r",
+          "chardev-add null,id=n9\r\n" VH_HMP_PROMPT);
+    typed(&f, "probe_read \t\x15", "probe_read \033[11D\033[K");
+    probe = vh_probe_new("pr0", vh_chardev_lookup("n9"), NULL);
+    g_assert_nonnull(probe);
+    typed(&f, "probe_r\tp\t\x15", "probe_read pr0 \033[15D\033[K");
+    vh_probe_free(probe);
     /* nothing to complete: nothing written */
     typed(&f, "frob\t\x15", "frob\b\b\b\b\033[K");
     typed(&f, "stop \t\x15", "stop \033[5D\033[K");

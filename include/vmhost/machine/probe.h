@@ -46,6 +46,8 @@ void vh_probe_free(VhProbe *p);
 
 /* The probe registered as @id (borrowed), or NULL. */
 VhProbe *vh_probe_lookup(const char *id);
+/* The ids of the probes there are, in no order (transfer full). */
+GStrv vh_probe_list_ids(void);
 
 const char *vh_probe_get_id(VhProbe *p);
 /* (transfer none) */
