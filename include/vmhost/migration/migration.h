@@ -1,0 +1,198 @@
+/*
+ * VhMigration: live migration of a VhMachine, source and target, with
+ * QEMU's state machine, parameters and capabilities.
+ *
+ *     // source
+ *     VhMigration *mig = vh_migration_new(machine);
+ *     vh_migration_set_parameter_str(mig, "tls-creds", "tls0", errp);
+ *     if (!vh_migration_start(mig, "tcp:target:9000", errp)) { ... }
+ *     // status: setup -> active -> completed (machine: postmigrate)
+ *
+ *     // target (machine in inmigrate)
+ *     if (!vh_migration_incoming(mig, "tcp:0.0.0.0:9000", errp)) { ... }
+ *     // status: setup -> active -> completed (machine: running, or
+ *     // paused when autostart is off or the source guest did not run)
+ *
+ * Status names (query-migrate): none, setup, active, cancelling,
+ * cancelled, completed, failed.
+ *
+ * Pre-copy (source, in its own thread with blocking channels): every page
+ * in a first pass (zero pages as bits), then passes over the pages the
+ * kernel saw written (VhDirtyTracker); the bandwidth is re-estimated at
+ * least every 100 ms; when the dirty pages left fit in bandwidth x
+ * downtime-limit the guest is stopped, the rest and the device state go,
+ * and the source waits for the target's LOADED on the return path before
+ * `completed` and postmigrate. A guest that dirties faster keeps the
+ * migration `active` until cancelled. Any failure or a cancel leaves the
+ * source guest as it was (running again if the final phase stopped it),
+ * with the reason in the info; another migration may follow.
+ *
+ * multifd (capability): pages go over multifd-channels more connections,
+ * each with its own thread and TLS session (tcp: and unix: only).
+ *
+ * Target: connections are accepted on the listener; the first main stream
+ * is loaded straight into guest RAM (docs/migration-stream.md); the guest
+ * is started only once the whole state arrived, checked out, and the
+ * connections ended cleanly. A failed load leaves the machine in inmigrate
+ * (status failed, with the reason); a tcp:/unix: listener then accepts a
+ * new attempt.
+ *
+ * Threads: every function here is for the thread of the machine's
+ * GMainContext (the monitors' thread); the status callback runs there too.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "vmhost/machine/machine.h"
+#include "vmhost/machine/serial.h"
+#include "vmhost/migration/transport.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    VH_MIG_STATUS_NONE,
+    VH_MIG_STATUS_SETUP,
+    VH_MIG_STATUS_ACTIVE,
+    VH_MIG_STATUS_CANCELLING,
+    VH_MIG_STATUS_CANCELLED,
+    VH_MIG_STATUS_COMPLETED,
+    VH_MIG_STATUS_FAILED,
+} VhMigStatus;
+
+const char *vh_mig_status_name(VhMigStatus s);
+
+#define VH_MIG_DEFAULT_MAX_BANDWIDTH  (128ULL << 20) /* bytes/s */
+#define VH_MIG_DEFAULT_DOWNTIME_LIMIT 300            /* ms */
+#define VH_MIG_DEFAULT_CHANNELS       2
+#define VH_MIG_MAX_DOWNTIME_LIMIT     2000000 /* ms, QEMU's bound */
+
+typedef struct {
+    char *tls_creds;        /* "" = no TLS */
+    char *tls_hostname;     /* "" = the tcp: host */
+    char *tls_authz;        /* "" = none */
+    guint64 max_bandwidth;  /* bytes/s; 0 = unlimited */
+    guint64 downtime_limit; /* ms */
+    guint32 multifd_channels;
+} VhMigParams;
+
+typedef struct {
+    bool multifd;
+    bool events;
+} VhMigCaps;
+
+/* A snapshot for query-migrate / info migrate. */
+typedef struct {
+    VhMigStatus status;
+    bool incoming;
+    gint64 total_time;        /* ms; running total while active */
+    gint64 setup_time;        /* ms */
+    gint64 expected_downtime; /* ms, while active */
+    gint64 downtime;          /* ms, once completed */
+    double mbps;              /* throughput, megabits/s as QEMU */
+    guint64 transferred;      /* bytes on the wire */
+    guint64 remaining;        /* bytes of dirty RAM left */
+    guint64 total;            /* RAM size */
+    guint64 duplicate;        /* zero pages */
+    guint64 normal;           /* pages sent with data */
+    guint64 normal_bytes;
+    guint64 dirty_pages_rate; /* pages/s */
+    guint64 dirty_sync_count; /* passes */
+    guint64 page_size;
+    guint32 multifd_channels; /* 0 without multifd */
+    char *dirty_tracking;     /* mechanism, or NULL */
+    char *error;              /* NULL unless failed */
+} VhMigInfo;
+
+void vh_mig_info_clear(VhMigInfo *info);
+
+typedef struct VhMigration VhMigration;
+
+/* (transfer full) Migration for @m (borrowed, must outlive it). */
+VhMigration *vh_migration_new(VhMachine *m);
+/* Cancels and joins whatever runs. NULL is allowed. */
+void vh_migration_free(VhMigration *mig);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhMigration, vh_migration_free)
+
+VhMachine *vh_migration_get_machine(VhMigration *mig);
+
+/* The machine's serial ports, whose state travels (borrowed). */
+void vh_migration_add_serial(VhMigration *mig, VhSerial *port);
+
+/* How fd:NAME URIs find their fd (the monitor's getfd table). */
+void vh_migration_set_fd_lookup(VhMigration *mig, VhMigFdLookup fdl,
+                                void *opaque);
+
+/* Called on the main context for every status change. */
+typedef void (*VhMigStatusFunc)(VhMigration *mig, VhMigStatus status,
+                                void *opaque);
+void vh_migration_set_status_func(VhMigration *mig, VhMigStatusFunc func,
+                                  void *opaque);
+
+/*
+ * Parameters by QEMU name. _str: as HMP types them (sizes with suffixes,
+ * max-bandwidth defaulting to MiB as in QEMU's HMP); _int for QMP
+ * integers. Errors name the parameter and the valid range.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_migration_set_parameter_str(VhMigration *mig, const char *name,
+                                    const char *value, GError **errp);
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_migration_set_parameter_int(VhMigration *mig, const char *name,
+                                    gint64 value, GError **errp);
+/* Check one parameter into @p without applying it. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_params_set_str(VhMigParams *p, const char *name, const char *value,
+                           bool hmp, GError **errp);
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_params_set_int(VhMigParams *p, const char *name, gint64 value,
+                           GError **errp);
+/* A copy of the current parameters (clear with vh_mig_params_clear). */
+void vh_migration_get_params(VhMigration *mig, VhMigParams *out);
+/* Replace the parameters (takes @p's contents). */
+void vh_migration_set_params(VhMigration *mig, VhMigParams *p);
+void vh_mig_params_copy(VhMigParams *dst, const VhMigParams *src);
+void vh_mig_params_clear(VhMigParams *p);
+/* The parameter names, in QEMU's order (static). */
+const char *const *vh_mig_param_names(void);
+
+/* Capabilities: multifd, events, return-path (always on), postcopy-ram
+ * (always off). Refused while a migration runs. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_migration_set_capability(VhMigration *mig, const char *name, bool state,
+                                 GError **errp);
+const char *const *vh_mig_capability_names(void);
+bool vh_migration_get_capability(VhMigration *mig, const char *name);
+
+/*
+ * Start migrating the machine to @uri. Fails at once for a bad URI,
+ * missing TLS credentials, multifd over a one-connection URI, a migration
+ * already running, or a machine that cannot migrate (inmigrate,
+ * shutdown); everything later shows in the status.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp);
+
+/* migrate_cancel: no-op unless setup or active. */
+void vh_migration_cancel(VhMigration *mig);
+
+/*
+ * Receive a migration on @uri (once). The machine must be in inmigrate.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_migration_incoming(VhMigration *mig, const char *uri, GError **errp);
+/* The listener's address ("tcp:127.0.0.1:41234"), or NULL (transfer full). */
+char *vh_migration_incoming_address(VhMigration *mig);
+
+VhMigStatus vh_migration_get_status(VhMigration *mig);
+void vh_migration_get_info(VhMigration *mig, VhMigInfo *out);
+
+/*
+ * Wait, iterating the machine's context, until the status is one of
+ * completed, failed, cancelled (or @timeout_ms passed; 0 = forever).
+ * For tests and tools without a main loop of their own.
+ */
+VhMigStatus vh_migration_wait(VhMigration *mig, guint timeout_ms);
+
+G_END_DECLS

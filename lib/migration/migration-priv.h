@@ -1,0 +1,107 @@
+/*
+ * Private to lib/migration: the VhMigration object shared by the
+ * parameters (migration.c), the source (migration-source.c) and the
+ * target (migration-target.c).
+ */
+#pragma once
+
+#include "vmhost/crypto/tls-creds.h"
+#include "vmhost/migration/migration.h"
+#include "vmhost/migration/stream.h"
+
+G_BEGIN_DECLS
+
+/* Delivers status changes on the main context even after a free. */
+typedef struct {
+    gatomicrefcount ref;
+    GMutex lock;
+    VhMigration *mig; /* NULL once freed */
+} VhMigNotifier;
+
+/* One attempt at receiving a migration (target). */
+typedef struct {
+    gatomicrefcount ref;
+    VhMigLoader *loader;
+    GPtrArray *chans; /* VhChannel (refs), under mig->lock */
+    bool has_main;
+    bool finished;
+} VhMigAttempt;
+
+struct VhMigration {
+    VhMachine *machine;
+    GMainContext *ctx;
+    GPtrArray *serials; /* VhSerial, borrowed */
+    VhMigFdLookup fdl;
+    void *fdl_opaque;
+    VhMigStatusFunc status_func;
+    void *status_opaque;
+    VhMigNotifier *notifier;
+
+    GMutex lock; /* everything below */
+    VhMigParams params;
+    VhMigCaps caps;
+    VhMigStatus status;
+    char *error;
+    bool incoming;
+    gint64 start_us;
+    gint64 end_us; /* 0 while running */
+    gint64 setup_ms;
+    gint64 downtime_ms;
+    gint64 expected_downtime_ms;
+    double mbps;
+    guint64 transferred;
+    guint64 remaining;
+    guint64 normal;
+    guint64 zero;
+    guint64 dirty_rate;
+    guint64 sync_count;
+    guint32 nch;
+    const char *mechanism;
+
+    /* source */
+    GThread *thread;
+    GCancellable *cancel;
+    gint cancelling; /* atomic */
+    GPtrArray *shut; /* VhChannel (refs) to shut down on cancel */
+
+    /* target */
+    VhMigUri in_uri;
+    bool in_uri_set;
+    VhMigListener *listener;
+    VhMigAttempt *attempt;
+    GPtrArray *in_threads; /* GThread */
+    GPtrArray *in_chans;   /* VhChannel (refs), every accepted one */
+    bool in_completed;
+    char *in_refused; /* the last connection the listener refused */
+};
+
+/* Under no lock: set the status (and error), notify on the main context. */
+void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error);
+/* The channel to shut down to unblock I/O on @ch (its TLS master). */
+VhChannel *vh_mig_raw_channel(VhChannel *ch);
+void vh_mig_shutdown_quietly(VhChannel *ch);
+/* Look up tls-creds / tls-authz objects from the parameters. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_tls_from_params(const VhMigParams *p, VhTlsCredsEndpoint endpoint,
+                            VhMigTls *tls, GError **errp);
+void vh_mig_tls_clear(VhMigTls *tls);
+
+/* migration-source.c */
+gpointer vh_mig_source_thread(gpointer opaque);
+/* The source run handed to the thread. */
+typedef struct {
+    VhMigration *mig;
+    VhMigUri uri;
+    VhMigTls tls;
+    char *hostname;
+    VhMigParams params; /* snapshot at start (tls, channels) */
+    bool multifd;
+    VhMigDeviceState dev; /* serial ports, snapshot at start */
+} VhMigSourceArgs;
+void vh_mig_source_args_free(VhMigSourceArgs *a);
+
+/* migration-target.c */
+void vh_mig_target_accept(VhChannel *ch, const GError *err, void *opaque);
+void vh_mig_target_stop(VhMigration *mig);
+
+G_END_DECLS

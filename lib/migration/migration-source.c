@@ -1,0 +1,729 @@
+/*
+ * The source side: the migration thread (pre-copy over blocking channels)
+ * and its multifd workers.
+ */
+#include "migration-priv.h"
+
+#include <string.h>
+
+#include "vmhost/migration/dirty.h"
+#include "vmhost/util/error.h"
+
+#define ESTIMATE_US  (100 * 1000) /* bandwidth re-estimate period */
+#define THROTTLE_US  (100 * 1000) /* max-bandwidth slot */
+#define WORKER_DEPTH 8            /* records queued per multifd channel */
+
+typedef enum { JOB_PAGES, JOB_SYNC, JOB_END, JOB_QUIT } JobKind;
+
+typedef struct {
+    JobKind kind;
+    guint32 count;
+    guint64 first;
+    guint64 present[4];
+    guint64 iteration;
+} Job;
+
+typedef struct Source Source;
+
+typedef struct {
+    Source *s;
+    guint idx;
+    VhChannel *ch;
+    GThread *thread;
+    GMutex lock;
+    GCond cond;
+    GQueue jobs; /* of Job */
+    VhMigCounts counts;
+    guint64 in_iter;
+    guint64 total;
+    GError *err; /* the first failure */
+} Worker;
+
+struct Source {
+    VhMigration *mig;
+    VhMigSourceArgs *a;
+    VhRamBlock *ram;
+    guint64 pages;
+    guint64 nwords; /* bitmap words, a multiple of 4 */
+    guint64 *bitmap;
+    VhDirtyTracker *tracker;
+    VhChannel *main;
+    guint nch;
+    Worker *workers;
+    guint next_worker;
+    guint64 packets_iter[VH_MIG_MAX_CHANNELS];
+    bool return_path;
+    guint64 iteration;
+    VhMigCounts counts; /* main-stream records (all, without multifd) */
+    guint64 bytes;      /* on the wire, every connection (atomic) */
+    gint worker_failed; /* atomic */
+    /* bandwidth estimate */
+    gint64 est_us;
+    guint64 est_bytes;
+    double bw; /* bytes/s, 0 before the first estimate */
+    /* throttle */
+    gint64 slot_us;
+    guint64 slot_bytes;
+    guint64 remaining_pages;
+    bool stopped;
+    bool was_running;
+    gint64 stop_us;
+};
+
+static void add_bytes(Source *s, guint64 n)
+{
+    __atomic_fetch_add(&s->bytes, n, __ATOMIC_RELAXED);
+}
+
+static guint64 get_bytes(Source *s)
+{
+    return __atomic_load_n(&s->bytes, __ATOMIC_RELAXED);
+}
+
+static bool cancelled(Source *s, GError **errp)
+{
+    if (g_atomic_int_get(&s->mig->cancelling)) {
+        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                            "migration cancelled");
+        return true;
+    }
+    return false;
+}
+
+static void keep_for_cancel(Source *s, VhChannel *ch)
+{
+    g_mutex_lock(&s->mig->lock);
+    g_ptr_array_add(s->mig->shut, g_object_ref(ch));
+    /* A cancel that came before this channel existed. */
+    if (g_atomic_int_get(&s->mig->cancelling)) {
+        vh_mig_shutdown_quietly(ch);
+    }
+    g_mutex_unlock(&s->mig->lock);
+}
+
+static bool write_buf(Source *s, VhChannel *ch, GByteArray *b, GError **errp)
+{
+    if (!vh_channel_write_all(ch, b->data, b->len, errp)) {
+        return false;
+    }
+    add_bytes(s, b->len);
+    g_byte_array_set_size(b, 0);
+    return true;
+}
+
+/* ---- multifd workers ---- */
+
+static void worker_push(Worker *w, const Job *job)
+{
+    g_mutex_lock(&w->lock);
+    while (w->jobs.length >= WORKER_DEPTH) {
+        g_cond_wait(&w->cond, &w->lock);
+    }
+    g_queue_push_tail(&w->jobs, g_memdup2(job, sizeof(*job)));
+    g_cond_broadcast(&w->cond);
+    g_mutex_unlock(&w->lock);
+}
+
+static Job *worker_pop(Worker *w)
+{
+    Job *job;
+
+    g_mutex_lock(&w->lock);
+    while (!w->jobs.length) {
+        g_cond_wait(&w->cond, &w->lock);
+    }
+    job = g_queue_pop_head(&w->jobs);
+    g_cond_broadcast(&w->cond);
+    g_mutex_unlock(&w->lock);
+    return job;
+}
+
+static bool worker_do(Worker *w, const Job *job, GError **errp)
+{
+    Source *s = w->s;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    gint64 n;
+
+    switch (job->kind) {
+    case JOB_PAGES:
+        n = vh_mig_send_pages(w->ch, s->ram, 0, job->first, job->count,
+                              job->present, &w->counts, errp);
+        if (n < 0) {
+            return false;
+        }
+        add_bytes(s, (guint64)n);
+        w->in_iter++;
+        w->total++;
+        return true;
+    case JOB_SYNC:
+        vh_mig_put_section(b, VH_MIG_SEC_SYNC, 16);
+        vh_mig_put_u64(b, job->iteration);
+        vh_mig_put_u64(b, w->in_iter);
+        w->in_iter = 0;
+        return write_buf(s, w->ch, b, errp);
+    case JOB_END:
+        vh_mig_put_section(b, VH_MIG_SEC_CHANNEL_END, 8);
+        vh_mig_put_u64(b, w->total);
+        if (!write_buf(s, w->ch, b, errp)) {
+            return false;
+        }
+        /* close-notify (TLS) or a half-close: the clean end. */
+        return vh_channel_shutdown(w->ch, VH_CHANNEL_SHUTDOWN_WRITE, errp);
+    case JOB_QUIT:
+    default:
+        return true;
+    }
+}
+
+static gpointer worker_thread(gpointer opaque)
+{
+    Worker *w = opaque;
+
+    for (;;) {
+        g_autofree Job *job = worker_pop(w);
+        JobKind kind = job->kind;
+
+        if (!w->err && !worker_do(w, job, &w->err)) {
+            g_prefix_error(&w->err, "multifd channel %u: ", w->idx);
+            g_atomic_int_set(&w->s->worker_failed, 1);
+        }
+        if (kind == JOB_END || kind == JOB_QUIT) {
+            return NULL;
+        }
+    }
+}
+
+static bool connect_one(Source *s, const char *what, VhChannel **out,
+                        GError **errp)
+{
+    VhMigration *mig = s->mig;
+    VhChannel *ch = vh_mig_connect(&s->a->uri, &s->a->tls, mig->fdl,
+                                   mig->fdl_opaque, mig->cancel, errp);
+
+    if (!ch) {
+        if (!cancelled(s, NULL)) {
+            g_prefix_error(errp, "%s: ", what);
+        }
+        return false;
+    }
+    vh_channel_set_name(ch, what);
+    keep_for_cancel(s, ch);
+    *out = ch;
+    return true;
+}
+
+static bool start_workers(Source *s, const guint8 uuid[16], GError **errp)
+{
+    s->workers = g_new0(Worker, s->nch);
+    for (guint i = 0; i < s->nch; i++) {
+        Worker *w = &s->workers[i];
+        g_autofree char *what = g_strdup_printf("migration multifd %u", i);
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        w->s = s;
+        w->idx = i;
+        g_mutex_init(&w->lock);
+        g_cond_init(&w->cond);
+        g_queue_init(&w->jobs);
+        if (!connect_one(s, what, &w->ch, errp)) {
+            return false;
+        }
+        vh_mig_put_hello(b, i, uuid);
+        if (!write_buf(s, w->ch, b, errp)) {
+            g_prefix_error(errp, "%s: hello: ", what);
+            return false;
+        }
+        w->thread = g_thread_new("mig-multifd", worker_thread, w);
+    }
+    return true;
+}
+
+/* Stop every worker (QUIT unless @end sent END already) and join them. */
+static void stop_workers(Source *s, bool quit)
+{
+    if (!s->workers) {
+        return;
+    }
+    for (guint i = 0; i < s->nch; i++) {
+        Worker *w = &s->workers[i];
+        Job job = {.kind = JOB_QUIT};
+
+        if (w->thread) {
+            if (quit) {
+                vh_mig_shutdown_quietly(w->ch);
+                worker_push(w, &job);
+            }
+            g_thread_join(w->thread);
+            w->thread = NULL;
+        }
+    }
+}
+
+static void free_workers(Source *s)
+{
+    if (!s->workers) {
+        return;
+    }
+    for (guint i = 0; i < s->nch; i++) {
+        Worker *w = &s->workers[i];
+
+        g_queue_clear_full(&w->jobs, g_free);
+        g_clear_error(&w->err);
+        if (w->ch) {
+            vh_channel_close(w->ch, NULL);
+            g_object_unref(w->ch);
+        }
+        g_mutex_clear(&w->lock);
+        g_cond_clear(&w->cond);
+    }
+    g_clear_pointer(&s->workers, g_free);
+}
+
+static bool worker_error(Source *s, GError **errp)
+{
+    if (!g_atomic_int_get(&s->worker_failed)) {
+        return false;
+    }
+    for (guint i = 0; i < s->nch; i++) {
+        Worker *w = &s->workers[i];
+        bool failed;
+
+        g_mutex_lock(&w->lock);
+        failed = w->err != NULL;
+        if (failed) {
+            g_set_error_literal(errp, w->err->domain, w->err->code,
+                                w->err->message);
+        }
+        g_mutex_unlock(&w->lock);
+        if (failed) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- statistics, bandwidth, throttling ---- */
+
+static void publish(Source *s)
+{
+    VhMigration *mig = s->mig;
+    guint64 normal = s->counts.normal, zero = s->counts.zero;
+
+    for (guint i = 0; s->workers && i < s->nch; i++) {
+        normal += s->workers[i].counts.normal;
+        zero += s->workers[i].counts.zero;
+    }
+    g_mutex_lock(&mig->lock);
+    mig->transferred = get_bytes(s);
+    mig->remaining = s->remaining_pages * VH_RAM_PAGE_SIZE;
+    mig->normal = normal;
+    mig->zero = zero;
+    mig->mbps = s->bw * 8 / 1e6;
+    mig->expected_downtime_ms =
+        s->bw > 0 ? (gint64)(mig->remaining * 1000.0 / s->bw) : 0;
+    g_mutex_unlock(&mig->lock);
+}
+
+static void estimate(Source *s, bool force)
+{
+    gint64 now = g_get_monotonic_time();
+    gint64 dt = now - s->est_us;
+    guint64 bytes = get_bytes(s);
+
+    if (dt >= ESTIMATE_US || (force && dt > 0 && bytes > s->est_bytes)) {
+        double bw = (double)(bytes - s->est_bytes) * G_USEC_PER_SEC / dt;
+
+        /* A short window (a tiny pass) only refines a real estimate. */
+        s->bw = dt >= ESTIMATE_US || s->bw == 0 ? bw : (s->bw + bw) / 2;
+        s->est_us = now;
+        s->est_bytes = bytes;
+        publish(s);
+    }
+}
+
+static guint64 max_bandwidth(Source *s)
+{
+    guint64 v;
+
+    g_mutex_lock(&s->mig->lock);
+    v = s->mig->params.max_bandwidth;
+    g_mutex_unlock(&s->mig->lock);
+    return v;
+}
+
+/* Sleep while this 100 ms slot has used its share of max-bandwidth. */
+static bool throttle(Source *s, GError **errp)
+{
+    guint64 max = max_bandwidth(s);
+    guint64 bytes = get_bytes(s);
+    gint64 now = g_get_monotonic_time();
+
+    if (now - s->slot_us >= THROTTLE_US) {
+        s->slot_us = now;
+        s->slot_bytes = bytes;
+    }
+    if (!max || bytes - s->slot_bytes < max / 10) {
+        return true;
+    }
+    while (g_get_monotonic_time() - s->slot_us < THROTTLE_US) {
+        if (cancelled(s, errp)) {
+            return false;
+        }
+        g_usleep(
+            MIN(10000, THROTTLE_US - (g_get_monotonic_time() - s->slot_us)));
+    }
+    s->slot_us = g_get_monotonic_time();
+    s->slot_bytes = get_bytes(s);
+    return true;
+}
+
+/* ---- the passes ---- */
+
+static bool send_record(Source *s, guint64 first, guint32 count,
+                        const guint64 present[4], GError **errp)
+{
+    if (s->nch) {
+        Worker *w = &s->workers[s->next_worker];
+        Job job = {.kind = JOB_PAGES, .first = first, .count = count};
+
+        memcpy(job.present, present, sizeof(job.present));
+        worker_push(w, &job);
+        s->packets_iter[s->next_worker]++;
+        s->next_worker = (s->next_worker + 1) % s->nch;
+        return !worker_error(s, errp);
+    }
+    gint64 n = vh_mig_send_pages(s->main, s->ram, 0, first, count, present,
+                                 &s->counts, errp);
+    if (n < 0) {
+        return false;
+    }
+    add_bytes(s, (guint64)n);
+    return true;
+}
+
+/* Send (and clear) every page whose bit is set. */
+static bool send_pass(Source *s, GError **errp)
+{
+    for (guint64 w = 0; w < s->nwords; w += 4) {
+        guint64 *p = &s->bitmap[w];
+        guint64 first = w * 64;
+        guint n;
+
+        if (!(p[0] | p[1] | p[2] | p[3])) {
+            continue;
+        }
+        n = (guint)(__builtin_popcountll(p[0]) + __builtin_popcountll(p[1]) +
+                    __builtin_popcountll(p[2]) + __builtin_popcountll(p[3]));
+        {
+            guint64 present[4] = {p[0], p[1], p[2], p[3]};
+
+            p[0] = p[1] = p[2] = p[3] = 0;
+            if (!send_record(
+                    s, first,
+                    (guint32)MIN(VH_MIG_RECORD_PAGES, s->pages - first),
+                    present, errp)) {
+                return false;
+            }
+        }
+        s->remaining_pages -= MIN(n, s->remaining_pages);
+        if (cancelled(s, errp) || !throttle(s, errp)) {
+            return false;
+        }
+        estimate(s, false);
+    }
+    return true;
+}
+
+static bool end_iteration(Source *s, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    s->iteration++;
+    for (guint i = 0; i < s->nch; i++) {
+        Job job = {.kind = JOB_SYNC, .iteration = s->iteration};
+
+        worker_push(&s->workers[i], &job);
+    }
+    vh_mig_put_iter_end(b, s->iteration, s->nch, s->packets_iter);
+    memset(s->packets_iter, 0, sizeof(s->packets_iter));
+    if (!write_buf(s, s->main, b, errp)) {
+        return false;
+    }
+    return !worker_error(s, errp);
+}
+
+/* Collect the kernel's dirty pages into the bitmap; returns the count. */
+static gint64 dirty_sync(Source *s, GError **errp)
+{
+    gint64 n = vh_dirty_tracker_sync(s->tracker, s->bitmap, errp);
+
+    if (n < 0) {
+        g_prefix_error(errp, "dirty tracking: ");
+        return -1;
+    }
+    s->remaining_pages = (guint64)n;
+    g_mutex_lock(&s->mig->lock);
+    s->mig->sync_count++;
+    g_mutex_unlock(&s->mig->lock);
+    return n;
+}
+
+static bool setup(Source *s, GError **errp)
+{
+    VhMigration *mig = s->mig;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    guint8 uuid[16];
+    guint32 flags = 0;
+    VhMigRpType rp;
+    VhMigCounts dummy;
+
+    for (guint i = 0; i < 16; i++) {
+        uuid[i] = (guint8)g_random_int();
+    }
+    s->nch = s->a->multifd ? s->a->params.multifd_channels : 0;
+    s->return_path =
+        s->a->uri.kind != VH_MIG_URI_EXEC && s->a->uri.kind != VH_MIG_URI_FILE;
+    if (!connect_one(s, "migration main", &s->main, errp)) {
+        return false;
+    }
+    if (s->nch && !start_workers(s, uuid, errp)) {
+        return false;
+    }
+    if (s->nch) {
+        flags |= VH_MIG_FLAG_MULTIFD;
+    }
+    if (s->return_path) {
+        flags |= VH_MIG_FLAG_RETURN_PATH;
+    }
+    vh_mig_put_header(b, flags, s->nch, uuid);
+    vh_mig_put_ram_setup(b, s->ram);
+    if (!write_buf(s, s->main, b, errp)) {
+        g_prefix_error(errp, "migration main: ");
+        return false;
+    }
+    if (s->return_path && !vh_mig_rp_recv(s->main, &rp, &dummy, errp)) {
+        return false;
+    }
+    if (s->return_path && rp != VH_MIG_RP_READY) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            "return path: LOADED before READY");
+        return false;
+    }
+    s->tracker =
+        vh_dirty_tracker_new(vh_ram_block_get_host(s->ram),
+                             vh_ram_block_get_size(s->ram), NULL, errp);
+    if (!s->tracker) {
+        g_prefix_error(errp, "dirty tracking: ");
+        return false;
+    }
+    g_mutex_lock(&mig->lock);
+    mig->mechanism = vh_dirty_tracker_mechanism(s->tracker);
+    mig->setup_ms = (g_get_monotonic_time() - mig->start_us) / 1000;
+    mig->nch = s->nch;
+    g_mutex_unlock(&mig->lock);
+    return true;
+}
+
+static bool converged(Source *s, guint64 dirty)
+{
+    guint64 limit;
+    double bw;
+
+    g_mutex_lock(&s->mig->lock);
+    limit = s->mig->params.downtime_limit;
+    g_mutex_unlock(&s->mig->lock);
+    estimate(s, true);
+    bw = s->bw;
+    return dirty == 0 ||
+           (double)dirty * VH_RAM_PAGE_SIZE <= bw * (double)limit / 1000.0;
+}
+
+static bool precopy(Source *s, GError **errp)
+{
+    gint64 pass_start = g_get_monotonic_time();
+
+    /* First pass: every page. */
+    memset(s->bitmap, 0xff, s->pages / 64 * 8);
+    if (s->pages % 64) {
+        s->bitmap[s->pages / 64] = (1ULL << (s->pages % 64)) - 1;
+    }
+    s->remaining_pages = s->pages;
+    for (;;) {
+        gint64 n, now;
+
+        if (!send_pass(s, errp) || !end_iteration(s, errp)) {
+            return false;
+        }
+        n = dirty_sync(s, errp);
+        if (n < 0) {
+            return false;
+        }
+        now = g_get_monotonic_time();
+        g_mutex_lock(&s->mig->lock);
+        s->mig->dirty_rate =
+            (guint64)((double)n * G_USEC_PER_SEC / MAX(now - pass_start, 1));
+        g_mutex_unlock(&s->mig->lock);
+        pass_start = now;
+        publish(s);
+        if (converged(s, (guint64)n)) {
+            return true;
+        }
+        if (cancelled(s, errp)) {
+            return false;
+        }
+    }
+}
+
+static bool stop_guest(Source *s, GError **errp)
+{
+    VhMachine *m = s->mig->machine;
+
+    s->stop_us = g_get_monotonic_time();
+    s->was_running = vh_machine_get_state(m) == VH_RUN_STATE_RUNNING;
+    if (s->was_running && !vh_machine_set_state(m, VH_RUN_STATE_PAUSED, errp)) {
+        return false;
+    }
+    s->stopped = true;
+    return true;
+}
+
+static void sum_counts(Source *s, VhMigCounts *c)
+{
+    *c = s->counts;
+    for (guint i = 0; i < s->nch; i++) {
+        c->records += s->workers[i].counts.records;
+        c->normal += s->workers[i].counts.normal;
+        c->zero += s->workers[i].counts.zero;
+    }
+    c->iterations = s->iteration;
+}
+
+static bool finish(Source *s, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    VhTestGuest *guest = vh_machine_get_test_guest(s->mig->machine);
+    VhMigCounts c, got;
+    VhMigRpType rp;
+
+    if (!stop_guest(s, errp) || dirty_sync(s, errp) < 0 ||
+        !send_pass(s, errp) || !end_iteration(s, errp)) {
+        return false;
+    }
+    /* Every channel ends before END, so END can carry the totals. */
+    for (guint i = 0; i < s->nch; i++) {
+        Job job = {.kind = JOB_END};
+
+        worker_push(&s->workers[i], &job);
+    }
+    stop_workers(s, false);
+    if (worker_error(s, errp)) {
+        return false;
+    }
+    s->a->dev.running = s->was_running;
+    s->a->dev.rate = vh_test_guest_get_rate(guest);
+    s->a->dev.pattern = vh_test_guest_get_pattern(guest);
+    s->a->dev.seed = 0; /* not readable: the target keeps its own */
+    vh_mig_put_devices(b, &s->a->dev);
+    sum_counts(s, &c);
+    vh_mig_put_end(b, &c);
+    if (!write_buf(s, s->main, b, errp)) {
+        return false;
+    }
+    publish(s);
+    if (vh_channel_has_feature(s->main, VH_CHANNEL_FEATURE_SHUTDOWN) ||
+        VH_IS_CHANNEL(s->main)) {
+        g_autoptr(GError) err = NULL;
+
+        if (!vh_channel_shutdown(s->main, VH_CHANNEL_SHUTDOWN_WRITE, &err) &&
+            !g_error_matches(err, VH_ERROR, VH_ERROR_NOT_SUPPORTED)) {
+            g_propagate_prefixed_error(errp, g_steal_pointer(&err),
+                                       "migration main: ending: ");
+            return false;
+        }
+    }
+    if (!s->return_path) {
+        return vh_channel_close(s->main, errp);
+    }
+    if (!vh_mig_rp_recv(s->main, &rp, &got, errp)) {
+        return false;
+    }
+    if (rp != VH_MIG_RP_LOADED || got.records != c.records ||
+        got.normal != c.normal || got.zero != c.zero) {
+        g_set_error(
+            errp, VH_ERROR, VH_ERROR_FAILED,
+            "the target confirmed %" G_GUINT64_FORMAT
+            " records, %" G_GUINT64_FORMAT " normal and %" G_GUINT64_FORMAT
+            " zero pages, but %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+            " and %" G_GUINT64_FORMAT " were sent",
+            got.records, got.normal, got.zero, c.records, c.normal, c.zero);
+        return false;
+    }
+    return true;
+}
+
+static void source_cleanup(Source *s, bool ok)
+{
+    stop_workers(s, true);
+    free_workers(s);
+    vh_dirty_tracker_free(s->tracker);
+    if (s->main) {
+        if (!ok) {
+            vh_mig_shutdown_quietly(s->main);
+        }
+        vh_channel_close(s->main, NULL);
+        g_object_unref(s->main);
+    }
+    g_free(s->bitmap);
+    g_mutex_lock(&s->mig->lock);
+    g_ptr_array_set_size(s->mig->shut, 0);
+    g_mutex_unlock(&s->mig->lock);
+}
+
+gpointer vh_mig_source_thread(gpointer opaque)
+{
+    VhMigSourceArgs *a = opaque;
+    VhMigration *mig = a->mig;
+    Source s = {.mig = mig, .a = a};
+    g_autoptr(GError) err = NULL;
+    bool ok;
+
+    s.ram = vh_machine_get_ram(mig->machine);
+    s.pages = vh_ram_block_get_pages(s.ram);
+    s.nwords = ((s.pages + 63) / 64 + 3) / 4 * 4;
+    s.bitmap = g_new0(guint64, s.nwords);
+    s.est_us = s.slot_us = g_get_monotonic_time();
+    ok = setup(&s, &err);
+    if (ok) {
+        vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
+        ok = precopy(&s, &err) && finish(&s, &err);
+    }
+    if (ok) {
+        g_mutex_lock(&mig->lock);
+        mig->downtime_ms = (g_get_monotonic_time() - s.stop_us) / 1000;
+        mig->remaining = 0;
+        g_mutex_unlock(&mig->lock);
+        if (!vh_machine_set_state(mig->machine, VH_RUN_STATE_POSTMIGRATE,
+                                  &err)) {
+            g_warning("migration: %s", err->message);
+            g_clear_error(&err);
+        }
+    } else if (s.stopped && s.was_running) {
+        g_autoptr(GError) e2 = NULL;
+
+        /* The source guest goes on as if nothing happened. */
+        if (vh_machine_get_state(mig->machine) == VH_RUN_STATE_PAUSED &&
+            !vh_machine_set_state(mig->machine, VH_RUN_STATE_RUNNING, &e2)) {
+            g_warning("migration: cannot resume the guest: %s", e2->message);
+        }
+    }
+    source_cleanup(&s, ok);
+    if (ok) {
+        vh_mig_set_status(mig, VH_MIG_STATUS_COMPLETED, NULL);
+    } else if (g_atomic_int_get(&mig->cancelling)) {
+        vh_mig_set_status(mig, VH_MIG_STATUS_CANCELLED, "migration cancelled");
+    } else {
+        vh_mig_set_status(mig, VH_MIG_STATUS_FAILED, err->message);
+    }
+    vh_mig_source_args_free(a);
+    return NULL;
+}

@@ -1,0 +1,274 @@
+/*
+ * The target side: each accepted connection gets a thread that tells a
+ * main stream from a multifd channel by its magic and runs the loader on
+ * it; the main stream's thread finishes the attempt.
+ */
+#include "migration-priv.h"
+
+#include <string.h>
+
+#include "vmhost/util/error.h"
+
+static VhMigAttempt *attempt_ref(VhMigAttempt *a)
+{
+    g_atomic_ref_count_inc(&a->ref);
+    return a;
+}
+
+static void attempt_unref(VhMigAttempt *a)
+{
+    if (g_atomic_ref_count_dec(&a->ref)) {
+        vh_mig_loader_free(a->loader);
+        g_ptr_array_unref(a->chans);
+        g_free(a);
+    }
+}
+
+/* Under mig->lock: the attempt a new connection joins. */
+static VhMigAttempt *current_attempt_locked(VhMigration *mig)
+{
+    VhMigAttempt *a = mig->attempt;
+
+    if (!a || a->finished) {
+        if (a) {
+            attempt_unref(a);
+        }
+        a = g_new0(VhMigAttempt, 1);
+        g_atomic_ref_count_init(&a->ref);
+        a->chans = g_ptr_array_new_with_free_func(g_object_unref);
+        a->loader =
+            vh_mig_loader_new(vh_machine_get_ram(mig->machine),
+                              vh_mig_uri_supports_multiple(&mig->in_uri));
+        for (guint i = 0; i < mig->serials->len; i++) {
+            VhSerial *s = g_ptr_array_index(mig->serials, i);
+
+            vh_mig_loader_expect_serial(a->loader, vh_serial_get_id(s),
+                                        vh_serial_is_console(s));
+        }
+        mig->attempt = a;
+    }
+    return attempt_ref(a);
+}
+
+/* Fail the attempt: every connection of it is cut. */
+static void attempt_fail(VhMigration *mig, VhMigAttempt *a, const char *why)
+{
+    vh_mig_loader_abort(a->loader, why);
+    g_mutex_lock(&mig->lock);
+    a->finished = true;
+    for (guint i = 0; i < a->chans->len; i++) {
+        vh_mig_shutdown_quietly(g_ptr_array_index(a->chans, i));
+    }
+    g_mutex_unlock(&mig->lock);
+}
+
+static gboolean free_listener(gpointer opaque)
+{
+    VhMigration *mig = opaque;
+
+    g_clear_pointer(&mig->listener, vh_mig_listener_free);
+    return G_SOURCE_REMOVE;
+}
+
+static void apply_devices(VhMigration *mig, const VhMigDeviceState *d)
+{
+    VhTestGuest *guest = vh_machine_get_test_guest(mig->machine);
+
+    if (d->seed) {
+        vh_test_guest_set_seed(guest, d->seed);
+    }
+    vh_test_guest_set_workload(guest, d->rate, (VhDirtyPattern)d->pattern);
+}
+
+static bool end_cleanly(VhChannel *ch, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!vh_channel_shutdown(ch, VH_CHANNEL_SHUTDOWN_WRITE, &err) &&
+        !g_error_matches(err, VH_ERROR, VH_ERROR_NOT_SUPPORTED)) {
+        g_propagate_error(errp, g_steal_pointer(&err));
+        return false;
+    }
+    return true;
+}
+
+static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
+                      const guint8 *magic, GError **errp)
+{
+    const VhMigDeviceState *d;
+    VhRunState next;
+
+    if (!vh_mig_loader_run_main(a->loader, ch, magic, errp)) {
+        return false;
+    }
+    d = vh_mig_loader_get_devices(a->loader);
+    apply_devices(mig, d);
+    if (vh_mig_loader_has_return_path(a->loader)) {
+        if (!vh_mig_rp_send_loaded(ch, vh_mig_loader_get_counts(a->loader),
+                                   errp) ||
+            !end_cleanly(ch, errp)) {
+            g_prefix_error(errp, "return path: LOADED: ");
+            return false;
+        }
+    }
+    /* Everything is in: the guest may run (QEMU's autostart rule). */
+    next = vh_machine_get_autostart(mig->machine) && d->running
+               ? VH_RUN_STATE_RUNNING
+               : VH_RUN_STATE_PAUSED;
+    return vh_machine_set_state(mig->machine, next, errp);
+}
+
+static void publish_loaded(VhMigration *mig, VhMigAttempt *a)
+{
+    const VhMigCounts *c = vh_mig_loader_get_counts(a->loader);
+
+    g_mutex_lock(&mig->lock);
+    mig->transferred = vh_mig_loader_get_bytes(a->loader);
+    mig->normal = c->normal;
+    mig->zero = c->zero;
+    mig->sync_count = c->iterations;
+    g_mutex_unlock(&mig->lock);
+}
+
+static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
+                          const guint8 *magic)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_mutex_lock(&mig->lock);
+    mig->start_us = g_get_monotonic_time();
+    mig->end_us = 0;
+    g_clear_pointer(&mig->error, g_free);
+    g_mutex_unlock(&mig->lock);
+    vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
+    if (load_main(mig, a, ch, magic, &err)) {
+        publish_loaded(mig, a);
+        g_mutex_lock(&mig->lock);
+        a->finished = true;
+        mig->in_completed = true;
+        g_mutex_unlock(&mig->lock);
+        vh_channel_close(ch, NULL);
+        vh_mig_set_status(mig, VH_MIG_STATUS_COMPLETED, NULL);
+        g_main_context_invoke(mig->ctx, free_listener, mig);
+        return;
+    }
+    publish_loaded(mig, a);
+    if (vh_mig_loader_has_return_path(a->loader)) {
+        vh_mig_rp_send_error(ch, err->message);
+    }
+    attempt_fail(mig, a, err->message);
+    vh_mig_set_status(mig, VH_MIG_STATUS_FAILED, err->message);
+}
+
+typedef struct {
+    VhMigration *mig;
+    VhChannel *ch;
+} Conn;
+
+static gpointer conn_thread(gpointer opaque)
+{
+    Conn *c = opaque;
+    VhMigration *mig = c->mig;
+    VhChannel *ch = c->ch;
+    VhMigAttempt *a;
+    guint8 magic[8];
+    g_autoptr(GError) err = NULL;
+    bool is_main;
+
+    g_free(c);
+    if (!vh_channel_read_all(ch, magic, 8, &err)) {
+        g_message("migration: an incoming connection ended before its "
+                  "first bytes: %s",
+                  err->message);
+        g_object_unref(ch);
+        return NULL;
+    }
+    is_main = memcmp(magic, VH_MIG_STREAM_MAGIC, 8) == 0;
+    if (!is_main && memcmp(magic, VH_MIG_CHANNEL_MAGIC, 8) != 0) {
+        g_message("migration: refused an incoming connection: not a vmhost "
+                  "migration stream (bad magic)");
+        g_object_unref(ch);
+        return NULL;
+    }
+    g_mutex_lock(&mig->lock);
+    if (mig->in_completed ||
+        (is_main && mig->attempt && !mig->attempt->finished &&
+         mig->attempt->has_main)) {
+        g_mutex_unlock(&mig->lock);
+        g_message("migration: refused an incoming %s: a migration is "
+                  "already %s",
+                  is_main ? "main stream" : "channel",
+                  mig->in_completed ? "complete" : "being received");
+        g_object_unref(ch);
+        return NULL;
+    }
+    a = current_attempt_locked(mig);
+    g_ptr_array_add(a->chans, g_object_ref(ch));
+    if (is_main) {
+        a->has_main = true;
+    }
+    g_mutex_unlock(&mig->lock);
+    if (is_main) {
+        run_main_conn(mig, a, ch, magic);
+    } else if (!vh_mig_loader_run_channel(a->loader, ch, magic, &err)) {
+        g_message("migration: %s", err->message);
+        /* The main stream's thread reports the failure. */
+        attempt_fail(mig, a, err->message);
+    } else {
+        vh_channel_close(ch, NULL);
+    }
+    attempt_unref(a);
+    g_object_unref(ch);
+    return NULL;
+}
+
+void vh_mig_target_accept(VhChannel *ch, const GError *err, void *opaque)
+{
+    VhMigration *mig = opaque;
+    Conn *c;
+
+    if (!ch) {
+        g_message("migration: refused an incoming connection: %s",
+                  err->message);
+        g_mutex_lock(&mig->lock);
+        g_free(mig->in_refused);
+        mig->in_refused = g_strdup(err->message);
+        g_mutex_unlock(&mig->lock);
+        if (!vh_mig_uri_supports_multiple(&mig->in_uri)) {
+            vh_mig_set_status(mig, VH_MIG_STATUS_FAILED, err->message);
+        }
+        return;
+    }
+    c = g_new0(Conn, 1);
+    c->mig = mig;
+    c->ch = ch;
+    g_mutex_lock(&mig->lock);
+    g_ptr_array_add(mig->in_chans, g_object_ref(ch));
+    g_ptr_array_add(mig->in_threads,
+                    g_thread_new("mig-incoming", conn_thread, c));
+    g_mutex_unlock(&mig->lock);
+}
+
+void vh_mig_target_stop(VhMigration *mig)
+{
+    g_autoptr(GPtrArray) threads = NULL;
+
+    g_clear_pointer(&mig->listener, vh_mig_listener_free);
+    g_mutex_lock(&mig->lock);
+    if (mig->attempt) {
+        vh_mig_loader_abort(mig->attempt->loader, "vmhost is shutting down");
+    }
+    for (guint i = 0; i < mig->in_chans->len; i++) {
+        vh_mig_shutdown_quietly(g_ptr_array_index(mig->in_chans, i));
+    }
+    threads = g_ptr_array_copy(mig->in_threads, NULL, NULL);
+    g_ptr_array_set_size(mig->in_threads, 0);
+    g_mutex_unlock(&mig->lock);
+    for (guint i = 0; i < threads->len; i++) {
+        g_thread_join(g_ptr_array_index(threads, i));
+    }
+    g_mutex_lock(&mig->lock);
+    g_clear_pointer(&mig->attempt, attempt_unref);
+    g_ptr_array_set_size(mig->in_chans, 0);
+    g_mutex_unlock(&mig->lock);
+}

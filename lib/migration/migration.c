@@ -1,0 +1,749 @@
+/*
+ * VhMigration: the object, its parameters and capabilities, the status
+ * and its notification, and the commands that start things.
+ */
+#include "migration-priv.h"
+
+#include <string.h>
+
+#include "vmhost/authz/authz.h"
+#include "vmhost/io/channel-tls.h"
+#include "vmhost/object/object.h"
+#include "vmhost/util/error.h"
+#include "vmhost/util/size.h"
+
+static const char *const status_names[] = {
+    "none", "setup", "active", "cancelling", "cancelled", "completed", "failed",
+};
+
+const char *vh_mig_status_name(VhMigStatus s)
+{
+    return (guint)s < G_N_ELEMENTS(status_names) ? status_names[s] : "none";
+}
+
+static bool status_is_running(VhMigStatus s)
+{
+    return s == VH_MIG_STATUS_SETUP || s == VH_MIG_STATUS_ACTIVE ||
+           s == VH_MIG_STATUS_CANCELLING;
+}
+
+/* ---- notification ---- */
+
+static VhMigNotifier *notifier_ref(VhMigNotifier *n)
+{
+    g_atomic_ref_count_inc(&n->ref);
+    return n;
+}
+
+static void notifier_unref(VhMigNotifier *n)
+{
+    if (g_atomic_ref_count_dec(&n->ref)) {
+        g_mutex_clear(&n->lock);
+        g_free(n);
+    }
+}
+
+typedef struct {
+    VhMigNotifier *n;
+    VhMigStatus status;
+} Note;
+
+static gboolean note_dispatch(gpointer opaque)
+{
+    Note *note = opaque;
+    VhMigNotifier *n = note->n;
+
+    g_mutex_lock(&n->lock);
+    if (n->mig && n->mig->status_func) {
+        n->mig->status_func(n->mig, note->status, n->mig->status_opaque);
+    }
+    g_mutex_unlock(&n->lock);
+    return G_SOURCE_REMOVE;
+}
+
+static void note_free(gpointer opaque)
+{
+    Note *note = opaque;
+
+    notifier_unref(note->n);
+    g_free(note);
+}
+
+void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error)
+{
+    Note *note = g_new0(Note, 1);
+    GSource *src;
+
+    g_mutex_lock(&mig->lock);
+    mig->status = st;
+    if (error) {
+        g_free(mig->error);
+        mig->error = g_strdup(error);
+    }
+    if (!status_is_running(st) && !mig->end_us) {
+        mig->end_us = g_get_monotonic_time();
+    }
+    g_mutex_unlock(&mig->lock);
+    if (error) {
+        g_message("migration %s: %s", vh_mig_status_name(st), error);
+    }
+    note->n = notifier_ref(mig->notifier);
+    note->status = st;
+    src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
+    g_source_set_callback(src, note_dispatch, note, note_free);
+    g_source_attach(src, mig->ctx);
+    g_source_unref(src);
+}
+
+/* ---- object ---- */
+
+static void params_defaults(VhMigParams *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->tls_creds = g_strdup("");
+    p->tls_hostname = g_strdup("");
+    p->tls_authz = g_strdup("");
+    p->max_bandwidth = VH_MIG_DEFAULT_MAX_BANDWIDTH;
+    p->downtime_limit = VH_MIG_DEFAULT_DOWNTIME_LIMIT;
+    p->multifd_channels = VH_MIG_DEFAULT_CHANNELS;
+}
+
+VhMigration *vh_migration_new(VhMachine *m)
+{
+    VhMigration *mig = g_new0(VhMigration, 1);
+
+    mig->machine = m;
+    mig->ctx = g_main_context_ref_thread_default();
+    mig->serials = g_ptr_array_new();
+    mig->notifier = g_new0(VhMigNotifier, 1);
+    g_atomic_ref_count_init(&mig->notifier->ref);
+    g_mutex_init(&mig->notifier->lock);
+    mig->notifier->mig = mig;
+    g_mutex_init(&mig->lock);
+    params_defaults(&mig->params);
+    mig->shut = g_ptr_array_new_with_free_func(g_object_unref);
+    mig->in_threads = g_ptr_array_new();
+    mig->in_chans = g_ptr_array_new_with_free_func(g_object_unref);
+    return mig;
+}
+
+void vh_migration_free(VhMigration *mig)
+{
+    if (!mig) {
+        return;
+    }
+    vh_migration_cancel(mig);
+    if (mig->thread) {
+        g_thread_join(mig->thread);
+    }
+    vh_mig_target_stop(mig);
+    g_mutex_lock(&mig->notifier->lock);
+    mig->notifier->mig = NULL;
+    g_mutex_unlock(&mig->notifier->lock);
+    notifier_unref(mig->notifier);
+    g_clear_object(&mig->cancel);
+    g_ptr_array_unref(mig->shut);
+    g_ptr_array_unref(mig->in_threads);
+    g_ptr_array_unref(mig->in_chans);
+    g_ptr_array_unref(mig->serials);
+    vh_mig_params_clear(&mig->params);
+    vh_mig_uri_clear(&mig->in_uri);
+    g_free(mig->in_refused);
+    g_free(mig->error);
+    g_mutex_clear(&mig->lock);
+    g_main_context_unref(mig->ctx);
+    g_free(mig);
+}
+
+VhMachine *vh_migration_get_machine(VhMigration *mig)
+{
+    return mig->machine;
+}
+
+void vh_migration_add_serial(VhMigration *mig, VhSerial *port)
+{
+    g_ptr_array_add(mig->serials, port);
+}
+
+void vh_migration_set_fd_lookup(VhMigration *mig, VhMigFdLookup fdl,
+                                void *opaque)
+{
+    mig->fdl = fdl;
+    mig->fdl_opaque = opaque;
+}
+
+void vh_migration_set_status_func(VhMigration *mig, VhMigStatusFunc func,
+                                  void *opaque)
+{
+    mig->status_func = func;
+    mig->status_opaque = opaque;
+}
+
+/* ---- parameters ---- */
+
+static const char *const param_names[] = {
+    "tls-creds",      "tls-hostname",     "tls-authz", "max-bandwidth",
+    "downtime-limit", "multifd-channels", NULL,
+};
+
+const char *const *vh_mig_param_names(void)
+{
+    return param_names;
+}
+
+void vh_mig_params_clear(VhMigParams *p)
+{
+    g_free(p->tls_creds);
+    g_free(p->tls_hostname);
+    g_free(p->tls_authz);
+    memset(p, 0, sizeof(*p));
+}
+
+void vh_mig_params_copy(VhMigParams *dst, const VhMigParams *src)
+{
+    *dst = *src;
+    dst->tls_creds = g_strdup(src->tls_creds);
+    dst->tls_hostname = g_strdup(src->tls_hostname);
+    dst->tls_authz = g_strdup(src->tls_authz);
+}
+
+static char **str_param(VhMigParams *p, const char *name)
+{
+    if (g_str_equal(name, "tls-creds")) {
+        return &p->tls_creds;
+    }
+    if (g_str_equal(name, "tls-hostname")) {
+        return &p->tls_hostname;
+    }
+    if (g_str_equal(name, "tls-authz")) {
+        return &p->tls_authz;
+    }
+    return NULL;
+}
+
+static bool unknown_param(const char *name, GError **errp)
+{
+    g_autofree char *known = g_strjoinv(", ", (char **)param_names);
+
+    g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                "Parameter '%s' is unknown (known: %s)", name, known);
+    return false;
+}
+
+bool vh_mig_params_set_int(VhMigParams *p, const char *name, gint64 value,
+                           GError **errp)
+{
+    if (str_param(p, name)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Parameter '%s' expects a string", name);
+        return false;
+    }
+    if (g_str_equal(name, "max-bandwidth")) {
+        if (value < 0) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "Parameter 'max-bandwidth' expects a size in bytes "
+                        "per second, 0 (unlimited) or more");
+            return false;
+        }
+        p->max_bandwidth = (guint64)value;
+        return true;
+    }
+    if (g_str_equal(name, "downtime-limit")) {
+        if (value < 0 || value > VH_MIG_MAX_DOWNTIME_LIMIT) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "Parameter 'downtime-limit' expects an integer in "
+                        "the range of 0 to %d milliseconds",
+                        VH_MIG_MAX_DOWNTIME_LIMIT);
+            return false;
+        }
+        p->downtime_limit = (guint64)value;
+        return true;
+    }
+    if (g_str_equal(name, "multifd-channels")) {
+        if (value < 1 || value > VH_MIG_MAX_CHANNELS) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "Parameter 'multifd-channels' expects a value "
+                        "between 1 and %u",
+                        VH_MIG_MAX_CHANNELS);
+            return false;
+        }
+        p->multifd_channels = (guint32)value;
+        return true;
+    }
+    return unknown_param(name, errp);
+}
+
+bool vh_mig_params_set_str(VhMigParams *p, const char *name, const char *value,
+                           bool hmp, GError **errp)
+{
+    char **s = str_param(p, name);
+    gint64 v;
+
+    if (s) {
+        g_free(*s);
+        *s = g_strdup(value ? value : "");
+        return true;
+    }
+    if (g_str_equal(name, "max-bandwidth")) {
+        guint64 bw;
+        g_autoptr(GError) err = NULL;
+
+        if (!vh_size_parse(value, hmp ? 'M' : 'B', &bw, &err) ||
+            bw > G_MAXINT64) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "Parameter 'max-bandwidth' expects a size (bytes "
+                        "per second; a bare number is MiB/s): '%s'",
+                        value);
+            return false;
+        }
+        return vh_mig_params_set_int(p, name, (gint64)bw, errp);
+    }
+    if (!g_str_equal(name, "downtime-limit") &&
+        !g_str_equal(name, "multifd-channels")) {
+        return unknown_param(name, errp);
+    }
+    if (!g_ascii_string_to_signed(value, 10, G_MININT64, G_MAXINT64, &v,
+                                  NULL)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Parameter '%s' expects an integer, not '%s'", name, value);
+        return false;
+    }
+    return vh_mig_params_set_int(p, name, v, errp);
+}
+
+bool vh_migration_set_parameter_str(VhMigration *mig, const char *name,
+                                    const char *value, GError **errp)
+{
+    bool ok;
+
+    g_mutex_lock(&mig->lock);
+    ok = vh_mig_params_set_str(&mig->params, name, value, true, errp);
+    g_mutex_unlock(&mig->lock);
+    return ok;
+}
+
+bool vh_migration_set_parameter_int(VhMigration *mig, const char *name,
+                                    gint64 value, GError **errp)
+{
+    bool ok;
+
+    g_mutex_lock(&mig->lock);
+    ok = vh_mig_params_set_int(&mig->params, name, value, errp);
+    g_mutex_unlock(&mig->lock);
+    return ok;
+}
+
+void vh_migration_get_params(VhMigration *mig, VhMigParams *out)
+{
+    g_mutex_lock(&mig->lock);
+    vh_mig_params_copy(out, &mig->params);
+    g_mutex_unlock(&mig->lock);
+}
+
+void vh_migration_set_params(VhMigration *mig, VhMigParams *p)
+{
+    g_mutex_lock(&mig->lock);
+    vh_mig_params_clear(&mig->params);
+    mig->params = *p;
+    memset(p, 0, sizeof(*p));
+    g_mutex_unlock(&mig->lock);
+}
+
+/* ---- capabilities ---- */
+
+static const char *const cap_names[] = {
+    "multifd", "events", "return-path", "postcopy-ram", NULL,
+};
+
+const char *const *vh_mig_capability_names(void)
+{
+    return cap_names;
+}
+
+bool vh_migration_get_capability(VhMigration *mig, const char *name)
+{
+    bool v = false;
+
+    g_mutex_lock(&mig->lock);
+    if (g_str_equal(name, "multifd")) {
+        v = mig->caps.multifd;
+    } else if (g_str_equal(name, "events")) {
+        v = mig->caps.events;
+    } else if (g_str_equal(name, "return-path")) {
+        v = true;
+    }
+    g_mutex_unlock(&mig->lock);
+    return v;
+}
+
+bool vh_migration_set_capability(VhMigration *mig, const char *name, bool state,
+                                 GError **errp)
+{
+    bool ok = true;
+
+    g_mutex_lock(&mig->lock);
+    if (!g_strv_contains(cap_names, name)) {
+        g_autofree char *known = g_strjoinv(", ", (char **)cap_names);
+
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Capability '%s' is unknown (known: %s)", name, known);
+        ok = false;
+    } else if (status_is_running(mig->status)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Capability '%s': there's a migration process in "
+                    "progress",
+                    name);
+        ok = false;
+    } else if (g_str_equal(name, "multifd")) {
+        mig->caps.multifd = state;
+    } else if (g_str_equal(name, "events")) {
+        mig->caps.events = state;
+    } else if (g_str_equal(name, "return-path") && !state) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                            "Capability 'return-path' cannot be turned off: "
+                            "vmhost reports completed only after the target "
+                            "confirmed over it");
+        ok = false;
+    } else if (g_str_equal(name, "postcopy-ram") && state) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                            "Capability 'postcopy-ram' is not supported by "
+                            "vmhost (pre-copy only)");
+        ok = false;
+    }
+    g_mutex_unlock(&mig->lock);
+    return ok;
+}
+
+/* ---- helpers for source and target ---- */
+
+VhChannel *vh_mig_raw_channel(VhChannel *ch)
+{
+    while (VH_IS_CHANNEL_TLS(ch)) {
+        ch = vh_channel_tls_get_master(VH_CHANNEL_TLS(ch));
+    }
+    return ch;
+}
+
+void vh_mig_shutdown_quietly(VhChannel *ch)
+{
+    VhChannel *raw = vh_mig_raw_channel(ch);
+
+    if (vh_channel_has_feature(raw, VH_CHANNEL_FEATURE_SHUTDOWN) &&
+        !vh_channel_is_closed(raw)) {
+        g_autoptr(GError) err = NULL;
+
+        if (!vh_channel_shutdown(raw, VH_CHANNEL_SHUTDOWN_BOTH, &err)) {
+            g_debug("migration: shutdown: %s", err->message);
+        }
+    }
+}
+
+bool vh_mig_tls_from_params(const VhMigParams *p, VhTlsCredsEndpoint endpoint,
+                            VhMigTls *tls, GError **errp)
+{
+    memset(tls, 0, sizeof(*tls));
+    if (!p->tls_creds || !*p->tls_creds) {
+        if (p->tls_authz && *p->tls_authz) {
+            g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                                "Parameter 'tls-authz' needs 'tls-creds'");
+            return false;
+        }
+        return true;
+    }
+    tls->creds = vh_object_lookup_typed(p->tls_creds, VH_TYPE_TLS_CREDS, errp);
+    if (!tls->creds) {
+        g_prefix_error(errp, "Parameter 'tls-creds': ");
+        return false;
+    }
+    if (vh_tls_creds_get_endpoint(tls->creds) != endpoint) {
+        g_set_error(
+            errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+            "Parameter 'tls-creds': '%s' has endpoint=%s, a migration "
+            "%s needs endpoint=%s",
+            p->tls_creds,
+            vh_tls_creds_endpoint_name(vh_tls_creds_get_endpoint(tls->creds)),
+            endpoint == VH_TLS_CREDS_ENDPOINT_SERVER ? "target" : "source",
+            vh_tls_creds_endpoint_name(endpoint));
+        vh_mig_tls_clear(tls);
+        return false;
+    }
+    if (p->tls_hostname && *p->tls_hostname) {
+        tls->hostname = p->tls_hostname;
+    }
+    if (p->tls_authz && *p->tls_authz) {
+        tls->authz = vh_object_lookup_typed(p->tls_authz, VH_TYPE_AUTHZ, errp);
+        if (!tls->authz) {
+            g_prefix_error(errp, "Parameter 'tls-authz': ");
+            vh_mig_tls_clear(tls);
+            return false;
+        }
+    }
+    return true;
+}
+
+void vh_mig_tls_clear(VhMigTls *tls)
+{
+    g_clear_object(&tls->creds);
+    g_clear_object(&tls->authz);
+    tls->hostname = NULL;
+}
+
+/* ---- source: start and cancel ---- */
+
+static void reset_stats_locked(VhMigration *mig, bool incoming)
+{
+    g_clear_pointer(&mig->error, g_free);
+    mig->incoming = incoming;
+    mig->start_us = g_get_monotonic_time();
+    mig->end_us = 0;
+    mig->setup_ms = 0;
+    mig->downtime_ms = 0;
+    mig->expected_downtime_ms = 0;
+    mig->mbps = 0;
+    mig->transferred = 0;
+    mig->remaining = 0;
+    mig->normal = 0;
+    mig->zero = 0;
+    mig->dirty_rate = 0;
+    mig->sync_count = 0;
+    mig->nch = 0;
+    mig->mechanism = NULL;
+}
+
+void vh_mig_source_args_free(VhMigSourceArgs *a)
+{
+    vh_mig_uri_clear(&a->uri);
+    vh_mig_tls_clear(&a->tls);
+    g_free(a->hostname);
+    vh_mig_params_clear(&a->params);
+    vh_mig_device_state_clear(&a->dev);
+    g_free(a);
+}
+
+static bool check_can_start(VhMigration *mig, GError **errp)
+{
+    VhRunState st = vh_machine_get_state(mig->machine);
+
+    if (status_is_running(mig->status)) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "There's a migration process in progress");
+        return false;
+    }
+    if (mig->incoming) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "this vmhost is a migration target (-incoming)");
+        return false;
+    }
+    if (st == VH_RUN_STATE_INMIGRATE || st == VH_RUN_STATE_SHUTDOWN) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "cannot migrate a machine in state %s",
+                    vh_run_state_name(st));
+        return false;
+    }
+    return true;
+}
+
+bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp)
+{
+    VhMigSourceArgs *a;
+
+    g_mutex_lock(&mig->lock);
+    if (!check_can_start(mig, errp)) {
+        g_mutex_unlock(&mig->lock);
+        return false;
+    }
+    g_mutex_unlock(&mig->lock);
+    if (mig->thread) {
+        g_thread_join(mig->thread);
+        mig->thread = NULL;
+    }
+    a = g_new0(VhMigSourceArgs, 1);
+    a->mig = mig;
+    vh_migration_get_params(mig, &a->params);
+    a->multifd = vh_migration_get_capability(mig, "multifd");
+    if (!vh_mig_uri_parse(uri, &a->uri, errp) ||
+        !vh_mig_tls_from_params(&a->params, VH_TLS_CREDS_ENDPOINT_CLIENT,
+                                &a->tls, errp)) {
+        vh_mig_source_args_free(a);
+        return false;
+    }
+    a->hostname = g_strdup(a->tls.hostname);
+    a->tls.hostname = a->hostname;
+    if (a->multifd && !vh_mig_uri_supports_multiple(&a->uri)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "multifd needs a tcp: or unix: URI, not '%s'", uri);
+        vh_mig_source_args_free(a);
+        return false;
+    }
+    a->dev.ports = g_array_new(false, true, sizeof(VhMigSerialState));
+    for (guint i = 0; i < mig->serials->len; i++) {
+        VhSerial *s = g_ptr_array_index(mig->serials, i);
+        VhMigSerialState st = {
+            .id = g_strdup(vh_serial_get_id(s)),
+            .console = vh_serial_is_console(s),
+            .commands = vh_serial_get_commands(s),
+            .dropped = vh_serial_get_dropped(s),
+        };
+
+        g_array_append_val(a->dev.ports, st);
+    }
+    g_mutex_lock(&mig->lock);
+    reset_stats_locked(mig, false);
+    mig->status = VH_MIG_STATUS_SETUP;
+    g_mutex_unlock(&mig->lock);
+    g_atomic_int_set(&mig->cancelling, 0);
+    g_clear_object(&mig->cancel);
+    mig->cancel = g_cancellable_new();
+    vh_mig_set_status(mig, VH_MIG_STATUS_SETUP, NULL);
+    mig->thread = g_thread_new("migration", vh_mig_source_thread, a);
+    return true;
+}
+
+void vh_migration_cancel(VhMigration *mig)
+{
+    g_mutex_lock(&mig->lock);
+    if (mig->incoming || (mig->status != VH_MIG_STATUS_SETUP &&
+                          mig->status != VH_MIG_STATUS_ACTIVE)) {
+        g_mutex_unlock(&mig->lock);
+        return;
+    }
+    g_atomic_int_set(&mig->cancelling, 1);
+    for (guint i = 0; i < mig->shut->len; i++) {
+        vh_mig_shutdown_quietly(g_ptr_array_index(mig->shut, i));
+    }
+    g_mutex_unlock(&mig->lock);
+    g_cancellable_cancel(mig->cancel);
+    vh_mig_set_status(mig, VH_MIG_STATUS_CANCELLING, NULL);
+}
+
+/* ---- target: start ---- */
+
+bool vh_migration_incoming(VhMigration *mig, const char *uri, GError **errp)
+{
+    VhMigParams p;
+    VhMigTls tls;
+    VhRunState st = vh_machine_get_state(mig->machine);
+    bool ok;
+
+    if (mig->in_uri_set) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "The incoming migration has already been started");
+        return false;
+    }
+    if (st != VH_RUN_STATE_INMIGRATE) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "migrate-incoming needs a machine started with -incoming "
+                    "(this one is in state %s)",
+                    vh_run_state_name(st));
+        return false;
+    }
+    if (!vh_mig_uri_parse(uri, &mig->in_uri, errp)) {
+        return false;
+    }
+    vh_migration_get_params(mig, &p);
+    ok = vh_mig_tls_from_params(&p, VH_TLS_CREDS_ENDPOINT_SERVER, &tls, errp);
+    vh_mig_params_clear(&p);
+    if (!ok) {
+        vh_mig_uri_clear(&mig->in_uri);
+        return false;
+    }
+    g_mutex_lock(&mig->lock);
+    reset_stats_locked(mig, true);
+    mig->status = VH_MIG_STATUS_SETUP;
+    g_mutex_unlock(&mig->lock);
+    mig->listener = vh_mig_listen(&mig->in_uri, &tls, mig->fdl, mig->fdl_opaque,
+                                  mig->ctx, vh_mig_target_accept, mig, errp);
+    vh_mig_tls_clear(&tls);
+    if (!mig->listener) {
+        g_mutex_lock(&mig->lock);
+        mig->status = VH_MIG_STATUS_NONE;
+        mig->incoming = false;
+        g_mutex_unlock(&mig->lock);
+        vh_mig_uri_clear(&mig->in_uri);
+        return false;
+    }
+    mig->in_uri_set = true;
+    vh_mig_set_status(mig, VH_MIG_STATUS_SETUP, NULL);
+    return true;
+}
+
+char *vh_migration_incoming_address(VhMigration *mig)
+{
+    return mig->listener ? vh_mig_listener_describe(mig->listener) : NULL;
+}
+
+/* ---- info ---- */
+
+VhMigStatus vh_migration_get_status(VhMigration *mig)
+{
+    VhMigStatus st;
+
+    g_mutex_lock(&mig->lock);
+    st = mig->status;
+    g_mutex_unlock(&mig->lock);
+    return st;
+}
+
+void vh_mig_info_clear(VhMigInfo *info)
+{
+    g_free(info->dirty_tracking);
+    g_free(info->error);
+    memset(info, 0, sizeof(*info));
+}
+
+void vh_migration_get_info(VhMigration *mig, VhMigInfo *o)
+{
+    guint64 ram = vh_ram_block_get_size(vh_machine_get_ram(mig->machine));
+    gint64 end;
+
+    memset(o, 0, sizeof(*o));
+    g_mutex_lock(&mig->lock);
+    o->status = mig->status;
+    o->incoming = mig->incoming;
+    end = mig->end_us ? mig->end_us : g_get_monotonic_time();
+    o->total_time = mig->start_us ? (end - mig->start_us) / 1000 : 0;
+    o->setup_time = mig->setup_ms;
+    o->expected_downtime = mig->expected_downtime_ms;
+    o->downtime = mig->downtime_ms;
+    o->mbps = mig->mbps;
+    o->transferred = mig->transferred;
+    o->remaining = mig->remaining;
+    o->total = ram;
+    o->duplicate = mig->zero;
+    o->normal = mig->normal;
+    o->normal_bytes = mig->normal * VH_RAM_PAGE_SIZE;
+    o->dirty_pages_rate = mig->dirty_rate;
+    o->dirty_sync_count = mig->sync_count;
+    o->page_size = VH_RAM_PAGE_SIZE;
+    o->multifd_channels = mig->nch;
+    o->dirty_tracking = g_strdup(mig->mechanism);
+    if (mig->status == VH_MIG_STATUS_FAILED ||
+        mig->status == VH_MIG_STATUS_CANCELLED) {
+        o->error = g_strdup(mig->error);
+    }
+    g_mutex_unlock(&mig->lock);
+}
+
+VhMigStatus vh_migration_wait(VhMigration *mig, guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    for (;;) {
+        VhMigStatus st = vh_migration_get_status(mig);
+
+        if (st == VH_MIG_STATUS_COMPLETED || st == VH_MIG_STATUS_FAILED ||
+            st == VH_MIG_STATUS_CANCELLED) {
+            /* Deliver the notifications queued so far. */
+            while (g_main_context_iteration(mig->ctx, false)) {
+            }
+            return st;
+        }
+        if (timeout_ms && g_get_monotonic_time() > deadline) {
+            return st;
+        }
+        if (!g_main_context_iteration(mig->ctx, false)) {
+            g_usleep(1000);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+/*
+ * The migration loader (lib/migration/stream.c), fed a main stream as a
+ * source (or an attacker who got past TLS) would send it.
+ *
+ * Invariants: success xor an error whose message names the stream
+ * ("migration stream: ..."); nothing is written outside the 64-page RAM
+ * (ASan watches); and a stream the loader accepts left RAM exactly as its
+ * PAGES records said: every page the loader reports as a zero page reads
+ * as zeros afterwards is not checked page by page, but a successful load
+ * must account for the pages in END, which the loader itself checks.
+ */
+#include "fuzz-common.h"
+
+#include <sys/socket.h>
+
+#include "vmhost/io/channel-socket.h"
+#include "vmhost/migration/stream.h"
+#include "vmhost/util/error.h"
+
+#define FUZZ_MAX_INPUT 65536 /* fits a socket pair's buffer: no writer thread  \
+                              */
+
+static VhRamBlock *ram_get(void)
+{
+    static VhRamBlock *ram;
+
+    if (!ram) {
+        ram = vh_ram_block_new("pc.ram", 64 * VH_RAM_PAGE_SIZE, false, NULL);
+        g_assert_nonnull(ram);
+    }
+    return ram;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    g_autoptr(VhMigLoader) l = NULL;
+    g_autoptr(GError) err = NULL;
+    VhChannelSocket *a = NULL, *b = NULL;
+    int sz = 4 * FUZZ_MAX_INPUT;
+    bool ok;
+
+    if (size > FUZZ_MAX_INPUT) {
+        return 0;
+    }
+    g_assert_true(vh_channel_socket_pair(&a, &b, NULL));
+    setsockopt(vh_channel_socket_get_fd(a), SOL_SOCKET, SO_SNDBUF, &sz,
+               sizeof(sz));
+    setsockopt(vh_channel_socket_get_fd(b), SOL_SOCKET, SO_RCVBUF, &sz,
+               sizeof(sz));
+    if (size) {
+        g_assert_true(vh_channel_write_all(VH_CHANNEL(a), data, size, NULL));
+    }
+    g_assert_true(
+        vh_channel_shutdown(VH_CHANNEL(a), VH_CHANNEL_SHUTDOWN_WRITE, NULL));
+    l = vh_mig_loader_new(ram_get(), false);
+    vh_mig_loader_expect_serial(l, "serial0", true);
+    ok = vh_mig_loader_run_main(l, VH_CHANNEL(b), NULL, &err);
+    fuzz_assert_result(ok, err);
+    if (!ok) {
+        g_assert_true(g_str_has_prefix(err->message, "migration stream: ") ||
+                      strstr(err->message, "return path"));
+    } else {
+        const VhMigCounts *c = vh_mig_loader_get_counts(l);
+
+        g_assert_cmpuint(c->iterations, >=, 1);
+        g_assert_cmpuint(vh_mig_loader_get_devices(l)->ports->len, ==, 1);
+    }
+    g_object_unref(a);
+    g_object_unref(b);
+    return 0;
+}

@@ -1,0 +1,770 @@
+/*
+ * Tests for the migration stream (lib/migration/stream.c): writers and the
+ * loader over socket pairs, every malformed field, truncation, multifd
+ * channel ordering.
+ */
+#include "vmhost/io/channel-buffer.h"
+#include "vmhost/io/channel-socket.h"
+#include "vmhost/migration/stream.h"
+#include "vmhost/util/error.h"
+
+#include <string.h>
+
+#define PAGES 1024u /* 4 MiB */
+
+static const guint8 uuid[16] = {1, 2,  3,  4,  5,  6,  7,  8,
+                                9, 10, 11, 12, 13, 14, 15, 16};
+
+static VhRamBlock *new_ram(guint pages)
+{
+    g_autoptr(GError) err = NULL;
+    VhRamBlock *ram =
+        vh_ram_block_new("pc.ram", (guint64)pages * 4096, false, &err);
+
+    g_assert_no_error(err);
+    return ram;
+}
+
+/* Pattern: page i holds i+1 in every word, except every 4th page (zero). */
+static void fill_ram(VhRamBlock *ram, guint64 salt)
+{
+    guint64 *w = vh_ram_block_get_host(ram);
+    guint64 pages = vh_ram_block_get_pages(ram);
+
+    for (guint64 p = 0; p < pages; p++) {
+        for (guint i = 0; i < 512; i++) {
+            w[p * 512 + i] = p % 4 == 0 ? 0 : (p + 1) * 1000003 + i + salt;
+        }
+    }
+}
+
+static void pair(VhChannel **a, VhChannel **b)
+{
+    VhChannelSocket *x = NULL, *y = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_channel_socket_pair(&x, &y, &err));
+    *a = VH_CHANNEL(x);
+    *b = VH_CHANNEL(y);
+}
+
+static void default_devices(VhMigDeviceState *d)
+{
+    VhMigSerialState s = {
+        .id = g_strdup("serial0"), .console = true, .commands = 3};
+
+    memset(d, 0, sizeof(*d));
+    d->running = true;
+    d->rate = 1 << 20;
+    d->pattern = 2;
+    d->seed = 7;
+    d->ports = g_array_new(false, true, sizeof(VhMigSerialState));
+    g_array_append_val(d->ports, s);
+}
+
+/* A whole single-channel stream of @ram into @b (no return path). */
+static void build_stream(GByteArray *b, VhRamBlock *ram, guint32 flags)
+{
+    g_autoptr(GByteArray) tmp = g_byte_array_new();
+    VhMigDeviceState d;
+    VhMigCounts c = {0};
+    guint64 pages = vh_ram_block_get_pages(ram);
+    g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(1 << 20);
+    g_autoptr(GError) err = NULL;
+    const guint8 *data;
+    size_t len;
+
+    vh_mig_put_header(b, flags, 0, uuid);
+    vh_mig_put_ram_setup(b, ram);
+    for (guint64 first = 0; first < pages; first += 256) {
+        guint64 present[4] = {~0ULL, ~0ULL, ~0ULL, ~0ULL};
+        guint32 count = (guint32)MIN(256, pages - first);
+
+        if (count < 256) {
+            memset(present, 0, sizeof(present));
+            for (guint i = 0; i < count; i++) {
+                present[i / 64] |= 1ULL << (i % 64);
+            }
+        }
+        g_assert_cmpint(vh_mig_send_pages(VH_CHANNEL(buf), ram, 0, first, count,
+                                          present, &c, &err),
+                        >, 0);
+        g_assert_no_error(err);
+    }
+    data = vh_channel_buffer_get_data(buf, &len);
+    g_byte_array_append(b, data, (guint)len);
+    vh_mig_put_iter_end(b, 1, 0, NULL);
+    c.iterations = 1;
+    default_devices(&d);
+    vh_mig_put_devices(b, &d);
+    vh_mig_device_state_clear(&d);
+    vh_mig_put_end(b, &c);
+}
+
+typedef struct {
+    VhChannel *ch;
+    GBytes *data;
+    bool shutdown;
+} Feeder;
+
+static gpointer feed_thread(gpointer opaque)
+{
+    Feeder *f = opaque;
+    gsize len;
+    const guint8 *p = g_bytes_get_data(f->data, &len);
+    g_autoptr(GError) err = NULL;
+
+    /* The loader may stop reading early: a failed write is fine. */
+    if (vh_channel_write_all(f->ch, p, len, &err) && f->shutdown) {
+        g_autoptr(GError) e2 = NULL;
+
+        if (!vh_channel_shutdown(f->ch, VH_CHANNEL_SHUTDOWN_WRITE, &e2)) {
+            g_test_message("feeder: %s", e2->message);
+        }
+    }
+    return NULL;
+}
+
+/* Load @data with a fresh loader into @ram; returns success. */
+static bool load_bytes(VhRamBlock *ram, const guint8 *data, gsize len,
+                       GError **errp)
+{
+    g_autoptr(VhMigLoader) l = vh_mig_loader_new(ram, false);
+    VhChannel *a, *b;
+    Feeder f;
+    GThread *t;
+    bool ok;
+
+    vh_mig_loader_expect_serial(l, "serial0", true);
+    pair(&a, &b);
+    f.ch = a;
+    f.data = g_bytes_new(data, len);
+    f.shutdown = true;
+    t = g_thread_new("feed", feed_thread, &f);
+    ok = vh_mig_loader_run_main(l, b, NULL, errp);
+    /* Unblock a feeder stuck on a full socket. */
+    vh_channel_close(b, NULL);
+    g_thread_join(t);
+    g_bytes_unref(f.data);
+    g_object_unref(a);
+    g_object_unref(b);
+    return ok;
+}
+
+static void test_round_trip(void)
+{
+    g_autoptr(VhRamBlock) src = new_ram(PAGES + 5);
+    g_autoptr(VhRamBlock) dst = new_ram(PAGES + 5);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+
+    fill_ram(src, 0);
+    /* Stale content where zero pages go must be cleared. */
+    fill_ram(dst, 99);
+    memset(vh_ram_block_get_host(dst), 0x55, 4096);
+    build_stream(b, src, 0);
+    g_assert_true(load_bytes(dst, b->data, b->len, &err));
+    g_assert_no_error(err);
+    g_assert_cmpmem(vh_ram_block_get_host(src), vh_ram_block_get_size(src),
+                    vh_ram_block_get_host(dst), vh_ram_block_get_size(dst));
+}
+
+static void test_zero_pages_cost_bits(void)
+{
+    g_autoptr(VhRamBlock) src = new_ram(256);
+    g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(4096);
+    g_autoptr(GError) err = NULL;
+    guint64 present[4] = {~0ULL, ~0ULL, ~0ULL, ~0ULL};
+    VhMigCounts c = {0};
+    gint64 n;
+
+    /* Fresh RAM: all zero, a record is just its header. */
+    n = vh_mig_send_pages(VH_CHANNEL(buf), src, 0, 0, 256, present, &c, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(n, ==, 8 + VH_MIG_PAGES_BODY);
+    g_assert_cmpuint(c.zero, ==, 256);
+    g_assert_cmpuint(c.normal, ==, 0);
+    ((guint8 *)vh_ram_block_get_host(src))[4096 * 3 + 4095] = 1;
+    n = vh_mig_send_pages(VH_CHANNEL(buf), src, 0, 0, 256, present, &c, &err);
+    g_assert_cmpint(n, ==, 8 + VH_MIG_PAGES_BODY + 4096);
+    g_assert_cmpuint(c.normal, ==, 1);
+}
+
+/* ---- malformed streams ---- */
+
+typedef struct {
+    const char *name;
+    gsize offset; /* from the start of the stream */
+    guint32 value;
+    bool is64;
+    const char *expect; /* substring of the error */
+} Corruption;
+
+/*
+ * Offsets in a stream built by build_stream() of a 300-page RAM:
+ * header 0..47; RAM_SETUP section header 48, body 56: blocks 56, name len
+ * 60, name 64..69 ("pc.ram"), size 70, pages 78; first PAGES record at
+ * 86: type 86, len 90, block 94, count 98, first 102, present 110..141,
+ * zero 142..173, data 174...
+ */
+static const Corruption corruptions[] = {
+    {"magic", 0, 0x41414141, false, "bad magic"},
+    {"version", 8, 2, false, "version 2 not supported"},
+    {"page-size", 12, 8192, false, "page size 8192"},
+    {"flags", 16, 0x80, false, "unknown flags"},
+    {"multifd-refused", 16, 1, false, "multifd channel count 0"},
+    {"channels", 20, 3, false, "channel count 3 without the multifd flag"},
+    {"reserved", 40, 1, false, "reserved field"},
+    {"first-section", 48, 2, false, "RAM_SETUP must come first"},
+    {"setup-len", 52, 5000, false, "RAM_SETUP: section length"},
+    {"setup-blocks", 56, 0, false, "block count 0"},
+    {"setup-two-blocks", 56, 2, false, "2 RAM blocks"},
+    {"setup-name-len", 60, 0, false, "name: length 0"},
+    {"setup-name-byte", 64, 0x0a0a0a0a, false, "not printable"},
+    {"setup-size", 70, 4097, true, "not a non-zero multiple"},
+    {"setup-size-mismatch", 70, 0, true, NULL},
+    {"setup-pages", 78, 7, true, "page count 7 does not match"},
+    {"section-type", 86, 42, false, "unknown section type 42"},
+    {"pages-len", 90, 81, false, "PAGES: section length 81"},
+    {"pages-block", 94, 1, false, "block index 1 out of range"},
+    {"pages-count", 98, 0, false, "page count 0 out of range"},
+    {"pages-count-big", 98, 257, false, "page count 257 out of range"},
+    {"pages-range", 102, 290, true, "past the end of block 0"},
+    {"pages-present-empty", 110, 0, true, NULL /* see below */},
+    {"pages-zero-not-present", 142, 0, true, NULL},
+};
+
+static void put32(guint8 *p, guint32 v)
+{
+    v = GUINT32_TO_LE(v);
+    memcpy(p, &v, 4);
+}
+
+static void put64(guint8 *p, guint64 v)
+{
+    v = GUINT64_TO_LE(v);
+    memcpy(p, &v, 8);
+}
+
+static void test_malformed(gconstpointer data)
+{
+    const Corruption *c = data;
+    g_autoptr(VhRamBlock) src = new_ram(300);
+    g_autoptr(VhRamBlock) dst = new_ram(300);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+
+    fill_ram(src, 0);
+    build_stream(b, src, 0);
+    g_assert_cmpmem(b->data + 64, 6, "pc.ram", 6);
+    if (c->expect) {
+        if (c->is64) {
+            put64(b->data + c->offset, c->value);
+        } else {
+            put32(b->data + c->offset, c->value);
+        }
+        g_assert_false(load_bytes(dst, b->data, b->len, &err));
+        g_assert_nonnull(err);
+        if (!strstr(err->message, c->expect)) {
+            g_error("%s: '%s' lacks '%s'", c->name, err->message, c->expect);
+        }
+        return;
+    }
+    if (g_str_equal(c->name, "setup-size-mismatch")) {
+        /* Consistent in itself, but not this machine's size. */
+        put64(b->data + 70, 301 * 4096);
+        put64(b->data + 78, 301);
+        g_assert_false(load_bytes(dst, b->data, b->len, &err));
+        g_assert_nonnull(strstr(err->message, "is 1232896 bytes on the source "
+                                              "but 'pc.ram' is 1228800"));
+    } else if (g_str_equal(c->name, "pages-present-empty")) {
+        /* Present bitmap all clear: the record carries nothing. */
+        memset(b->data + 110, 0, 64);
+        g_assert_false(load_bytes(dst, b->data, b->len, &err));
+        g_assert_nonnull(strstr(err->message, "present bitmap is empty"));
+    } else {
+        /* Page 0 is zero: clear its present bit, leave its zero bit. */
+        b->data[110] &= (guint8)~1u;
+        g_assert_false(load_bytes(dst, b->data, b->len, &err));
+        g_assert_nonnull(strstr(err->message, "zero bitmap marks pages"));
+    }
+}
+
+/* Sections appended after a valid RAM_SETUP + one full iteration. */
+static void prefix_stream(GByteArray *b, VhRamBlock *ram)
+{
+    vh_mig_put_header(b, 0, 0, uuid);
+    vh_mig_put_ram_setup(b, ram);
+}
+
+static void expect_failure(VhRamBlock *ram, GByteArray *b, const char *want)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_false(load_bytes(ram, b->data, b->len, &err));
+    if (!strstr(err->message, want)) {
+        g_error("'%s' lacks '%s'", err->message, want);
+    }
+}
+
+static void test_bad_order(void)
+{
+    g_autoptr(VhRamBlock) ram = new_ram(64);
+    VhMigDeviceState d;
+    VhMigCounts c = {.iterations = 1};
+
+    default_devices(&d);
+    {
+        /* Device state before any ITER_END. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_devices(b, &d);
+        expect_failure(ram, b, "device state before the final ITER_END");
+    }
+    {
+        /* ITER_END numbering must not skip. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 2, 0, NULL);
+        expect_failure(ram, b, "iteration 2 out of order");
+    }
+    {
+        /* END before the device state. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_end(b, &c);
+        expect_failure(ram, b, "END before the device state");
+    }
+    {
+        /* Totals that do not match what arrived. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        VhMigCounts wrong = {.records = 5, .iterations = 1};
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_devices(b, &d);
+        vh_mig_put_end(b, &wrong);
+        expect_failure(ram, b, "END: the source sent 5 records");
+    }
+    {
+        /* A device section twice. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_devices(b, &d);
+        vh_mig_put_devices(b, &d);
+        expect_failure(ram, b, "MACHINE: a second one");
+    }
+    {
+        /* Data after END. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_devices(b, &d);
+        vh_mig_put_end(b, &c);
+        vh_mig_put_u32(b, 0);
+        expect_failure(ram, b, "data after the end marker");
+    }
+    {
+        /* A serial port the target lacks. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        VhMigDeviceState d2;
+        VhMigSerialState s = {.id = g_strdup("serial1")};
+
+        default_devices(&d2);
+        g_array_append_val(d2.ports, s);
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_devices(b, &d2);
+        vh_mig_device_state_clear(&d2);
+        expect_failure(ram, b, "2 serial port(s), this machine 1");
+    }
+    {
+        /* Bad device fields. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 24);
+        vh_mig_put_u64(b, 0);
+        vh_mig_put_u32(b, 9);
+        vh_mig_put_u32(b, 0);
+        vh_mig_put_u64(b, 0);
+        expect_failure(ram, b, "workload pattern 9 unknown");
+    }
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_section(b, VH_MIG_SEC_MACHINE, 8);
+        vh_mig_put_u32(b, 2);
+        vh_mig_put_u32(b, 0);
+        expect_failure(ram, b, "running flag 2");
+    }
+    {
+        /* SYNC belongs to channels only. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_section(b, VH_MIG_SEC_SYNC, 16);
+        expect_failure(ram, b, "unknown section type 8 on the main stream");
+    }
+    vh_mig_device_state_clear(&d);
+}
+
+/* Every proper prefix of a valid stream fails as truncated, no crash. */
+static void test_truncated(void)
+{
+    g_autoptr(VhRamBlock) src = new_ram(64);
+    g_autoptr(VhRamBlock) dst = new_ram(64);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    gsize step;
+
+    fill_ram(src, 1);
+    build_stream(b, src, 0);
+    g_assert_true(load_bytes(dst, b->data, b->len, &err));
+    g_assert_no_error(err);
+    step = g_test_slow() ? 1 : 61;
+    for (gsize len = 0; len < b->len; len += len < 400 ? 1 : step) {
+        g_autoptr(GError) e = NULL;
+
+        g_assert_false(load_bytes(dst, b->data, len, &e));
+        g_assert_nonnull(strstr(e->message, "truncated"));
+    }
+}
+
+/* ---- return path ---- */
+
+static void test_return_path(void)
+{
+    g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(64);
+    g_autoptr(GError) err = NULL;
+    VhMigCounts c = {.records = 3, .normal = 4, .zero = 5}, got;
+    VhMigRpType t;
+
+    g_assert_true(
+        vh_mig_rp_send(VH_CHANNEL(buf), VH_MIG_RP_READY, NULL, 0, &err));
+    g_assert_true(vh_mig_rp_send_loaded(VH_CHANNEL(buf), &c, &err));
+    vh_mig_rp_send_error(VH_CHANNEL(buf), "client DN denied");
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), 0, SEEK_SET, &err), ==, 0);
+    g_assert_true(vh_mig_rp_recv(VH_CHANNEL(buf), &t, &got, &err));
+    g_assert_cmpint(t, ==, VH_MIG_RP_READY);
+    g_assert_true(vh_mig_rp_recv(VH_CHANNEL(buf), &t, &got, &err));
+    g_assert_cmpint(t, ==, VH_MIG_RP_LOADED);
+    g_assert_cmpuint(got.records, ==, 3);
+    g_assert_cmpuint(got.zero, ==, 5);
+    g_assert_false(vh_mig_rp_recv(VH_CHANNEL(buf), &t, &got, &err));
+    g_assert_nonnull(
+        strstr(err->message, "the target refused the migration: client DN"));
+    g_clear_error(&err);
+    /* The target went away without a word. */
+    g_assert_false(vh_mig_rp_recv(VH_CHANNEL(buf), &t, &got, &err));
+    g_assert_nonnull(strstr(err->message, "without confirming"));
+    g_clear_error(&err);
+    /* A malformed message. */
+    g_assert_true(vh_mig_rp_send(VH_CHANNEL(buf), 9, "x", 1, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), -9, SEEK_END, &err), >, 0);
+    g_assert_false(vh_mig_rp_recv(VH_CHANNEL(buf), &t, &got, &err));
+    g_assert_nonnull(strstr(err->message, "malformed message (type 9"));
+}
+
+/* The loader answers READY when the header asks for a return path. */
+static void test_ready_sent(void)
+{
+    g_autoptr(VhRamBlock) src = new_ram(64);
+    g_autoptr(VhRamBlock) dst = new_ram(64);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(VhMigLoader) l = vh_mig_loader_new(dst, false);
+    g_autoptr(GError) err = NULL;
+    VhChannel *a, *c;
+    Feeder f;
+    GThread *t;
+    VhMigRpType type;
+    VhMigCounts counts;
+
+    fill_ram(src, 2);
+    build_stream(b, src, VH_MIG_FLAG_RETURN_PATH);
+    vh_mig_loader_expect_serial(l, "serial0", true);
+    pair(&a, &c);
+    f.ch = a;
+    f.data = g_bytes_new(b->data, b->len);
+    f.shutdown = true;
+    t = g_thread_new("feed", feed_thread, &f);
+    g_assert_true(vh_mig_loader_run_main(l, c, NULL, &err));
+    g_assert_no_error(err);
+    g_thread_join(t);
+    g_assert_true(vh_mig_loader_has_return_path(l));
+    g_assert_true(vh_mig_rp_recv(a, &type, &counts, &err));
+    g_assert_cmpint(type, ==, VH_MIG_RP_READY);
+    g_assert_true(vh_mig_loader_get_devices(l)->running);
+    g_assert_cmpuint(vh_mig_loader_get_devices(l)->rate, ==, 1 << 20);
+    g_assert_cmpuint(vh_mig_loader_get_counts(l)->normal, ==, 48);
+    g_assert_cmpuint(vh_mig_loader_get_counts(l)->zero, ==, 16);
+    g_bytes_unref(f.data);
+    g_object_unref(a);
+    g_object_unref(c);
+}
+
+/* ---- multifd ---- */
+
+typedef struct {
+    VhMigLoader *l;
+    VhChannel *ch;
+    bool ok;
+    char *error;
+} ChanRun;
+
+static gpointer chan_thread(gpointer opaque)
+{
+    ChanRun *r = opaque;
+    g_autoptr(GError) err = NULL;
+
+    r->ok = vh_mig_loader_run_channel(r->l, r->ch, NULL, &err);
+    if (!r->ok) {
+        r->error = g_strdup(err->message);
+    }
+    return NULL;
+}
+
+static gpointer main_thread(gpointer opaque)
+{
+    ChanRun *r = opaque;
+    g_autoptr(GError) err = NULL;
+
+    r->ok = vh_mig_loader_run_main(r->l, r->ch, NULL, &err);
+    if (!r->ok) {
+        r->error = g_strdup(err->message);
+    }
+    return NULL;
+}
+
+/*
+ * Two channels; page 5 is sent twice, the old copy on channel 1 in
+ * iteration 1 and the new one on channel 0 in iteration 2: the SYNC
+ * barrier must keep the old copy from landing last.
+ */
+static void test_multifd_order(void)
+{
+    g_autoptr(VhRamBlock) src = new_ram(256);
+    g_autoptr(VhRamBlock) dst = new_ram(256);
+    g_autoptr(VhMigLoader) l = vh_mig_loader_new(dst, true);
+    g_autoptr(GError) err = NULL;
+    VhChannel *m[2], *ch[2][2];
+    ChanRun runs[2];
+    GThread *threads[2];
+    g_autoptr(GByteArray) mb = g_byte_array_new();
+    VhMigCounts cnt[2] = {{0}}, total = {0};
+    guint64 one[4] = {1ULL << 5, 0, 0, 0};
+    guint64 rest[4] = {~(1ULL << 5), ~0ULL, ~0ULL, ~0ULL};
+    guint64 packets[2];
+    VhMigDeviceState d;
+    ChanRun main_run;
+    GThread *tm;
+
+    vh_mig_loader_expect_serial(l, "serial0", true);
+    pair(&m[0], &m[1]);
+    for (guint i = 0; i < 2; i++) {
+        pair(&ch[i][0], &ch[i][1]);
+        runs[i] = (ChanRun){.l = l, .ch = ch[i][1]};
+        threads[i] = g_thread_new("chan", chan_thread, &runs[i]);
+    }
+    fill_ram(src, 3);
+    /* The header first: channels wait for it before they read on. */
+    vh_mig_put_header(mb, VH_MIG_FLAG_MULTIFD, 2, uuid);
+    vh_mig_put_ram_setup(mb, src);
+    g_assert_true(vh_channel_write_all(m[0], mb->data, mb->len, &err));
+    g_byte_array_set_size(mb, 0);
+    main_run = (ChanRun){.l = l, .ch = m[1]};
+    tm = g_thread_new("main", main_thread, &main_run);
+    for (guint i = 0; i < 2; i++) {
+        g_autoptr(GByteArray) h = g_byte_array_new();
+
+        vh_mig_put_hello(h, i, uuid);
+        g_assert_true(vh_channel_write_all(ch[i][0], h->data, h->len, &err));
+    }
+    /* Iteration 1: the old page 5 on channel 1, the rest on channel 0. */
+    g_assert_cmpint(
+        vh_mig_send_pages(ch[1][0], src, 0, 0, 256, one, &cnt[1], &err), >, 0);
+    g_assert_cmpint(
+        vh_mig_send_pages(ch[0][0], src, 0, 0, 256, rest, &cnt[0], &err), >, 0);
+    /* Iteration 2: page 5 changed, sent on channel 0. */
+    memset((guint8 *)vh_ram_block_get_host(src) + 5 * 4096, 0xab, 4096);
+    for (guint i = 0; i < 2; i++) {
+        g_autoptr(GByteArray) s = g_byte_array_new();
+
+        vh_mig_put_section(s, VH_MIG_SEC_SYNC, 16);
+        vh_mig_put_u64(s, 1);
+        vh_mig_put_u64(s, 1);
+        g_assert_true(vh_channel_write_all(ch[i][0], s->data, s->len, &err));
+    }
+    g_assert_cmpint(
+        vh_mig_send_pages(ch[0][0], src, 0, 0, 256, one, &cnt[0], &err), >, 0);
+    {
+        g_autoptr(GByteArray) s = g_byte_array_new();
+
+        vh_mig_put_section(s, VH_MIG_SEC_SYNC, 16);
+        vh_mig_put_u64(s, 2);
+        vh_mig_put_u64(s, 1);
+        vh_mig_put_section(s, VH_MIG_SEC_CHANNEL_END, 8);
+        vh_mig_put_u64(s, 2);
+        g_assert_true(vh_channel_write_all(ch[0][0], s->data, s->len, &err));
+        g_byte_array_set_size(s, 0);
+        vh_mig_put_section(s, VH_MIG_SEC_SYNC, 16);
+        vh_mig_put_u64(s, 2);
+        vh_mig_put_u64(s, 0);
+        vh_mig_put_section(s, VH_MIG_SEC_CHANNEL_END, 8);
+        vh_mig_put_u64(s, 1);
+        g_assert_true(vh_channel_write_all(ch[1][0], s->data, s->len, &err));
+    }
+    for (guint i = 0; i < 2; i++) {
+        g_assert_true(
+            vh_channel_shutdown(ch[i][0], VH_CHANNEL_SHUTDOWN_WRITE, &err));
+    }
+    packets[0] = 1;
+    packets[1] = 1;
+    vh_mig_put_iter_end(mb, 1, 2, packets);
+    packets[1] = 0;
+    vh_mig_put_iter_end(mb, 2, 2, packets);
+    default_devices(&d);
+    vh_mig_put_devices(mb, &d);
+    vh_mig_device_state_clear(&d);
+    total.records = cnt[0].records + cnt[1].records;
+    total.normal = cnt[0].normal + cnt[1].normal;
+    total.zero = cnt[0].zero + cnt[1].zero;
+    total.iterations = 2;
+    vh_mig_put_end(mb, &total);
+    g_assert_true(vh_channel_write_all(m[0], mb->data, mb->len, &err));
+    g_assert_true(vh_channel_shutdown(m[0], VH_CHANNEL_SHUTDOWN_WRITE, &err));
+    g_thread_join(tm);
+    g_assert_cmpstr(main_run.error, ==, NULL);
+    g_assert_true(main_run.ok);
+    for (guint i = 0; i < 2; i++) {
+        g_thread_join(threads[i]);
+        g_assert_true(runs[i].ok);
+        g_object_unref(ch[i][0]);
+        g_object_unref(ch[i][1]);
+    }
+    g_assert_cmpmem(vh_ram_block_get_host(src), 256 * 4096,
+                    vh_ram_block_get_host(dst), 256 * 4096);
+    g_object_unref(m[0]);
+    g_object_unref(m[1]);
+}
+
+/* A channel with the wrong session uuid or index is refused. */
+static void test_multifd_bad_hello(void)
+{
+    g_autoptr(VhRamBlock) ram = new_ram(64);
+    g_autoptr(VhMigLoader) l = vh_mig_loader_new(ram, true);
+    g_autoptr(GByteArray) mb = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    guint8 other[16] = {9};
+    VhChannel *m[2], *c[2], *c2[2];
+    ChanRun run, run2, main_run;
+    GThread *t, *t2, *tm;
+
+    pair(&m[0], &m[1]);
+    pair(&c[0], &c[1]);
+    pair(&c2[0], &c2[1]);
+    run = (ChanRun){.l = l, .ch = c[1]};
+    run2 = (ChanRun){.l = l, .ch = c2[1]};
+    t = g_thread_new("chan", chan_thread, &run);
+    t2 = g_thread_new("chan", chan_thread, &run2);
+    {
+        g_autoptr(GByteArray) h = g_byte_array_new();
+
+        vh_mig_put_hello(h, 0, other);
+        g_assert_true(vh_channel_write_all(c[0], h->data, h->len, &err));
+        g_byte_array_set_size(h, 0);
+        vh_mig_put_hello(h, 4, uuid);
+        g_assert_true(vh_channel_write_all(c2[0], h->data, h->len, &err));
+    }
+    vh_mig_put_header(mb, VH_MIG_FLAG_MULTIFD, 1, uuid);
+    vh_mig_put_ram_setup(mb, ram);
+    g_assert_true(vh_channel_write_all(m[0], mb->data, mb->len, &err));
+    main_run = (ChanRun){.l = l, .ch = m[1]};
+    tm = g_thread_new("main", main_thread, &main_run);
+    g_thread_join(t);
+    g_thread_join(t2);
+    g_assert_false(run.ok);
+    g_assert_nonnull(strstr(run.error, "session uuid does not match"));
+    g_assert_false(run2.ok);
+    g_assert_nonnull(strstr(run2.error, "index 4 out of range (1 channels)"));
+    g_free(run.error);
+    g_free(run2.error);
+    /* The main stream waits for its channel until aborted. */
+    vh_mig_loader_abort(l, "test over");
+    g_thread_join(tm);
+    g_assert_false(main_run.ok);
+    g_assert_cmpstr(main_run.error, ==, "test over");
+    g_free(main_run.error);
+    for (guint i = 0; i < 2; i++) {
+        g_object_unref(m[i]);
+        g_object_unref(c[i]);
+        g_object_unref(c2[i]);
+    }
+}
+
+/* The fuzz corpus's valid-* seeds load: the fuzzer starts from real streams. */
+static void test_corpus(void)
+{
+    const char *top = g_getenv("VMHOST_TOP_SRCDIR");
+    g_autofree char *dir = NULL;
+    g_autoptr(GDir) d = NULL;
+    const char *name;
+    guint n = 0;
+
+    if (!top) {
+        g_test_skip("VMHOST_TOP_SRCDIR not set");
+        return;
+    }
+    dir = g_build_filename(top, "tests/fuzz/corpus/migration-stream", NULL);
+    d = g_dir_open(dir, 0, NULL);
+    g_assert_nonnull(d);
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_autofree char *data = NULL;
+        g_autoptr(VhRamBlock) ram = new_ram(64);
+        g_autoptr(GError) err = NULL;
+        gsize len;
+
+        if (!g_str_has_prefix(name, "valid-")) {
+            continue;
+        }
+        g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+        if (!load_bytes(ram, (guint8 *)data, len, &err)) {
+            g_error("%s: %s", name, err->message);
+        }
+        n++;
+    }
+    g_assert_cmpuint(n, >=, 2);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/migration/stream/round-trip", test_round_trip);
+    g_test_add_func("/migration/stream/zero-pages", test_zero_pages_cost_bits);
+    for (guint i = 0; i < G_N_ELEMENTS(corruptions); i++) {
+        g_autofree char *path = g_strdup_printf(
+            "/migration/stream/malformed/%s", corruptions[i].name);
+
+        g_test_add_data_func(path, &corruptions[i], test_malformed);
+    }
+    g_test_add_func("/migration/stream/bad-order", test_bad_order);
+    g_test_add_func("/migration/stream/truncated", test_truncated);
+    g_test_add_func("/migration/stream/corpus", test_corpus);
+    g_test_add_func("/migration/stream/return-path", test_return_path);
+    g_test_add_func("/migration/stream/ready", test_ready_sent);
+    g_test_add_func("/migration/stream/multifd-order", test_multifd_order);
+    g_test_add_func("/migration/stream/multifd-bad-hello",
+                    test_multifd_bad_hello);
+    return g_test_run();
+}
