@@ -51,8 +51,10 @@ check: test asan format-check
 bench: build
 	bench/run $(BUILD)
 
+# Long runs: the TLS priority scenario with testssl.sh's full scan.
 soak: build
-	@echo "soak: no soak tests yet"
+	VMHOST_BUILDDIR=$(CURDIR)/$(BUILD) VH_TESTSSL_FULL=1 \
+	    tests/programs/test-tls-priority.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
