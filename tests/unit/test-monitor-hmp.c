@@ -138,6 +138,12 @@ static void test_objects(void)
     expect(&f, "info tls", "no TLS credentials objects\r\n");
     expect(&f, "object_add tls-creds-anon,id=anon0,endpoint=server", "");
     expect_has(&f, "info tls", "anon0: endpoint=server");
+    if (VMHOST_TLS_PRIORITY_DEFAULT[0] == '@') {
+        /* The tests' system priority file has SYSTEM. */
+        expect_has(&f, "info tls",
+                   "  requested " VMHOST_TLS_PRIORITY_DEFAULT
+                   ": keyword SYSTEM in ");
+    }
     expect_has(&f, "object_add tls-creds-anon,id=anon0", "Error: ");
     expect_has(&f, "object_add tls-creds-anon,id=a1,endpoint=middle",
                "endpoint");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "monitor-testutil.h"
+#include "vmhost-config.h"
 #include "vmhost/chardev/chardev-opts.h"
 #include "vmhost/monitor/qmp.h"
 #include "vmhost/object/object.h"
@@ -335,6 +336,17 @@ static void test_objects(void)
         strstr(json_object_get_string_member(e, "priority"), "ANON"));
     g_assert_cmpstr(json_object_get_string_member(e, "priority-source"), ==,
                     "default");
+    /* The tests' system priority file has SYSTEM (tests/unit/meson.build). */
+    g_assert_cmpstr(json_object_get_string_member(e, "priority-requested"), ==,
+                    VMHOST_TLS_PRIORITY_DEFAULT);
+    if (VMHOST_TLS_PRIORITY_DEFAULT[0] == '@') {
+        g_assert_cmpstr(json_object_get_string_member(e, "priority-resolution"),
+                        ==, "keyword");
+        g_assert_cmpstr(json_object_get_string_member(e, "priority-keyword"),
+                        ==, "SYSTEM");
+        g_assert_cmpstr(json_object_get_string_member(e, "priority-file"), ==,
+                        g_getenv("GNUTLS_SYSTEM_PRIORITY_FILE"));
+    }
     fails(&f,
           "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
           "\"tls-creds-anon\", \"id\": \"anon0\"}}",
