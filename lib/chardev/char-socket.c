@@ -1096,6 +1096,11 @@ bool vh_chardev_socket_get_wait(VhChardevSocket *s)
     return s->server && s->wait;
 }
 
+bool vh_chardev_socket_is_telnet(VhChardevSocket *s)
+{
+    return s->telnet;
+}
+
 guint16 vh_chardev_socket_get_port(VhChardevSocket *s)
 {
     return s->listener ? vh_net_listener_get_port(s->listener) : 0;

@@ -717,15 +717,19 @@ static bool add_serials(Vmhost *vm, GError **errp)
 
 /*
  * Whether an HMP monitor on @chr has a person at a terminal (readline
- * mode: echo, redraws, completion): stdio while stdin is a terminal, and
- * pty; a mux=on chardev by its backend. Sockets and the rest: line mode.
+ * mode: echo, redraws, completion): stdio while stdin is a terminal, pty,
+ * and a telnet=on socket (its server offers WILL ECHO, so the client
+ * stops echoing locally); a mux=on chardev by its backend. Other sockets
+ * and the rest: line mode.
  */
 static bool chardev_is_terminal(VhChardev *chr)
 {
     VhChardev *be = vh_chardev_get_backend(chr);
 
     return (VH_IS_CHARDEV_STDIO(be) && isatty(STDIN_FILENO)) ||
-           VH_IS_CHARDEV_PTY(be);
+           VH_IS_CHARDEV_PTY(be) ||
+           (VH_IS_CHARDEV_SOCKET(be) &&
+            vh_chardev_socket_is_telnet(VH_CHARDEV_SOCKET(be)));
 }
 
 /* -mon [chardev=]ID[,mode=readline|control][,pretty=on|off] */

@@ -5,8 +5,9 @@
  * what the terminal would show. Checked: the commands run, every line
  * ends in exactly one CR LF (never CR CR LF), the terminal is raw while
  * vmhost runs and its settings come back after quit, SIGTERM and a
- * startup error; -monitor pty is in readline mode too; a mux=on stdio
- * shares the terminal between the guest console and the monitor.
+ * startup error, and raw again after SIGCONT; -monitor pty and telnet=on
+ * sockets are in readline mode too; a mux=on stdio shares the terminal
+ * between the guest console and the monitor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -378,6 +382,71 @@ static void test_monitor_pty(void)
     tty_close(&t);
 }
 
+/* A loopback port nothing listens on now. */
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int port;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static int connect_port(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < TIMEOUT_MS / 20; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+            g_assert_cmpint(fcntl(fd, F_SETFL, O_NONBLOCK), ==, 0);
+            return fd;
+        }
+        close(fd);
+        g_usleep(20000);
+    }
+    g_error("cannot connect to 127.0.0.1:%d", port);
+}
+
+/*
+ * telnet=on: the server offers WILL ECHO, so a telnet client echoes
+ * nothing itself; the monitor is in readline mode there.
+ */
+static void test_telnet(void)
+{
+    int port = free_port();
+    g_autofree char *spec = g_strdup_printf(
+        "socket,id=t0,host=127.0.0.1,port=%d,server=on,wait=off,telnet=on",
+        port);
+    const char *const args[] = {"-S",   "-chardev",   spec,
+                                "-mon", "chardev=t0", NULL};
+    Tty t;
+    Tty mon = {.seen = g_string_new(NULL), .slave = -1};
+
+    tty_start(&t, args);
+    mon.master = connect_port(port);
+    g_free(expect(&mon, "\xff\xfb\x01\xff\xfb\x03")); /* WILL ECHO, SGA */
+    g_free(expect(&mon, PROMPT));
+    /* a telnet client's Enter is CR NUL */
+    type(&mon, "inf\tst\t\r");
+    g_assert_cmpint(write(mon.master, "", 1), ==, 1);
+    expect_exact(&mon,
+                 "info status \r\nVM status: paused (prelaunch)\r\n" PROMPT);
+    type(&mon, "quit\r\n");
+    g_assert_cmpint(tty_wait(&t), ==, 0);
+    close(mon.master);
+    g_string_free(mon.seen, true);
+    tty_close(&t);
+}
+
 /* mux=on: the console's LF-only lines get their CR, Ctrl-A c reaches a
  * monitor that is in readline mode through the mux. */
 static void test_mux(void)
@@ -415,5 +484,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vmhost/tty/error-restores", test_error_restores);
     g_test_add_func("/vmhost/tty/monitor-pty", test_monitor_pty);
     g_test_add_func("/vmhost/tty/mux", test_mux);
+    g_test_add_func("/vmhost/tty/telnet", test_telnet);
     return g_test_run();
 }

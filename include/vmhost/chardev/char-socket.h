@@ -97,6 +97,9 @@ VhChardev *vh_chardev_socket_new(const char *id,
 /* Whether startup should call wait_connected (server with wait=on). */
 bool vh_chardev_socket_get_wait(VhChardevSocket *s);
 
+/* Whether telnet=on: a person at a telnet client is the usual peer. */
+bool vh_chardev_socket_is_telnet(VhChardevSocket *s);
+
 /*
  * Block the calling thread, iterating the chardev's context, until a peer
  * is connected (TLS and telnet done). A server first announces

@@ -26,8 +26,8 @@
  * not translate output: the monitor writes CR LF itself (the stdio and pty
  * backends switch the translation off). Without @terminal (a program
  * at the other end, e.g. a socket) nothing is echoed and Tab does
- * nothing. vmhost passes true for stdio when stdin is a terminal and for
- * pty.
+ * nothing. vmhost passes true for stdio when stdin is a terminal, for
+ * pty and for telnet=on sockets.
  */
 #pragma once
 
