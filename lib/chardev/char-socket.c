@@ -1101,6 +1101,11 @@ bool vh_chardev_socket_is_telnet(VhChardevSocket *s)
     return s->telnet;
 }
 
+bool vh_chardev_socket_is_server(VhChardevSocket *s)
+{
+    return s->server;
+}
+
 guint16 vh_chardev_socket_get_port(VhChardevSocket *s)
 {
     return s->listener ? vh_net_listener_get_port(s->listener) : 0;

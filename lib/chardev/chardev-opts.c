@@ -102,6 +102,20 @@ static bool get_socket_bools(const Common *c, VhOpts *o,
     return true;
 }
 
+/* tls-handshake-timeout-ms (vmhost's own; QEMU has no such key). */
+static bool get_handshake_timeout(const Common *c, VhOpts *o, guint *ms,
+                                  GError **errp)
+{
+    gint64 v = 0;
+
+    if (!vh_opts_get_int(o, "tls-handshake-timeout-ms", 1, G_MAXUINT, &v,
+                         errp)) {
+        return key_failed(c, errp);
+    }
+    *ms = (guint)v;
+    return true;
+}
+
 /*
  * fd=N. A name (fd=NAME, an fd kept by getfd) means something only to a
  * monitor, whose chardev-add swaps it for the number before we see it.
@@ -141,6 +155,7 @@ static VhChardev *new_socket(const Common *c, VhOpts *o, GMainContext *ctx,
     s.tls_authz = vh_opts_get_string(o, "tls-authz");
     if (!get_socket_bools(c, o, &s, errp) ||
         !get_reconnect(c, o, &s.reconnect_ms, errp) ||
+        !get_handshake_timeout(c, o, &s.handshake_timeout_ms, errp) ||
         !vh_opts_check_unused(o, errp)) {
         if (s.fd >= 0) {
             close(s.fd); /* ours from the call on, see chardev-opts.h */

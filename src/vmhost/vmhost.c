@@ -446,6 +446,11 @@ static bool chardev_start(VhChardev *chr, VhOpts *o, GError **errp)
     if (!vh_opts_get_bool(o, "server", &server, NULL)) {
         server = false;
     }
+    /* the socket knows best: fd=N of a listening socket is a server */
+    if (VH_IS_CHARDEV_SOCKET(chr) &&
+        vh_chardev_socket_is_server(VH_CHARDEV_SOCKET(chr))) {
+        server = true;
+    }
     if (VH_IS_CHARDEV_SOCKET(chr) && !server && !vh_opts_has(o, "reconnect") &&
         !vh_opts_has(o, "reconnect-ms")) {
         return vh_chardev_socket_wait_connected(VH_CHARDEV_SOCKET(chr), errp);

@@ -413,6 +413,37 @@ static void test_tls_notices(void)
     g_assert_true(vh_object_del("anon-c", &err));
 }
 
+/* tls-handshake-timeout-ms from an option string bounds a stalled peer. */
+static void test_handshake_timeout_key(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhChardev) chr = NULL;
+    int stall;
+    Seen *s;
+
+    vh_test_chardev_expect_error(
+        "socket,id=h0,host=127.0.0.1,port=0,server=on,wait=off,"
+        "tls-handshake-timeout-ms=0",
+        "parameter 'tls-handshake-timeout-ms' expects a number from 1");
+    vh_test_chardev_expect_error(
+        "socket,id=h1,host=127.0.0.1,port=0,server=on,wait=off,"
+        "tls-handshake-timeout-ms=soon",
+        "parameter 'tls-handshake-timeout-ms'");
+    add_object("anon-h",
+               tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_SERVER, NULL));
+    chr = vh_test_chardev_new_ok("socket,id=h2,host=127.0.0.1,port=0,"
+                                 "server=on,wait=off,tls-creds=anon-h,"
+                                 "tls-handshake-timeout-ms=120");
+    stall = tcp_connect(vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(chr)));
+    WAIT_UNTIL(count_for("h2") == 1);
+    s = nth_for("h2", 0);
+    g_assert_cmpint(s->kind, ==, VH_CHARDEV_NOTICE_REFUSED);
+    g_assert_cmpstr(s->reason, ==, "TLS handshake timed out after 120 ms");
+    close(stall);
+    vh_chardev_close(chr);
+    g_assert_true(vh_object_del("anon-h", &err));
+}
+
 /* Removing an observer stops its calls; handles are distinct. */
 static int other_calls;
 
@@ -460,6 +491,8 @@ int main(int argc, char **argv)
     g_test_add_func("/chardev/socket-fd/errors", test_fd_errors);
     g_test_add_func("/chardev/socket-fd/tls-notices", test_tls_notices);
     g_test_add_func("/chardev/socket-fd/remove-observer", test_remove_observer);
+    g_test_add_func("/chardev/socket-fd/handshake-timeout-key",
+                    test_handshake_timeout_key);
     rc = g_test_run();
     vh_chardev_remove_notice_func(h);
     g_array_unref(seen);

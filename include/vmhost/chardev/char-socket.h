@@ -101,6 +101,12 @@ bool vh_chardev_socket_get_wait(VhChardevSocket *s);
 bool vh_chardev_socket_is_telnet(VhChardevSocket *s);
 
 /*
+ * Whether it accepts its peers: server=on, or an inherited listening fd
+ * (fd=N without server=on is a server when the socket is listening).
+ */
+bool vh_chardev_socket_is_server(VhChardevSocket *s);
+
+/*
  * Block the calling thread, iterating the chardev's context, until a peer
  * is connected (TLS and telnet done). A server first announces
  * "waiting for connection on: <describe>" through the info func. Fails if

@@ -15,7 +15,9 @@
  * Keys every backend takes: id (required), logfile, logappend, mux.
  *   socket   host, port, path, abstract, fd, server, wait, reconnect-ms,
  *            reconnect=SECONDS (legacy), nodelay (and legacy delay=off),
- *            telnet, tls-creds, tls-authz, ipv4, ipv6. Bare "server" and
+ *            telnet, tls-creds, tls-authz, ipv4, ipv6,
+ *            tls-handshake-timeout-ms (vmhost's own: how long a peer may
+ *            take over its TLS handshake, default 10000). Bare "server" and
  *            "nowait" are server=on and wait=off. wait defaults to on for
  *            a server: the caller then runs vh_chardev_socket_wait_connected.
  *   null     -
