@@ -68,6 +68,7 @@ struct Source {
     bool stopped;
     bool was_running;
     gint64 stop_us;
+    gint64 start_us;
 };
 
 static void add_bytes(Source *s, guint64 n)
@@ -324,17 +325,15 @@ static void publish(Source *s)
     g_mutex_unlock(&mig->lock);
 }
 
-static void estimate(Source *s, bool force)
+/* Re-estimate the bandwidth over windows of at least 100 ms. */
+static void estimate(Source *s)
 {
     gint64 now = g_get_monotonic_time();
     gint64 dt = now - s->est_us;
     guint64 bytes = get_bytes(s);
 
-    if (dt >= ESTIMATE_US || (force && dt > 0 && bytes > s->est_bytes)) {
-        double bw = (double)(bytes - s->est_bytes) * G_USEC_PER_SEC / dt;
-
-        /* A short window (a tiny pass) only refines a real estimate. */
-        s->bw = dt >= ESTIMATE_US || s->bw == 0 ? bw : (s->bw + bw) / 2;
+    if (dt >= ESTIMATE_US) {
+        s->bw = (double)(bytes - s->est_bytes) * G_USEC_PER_SEC / dt;
         s->est_us = now;
         s->est_bytes = bytes;
         publish(s);
@@ -429,7 +428,7 @@ static bool send_pass(Source *s, GError **errp)
         if (cancelled(s, errp) || !throttle(s, errp)) {
             return false;
         }
-        estimate(s, false);
+        estimate(s);
     }
     return true;
 }
@@ -532,8 +531,14 @@ static bool converged(Source *s, guint64 dirty)
     g_mutex_lock(&s->mig->lock);
     limit = s->mig->params.downtime_limit;
     g_mutex_unlock(&s->mig->lock);
-    estimate(s, true);
+    estimate(s);
     bw = s->bw;
+    if (bw == 0) {
+        /* Less than one window so far: the average since the start. */
+        gint64 dt = g_get_monotonic_time() - s->start_us;
+
+        bw = dt > 0 ? (double)get_bytes(s) * G_USEC_PER_SEC / dt : 0;
+    }
     return dirty == 0 ||
            (double)dirty * VH_RAM_PAGE_SIZE <= bw * (double)limit / 1000.0;
 }
@@ -691,7 +696,7 @@ gpointer vh_mig_source_thread(gpointer opaque)
     s.pages = vh_ram_block_get_pages(s.ram);
     s.nwords = ((s.pages + 63) / 64 + 3) / 4 * 4;
     s.bitmap = g_new0(guint64, s.nwords);
-    s.est_us = s.slot_us = g_get_monotonic_time();
+    s.est_us = s.slot_us = s.start_us = g_get_monotonic_time();
     ok = setup(&s, &err);
     if (ok) {
         vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
