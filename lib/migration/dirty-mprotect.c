@@ -128,9 +128,15 @@ static void chain_previous(int sig, siginfo_t *si, void *uc)
     }
 }
 
-/* Whether @addr is in a tracked (or just untracked) range; handles it. */
+/*
+ * Whether @addr is in a tracked range (recorded) or in a just retired one
+ * (the write is simply retried); an active tracker wins over a retired one
+ * that covered the same addresses.
+ */
 static bool handle_fault(uintptr_t addr)
 {
+    bool retired = false;
+
     for (int i = 0; i < MAX_SLOTS; i++) {
         Slot *s = &slots[i];
         __atomic_fetch_add(&s->inflight, 1, __ATOMIC_SEQ_CST);
@@ -138,13 +144,13 @@ static bool handle_fault(uintptr_t addr)
         bool mine = state != SLOT_FREE && addr >= s->start && addr < s->end;
         if (mine && state == SLOT_ACTIVE) {
             record_write(s, addr);
-        }
-        __atomic_fetch_sub(&s->inflight, 1, __ATOMIC_SEQ_CST);
-        if (mine) {
+            __atomic_fetch_sub(&s->inflight, 1, __ATOMIC_SEQ_CST);
             return true;
         }
+        retired |= mine;
+        __atomic_fetch_sub(&s->inflight, 1, __ATOMIC_SEQ_CST);
     }
-    return false;
+    return retired;
 }
 
 static void segv_handler(int sig, siginfo_t *si, void *uc)
@@ -210,6 +216,18 @@ static Slot *pick_slot(void)
     return best;
 }
 
+/* Retired slots over the new range are of no more use. */
+static void retire_overlapping(uintptr_t start, uintptr_t end)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        Slot *s = &slots[i];
+        if (s->state == SLOT_DRAINING && s->start < end && start < s->end) {
+            __atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_SEQ_CST);
+            wait_unused(s);
+        }
+    }
+}
+
 static bool mprotect_start(VhDirtyTracker *t, GError **errp)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&slots_lock);
@@ -225,6 +243,7 @@ static bool mprotect_start(VhDirtyTracker *t, GError **errp)
                     (void *)t->host, MAX_SLOTS);
         return false;
     }
+    retire_overlapping((uintptr_t)t->host, (uintptr_t)t->host + t->size);
     s->start = (uintptr_t)t->host;
     s->end = s->start + t->size;
     s->pages = t->pages;
