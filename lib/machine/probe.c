@@ -105,7 +105,7 @@ void vh_probe_free(VhProbe *p)
     if (g_hash_table_size(probes) == 0) {
         g_clear_pointer(&probes, g_hash_table_unref);
     }
-    vh_chardev_set_handlers(p->chr, NULL, NULL, NULL, NULL, NULL);
+    vh_chardev_set_handlers(p->chr, NULL, NULL, NULL, p, NULL);
     g_object_unref(p->chr);
     g_byte_array_unref(p->in);
     g_free(p->id);

@@ -135,7 +135,7 @@ void vh_serial_free(VhSerial *s)
     if (!s) {
         return;
     }
-    vh_chardev_set_handlers(s->chr, NULL, NULL, NULL, NULL, NULL);
+    vh_chardev_set_handlers(s->chr, NULL, NULL, NULL, s, NULL);
     g_object_unref(s->chr);
     g_string_free(s->line, TRUE);
     g_free(s->id);

@@ -343,7 +343,8 @@ void vh_hmp_free(VhHmp *hmp)
     if (!hmp) {
         return;
     }
-    vh_chardev_set_handlers(hmp->chr, NULL, NULL, NULL, NULL, NULL);
+    /* a mux=on chardev finds the frontend to drop by its opaque */
+    vh_chardev_set_handlers(hmp->chr, NULL, NULL, NULL, hmp, NULL);
     g_object_unref(hmp->chr);
     vh_readline_free(hmp->rl);
     g_free(hmp);

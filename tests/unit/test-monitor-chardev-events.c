@@ -22,6 +22,9 @@
 #include "tls-testutil.h"
 #include "vmhost/chardev/char-socket.h"
 #include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/machine/probe.h"
+#include "vmhost/machine/serial.h"
+#include "vmhost/monitor/hmp.h"
 #include "vmhost/monitor/qmp.h"
 #include "vmhost/object/object.h"
 #include "vmhost/vmhost-types.h"
@@ -565,6 +568,52 @@ static void test_getfd_tls_and_tcp(void)
     g_assert_true(vh_object_del("gf-anon-c", &err));
 }
 
+/*
+ * Every kind of frontend leaves a mux=on chardev when freed (each detaches
+ * with its own opaque): a freed one must not be called when the peer
+ * goes, and the chardev can be removed once they are all gone.
+ */
+static void test_mux_frontends_detach(void)
+{
+    Fixture f = {0};
+    g_autoptr(GError) err = NULL;
+    g_autofree char *spec = NULL;
+    VhChardev *mux;
+    VhQmp *q;
+    VhHmp *h;
+    VhSerial *ser;
+    VhProbe *pr;
+    int fd;
+
+    setup(&f);
+    mux = add_chardev("socket,id=fe0,host=127.0.0.1,port=0,server=on,"
+                      "wait=off,mux=on",
+                      false);
+    /* (a probe insists on being the first frontend) */
+    pr = vh_probe_new("probe-fe", mux, &err);
+    g_assert_no_error(err);
+    ser = vh_serial_new("serial-fe", mux, NULL, &err);
+    g_assert_no_error(err);
+    h = vh_hmp_new(&f.host, mux, false);
+    q = vh_qmp_new(&f.host, mux);
+    fd = tcp_connect(port_of(mux));
+    g_autoptr(JsonObject) c = wait_event(&f, "CHARDEV_CONNECTED", "fe0");
+    vh_hmp_free(h);
+    vh_qmp_free(q);
+    vh_probe_free(pr);
+    g_assert_true(vh_chardev_has_frontend(mux));
+    vh_serial_free(ser);
+    g_assert_false(vh_chardev_has_frontend(mux));
+    /* the peer leaves (a reader notices): nobody freed is told */
+    vh_chardev_set_handlers(mux, NULL, drop_read, NULL, &f, NULL);
+    close(fd);
+    g_autoptr(JsonObject) d = wait_event(&f, "CHARDEV_DISCONNECTED", "fe0");
+    vh_chardev_set_handlers(mux, NULL, NULL, NULL, &f, NULL);
+    g_assert_true(vh_chardev_remove("fe0", &err));
+    g_assert_no_error(err);
+    teardown(&f);
+}
+
 /* ---- chardev-add fd=NAME ---- */
 
 /* An HMP line through human-monitor-command: its output (transfer full). */
@@ -664,6 +713,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/getfd/mux-unix", test_getfd_mux_unix);
     g_test_add_func("/monitor/getfd/tls-and-tcp", test_getfd_tls_and_tcp);
     g_test_add_func("/monitor/chardev-add/fd-name", test_chardev_add_fd_name);
+    g_test_add_func("/monitor/mux/frontends-detach", test_mux_frontends_detach);
     rc = g_test_run();
     tls_test_pki_free(pki);
     return rc;

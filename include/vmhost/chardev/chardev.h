@@ -93,7 +93,9 @@ GMainContext *vh_chardev_get_context(VhChardev *chr);
 
 /*
  * Install the frontend's callbacks (any may be NULL; NULL @read drops
- * input). @context must be NULL or the chardev's own context: moving a
+ * input). All three NULL detaches the frontend: pass the @opaque it was
+ * attached with, which is how a mux (char-mux.h) tells its frontends
+ * apart. @context must be NULL or the chardev's own context: moving a
  * chardev between contexts is not supported. If the chardev is already
  * connected, @event is called with OPENED from the chardev's context soon
  * after (never from within this call).
