@@ -90,7 +90,8 @@ static const OptionDef option_defs[] = {
      "create a character device (socket, null, file, ringbuf, ...)"},
     {"serial", OPT_SERIAL, "DEV",
      "a serial port on DEV: chardev:ID, null, stdio, pty, file:PATH, "
-     "tcp:HOST:PORT[,server][,nowait], unix:PATH[,server], none"},
+     "tcp:HOST:PORT[,server][,nowait], telnet:HOST:PORT[,server][,nowait], "
+     "unix:PATH[,server], none"},
     {"device", OPT_DEVICE, "isa-serial,chardev=ID[,id=ID]",
      "a serial port on chardev ID; chardev-probe,id=ID,chardev=ID: a silent "
      "frontend for the monitor's probe_write/probe_read"},
@@ -491,7 +492,8 @@ static bool shorthand_socket_opts(VhOpts *out, const char *optname,
 
         if (!colon || !colon[1]) {
             g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s': expected tcp:HOST:PORT", optname, dev);
+                        "%s: '%s': expected %.*s:HOST:PORT", optname, dev,
+                        (int)(strchr(dev, ':') - dev), dev);
             return false;
         }
         host = g_strndup(addr, colon - addr);
@@ -546,16 +548,20 @@ static VhChardev *shorthand_chardev(const char *optname, const char *dev,
         vh_opts_append(o, "backend", "file");
         vh_opts_append(o, "path", dev + 5);
     } else if (g_str_has_prefix(dev, "tcp:") ||
+               g_str_has_prefix(dev, "telnet:") ||
                g_str_has_prefix(dev, "unix:")) {
         vh_opts_append(o, "backend", "socket");
+        if (g_str_has_prefix(dev, "telnet:")) {
+            vh_opts_append(o, "telnet", "on");
+        }
         if (!shorthand_socket_opts(o, optname, dev, dev[0] == 't', errp)) {
             return NULL;
         }
     } else {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                     "%s: '%s': unknown device (expected chardev:ID, "
-                    "null, stdio, pty, file:PATH, tcp:HOST:PORT, unix:PATH "
-                    "or none)",
+                    "null, stdio, pty, file:PATH, tcp:HOST:PORT, "
+                    "telnet:HOST:PORT, unix:PATH or none)",
                     optname, dev);
         return NULL;
     }

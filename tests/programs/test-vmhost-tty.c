@@ -420,18 +420,21 @@ static int connect_port(int port)
  * telnet=on: the server offers WILL ECHO, so a telnet client echoes
  * nothing itself; the monitor is in readline mode there.
  */
-static void test_telnet(void)
+static void telnet_session(bool shorthand)
 {
     int port = free_port();
     g_autofree char *spec = g_strdup_printf(
         "socket,id=t0,host=127.0.0.1,port=%d,server=on,wait=off,telnet=on",
         port);
+    g_autofree char *dev =
+        g_strdup_printf("telnet:127.0.0.1:%d,server,nowait", port);
     const char *const args[] = {"-S",   "-chardev",   spec,
                                 "-mon", "chardev=t0", NULL};
+    const char *const short_args[] = {"-S", "-monitor", dev, NULL};
     Tty t;
     Tty mon = {.seen = g_string_new(NULL), .slave = -1};
 
-    tty_start(&t, args);
+    tty_start(&t, shorthand ? short_args : args);
     mon.master = connect_port(port);
     g_free(expect(&mon, "\xff\xfb\x01\xff\xfb\x03")); /* WILL ECHO, SGA */
     g_free(expect(&mon, PROMPT));
@@ -444,6 +447,29 @@ static void test_telnet(void)
     g_assert_cmpint(tty_wait(&t), ==, 0);
     close(mon.master);
     g_string_free(mon.seen, true);
+    tty_close(&t);
+}
+
+static void test_telnet(void)
+{
+    telnet_session(false);
+}
+
+/* -monitor telnet:HOST:PORT,server,nowait, as QEMU takes it */
+static void test_telnet_shorthand(void)
+{
+    telnet_session(true);
+}
+
+static void test_telnet_bad(void)
+{
+    static const char *const args[] = {"-monitor", "telnet:127.0.0.1", NULL};
+    Tty t;
+
+    tty_start(&t, args);
+    g_assert_cmpint(tty_wait(&t), ==, 1);
+    g_free(expect(&t, "vmhost: -monitor: 'telnet:127.0.0.1': expected "
+                      "telnet:HOST:PORT\r\n"));
     tty_close(&t);
 }
 
@@ -485,5 +511,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmhost/tty/monitor-pty", test_monitor_pty);
     g_test_add_func("/vmhost/tty/mux", test_mux);
     g_test_add_func("/vmhost/tty/telnet", test_telnet);
+    g_test_add_func("/vmhost/tty/telnet-shorthand", test_telnet_shorthand);
+    g_test_add_func("/vmhost/tty/telnet-bad", test_telnet_bad);
     return g_test_run();
 }
