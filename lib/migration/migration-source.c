@@ -706,6 +706,10 @@ gpointer vh_mig_source_thread(gpointer opaque)
         g_mutex_lock(&mig->lock);
         mig->downtime_ms = (g_get_monotonic_time() - s.stop_us) / 1000;
         mig->remaining = 0;
+        mig->transferred = get_bytes(&s);
+        /* The average over the whole run, as QEMU reports at the end. */
+        mig->mbps = (double)mig->transferred * 8 /
+                    (double)MAX(g_get_monotonic_time() - s.start_us, 1);
         g_mutex_unlock(&mig->lock);
         if (!vh_machine_set_state(mig->machine, VH_RUN_STATE_POSTMIGRATE,
                                   &err)) {

@@ -127,6 +127,8 @@ static void publish_loaded(VhMigration *mig, VhMigAttempt *a)
     mig->normal = c->normal;
     mig->zero = c->zero;
     mig->sync_count = c->iterations;
+    mig->mbps = (double)mig->transferred * 8 /
+                (double)MAX(g_get_monotonic_time() - mig->start_us, 1);
     g_mutex_unlock(&mig->lock);
 }
 

@@ -20,7 +20,18 @@ struct _VhHmp {
     VhMonitorHost *host;
     VhChardev *chr;
     VhReadline *rl;
+    bool terminal;
+    VhHmpAsync *busy; /* a command that holds the monitor (migrate) */
+    GQueue pending;   /* lines that came in meanwhile */
 };
+
+struct VhHmpAsync {
+    VhHmp *hmp; /* NULL once the monitor is gone */
+    bool terminal;
+};
+
+/* The monitor whose line runs now (commands run in its thread only). */
+static VhHmp *current_hmp;
 
 /* Write @text with every "\n" as "\r\n"; a closed chardev loses it. */
 static void hmp_puts(VhHmp *hmp, const char *text)
@@ -291,16 +302,72 @@ static void hmp_line(void *opaque, const char *line)
     g_autofree char *out = NULL;
     VhChardev *prev;
 
+    if (hmp->busy) {
+        g_queue_push_tail(&hmp->pending, g_strdup(line));
+        return;
+    }
     prev = vh_mon_set_current_chardev(hmp->chr);
+    current_hmp = hmp;
     out = vh_hmp_run_line(hmp->host, line);
+    current_hmp = NULL;
     vh_mon_set_current_chardev(prev);
     hmp_puts(hmp, out);
-    vh_readline_show_prompt(hmp->rl);
+    if (!hmp->busy) {
+        vh_readline_show_prompt(hmp->rl);
+    }
+}
+
+VhHmpAsync *vh_hmp_async_begin(void)
+{
+    VhHmpAsync *a;
+
+    if (!current_hmp || current_hmp->busy) {
+        return NULL;
+    }
+    a = g_new0(VhHmpAsync, 1);
+    a->hmp = current_hmp;
+    a->terminal = current_hmp->terminal;
+    current_hmp->busy = a;
+    return a;
+}
+
+bool vh_hmp_async_is_terminal(VhHmpAsync *a)
+{
+    return a->terminal;
+}
+
+void vh_hmp_async_print(VhHmpAsync *a, const char *text)
+{
+    if (a->hmp) {
+        hmp_puts(a->hmp, text);
+    }
+}
+
+void vh_hmp_async_done(VhHmpAsync *a, const char *text)
+{
+    VhHmp *hmp = a->hmp;
+
+    if (hmp) {
+        hmp->busy = NULL;
+        hmp_puts(hmp, text);
+        vh_readline_show_prompt(hmp->rl);
+        /* Lines that came in meanwhile run now, in order. */
+        while (!hmp->busy && hmp->pending.length) {
+            g_autofree char *line = g_queue_pop_head(&hmp->pending);
+
+            hmp_line(hmp, line);
+        }
+        /* Input typed meanwhile waited in the chardev. */
+        vh_chardev_accept_input(hmp->chr);
+    }
+    g_free(a);
 }
 
 static size_t hmp_can_read(void *opaque)
 {
-    return 4096;
+    VhHmp *hmp = opaque;
+
+    return hmp->busy ? 0 : 4096;
 }
 
 static void hmp_read(void *opaque, const guint8 *buf, size_t len)
@@ -332,6 +399,7 @@ VhHmp *vh_hmp_new(VhMonitorHost *host, VhChardev *chr, bool terminal)
 
     hmp->host = host;
     hmp->chr = g_object_ref(chr);
+    hmp->terminal = terminal;
     hmp->rl = vh_readline_new(VH_HMP_PROMPT, terminal, VH_HMP_LINE_MAX, hmp_out,
                               hmp_line, hmp_complete, hmp);
     vh_chardev_set_handlers(chr, hmp_can_read, hmp_read, hmp_event, hmp, NULL);
@@ -343,6 +411,10 @@ void vh_hmp_free(VhHmp *hmp)
     if (!hmp) {
         return;
     }
+    if (hmp->busy) {
+        hmp->busy->hmp = NULL;
+    }
+    g_queue_clear_full(&hmp->pending, g_free);
     /* a mux=on chardev finds the frontend to drop by its opaque */
     vh_chardev_set_handlers(hmp->chr, NULL, NULL, NULL, hmp, NULL);
     g_object_unref(hmp->chr);

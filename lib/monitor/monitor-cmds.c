@@ -452,6 +452,10 @@ int vh_monitor_host_take_fd(VhMonitorHost *host, const char *name)
 
 void vh_monitor_host_clear(VhMonitorHost *host)
 {
+    if (host->own_migration) {
+        g_clear_pointer(&host->migration, vh_migration_free);
+        host->own_migration = false;
+    }
     g_clear_pointer(&host->fds, g_hash_table_unref);
 }
 

@@ -94,6 +94,46 @@ VhChardev *vh_mon_set_current_chardev(VhChardev *chr);
 VhChardev *vh_mon_get_current_chardev(void);
 JsonNode *vh_mon_closefd(VhMonitorHost *h, JsonObject *a, GError **e);
 
+/* Migration (monitor-migration.c). */
+JsonNode *vh_mon_migrate(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonObject *vh_mon_parse_migrate(const char *rest, char **argv, GError **e);
+JsonNode *vh_mon_migrate_cancel(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonNode *vh_mon_migrate_incoming(VhMonitorHost *h, JsonObject *a,
+                                  GError **e);
+JsonObject *vh_mon_parse_uri(const char *rest, char **argv, GError **e);
+JsonNode *vh_mon_migrate_set_parameter(VhMonitorHost *h, JsonObject *a,
+                                       GError **e);
+JsonObject *vh_mon_parse_set_parameter(const char *rest, char **argv,
+                                       GError **e);
+JsonNode *vh_mon_migrate_set_parameters(VhMonitorHost *h, JsonObject *a,
+                                        GError **e);
+JsonNode *vh_mon_query_migrate_parameters(VhMonitorHost *h, JsonObject *a,
+                                          GError **e);
+char *vh_mon_format_migrate_parameters(JsonNode *r);
+JsonObject *vh_mon_parse_set_capability(const char *rest, char **argv,
+                                        GError **e);
+JsonNode *vh_mon_migrate_set_capabilities(VhMonitorHost *h, JsonObject *a,
+                                          GError **e);
+JsonNode *vh_mon_query_migrate_capabilities(VhMonitorHost *h, JsonObject *a,
+                                            GError **e);
+char *vh_mon_format_migrate_capabilities(JsonNode *r);
+JsonNode *vh_mon_query_migrate(VhMonitorHost *h, JsonObject *a, GError **e);
+char *vh_mon_format_migrate(JsonNode *r);
+
+/*
+ * An HMP command that keeps its monitor busy after it returns (migrate
+ * without -d): no prompt and no input until vh_hmp_async_done(). Begin
+ * returns NULL outside a human monitor's own line (e.g. under QMP's
+ * human-monitor-command), where the command must not wait (hmp.c).
+ */
+typedef struct VhHmpAsync VhHmpAsync;
+VhHmpAsync *vh_hmp_async_begin(void);
+bool vh_hmp_async_is_terminal(VhHmpAsync *a);
+/* Output while busy; lost if the monitor is gone. */
+void vh_hmp_async_print(VhHmpAsync *a, const char *text);
+/* Print @text, give the prompt back and free @a. */
+void vh_hmp_async_done(VhHmpAsync *a, const char *text);
+
 /* QMP monitors: the SHUTDOWN event before quit (qmp.c). */
 void vh_qmp_emit_shutdown(const char *reason);
 

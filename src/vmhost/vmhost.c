@@ -38,6 +38,7 @@
 #include "vmhost/machine/machine.h"
 #include "vmhost/machine/probe.h"
 #include "vmhost/machine/serial.h"
+#include "vmhost/migration/migration.h"
 #include "vmhost/monitor/hmp.h"
 #include "vmhost/monitor/qmp.h"
 #include "vmhost/object/object-create.h"
@@ -68,6 +69,7 @@ typedef enum {
     OPT_CONFIG,
     OPT_VERSION,
     OPT_HELP,
+    OPT_INCOMING,
     OPT_UNSUPPORTED,
 } OptId;
 
@@ -117,7 +119,10 @@ static const OptionDef option_defs[] = {
     {"version", OPT_VERSION, NULL, "print the version and exit"},
     {"help", OPT_HELP, NULL, "print this help and exit"},
     {"h", OPT_HELP, NULL, NULL},
-    {"incoming", OPT_UNSUPPORTED, "URI", "migration target (not yet)"},
+    {"incoming", OPT_INCOMING, "URI|defer",
+     "be a migration target: receive on URI (tcp:, unix:, fd:, exec:, "
+     "file:), or wait for migrate_incoming (defer); the guest runs once "
+     "the migration is in"},
 };
 
 /* -monitor DEV, -qmp DEV or -mon OPTS, as given (borrowed from argv). */
@@ -133,6 +138,7 @@ typedef struct {
     GPtrArray *objects, *chardevs, *serials, *devices;
     GArray *monitors; /* MonitorArg */
     bool start_paused;
+    const char *incoming; /* -incoming URI or "defer" */
     bool daemonize;
     bool uses_stdio;
     const char *pidfile;
@@ -144,6 +150,7 @@ typedef struct {
     Config cfg;
     GMainLoop *loop;
     VhMachine *machine;
+    VhMigration *migration;
     GPtrArray *ports;       /* VhSerial, the console first */
     GPtrArray *probes;      /* VhProbe (-device chardev-probe) */
     GPtrArray *hmps, *qmps; /* VhHmp, VhQmp */
@@ -388,6 +395,9 @@ static bool parse_args(int argc, char **argv, Config *c, bool *done,
         }
         case OPT_S:
             c->start_paused = true;
+            break;
+        case OPT_INCOMING:
+            c->incoming = val;
             break;
         case OPT_NODEFAULTS:
         case OPT_NOGRAPHIC:
@@ -1006,8 +1016,26 @@ static bool start(Vmhost *vm, GError **errp)
             return false;
         }
     }
+    vm->migration = vh_migration_new(vm->machine);
+    for (guint i = 0; i < vm->ports->len; i++) {
+        vh_migration_add_serial(vm->migration,
+                                g_ptr_array_index(vm->ports, i));
+    }
+    vh_monitor_host_set_migration(&vm->mon_host, vm->migration);
     if (!add_monitors(vm, errp)) {
         return false;
+    }
+    if (c->incoming) {
+        /* A target: inmigrate until the whole state is in (-S: paused). */
+        vh_machine_set_autostart(vm->machine, !c->start_paused);
+        if (!vh_machine_set_state(vm->machine, VH_RUN_STATE_INMIGRATE,
+                                  errp) ||
+            (!g_str_equal(c->incoming, "defer") &&
+             !vh_migration_incoming(vm->migration, c->incoming, errp))) {
+            name_option(errp, "-incoming");
+            return false;
+        }
+        return !c->pidfile || pidfile_write(vm, errp);
     }
     if (!c->start_paused && !vh_machine_cont(vm->machine, errp)) {
         return false;
@@ -1017,6 +1045,11 @@ static bool start(Vmhost *vm, GError **errp)
 
 static void stop(Vmhost *vm)
 {
+    /* Migration threads first: they use the machine and the ports. */
+    if (vm->migration) {
+        vh_monitor_host_set_migration(&vm->mon_host, NULL);
+        g_clear_pointer(&vm->migration, vh_migration_free);
+    }
     /* Monitors and ports first: they hold the chardevs' frontends. */
     g_ptr_array_set_size(vm->hmps, 0);
     g_ptr_array_set_size(vm->qmps, 0);

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 
 #include "vmhost/machine/machine.h"
+#include "vmhost/migration/migration.h"
 
 G_BEGIN_DECLS
 
@@ -67,7 +68,18 @@ typedef struct {
      * zero-initialise, release with vh_monitor_host_clear().
      */
     GHashTable *fds;
+    /*
+     * The machine's migration (migrate, info migrate, ...): set it with
+     * vh_monitor_host_set_migration() so that fd: URIs and MIGRATION
+     * events work from the start; left NULL, the first migration command
+     * makes one, which vh_monitor_host_clear() frees.
+     */
+    VhMigration *migration;
+    bool own_migration; /* private */
 } VhMonitorHost;
+
+/* Use @mig (borrowed) for the migration commands; wires getfd and events. */
+void vh_monitor_host_set_migration(VhMonitorHost *host, VhMigration *mig);
 
 /*
  * getfd: the fd arrives with SCM_RIGHTS together with the command, on a

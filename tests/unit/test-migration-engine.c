@@ -1,0 +1,464 @@
+/*
+ * Tests for the migration engine (lib/migration/migration*.c): a source
+ * and a target machine in one process, over unix: sockets (and tcp: with
+ * TLS where the transports allow), with the built-in test guest proving
+ * what arrived.
+ */
+#include "vmhost/chardev/char-null.h"
+#include "vmhost/machine/machine.h"
+#include "vmhost/migration/migration.h"
+#include "vmhost/util/error.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto-testutil.h"
+
+#define RAM_MB 64
+
+typedef struct {
+    char *dir;
+    char *uri;
+    VhMachine *src_m, *dst_m;
+    VhMigration *src, *dst;
+    VhChardev *chr[2];
+    VhSerial *ports[2];
+} Pair;
+
+static VhMachine *new_machine(const char *name, guint mb)
+{
+    g_autoptr(GError) err = NULL;
+    VhRamBlock *ram =
+        vh_ram_block_new("pc.ram", (guint64)mb << 20, false, &err);
+    VhMachine *m;
+
+    g_assert_no_error(err);
+    m = vh_machine_new(name, ram, &err);
+    g_assert_no_error(err);
+    return m;
+}
+
+/* Write every data page once, so most of RAM is not zero. */
+static void fill(VhMachine *m)
+{
+    VhTestGuest *g = vh_machine_get_test_guest(m);
+    guint64 n = vh_test_guest_get_data_pages(g);
+    guint8 *host = vh_ram_block_get_host(vh_machine_get_ram(m));
+    guint64 first = vh_test_guest_get_first_data_page(g);
+
+    /* Fill through the guest's own writer: a sweep at full speed. */
+    vh_test_guest_set_workload(g, 4ULL << 30, VH_DIRTY_SEQUENTIAL);
+    g_assert_true(vh_machine_cont(m, NULL));
+    while (vh_test_guest_get_pages_written(g) < n * 3 / 4) {
+        g_usleep(2000);
+    }
+    vh_test_guest_set_workload(g, 0, VH_DIRTY_SEQUENTIAL);
+    g_assert_cmpuint(
+        host[(first + 1) * 4096 + 100] | host[(first + 1) * 4096 + 101], !=, 0);
+}
+
+static void pair_init(Pair *p, guint src_mb, guint dst_mb)
+{
+    g_autoptr(GError) err = NULL;
+
+    memset(p, 0, sizeof(*p));
+    p->dir = vh_test_mkdtemp("vh-mig-engine");
+    p->uri = g_strdup_printf("unix:%s/mig.sock", p->dir);
+    p->src_m = new_machine("src", src_mb);
+    p->dst_m = new_machine("dst", dst_mb);
+    p->src = vh_migration_new(p->src_m);
+    p->dst = vh_migration_new(p->dst_m);
+    g_assert_true(
+        vh_migration_set_parameter_int(p->src, "max-bandwidth", 0, &err));
+    g_assert_true(vh_machine_set_state(p->dst_m, VH_RUN_STATE_INMIGRATE, &err));
+    fill(p->src_m);
+}
+
+static void pair_listen(Pair *p)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_migration_incoming(p->dst, p->uri, &err));
+    g_assert_no_error(err);
+}
+
+static void pair_clear(Pair *p)
+{
+    vh_migration_free(p->src);
+    vh_migration_free(p->dst);
+    for (guint i = 0; i < 2; i++) {
+        vh_serial_free(p->ports[i]);
+        g_clear_object(&p->chr[i]);
+    }
+    g_object_unref(p->src_m);
+    g_object_unref(p->dst_m);
+    vh_test_rm_rf(p->dir);
+    g_free(p->dir);
+    g_free(p->uri);
+}
+
+/* Wait for both ends to finish; returns the source's status. */
+static VhMigStatus wait_both(Pair *p)
+{
+    VhMigStatus st = vh_migration_wait(p->src, 60000);
+
+    if (st == VH_MIG_STATUS_COMPLETED) {
+        g_assert_cmpint(vh_migration_wait(p->dst, 60000), ==,
+                        VH_MIG_STATUS_COMPLETED);
+    }
+    return st;
+}
+
+static char *src_error(Pair *p)
+{
+    VhMigInfo i;
+    char *e;
+
+    vh_migration_get_info(p->src, &i);
+    e = g_strdup(i.error);
+    vh_mig_info_clear(&i);
+    return e;
+}
+
+/* The target holds exactly the source's state. */
+static void assert_migrated(Pair *p)
+{
+    VhTestGuest *sg = vh_machine_get_test_guest(p->src_m);
+    VhTestGuest *dg = vh_machine_get_test_guest(p->dst_m);
+    g_autoptr(GError) err = NULL;
+    VhMigInfo i;
+
+    g_assert_cmpint(vh_machine_get_state(p->src_m), ==,
+                    VH_RUN_STATE_POSTMIGRATE);
+    g_assert_cmpuint(vh_test_guest_checksum(sg), ==,
+                     vh_test_guest_checksum(dg));
+    g_assert_true(vh_test_guest_verify(dg, NULL, &err));
+    g_assert_no_error(err);
+    vh_migration_get_info(p->src, &i);
+    g_assert_cmpint(i.status, ==, VH_MIG_STATUS_COMPLETED);
+    g_assert_cmpuint(i.transferred, >, 16u << 20);
+    g_assert_cmpuint(i.dirty_sync_count, >=, 1);
+    g_assert_nonnull(i.dirty_tracking);
+    g_assert_null(i.error);
+    g_assert_cmpuint(i.duplicate + i.normal, >=, (RAM_MB << 20) / 4096);
+    vh_mig_info_clear(&i);
+}
+
+/* The source runs on with a guest that verifies. */
+static void assert_intact(Pair *p)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpint(vh_machine_get_state(p->src_m), ==, VH_RUN_STATE_RUNNING);
+    g_assert_true(
+        vh_test_guest_verify(vh_machine_get_test_guest(p->src_m), NULL, &err));
+    g_assert_no_error(err);
+}
+
+static void start(Pair *p)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_migration_start(p->src, p->uri, &err));
+    g_assert_no_error(err);
+}
+
+static void test_plain(void)
+{
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    pair_listen(&p);
+    start(&p);
+    g_assert_cmpint(wait_both(&p), ==, VH_MIG_STATUS_COMPLETED);
+    assert_migrated(&p);
+    g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_RUNNING);
+    pair_clear(&p);
+}
+
+static void test_multifd(gconstpointer data)
+{
+    guint n = GPOINTER_TO_UINT(data);
+    g_autoptr(GError) err = NULL;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    for (guint i = 0; i < 2; i++) {
+        VhMigration *m = i ? p.dst : p.src;
+
+        g_assert_true(vh_migration_set_capability(m, "multifd", true, &err));
+        g_assert_true(
+            vh_migration_set_parameter_int(m, "multifd-channels", n, &err));
+    }
+    pair_listen(&p);
+    start(&p);
+    g_assert_cmpint(wait_both(&p), ==, VH_MIG_STATUS_COMPLETED);
+    assert_migrated(&p);
+    pair_clear(&p);
+}
+
+/* A guest writing 8 MB/s while migrating converges; the state is exact. */
+static void test_dirty_converging(void)
+{
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    vh_machine_set_autostart(p.dst_m, false);
+    vh_test_guest_set_workload(vh_machine_get_test_guest(p.src_m), 8 << 20,
+                               VH_DIRTY_RANDOM);
+    pair_listen(&p);
+    start(&p);
+    g_assert_cmpint(wait_both(&p), ==, VH_MIG_STATUS_COMPLETED);
+    assert_migrated(&p);
+    /* Without autostart the target waits, paused, with the workload. */
+    g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_PAUSED);
+    g_assert_cmpuint(vh_test_guest_get_rate(vh_machine_get_test_guest(p.dst_m)),
+                     ==, 8 << 20);
+    pair_clear(&p);
+}
+
+/*
+ * Writing faster than max-bandwidth never fits the downtime limit: it
+ * keeps iterating, the guest keeps running, and a cancel restores it.
+ */
+static void test_dirty_not_converging(void)
+{
+    g_autoptr(GError) err = NULL;
+    VhMigInfo i;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    g_assert_true(
+        vh_migration_set_parameter_str(p.src, "max-bandwidth", "64M", &err));
+    g_assert_true(
+        vh_migration_set_parameter_int(p.src, "downtime-limit", 10, &err));
+    vh_test_guest_set_workload(vh_machine_get_test_guest(p.src_m), 256 << 20,
+                               VH_DIRTY_RANDOM);
+    pair_listen(&p);
+    start(&p);
+    for (guint k = 0; k < 100; k++) {
+        g_assert_cmpint(vh_migration_wait(p.src, 100), ==,
+                        VH_MIG_STATUS_ACTIVE);
+        vh_migration_get_info(p.src, &i);
+        if (i.dirty_sync_count >= 3) {
+            break;
+        }
+        vh_mig_info_clear(&i);
+    }
+    g_assert_cmpuint(i.dirty_sync_count, >=, 3);
+    g_assert_cmpint(i.expected_downtime, >, 10);
+    /* max-bandwidth holds: 64 MiB/s plus a slot's slack. */
+    g_assert_cmpfloat(i.mbps, <, 64 * 8.4 * 1.25);
+    vh_mig_info_clear(&i);
+    g_assert_cmpint(vh_machine_get_state(p.src_m), ==, VH_RUN_STATE_RUNNING);
+    vh_migration_cancel(p.src);
+    g_assert_cmpint(vh_migration_wait(p.src, 10000), ==,
+                    VH_MIG_STATUS_CANCELLED);
+    vh_test_guest_set_workload(vh_machine_get_test_guest(p.src_m), 0,
+                               VH_DIRTY_RANDOM);
+    assert_intact(&p);
+    /* The target saw the stream cut and never started. */
+    g_assert_cmpint(vh_migration_wait(p.dst, 10000), ==, VH_MIG_STATUS_FAILED);
+    g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_INMIGRATE);
+    pair_clear(&p);
+}
+
+/* Cancel at several moments; each time a second migrate then works. */
+static void test_cancel_points(void)
+{
+    g_autoptr(GError) err = NULL;
+    Pair p;
+    static const guint delays_ms[] = {0, 30, 150};
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    g_assert_true(
+        vh_migration_set_parameter_str(p.src, "max-bandwidth", "32M", &err));
+    pair_listen(&p);
+    for (guint k = 0; k < G_N_ELEMENTS(delays_ms); k++) {
+        start(&p);
+        vh_migration_wait(p.src, delays_ms[k] ? delays_ms[k] : 1);
+        vh_migration_cancel(p.src);
+        g_assert_cmpint(vh_migration_wait(p.src, 10000), ==,
+                        VH_MIG_STATUS_CANCELLED);
+        assert_intact(&p);
+        /* The target's listener takes a new attempt after a cut one. */
+        g_assert_cmpint(vh_machine_get_state(p.dst_m), ==,
+                        VH_RUN_STATE_INMIGRATE);
+    }
+    g_assert_true(
+        vh_migration_set_parameter_int(p.src, "max-bandwidth", 0, &err));
+    start(&p);
+    g_assert_cmpint(wait_both(&p), ==, VH_MIG_STATUS_COMPLETED);
+    assert_migrated(&p);
+    pair_clear(&p);
+}
+
+/* A target whose RAM differs refuses at setup; the source fails, intact. */
+static void test_refused_setup(void)
+{
+    g_autofree char *e = NULL;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB / 2);
+    pair_listen(&p);
+    start(&p);
+    g_assert_cmpint(vh_migration_wait(p.src, 20000), ==, VH_MIG_STATUS_FAILED);
+    e = src_error(&p);
+    g_assert_nonnull(strstr(e, "the target refused the migration"));
+    g_assert_nonnull(strstr(e, "RAM_SETUP"));
+    assert_intact(&p);
+    pair_clear(&p);
+}
+
+/*
+ * The target refuses at the very end (its serial ports differ): the
+ * source had stopped its guest for the final phase, must not report
+ * completed, and runs again.
+ */
+static void test_refused_end(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *e = NULL;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    p.chr[0] = vh_chardev_null_new("n0", NULL, &err);
+    p.chr[1] = vh_chardev_null_new("n1", NULL, &err);
+    g_assert_no_error(err);
+    p.ports[0] = vh_serial_new("serial0", p.chr[0], NULL, &err);
+    p.ports[1] = vh_serial_new("com2", p.chr[1], NULL, &err);
+    g_assert_no_error(err);
+    vh_migration_add_serial(p.src, p.ports[0]);
+    vh_migration_add_serial(p.dst, p.ports[1]);
+    pair_listen(&p);
+    start(&p);
+    g_assert_cmpint(vh_migration_wait(p.src, 20000), ==, VH_MIG_STATUS_FAILED);
+    e = src_error(&p);
+    g_assert_nonnull(strstr(e, "the target refused the migration"));
+    g_assert_nonnull(strstr(e, "SERIAL: port 0 is 'serial0'"));
+    assert_intact(&p);
+    g_assert_cmpint(vh_migration_wait(p.dst, 10000), ==, VH_MIG_STATUS_FAILED);
+    g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_INMIGRATE);
+    pair_clear(&p);
+}
+
+/* Nobody listens: the source fails at once, intact, and can retry. */
+static void test_no_target(void)
+{
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    start(&p);
+    g_assert_cmpint(vh_migration_wait(p.src, 20000), ==, VH_MIG_STATUS_FAILED);
+    assert_intact(&p);
+    pair_listen(&p);
+    start(&p);
+    g_assert_cmpint(wait_both(&p), ==, VH_MIG_STATUS_COMPLETED);
+    assert_migrated(&p);
+    pair_clear(&p);
+}
+
+static void expect_param_error(VhMigration *m, const char *name,
+                               const char *value, const char *want)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_false(vh_migration_set_parameter_str(m, name, value, &err));
+    if (!strstr(err->message, want)) {
+        g_error("%s=%s: '%s' lacks '%s'", name, value, err->message, want);
+    }
+}
+
+static void test_parameters(void)
+{
+    g_autoptr(VhMachine) m = new_machine("p", 4);
+    g_autoptr(VhMigration) mig = vh_migration_new(m);
+    g_autoptr(GError) err = NULL;
+    VhMigParams p;
+
+    vh_migration_get_params(mig, &p);
+    g_assert_cmpuint(p.max_bandwidth, ==, 128u << 20);
+    g_assert_cmpuint(p.downtime_limit, ==, 300);
+    g_assert_cmpuint(p.multifd_channels, ==, 2);
+    g_assert_cmpstr(p.tls_creds, ==, "");
+    vh_mig_params_clear(&p);
+    g_assert_true(
+        vh_migration_set_parameter_str(mig, "max-bandwidth", "10", &err));
+    g_assert_true(
+        vh_migration_set_parameter_str(mig, "downtime-limit", "50", &err));
+    g_assert_true(
+        vh_migration_set_parameter_str(mig, "tls-creds", "tls0", &err));
+    vh_migration_get_params(mig, &p);
+    g_assert_cmpuint(p.max_bandwidth, ==, 10u << 20); /* MiB in HMP */
+    g_assert_cmpuint(p.downtime_limit, ==, 50);
+    g_assert_cmpstr(p.tls_creds, ==, "tls0");
+    vh_mig_params_clear(&p);
+    expect_param_error(mig, "downtime-limit", "2000001",
+                       "'downtime-limit' expects an integer in the range");
+    expect_param_error(mig, "downtime-limit", "x", "expects an integer");
+    expect_param_error(mig, "multifd-channels", "0",
+                       "'multifd-channels' expects a value between 1 and 16");
+    expect_param_error(mig, "multifd-channels", "17", "between 1 and 16");
+    expect_param_error(mig, "max-bandwidth", "-1", "'max-bandwidth'");
+    expect_param_error(mig, "max-bandwidth", "1X", "'max-bandwidth'");
+    expect_param_error(mig, "no-such", "1", "Parameter 'no-such' is unknown");
+    g_assert_false(vh_migration_set_parameter_int(mig, "tls-creds", 1, &err));
+    g_clear_error(&err);
+    /* Capabilities. */
+    g_assert_false(vh_migration_get_capability(mig, "multifd"));
+    g_assert_true(vh_migration_get_capability(mig, "return-path"));
+    g_assert_true(vh_migration_set_capability(mig, "multifd", true, &err));
+    g_assert_true(vh_migration_get_capability(mig, "multifd"));
+    g_assert_false(
+        vh_migration_set_capability(mig, "postcopy-ram", true, &err));
+    g_assert_nonnull(strstr(err->message, "postcopy-ram"));
+    g_clear_error(&err);
+    g_assert_false(
+        vh_migration_set_capability(mig, "return-path", false, &err));
+    g_clear_error(&err);
+    g_assert_false(vh_migration_set_capability(mig, "xbzrle", true, &err));
+    g_assert_nonnull(strstr(err->message, "Capability 'xbzrle' is unknown"));
+}
+
+static void test_start_errors(void)
+{
+    g_autoptr(VhMachine) m = new_machine("s", 4);
+    g_autoptr(VhMigration) mig = vh_migration_new(m);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_false(vh_migration_start(mig, "bogus:x", &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    g_assert_true(
+        vh_migration_set_parameter_str(mig, "tls-creds", "nope", &err));
+    g_assert_false(vh_migration_start(mig, "unix:/nonexistent", &err));
+    g_assert_nonnull(strstr(err->message, "Parameter 'tls-creds'"));
+    g_clear_error(&err);
+    /* A target cannot be a source, nor receive twice. */
+    g_assert_false(vh_migration_incoming(mig, "unix:/tmp/x", &err));
+    g_assert_nonnull(strstr(err->message, "-incoming"));
+    g_assert_cmpint(vh_migration_get_status(mig), ==, VH_MIG_STATUS_NONE);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/migration/engine/parameters", test_parameters);
+    g_test_add_func("/migration/engine/start-errors", test_start_errors);
+    g_test_add_func("/migration/engine/unix", test_plain);
+    g_test_add_data_func("/migration/engine/multifd/1", GUINT_TO_POINTER(1),
+                         test_multifd);
+    g_test_add_data_func("/migration/engine/multifd/2", GUINT_TO_POINTER(2),
+                         test_multifd);
+    g_test_add_data_func("/migration/engine/multifd/4", GUINT_TO_POINTER(4),
+                         test_multifd);
+    g_test_add_func("/migration/engine/dirty-converging",
+                    test_dirty_converging);
+    g_test_add_func("/migration/engine/dirty-not-converging",
+                    test_dirty_not_converging);
+    g_test_add_func("/migration/engine/cancel-points", test_cancel_points);
+    g_test_add_func("/migration/engine/refused-setup", test_refused_setup);
+    g_test_add_func("/migration/engine/refused-end", test_refused_end);
+    g_test_add_func("/migration/engine/no-target", test_no_target);
+    return g_test_run();
+}
