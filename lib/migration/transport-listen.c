@@ -28,6 +28,7 @@ typedef struct {
     GCancellable *cancel;
     VhMigAcceptFunc cb;
     void *opaque;
+    char *where; /* the URI listened on, for messages */
     gint closed;
 } Core;
 
@@ -47,6 +48,7 @@ static void core_clear(Core *core)
     g_clear_object(&core->authz);
     g_clear_object(&core->cancel);
     g_clear_pointer(&core->ctx, g_main_context_unref);
+    g_free(core->where);
 }
 
 static Core *core_ref(Core *core)
@@ -89,10 +91,14 @@ static void handshake_done(GObject *src, GAsyncResult *res, gpointer opaque)
     VhChannelTls *tls = VH_CHANNEL_TLS(src);
     g_autoptr(GError) err = NULL;
 
-    if (!vh_channel_tls_handshake_finish(tls, res, &err) ||
-        !vh_mig_tls_authorize(tls, p->core->authz, &err) ||
-        !vh_channel_set_blocking(VH_CHANNEL(tls), true, &err)) {
+    /* The handshake's errors already name the channel, hence the peer. */
+    bool ok = vh_channel_tls_handshake_finish(tls, res, &err);
+    if (ok && (!vh_mig_tls_authorize(tls, p->core->authz, &err) ||
+               !vh_channel_set_blocking(VH_CHANNEL(tls), true, &err))) {
         g_prefix_error(&err, "migration connection from %s: ", p->peer);
+        ok = false;
+    }
+    if (!ok) {
         vh_channel_close(VH_CHANNEL(tls), NULL);
         g_object_unref(tls);
         deliver(p->core, NULL, err);
@@ -141,14 +147,18 @@ static void on_client(VhNetListener *l, VhChannelSocket *client,
     Core *core = opaque;
     g_autoptr(GSocketAddress) addr =
         vh_channel_socket_get_remote_address(client, NULL);
-    g_autofree char *peer =
-        addr ? vh_socket_address_to_string(addr) : g_strdup("(unknown)");
+    g_autofree char *peer = NULL;
 
     (void)l;
     if (G_IS_INET_SOCKET_ADDRESS(addr)) {
+        peer = vh_socket_address_to_string(addr);
         vh_channel_set_delay(VH_CHANNEL(client), false);
+    } else {
+        /* UNIX clients are anonymous: name the socket they came to. */
+        peer = g_strdup_printf("a client of %s", core->where);
     }
-    g_autofree char *name = g_strdup_printf("migration from %s", peer);
+    g_autofree char *name =
+        g_strdup_printf("migration connection from %s", peer);
     vh_channel_set_name(VH_CHANNEL(client), name);
     start_channel(core, VH_CHANNEL(g_object_ref(client)), peer);
 }
@@ -306,6 +316,7 @@ VhMigListener *vh_mig_listen(const VhMigUri *u, const VhMigTls *tls,
     uri_copy(&l->uri, u);
     l->text = uri_text(u);
     l->core = core_new(tls, ctx, cb, opaque);
+    l->core->where = g_strdup(l->text);
     if (!vh_mig_uri_supports_multiple(u)) {
         return open_single(l, fdl, fdl_opaque, errp) ? g_steal_pointer(&l)
                                                      : NULL;

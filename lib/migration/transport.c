@@ -273,16 +273,12 @@ static bool client_hostname(const VhMigUri *u, const VhMigTls *tls,
     return true;
 }
 
-static VhChannel *tls_client(VhChannel *plain, const VhMigUri *u,
+static VhChannel *tls_client(VhChannel *plain, const char *hostname,
                              const VhMigTls *tls, GCancellable *c,
                              GMainContext *ctx, GError **errp)
 {
-    const char *hostname;
     Waiter w = {0};
 
-    if (!client_hostname(u, tls, &hostname, errp)) {
-        return NULL;
-    }
     g_autoptr(VhChannelTls) t =
         vh_channel_tls_new_client(plain, tls->creds, hostname, errp);
     if (!t || !vh_channel_set_blocking(VH_CHANNEL(t), false, errp)) {
@@ -306,15 +302,19 @@ VhChannel *vh_mig_connect(const VhMigUri *u, const VhMigTls *tls,
 {
     g_return_val_if_fail(u != NULL, NULL);
 
+    const char *hostname = NULL;
+    bool use_tls = tls && tls->creds;
+
     if (!vh_mig_check_tls(u, tls, errp) ||
+        (use_tls && !client_hostname(u, tls, &hostname, errp)) ||
         g_cancellable_set_error_if_cancelled(c, errp)) {
         return NULL;
     }
     g_autoptr(GMainContext) ctx = g_main_context_new();
     g_main_context_push_thread_default(ctx);
     g_autoptr(VhChannel) ch = open_transport(u, fdl, fdl_opaque, c, ctx, errp);
-    if (ch && tls && tls->creds) {
-        VhChannel *t = tls_client(ch, u, tls, c, ctx, errp);
+    if (ch && use_tls) {
+        VhChannel *t = tls_client(ch, hostname, tls, c, ctx, errp);
         if (!t) {
             vh_channel_close(ch, NULL);
         }
