@@ -320,16 +320,27 @@ static char *keyword_failure(const VhTlsPriority *prio, const char *extra,
                            prio->system_file, resolved, reason);
 }
 
+/*
+ * One warning per process for each requested string that falls back to the
+ * baseline, however many credentials objects ask for it.
+ */
 static void warn_baseline(const VhTlsPriority *prio)
 {
-    static gsize warned;
+    static GMutex lock;
+    static GHashTable *warned;
+    bool first;
 
-    if (g_once_init_enter(&warned)) {
+    g_mutex_lock(&lock);
+    if (!warned) {
+        warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    }
+    first = g_hash_table_add(warned, g_strdup(prio->requested));
+    g_mutex_unlock(&lock);
+    if (first) {
         g_warning("TLS priority %s: %s; using vmhost's baseline %s instead "
                   "(set tls_priority_strict = 1 in vmhost.conf to refuse)",
                   prio->requested, prio->baseline_reason,
                   VH_TLS_PRIORITY_BASELINE_STRING);
-        g_once_init_leave(&warned, 1);
     }
 }
 

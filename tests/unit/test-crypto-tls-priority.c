@@ -480,8 +480,14 @@ static void test_at_no_file(void)
     g_assert_nonnull(strstr(prio.baseline_reason, "no such file"));
     assert_baseline_algorithms(prio.compiled);
 
-    /* Only one warning per process; extra text and suffix still apply. */
+    /* One warning per string and process (a second one would abort). */
+    resolve_ok("@VMHOST,SYSTEM", &prio);
+    g_assert_cmpint(prio.resolution, ==, VH_TLS_PRIORITY_BASELINE);
+    /* Extra text still applies; a new string gets its own warning. */
+    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING,
+                          "TLS priority @VMHOST,SYSTEM:-VERS-TLS1.2: *");
     resolve_ok("@VMHOST,SYSTEM:-VERS-TLS1.2", &prio);
+    g_test_assert_expected_messages();
     g_assert_cmpstr(prio.string, ==,
                     VH_TLS_PRIORITY_BASELINE_STRING ":-VERS-TLS1.2");
     p = protocols(prio.compiled);
@@ -500,6 +506,10 @@ static void test_at_no_file(void)
     g_assert_cmpstr(msg, ==, expect);
 
     /* The creds object records the baseline; strict refuses to create it. */
+    if (VMHOST_TLS_PRIORITY_DEFAULT[0] == '@' &&
+        strcmp(VMHOST_TLS_PRIORITY_DEFAULT, "@VMHOST,SYSTEM") != 0) {
+        g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "TLS priority *");
+    }
     anon = g_initable_new(VH_TYPE_TLS_CREDS_ANON, NULL, &err, "endpoint",
                           VH_TLS_CREDS_ENDPOINT_SERVER, NULL);
     g_assert_no_error(err);
