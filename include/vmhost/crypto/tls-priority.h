@@ -23,9 +23,10 @@
  * INI format's [priorities] section and the legacy KEYWORD=string lines) to
  * report which keyword matched and what it said. When the lookup fails ONLY
  * because none of the keywords exists (no file, or no such entries), the
- * baseline VH_TLS_PRIORITY_BASELINE_STRING (plus ":extra") is used and one
- * warning is logged naming the file, the keywords and the baseline; with
- * tls_priority_strict = 1 in vmhost.conf that is an error instead.
+ * baseline VH_TLS_PRIORITY_BASELINE_STRING (plus ":extra") is used and a
+ * warning is logged (once per requested string and process) naming the
+ * file, the keywords and the baseline; with tls_priority_strict = 1 in
+ * vmhost.conf that is an error instead.
  *
  * Finally the credentials type's suffix is appended and the string compiled,
  * so that a typo fails when the creds object is created.
