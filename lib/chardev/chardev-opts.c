@@ -278,6 +278,16 @@ bool vh_chardev_backend_known(const char *name)
     return name && find_backend(name);
 }
 
+GStrv vh_chardev_backend_list(void)
+{
+    GStrv names = g_new0(char *, G_N_ELEMENTS(backends) + 1);
+
+    for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
+        names[i] = g_strdup(backends[i].name);
+    }
+    return names;
+}
+
 static bool read_common(VhOpts *opts, Common *c, const Backend **be,
                         GError **errp)
 {

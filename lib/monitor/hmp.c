@@ -10,6 +10,7 @@
 #include "readline.h"
 #include "vmhost/chardev/chardev-opts.h"
 #include "vmhost/machine/probe.h"
+#include "vmhost/object/object-create.h"
 #include "vmhost/object/object.h"
 
 #define HMP_BANNER "vmhost monitor - type 'help' for more information\n"
@@ -142,6 +143,8 @@ typedef enum {
     ARG_OBJECT,
     ARG_FDNAME,
     ARG_PROBE,
+    ARG_OBJECT_TYPE, /* the type an option string starts with */
+    ARG_BACKEND,
 } ArgKind;
 
 /* What the first argument of a command names, where that is a known set. */
@@ -152,7 +155,8 @@ static const struct {
     {"chardev-remove", ARG_CHARDEV}, {"ringbuf_write", ARG_CHARDEV},
     {"ringbuf_read", ARG_CHARDEV},   {"object_del", ARG_OBJECT},
     {"closefd", ARG_FDNAME},         {"probe_write", ARG_PROBE},
-    {"probe_read", ARG_PROBE},
+    {"probe_read", ARG_PROBE},       {"object_add", ARG_OBJECT_TYPE},
+    {"chardev-add", ARG_BACKEND},
 };
 
 static void add_if_prefix(GPtrArray *out, const char *cand, const char *word)
@@ -229,6 +233,20 @@ static void complete_arg(VhHmp *hmp, GPtrArray *out, ArgKind kind,
         g_hash_table_iter_init(&it, hmp->host->fds);
         while (g_hash_table_iter_next(&it, &key, NULL)) {
             add_if_prefix(out, key, word);
+        }
+        break;
+    }
+    case ARG_OBJECT_TYPE:
+    case ARG_BACKEND: {
+        g_auto(GStrv) names = kind == ARG_OBJECT_TYPE
+                                  ? vh_object_type_list()
+                                  : vh_chardev_backend_list();
+
+        /* "tls-creds-x509," - the options follow */
+        for (guint i = 0; names[i]; i++) {
+            g_autofree char *cand = g_strconcat(names[i], ",", NULL);
+
+            add_if_prefix(out, cand, word);
         }
         break;
     }

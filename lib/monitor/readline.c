@@ -452,8 +452,10 @@ static void tab_complete(VhReadline *rl)
     }
     wlen = rl->cursor - ws;
     if (m->len == 1) {
-        g_autofree char *rest =
-            g_strconcat((char *)m->pdata[0] + wlen, " ", NULL);
+        const char *only = m->pdata[0];
+        /* a word that wants more after it ("tls-creds-x509,") gets no blank */
+        bool more = g_str_has_suffix(only, ",") || g_str_has_suffix(only, "=");
+        g_autofree char *rest = g_strconcat(only + wlen, more ? "" : " ", NULL);
 
         insert(rl, rest, strlen(rest));
         return;

@@ -55,7 +55,8 @@
  * being completed (the text after the last blank before the cursor) and
  * returns the candidates for that word, each a whole word starting with
  * it (transfer full, NULL or empty for none). None: nothing happens. One:
- * the rest of it and a blank are inserted. Several: their common prefix
+ * the rest of it and a blank are inserted (no blank after one ending in
+ * ',' or '=': more follows). Several: their common prefix
  * is inserted, then they are listed in columns on the next lines (sorted,
  * duplicates once, up to 80 columns wide) and the prompt and line are
  * drawn again with the cursor where it was.

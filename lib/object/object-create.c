@@ -56,6 +56,30 @@ GType vh_object_type_lookup(const char *qemu_name)
     return lookup_entry(qemu_name, &entry) ? entry.type : G_TYPE_INVALID;
 }
 
+static gint cmp_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+GStrv vh_object_type_list(void)
+{
+    g_autoptr(GMutexLocker) locker G_GNUC_UNUSED =
+        g_mutex_locker_new(&types_lock);
+    GPtrArray *names = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer key;
+
+    if (types) {
+        g_hash_table_iter_init(&it, types);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+            g_ptr_array_add(names, g_strdup(key));
+        }
+    }
+    g_ptr_array_sort(names, cmp_names);
+    g_ptr_array_add(names, NULL);
+    return (GStrv)g_ptr_array_free(names, false);
+}
+
 /* Converting option strings to property values */
 
 static bool get_uint_ranged(VhOpts *opts, const char *key, guint64 min,

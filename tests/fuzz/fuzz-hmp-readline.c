@@ -45,6 +45,8 @@ static const char *const cands[] = {"info",
                                     "x y",
                                     "chardev-add",
                                     "chardev-remove",
+                                    "socket,",
+                                    "id=",
                                     NULL};
 
 static void cell_set(Screen *s, size_t col, const char *text)

@@ -352,6 +352,17 @@ static void test_terminal_complete(void)
     g_free(mon_read_until(&f.peer, VH_HMP_PROMPT));
     typed(&f, "closefd m\t\r", "closefd myfd \r\n" VH_HMP_PROMPT);
     g_assert_cmpint(vh_monitor_host_get_fd(&f.host, "myfd"), ==, -1);
+    /* object types for object_add, backends for chardev-add */
+    typed(&f, "object_add authz-s\t", "object_add authz-simple,");
+    typed(&f, "\x15", "\033[24D\033[K");
+    typed(&f, "object_add tls-creds-\t",
+          "object_add tls-creds-\r\ntls-creds-anon,  tls-creds-psk,   "
+          "tls-creds-x509,\r\n" VH_HMP_PROMPT "object_add tls-creds-");
+    typed(&f,
+          "\x15"
+          "chardev-add ring\t",
+          "\033[21D\033[Kchardev-add ringbuf,");
+    typed(&f, "\x15", "\033[20D\033[K");
     /* probe ids for probe_read/probe_write */
     typed(&f, "chardev-add null,id=n9\r",
           "chardev-add null,id=n9\r\n" VH_HMP_PROMPT);

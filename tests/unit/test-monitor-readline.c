@@ -424,6 +424,15 @@ static void test_complete_none_one(void)
             "cont");
     feed_echo(t, "\t", " ");
     check(t, "cont ", 5);
+    /* a word ending in ',' or '=' wants more: no blank after it */
+    t->cands = (const char *const[]){"socket,", NULL};
+    feed(t, "\x15sock");
+    feed_echo(t, "\t", "et,");
+    t->cands = (const char *const[]){"socket,id=", NULL};
+    feed_echo(t, "\t", "id=");
+    check(t, "socket,id=", 10);
+    feed(t, "\x15"
+            "cont ");
     /* NULL from the completer: nothing */
     t->cands = NULL;
     feed_echo(t, "\t", "");

@@ -73,6 +73,8 @@ bool vh_chardev_wait_connected(VhChardev *chr, GError **errp);
 
 /* Whether @name is a backend vh_chardev_new_from_opts knows. */
 bool vh_chardev_backend_known(const char *name);
+/* The backend names it knows, aliases too (transfer full). */
+GStrv vh_chardev_backend_list(void);
 
 /*
  * Register @chr under its id; the registry takes a reference. Fails with

@@ -51,6 +51,8 @@ void vh_object_type_register_full(const char *qemu_name, GType type,
 
 /* The type registered as @qemu_name, or G_TYPE_INVALID. */
 GType vh_object_type_lookup(const char *qemu_name);
+/* The registered QEMU type names, sorted (transfer full). */
+GStrv vh_object_type_list(void);
 
 /*
  * Create the object @opts describe (qom-type, id, properties), initialise
