@@ -116,10 +116,9 @@ static char *resolution_text(const VhTlsPriority *prio)
 {
     switch (prio->resolution) {
     case VH_TLS_PRIORITY_KEYWORD:
-        return g_strdup_printf("keyword %s%s%s%s", prio->keyword,
-                               prio->keyword_value ? " (" : "",
-                               prio->keyword_value ? prio->keyword_value : "",
-                               prio->keyword_value ? ")" : "");
+        return g_strdup_printf("keyword %s%s%s", prio->keyword,
+                               prio->keyword_value ? " = " : "",
+                               prio->keyword_value ? prio->keyword_value : "");
     case VH_TLS_PRIORITY_BASELINE:
         return g_strdup_printf("baseline (%s)", prio->baseline_reason
                                                     ? prio->baseline_reason
@@ -130,20 +129,26 @@ static char *resolution_text(const VhTlsPriority *prio)
     }
 }
 
-static void print_text(const VhTlsPriority *prio, Listing *l)
+/* A string given to resolve is passed as the object's; say so plainly. */
+static const char *source_name(const VhTlsPriority *prio, bool given)
+{
+    return given ? "command-line" : vh_tls_priority_source_name(prio->source);
+}
+
+static void print_text(const VhTlsPriority *prio, bool given, Listing *l)
 {
     g_autofree char *how = resolution_text(prio);
 
     printf("requested:     %s (from %s)\n", prio->requested,
-           vh_tls_priority_source_name(prio->source));
+           source_name(prio, given));
     printf("system file:   %s\n", prio->system_file
                                       ? prio->system_file
                                       : vh_tls_priority_system_file());
     printf("resolution:    %s\n", how);
     printf("effective:     %s\n", prio->string);
     for (int i = 0; i < N_LISTINGS; i++) {
-        printf("%-14s", l[i].label);
-        putchar(':');
+        g_autofree char *label = g_strconcat(l[i].label, ":", NULL);
+        printf("%-14s", label);
         if (!l[i].names->len) {
             printf(" (none)");
         }
@@ -154,7 +159,7 @@ static void print_text(const VhTlsPriority *prio, Listing *l)
     }
 }
 
-static void print_json(const VhTlsPriority *prio, Listing *l)
+static void print_json(const VhTlsPriority *prio, bool given, Listing *l)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -165,7 +170,7 @@ static void print_json(const VhTlsPriority *prio, Listing *l)
     json_builder_set_member_name(b, "requested");
     json_builder_add_string_value(b, prio->requested);
     json_builder_set_member_name(b, "source");
-    json_builder_add_string_value(b, vh_tls_priority_source_name(prio->source));
+    json_builder_add_string_value(b, source_name(prio, given));
     json_builder_set_member_name(b, "system_file");
     json_builder_add_string_value(b, prio->system_file
                                          ? prio->system_file
@@ -230,9 +235,9 @@ int vh_policy_resolve_main(const char *string, const char *config_path,
     }
     list_all(prio.compiled, l);
     if (json) {
-        print_json(&prio, l);
+        print_json(&prio, string != NULL, l);
     } else {
-        print_text(&prio, l);
+        print_text(&prio, string != NULL, l);
     }
     for (int i = 0; i < N_LISTINGS; i++) {
         g_ptr_array_unref(l[i].names);

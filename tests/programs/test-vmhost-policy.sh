@@ -27,7 +27,7 @@ check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 combos="DEFAULT DEFAULT:NO-SHA1 DEFAULT:NO-CAMELLIA DEFAULT:ECDHE-ONLY
 DEFAULT:NO-SHA1:ECDHE-ONLY LEGACY LEGACY:NO-SHA1 LEGACY:NO-CAMELLIA FUTURE
 FUTURE:ECDHE-ONLY"
-echo "1..85"
+echo "1..91"
 
 # gnutls_list FILE [PRIORITY]: what GnuTLS enables with FILE as system file.
 gnutls_list() {
@@ -180,6 +180,31 @@ check "--format legacy: KEYWORD=string lines; check keeps to the installed forma
     '[ $? -eq 0 ] && ! grep -q "^\[" "$be" && grep -q "^SYSTEM=NONE:" "$be" && grep -q "^current:.*legacy" "$work/out"'
 "$tool" --root "$r" --format allowlist update >"$work/out" 2>&1
 check "back to allowlist" '[ $? -eq 0 ] && grep -q "^override-mode = allowlist" "$be"'
+
+# --- resolve: the library's decision, as GnuTLS enumerates it ---
+GNUTLS_SYSTEM_PRIORITY_FILE="$be" "$tool" resolve @VMHOST,SYSTEM >"$work/out" 2>&1
+check "resolve @VMHOST,SYSTEM: the file, the app entry matched, TLS 1.3 only" \
+    '[ $? -eq 0 ] && grep -q "^system file: *$be\$" "$work/out" &&
+     grep -q "^resolution: *keyword VMHOST = NORMAL:-VERS-ALL:+VERS-TLS1.3\$" "$work/out" &&
+     grep -q "^protocols: *TLS1.3\$" "$work/out" && grep -q "^cipher suites: *TLS_AES_256_GCM_SHA384" "$work/out"'
+GNUTLS_SYSTEM_PRIORITY_FILE="$be" "$tool" resolve --json @OTHER,SYSTEM >"$work/out" 2>&1
+check "resolve --json @OTHER,SYSTEM: SYSTEM matched, the policy's lists" \
+    '[ $? -eq 0 ] && grep -q "\"keyword\" : \"SYSTEM\"" "$work/out" && grep -q "\"resolution\" : \"keyword\"" "$work/out" &&
+     grep -q "\"TLS1.2\"" "$work/out" && grep -q "\"key_exchanges\" : \[" "$work/out" && ! grep -q "CBC" "$work/out"'
+GNUTLS_SYSTEM_PRIORITY_FILE="$work/none" "$tool" resolve @VMHOST,SYSTEM >"$work/out" 2>&1
+check "resolve with no back-end: the baseline, with the file and the reason" \
+    '[ $? -eq 0 ] && grep -q "^resolution: *baseline (.*$work/none" "$work/out" &&
+     grep -q "^protocols: *TLS1.3 TLS1.2\$" "$work/out" && ! grep -q "^ciphers:.*CBC" "$work/out"'
+printf '# vmhost\ntls_priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2"\n' >"$work/vmhost.conf"
+"$tool" resolve --config "$work/vmhost.conf" >"$work/out" 2>&1
+check "resolve --config: tls_priority from vmhost.conf wins over the build default" \
+    '[ $? -eq 0 ] && grep -q "^requested: *NORMAL:-VERS-ALL:+VERS-TLS1.2 (from config)" "$work/out" &&
+     grep -q "^protocols: *TLS1.2\$" "$work/out"'
+printf 'tls_priority = "NORMAL"\ntls_prio = 1\n' >"$work/bad.conf"
+"$tool" resolve --config "$work/bad.conf" >"$work/out" 2>&1
+check "resolve with a bad vmhost.conf: file:line named" '[ $? -eq 1 ] && grep -q "bad.conf:2: unknown key .tls_prio." "$work/out"'
+"$tool" resolve "NORMAL:+VERS-TLS1.9" >"$work/out" 2>&1
+check "resolve a typo: GnuTLS's reason and the token" '[ $? -eq 1 ] && grep -q "at .VERS-TLS1.9." "$work/out"'
 
 # --- bad input: a clear error, and the previous back-end byte-identical ---
 cp "$be" "$work/before"
