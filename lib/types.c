@@ -6,6 +6,7 @@
 #include "vmhost/crypto/tls-creds-anon.h"
 #include "vmhost/crypto/tls-creds-psk.h"
 #include "vmhost/crypto/tls-creds-x509.h"
+#include "vmhost/machine/memory-backend.h"
 #include "vmhost/object/object-create.h"
 
 /* rules.@index: match and policy required, format optional. */
@@ -65,5 +66,8 @@ void vh_object_register_builtin_types(void)
     vh_object_type_register_full("authz-list", VH_TYPE_AUTHZ_LIST,
                                  authz_list_hook);
     vh_object_type_register("authz-list-file", VH_TYPE_AUTHZ_LIST_FILE);
+    vh_object_type_register("memory-backend-ram", VH_TYPE_MEMORY_BACKEND_RAM);
+    vh_object_type_register("memory-backend-file",
+                            VH_TYPE_MEMORY_BACKEND_FILE);
     g_once_init_leave(&done, 1);
 }

@@ -10,8 +10,9 @@
  *
  * Types: tls-creds-x509, tls-creds-anon, tls-creds-psk, authz-simple,
  * authz-list (with rules.N.match, rules.N.policy and rules.N.format, N
- * counting from 0; format defaults to exact, policy is required) and
- * authz-list-file.
+ * counting from 0; format defaults to exact, policy is required),
+ * authz-list-file, memory-backend-ram and memory-backend-file
+ * (vmhost/machine/memory-backend.h).
  */
 #pragma once
 
