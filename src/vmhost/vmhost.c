@@ -36,12 +36,14 @@
 #include "vmhost/chardev/char-stdio.h"
 #include "vmhost/chardev/chardev-opts.h"
 #include "vmhost/machine/machine.h"
+#include "vmhost/machine/memory-backend.h"
 #include "vmhost/machine/probe.h"
 #include "vmhost/machine/serial.h"
 #include "vmhost/migration/migration.h"
 #include "vmhost/monitor/hmp.h"
 #include "vmhost/monitor/qmp.h"
 #include "vmhost/object/object-create.h"
+#include "vmhost/object/object.h"
 #include "vmhost/util/conf.h"
 #include "vmhost/util/error.h"
 #include "vmhost/util/opts.h"
@@ -53,6 +55,8 @@
 typedef enum {
     OPT_NAME,
     OPT_M,
+    OPT_MACHINE,
+    OPT_MEM_PREALLOC,
     OPT_OBJECT,
     OPT_CHARDEV,
     OPT_SERIAL,
@@ -85,9 +89,16 @@ static const OptionDef option_defs[] = {
     {"m", OPT_M, "SIZE",
      "guest RAM (default " DEFAULT_RAM "; a plain number "
      "is MiB)"},
+    {"machine", OPT_MACHINE, "[type=]none|pc|q35[,memory-backend=ID]",
+     "the machine (vmhost has one; the type is accepted for QEMU's sake); "
+     "memory-backend=ID: guest RAM from a memory-backend-ram/-file object"},
+    {"mem-prealloc", OPT_MEM_PREALLOC, NULL,
+     "populate all guest RAM at startup (memory backends default to "
+     "prealloc=on)"},
     {"object", OPT_OBJECT, "TYPE,id=ID,...",
      "create an object: tls-creds-x509, tls-creds-anon, tls-creds-psk, "
-     "authz-simple, authz-list, authz-list-file"},
+     "authz-simple, authz-list, authz-list-file, memory-backend-ram, "
+     "memory-backend-file"},
     {"chardev", OPT_CHARDEV, "BACKEND,id=ID,...",
      "create a character device (socket, null, file, ringbuf, ...)"},
     {"serial", OPT_SERIAL, "DEV",
@@ -134,6 +145,9 @@ typedef struct {
 typedef struct {
     char *name; /* -name guest=NAME */
     guint64 ram_size;
+    bool ram_size_set;    /* -m given */
+    char *memory_backend; /* -machine memory-backend=ID */
+    bool mem_prealloc;    /* -mem-prealloc */
     /* The option strings, borrowed from argv, in command-line order. */
     GPtrArray *objects, *chardevs, *serials, *devices;
     GArray *monitors; /* MonitorArg */
@@ -294,6 +308,34 @@ static bool parse_ram_size(const char *arg, guint64 *out, GError **errp)
     return true;
 }
 
+/* -machine [type=]T[,memory-backend=ID]: one machine, any common type. */
+static bool parse_machine(const char *arg, char **backend, GError **errp)
+{
+    static const char *const types[] = {"none", "pc", "q35", "vmhost"};
+    g_autoptr(VhOpts) o = vh_opts_parse("-machine", arg, "type", errp);
+
+    if (!o) {
+        return false;
+    }
+    const char *type = vh_opts_get_string(o, "type");
+    const char *mb = vh_opts_get_string(o, "memory-backend");
+    if (!vh_opts_check_unused(o, errp)) {
+        return false;
+    }
+    if (type && !g_strv_contains(types, type)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-machine: unsupported machine type '%s' (vmhost has one "
+                    "machine; none, pc, q35 and vmhost name it)",
+                    type);
+        return false;
+    }
+    if (mb) {
+        g_free(*backend);
+        *backend = g_strdup(mb);
+    }
+    return true;
+}
+
 /* -name [guest=]NAME[,process=P][,debug-threads=on|off]: only the name
  * matters to vmhost; the other QEMU keys are accepted. */
 static bool parse_name(const char *arg, char **out, GError **errp)
@@ -370,6 +412,15 @@ static bool parse_args(int argc, char **argv, Config *c, bool *done,
             if (!parse_ram_size(val, &c->ram_size, errp)) {
                 return false;
             }
+            c->ram_size_set = true;
+            break;
+        case OPT_MACHINE:
+            if (!parse_machine(val, &c->memory_backend, errp)) {
+                return false;
+            }
+            break;
+        case OPT_MEM_PREALLOC:
+            c->mem_prealloc = true;
             break;
         case OPT_OBJECT:
             g_ptr_array_add(c->objects, (gpointer)val);
@@ -967,6 +1018,34 @@ static gboolean on_sigint(gpointer opaque)
 
 /* ---- startup and shutdown ---- */
 
+/* The guest RAM: -m, or the memory backend -machine names. */
+static VhRamBlock *machine_ram(Config *c, GError **errp)
+{
+    if (!c->memory_backend) {
+        VhRamBlock *ram =
+            vh_ram_block_new("pc.ram", c->ram_size, c->mem_prealloc, errp);
+        if (!ram) {
+            name_option(errp, "-m");
+        }
+        return ram;
+    }
+    GObject *obj = vh_object_lookup(c->memory_backend);
+    if (!obj || !VH_IS_MEMORY_BACKEND(obj)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Memory backend '%s' not found", c->memory_backend);
+        return NULL;
+    }
+    VhMemoryBackend *b = VH_MEMORY_BACKEND(obj);
+    if (c->ram_size_set && vh_memory_backend_get_size(b) != c->ram_size) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Machine memory size does not match the size of the "
+                    "memory backend");
+        return NULL;
+    }
+    c->ram_size = vh_memory_backend_get_size(b);
+    return vh_memory_backend_take_ram(b, c->memory_backend, errp);
+}
+
 static bool start(Vmhost *vm, GError **errp)
 {
     Config *c = &vm->cfg;
@@ -982,6 +1061,7 @@ static bool start(Vmhost *vm, GError **errp)
         }
     }
     vh_object_register_builtin_types();
+    vh_memory_backend_set_default_prealloc(c->mem_prealloc);
     for (guint i = 0; i < c->objects->len; i++) {
         if (!vh_object_add_from_string(g_ptr_array_index(c->objects, i),
                                        errp)) {
@@ -995,9 +1075,8 @@ static bool start(Vmhost *vm, GError **errp)
             return false;
         }
     }
-    ram = vh_ram_block_new("pc.ram", c->ram_size, false, errp);
+    ram = machine_ram(c, errp);
     if (!ram) {
-        name_option(errp, "-m");
         return false;
     }
     vm->machine = vh_machine_new(c->name ? c->name : "vmhost",
@@ -1162,6 +1241,7 @@ int main(int argc, char **argv)
     g_ptr_array_unref(c->serials);
     g_ptr_array_unref(c->devices);
     g_free(c->name);
+    g_free(c->memory_backend);
     if (vm.log) {
         fclose(vm.log);
     }
