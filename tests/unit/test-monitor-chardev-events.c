@@ -446,6 +446,21 @@ static void test_events_need_negotiation(void)
 
 /* ---- getfd ---- */
 
+/* The test's end of a UNIX socket at @path, non-blocking like MonPeer's. */
+static void unix_connect(MonPeer *peer, const char *path)
+{
+    g_autoptr(GSocketAddress) sa = g_unix_socket_address_new(path);
+    struct sockaddr_storage ss;
+
+    peer->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_true(g_socket_address_to_native(sa, &ss, sizeof(ss), NULL));
+    g_assert_cmpint(connect(peer->fd, (struct sockaddr *)&ss,
+                            g_socket_address_get_native_size(sa)),
+                    ==, 0);
+    g_assert_cmpint(fcntl(peer->fd, F_SETFL, O_NONBLOCK), ==, 0);
+    peer->in = g_string_new(NULL);
+}
+
 /* getfd through a mux=on chardev on a UNIX socket: the fd arrives. */
 static void test_getfd_mux_unix(void)
 {
@@ -457,7 +472,6 @@ static void test_getfd_mux_unix(void)
     g_autofree char *r1 = NULL, *r2 = NULL;
     MonPeer unix_peer = {0};
     VhChardev *mux;
-    GSocketAddress *sa;
     int p[2];
 
     setup(&f);
@@ -466,20 +480,7 @@ static void test_getfd_mux_unix(void)
     mux = add_chardev(spec, false);
     mq = vh_qmp_new(&f.host, mux);
 
-    /* the test's end: a UNIX client, non-blocking like MonPeer's */
-    unix_peer.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sa = g_unix_socket_address_new(path);
-    {
-        struct sockaddr_storage ss;
-
-        g_assert_true(g_socket_address_to_native(sa, &ss, sizeof(ss), NULL));
-        g_assert_cmpint(connect(unix_peer.fd, (struct sockaddr *)&ss,
-                                g_socket_address_get_native_size(sa)),
-                        ==, 0);
-    }
-    g_object_unref(sa);
-    g_assert_cmpint(fcntl(unix_peer.fd, F_SETFL, O_NONBLOCK), ==, 0);
-    unix_peer.in = g_string_new(NULL);
+    unix_connect(&unix_peer, path);
     g_free(mon_read_until(&unix_peer, "\r\n")); /* greeting */
     mon_send(&unix_peer, "{\"execute\": \"qmp_capabilities\"}");
     g_free(mon_read_until(&unix_peer, "\r\n"));
@@ -504,6 +505,41 @@ static void test_getfd_mux_unix(void)
     close(unix_peer.fd);
     g_string_free(unix_peer.in, true);
     g_clear_pointer(&mq, vh_qmp_free);
+    teardown(&f);
+    vh_test_rm_rf(dir);
+}
+
+/* HMP on a mux=on UNIX socket, QEMU's classic -mon setup: getfd works. */
+static void test_getfd_mux_hmp(void)
+{
+    Fixture f = {0};
+    g_autofree char *dir = vh_test_mkdtemp("vh-getfd-hmp");
+    g_autofree char *path = g_build_filename(dir, "h.sock", NULL);
+    g_autofree char *spec = NULL;
+    g_autofree char *out = NULL;
+    MonPeer peer = {0};
+    VhHmp *h;
+    VhChardev *mux;
+    int p[2];
+
+    setup(&f);
+    spec = g_strdup_printf("socket,id=hx0,path=%s,server=on,wait=off,mux=on",
+                           path);
+    mux = add_chardev(spec, false);
+    h = vh_hmp_new(&f.host, mux, false);
+    unix_connect(&peer, path);
+    g_free(mon_read_until(&peer, VH_HMP_PROMPT));
+    g_assert_cmpint(pipe(p), ==, 0);
+    mon_send_fd(&peer, "getfd hmpfd\n", p[1]);
+    out = mon_read_until(&peer, VH_HMP_PROMPT);
+    g_assert_null(strstr(out, "rror"));
+    g_assert_true(
+        mon_fd_is_pipe_end(vh_monitor_host_get_fd(&f.host, "hmpfd"), p[0]));
+    close(p[0]);
+    close(p[1]);
+    close(peer.fd);
+    g_string_free(peer.in, true);
+    vh_hmp_free(h);
     teardown(&f);
     vh_test_rm_rf(dir);
 }
@@ -711,6 +747,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/chardev-events/need-negotiation",
                     test_events_need_negotiation);
     g_test_add_func("/monitor/getfd/mux-unix", test_getfd_mux_unix);
+    g_test_add_func("/monitor/getfd/mux-hmp", test_getfd_mux_hmp);
     g_test_add_func("/monitor/getfd/tls-and-tcp", test_getfd_tls_and_tcp);
     g_test_add_func("/monitor/chardev-add/fd-name", test_chardev_add_fd_name);
     g_test_add_func("/monitor/mux/frontends-detach", test_mux_frontends_detach);
