@@ -180,6 +180,14 @@ static bool expand(VhPolicyList list, const char *pattern, GPtrArray *out,
     if (!up[0]) {
         return fail_at(errp, file, line, "empty %s name", list_what[list]);
     }
+    /* names are ASCII; GPatternSpec must never see invalid UTF-8 */
+    for (const char *p = up; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("-_.*", *p)) {
+            g_autofree char *shown = g_strescape(pattern, NULL);
+            return fail_at(errp, file, line, "unknown %s '%s'", list_what[list],
+                           shown);
+        }
+    }
     if (strchr(up, '*')) {
         spec = g_pattern_spec_new(up);
     }
