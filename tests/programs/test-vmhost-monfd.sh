@@ -32,7 +32,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' HUP INT PIPE TERM
 
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
