@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -234,6 +235,27 @@ bool vh_policy_tree_write_config(VhPolicyTree *t, const char *spec,
     g_autofree char *text = g_strdup_printf("%s\n", spec);
 
     return vh_policy_write_atomic(t->config_path, text, errp);
+}
+
+int vh_policy_tree_lock(VhPolicyTree *t, GError **errp)
+{
+    g_autofree char *dir = g_path_get_dirname(t->config_path);
+    int fd;
+
+    if (!mkdirs(dir, errp)) {
+        return -1;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "Cannot lock %s: %s", dir,
+                    g_strerror(e));
+        return -1;
+    }
+    return fd;
 }
 
 bool vh_policy_app_name_valid(const char *app, GError **errp)

@@ -98,6 +98,14 @@ bool vh_policy_tree_install(VhPolicyTree *t, VhPolicyBackend *b,
                             const char *helper, VhPolicyCommitFunc commit,
                             gpointer data, GError **errp);
 
+/*
+ * Serialise changes: an exclusive flock() on ROOT/etc/crypto-policies (made
+ * if missing), waited for. Returns the descriptor to close when done, -1
+ * with the error set.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+int vh_policy_tree_lock(VhPolicyTree *t, GError **errp);
+
 /* APP names: a letter or digit, then letters, digits, '-', '_' (<= 64). */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_policy_app_name_valid(const char *app, GError **errp);

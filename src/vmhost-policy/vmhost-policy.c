@@ -25,6 +25,7 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 
@@ -374,6 +375,14 @@ int main(int argc, char **argv)
     t = vh_policy_tree_new(opt_root);
     if (!pick_format(t, &fmt)) {
         return usage("unknown --format '%s' (allowlist or legacy)", opt_format);
+    }
+    /* one change at a time: two runs must not interleave config, local.d
+     * and back-end (the lock goes with the process) */
+    if (strcmp(cmd, "set") == 0 || strcmp(cmd, "update") == 0 ||
+        (strcmp(cmd, "app") == 0 && argc > 2 && strcmp(argv[2], "list"))) {
+        if (vh_policy_tree_lock(t, &err) < 0) {
+            return fail(err);
+        }
     }
     if (strcmp(cmd, "set") == 0 || strcmp(cmd, "generate") == 0) {
         if (argc != 3) {

@@ -10,9 +10,13 @@
 #include "crypto-testutil.h"
 #include "vmhost/util/error.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *tmpdir;
 
@@ -527,6 +531,33 @@ static void test_write_atomic(void)
     g_assert_nonnull(strstr(err->message, file));
 }
 
+static void test_lock(void)
+{
+    g_autoptr(VhPolicyTree) t = vh_policy_tree_new(tmpdir);
+    g_autofree char *dir =
+        g_build_filename(tmpdir, "etc", "crypto-policies", NULL);
+    g_autofree char *file = g_build_filename(tmpdir, "file", NULL);
+    g_autoptr(VhPolicyTree) bad = vh_policy_tree_new(file);
+    g_autoptr(GError) err = NULL;
+    int fd = vh_policy_tree_lock(t, &err);
+    int other;
+
+    g_assert_no_error(err);
+    g_assert_cmpint(fd, >=, 0);
+    /* another open file description cannot take it meanwhile */
+    other = open(dir, O_RDONLY | O_DIRECTORY);
+    g_assert_cmpint(other, >=, 0);
+    g_assert_cmpint(flock(other, LOCK_EX | LOCK_NB), ==, -1);
+    g_assert_cmpint(errno, ==, EWOULDBLOCK);
+    close(fd);
+    g_assert_cmpint(flock(other, LOCK_EX | LOCK_NB), ==, 0);
+    close(other);
+
+    put("file", "x");
+    g_assert_cmpint(vh_policy_tree_lock(bad, &err), ==, -1);
+    g_assert_nonnull(strstr(err->message, file));
+}
+
 static void setup(void)
 {
     tmpdir = vh_test_mkdtemp("vh-policy");
@@ -564,5 +595,6 @@ int main(int argc, char **argv)
     ADD("/policy/tree/local.d", test_locald);
     ADD("/policy/tree/install", test_install);
     ADD("/policy/tree/write-atomic", test_write_atomic);
+    ADD("/policy/tree/lock", test_lock);
     return g_test_run();
 }
