@@ -21,6 +21,8 @@
 
 #include "vmhost/util/error.h"
 
+#include <gnutls/gnutls.h>
+
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -107,6 +109,30 @@ static bool pick_format(VhPolicyTree *t, VhPolicyFormat *out)
     return vh_policy_format_parse(opt_format, out);
 }
 
+/*
+ * Managing the real tree while this host's GnuTLS reads another file (stock
+ * Debian reads /etc/gnutls/config) changes nothing for anyone: say so.
+ */
+static void note_gnutls_file(VhPolicyTree *t)
+{
+    const char *used = gnutls_get_system_config_file();
+    g_autofree char *a = NULL;
+    g_autofree char *b = NULL;
+
+    if (strcmp(t->root, "/") != 0 || !used) {
+        return;
+    }
+    a = realpath(used, NULL);
+    b = realpath(t->backend_path, NULL);
+    if (!a || !b || strcmp(a, b) != 0) {
+        fprintf(stderr,
+                "vmhost-policy: note: GnuTLS on this host reads %s, not %s; "
+                "link it (ln -s %s %s) for the policy to apply (see "
+                "docs/tls-priority.md)\n",
+                used, t->backend_path, t->backend_path, used);
+    }
+}
+
 static bool commit_config(gpointer data, GError **errp)
 {
     void **args = data;
@@ -127,6 +153,7 @@ static int cmd_set(VhPolicyTree *t, VhPolicyFormat fmt, const char *spec)
     }
     printf("policy %s set; %s regenerated (%s format)\n", spec, t->backend_path,
            vh_policy_format_name(fmt));
+    note_gnutls_file(t);
     return 0;
 }
 
@@ -166,6 +193,7 @@ static int cmd_update(VhPolicyTree *t, VhPolicyFormat fmt)
     }
     printf("%s regenerated from policy %s (%s format)\n", t->backend_path, spec,
            vh_policy_format_name(fmt));
+    note_gnutls_file(t);
     return 0;
 }
 
@@ -185,6 +213,7 @@ static int cmd_check(VhPolicyTree *t, VhPolicyFormat fmt)
         fprintf(stderr, "vmhost-policy: %s\n", err->message);
         return 2;
     }
+    note_gnutls_file(t);
     if (!g_file_get_contents(t->backend_path, &cur, NULL, &rerr)) {
         if (!g_error_matches(rerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
             fprintf(stderr, "vmhost-policy: Cannot read %s: %s\n",
@@ -295,6 +324,7 @@ static int app_change(VhPolicyTree *t, VhPolicyFormat fmt, const char *app,
     } else {
         printf("%s removed; %s regenerated\n", path, t->backend_path);
     }
+    note_gnutls_file(t);
     return 0;
 }
 
