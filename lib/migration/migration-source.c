@@ -603,6 +603,22 @@ static void sum_counts(Source *s, VhMigCounts *c)
     c->iterations = s->iteration;
 }
 
+/*
+ * exec: without a return path: whatever the command still prints (a TLS
+ * peer's close-notify through socat) is read, so that it does not die of
+ * a broken pipe and fail its exit status.
+ */
+static void drain(VhChannel *ch)
+{
+    char buf[65536];
+
+    for (guint i = 0; i < 1024; i++) {
+        if (vh_channel_read(ch, buf, sizeof(buf), NULL) <= 0) {
+            return;
+        }
+    }
+}
+
 static bool finish(Source *s, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
@@ -647,6 +663,9 @@ static bool finish(Source *s, GError **errp)
         }
     }
     if (!s->return_path) {
+        if (s->a->uri.kind == VH_MIG_URI_EXEC) {
+            drain(s->main);
+        }
         return vh_channel_close(s->main, errp);
     }
     if (!vh_mig_rp_recv(s->main, &rp, &got, errp)) {
