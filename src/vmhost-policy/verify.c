@@ -122,7 +122,10 @@ static char *keyword_failures(const char *out, VhPolicyBackend *b)
         }
         e = find_entry(b, f[1]);
         if (!e) {
-            g_string_append_printf(msg, "GnuTLS cannot use @%s: %s", f[1],
+            g_string_append_printf(msg, "GnuTLS cannot use @%s%s: %s", f[1],
+                                   strcmp(f[1], "SYSTEM") == 0
+                                       ? " (what the policy itself allows)"
+                                       : "",
                                    f[2]);
             continue;
         }

@@ -27,7 +27,7 @@ check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 combos="DEFAULT DEFAULT:NO-SHA1 DEFAULT:NO-CAMELLIA DEFAULT:ECDHE-ONLY
 DEFAULT:NO-SHA1:ECDHE-ONLY LEGACY LEGACY:NO-SHA1 LEGACY:NO-CAMELLIA FUTURE
 FUTURE:ECDHE-ONLY"
-echo "1..91"
+echo "1..92"
 
 # gnutls_list FILE [PRIORITY]: what GnuTLS enables with FILE as system file.
 gnutls_list() {
@@ -226,6 +226,12 @@ printf 'cipher = -AES-128-*\nkey_exchange@TLS = ECDHE\ncipher@SSH = AES-256-CTR\
 "$tool" --root "$r" --format legacy generate DEFAULT:MINE >"$work/out" 2>&1
 check "a custom .pmod: globs, @TLS scope applied, @SSH skipped" \
     '[ $? -eq 0 ] && ! grep -q AES-128 "$work/out" && grep -q ":+AEAD:+ECDHE-RSA:+ECDHE-ECDSA:+GROUP" "$work/out"'
+mkdir -p "$r/etc/crypto-policies/policies"
+printf 'cipher = AES-256-GCM\nmac = AEAD\n' >"$r/etc/crypto-policies/policies/NOPROTO.pol"
+"$tool" --root "$r" set NOPROTO >"$work/out" 2>&1
+check "a policy GnuTLS cannot use (no protocol): GnuTLS's reason, config and back-end untouched" \
+    '[ $? -eq 1 ] && grep -q "GnuTLS cannot use @SYSTEM (what the policy itself allows): No or insufficient priorities" "$work/out" &&
+     same && [ "$(cat "$r/etc/crypto-policies/config")" = DEFAULT:NO-SHA1 ]'
 printf 'garbage without equals\n' >"$r/etc/crypto-policies/local.d/gnutls-JUNK.config"
 "$tool" --root "$r" update >"$work/out" 2>&1
 check "a local.d line GnuTLS cannot parse: file:line quoted, back-end untouched" \
