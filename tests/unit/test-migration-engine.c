@@ -13,6 +13,10 @@
 #include <unistd.h>
 
 #include "crypto-testutil.h"
+#include "tls-testutil.h"
+#include "vmhost/object/object-create.h"
+#include "vmhost/object/object.h"
+#include "vmhost/vmhost-types.h"
 
 #define RAM_MB 64
 
@@ -358,6 +362,100 @@ static void test_no_target(void)
     pair_clear(&p);
 }
 
+/* x509 credentials "mig-tls-src"/"mig-tls-dst" for 127.0.0.1, once. */
+static void tls_setup(void)
+{
+    static TlsTestPki *pki;
+    static const char *const ips[] = {"127.0.0.1", NULL};
+    g_autofree char *dir = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhTlsCreds) c = NULL;
+    g_autoptr(VhTlsCreds) d = NULL;
+
+    if (pki) {
+        return;
+    }
+    pki = tls_test_pki_new("mig CA");
+    dir = tls_test_pki_dir(pki, "both");
+    tls_test_pki_issue_server(pki, dir, "C=UK,O=vmhost test,CN=target", NULL,
+                              ips, 0, 0);
+    tls_test_pki_issue_client(pki, dir, "C=UK,O=vmhost test,CN=source", 0, 0);
+    c = tls_test_creds_x509(dir, VH_TLS_CREDS_ENDPOINT_CLIENT, true, "NORMAL",
+                            false);
+    d = tls_test_creds_x509(dir, VH_TLS_CREDS_ENDPOINT_SERVER, true, "NORMAL",
+                            false);
+    g_assert_true(vh_object_add("mig-tls-src", G_OBJECT(c), &err));
+    g_assert_true(vh_object_add("mig-tls-dst", G_OBJECT(d), &err));
+    vh_object_register_builtin_types();
+    g_assert_true(vh_object_add_from_string(
+        "authz-simple,id=mig-deny,identity=CN=someone-else", &err));
+    g_assert_no_error(err);
+    /* The PKI directory stays until exit; the test removes it. */
+    g_test_queue_destroy((GDestroyNotify)tls_test_pki_free, pki);
+}
+
+/* tcp: on an ephemeral port, TLS on every connection. */
+static void tls_listen(Pair *p, const char *authz)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *addr = NULL;
+
+    tls_setup();
+    g_assert_true(vh_migration_set_parameter_str(p->src, "tls-creds",
+                                                 "mig-tls-src", &err));
+    g_assert_true(vh_migration_set_parameter_str(p->dst, "tls-creds",
+                                                 "mig-tls-dst", &err));
+    if (authz) {
+        g_assert_true(
+            vh_migration_set_parameter_str(p->dst, "tls-authz", authz, &err));
+    }
+    g_free(p->uri);
+    g_assert_true(vh_migration_incoming(p->dst, "tcp:127.0.0.1:0", &err));
+    g_assert_no_error(err);
+    addr = vh_migration_incoming_address(p->dst);
+    g_assert_true(g_str_has_prefix(addr, "tcp:127.0.0.1:"));
+    p->uri = g_strdup(addr);
+}
+
+static void test_tls_multifd(void)
+{
+    g_autoptr(GError) err = NULL;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    for (guint i = 0; i < 2; i++) {
+        VhMigration *m = i ? p.dst : p.src;
+
+        g_assert_true(vh_migration_set_capability(m, "multifd", true, &err));
+    }
+    tls_listen(&p, NULL);
+    start(&p);
+    g_assert_cmpint(wait_both(&p), ==, VH_MIG_STATUS_COMPLETED);
+    assert_migrated(&p);
+    pair_clear(&p);
+}
+
+/*
+ * tls-authz refuses the source's identity: the TLS 1.3 client finishes
+ * its handshake before the server decides, yet the source must fail,
+ * never report completed, and run on.
+ */
+static void test_tls_authz_denied(void)
+{
+    g_autofree char *e = NULL;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    tls_listen(&p, "mig-deny");
+    start(&p);
+    g_assert_cmpint(vh_migration_wait(p.src, 20000), ==, VH_MIG_STATUS_FAILED);
+    e = src_error(&p);
+    g_test_message("source: %s", e);
+    assert_intact(&p);
+    g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_INMIGRATE);
+    pair_clear(&p);
+}
+
 static void expect_param_error(VhMigration *m, const char *name,
                                const char *value, const char *want)
 {
@@ -460,5 +558,8 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/engine/refused-setup", test_refused_setup);
     g_test_add_func("/migration/engine/refused-end", test_refused_end);
     g_test_add_func("/migration/engine/no-target", test_no_target);
+    g_test_add_func("/migration/engine/tls-multifd", test_tls_multifd);
+    g_test_add_func("/migration/engine/tls-authz-denied",
+                    test_tls_authz_denied);
     return g_test_run();
 }
