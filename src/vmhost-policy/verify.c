@@ -53,6 +53,7 @@ static char *gnutls_reasons(const char *log, VhPolicyBackend *b,
 {
     g_auto(GStrv) lines = g_strsplit(log ? log : "", "\n", -1);
     g_autoptr(GString) out = g_string_new(NULL);
+    bool empty;
     g_autofree char *parse_tag =
         g_strdup_printf("cfg: unable to parse: %s: ", candidate);
 
@@ -83,7 +84,8 @@ static char *gnutls_reasons(const char *log, VhPolicyBackend *b,
             g_string_append(out, cfg);
         }
     }
-    return g_string_free(g_steal_pointer(&out), out->len == 0);
+    empty = out->len == 0;
+    return g_string_free(g_steal_pointer(&out), empty);
 }
 
 static VhPolicyEntry *find_entry(VhPolicyBackend *b, const char *kw)
@@ -102,6 +104,7 @@ static char *keyword_failures(const char *out, VhPolicyBackend *b)
 {
     g_auto(GStrv) lines = g_strsplit(out ? out : "", "\n", -1);
     g_autoptr(GString) msg = g_string_new(NULL);
+    bool empty;
 
     for (char **l = lines; *l; l++) {
         g_auto(GStrv) f = g_strsplit(*l, "\t", 3);
@@ -143,7 +146,8 @@ static char *keyword_failures(const char *out, VhPolicyBackend *b)
             }
         }
     }
-    return g_string_free(g_steal_pointer(&msg), msg->len == 0);
+    empty = msg->len == 0;
+    return g_string_free(g_steal_pointer(&msg), empty);
 }
 
 bool vh_policy_verify(const char *helper, const char *candidate,
