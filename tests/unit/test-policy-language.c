@@ -256,6 +256,18 @@ static void test_load_files(void)
                                           "protocol 'TLS1.4'"));
     g_clear_error(&err);
 
+    /* a policy that cannot be read (even by root: a directory) */
+    {
+        g_autofree char *d = g_build_filename(
+            tmpdir, "etc/crypto-policies/policies/DIR.pol", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(d, 0755), ==, 0);
+        pol = vh_policy_load(tmpdir, "DIR", &err);
+        g_assert_null(pol);
+        g_assert_nonnull(strstr(err->message, "Cannot read policy "));
+        g_assert_nonnull(strstr(err->message, "DIR.pol"));
+        g_clear_error(&err);
+    }
+
     pol = vh_policy_load(tmpdir, "NOPE", &err);
     g_assert_null(pol);
     g_assert_nonnull(strstr(err->message, "unknown policy 'NOPE': no "
@@ -444,6 +456,21 @@ static void test_locald(void)
     g_assert_true(g_str_has_suffix(e->origin, "gnutls-APP.config:2"));
     g_assert_true(g_str_has_suffix(
         b->line_origin->pdata[b->line_origin->len - 1], "gnutls-ZED.config:1"));
+
+    /* a local.d entry that cannot be read (even by root: a directory) */
+    {
+        g_autofree char *d = g_build_filename(
+            tmpdir, "etc/crypto-policies/local.d/gnutls-DIR.config", NULL);
+        g_autoptr(VhPolicyBackend) none = NULL;
+        g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
+        none =
+            vh_policy_tree_build(t, "DEFAULT", VH_POLICY_FORMAT_LEGACY, &err);
+        g_assert_null(none);
+        g_assert_nonnull(strstr(err->message, "Cannot read local.d file "));
+        g_assert_nonnull(strstr(err->message, "gnutls-DIR.config"));
+        g_clear_error(&err);
+        g_assert_cmpint(g_rmdir(d), ==, 0);
+    }
 
     /* what app set / app unset would install */
     b2 = vh_policy_tree_build_with(t, "DEFAULT", VH_POLICY_FORMAT_LEGACY,
