@@ -501,6 +501,7 @@ static bool setup(Source *s, GError **errp)
         return false;
     }
     if (s->return_path && !vh_mig_rp_recv(s->main, &rp, &dummy, errp)) {
+        g_prefix_error(errp, "waiting for the target to accept: ");
         return false;
     }
     if (s->return_path && rp != VH_MIG_RP_READY) {
@@ -669,6 +670,7 @@ static bool finish(Source *s, GError **errp)
         return vh_channel_close(s->main, errp);
     }
     if (!vh_mig_rp_recv(s->main, &rp, &got, errp)) {
+        g_prefix_error(errp, "waiting for the target to confirm the load: ");
         return false;
     }
     if (rp != VH_MIG_RP_LOADED || got.records != c.records ||

@@ -175,42 +175,47 @@ typedef struct {
     VhChannel *ch;
 } Conn;
 
-static gpointer conn_thread(gpointer opaque)
+/* Why a connection is not taken, or NULL; under mig->lock. */
+static const char *refuse_locked(VhMigration *mig, bool is_main)
 {
-    Conn *c = opaque;
-    VhMigration *mig = c->mig;
-    VhChannel *ch = c->ch;
+    if (mig->in_completed) {
+        return "a migration is already complete";
+    }
+    if (is_main && mig->attempt && !mig->attempt->finished &&
+        mig->attempt->has_main) {
+        return "a migration is already being received";
+    }
+    return NULL;
+}
+
+static void serve_conn(VhMigration *mig, VhChannel *ch)
+{
     VhMigAttempt *a;
     guint8 magic[8];
     g_autoptr(GError) err = NULL;
+    const char *why;
     bool is_main;
 
-    g_free(c);
     if (!vh_channel_read_all(ch, magic, 8, &err)) {
         g_message("migration: an incoming connection ended before its "
                   "first bytes: %s",
                   err->message);
-        g_object_unref(ch);
-        return NULL;
+        return;
     }
     is_main = memcmp(magic, VH_MIG_STREAM_MAGIC, 8) == 0;
     if (!is_main && memcmp(magic, VH_MIG_CHANNEL_MAGIC, 8) != 0) {
         g_message("migration: refused an incoming connection: not a vmhost "
-                  "migration stream (bad magic)");
-        g_object_unref(ch);
-        return NULL;
+                  "migration stream (bad magic; a TLS source to a target "
+                  "without tls-creds?)");
+        return;
     }
     g_mutex_lock(&mig->lock);
-    if (mig->in_completed ||
-        (is_main && mig->attempt && !mig->attempt->finished &&
-         mig->attempt->has_main)) {
+    why = refuse_locked(mig, is_main);
+    if (why) {
         g_mutex_unlock(&mig->lock);
-        g_message("migration: refused an incoming %s: a migration is "
-                  "already %s",
-                  is_main ? "main stream" : "channel",
-                  mig->in_completed ? "complete" : "being received");
-        g_object_unref(ch);
-        return NULL;
+        g_message("migration: refused an incoming %s: %s",
+                  is_main ? "main stream" : "channel", why);
+        return;
     }
     a = current_attempt_locked(mig);
     g_ptr_array_add(a->chans, g_object_ref(ch));
@@ -224,10 +229,23 @@ static gpointer conn_thread(gpointer opaque)
         g_message("migration: %s", err->message);
         /* The main stream's thread reports the failure. */
         attempt_fail(mig, a, err->message);
-    } else {
-        vh_channel_close(ch, NULL);
     }
     attempt_unref(a);
+}
+
+static gpointer conn_thread(gpointer opaque)
+{
+    Conn *c = opaque;
+    VhMigration *mig = c->mig;
+    VhChannel *ch = c->ch;
+
+    g_free(c);
+    serve_conn(mig, ch);
+    /* Whatever happened, the peer sees this connection end now. */
+    vh_channel_close(ch, NULL);
+    g_mutex_lock(&mig->lock);
+    g_ptr_array_remove(mig->in_chans, ch);
+    g_mutex_unlock(&mig->lock);
     g_object_unref(ch);
     return NULL;
 }

@@ -279,9 +279,9 @@ bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
     r = vh_channel_read_all_eof(ch, hdr, sizeof(hdr), &err);
     if (r == 0) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
-                            "the target closed the return path without "
-                            "confirming (it refused the connection or failed "
-                            "to load)");
+                            "the target closed the connection without an "
+                            "answer (it refused this source, e.g. by "
+                            "tls-authz, or failed)");
         return false;
     }
     if (r < 0) {

@@ -456,6 +456,25 @@ static void test_tls_authz_denied(void)
     pair_clear(&p);
 }
 
+/* A target without TLS drops a TLS source's hello: the source fails. */
+static void test_tls_to_plain(void)
+{
+    g_autoptr(GError) err = NULL;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    tls_setup();
+    g_assert_true(vh_migration_set_parameter_str(p.src, "tls-creds",
+                                                 "mig-tls-src", &err));
+    g_assert_true(vh_migration_incoming(p.dst, "tcp:127.0.0.1:0", &err));
+    g_free(p.uri);
+    p.uri = vh_migration_incoming_address(p.dst);
+    start(&p);
+    g_assert_cmpint(vh_migration_wait(p.src, 20000), ==, VH_MIG_STATUS_FAILED);
+    assert_intact(&p);
+    pair_clear(&p);
+}
+
 static void expect_param_error(VhMigration *m, const char *name,
                                const char *value, const char *want)
 {
@@ -561,5 +580,6 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/engine/tls-multifd", test_tls_multifd);
     g_test_add_func("/migration/engine/tls-authz-denied",
                     test_tls_authz_denied);
+    g_test_add_func("/migration/engine/tls-to-plain", test_tls_to_plain);
     return g_test_run();
 }

@@ -467,7 +467,7 @@ static void test_return_path(void)
     g_clear_error(&err);
     /* The target went away without a word. */
     g_assert_false(vh_mig_rp_recv(VH_CHANNEL(buf), &t, &got, &err));
-    g_assert_nonnull(strstr(err->message, "without confirming"));
+    g_assert_nonnull(strstr(err->message, "without an answer"));
     g_clear_error(&err);
     /* A malformed message. */
     g_assert_true(vh_mig_rp_send(VH_CHANNEL(buf), 9, "x", 1, &err));
