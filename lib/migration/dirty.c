@@ -63,6 +63,11 @@ VhDirtyTracker *vh_dirty_tracker_new(void *host, guint64 size,
     if (!check_range(host, size, errp)) {
         return NULL;
     }
+    const char *source = "";
+    if (!mechanism) {
+        mechanism = g_getenv("VMHOST_DIRTY_TRACKING");
+        source = " in VMHOST_DIRTY_TRACKING";
+    }
     if (mechanism && strcmp(mechanism, "uffd-wp") == 0) {
         return try_start(host, size, &vh_dirty_uffd_ops, errp);
     }
@@ -71,9 +76,9 @@ VhDirtyTracker *vh_dirty_tracker_new(void *host, guint64 size,
     }
     if (mechanism && strcmp(mechanism, "auto") != 0) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                    "unknown dirty tracking mechanism '%s' (expected auto, "
+                    "unknown dirty tracking mechanism '%s'%s (expected auto, "
                     "uffd-wp or mprotect)",
-                    mechanism);
+                    mechanism, source);
         return NULL;
     }
     g_autoptr(GError) uffd_err = NULL;

@@ -331,6 +331,24 @@ static void test_auto(void)
     g_assert_cmpstr(vh_dirty_tracker_mechanism(t), ==,
                     uffd_works ? "uffd-wp+pagemap-scan" : "mprotect");
     g_clear_pointer(&t, vh_dirty_tracker_free);
+
+    /* NULL defers to VMHOST_DIRTY_TRACKING; an explicit choice does not. */
+    g_setenv("VMHOST_DIRTY_TRACKING", "mprotect", TRUE);
+    t = vh_dirty_tracker_new(host, size, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(vh_dirty_tracker_mechanism(t), ==, "mprotect");
+    g_clear_pointer(&t, vh_dirty_tracker_free);
+    t = vh_dirty_tracker_new(host, size, "auto", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(vh_dirty_tracker_mechanism(t), ==,
+                    uffd_works ? "uffd-wp+pagemap-scan" : "mprotect");
+    g_clear_pointer(&t, vh_dirty_tracker_free);
+    g_setenv("VMHOST_DIRTY_TRACKING", "bogus", TRUE);
+    g_assert_null(vh_dirty_tracker_new(host, size, NULL, &err));
+    g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull(strstr(err->message, "'bogus'"));
+    g_clear_error(&err);
+    g_unsetenv("VMHOST_DIRTY_TRACKING");
     munmap(host, size);
 }
 

@@ -39,7 +39,9 @@ typedef struct VhDirtyTracker VhDirtyTracker;
  * non-zero multiple of 4 KiB).
  * @mechanism: NULL or "auto" = userfaultfd-wp async + PAGEMAP_SCAN if the
  * kernel and the memory support it, else mprotect; "uffd-wp" or "mprotect"
- * forces one (an error if impossible, saying why).
+ * forces one (an error if impossible, saying why). With NULL, the
+ * environment variable VMHOST_DIRTY_TRACKING (auto, uffd-wp or mprotect), if
+ * set, decides instead: a way to run a whole program on the fallback.
  * After creation every page counts as clean; the caller treats everything as
  * dirty for the first pass. Returns (transfer full) or NULL with @errp set.
  */
