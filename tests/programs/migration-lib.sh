@@ -122,7 +122,7 @@ gone() {
     return 0
 }
 free_port() { "$stream" free-port 127.0.0.1; }
-free_port6() { "$stream" free-port ::1; }
+free_port6() { "$stream" free-port "[::1]"; }
 
 # fill NAME: the guest rewrites part of its RAM once, so that RAM is not
 # all zero pages.
@@ -147,8 +147,9 @@ migrated() {
         why="source run state $rs"
         return 1
     }
-    wait_until '[ "$(rstate "$2")" = running ] || [ "$(rstate "$2")" = prelaunch ] || [ "$(rstate "$2")" = paused ]' 100 || {
-        why="target run state $(rstate "$2")"
+    tgt=$2
+    wait_until 'case "$(rstate "$tgt")" in running | prelaunch | paused) true ;; *) false ;; esac' 100 || {
+        why="target run state $(rstate "$tgt")"
         return 1
     }
     a=$(checksum "$1") b=$(checksum "$2")

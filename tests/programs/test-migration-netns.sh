@@ -110,36 +110,40 @@ check "the target's certificate names its host and address" \
 
 tls_on="migrate_set_parameter tls-creds tls0"
 mf="migrate_set_capability multifd on"
-# two_hosts LABEL URI-HOST TARGET-PKI [EXPECT]: target in ns_dst listening
-# on all its addresses, source in ns_src migrating to URI-HOST over TLS with
-# 2 multifd channels.
+# two_hosts LABEL URI-HOST LISTEN-ADDR TARGET-PKI [EXPECT]: target in ns_dst
+# (started with -S so that its RAM can be compared with the source's)
+# listening on LISTEN-ADDR, source in ns_src writing 20 MB/s and migrating
+# to URI-HOST over TLS with 2 multifd channels.
 two_hosts() {
-    label=$1 host=$2 tdir=$3 expect=${4:-ok}
+    label=$1 host=$2 listen=$3 tdir=$4 expect=${5:-ok}
     port=$((20000 + tag % 20000))
     VM_WRAP="ip netns exec $ns_src" vm src \
         -object "tls-creds-x509,id=tls0,endpoint=client,dir=$sdir"
-    VM_WRAP="ip netns exec $ns_dst" vm dst -incoming defer \
+    VM_WRAP="ip netns exec $ns_dst" vm dst -S -incoming defer \
         -object "tls-creds-x509,id=tls0,endpoint=server,dir=$tdir" \
         -object "authz-simple,id=auth0,identity=C=GB,,O=vmhost,,CN=$src_name"
     fill src
     hmp src "guest dirty 20 random" >/dev/null
     hmp dst "$tls_on" "migrate_set_parameter tls-authz auth0" "$mf" \
-        "migrate_set_parameter multifd-channels 2" "migrate_incoming tcp:[::]:$port" >/dev/null
+        "migrate_set_parameter multifd-channels 2" "migrate_incoming tcp:$listen:$port" >/dev/null
     hmp src "$tls_on" "$mf" "migrate_set_parameter multifd-channels 2" \
         "migrate_set_parameter max-bandwidth 10G" "migrate -d tcp:$host:$port" >/dev/null
     if [ "$expect" = ok ]; then
         check "$label" 'migrated src dst'
+        hmp dst cont >/dev/null
+        check "... the target runs after cont and verifies" \
+            'wait_until "[ \"\$(rstate dst)\" = running ]" 50 && verify_ok dst'
     else
         st=$(wait_mig src "failed completed cancelled" 150)
         check "$label" '[ "$st" = failed ] && [ -n "$(merror src)" ] && intact src && not_started dst'
     fi
     both_gone src dst
 }
-two_hosts "TLS + multifd 2 between namespaces, by name ($dst_name): completed, verify ok, checksums equal" \
-    "$dst_name" "$ddir"
-two_hosts "... by IPv4 address ($dst_ip)" "$dst_ip" "$ddir"
-two_hosts "... by IPv6 address ([$dst_ip6])" "[$dst_ip6]" "$ddir"
+two_hosts "TLS + multifd 2 between namespaces, by name ($dst_name): completed, checksums equal, verify ok" \
+    "$dst_name" "$dst_ip" "$ddir"
+two_hosts "... by IPv4 address ($dst_ip)" "$dst_ip" "$dst_ip" "$ddir"
+two_hosts "... by IPv6 address ([$dst_ip6])" "[$dst_ip6]" "[$dst_ip6]" "$ddir"
 two_hosts "a target presenting another host's certificate is refused; the source runs on" \
-    "$dst_name" "$odir" fail
+    "$dst_name" "$dst_ip" "$odir" fail
 
 echo "1..$n"
