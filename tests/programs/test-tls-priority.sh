@@ -107,7 +107,9 @@ tls12="NORMAL:-VERS-ALL:+VERS-TLS1.2"
 tls13="NORMAL:-VERS-ALL:+VERS-TLS1.3"
 creds_extra=""
 
-echo "1..40"
+plan=41
+[ "${VH_TESTSSL_FULL:-0}" = 1 ] && plan=42
+echo "1..$plan"
 mkdir "$pki"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -225,6 +227,9 @@ check "(5) one warning names the file, the keywords and the baseline" \
      grep -q "TLS priority @VMHOST,SYSTEM: $backend: no such file (looked for VMHOST, SYSTEM); using vmhost.s baseline NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" "$work/five.err"'
 check "(5) a TLS 1.2 AEAD client connects" 'connects "$tls12"'
 check "(5) ... with AES-GCM first" 'grep -q "(AES-256-GCM)" "$work/cli.out"'
+check "(5) a client preferring ChaCha20 still gets AES-GCM (server order)" \
+    'connects "NORMAL:-CIPHER-ALL:+CHACHA20-POLY1305:+AES-256-GCM:+AES-128-GCM" &&
+     grep -q "(AES-256-GCM)" "$work/cli.out"'
 check "(5) a TLS 1.2 CBC-only client is refused" \
     '! connects "$tls12:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC:-MAC-ALL:+SHA1:+SHA256"'
 check "(5) a TLS 1.1 client is refused" \
@@ -282,7 +287,7 @@ if command -v testssl >/dev/null && command -v jq >/dev/null; then
         checks="-p -s -e"
     fi
     # shellcheck disable=SC2086
-    timeout 300 testssl --quiet --color 0 --warnings off $checks \
+    timeout 900 testssl --quiet --color 0 --warnings off $checks \
         --jsonfile "$work/scan.json" "127.0.0.1:$port" >"$work/scan.log" 2>&1
     finding() { jq -r ".[] | select(.id == \"$1\") | .finding" "$work/scan.json"; }
     check "testssl: SSLv2, SSLv3, TLS 1.0 and 1.1 not offered" \
@@ -291,6 +296,11 @@ if command -v testssl >/dev/null && command -v jq >/dev/null; then
         '[ "$(finding TLS1_2)" = offered ] && finding TLS1_3 | grep -q "^offered"'
     check "testssl: no 3DES, LOW (RC4, DES) or obsolete CBC cipher list" \
         '[ "$(finding cipherlist_3DES_IDEA)$(finding cipherlist_LOW)$(finding cipherlist_AVERAGE)" = "not offerednot offerednot offered" ]'
+    if [ "${VH_TESTSSL_FULL:-0}" = 1 ]; then
+        # The test's own PKI has no CRL, OCSP or trusted root: not judged.
+        check "testssl full scan: no HIGH or CRITICAL finding outside the certificate" \
+            '[ -z "$(jq -r ".[] | select((.severity == \"HIGH\" or .severity == \"CRITICAL\") and (.id | startswith(\"cert_\") | not)) | .id" "$work/scan.json")" ]'
+    fi
     check "testssl: every suite offered is AEAD (GCM, CCM, ChaCha20)" \
         'jq -r ".[] | select(.id | startswith(\"cipher_x\")) | .finding" "$work/scan.json" >"$work/suites" &&
          grep -q "_GCM_" "$work/suites" &&

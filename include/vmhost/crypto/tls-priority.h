@@ -45,13 +45,14 @@ G_BEGIN_DECLS
 /*
  * vmhost's stand-in for crypto-policies' DEFAULT on hosts without a policy:
  * TLS 1.3 and 1.2 only, AEAD ciphers only (AES-GCM ahead of ChaCha20, CCM
- * last), no SHA-1 signatures. docs/tls-priority.md explains it.
+ * last, and as a server in this order whatever the client prefers), no
+ * SHA-1 signatures. docs/tls-priority.md explains it.
  */
 #define VH_TLS_PRIORITY_BASELINE_STRING                                        \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"                              \
     "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:"                \
     "+AES-256-CCM:+AES-128-CCM:-MAC-ALL:+AEAD:"                                \
-    "-SIGN-RSA-SHA1:-SIGN-DSA-SHA1:-SIGN-ECDSA-SHA1"
+    "-SIGN-RSA-SHA1:-SIGN-DSA-SHA1:-SIGN-ECDSA-SHA1:%SERVER_PRECEDENCE"
 
 /* How the requested string became the effective one. */
 typedef enum {
