@@ -381,10 +381,13 @@ static bool resolve_at(const VhTlsPriorityInputs *in, const VhHostConf *conf,
     out->resolution = VH_TLS_PRIORITY_BASELINE;
     g_free(full);
     full = g_strconcat(VH_TLS_PRIORITY_BASELINE_STRING, extra, suffix, NULL);
-    if (!vh_tls_priority_compile(full, &out->compiled, errp)) {
-        g_prefix_error(errp,
-                       "%s (vmhost's baseline for %s): ", out->baseline_reason,
-                       out->requested);
+    g_clear_pointer(&reason, g_free);
+    if (!try_compile(full, &out->compiled, &reason)) {
+        /* The extra text after the keywords is bad. */
+        g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
+                    "Failed to set TLS session priority to %s: %s; with "
+                    "vmhost's baseline in its place it is %s: %s",
+                    out->requested, out->baseline_reason, full, reason);
         return false;
     }
     if (!in->quiet) {

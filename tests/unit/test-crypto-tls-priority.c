@@ -494,6 +494,17 @@ static void test_at_no_file(void)
     g_assert_cmpstr(p, ==, "TLS1.3");
     vh_tls_priority_clear(&prio);
 
+    /* Bad extra text is named, on the baseline too. */
+    msg = resolve_error("@VMHOST,SYSTEM:-VERS-TLS9", false);
+    g_assert_nonnull(strstr(msg, "Failed to set TLS session priority to "
+                                 "@VMHOST,SYSTEM:-VERS-TLS9: "));
+    g_assert_nonnull(strstr(msg, "no such file (looked for VMHOST, SYSTEM); "
+                                 "with vmhost's baseline in its place it is "
+                                 "NORMAL:"));
+    g_assert_true(g_str_has_suffix(msg, ":-VERS-TLS9: The request is invalid "
+                                        "at 'VERS-TLS9'"));
+    g_free(msg);
+
     /* Strict: refuse, naming the string, the file and the setting. */
     msg = resolve_error("@VMHOST,SYSTEM", true);
     g_free(expect);
