@@ -660,6 +660,8 @@ static GSource *tls_create_watch(VhChannel *ioc, GIOCondition cond)
     /* the child lives no longer than @source, so @src needs no ref */
     g_source_set_callback(
         child, (GSourceFunc)(void (*)(void))tls_source_master_ready, src, NULL);
+    /* It only records: skip GLib's fd remove/re-add around its dispatch. */
+    g_source_set_can_recurse(child, TRUE);
     g_source_add_child_source(source, child);
     g_source_set_name(source, "VhChannelTls watch");
     return source;

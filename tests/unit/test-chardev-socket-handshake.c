@@ -1,0 +1,274 @@
+/*
+ * A TLS chardev server runs its handshake with TCP_NODELAY, whatever the
+ * nodelay option says, and afterwards leaves the socket as the option says.
+ *
+ * Why: the server's first TLS 1.3 flight is several small records written
+ * one after the other. With Nagle on (the socket chardev's default, nodelay
+ * off, as in QEMU) the later ones can wait in the kernel for the client's
+ * ACK of the first, which a client with nothing to send delays (40 ms on
+ * Linux). vmhost's TLS chardev server made ~30 connections a second that
+ * way, each handshake 40-47 ms; with nodelay during the handshake it makes
+ * ~400 (bench/chardev, docs/performance.md).
+ *
+ * The stall depends on timing, so the test checks the cause instead: a
+ * client thread does full handshakes (x509 both ways); after sending its
+ * ClientHello and seeing the ServerHello arrive - the server is then in
+ * the middle of its handshake, waiting for the client - it finds the
+ * server's end of the connection in this process and reads TCP_NODELAY.
+ * On the last connection it sends data, gets it echoed, and reads the
+ * option again: the handshake is over by then.
+ */
+#include "tls-testutil.h"
+#include "vmhost/chardev/char-socket.h"
+#include "vmhost/object/object.h"
+
+#include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONNECTIONS 4
+
+typedef struct {
+    guint16 port;
+    char *dir;               /* the client's certificate directory */
+    int during[CONNECTIONS]; /* the server's TCP_NODELAY mid-handshake */
+    int after;               /* ... once the handshake is done */
+    char reply[16];
+    gint done;
+} Client;
+
+typedef struct {
+    int fd;
+    bool checked;
+    int *nodelay; /* where to record the server's TCP_NODELAY */
+} Transport;
+
+static guint16 local_port(int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+    return ntohs(sa.sin_port);
+}
+
+/*
+ * TCP_NODELAY of the server's end of the connection whose client end is
+ * @client_fd: the socket in this process whose peer is that port.
+ */
+static int server_nodelay(int client_fd)
+{
+    guint16 want = local_port(client_fd);
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+    const char *name;
+
+    g_assert_nonnull(dir);
+    while ((name = g_dir_read_name(dir))) {
+        int fd = atoi(name);
+        struct sockaddr_in sa;
+        socklen_t len = sizeof(sa);
+        int v = -1;
+        socklen_t vlen = sizeof(v);
+
+        if (fd == client_fd ||
+            getpeername(fd, (struct sockaddr *)&sa, &len) < 0 ||
+            sa.sin_family != AF_INET || ntohs(sa.sin_port) != want) {
+            continue;
+        }
+        g_assert_cmpint(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vlen), ==,
+                        0);
+        return v != 0;
+    }
+    g_error("no server socket for client port %u", want);
+    return -1;
+}
+
+static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+    Transport *t = ptr;
+
+    if (!t->checked && t->nodelay) {
+        /* The ClientHello is out; once the ServerHello is here, the
+         * server is mid-handshake until we answer. */
+        struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+
+        g_assert_cmpint(poll(&pfd, 1, 10000), ==, 1);
+        *t->nodelay = server_nodelay(t->fd);
+        t->checked = true;
+    }
+    return recv(t->fd, buf, len, 0);
+}
+
+static ssize_t push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+    return send(((Transport *)ptr)->fd, buf, len, MSG_NOSIGNAL);
+}
+
+static int tcp_connect(guint16 port)
+{
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET,
+        .sin_port = htons(port),
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return fd;
+}
+
+static gnutls_session_t client_session(Transport *t,
+                                       gnutls_certificate_credentials_t cred)
+{
+    gnutls_session_t s;
+
+    g_assert_cmpint(gnutls_init(&s, GNUTLS_CLIENT), ==, 0);
+    g_assert_cmpint(
+        gnutls_priority_set_direct(s, TLS_TEST_PRIORITY_TLS13, NULL), ==, 0);
+    gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
+    gnutls_session_set_verify_cert(s, "localhost", 0);
+    gnutls_transport_set_ptr(s, t);
+    gnutls_transport_set_pull_function(s, pull);
+    gnutls_transport_set_push_function(s, push);
+    return s;
+}
+
+static void echo_once(Client *c, gnutls_session_t s, Transport *t)
+{
+    int rc;
+
+    g_assert_cmpint(gnutls_record_send(s, "ping", 4), ==, 4);
+    do {
+        rc = gnutls_record_recv(s, c->reply, sizeof(c->reply) - 1);
+    } while (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED);
+    g_assert_cmpint(rc, ==, 4);
+    /* The echo came from the frontend: the chardev is open. */
+    c->after = server_nodelay(t->fd);
+}
+
+static gpointer client_thread(gpointer opaque)
+{
+    Client *c = opaque;
+    gnutls_certificate_credentials_t cred;
+    g_autofree char *ca = g_build_filename(c->dir, "ca-cert.pem", NULL);
+    g_autofree char *cert = g_build_filename(c->dir, "client-cert.pem", NULL);
+    g_autofree char *key = g_build_filename(c->dir, "client-key.pem", NULL);
+
+    gnutls_certificate_allocate_credentials(&cred);
+    g_assert_cmpint(
+        gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM),
+        >, 0);
+    g_assert_cmpint(gnutls_certificate_set_x509_key_file(cred, cert, key,
+                                                         GNUTLS_X509_FMT_PEM),
+                    ==, 0);
+    for (int i = 0; i < CONNECTIONS; i++) {
+        Transport t = {.fd = tcp_connect(c->port), .nodelay = &c->during[i]};
+        gnutls_session_t s = client_session(&t, cred);
+        int rc;
+
+        do {
+            rc = gnutls_handshake(s);
+        } while (rc < 0 && !gnutls_error_is_fatal(rc));
+        g_assert_cmpint(rc, ==, 0);
+        if (i == CONNECTIONS - 1) {
+            echo_once(c, s, &t);
+        }
+        gnutls_bye(s, GNUTLS_SHUT_WR);
+        gnutls_deinit(s);
+        close(t.fd);
+    }
+    gnutls_certificate_free_credentials(cred);
+    g_atomic_int_set(&c->done, 1);
+    g_main_context_wakeup(NULL);
+    return NULL;
+}
+
+static VhChardev *echo_chr;
+
+static size_t echo_can_read(void *opaque)
+{
+    return 4096;
+}
+
+static void echo_read(void *opaque, const guint8 *buf, size_t len)
+{
+    g_assert_cmpint(vh_chardev_write(echo_chr, buf, len, NULL), ==, len);
+}
+
+static gboolean tick(gpointer opaque)
+{
+    return G_SOURCE_CONTINUE;
+}
+
+static void test_handshake_nodelay(gconstpointer data)
+{
+    bool nodelay = GPOINTER_TO_INT(data);
+    TlsTestPki *pki = tls_test_pki_new("vmhost handshake CA");
+    const char *dns[] = {"localhost", NULL};
+    g_autofree char *srv = tls_test_pki_dir(pki, "server");
+    g_autofree char *cli = tls_test_pki_dir(pki, "client");
+    VhChardevSocketOptions o = VH_CHARDEV_SOCKET_OPTIONS_INIT;
+    g_autoptr(GError) err = NULL;
+    Client c = {0};
+    GThread *th;
+    guint t;
+
+    tls_test_pki_issue_server(pki, srv, "C=UK,O=vmhost test,CN=localhost", dns,
+                              NULL, 0, 0);
+    tls_test_pki_issue_client(pki, cli, "C=UK,O=vmhost test,CN=client", 0, 0);
+    g_assert_true(vh_object_add(
+        "tls-hs",
+        G_OBJECT(tls_test_creds_x509(srv, VH_TLS_CREDS_ENDPOINT_SERVER, true,
+                                     TLS_TEST_PRIORITY_TLS13, true)),
+        &err));
+    g_assert_no_error(err);
+    o.host = "127.0.0.1";
+    o.port = "0";
+    o.server = true;
+    o.tls_creds = "tls-hs";
+    o.nodelay = nodelay;
+    echo_chr = vh_chardev_socket_new("s-hs", &o, NULL, &err);
+    g_assert_no_error(err);
+    vh_chardev_set_handlers(echo_chr, echo_can_read, echo_read, NULL, NULL,
+                            NULL);
+
+    c.port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(echo_chr));
+    c.dir = cli;
+    th = g_thread_new("tls-client", client_thread, &c);
+    t = g_timeout_add(20, tick, NULL);
+    while (!g_atomic_int_get(&c.done)) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    g_source_remove(t);
+    g_thread_join(th);
+
+    for (int i = 0; i < CONNECTIONS; i++) {
+        g_assert_cmpint(c.during[i], ==, 1);
+    }
+    g_assert_cmpstr(c.reply, ==, "ping");
+    g_assert_cmpint(c.after, ==, nodelay ? 1 : 0);
+
+    vh_chardev_close(echo_chr);
+    g_clear_object(&echo_chr);
+    g_assert_true(vh_object_del("tls-hs", &err));
+    g_assert_no_error(err);
+    tls_test_pki_free(pki);
+    while (g_main_context_iteration(NULL, FALSE)) {
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_data_func("/chardev/socket/tls-handshake/nodelay-off",
+                         GINT_TO_POINTER(0), test_handshake_nodelay);
+    g_test_add_data_func("/chardev/socket/tls-handshake/nodelay-on",
+                         GINT_TO_POINTER(1), test_handshake_nodelay);
+    return g_test_run();
+}
