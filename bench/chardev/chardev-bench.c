@@ -1,0 +1,368 @@
+/*
+ * chardev-bench: the client side of bench/chardev/chardev.sh.
+ *
+ *   chardev-bench rtt --tls HOST:PORT --plain HOST:PORT --dir DIR
+ *                 [--count N] [--blocks B] [--priority P]
+ *       Round trips of 64-byte lines ("echo " + 58 characters + "\n") to
+ *       the test guest console behind two chardev servers, one over TLS
+ *       and one over plain TCP, both connections open for the whole run,
+ *       N round trips each, in B alternating blocks (so that a noisy spell
+ *       on a shared machine hits both). Prints, per transport:
+ *           rtt tls|plain N p50_us p99_us mean_us
+ *
+ *   chardev-bench connrate --connect HOST:PORT --dir DIR --seconds S
+ *                 [--priority P]
+ *       New TLS connections one after the other for S seconds: TCP
+ *       connect, full handshake (x509 both ways, no resumption), TLS
+ *       close-notify, close. Prints:
+ *           connrate N_CONNECTIONS SECONDS CONNECTIONS_PER_SECOND
+ *
+ * DIR is a QEMU-layout certificate directory (ca-cert.pem,
+ * client-cert.pem, client-key.pem); the server certificate is checked
+ * against HOST. The default priority is TLS 1.3 only.
+ *
+ * Plain GnuTLS and blocking sockets: the client should cost the same
+ * whichever server it talks to, and be as cheap as possible.
+ */
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_LEN         64
+#define DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+
+typedef struct {
+    int fd;
+    gnutls_session_t tls; /* NULL: plain TCP */
+    char buf[4096];
+    size_t have;
+} Conn;
+
+static const char *opt_dir;
+static const char *opt_priority = DEFAULT_PRIORITY;
+static gnutls_certificate_credentials_t creds;
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "chardev-bench: %s: %s\n", what, why);
+    exit(1);
+}
+
+static double now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void split_hostport(const char *hp, char **host, char **port)
+{
+    const char *colon = strrchr(hp, ':');
+
+    if (!colon || colon == hp || !colon[1]) {
+        die(hp, "expected HOST:PORT");
+    }
+    *host = strndup(hp, colon - hp);
+    *port = strdup(colon + 1);
+}
+
+static int tcp_connect(const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+    int fd, one = 1, rc;
+
+    rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc) {
+        die(host, gai_strerror(rc));
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        die(port, strerror(errno));
+    }
+    freeaddrinfo(ai);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static void load_creds(void)
+{
+    char *ca, *cert, *key;
+    int rc;
+
+    if (!opt_dir) {
+        die("--dir", "a certificate directory is required");
+    }
+    if (asprintf(&ca, "%s/ca-cert.pem", opt_dir) < 0 ||
+        asprintf(&cert, "%s/client-cert.pem", opt_dir) < 0 ||
+        asprintf(&key, "%s/client-key.pem", opt_dir) < 0) {
+        die("asprintf", "out of memory");
+    }
+    gnutls_certificate_allocate_credentials(&creds);
+    rc = gnutls_certificate_set_x509_trust_file(creds, ca, GNUTLS_X509_FMT_PEM);
+    if (rc <= 0) {
+        die(ca, rc < 0 ? gnutls_strerror(rc) : "no CA certificate");
+    }
+    rc = gnutls_certificate_set_x509_key_file(creds, cert, key,
+                                              GNUTLS_X509_FMT_PEM);
+    if (rc < 0) {
+        die(cert, gnutls_strerror(rc));
+    }
+    free(ca);
+    free(cert);
+    free(key);
+}
+
+static gnutls_session_t tls_open(int fd, const char *host)
+{
+    gnutls_session_t s;
+    const char *errpos = NULL;
+    int rc;
+
+    gnutls_init(&s, GNUTLS_CLIENT);
+    rc = gnutls_priority_set_direct(s, opt_priority, &errpos);
+    if (rc < 0) {
+        die(opt_priority, gnutls_strerror(rc));
+    }
+    gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, creds);
+    gnutls_session_set_verify_cert(s, host, 0);
+    gnutls_transport_set_int(s, fd);
+    do {
+        rc = gnutls_handshake(s);
+    } while (rc < 0 && !gnutls_error_is_fatal(rc));
+    if (rc < 0) {
+        die("TLS handshake", gnutls_strerror(rc));
+    }
+    return s;
+}
+
+static Conn *conn_open(const char *hostport, bool tls)
+{
+    Conn *c = calloc(1, sizeof(*c));
+    char *host, *port;
+
+    split_hostport(hostport, &host, &port);
+    c->fd = tcp_connect(host, port);
+    if (tls) {
+        c->tls = tls_open(c->fd, host);
+    }
+    free(host);
+    free(port);
+    return c;
+}
+
+static void conn_close(Conn *c)
+{
+    if (c->tls) {
+        gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+        gnutls_deinit(c->tls);
+    }
+    close(c->fd);
+    free(c);
+}
+
+static void conn_write(Conn *c, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = c->tls ? gnutls_record_send(c->tls, buf, len)
+                           : write(c->fd, buf, len);
+
+        if (n < 0) {
+            if (c->tls ? !gnutls_error_is_fatal(n) : errno == EINTR) {
+                continue;
+            }
+            die("write", c->tls ? gnutls_strerror(n) : strerror(errno));
+        }
+        buf += n;
+        len -= n;
+    }
+}
+
+/* Read until a '\n'; returns the line length (including it). */
+static size_t conn_read_line(Conn *c)
+{
+    for (;;) {
+        char *nl = memchr(c->buf, '\n', c->have);
+        ssize_t n;
+
+        if (nl) {
+            size_t len = nl + 1 - c->buf;
+
+            memmove(c->buf, nl + 1, c->have - len);
+            c->have -= len;
+            return len;
+        }
+        if (c->have == sizeof(c->buf)) {
+            die("read", "a reply line longer than 4 KiB");
+        }
+        n = c->tls ? gnutls_record_recv(c->tls, c->buf + c->have,
+                                        sizeof(c->buf) - c->have)
+                   : read(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
+        if (n == 0) {
+            die("read", "the server closed the connection");
+        }
+        if (n < 0) {
+            if (c->tls ? !gnutls_error_is_fatal(n) : errno == EINTR) {
+                continue;
+            }
+            die("read", c->tls ? gnutls_strerror(n) : strerror(errno));
+        }
+        c->have += n;
+    }
+}
+
+static double round_trip(Conn *c, const char *line)
+{
+    double t0 = now_us();
+    size_t got;
+
+    conn_write(c, line, LINE_LEN);
+    got = conn_read_line(c);
+    if (got != LINE_LEN - 5) {
+        die("reply", "not the echoed line");
+    }
+    return now_us() - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, double *v, long n)
+{
+    double sum = 0;
+
+    qsort(v, n, sizeof(*v), cmp_double);
+    for (long i = 0; i < n; i++) {
+        sum += v[i];
+    }
+    printf("rtt %s %ld %.1f %.1f %.1f\n", name, n, v[n / 2],
+           v[(long)(n * 0.99)], sum / n);
+}
+
+static int cmd_rtt(const char *tls_hp, const char *plain_hp, long count,
+                   long blocks)
+{
+    char line[LINE_LEN + 1];
+    double *tls_v = calloc(count, sizeof(double));
+    double *plain_v = calloc(count, sizeof(double));
+    Conn *t, *p;
+    long per = count / blocks, done = 0;
+
+    if (!tls_hp || !plain_hp || count < 100 || blocks < 1 || per < 1) {
+        die("rtt", "needs --tls, --plain, --count >= 100, --blocks >= 1");
+    }
+    load_creds();
+    t = conn_open(tls_hp, true);
+    p = conn_open(plain_hp, false);
+    /* "echo " + 58 characters + "\n": 64 bytes; the reply is 59. */
+    memcpy(line, "echo ", 5);
+    for (int i = 5; i < LINE_LEN - 1; i++) {
+        line[i] = 'a' + i % 26;
+    }
+    line[LINE_LEN - 1] = '\n';
+    line[LINE_LEN] = '\0';
+    /* Warm up both paths (page faults, caches). */
+    for (int i = 0; i < 200; i++) {
+        round_trip(t, line);
+        round_trip(p, line);
+    }
+    for (long b = 0; b < blocks; b++) {
+        long n = b == blocks - 1 ? count - done : per;
+
+        for (long i = 0; i < n; i++) {
+            tls_v[done + i] = round_trip(t, line);
+        }
+        for (long i = 0; i < n; i++) {
+            plain_v[done + i] = round_trip(p, line);
+        }
+        done += n;
+    }
+    conn_close(t);
+    conn_close(p);
+    report("tls", tls_v, count);
+    report("plain", plain_v, count);
+    free(tls_v);
+    free(plain_v);
+    return 0;
+}
+
+static int cmd_connrate(const char *hp, double seconds)
+{
+    double start, end;
+    long n = 0;
+
+    if (!hp || seconds <= 0) {
+        die("connrate", "needs --connect and --seconds > 0");
+    }
+    load_creds();
+    start = now_us();
+    end = start + seconds * 1e6;
+    do {
+        conn_close(conn_open(hp, true));
+        n++;
+    } while (now_us() < end);
+    seconds = (now_us() - start) / 1e6;
+    printf("connrate %ld %.3f %.1f\n", n, seconds, n / seconds);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *tls_hp = NULL, *plain_hp = NULL, *connect_hp = NULL;
+    long count = 20000, blocks = 4;
+    double seconds = 5;
+
+    if (argc < 2) {
+        die("usage", "chardev-bench rtt|connrate OPTIONS (see the source)");
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (!v) {
+            die(o, "needs a value");
+        }
+        i++;
+        if (!strcmp(o, "--tls")) {
+            tls_hp = v;
+        } else if (!strcmp(o, "--plain")) {
+            plain_hp = v;
+        } else if (!strcmp(o, "--connect")) {
+            connect_hp = v;
+        } else if (!strcmp(o, "--dir")) {
+            opt_dir = v;
+        } else if (!strcmp(o, "--priority")) {
+            opt_priority = v;
+        } else if (!strcmp(o, "--count")) {
+            count = atol(v);
+        } else if (!strcmp(o, "--blocks")) {
+            blocks = atol(v);
+        } else if (!strcmp(o, "--seconds")) {
+            seconds = atof(v);
+        } else {
+            die(o, "unknown option");
+        }
+    }
+    gnutls_global_init();
+    if (!strcmp(argv[1], "rtt")) {
+        return cmd_rtt(tls_hp, plain_hp, count, blocks);
+    }
+    if (!strcmp(argv[1], "connrate")) {
+        return cmd_connrate(connect_hp, seconds);
+    }
+    die(argv[1], "unknown command (rtt or connrate)");
+    return 1;
+}

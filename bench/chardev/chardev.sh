@@ -1,0 +1,167 @@
+#!/bin/sh
+# bench/chardev: character device servers, in the same run:
+#   1. round-trip latency (p50, p99) of 64-byte lines ("echo " + 58
+#      characters + newline) answered by the test guest console behind a
+#      vmhost TLS chardev server and behind a vmhost plain TCP chardev
+#      server; both connections stay open and the round trips alternate in
+#      blocks (chardev-bench rtt);
+#   2. new TLS connections per second (TCP connect, full x509 handshake
+#      both ways, close-notify, close; one after the other) to a vmhost TLS
+#      chardev server and to QEMU's TLS chardev server with its HMP monitor
+#      on it, with default options (QEMU's nodelay is off by default), and,
+#      for reference, QEMU with nodelay=on (chardev-bench connrate).
+# Same certificates (vmhost-pki), same priority (TLS 1.3 only) everywhere.
+# Every figure is the median of REPS runs, the peers interleaved.
+# Environment: BENCH_REPS (3), BENCH_RTT_COUNT (20000 round trips per
+# transport per run), BENCH_CONN_SECONDS (3 per server per run), QEMU.
+set -eu
+
+build=${1:-build}
+here=$(cd "$(dirname "$0")/.." && pwd)
+vmhost="$build/src/vmhost/vmhost"
+pki_tool="$build/src/vmhost-pki/vmhost-pki"
+stream="$build/src/vmhost-stream/vmhost-stream"
+client="$build/bench/chardev/chardev-bench"
+qemu=${QEMU:-qemu-system-x86_64}
+reps=${BENCH_REPS:-3}
+count=${BENCH_RTT_COUNT:-20000}
+seconds=${BENCH_CONN_SECONDS:-3}
+prio="NORMAL:-VERS-ALL:+VERS-TLS1.3"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmhost-bench-chardev.XXXXXX")
+pids=""
+cleanup() {
+    for p in $pids; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+pki="$work/pki"
+mkdir "$pki"
+"$pki_tool" init-ca "$pki" --cn "bench CA" >/dev/null
+"$pki_tool" issue server "$pki" --hostname localhost --ip 127.0.0.1 >/dev/null
+"$pki_tool" issue client "$pki" --dn "CN=bench-client" >/dev/null
+
+free_port() { "$stream" free-port 127.0.0.1; }
+listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
+wait_listening() {
+    i=0
+    until listening "$1"; do
+        i=$((i + 1))
+        [ "$i" -lt 200 ] || { echo "bench/chardev: $2 did not listen on $1" >&2; exit 1; }
+        sleep 0.05
+    done
+}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# vmhost_server NAME PORT [TLS]: a vmhost whose guest console is on a
+# chardev server at 127.0.0.1:PORT, with TLS when a third argument is given.
+vmhost_server() {
+    if [ $# -gt 2 ]; then
+        "$vmhost" -object "tls-creds-x509,id=tls0,endpoint=server,dir=$pki,priority=$prio" \
+            -chardev "socket,id=c0,host=127.0.0.1,port=$2,server=on,wait=off,tls-creds=tls0" \
+            -device isa-serial,chardev=c0 >"$work/$1.log" 2>&1 &
+    else
+        "$vmhost" -chardev "socket,id=c0,host=127.0.0.1,port=$2,server=on,wait=off" \
+            -device isa-serial,chardev=c0 >"$work/$1.log" 2>&1 &
+    fi
+    pids="$pids $!"
+    wait_listening "$2" "vmhost $1"
+}
+
+# qemu_server PORT [CHARDEV OPTIONS]: QEMU's TLS chardev server with its
+# HMP monitor on it.
+qemu_server() {
+    "$qemu" -nodefaults -display none -machine none \
+        -object "tls-creds-x509,id=tls0,endpoint=server,dir=$pki,priority=$prio" \
+        -chardev "socket,id=c0,host=127.0.0.1,port=$1,server=on,wait=off,tls-creds=tls0${2:-}" \
+        -mon chardev=c0,mode=readline >"$work/qemu-$1.log" 2>&1 &
+    pids="$pids $!"
+    wait_listening "$1" "QEMU"
+}
+
+tls_port=$(free_port)
+vmhost_server tls "$tls_port" tls
+plain_port=$(free_port)
+vmhost_server plain "$plain_port"
+
+echo "bench/chardev: $(nproc) cores, median of $reps runs"
+echo "round trips: $count per transport per run, 64-byte lines to the test guest console"
+tp50="" tp99="" pp50="" pp99=""
+i=0
+while [ "$i" -lt "$reps" ]; do
+    "$client" rtt --tls "127.0.0.1:$tls_port" --plain "127.0.0.1:$plain_port" \
+        --dir "$pki" --priority "$prio" --count "$count" --blocks 8 >"$work/rtt"
+    set -- $(awk '$2 == "tls" { print $4, $5 }' "$work/rtt")
+    tp50="$tp50 $1" tp99="$tp99 $2"
+    set -- $(awk '$2 == "plain" { print $4, $5 }' "$work/rtt")
+    pp50="$pp50 $1" pp99="$pp99 $2"
+    echo "  run $((i + 1)): TLS p50/p99 $(awk '$2 == "tls" { print $4 "/" $5 }' "$work/rtt") us," \
+        "plain TCP $(awk '$2 == "plain" { print $4 "/" $5 }' "$work/rtt") us"
+    i=$((i + 1))
+done
+tls_p50=$(echo "$tp50" | median) tls_p99=$(echo "$tp99" | median)
+plain_p50=$(echo "$pp50" | median) plain_p99=$(echo "$pp99" | median)
+
+have_qemu=0
+if command -v "$qemu" >/dev/null 2>&1; then
+    have_qemu=1
+    qemu_port=$(free_port)
+    qemu_server "$qemu_port"
+    qemu_nd_port=$(free_port)
+    qemu_server "$qemu_nd_port" ",nodelay=on"
+    qver=$("$qemu" --version | sed -n 's/^QEMU emulator version \([0-9.]*\).*/\1/p')
+fi
+connrate() {
+    "$client" connrate --connect "127.0.0.1:$1" --dir "$pki" --priority "$prio" \
+        --seconds "$seconds" | awk '{ print $4 }'
+}
+echo "new TLS connections: $seconds s per server per run"
+cv="" cq="" cqn=""
+i=0
+while [ "$i" -lt "$reps" ]; do
+    v=$(connrate "$tls_port")
+    cv="$cv $v"
+    line="  run $((i + 1)): vmhost $v/s"
+    if [ "$have_qemu" = 1 ]; then
+        q=$(connrate "$qemu_port")
+        qn=$(connrate "$qemu_nd_port")
+        cq="$cq $q" cqn="$cqn $qn"
+        line="$line, QEMU $q/s, QEMU nodelay=on $qn/s"
+    fi
+    echo "$line"
+    i=$((i + 1))
+done
+conn_v=$(echo "$cv" | median)
+conn_q=$(echo "$cq" | median)
+conn_qn=$(echo "$cqn" | median)
+
+report=$(awk -v tp50="$tls_p50" -v tp99="$tls_p99" -v pp50="$plain_p50" \
+    -v pp99="$plain_p99" -v cv="$conn_v" -v cq="${conn_q:-}" \
+    -v cqn="${conn_qn:-}" -v qver="${qver:-}" 'BEGIN {
+    printf "| round trip, 64-byte line | p50 us | p99 us | p50 vs plain TCP |\n"
+    printf "|---|---|---|---|\n"
+    printf "| vmhost TLS 1.3 chardev server | %.1f | %.1f | %.2fx |\n", tp50, tp99, tp50 / pp50
+    printf "| vmhost plain TCP chardev server | %.1f | %.1f | 1.00x |\n", pp50, pp99
+    printf "\n| new TLS 1.3 connections | per second | vmhost vs this |\n"
+    printf "|---|---|---|\n"
+    printf "| vmhost TLS chardev server | %.1f | 1.00x |\n", cv
+    if (cq != "") {
+        printf "| QEMU %s TLS chardev server (default, nodelay off) | %.1f | %.2fx |\n", qver, cq, cv / cq
+        printf "| QEMU %s TLS chardev server, nodelay=on | %.1f | %.2fx |\n", qver, cqn, cv / cqn
+    } else {
+        printf "| QEMU (not installed) | - | - |\n"
+    }
+}')
+echo
+echo "$report"
+mkdir -p "$here/results"
+{
+    echo "## chardev $(date -u +%Y-%m-%dT%H:%MZ) reps=$reps count=$count seconds=$seconds"
+    echo
+    echo "$report"
+    echo
+} >>"$here/results/chardev.md"
