@@ -363,6 +363,12 @@ static void test_tcp_many(void)
     g_autoptr(VhMigListener) l =
         listen_ok(&t, "tcp:127.0.0.1:0", &ltls, NULL, NULL);
     g_autofree char *uri = vh_mig_listener_describe(l);
+    /* A client that connects and never says a word holds up nobody. */
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketAddress) addr =
+        vh_socket_address_parse(uri + strlen("tcp:"), &err);
+    g_autoptr(VhChannelSocket) mute = vh_channel_socket_new();
+    g_assert_true(vh_channel_socket_connect_sync(mute, addr, &err));
     Source s[4] = {{0}};
     GThread *th[4];
     for (int i = 0; i < 4; i++) {
