@@ -34,8 +34,10 @@
  * TLS: on iff VhMigTls.creds is set, on every connection, each with its own
  * handshake. The client checks the server's certificate against
  * VhMigTls.hostname, else the host of a tcp: URI; unix:, fd: and exec:
- * without a hostname are refused. file: cannot carry TLS (there is no peer)
- * and is refused with TLS. The server applies VhMigTls.authz to the peer's
+ * without a hostname are refused before connecting when the credentials
+ * are x509 ones that verify the peer (PSK and anon have no certificate to
+ * check). file: cannot carry TLS (there is no peer) and is refused with
+ * TLS. The server applies VhMigTls.authz to the peer's
  * identity: the distinguished name of its x509 certificate, or the PSK
  * username.
  *
