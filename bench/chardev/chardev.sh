@@ -5,6 +5,11 @@
 #      vmhost TLS chardev server and behind a vmhost plain TCP chardev
 #      server; both connections stay open and the round trips alternate in
 #      blocks (chardev-bench rtt);
+#   1b. what TLS itself costs per round trip on this CPU, without network
+#      or main loop: the same 64- and 59-byte exchange between two GnuTLS
+#      sessions over a socketpair in one thread, against plain send/recv
+#      (chardev-bench records): plain p50 + that cost is the best TLS p50
+#      any server could reach with GnuTLS here;
 #   2. new TLS connections per second (TCP connect, full x509 handshake
 #      both ways, close-notify, close; one after the other) to a vmhost TLS
 #      chardev server and to QEMU's TLS chardev server with its HMP monitor
@@ -103,6 +108,16 @@ while [ "$i" -lt "$reps" ]; do
         "plain TCP $(awk '$2 == "plain" { print $4 "/" $5 }' "$work/rtt") us"
     i=$((i + 1))
 done
+rt="" rp=""
+i=0
+while [ "$i" -lt "$reps" ]; do
+    "$client" records --dir "$pki" --priority "$prio" --count "$count" >"$work/records"
+    rt="$rt $(awk '$2 == "tls" { print $4 }' "$work/records")"
+    rp="$rp $(awk '$2 == "plain" { print $4 }' "$work/records")"
+    i=$((i + 1))
+done
+rec_tls=$(echo "$rt" | median) rec_plain=$(echo "$rp" | median)
+echo "  GnuTLS alone, 4 record calls per round trip: $rec_tls us vs $rec_plain us for send/recv"
 tls_p50=$(echo "$tp50" | median) tls_p99=$(echo "$tp99" | median)
 plain_p50=$(echo "$pp50" | median) plain_p99=$(echo "$pp99" | median)
 
@@ -141,11 +156,13 @@ conn_qn=$(echo "$cqn" | median)
 
 report=$(awk -v tp50="$tls_p50" -v tp99="$tls_p99" -v pp50="$plain_p50" \
     -v pp99="$plain_p99" -v cv="$conn_v" -v cq="${conn_q:-}" \
-    -v cqn="${conn_qn:-}" -v qver="${qver:-}" 'BEGIN {
+    -v cqn="${conn_qn:-}" -v qver="${qver:-}" -v rt="$rec_tls" \
+    -v rp="$rec_plain" 'BEGIN {
     printf "| round trip, 64-byte line | p50 us | p99 us | p50 vs plain TCP |\n"
     printf "|---|---|---|---|\n"
     printf "| vmhost TLS 1.3 chardev server | %.1f | %.1f | %.2fx |\n", tp50, tp99, tp50 / pp50
     printf "| vmhost plain TCP chardev server | %.1f | %.1f | 1.00x |\n", pp50, pp99
+    printf "| floor: plain p50 + GnuTLS record cost (%.2f us) | %.1f | - | %.2fx |\n", rt - rp, pp50 + rt - rp, (pp50 + rt - rp) / pp50
     printf "\n| new TLS 1.3 connections | per second | vmhost vs this |\n"
     printf "|---|---|---|\n"
     printf "| vmhost TLS chardev server | %.1f | 1.00x |\n", cv

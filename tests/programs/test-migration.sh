@@ -245,6 +245,9 @@ hmp src "$tls_on" "migrate_set_parameter max-bandwidth 1G" \
 check "a guest writing 20 MB/s converges: completed, checksums equal, verify ok" \
     'migrated src dst'
 r=$(qmp src query-migrate)
+down=$(json_num "$r" downtime)
+check "converging: the downtime ($down ms) stays near the 300 ms downtime-limit (< 500 ms)" \
+    '[ -n "$down" ] && [ "$down" -lt 500 ]'
 check "query-migrate names the dirty-tracking mechanism and counts passes" \
     'hmp src "info migrate" | grep -qi "uffd\|mprotect" && [ "$(json_num "$r" dirty-sync-count)" -ge 1 ]'
 hmp dst cont >/dev/null
@@ -259,9 +262,17 @@ pair -object "$x509_src" -- -object "$x509_dst"
 hmp src "guest dirty 4G random" >/dev/null
 hmp dst "$tls_on" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
 hmp src "$tls_on" "migrate_set_parameter max-bandwidth 32M" \
-    "migrate_set_parameter downtime-limit 20" "migrate -d tcp:127.0.0.1:$port" >/dev/null
+    "migrate_set_parameter downtime-limit 20" >/dev/null
+t0=$(date +%s%N)
+hmp src "migrate -d tcp:127.0.0.1:$port" >/dev/null
 sleep 4
 r=$(qmp src query-migrate)
+t1=$(date +%s%N)
+xfer=$(json_num "$(printf '%s' "$r" | grep -o '"ram": *{[^}]*}')" transferred)
+limit=$(((t1 - t0) / 1000000 * 32 * 1048576 / 1000))
+check "max-bandwidth 32M: $xfer bytes in $(((t1 - t0) / 1000000)) ms, at most 1.2x the limit ($limit)" \
+    '[ -n "$xfer" ] && [ "$xfer" -le $((limit * 6 / 5)) ] && [ "$xfer" -ge $((limit / 4)) ]'
+
 check "non-converging: still active after 4 s, several passes" \
     '[ "$(json_str "$r" status)" = active ] && [ "$(json_num "$r" dirty-sync-count)" -ge 2 ]'
 check "non-converging: the guest never stopped (run state running)" \
