@@ -66,7 +66,8 @@ static VhMigration *get_mig(VhMonitorHost *host, GError **errp)
 /* ---- migrate, with the progress bar ---- */
 
 typedef struct {
-    VhMigration *mig;
+    VhMonitorHost *host; /* outlives the monitors */
+    VhMigration *mig;    /* valid while host->migration is still it */
     VhHmpAsync *async;
     guint timer;
     gint64 last_line_us;
@@ -141,6 +142,12 @@ static gboolean progress_tick(gpointer opaque)
     bool terminal = vh_hmp_async_is_terminal(p->async);
     bool over;
 
+    if (p->host->migration != p->mig) {
+        /* The migration went away with its machine (vmhost quits). */
+        vh_hmp_async_done(p->async, "migration abandoned\n");
+        g_free(p);
+        return G_SOURCE_REMOVE;
+    }
     vh_migration_get_info(p->mig, &info);
     over = info.status == VH_MIG_STATUS_COMPLETED ||
            info.status == VH_MIG_STATUS_FAILED ||
@@ -219,6 +226,7 @@ JsonNode *vh_mon_migrate(VhMonitorHost *host, JsonObject *args, GError **errp)
     async = progress ? vh_hmp_async_begin() : NULL;
     if (async) {
         p = g_new0(Progress, 1);
+        p->host = host;
         p->mig = mig;
         p->async = async;
         p->timer = g_timeout_add(PROGRESS_MS, progress_tick, p);

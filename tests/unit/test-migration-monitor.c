@@ -209,8 +209,9 @@ static void test_hmp_migrate(void)
 }
 
 /* `migrate` without -d on a human monitor: progress, then the result. */
-static void test_hmp_progress(void)
+static void test_hmp_progress(gconstpointer data)
 {
+    bool terminal = GPOINTER_TO_INT(data);
     Two t;
     MonPeer peer;
     g_autoptr(VhHmp) mon = NULL;
@@ -223,7 +224,7 @@ static void test_hmp_progress(void)
     line = g_strdup_printf("migrate_incoming %s", uri);
     expect_hmp(&t.h[1], line, "");
     mon_peer_open(&peer, "hmp0");
-    mon = vh_hmp_new(&t.h[0], peer.chr, false);
+    mon = vh_hmp_new(&t.h[0], peer.chr, terminal);
     g_free(mon_read_until(&peer, VH_HMP_PROMPT));
     /* 2 MiB/s over 8 MiB: a few seconds of progress lines. */
     mon_send(&peer, "migrate_set_parameter max-bandwidth 2M\n");
@@ -232,11 +233,17 @@ static void test_hmp_progress(void)
     line = g_strdup_printf("migrate %s\ninfo status\n", uri);
     mon_send(&peer, line);
     out = mon_read_until(&peer, "migration completed");
-    g_assert_nonnull(strstr(out, "migrate: "));
     g_assert_nonnull(strstr(out, "% "));
     g_assert_nonnull(strstr(out, "ETA"));
-    /* No prompt, and the next line waited until the end. */
-    g_assert_null(strstr(out, VH_HMP_PROMPT));
+    if (terminal) {
+        /* One line redrawn in place: CR, erase, the bar. */
+        g_assert_nonnull(strstr(out, "\r\033[K["));
+    } else {
+        g_assert_nonnull(strstr(out, "migrate: "));
+        /* No prompt while it runs (a terminal echoes the typed line). */
+        g_assert_null(strstr(out, VH_HMP_PROMPT));
+    }
+    /* The next line waited until the end. */
     g_assert_null(strstr(out, "VM status"));
     g_free(out);
     out = mon_read_until(&peer, "VM status: paused (postmigrate)");
@@ -294,7 +301,10 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration/monitor/parameters", test_parameters);
     g_test_add_func("/migration/monitor/hmp-migrate", test_hmp_migrate);
-    g_test_add_func("/migration/monitor/hmp-progress", test_hmp_progress);
+    g_test_add_data_func("/migration/monitor/hmp-progress/lines",
+                         GINT_TO_POINTER(false), test_hmp_progress);
+    g_test_add_data_func("/migration/monitor/hmp-progress/terminal",
+                         GINT_TO_POINTER(true), test_hmp_progress);
     g_test_add_func("/migration/monitor/qmp-events-failure",
                     test_qmp_events_and_failure);
     return g_test_run();
