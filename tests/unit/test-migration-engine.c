@@ -6,7 +6,9 @@
  */
 #include "vmhost/chardev/char-null.h"
 #include "vmhost/machine/machine.h"
+#include "vmhost/io/channel-tls.h"
 #include "vmhost/migration/migration.h"
+#include "vmhost/migration/stream.h"
 #include "vmhost/util/error.h"
 
 #include <string.h>
@@ -475,6 +477,76 @@ static void test_tls_to_plain(void)
     pair_clear(&p);
 }
 
+/*
+ * A hand-made source sends a whole, valid stream over TLS, then drops the
+ * TCP connection without a close-notify: the target must not start.
+ */
+static gpointer rude_source(gpointer opaque)
+{
+    Pair *p = opaque;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(VhTlsCreds) creds = NULL;
+    VhRamBlock *ram = vh_machine_get_ram(p->src_m);
+    guint64 pages = vh_ram_block_get_pages(ram);
+    guint8 uuid[16] = {7};
+    VhMigDeviceState d = {.running = true};
+    VhMigCounts c = {0};
+    VhMigRpType rp;
+    VhMigUri u;
+    VhMigTls tls = {0};
+    VhChannel *ch;
+
+    creds = vh_object_lookup_typed("mig-tls-src", VH_TYPE_TLS_CREDS, &err);
+    tls.creds = creds;
+    g_assert_true(vh_mig_uri_parse(p->uri, &u, &err));
+    ch = vh_mig_connect(&u, &tls, NULL, NULL, NULL, &err);
+    g_assert_no_error(err);
+    vh_mig_uri_clear(&u);
+    vh_mig_put_header(b, VH_MIG_FLAG_RETURN_PATH, 0, uuid);
+    vh_mig_put_ram_setup(b, ram);
+    g_assert_true(vh_channel_write_all(ch, b->data, b->len, &err));
+    g_assert_true(vh_mig_rp_recv(ch, &rp, &c, &err));
+    g_assert_cmpint(rp, ==, VH_MIG_RP_READY);
+    memset(&c, 0, sizeof(c));
+    for (guint64 first = 0; first < pages; first += 256) {
+        guint64 all[4] = {~0ULL, ~0ULL, ~0ULL, ~0ULL};
+
+        g_assert_cmpint(
+            vh_mig_send_pages(ch, ram, 0, first, 256, all, &c, &err), >, 0);
+    }
+    c.iterations = 1;
+    g_byte_array_set_size(b, 0);
+    vh_mig_put_iter_end(b, 1, 0, NULL);
+    vh_mig_put_devices(b, &d);
+    vh_mig_put_end(b, &c);
+    g_assert_true(vh_channel_write_all(ch, b->data, b->len, &err));
+    /* Gone without a word: no close-notify. */
+    g_assert_true(
+        vh_channel_shutdown(vh_channel_tls_get_master(VH_CHANNEL_TLS(ch)),
+                            VH_CHANNEL_SHUTDOWN_BOTH, &err));
+    g_object_unref(ch);
+    return NULL;
+}
+
+static void test_tls_no_close_notify(void)
+{
+    VhMigInfo i;
+    GThread *t;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    tls_listen(&p, NULL);
+    t = g_thread_new("rude", rude_source, &p);
+    g_assert_cmpint(vh_migration_wait(p.dst, 20000), ==, VH_MIG_STATUS_FAILED);
+    g_thread_join(t);
+    vh_migration_get_info(p.dst, &i);
+    g_assert_nonnull(strstr(i.error, "did not end cleanly"));
+    vh_mig_info_clear(&i);
+    g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_INMIGRATE);
+    pair_clear(&p);
+}
+
 static void expect_param_error(VhMigration *m, const char *name,
                                const char *value, const char *want)
 {
@@ -581,5 +653,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/engine/tls-authz-denied",
                     test_tls_authz_denied);
     g_test_add_func("/migration/engine/tls-to-plain", test_tls_to_plain);
+    g_test_add_func("/migration/engine/tls-no-close-notify",
+                    test_tls_no_close_notify);
     return g_test_run();
 }
