@@ -13,12 +13,25 @@ not_ok() {
     echo "not ok $n - $1"
     [ -n "${why:-}" ] && echo "# $why"
     for f in "$work"/*.err "$work"/*.log "$work"/*.hmp.out; do
-        [ -s "$f" ] && tail -n 15 "$f" | sed "s|^|# $(basename "$f"): |"
+        # awk ends every line, so a last line without a newline (an HMP
+        # prompt) cannot swallow the next TAP line.
+        [ -s "$f" ] && tail -n 15 "$f" | awk -v f="$(basename "$f")" '{ print "# " f ": " $0 }'
     done
 }
 check() {
     why=""
     if eval "$2"; then ok "$1"; else not_ok "$1"; fi
+}
+# check_known TEXT COND REASON: as check, but a failure is reported as a
+# TAP TODO (a known defect, named in REASON) so that it shows without
+# failing the run; a pass is a plain ok.
+check_known() {
+    why=""
+    if eval "$2"; then
+        ok "$1"
+    else
+        not_ok "$1 # TODO known defect: $3"
+    fi
 }
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 
