@@ -530,9 +530,11 @@ static bool check_can_start(VhMigration *mig, GError **errp)
                             "There's a migration process in progress");
         return false;
     }
-    if (mig->incoming) {
+    /* A target that received its guest may send it on (or back). */
+    if (mig->incoming && mig->status != VH_MIG_STATUS_COMPLETED) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                            "this vmhost is a migration target (-incoming)");
+                            "this vmhost is waiting for an incoming "
+                            "migration (-incoming)");
         return false;
     }
     if (st == VH_RUN_STATE_INMIGRATE || st == VH_RUN_STATE_SHUTDOWN) {

@@ -171,6 +171,8 @@ static void start(Pair *p)
 
 static void test_plain(void)
 {
+    g_autoptr(GError) err = NULL;
+    g_autofree char *back = NULL;
     Pair p;
 
     pair_init(&p, RAM_MB, RAM_MB);
@@ -178,6 +180,14 @@ static void test_plain(void)
     start(&p);
     g_assert_cmpint(wait_both(&p), ==, VH_MIG_STATUS_COMPLETED);
     assert_migrated(&p);
+    g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_RUNNING);
+    /* A source that completed cannot receive; a target may send on. */
+    g_assert_false(vh_migration_incoming(p.src, p.uri, &err));
+    g_clear_error(&err);
+    back = g_strdup_printf("unix:%s/back.sock", p.dir);
+    g_assert_true(vh_migration_start(p.dst, back, &err));
+    g_assert_cmpint(vh_migration_wait(p.dst, 20000), ==,
+                    VH_MIG_STATUS_FAILED); /* nobody listens there */
     g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_RUNNING);
     pair_clear(&p);
 }
