@@ -1131,6 +1131,22 @@ guint16 vh_chardev_socket_get_port(VhChardevSocket *s)
     return s->listener ? vh_net_listener_get_port(s->listener) : 0;
 }
 
+bool vh_chardev_socket_get_tls_peer(VhChardevSocket *s, const char **protocol,
+                                    const char **cipher, const char **dn)
+{
+    VhChannelTls *tls;
+
+    if (!s->ioc || s->handshaking || !VH_IS_CHANNEL_TLS(s->ioc) ||
+        !vh_chardev_is_connected(VH_CHARDEV(s))) {
+        return false;
+    }
+    tls = VH_CHANNEL_TLS(s->ioc);
+    *protocol = vh_channel_tls_get_protocol(tls);
+    *cipher = vh_channel_tls_get_cipher(tls);
+    *dn = vh_channel_tls_get_peer_name(tls);
+    return true;
+}
+
 bool vh_chardev_socket_wait_connected(VhChardevSocket *s, GError **errp)
 {
     VhChardev *chr = VH_CHARDEV(s);

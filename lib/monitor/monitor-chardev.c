@@ -5,11 +5,29 @@
 #include "monitor-internal.h"
 
 #include "vmhost/chardev/char-ringbuf.h"
+#include "vmhost/chardev/char-socket.h"
 #include "vmhost/chardev/chardev-opts.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+/* vmhost's addition: who is at the other end of a TLS connection. */
+static void tls_peer_members(JsonObject *o, VhChardev *be)
+{
+    const char *proto, *cipher, *dn;
+
+    if (!VH_IS_CHARDEV_SOCKET(be) ||
+        !vh_chardev_socket_get_tls_peer(VH_CHARDEV_SOCKET(be), &proto, &cipher,
+                                        &dn)) {
+        return;
+    }
+    json_object_set_string_member(o, "tls-protocol", proto ? proto : "");
+    json_object_set_string_member(o, "tls-cipher", cipher ? cipher : "");
+    if (dn) {
+        json_object_set_string_member(o, "tls-peer-dn", dn);
+    }
+}
 
 static JsonObject *chardev_entry(VhChardev *chr)
 {
@@ -32,6 +50,7 @@ static JsonObject *chardev_entry(VhChardev *chr)
         json_object_set_string_member(o, "last-error", err);
         json_object_set_string_member(o, "last-error-time", iso ? iso : "");
     }
+    tls_peer_members(o, vh_chardev_get_backend(chr));
     return o;
 }
 
@@ -60,6 +79,14 @@ char *vh_mon_format_chardev(JsonNode *result)
         g_string_append_printf(s, "%s: filename=%s\n",
                                json_object_get_string_member(o, "label"),
                                json_object_get_string_member(o, "filename"));
+        if (json_object_has_member(o, "tls-protocol")) {
+            g_string_append_printf(
+                s, "  tls: %s %s, peer %s\n",
+                json_object_get_string_member(o, "tls-protocol"),
+                json_object_get_string_member(o, "tls-cipher"),
+                json_object_get_string_member_with_default(
+                    o, "tls-peer-dn", "(no certificate checked)"));
+        }
         if (json_object_has_member(o, "last-error")) {
             g_string_append_printf(
                 s, "  last error (%s): %s\n",

@@ -170,6 +170,7 @@ if ! command -v "$qemu" >/dev/null 2>&1; then
     while [ "$n" -lt 17 ]; do skip "$qemu is not installed"; done
     exit 0
 fi
+server_dn=$("$pki_tool" show-dn "$pki/server-cert.pem")
 qver=$("$qemu" --version | sed -n 's/^QEMU emulator version \([0-9.]*\).*/\1/p')
 qcreds_client="tls-creds-x509,id=tls0,endpoint=client,dir=$pki"
 qcreds_server="tls-creds-x509,id=tls0,endpoint=server,dir=$pki"
@@ -203,8 +204,9 @@ check "(a) query-chardev: c0 connected to QEMU's address, no error" \
      printf "%s" "$c0" | grep -q "\"connected\":true" &&
      ! printf "%s" "$c0" | grep -q "last-error"'
 qmp human-monitor-command '{"command-line":"info chardev"}'
-check "(a) info chardev (HMP) shows the TLS peer of c0" \
-    'printf "%s" "$reply" | grep -q "c0: filename=tcp:127.0.0.1:$port,server=on <-> 127.0.0.1:[0-9]"'
+check "(a) info chardev (HMP) shows the TLS peer of c0: address, TLS 1.3, QEMU's client DN" \
+    'printf "%s" "$reply" | grep -q "c0: filename=tcp:127.0.0.1:$port,server=on <-> 127.0.0.1:[0-9]" &&
+     printf "%s" "$reply" | grep -q "  tls: TLS1.3 [A-Z0-9-]*, peer CN=interop-client"'
 kill "$qa" 2>/dev/null
 wait "$qa" 2>/dev/null
 wait_until 'qmp query-chardev "{}"; printf "%s" "$reply" | grep -q "\"label\":\"c0\",\"filename\":\"disconnected:"'
@@ -240,9 +242,11 @@ check "(b) probe-write 'info version': QEMU answers with its version $qver" \
     'grep -aq "^$qver" "$work/b.acc"'
 qmp query-chardev '{}'
 c0=$(c0_entry)
-check "(b) query-chardev: c0 connected to QEMU's server, no error" \
+check "(b) query-chardev: c0 connected over TLS 1.3 to QEMU's server ($server_dn), no error" \
     'printf "%s" "$c0" | grep -q "\"filename\":\"tcp:127.0.0.1:$port <-> 127.0.0.1:$port\"" &&
      printf "%s" "$c0" | grep -q "\"connected\":true" &&
+     printf "%s" "$c0" | grep -q "\"tls-protocol\":\"TLS1.3\"" &&
+     printf "%s" "$c0" | grep -q "\"tls-peer-dn\":\"$server_dn\"" &&
      ! printf "%s" "$c0" | grep -q "last-error"'
 qmp_close
 kill "$vb" 2>/dev/null

@@ -16,10 +16,14 @@
  * the middle of its handshake, waiting for the client - it finds the
  * server's end of the connection in this process and reads TCP_NODELAY.
  * On the last connection it sends data, gets it echoed, and reads the
- * option again: the handshake is over by then.
+ * option again: the handshake is over by then. While that connection is
+ * open the chardev names its TLS peer (vh_chardev_socket_get_tls_peer,
+ * `info chardev`); before and after, it does not.
  */
 #include "tls-testutil.h"
 #include "vmhost/chardev/char-socket.h"
+#include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/monitor/monitor.h"
 #include "vmhost/object/object.h"
 
 #include <arpa/inet.h>
@@ -190,6 +194,7 @@ static gpointer client_thread(gpointer opaque)
 }
 
 static VhChardev *echo_chr;
+static char *seen_protocol, *seen_cipher, *seen_dn, *seen_info;
 
 static size_t echo_can_read(void *opaque)
 {
@@ -198,6 +203,21 @@ static size_t echo_can_read(void *opaque)
 
 static void echo_read(void *opaque, const guint8 *buf, size_t len)
 {
+    const char *proto = NULL, *cipher = NULL, *dn = NULL;
+    VhMonitorHost host = {0};
+
+    g_assert_true(vh_chardev_socket_get_tls_peer(VH_CHARDEV_SOCKET(echo_chr),
+                                                 &proto, &cipher, &dn));
+    g_assert_nonnull(cipher);
+    g_free(seen_protocol);
+    g_free(seen_cipher);
+    g_free(seen_dn);
+    g_free(seen_info);
+    seen_protocol = g_strdup(proto);
+    seen_cipher = g_strdup(cipher);
+    seen_dn = g_strdup(dn);
+    seen_info = vh_hmp_run_line(&host, "info chardev");
+    vh_monitor_host_clear(&host);
     g_assert_cmpint(vh_chardev_write(echo_chr, buf, len, NULL), ==, len);
 }
 
@@ -237,6 +257,16 @@ static void test_handshake_nodelay(gconstpointer data)
     g_assert_no_error(err);
     vh_chardev_set_handlers(echo_chr, echo_can_read, echo_read, NULL, NULL,
                             NULL);
+    g_assert_true(vh_chardev_register(echo_chr, &err));
+    g_assert_no_error(err);
+    {
+        const char *p = NULL, *ci = NULL, *dn = NULL;
+
+        /* No peer yet: nothing to name. */
+        g_assert_false(vh_chardev_socket_get_tls_peer(
+            VH_CHARDEV_SOCKET(echo_chr), &p, &ci, &dn));
+        g_assert_null(p);
+    }
 
     c.port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(echo_chr));
     c.dir = cli;
@@ -253,8 +283,38 @@ static void test_handshake_nodelay(gconstpointer data)
     }
     g_assert_cmpstr(c.reply, ==, "ping");
     g_assert_cmpint(c.after, ==, nodelay ? 1 : 0);
+    g_assert_cmpstr(seen_protocol, ==, "TLS1.3");
+    g_assert_cmpstr(seen_dn, ==, "C=UK,O=vmhost test,CN=client");
+    g_assert_nonnull(strstr(seen_info, "s-hs: filename=tcp:127.0.0.1:"));
+    {
+        g_autofree char *line = g_strdup_printf(
+            "  tls: TLS1.3 %s, peer C=UK,O=vmhost test,CN=client\n",
+            seen_cipher);
 
-    vh_chardev_close(echo_chr);
+        g_assert_nonnull(strstr(seen_info, line));
+    }
+    g_clear_pointer(&seen_protocol, g_free);
+    g_clear_pointer(&seen_cipher, g_free);
+    g_clear_pointer(&seen_dn, g_free);
+    g_clear_pointer(&seen_info, g_free);
+    {
+        const char *p = NULL, *ci = NULL, *dn = NULL;
+        g_autofree char *info = NULL;
+        VhMonitorHost host = {0};
+
+        /* The client has gone: once the chardev knows, no TLS peer. */
+        while (vh_chardev_is_connected(echo_chr)) {
+            g_main_context_iteration(NULL, TRUE);
+        }
+        g_assert_false(vh_chardev_socket_get_tls_peer(
+            VH_CHARDEV_SOCKET(echo_chr), &p, &ci, &dn));
+        info = vh_hmp_run_line(&host, "info chardev");
+        g_assert_null(strstr(info, "tls:"));
+    }
+
+    vh_chardev_set_handlers(echo_chr, NULL, NULL, NULL, NULL, NULL);
+    g_assert_true(vh_chardev_remove("s-hs", &err));
+    g_assert_no_error(err);
     g_clear_object(&echo_chr);
     g_assert_true(vh_object_del("tls-hs", &err));
     g_assert_no_error(err);

@@ -120,6 +120,16 @@ bool vh_chardev_socket_wait_connected(VhChardevSocket *s, GError **errp);
 guint16 vh_chardev_socket_get_port(VhChardevSocket *s);
 
 /*
+ * While a peer is connected over TLS (handshake done): true, with the
+ * protocol ("TLS1.3"), the cipher ("AES-256-GCM") and the peer's subject
+ * DN (NULL when it sent no certificate or verify-peer is off), borrowed
+ * until the peer goes. Otherwise false and the outputs untouched. For
+ * `info chardev` / query-chardev.
+ */
+bool vh_chardev_socket_get_tls_peer(VhChardevSocket *s, const char **protocol,
+                                    const char **cipher, const char **dn);
+
+/*
  * A file descriptor the peer passed with SCM_RIGHTS (UNIX sockets without
  * TLS), oldest first, for a monitor's getfd (transfer full: the caller
  * closes it), or -1 when none is waiting. Fds arrive together with the
