@@ -69,24 +69,28 @@ static void note_free(gpointer opaque)
     g_free(note);
 }
 
-void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error)
+/* Under mig->lock, so that notifications keep the order of the changes. */
+static void set_status_locked(VhMigration *mig, VhMigStatus st,
+                              const char *error)
 {
-    Note *note = g_new0(Note, 1);
+    Note *note;
     GSource *src;
 
-    g_mutex_lock(&mig->lock);
+    /* A cancel in progress is not undone by the thread's own progress. */
+    if (mig->status == VH_MIG_STATUS_CANCELLING &&
+        (st == VH_MIG_STATUS_ACTIVE || st == VH_MIG_STATUS_SETUP)) {
+        return;
+    }
     mig->status = st;
     if (error) {
         g_free(mig->error);
         mig->error = g_strdup(error);
+        g_message("migration %s: %s", vh_mig_status_name(st), error);
     }
     if (!status_is_running(st) && !mig->end_us) {
         mig->end_us = g_get_monotonic_time();
     }
-    g_mutex_unlock(&mig->lock);
-    if (error) {
-        g_message("migration %s: %s", vh_mig_status_name(st), error);
-    }
+    note = g_new0(Note, 1);
     note->n = notifier_ref(mig->notifier);
     note->status = st;
     src = g_idle_source_new();
@@ -94,6 +98,13 @@ void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error)
     g_source_set_callback(src, note_dispatch, note, note_free);
     g_source_attach(src, mig->ctx);
     g_source_unref(src);
+}
+
+void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error)
+{
+    g_mutex_lock(&mig->lock);
+    set_status_locked(mig, st, error);
+    g_mutex_unlock(&mig->lock);
 }
 
 /* ---- object ---- */
@@ -610,13 +621,14 @@ void vh_migration_cancel(VhMigration *mig)
         g_mutex_unlock(&mig->lock);
         return;
     }
+    /* Before the thread can see the cut: it reports cancelled after. */
+    set_status_locked(mig, VH_MIG_STATUS_CANCELLING, NULL);
     g_atomic_int_set(&mig->cancelling, 1);
     for (guint i = 0; i < mig->shut->len; i++) {
         vh_mig_shutdown_quietly(g_ptr_array_index(mig->shut, i));
     }
     g_mutex_unlock(&mig->lock);
     g_cancellable_cancel(mig->cancel);
-    vh_mig_set_status(mig, VH_MIG_STATUS_CANCELLING, NULL);
 }
 
 /* ---- target: start ---- */

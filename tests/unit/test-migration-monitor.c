@@ -144,7 +144,11 @@ static void two_init(Two *t)
     g_assert_true(vh_machine_set_state(t->m[1], VH_RUN_STATE_INMIGRATE, NULL));
     vh_test_guest_set_workload(vh_machine_get_test_guest(t->m[0]), 64 << 20,
                                VH_DIRTY_SEQUENTIAL);
-    g_usleep(50000);
+    /* At least 2 MiB of data pages: a second of progress at 2 MiB/s. */
+    while (vh_test_guest_get_pages_written(vh_machine_get_test_guest(t->m[0])) <
+           600) {
+        g_usleep(5000);
+    }
     vh_test_guest_set_workload(vh_machine_get_test_guest(t->m[0]), 0,
                                VH_DIRTY_SEQUENTIAL);
 }
