@@ -133,7 +133,7 @@ type_line() {
     qmp probe-write '{"device":"p0","data":"\n"}'
 }
 
-echo "1..17"
+echo "1..18"
 mkdir "$pki" "$work/other"
 {
     "$pki_tool" init-ca "$pki" --cn "interop CA" &&
@@ -164,10 +164,13 @@ check "chardev-probe on a chardev a serial port holds is refused" \
     >"$work/e4.out" 2>"$work/e4.err"
 check "chardev-probe with a serial port's id is refused" \
     '[ $? = 1 ] && grep -q "a device with id .x. already exists" "$work/e4.err"'
+if grep -l "Sanitizer\|runtime error" "$work"/e?.err >/dev/null 2>&1; then
+    sanitizer_early=1
+fi
 rm -f "$work"/e?.*
 
 if ! command -v "$qemu" >/dev/null 2>&1; then
-    while [ "$n" -lt 17 ]; do skip "$qemu is not installed"; done
+    while [ "$n" -lt 18 ]; do skip "$qemu is not installed"; done
     exit 0
 fi
 server_dn=$("$pki_tool" show-dn "$pki/server-cert.pem")
@@ -287,3 +290,5 @@ qmp_close
 kill "$vc" "$qc" 2>/dev/null
 wait "$vc" 2>/dev/null
 wait "$qc" 2>/dev/null
+check "no sanitizer report from any vmhost run" \
+    '[ -z "${sanitizer_early:-}" ] && ! grep -l "Sanitizer\|runtime error" "$work"/*.err >/dev/null 2>&1'
