@@ -731,6 +731,12 @@ void vh_migration_get_info(VhMigration *mig, VhMigInfo *o)
     o->dirty_sync_count = mig->sync_count;
     o->page_size = VH_RAM_PAGE_SIZE;
     o->multifd_channels = mig->nch;
+    if (mig->incoming && mig->status == VH_MIG_STATUS_ACTIVE && mig->attempt) {
+        /* The target counts as it loads. */
+        o->transferred = vh_mig_loader_get_bytes(mig->attempt->loader);
+        o->normal_bytes = o->transferred;
+        o->normal = o->transferred / VH_RAM_PAGE_SIZE;
+    }
     o->dirty_tracking = g_strdup(mig->mechanism);
     if (mig->status == VH_MIG_STATUS_FAILED ||
         mig->status == VH_MIG_STATUS_CANCELLED) {

@@ -253,8 +253,9 @@ static void test_dirty_not_converging(void)
     pair_listen(&p);
     start(&p);
     for (guint k = 0; k < 100; k++) {
-        g_assert_cmpint(vh_migration_wait(p.src, 100), ==,
-                        VH_MIG_STATUS_ACTIVE);
+        VhMigStatus st = vh_migration_wait(p.src, 100);
+
+        g_assert_true(st == VH_MIG_STATUS_SETUP || st == VH_MIG_STATUS_ACTIVE);
         vh_migration_get_info(p.src, &i);
         if (i.dirty_sync_count >= 3) {
             break;
@@ -262,6 +263,7 @@ static void test_dirty_not_converging(void)
         vh_mig_info_clear(&i);
     }
     g_assert_cmpuint(i.dirty_sync_count, >=, 3);
+    g_assert_cmpint(i.status, ==, VH_MIG_STATUS_ACTIVE);
     g_assert_cmpint(i.expected_downtime, >, 10);
     /* max-bandwidth holds on average: 64 MiB/s plus a slot's slack. */
     g_assert_cmpfloat((double)i.transferred / MAX(i.total_time, 1) * 1000, <,
