@@ -68,8 +68,9 @@ struct Source {
     guint64 est_bytes;
     double bw; /* bytes/s, 0 before the first estimate */
     /* throttle */
-    gint64 slot_us;
-    guint64 slot_bytes;
+    gint64 tb_us;     /* token bucket: last update */
+    guint64 tb_bytes; /* bytes sent at that time */
+    double allow;     /* bytes that may go now (negative: debt) */
     guint64 remaining_pages;
     bool stopped;
     bool was_running;
@@ -377,30 +378,46 @@ static guint64 max_bandwidth(Source *s)
     return v;
 }
 
-/* Sleep while this 100 ms slot has used its share of max-bandwidth. */
+/*
+ * max-bandwidth as a token bucket over the bytes actually sent (every
+ * connection): the allowance grows at the limit, at most 100 ms worth
+ * (the burst), and every byte sent spends it, into debt if need be; while
+ * in debt the sender sleeps it off. The long-run rate is the limit
+ * exactly, whatever the record sizes and however many records multifd
+ * channels still have queued.
+ */
 static bool throttle(Source *s, GError **errp)
 {
-    guint64 max = max_bandwidth(s);
-    guint64 bytes = get_bytes(s);
-    gint64 now = g_get_monotonic_time();
-
-    if (now - s->slot_us >= THROTTLE_US) {
-        s->slot_us = now;
-        s->slot_bytes = bytes;
-    }
-    if (!max || bytes - s->slot_bytes < max / 10) {
+    /* The guest is stopped: the rest goes at full speed (QEMU does too). */
+    if (s->stopped) {
         return true;
     }
-    while (g_get_monotonic_time() - s->slot_us < THROTTLE_US) {
+    for (;;) {
+        guint64 max = max_bandwidth(s);
+        guint64 bytes = get_bytes(s);
+        gint64 now = g_get_monotonic_time();
+        double wait_us;
+
+        if (!max) {
+            s->allow = 0;
+            s->tb_us = now;
+            s->tb_bytes = bytes;
+            return true;
+        }
+        s->allow += (double)(now - s->tb_us) * (double)max / G_USEC_PER_SEC;
+        s->allow = MIN(s->allow, (double)max * THROTTLE_US / G_USEC_PER_SEC);
+        s->allow -= (double)(bytes - s->tb_bytes);
+        s->tb_us = now;
+        s->tb_bytes = bytes;
+        if (s->allow >= 0) {
+            return true;
+        }
         if (cancelled(s, errp)) {
             return false;
         }
-        g_usleep(
-            MIN(10000, THROTTLE_US - (g_get_monotonic_time() - s->slot_us)));
+        wait_us = -s->allow * G_USEC_PER_SEC / (double)max;
+        g_usleep((gulong)MIN(wait_us + 1, 10000.0));
     }
-    s->slot_us = g_get_monotonic_time();
-    s->slot_bytes = get_bytes(s);
-    return true;
 }
 
 /* ---- the passes ---- */
@@ -574,6 +591,10 @@ static bool converged(Source *s, guint64 dirty)
         gint64 dt = g_get_monotonic_time() - s->start_us;
 
         bw = dt > 0 ? (double)get_bytes(s) * G_USEC_PER_SEC / dt : 0;
+    }
+    /* A burst can measure above max-bandwidth; the rest will not go faster. */
+    if (max_bandwidth(s) && bw > (double)max_bandwidth(s)) {
+        bw = (double)max_bandwidth(s);
     }
     return dirty == 0 ||
            (double)dirty * VH_RAM_PAGE_SIZE <= bw * (double)limit / 1000.0;
@@ -752,7 +773,7 @@ gpointer vh_mig_source_thread(gpointer opaque)
     s.pages = vh_ram_block_get_pages(s.ram);
     s.nwords = ((s.pages + 63) / 64 + 3) / 4 * 4;
     s.bitmap = g_new0(guint64, s.nwords);
-    s.est_us = s.slot_us = s.start_us = g_get_monotonic_time();
+    s.est_us = s.tb_us = s.start_us = g_get_monotonic_time();
     ok = setup(&s, &err);
     if (ok) {
         vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);

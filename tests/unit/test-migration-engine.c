@@ -265,9 +265,14 @@ static void test_dirty_not_converging(void)
     g_assert_cmpuint(i.dirty_sync_count, >=, 3);
     g_assert_cmpint(i.status, ==, VH_MIG_STATUS_ACTIVE);
     g_assert_cmpint(i.expected_downtime, >, 10);
-    /* max-bandwidth holds on average: 64 MiB/s plus a slot's slack. */
+    g_test_message("%" G_GUINT64_FORMAT " bytes in %" G_GINT64_FORMAT
+                   " ms: %.1f MiB/s against 64",
+                   i.transferred, i.total_time,
+                   (double)i.transferred / MAX(i.total_time, 1) * 1000 /
+                       (1 << 20));
+    /* max-bandwidth holds on average: 64 MiB/s plus one burst. */
     g_assert_cmpfloat((double)i.transferred / MAX(i.total_time, 1) * 1000, <,
-                      64.0 * 1.3 * (1 << 20));
+                      64.0 * 1.15 * (1 << 20));
     vh_mig_info_clear(&i);
     g_assert_cmpint(vh_machine_get_state(p.src_m), ==, VH_RUN_STATE_RUNNING);
     vh_migration_cancel(p.src);
