@@ -502,7 +502,7 @@ fails "bad -object dir names the directory" "^vmhost: -object: .*$work/missing" 
     -object "tls-creds-x509,id=t,endpoint=server,dir=$work/missing"
 fails "bad -chardev key" "^vmhost: -chardev socket: invalid parameter 'bogus'" \
     -chardev socket,id=s0,host=127.0.0.1,port=1,bogus=on
-fails "-incoming rejected" "^vmhost: -incoming: not yet supported" -incoming defer
+fails "-incoming with a bad URI" "^vmhost: -incoming: invalid migration URI 'bogus:x'" -incoming bogus:x
 fails "-monitor with a bad device" "^vmhost: -monitor: .bogus:x.: unknown device" -monitor bogus:x
 fails "-monitor tcp: without a port" "^vmhost: -monitor: .tcp:127.0.0.1.: expected tcp:HOST:PORT" \
     -monitor tcp:127.0.0.1
