@@ -36,13 +36,11 @@ typedef struct {
     guint idx;
     VhChannel *ch;
     GThread *thread;
-    GMutex lock;
-    GCond cond;
-    GQueue jobs; /* of Job */
     VhMigCounts counts;
     guint64 in_iter;
+    guint64 iter_packets; /* records of the iteration its last SYNC ended */
     guint64 total;
-    GError *err; /* the first failure */
+    GError *err; /* the first failure, under Source.qlock */
 } Worker;
 
 struct Source {
@@ -56,8 +54,20 @@ struct Source {
     VhChannel *main;
     guint nch;
     Worker *workers;
-    guint next_worker;
-    guint64 packets_iter[VH_MIG_MAX_CHANNELS];
+    /*
+     * One queue for every multifd channel: an idle channel takes the next
+     * record, so a slow connection never holds the others back.
+     */
+    GMutex qlock;
+    GCond work_cond;       /* workers: a job is queued */
+    GCond main_cond;       /* main: room in the queue, or a worker synced */
+    GCond barrier_cond;    /* workers at SYNC: released */
+    guint idle_workers;    /* waiting for a job */
+    bool main_waiting;     /* waiting for room */
+    GQueue jobs;           /* of Job */
+    guint synced;          /* workers waiting at this iteration's SYNC */
+    guint64 released_iter; /* the SYNC barrier is open up to this */
+    gint quitting;         /* atomic: workers skip their I/O */
     bool return_path;
     guint64 iteration;
     VhMigCounts counts; /* main-stream records (all, without multifd) */
@@ -139,28 +149,41 @@ static bool write_buf(Source *s, VhChannel *ch, GByteArray *b, GError **errp)
 
 /* ---- multifd workers ---- */
 
-static void worker_push(Worker *w, const Job *job)
+/*
+ * Wake-ups cost more than anything else here on a busy machine: a worker
+ * is woken only when one is idle, the main thread only once the queue is
+ * half empty, so it refills it in bursts.
+ */
+static void queue_push(Source *s, const Job *job)
 {
-    g_mutex_lock(&w->lock);
-    while (w->jobs.length >= WORKER_DEPTH) {
-        g_cond_wait(&w->cond, &w->lock);
+    g_mutex_lock(&s->qlock);
+    while (s->jobs.length >= WORKER_DEPTH * s->nch) {
+        s->main_waiting = true;
+        g_cond_wait(&s->main_cond, &s->qlock);
+        s->main_waiting = false;
     }
-    g_queue_push_tail(&w->jobs, g_memdup2(job, sizeof(*job)));
-    g_cond_broadcast(&w->cond);
-    g_mutex_unlock(&w->lock);
+    g_queue_push_tail(&s->jobs, g_memdup2(job, sizeof(*job)));
+    if (s->idle_workers) {
+        g_cond_signal(&s->work_cond);
+    }
+    g_mutex_unlock(&s->qlock);
 }
 
-static Job *worker_pop(Worker *w)
+static Job *queue_pop(Source *s)
 {
     Job *job;
 
-    g_mutex_lock(&w->lock);
-    while (!w->jobs.length) {
-        g_cond_wait(&w->cond, &w->lock);
+    g_mutex_lock(&s->qlock);
+    while (!s->jobs.length) {
+        s->idle_workers++;
+        g_cond_wait(&s->work_cond, &s->qlock);
+        s->idle_workers--;
     }
-    job = g_queue_pop_head(&w->jobs);
-    g_cond_broadcast(&w->cond);
-    g_mutex_unlock(&w->lock);
+    job = g_queue_pop_head(&s->jobs);
+    if (s->main_waiting && s->jobs.length <= WORKER_DEPTH * s->nch / 2) {
+        g_cond_signal(&s->main_cond);
+    }
+    g_mutex_unlock(&s->qlock);
     return job;
 }
 
@@ -188,7 +211,6 @@ static bool worker_do(Worker *w, const Job *job, GError **errp)
         vh_mig_put_section(b, VH_MIG_SEC_SYNC, 16);
         vh_mig_put_u64(b, job->iteration);
         vh_mig_put_u64(b, w->in_iter);
-        w->in_iter = 0;
         return write_buf(s, w->ch, b, errp);
     case JOB_END:
         vh_mig_put_section(b, VH_MIG_SEC_CHANNEL_END, 8);
@@ -204,19 +226,46 @@ static bool worker_do(Worker *w, const Job *job, GError **errp)
     }
 }
 
+/*
+ * At its SYNC a worker reports its count and waits until the main thread
+ * has them all, so that each worker takes exactly one SYNC.
+ */
+static void worker_barrier(Worker *w, guint64 iteration)
+{
+    Source *s = w->s;
+
+    g_mutex_lock(&s->qlock);
+    w->iter_packets = w->in_iter;
+    w->in_iter = 0;
+    s->synced++;
+    g_cond_signal(&s->main_cond);
+    while (s->released_iter < iteration) {
+        g_cond_wait(&s->barrier_cond, &s->qlock);
+    }
+    g_mutex_unlock(&s->qlock);
+}
+
 static gpointer worker_thread(gpointer opaque)
 {
     Worker *w = opaque;
+    Source *s = w->s;
 
     for (;;) {
-        g_autofree Job *job = worker_pop(w);
-        JobKind kind = job->kind;
+        g_autofree Job *job = queue_pop(s);
+        GError *err = NULL;
 
-        if (!w->err && !worker_do(w, job, &w->err)) {
-            g_prefix_error(&w->err, "multifd channel %u: ", w->idx);
-            g_atomic_int_set(&w->s->worker_failed, 1);
+        if (!w->err && !g_atomic_int_get(&s->quitting) &&
+            !worker_do(w, job, &err)) {
+            g_prefix_error(&err, "multifd channel %u: ", w->idx);
+            g_mutex_lock(&s->qlock);
+            w->err = err;
+            g_mutex_unlock(&s->qlock);
+            g_atomic_int_set(&s->worker_failed, 1);
         }
-        if (kind == JOB_END || kind == JOB_QUIT) {
+        if (job->kind == JOB_SYNC) {
+            worker_barrier(w, job->iteration);
+        }
+        if (job->kind == JOB_END || job->kind == JOB_QUIT) {
             return NULL;
         }
     }
@@ -251,9 +300,6 @@ static bool start_workers(Source *s, const guint8 uuid[16], GError **errp)
 
         w->s = s;
         w->idx = i;
-        g_mutex_init(&w->lock);
-        g_cond_init(&w->cond);
-        g_queue_init(&w->jobs);
         if (!connect_one(s, what, &w->ch, errp)) {
             return false;
         }
@@ -267,23 +313,31 @@ static bool start_workers(Source *s, const guint8 uuid[16], GError **errp)
     return true;
 }
 
-/* Stop every worker (QUIT unless @end sent END already) and join them. */
+/* Stop every worker (@quit: cut them off; else they got END) and join. */
 static void stop_workers(Source *s, bool quit)
 {
     if (!s->workers) {
         return;
     }
-    for (guint i = 0; i < s->nch; i++) {
-        Worker *w = &s->workers[i];
-        Job job = {.kind = JOB_QUIT};
-
-        if (w->thread) {
-            if (quit) {
-                vh_mig_shutdown_quietly(w->ch);
-                worker_push(w, &job);
+    if (quit) {
+        g_atomic_int_set(&s->quitting, 1);
+        for (guint i = 0; i < s->nch; i++) {
+            if (s->workers[i].ch) {
+                vh_mig_shutdown_quietly(s->workers[i].ch);
             }
-            g_thread_join(w->thread);
-            w->thread = NULL;
+        }
+        for (guint i = 0; i < s->nch; i++) {
+            Job job = {.kind = JOB_QUIT};
+
+            if (s->workers[i].thread) {
+                queue_push(s, &job);
+            }
+        }
+    }
+    for (guint i = 0; i < s->nch; i++) {
+        if (s->workers[i].thread) {
+            g_thread_join(s->workers[i].thread);
+            s->workers[i].thread = NULL;
         }
     }
 }
@@ -296,39 +350,35 @@ static void free_workers(Source *s)
     for (guint i = 0; i < s->nch; i++) {
         Worker *w = &s->workers[i];
 
-        g_queue_clear_full(&w->jobs, g_free);
         g_clear_error(&w->err);
         if (w->ch) {
             vh_channel_close(w->ch, NULL);
             g_object_unref(w->ch);
         }
-        g_mutex_clear(&w->lock);
-        g_cond_clear(&w->cond);
     }
+    g_queue_clear_full(&s->jobs, g_free);
     g_clear_pointer(&s->workers, g_free);
 }
 
 static bool worker_error(Source *s, GError **errp)
 {
+    bool failed = false;
+
     if (!g_atomic_int_get(&s->worker_failed)) {
         return false;
     }
-    for (guint i = 0; i < s->nch; i++) {
+    g_mutex_lock(&s->qlock);
+    for (guint i = 0; i < s->nch && !failed; i++) {
         Worker *w = &s->workers[i];
-        bool failed;
 
-        g_mutex_lock(&w->lock);
-        failed = w->err != NULL;
-        if (failed) {
+        if (w->err) {
             g_set_error_literal(errp, w->err->domain, w->err->code,
                                 w->err->message);
-        }
-        g_mutex_unlock(&w->lock);
-        if (failed) {
-            return true;
+            failed = true;
         }
     }
-    return false;
+    g_mutex_unlock(&s->qlock);
+    return failed;
 }
 
 /* ---- statistics, bandwidth, throttling ---- */
@@ -426,16 +476,13 @@ static bool send_record(Source *s, guint64 first, guint32 count,
                         const guint64 present[4], GError **errp)
 {
     if (s->nch) {
-        Worker *w = &s->workers[s->next_worker];
         Job job = {.kind = JOB_PAGES,
                    .first = first,
                    .count = count,
                    .prefault = s->iteration == 0};
 
         memcpy(job.present, present, sizeof(job.present));
-        worker_push(w, &job);
-        s->packets_iter[s->next_worker]++;
-        s->next_worker = (s->next_worker + 1) % s->nch;
+        queue_push(s, &job);
         return !worker_error(s, errp);
     }
     gint64 n;
@@ -489,14 +536,29 @@ static bool end_iteration(Source *s, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
 
+    guint64 packets[VH_MIG_MAX_CHANNELS] = {0};
+
     s->iteration++;
     for (guint i = 0; i < s->nch; i++) {
         Job job = {.kind = JOB_SYNC, .iteration = s->iteration};
 
-        worker_push(&s->workers[i], &job);
+        queue_push(s, &job);
     }
-    vh_mig_put_iter_end(b, s->iteration, s->nch, s->packets_iter);
-    memset(s->packets_iter, 0, sizeof(s->packets_iter));
+    if (s->nch) {
+        /* Every worker at its SYNC: their counts, then let them go on. */
+        g_mutex_lock(&s->qlock);
+        while (s->synced < s->nch) {
+            g_cond_wait(&s->main_cond, &s->qlock);
+        }
+        for (guint i = 0; i < s->nch; i++) {
+            packets[i] = s->workers[i].iter_packets;
+        }
+        s->synced = 0;
+        s->released_iter = s->iteration;
+        g_cond_broadcast(&s->barrier_cond);
+        g_mutex_unlock(&s->qlock);
+    }
+    vh_mig_put_iter_end(b, s->iteration, s->nch, packets);
     if (!write_buf(s, s->main, b, errp)) {
         return false;
     }
@@ -691,7 +753,7 @@ static bool finish(Source *s, GError **errp)
     for (guint i = 0; i < s->nch; i++) {
         Job job = {.kind = JOB_END};
 
-        worker_push(&s->workers[i], &job);
+        queue_push(s, &job);
     }
     stop_workers(s, false);
     if (worker_error(s, errp)) {
@@ -774,6 +836,11 @@ gpointer vh_mig_source_thread(gpointer opaque)
     s.nwords = ((s.pages + 63) / 64 + 3) / 4 * 4;
     s.bitmap = g_new0(guint64, s.nwords);
     s.est_us = s.tb_us = s.start_us = g_get_monotonic_time();
+    g_mutex_init(&s.qlock);
+    g_cond_init(&s.work_cond);
+    g_cond_init(&s.main_cond);
+    g_cond_init(&s.barrier_cond);
+    g_queue_init(&s.jobs);
     ok = setup(&s, &err);
     if (ok) {
         vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
@@ -811,5 +878,9 @@ gpointer vh_mig_source_thread(gpointer opaque)
         vh_mig_set_status(mig, VH_MIG_STATUS_FAILED, err->message);
     }
     vh_mig_source_args_free(a);
+    g_mutex_clear(&s.qlock);
+    g_cond_clear(&s.work_cond);
+    g_cond_clear(&s.main_cond);
+    g_cond_clear(&s.barrier_cond);
     return NULL;
 }
