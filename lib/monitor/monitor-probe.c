@@ -3,10 +3,13 @@
  * from a chardev-probe device (vmhost/machine/probe.h).
  *
  * QMP takes and returns the data as UTF-8 text or base64 (format=), like
- * ringbuf-write/ringbuf-read. HMP works on bytes: probe_write's data is the
- * rest of the line with C escapes decoded, and probe_read prints what it
- * took with the bytes a terminal would mangle escaped (monitor-probe.c's
- * escape rules are the same both ways: \\ \r \t \n \" \xHH).
+ * ringbuf-write/ringbuf-read; probe-write fails (DeviceNotActive) rather
+ * than drop the data when no peer is connected. HMP works on bytes:
+ * probe_write's data is the rest of the line after the device (one pair of
+ * enclosing double quotes removed) with \n \r \t \\ \" \' \xHH decoded,
+ * nothing appended; probe_read prints what it took with \\, \r and every
+ * other control or non-ASCII byte but \n and \t written as \xHH, and ends
+ * the output with a newline if the data did not.
  */
 #include "monitor-internal.h"
 
