@@ -7,9 +7,9 @@
  * than drop the data when no peer is connected. HMP works on bytes:
  * probe_write's data is the rest of the line after the device (one pair of
  * enclosing double quotes removed) with \n \r \t \\ \" \' \xHH decoded,
- * nothing appended; probe_read prints what it took with \\, \r and every
- * other control or non-ASCII byte but \n and \t written as \xHH, and ends
- * the output with a newline if the data did not.
+ * nothing appended; probe_read prints what it took, a backslash as \\, CR
+ * as \r and every other control or non-ASCII byte except LF and TAB as
+ * \xHH, and ends the output with a newline if the data did not.
  */
 #include "monitor-internal.h"
 
