@@ -22,17 +22,6 @@ check() {
     why=""
     if eval "$2"; then ok "$1"; else not_ok "$1"; fi
 }
-# check_known TEXT COND REASON: as check, but a failure is reported as a
-# TAP TODO (a known defect, named in REASON) so that it shows without
-# failing the run; a pass is a plain ok.
-check_known() {
-    why=""
-    if eval "$2"; then
-        ok "$1"
-    else
-        not_ok "$1 # TODO known defect: $3"
-    fi
-}
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 
 # wait_until COND [TENTHS]: up to TENTHS/10 s (default 10 s).

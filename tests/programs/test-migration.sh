@@ -270,9 +270,8 @@ r=$(qmp src query-migrate)
 t1=$(date +%s%N)
 xfer=$(json_num "$(printf '%s' "$r" | grep -o '"ram": *{[^}]*}')" transferred)
 limit=$(((t1 - t0) / 1000000 * 32 * 1048576 / 1000))
-check_known "max-bandwidth 32M: $xfer bytes in $(((t1 - t0) / 1000000)) ms, at most 1.2x the limit ($limit)" \
-    '[ -n "$xfer" ] && [ "$xfer" -le $((limit * 6 / 5)) ] && [ "$xfer" -ge $((limit / 4)) ]' \
-    "the throttle lets 1.2-1.45x max-bandwidth through (/work/notes/mig-test-findings.md)"
+check "max-bandwidth 32M: $xfer bytes in $(((t1 - t0) / 1000000)) ms, at most 1.2x the limit ($limit)" \
+    '[ -n "$xfer" ] && [ "$xfer" -le $((limit * 6 / 5)) ] && [ "$xfer" -ge $((limit / 4)) ]'
 
 check "non-converging: still active after 4 s, several passes" \
     '[ "$(json_str "$r" status)" = active ] && [ "$(json_num "$r" dirty-sync-count)" -ge 2 ]'
