@@ -3,11 +3,11 @@
  * source (or an attacker who got past TLS) would send it.
  *
  * Invariants: success xor an error whose message names the stream
- * ("migration stream: ..."); nothing is written outside the 64-page RAM
- * (ASan watches); and a stream the loader accepts left RAM exactly as its
- * PAGES records said: every page the loader reports as a zero page reads
- * as zeros afterwards is not checked page by page, but a successful load
- * must account for the pages in END, which the loader itself checks.
+ * ("migration stream: ...") or the return path; nothing is read or written
+ * outside the 64-page RAM (ASan watches every load into it); and an
+ * accepted stream ended with the device state for this machine (one
+ * serial port) after at least one iteration, with END's totals equal to
+ * what was loaded (the loader checks those itself).
  */
 #include "fuzz-common.h"
 
@@ -17,8 +17,9 @@
 #include "vmhost/migration/stream.h"
 #include "vmhost/util/error.h"
 
-#define FUZZ_MAX_INPUT 65536 /* fits a socket pair's buffer: no writer thread  \
-                              */
+#define FUZZ_MAX_INPUT                                                         \
+    65536 /* fits a socket pair's buffer: no writer thread                     \
+           */
 
 static VhRamBlock *ram_get(void)
 {
