@@ -65,7 +65,6 @@ static void default_devices(VhMigDeviceState *d)
 /* A whole single-channel stream of @ram into @b (no return path). */
 static void build_stream(GByteArray *b, VhRamBlock *ram, guint32 flags)
 {
-    g_autoptr(GByteArray) tmp = g_byte_array_new();
     VhMigDeviceState d;
     VhMigCounts c = {0};
     guint64 pages = vh_ram_block_get_pages(ram);
