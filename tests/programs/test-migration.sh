@@ -401,8 +401,12 @@ check "network cut mid-stream: the source fails with the reason, runs on intact"
     '[ "$st" = failed ] && [ -n "$(merror src)" ] && intact src'
 sleep 0.5
 dst_mig=$(mstatus dst)
+dst_err=$(merror dst)
+dst_info=$(hmp dst "info migrate")
 check "network cut mid-stream: the target does not start the half-received guest" \
     'not_started dst && { [ "$dst_mig" = gone ] || [ "$dst_mig" = failed ]; }'
+check "network cut mid-stream: the target says why (query-migrate error-desc, info migrate)" \
+    '[ "$dst_mig" = gone ] || { [ -n "$dst_err" ] && echo "$dst_info" | grep -qi "error"; }'
 both_gone src dst
 
 # Cancel at several moments: right after migrate -d, mid-stream, and twice.
