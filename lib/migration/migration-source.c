@@ -623,6 +623,12 @@ static bool setup(Source *s, GError **errp)
                             "return path: LOADED before READY");
         return false;
     }
+    /*
+     * File-backed RAM: map it all before the tracker protects it, so that
+     * the first pass reads present pages instead of faulting through
+     * write-protect markers.
+     */
+    prefault(s->ram, 0, (guint32)MIN(s->pages, G_MAXUINT32));
     s->tracker =
         vh_dirty_tracker_new(vh_ram_block_get_host(s->ram),
                              vh_ram_block_get_size(s->ram), NULL, errp);
