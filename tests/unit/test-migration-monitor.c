@@ -142,9 +142,9 @@ static void two_init(Two *t)
     }
     g_assert_true(vh_machine_cont(t->m[0], NULL));
     g_assert_true(vh_machine_set_state(t->m[1], VH_RUN_STATE_INMIGRATE, NULL));
-    vh_test_guest_set_workload(vh_machine_get_test_guest(t->m[0]), 64 << 20,
+    vh_test_guest_set_workload(vh_machine_get_test_guest(t->m[0]), 8 << 20,
                                VH_DIRTY_SEQUENTIAL);
-    /* At least 2 MiB of data pages: a second of progress at 2 MiB/s. */
+    /* About 2.5 MiB of data pages: most of a second at 4 MiB/s. */
     while (vh_test_guest_get_pages_written(vh_machine_get_test_guest(t->m[0])) <
            600) {
         g_usleep(5000);
@@ -230,8 +230,8 @@ static void test_hmp_progress(gconstpointer data)
     mon_peer_open(&peer, "hmp0");
     mon = vh_hmp_new(&t.h[0], peer.chr, terminal);
     g_free(mon_read_until(&peer, VH_HMP_PROMPT));
-    /* 2 MiB/s over 8 MiB: a few seconds of progress lines. */
-    mon_send(&peer, "migrate_set_parameter max-bandwidth 2M\n");
+    /* 4 MiB/s: progress for about a second. */
+    mon_send(&peer, "migrate_set_parameter max-bandwidth 4M\n");
     g_free(mon_read_until(&peer, VH_HMP_PROMPT));
     g_free(line);
     line = g_strdup_printf("migrate %s\ninfo status\n", uri);
