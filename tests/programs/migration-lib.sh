@@ -108,7 +108,7 @@ vm() {
         -monitor "unix:$work/$name.hmp,server,nowait" \
         -qmp "unix:$work/$name.qmp,server,nowait" \
         -pidfile "$work/$name.pid" -D "$work/$name.log" \
-        >"$work/$name.out" 2>"$work/$name.err" &
+        >>"$work/$name.out" 2>>"$work/$name.err" &
     p=$!
     pids="$pids $p"
     echo "$p" >"$work/$name.pid0"
@@ -116,12 +116,24 @@ vm() {
 }
 pid() { cat "$work/$1.pid0"; }
 alive() { kill -0 "$(pid "$1")" 2>/dev/null; }
-# gone NAME: kill and reap it.
+# gone NAME: end it as an operator would (SIGTERM; sanitizer builds then
+# run their exit checks), SIGKILL if it is still there after 10 s; reap it.
 gone() {
     p=$(pid "$1")
+    kill -TERM "$p" 2>/dev/null
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ "$i" -lt 100 ]; do
+        i=$((i + 1))
+        sleep 0.1
+    done
     kill -KILL "$p" 2>/dev/null
     wait "$p" 2>/dev/null
     return 0
+}
+# sanitizer_clean: no AddressSanitizer/LeakSanitizer/UBSan report in any
+# machine's stderr (they are appended to across runs of the same name).
+sanitizer_clean() {
+    ! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$work"/*.err 2>/dev/null
 }
 free_port() { "$stream" free-port 127.0.0.1; }
 free_port6() { "$stream" free-port "[::1]"; }

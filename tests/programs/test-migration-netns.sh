@@ -146,4 +146,5 @@ two_hosts "... by IPv6 address ([$dst_ip6])" "[$dst_ip6]" "[$dst_ip6]" "$ddir"
 two_hosts "a target presenting another host's certificate is refused; the source runs on" \
     "$dst_name" "$dst_ip" "$odir" fail
 
+check "no sanitizer report from any vmhost (stderr of every machine)" 'sanitizer_clean'
 echo "1..$n"

@@ -465,4 +465,5 @@ else
     skip "file: a second migrate after a full disk"
 fi
 
+check "no sanitizer report from any vmhost (stderr of every machine)" 'sanitizer_clean'
 echo "1..$n"
