@@ -14,6 +14,8 @@
 #define THROTTLE_US  (100 * 1000) /* max-bandwidth slot */
 #define WORKER_DEPTH 8            /* records queued per multifd channel */
 
+#define PREFAULT_PAGES ((64u << 20) / VH_RAM_PAGE_SIZE)
+
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
@@ -626,9 +628,14 @@ static bool setup(Source *s, GError **errp)
     /*
      * File-backed RAM: map it all before the tracker protects it, so that
      * the first pass reads present pages instead of faulting through
-     * write-protect markers.
+     * write-protect markers; 64 MiB at a time, so a cancel gets through.
      */
-    prefault(s->ram, 0, (guint32)MIN(s->pages, G_MAXUINT32));
+    for (guint64 first = 0; first < s->pages; first += PREFAULT_PAGES) {
+        if (cancelled(s, errp)) {
+            return false;
+        }
+        prefault(s->ram, first, (guint32)MIN(PREFAULT_PAGES, s->pages - first));
+    }
     s->tracker =
         vh_dirty_tracker_new(vh_ram_block_get_host(s->ram),
                              vh_ram_block_get_size(s->ram), NULL, errp);
