@@ -18,6 +18,9 @@ typedef struct {
     VhMigration *mig; /* NULL once freed */
 } VhMigNotifier;
 
+VhMigNotifier *vh_mig_notifier_ref(VhMigNotifier *n);
+void vh_mig_notifier_unref(VhMigNotifier *n);
+
 /* One attempt at receiving a migration (target). */
 typedef struct {
     gatomicrefcount ref;

@@ -62,11 +62,16 @@ static void attempt_fail(VhMigration *mig, VhMigAttempt *a, const char *why)
     g_mutex_unlock(&mig->lock);
 }
 
+/* On the main context; a migration freed meanwhile has nothing left. */
 static gboolean free_listener(gpointer opaque)
 {
-    VhMigration *mig = opaque;
+    VhMigNotifier *n = opaque;
 
-    g_clear_pointer(&mig->listener, vh_mig_listener_free);
+    g_mutex_lock(&n->lock);
+    if (n->mig) {
+        g_clear_pointer(&n->mig->listener, vh_mig_listener_free);
+    }
+    g_mutex_unlock(&n->lock);
     return G_SOURCE_REMOVE;
 }
 
@@ -144,6 +149,7 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
                           const guint8 *magic)
 {
     g_autoptr(GError) err = NULL;
+    GSource *src;
 
     g_mutex_lock(&mig->lock);
     mig->start_us = g_get_monotonic_time();
@@ -159,7 +165,13 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
         g_mutex_unlock(&mig->lock);
         vh_channel_close(ch, NULL);
         vh_mig_set_status(mig, VH_MIG_STATUS_COMPLETED, NULL);
-        g_main_context_invoke(mig->ctx, free_listener, mig);
+        /* Always from the main context (never directly from here). */
+        src = g_idle_source_new();
+        g_source_set_callback(src, free_listener,
+                              vh_mig_notifier_ref(mig->notifier),
+                              (GDestroyNotify)vh_mig_notifier_unref);
+        g_source_attach(src, mig->ctx);
+        g_source_unref(src);
         return;
     }
     publish_loaded(mig, a);

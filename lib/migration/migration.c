@@ -29,13 +29,13 @@ static bool status_is_running(VhMigStatus s)
 
 /* ---- notification ---- */
 
-static VhMigNotifier *notifier_ref(VhMigNotifier *n)
+VhMigNotifier *vh_mig_notifier_ref(VhMigNotifier *n)
 {
     g_atomic_ref_count_inc(&n->ref);
     return n;
 }
 
-static void notifier_unref(VhMigNotifier *n)
+void vh_mig_notifier_unref(VhMigNotifier *n)
 {
     if (g_atomic_ref_count_dec(&n->ref)) {
         g_mutex_clear(&n->lock);
@@ -65,7 +65,7 @@ static void note_free(gpointer opaque)
 {
     Note *note = opaque;
 
-    notifier_unref(note->n);
+    vh_mig_notifier_unref(note->n);
     g_free(note);
 }
 
@@ -91,7 +91,7 @@ static void set_status_locked(VhMigration *mig, VhMigStatus st,
         mig->end_us = g_get_monotonic_time();
     }
     note = g_new0(Note, 1);
-    note->n = notifier_ref(mig->notifier);
+    note->n = vh_mig_notifier_ref(mig->notifier);
     note->status = st;
     src = g_idle_source_new();
     g_source_set_priority(src, G_PRIORITY_DEFAULT);
@@ -152,7 +152,7 @@ void vh_migration_free(VhMigration *mig)
     g_mutex_lock(&mig->notifier->lock);
     mig->notifier->mig = NULL;
     g_mutex_unlock(&mig->notifier->lock);
-    notifier_unref(mig->notifier);
+    vh_mig_notifier_unref(mig->notifier);
     g_clear_object(&mig->cancel);
     g_ptr_array_unref(mig->shut);
     g_ptr_array_unref(mig->in_threads);
