@@ -220,6 +220,8 @@ for ch in 1 2 4; do
     hmp dst "$tls_on" "$set_mf" "$set_ch" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
     hmp src "$tls_on" "$set_mf" "$set_ch" "$fast" "migrate -d tcp:127.0.0.1:$port" >/dev/null
     check "multifd $ch channel(s) over TLS: verify ok, checksums equal" 'migrated src dst'
+    check "multifd $ch: info migrate shows $ch channel(s)" \
+        'hmp src "info migrate" | grep -q "^multifd channels: $ch\$"'
     both_gone src dst
 done
 port=$(free_port)
@@ -229,6 +231,52 @@ hmp dst "migrate_set_capability multifd on" "migrate_set_parameter multifd-chann
 hmp src "migrate_set_capability multifd on" "migrate_set_parameter multifd-channels 4" \
     "$fast" "migrate -d tcp:127.0.0.1:$port" >/dev/null
 check "multifd 4 channels, plain TCP" 'migrated src dst'
+both_gone src dst
+
+# ======== QMP only, and HMP migrate without -d ========
+# The whole migration through QMP (migrate-set-capabilities,
+# migrate-set-parameters, migrate-incoming, migrate), with the source's
+# MIGRATION events read on a QMP session held open meanwhile.
+port=$(free_port)
+pair -object "$x509_src" -- -object "$x509_dst"
+caps='{"capabilities":[{"capability":"multifd","state":true},{"capability":"events","state":true}]}'
+params='{"tls-creds":"tls0","multifd-channels":2,"max-bandwidth":10737418240}'
+r1=$(qmp dst migrate-set-capabilities "$caps")
+r2=$(qmp dst migrate-set-parameters '{"tls-creds":"tls0","multifd-channels":2}')
+r3=$(qmp dst migrate-incoming "{\"uri\":\"tcp:127.0.0.1:$port\"}")
+r4=$(qmp src migrate-set-capabilities "$caps")
+r5=$(qmp src migrate-set-parameters "$params")
+: >"$work/events.out"
+{
+    printf '{"execute":"qmp_capabilities"}\n{"execute":"migrate","arguments":{"uri":"tcp:127.0.0.1:%s"}}\n' "$port"
+    wait_until 'grep -q "\"completed\"\|\"failed\"" "$work/events.out"' 300
+} | timeout 40 socat -t 1 - "UNIX-CONNECT:$work/src.qmp" >"$work/events.out" 2>/dev/null
+check "QMP: migrate-set-capabilities, migrate-set-parameters, migrate-incoming return {}" \
+    'for r in "$r1" "$r2" "$r3" "$r4" "$r5"; do echo "$r" | grep -q "\"return\": *{}" || exit 1; done'
+check "QMP: migrate completes; verify ok, checksums equal" 'migrated src dst'
+check "QMP: with the events capability, MIGRATION events setup, active, completed on the source" \
+    'grep -q "\"MIGRATION\".*\"setup\"" "$work/events.out" && grep -q "\"MIGRATION\".*\"active\"" "$work/events.out" && grep -q "\"MIGRATION\".*\"completed\"" "$work/events.out"'
+r=$(qmp src query-migrate-parameters)
+check "QMP: query-migrate-parameters shows what was set" \
+    'echo "$r" | grep -q "\"tls-creds\": *\"tls0\"" && echo "$r" | grep -q "\"multifd-channels\": *2"'
+r=$(qmp src query-migrate-capabilities)
+check "QMP: query-migrate-capabilities shows multifd on" \
+    'echo "$r" | grep -q "\"capability\": *\"multifd\", *\"state\": *true\|\"state\": *true, *\"capability\": *\"multifd\""'
+both_gone src dst
+
+# HMP migrate without -d, with the seed's migrate_set_str_parameter: the
+# monitor reports progress and the end on the same session.
+port=$(free_port)
+pair -object "$x509_src" -- -object "$x509_dst"
+hmp dst "migrate_set_str_parameter tls-creds tls0" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "migrate_set_str_parameter tls-creds tls0" "migrate_set_parameter max-bandwidth 64M" >/dev/null
+: >"$work/fg.out"
+{
+    printf 'migrate tcp:127.0.0.1:%s\n' "$port"
+    wait_until 'grep -q "migration completed\|migration failed" "$work/fg.out"' 300
+} | timeout 40 socat -t 1 - "UNIX-CONNECT:$work/src.hmp" >"$work/fg.out" 2>/dev/null
+check "HMP migrate (no -d): progress with a percentage, then 'migration completed'" \
+    'grep -q "[0-9.]*%" "$work/fg.out" && grep -q "migration completed" "$work/fg.out" && migrated src dst'
 both_gone src dst
 
 # ======== dirty rates ========
