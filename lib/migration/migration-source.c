@@ -14,7 +14,8 @@
 #define THROTTLE_US  (100 * 1000) /* max-bandwidth slot */
 #define WORKER_DEPTH 8            /* records queued per multifd channel */
 
-#define PREFAULT_PAGES ((64u << 20) / VH_RAM_PAGE_SIZE)
+#define READY_TIMEOUT_S 60 /* for the target's first answer */
+#define PREFAULT_PAGES  ((64u << 20) / VH_RAM_PAGE_SIZE)
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -583,6 +584,74 @@ static gint64 dirty_sync(Source *s, GError **errp)
     return n;
 }
 
+/*
+ * A watchdog on the main context for the READY answer: a peer that took
+ * the connection but never answers (not a vmhost target) is cut off.
+ */
+typedef struct {
+    gatomicrefcount ref;
+    VhChannel *ch;
+    gint fired; /* atomic */
+} Watchdog;
+
+static void watchdog_unref(gpointer opaque)
+{
+    Watchdog *w = opaque;
+
+    if (g_atomic_ref_count_dec(&w->ref)) {
+        g_object_unref(w->ch);
+        g_free(w);
+    }
+}
+
+static gboolean watchdog_fire(gpointer opaque)
+{
+    Watchdog *w = opaque;
+
+    g_atomic_int_set(&w->fired, 1);
+    vh_mig_shutdown_quietly(w->ch);
+    return G_SOURCE_REMOVE;
+}
+
+/* READY_TIMEOUT_S, or VMHOST_MIG_READY_TIMEOUT seconds (tests). */
+static guint ready_timeout(void)
+{
+    const char *e = g_getenv("VMHOST_MIG_READY_TIMEOUT");
+    guint64 v;
+
+    if (e && g_ascii_string_to_unsigned(e, 10, 1, 3600, &v, NULL)) {
+        return (guint)v;
+    }
+    return READY_TIMEOUT_S;
+}
+
+static bool wait_ready(Source *s, VhMigRpType *rp, VhMigCounts *c,
+                       GError **errp)
+{
+    Watchdog *w = g_new0(Watchdog, 1);
+    guint timeout = ready_timeout();
+    GSource *src = g_timeout_source_new_seconds(timeout);
+    bool ok;
+
+    g_atomic_ref_count_init(&w->ref);
+    w->ch = g_object_ref(s->main);
+    g_atomic_ref_count_inc(&w->ref);
+    g_source_set_callback(src, watchdog_fire, w, watchdog_unref);
+    g_source_attach(src, s->mig->ctx);
+    ok = vh_mig_rp_recv(s->main, rp, c, errp);
+    g_source_destroy(src);
+    g_source_unref(src);
+    if (!ok && g_atomic_int_get(&w->fired)) {
+        g_clear_error(errp);
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "no answer within %u s (is the peer a vmhost waiting "
+                    "with migrate_incoming?)",
+                    timeout);
+    }
+    watchdog_unref(w);
+    return ok;
+}
+
 static bool setup(Source *s, GError **errp)
 {
     VhMigration *mig = s->mig;
@@ -616,7 +685,7 @@ static bool setup(Source *s, GError **errp)
         g_prefix_error(errp, "migration main: ");
         return false;
     }
-    if (s->return_path && !vh_mig_rp_recv(s->main, &rp, &dummy, errp)) {
+    if (s->return_path && !wait_ready(s, &rp, &dummy, errp)) {
         g_prefix_error(errp, "waiting for the target to accept: ");
         return false;
     }

@@ -12,6 +12,8 @@
 #include "vmhost/util/error.h"
 
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "crypto-testutil.h"
@@ -565,6 +567,33 @@ static void test_tls_no_close_notify(void)
     pair_clear(&p);
 }
 
+/* A peer that takes the connection and never answers is cut off. */
+static void test_silent_peer(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *e = NULL;
+    g_autofree char *path = NULL;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    path = g_strdup_printf("%s/mig.sock", p.dir);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(fd, 4), ==, 0); /* and never accept */
+    g_setenv("VMHOST_MIG_READY_TIMEOUT", "1", true);
+    start(&p);
+    g_assert_cmpint(vh_migration_wait(p.src, 20000), ==, VH_MIG_STATUS_FAILED);
+    g_unsetenv("VMHOST_MIG_READY_TIMEOUT");
+    e = src_error(&p);
+    g_assert_nonnull(strstr(e, "no answer within 1 s"));
+    assert_intact(&p);
+    close(fd);
+    pair_clear(&p);
+}
+
 static void expect_param_error(VhMigration *m, const char *name,
                                const char *value, const char *want)
 {
@@ -667,6 +696,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/engine/refused-setup", test_refused_setup);
     g_test_add_func("/migration/engine/refused-end", test_refused_end);
     g_test_add_func("/migration/engine/no-target", test_no_target);
+    g_test_add_func("/migration/engine/silent-peer", test_silent_peer);
     g_test_add_func("/migration/engine/tls-multifd", test_tls_multifd);
     g_test_add_func("/migration/engine/tls-authz-denied",
                     test_tls_authz_denied);
