@@ -746,6 +746,157 @@ static void test_corpus(void)
     g_assert_cmpuint(n, >=, 2);
 }
 
+/*
+ * What a loader says about multifd channel bytes @chan, with a main stream
+ * that announced one channel.
+ */
+static char *channel_error(const guint8 *chan, gsize len)
+{
+    g_autoptr(VhRamBlock) ram = new_ram(64);
+    g_autoptr(VhMigLoader) l = vh_mig_loader_new(ram, true);
+    g_autoptr(GByteArray) mb = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    VhChannel *m[2], *c[2];
+    ChanRun main_run;
+    GThread *tm;
+    char *msg;
+
+    pair(&m[0], &m[1]);
+    pair(&c[0], &c[1]);
+    vh_mig_put_header(mb, VH_MIG_FLAG_MULTIFD, 1, uuid);
+    vh_mig_put_ram_setup(mb, ram);
+    g_assert_true(vh_channel_write_all(m[0], mb->data, mb->len, &err));
+    main_run = (ChanRun){.l = l, .ch = m[1]};
+    tm = g_thread_new("main", main_thread, &main_run);
+    g_assert_true(vh_channel_write_all(c[0], chan, len, &err));
+    g_assert_true(vh_channel_shutdown(c[0], VH_CHANNEL_SHUTDOWN_WRITE, &err));
+    g_assert_false(vh_mig_loader_run_channel(l, c[1], NULL, &err));
+    msg = g_strdup(err->message);
+    vh_mig_loader_abort(l, "test over");
+    g_assert_true(vh_channel_shutdown(m[0], VH_CHANNEL_SHUTDOWN_WRITE, &err));
+    g_thread_join(tm);
+    g_assert_false(main_run.ok);
+    g_free(main_run.error);
+    for (guint i = 0; i < 2; i++) {
+        g_object_unref(m[i]);
+        g_object_unref(c[i]);
+    }
+    return msg;
+}
+
+static void expect_channel_error(GByteArray *b, const char *want)
+{
+    g_autofree char *msg = channel_error(b->data, b->len);
+
+    if (!strstr(msg, want)) {
+        g_error("'%s' lacks '%s'", msg, want);
+    }
+}
+
+static void test_channel_malformed(void)
+{
+    g_autoptr(VhRamBlock) src = new_ram(64);
+    VhMigCounts cnt = {0};
+    guint64 one[4] = {2, 0, 0, 0};
+
+    fill_ram(src, 5);
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        memcpy(b->data, "VHMIGXXX", 8);
+        expect_channel_error(b, "multifd channel hello: bad magic");
+    }
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        put32(b->data + 8, 9);
+        expect_channel_error(b, "hello: version 9 not supported");
+    }
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        put64(b->data + 32, 1);
+        expect_channel_error(b, "hello: reserved field is not zero");
+    }
+    {
+        /* Truncated inside the hello. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        g_byte_array_set_size(b, 20);
+        expect_channel_error(b, "truncated in the multifd channel hello");
+    }
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        vh_mig_put_section(b, VH_MIG_SEC_SYNC, 16);
+        vh_mig_put_u64(b, 2);
+        vh_mig_put_u64(b, 0);
+        expect_channel_error(b, "SYNC: iteration 2 out of order");
+    }
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        vh_mig_put_section(b, VH_MIG_SEC_SYNC, 16);
+        vh_mig_put_u64(b, 1);
+        vh_mig_put_u64(b, 3);
+        expect_channel_error(b, "3 records announced, 0 received");
+    }
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        vh_mig_put_section(b, VH_MIG_SEC_CHANNEL_END, 8);
+        vh_mig_put_u64(b, 5);
+        expect_channel_error(b, "CHANNEL_END: 5 records announced, 0");
+    }
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        vh_mig_put_section(b, VH_MIG_SEC_END, 32);
+        expect_channel_error(b, "multifd channel 0: unknown section type 7");
+    }
+    {
+        /* Records, then the end without their SYNC. */
+        g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(8192);
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        g_autoptr(GError) err = NULL;
+        const guint8 *data;
+        size_t len;
+
+        vh_mig_put_hello(b, 0, uuid);
+        g_assert_cmpint(
+            vh_mig_send_pages(VH_CHANNEL(buf), src, 0, 0, 64, one, &cnt, &err),
+            >, 0);
+        data = vh_channel_buffer_get_data(buf, &len);
+        g_byte_array_append(b, data, (guint)len);
+        vh_mig_put_section(b, VH_MIG_SEC_CHANNEL_END, 8);
+        vh_mig_put_u64(b, 1);
+        expect_channel_error(b, "CHANNEL_END after records without a SYNC");
+    }
+    {
+        /* A bad PAGES record on a channel names the channel. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        vh_mig_put_section(b, VH_MIG_SEC_PAGES, VH_MIG_PAGES_BODY);
+        vh_mig_put_u32(b, 0);
+        vh_mig_put_u32(b, 10);
+        vh_mig_put_u64(b, 60);
+        for (guint i = 0; i < 8; i++) {
+            vh_mig_put_u64(b, i == 0 ? 1 : 0);
+        }
+        expect_channel_error(b, "multifd channel 0 PAGES record: page range "
+                                "60+10 past the end");
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -765,5 +916,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/stream/multifd-order", test_multifd_order);
     g_test_add_func("/migration/stream/multifd-bad-hello",
                     test_multifd_bad_hello);
+    g_test_add_func("/migration/stream/channel-malformed",
+                    test_channel_malformed);
     return g_test_run();
 }
