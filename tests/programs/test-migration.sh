@@ -483,6 +483,26 @@ for when in 0 0.5; do
     both_gone src dst
 done
 
+# Cancel while the TLS handshake waits on a peer that accepted the
+# connection and never answers (a mute socat listener).
+port=$(free_port)
+vm src -object "$x509_src"
+fill src
+socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" SYSTEM:"sleep 60" 2>/dev/null &
+mute=$!
+pids="$pids $mute"
+wait_until 'ss -ltn | grep -q "127.0.0.1:$port "' 50
+hmp src "$tls_on" "migrate -d tcp:127.0.0.1:$port" >/dev/null
+sleep 0.5
+st0=$(mstatus src)
+hmp src migrate_cancel >/dev/null
+st=$(wait_mig src "cancelled failed completed" 50)
+check "migrate_cancel during a TLS handshake a mute peer never answers: cancelled ($st0 -> $st) within 5 s, source intact" \
+    '[ "$st" = cancelled ] && intact src'
+kill -KILL "$mute" 2>/dev/null
+wait "$mute" 2>/dev/null
+gone src
+
 # file: on a full disk: a 1 MiB tmpfs mounted in a private mount namespace
 # that only the source lives in.
 if unshare -m --propagation private true 2>/dev/null; then
