@@ -211,6 +211,20 @@ for off in "" ",offset=4096"; do
     both_gone src dst
 done
 
+# -incoming URI on the command line (listening at once), and
+# migrate_incoming allowed only once.
+port=$(free_port)
+vm src
+vm dst -incoming "tcp:127.0.0.1:$port"
+fill src
+again=$(hmp dst "migrate_incoming tcp:127.0.0.1:$(free_port)")
+hmp src "$fast" "migrate -d tcp:127.0.0.1:$port" >/dev/null
+check "-incoming tcp:HOST:PORT on the command line: completed, verify ok, checksums equal" \
+    'migrated src dst'
+check "a second migrate_incoming is refused with a reason" \
+    'echo "$again" | grep -qi "error\|already\|once\|not"'
+both_gone src dst
+
 # ======== multifd ========
 for ch in 1 2 4; do
     port=$(free_port)
@@ -402,6 +416,7 @@ tls_case "TLS: a client without a certificate is accepted with verify-peer=off" 
     "-object tls-creds-x509,id=tls0,endpoint=client,dir=$nocert" "$D,verify-peer=off" \
     "$tls_on" "$tls_on"
 tls_case "TLS: the target not using TLS refuses a TLS source" fail "$S" "" "$tls_on" ""
+tls_case "TLS: a TLS target refuses a plain source" fail "" "$D" "" "$tls_on"
 tls_case "TLS-PSK: matching keys" ok \
     "-object tls-creds-psk,id=tls0,endpoint=client,dir=$psk" \
     "-object tls-creds-psk,id=tls0,endpoint=server,dir=$psk" "$tls_on" "$tls_on"
