@@ -12,10 +12,13 @@
 
 #define ESTIMATE_US  (100 * 1000) /* bandwidth re-estimate period */
 #define THROTTLE_US  (100 * 1000) /* max-bandwidth slot */
-#define WORKER_DEPTH 8            /* records queued per multifd channel */
+#define WORKER_DEPTH 4            /* jobs queued per multifd channel */
 
 #define READY_TIMEOUT_S 60 /* for the target's first answer */
-#define PREFAULT_PAGES  ((64u << 20) / VH_RAM_PAGE_SIZE)
+/* A multifd job: up to 4 records (4 MiB), fewer queue hand-offs. */
+#define JOB_RECORDS    4
+#define JOB_MAX_PAGES  (JOB_RECORDS * VH_MIG_RECORD_PAGES)
+#define PREFAULT_PAGES ((64u << 20) / VH_RAM_PAGE_SIZE)
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -26,9 +29,9 @@ typedef enum { JOB_PAGES, JOB_SYNC, JOB_END, JOB_QUIT } JobKind;
 typedef struct {
     JobKind kind;
     bool prefault;
-    guint32 count;
+    guint32 count; /* pages from first, at most JOB_MAX_PAGES */
     guint64 first;
-    guint64 present[4];
+    guint64 present[4 * JOB_RECORDS];
     guint64 iteration;
 } Job;
 
@@ -51,7 +54,7 @@ struct Source {
     VhMigSourceArgs *a;
     VhRamBlock *ram;
     guint64 pages;
-    guint64 nwords; /* bitmap words, a multiple of 4 */
+    guint64 nwords; /* bitmap words, whole jobs of 4 * JOB_RECORDS */
     guint64 *bitmap;
     VhDirtyTracker *tracker;
     VhChannel *main;
@@ -201,14 +204,23 @@ static bool worker_do(Worker *w, const Job *job, GError **errp)
         if (job->prefault) {
             prefault(s->ram, job->first, job->count);
         }
-        n = vh_mig_send_pages(w->ch, s->ram, 0, job->first, job->count,
-                              job->present, &w->counts, errp);
-        if (n < 0) {
-            return false;
+        for (guint r = 0; r < JOB_RECORDS; r++) {
+            const guint64 *pr = &job->present[4 * r];
+            guint32 off = r * VH_MIG_RECORD_PAGES;
+
+            if (off >= job->count || !(pr[0] | pr[1] | pr[2] | pr[3])) {
+                continue;
+            }
+            n = vh_mig_send_pages(w->ch, s->ram, 0, job->first + off,
+                                  MIN(VH_MIG_RECORD_PAGES, job->count - off),
+                                  pr, &w->counts, errp);
+            if (n < 0) {
+                return false;
+            }
+            add_bytes(s, (guint64)n);
+            w->in_iter++;
+            w->total++;
         }
-        add_bytes(s, (guint64)n);
-        w->in_iter++;
-        w->total++;
         return true;
     case JOB_SYNC:
         vh_mig_put_section(b, VH_MIG_SEC_SYNC, 16);
@@ -475,19 +487,10 @@ static bool throttle(Source *s, GError **errp)
 
 /* ---- the passes ---- */
 
+/* One record on the main connection (no multifd). */
 static bool send_record(Source *s, guint64 first, guint32 count,
                         const guint64 present[4], GError **errp)
 {
-    if (s->nch) {
-        Job job = {.kind = JOB_PAGES,
-                   .first = first,
-                   .count = count,
-                   .prefault = s->iteration == 0};
-
-        memcpy(job.present, present, sizeof(job.present));
-        queue_push(s, &job);
-        return !worker_error(s, errp);
-    }
     gint64 n;
 
     if (s->iteration == 0) {
@@ -502,29 +505,55 @@ static bool send_record(Source *s, guint64 first, guint32 count,
     return true;
 }
 
-/* Send (and clear) every page whose bit is set. */
+/* One job of up to JOB_RECORDS records for the multifd channels. */
+static bool send_job(Source *s, guint64 first, const guint64 *present,
+                     GError **errp)
+{
+    Job job = {.kind = JOB_PAGES,
+               .first = first,
+               .count = (guint32)MIN(JOB_MAX_PAGES, s->pages - first),
+               .prefault = s->iteration == 0};
+
+    memcpy(job.present, present, sizeof(job.present));
+    queue_push(s, &job);
+    return !worker_error(s, errp);
+}
+
+/*
+ * Send (and clear) every page whose bit is set: a record (4 words, 256
+ * pages) at a time on the main connection, a job (JOB_RECORDS records) at
+ * a time over multifd.
+ */
 static bool send_pass(Source *s, GError **errp)
 {
-    for (guint64 w = 0; w < s->nwords; w += 4) {
+    guint step = s->nch ? 4 * JOB_RECORDS : 4;
+
+    for (guint64 w = 0; w < s->nwords; w += step) {
         guint64 *p = &s->bitmap[w];
         guint64 first = w * 64;
-        guint n;
+        guint64 present[4 * JOB_RECORDS];
+        guint64 any = 0;
+        guint n = 0;
+        bool ok;
 
-        if (!(p[0] | p[1] | p[2] | p[3])) {
+        for (guint k = 0; k < step; k++) {
+            any |= p[k];
+        }
+        if (!any) {
             continue;
         }
-        n = (guint)(__builtin_popcountll(p[0]) + __builtin_popcountll(p[1]) +
-                    __builtin_popcountll(p[2]) + __builtin_popcountll(p[3]));
-        {
-            guint64 present[4] = {p[0], p[1], p[2], p[3]};
-
-            p[0] = p[1] = p[2] = p[3] = 0;
-            if (!send_record(
-                    s, first,
-                    (guint32)MIN(VH_MIG_RECORD_PAGES, s->pages - first),
-                    present, errp)) {
-                return false;
-            }
+        for (guint k = 0; k < step; k++) {
+            present[k] = p[k];
+            n += (guint)__builtin_popcountll(p[k]);
+            p[k] = 0;
+        }
+        ok = s->nch ? send_job(s, first, present, errp)
+                    : send_record(
+                          s, first,
+                          (guint32)MIN(VH_MIG_RECORD_PAGES, s->pages - first),
+                          present, errp);
+        if (!ok) {
+            return false;
         }
         s->remaining_pages -= MIN(n, s->remaining_pages);
         if (cancelled(s, errp) || !throttle(s, errp)) {
@@ -915,7 +944,9 @@ gpointer vh_mig_source_thread(gpointer opaque)
 
     s.ram = vh_machine_get_ram(mig->machine);
     s.pages = vh_ram_block_get_pages(s.ram);
-    s.nwords = ((s.pages + 63) / 64 + 3) / 4 * 4;
+    /* Whole jobs' worth of words: the tail is zero. */
+    s.nwords = ((s.pages + 63) / 64 + 4 * JOB_RECORDS - 1) / (4 * JOB_RECORDS) *
+               (4 * JOB_RECORDS);
     s.bitmap = g_new0(guint64, s.nwords);
     s.est_us = s.tb_us = s.start_us = g_get_monotonic_time();
     g_mutex_init(&s.qlock);
