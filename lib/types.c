@@ -67,7 +67,6 @@ void vh_object_register_builtin_types(void)
                                  authz_list_hook);
     vh_object_type_register("authz-list-file", VH_TYPE_AUTHZ_LIST_FILE);
     vh_object_type_register("memory-backend-ram", VH_TYPE_MEMORY_BACKEND_RAM);
-    vh_object_type_register("memory-backend-file",
-                            VH_TYPE_MEMORY_BACKEND_FILE);
+    vh_object_type_register("memory-backend-file", VH_TYPE_MEMORY_BACKEND_FILE);
     g_once_init_leave(&done, 1);
 }

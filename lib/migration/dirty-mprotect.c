@@ -230,7 +230,8 @@ static void retire_overlapping(uintptr_t start, uintptr_t end)
 
 static bool mprotect_start(VhDirtyTracker *t, GError **errp)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&slots_lock);
+    G_GNUC_UNUSED g_autoptr(GMutexLocker) locker =
+        g_mutex_locker_new(&slots_lock);
 
     if (!install_handler(errp)) {
         return false;
@@ -308,7 +309,8 @@ static gint64 mprotect_sync(VhDirtyTracker *t, guint64 *bitmap, GError **errp)
 
 static void mprotect_stop(VhDirtyTracker *t)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&slots_lock);
+    G_GNUC_UNUSED g_autoptr(GMutexLocker) locker =
+        g_mutex_locker_new(&slots_lock);
     Slot *s = t->priv;
 
     /* Writable first, so a fault racing with the retirement just retries. */

@@ -98,8 +98,7 @@ JsonNode *vh_mon_closefd(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonNode *vh_mon_migrate(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonObject *vh_mon_parse_migrate(const char *rest, char **argv, GError **e);
 JsonNode *vh_mon_migrate_cancel(VhMonitorHost *h, JsonObject *a, GError **e);
-JsonNode *vh_mon_migrate_incoming(VhMonitorHost *h, JsonObject *a,
-                                  GError **e);
+JsonNode *vh_mon_migrate_incoming(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonObject *vh_mon_parse_uri(const char *rest, char **argv, GError **e);
 JsonNode *vh_mon_migrate_set_parameter(VhMonitorHost *h, JsonObject *a,
                                        GError **e);

@@ -1097,8 +1097,7 @@ static bool start(Vmhost *vm, GError **errp)
     }
     vm->migration = vh_migration_new(vm->machine);
     for (guint i = 0; i < vm->ports->len; i++) {
-        vh_migration_add_serial(vm->migration,
-                                g_ptr_array_index(vm->ports, i));
+        vh_migration_add_serial(vm->migration, g_ptr_array_index(vm->ports, i));
     }
     vh_monitor_host_set_migration(&vm->mon_host, vm->migration);
     if (!add_monitors(vm, errp)) {
@@ -1107,8 +1106,7 @@ static bool start(Vmhost *vm, GError **errp)
     if (c->incoming) {
         /* A target: inmigrate until the whole state is in (-S: paused). */
         vh_machine_set_autostart(vm->machine, !c->start_paused);
-        if (!vh_machine_set_state(vm->machine, VH_RUN_STATE_INMIGRATE,
-                                  errp) ||
+        if (!vh_machine_set_state(vm->machine, VH_RUN_STATE_INMIGRATE, errp) ||
             (!g_str_equal(c->incoming, "defer") &&
              !vh_migration_incoming(vm->migration, c->incoming, errp))) {
             name_option(errp, "-incoming");

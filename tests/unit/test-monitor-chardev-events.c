@@ -435,6 +435,7 @@ static void test_events_need_negotiation(void)
                       true);
     fd = tcp_connect(port_of(chr));
     g_autoptr(JsonObject) c = wait_event(&f, "CHARDEV_CONNECTED", "ev1");
+    g_assert_cmpstr(json_object_get_string_member(c, "id"), ==, "ev1");
     mon_settle();
     g_assert_cmpstr(other.in->str, ==, "");
     close(fd);
@@ -613,7 +614,6 @@ static void test_mux_frontends_detach(void)
 {
     Fixture f = {0};
     g_autoptr(GError) err = NULL;
-    g_autofree char *spec = NULL;
     VhChardev *mux;
     VhQmp *q;
     VhHmp *h;
@@ -634,6 +634,7 @@ static void test_mux_frontends_detach(void)
     q = vh_qmp_new(&f.host, mux);
     fd = tcp_connect(port_of(mux));
     g_autoptr(JsonObject) c = wait_event(&f, "CHARDEV_CONNECTED", "fe0");
+    g_assert_cmpstr(json_object_get_string_member(c, "id"), ==, "fe0");
     vh_hmp_free(h);
     vh_qmp_free(q);
     vh_probe_free(pr);
@@ -644,6 +645,7 @@ static void test_mux_frontends_detach(void)
     vh_chardev_set_handlers(mux, NULL, drop_read, NULL, &f, NULL);
     close(fd);
     g_autoptr(JsonObject) d = wait_event(&f, "CHARDEV_DISCONNECTED", "fe0");
+    g_assert_cmpstr(json_object_get_string_member(d, "id"), ==, "fe0");
     vh_chardev_set_handlers(mux, NULL, NULL, NULL, &f, NULL);
     g_assert_true(vh_chardev_remove("fe0", &err));
     g_assert_no_error(err);

@@ -231,6 +231,7 @@ static void test_issue_errors(void)
     }
     {
         g_auto(Run) a = pki("init-ca", dir, NULL);
+        g_assert_cmpint(a.status, ==, 0);
         g_auto(Run) r = pki("issue", "server", dir, "--hostname", "h", "--ip",
                             "999.1.1.1", NULL);
         g_assert_cmpint(r.status, ==, 1);
@@ -246,6 +247,7 @@ static void test_issue_errors(void)
         /* The CA key does not belong to the CA cert. */
         g_autofree char *other = new_dir();
         g_auto(Run) b = pki("init-ca", other, NULL);
+        g_assert_cmpint(b.status, ==, 0);
         g_autofree char *src = path_in(other, "ca-key.pem");
         g_autofree char *dst = path_in(dir, "ca-key.pem");
         g_autofree char *data = NULL;

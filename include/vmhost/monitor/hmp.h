@@ -23,8 +23,8 @@
  * sequences, and turns on Tab completion of command names, `info`
  * subcommands, `help` topics, chardev ids (chardev-remove, ringbuf_*),
  * object ids (object_del), probe ids (probe_*), getfd names (closefd),
- * object types (object_add) and chardev backends (chardev-add). The terminal must
- * not translate output: the monitor writes CR LF itself (the stdio and pty
+ * object types (object_add) and chardev backends (chardev-add). The terminal
+ * must not translate output: the monitor writes CR LF itself (the stdio and pty
  * backends switch the translation off). Without @terminal (a program
  * at the other end, e.g. a socket) nothing is echoed and Tab does
  * nothing. vmhost passes true for stdio when stdin is a terminal, for
