@@ -321,6 +321,36 @@ static bool chunk_option(Options *o, GError **errp)
     return true;
 }
 
+/*
+ * Library warnings (the TLS priority baseline, for one) in the same
+ * "program: kind: message" form as the program's own errors, not GLib's
+ * "** (prog:pid): WARNING **" banner.
+ */
+static GLogWriterOutput log_writer(GLogLevelFlags level,
+                                   const GLogField *fields, gsize n_fields,
+                                   gpointer opaque)
+{
+    const char *msg = "", *domain = NULL, *kind = "";
+
+    for (gsize i = 0; i < n_fields; i++) {
+        if (g_str_equal(fields[i].key, "MESSAGE")) {
+            msg = fields[i].value;
+        } else if (g_str_equal(fields[i].key, "GLIB_DOMAIN")) {
+            domain = fields[i].value;
+        }
+    }
+    if (g_log_writer_default_would_drop(level, domain)) {
+        return G_LOG_WRITER_HANDLED;
+    }
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) {
+        kind = "error: ";
+    } else if (level & G_LOG_LEVEL_WARNING) {
+        kind = "warning: ";
+    }
+    fprintf(stderr, "vmhost-stream: %s%s\n", kind, msg);
+    return G_LOG_WRITER_HANDLED;
+}
+
 int main(int argc, char **argv)
 {
     Options o = {0};
@@ -359,6 +389,7 @@ int main(int argc, char **argv)
     const char *mode;
     bool ok;
 
+    g_log_set_writer_func(log_writer, NULL, NULL);
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_summary(
         ctx, "Stream bytes through one libvmhost connection (plain or TLS).");
