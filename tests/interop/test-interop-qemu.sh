@@ -19,93 +19,21 @@
 # Servers listen on 127.0.0.1 only; every process is killed and reaped;
 # $work is removed.
 set -u
-build=${VMHOST_BUILDDIR:?}
-vmhost="$build/src/vmhost/vmhost"
-pki_tool="$build/src/vmhost-pki/vmhost-pki"
-stream="$build/src/vmhost-stream/vmhost-stream"
+. "$(dirname "$0")/../programs/testlib.sh"
+tl_start interop-qemu
 qemu=${QEMU:-qemu-system-x86_64}
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-interop-qemu.XXXXXX")
 pki="$work/pki"
-pids=""
-qid=0
-
-cleanup() {
-    exec 3>&- 4>&- 2>/dev/null
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    for f in "$work"/*.err "$work"/*.out "$work"/*.log "$work"/*.qout \
-        "$work"/*.acc; do
-        # awk ends the last line too: an .acc file need not end in one
-        [ -f "$f" ] && sed "s|^|# $(basename "$f"): |" "$f" | head -40 |
-            awk '{ print }'
-    done
-}
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
-
-# wait_until COND [TENTHS]: up to TENTHS/10 s (default 15 s).
-wait_until() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ "$i" -gt "${2:-300}" ] && return 1
-        sleep 0.05
-    done
-}
-free_port() { "$stream" free-port 127.0.0.1; }
+log_exts="err out log qout acc"
+wait_ticks=300 # 15 s
 listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
+# The QMP session (qmp_open "$qs" SOCK 3) the helpers below talk to.
+qs=""
 
-# bg NAME PROG ARGS...: start in the background; $last is its pid.
-bg() {
-    name=$1
-    shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    last=$!
-    pids="$pids $last"
-}
-
-# qmp_open NAME SOCK: a QMP session to the vmhost at SOCK on fd 3, its
-# replies in $work/NAME.qout; capabilities negotiated.
-qmp_open() {
-    qout="$work/$1.qout"
-    : >"$qout"
-    rm -f "$work/qin"
-    mkfifo "$work/qin"
-    socat -t 30 - "UNIX-CONNECT:$2" <"$work/qin" >"$qout" 2>"$work/$1.socat.err" &
-    pids="$pids $!"
-    exec 3>"$work/qin"
-    qmp qmp_capabilities '{}'
-}
-qmp_close() { exec 3>&-; }
-# qmp CMD ARGS: run it and wait for its reply; $reply is the reply line.
-qmp() {
-    qid=$((qid + 1))
-    printf '{"execute":"%s","arguments":%s,"id":%d}\n' "$1" "$2" "$qid" >&3
-    if wait_until "grep -Eq '\"id\":$qid[,}]' '$qout'"; then
-        reply=$(grep -E "\"id\":$qid[,}]" "$qout")
-    else
-        reply="(no reply to $1)"
-    fi
-}
 # c0_entry: c0's object in the query-chardev $reply.
 c0_entry() { printf '%s' "$reply" | sed -n 's/.*{"label":"c0",\([^}]*\)}.*/\1/p'; }
 # probe_take ACC: append what probe p0 received to the file ACC (raw bytes).
 probe_take() {
-    qmp probe-read '{"device":"p0","format":"base64"}'
+    qmp "$qs" 3 probe-read '{"device":"p0","format":"base64"}'
     printf '%s' "$reply" | sed -n 's/.*"return":"\([^"]*\)".*/\1/p' |
         base64 -d >>"$1"
 }
@@ -127,21 +55,19 @@ type_line() {
         c=$(printf '%s' "$rest" | cut -c1)
         rest=$(printf '%s' "$rest" | cut -c2-)
         size=$(wc -c <"$acc")
-        qmp probe-write "{\"device\":\"p0\",\"data\":\"$c\"}"
+        qmp "$qs" 3 probe-write "{\"device\":\"p0\",\"data\":\"$c\"}"
         probe_wait "$acc" '.' >/dev/null
         wait_until "probe_take '$acc'; [ \$(wc -c <'$acc') -gt $size ]" 100 ||
             return 1
     done
-    qmp probe-write '{"device":"p0","data":"\n"}'
+    qmp "$qs" 3 probe-write '{"device":"p0","data":"\n"}'
 }
 
 echo "1..19"
-mkdir "$pki" "$work/other"
+make_pki "$pki" "CN=interop-client" --cn "interop CA"
+mkdir "$work/other"
 {
-    "$pki_tool" init-ca "$pki" --cn "interop CA" &&
-        "$pki_tool" issue server "$pki" --hostname localhost --ip 127.0.0.1 &&
-        "$pki_tool" issue client "$pki" --dn "CN=interop-client" &&
-        cp "$pki/ca-cert.pem" "$pki/ca-key.pem" "$work/other/" &&
+    cp "$pki/ca-cert.pem" "$pki/ca-key.pem" "$work/other/" &&
         "$pki_tool" issue server "$work/other" --hostname other.example
 } >/dev/null || {
     echo "Bail out! vmhost-pki failed"
@@ -193,7 +119,8 @@ bg qa "$qemu" -nodefaults -display none -machine none \
     -chardev "socket,id=c0,host=127.0.0.1,port=$port,tls-creds=tls0" \
     -mon chardev=c0,mode=readline
 qa=$last
-qmp_open va "$work/va.sock"
+qs=va
+qmp_open "$qs" "$work/va.sock" 3
 : >"$work/a.acc"
 probe_wait "$work/a.acc" '\(qemu\) '
 check "(a) QEMU's monitor banner arrives through vmhost's TLS server" \
@@ -202,22 +129,22 @@ type_line "$work/a.acc" "info version"
 probe_wait "$work/a.acc" "^$qver"
 check "(a) probe-write 'info version': QEMU answers with its version $qver" \
     'grep -aq "^$qver" "$work/a.acc"'
-qmp query-chardev '{}'
+qmp "$qs" 3 query-chardev '{}'
 c0=$(c0_entry)
 check "(a) query-chardev: c0 connected to QEMU's address, no error" \
     'printf "%s" "$c0" | grep -q "\"filename\":\"tcp:127.0.0.1:$port,server=on <-> 127.0.0.1:[0-9]*\"" &&
      printf "%s" "$c0" | grep -q "\"connected\":true" &&
      ! printf "%s" "$c0" | grep -q "last-error"'
-qmp human-monitor-command '{"command-line":"info chardev"}'
+qmp "$qs" 3 human-monitor-command '{"command-line":"info chardev"}'
 check "(a) info chardev (HMP) shows the TLS peer of c0: address, TLS 1.3, QEMU's client DN" \
     'printf "%s" "$reply" | grep -q "c0: filename=tcp:127.0.0.1:$port,server=on <-> 127.0.0.1:[0-9]" &&
      printf "%s" "$reply" | grep -q "  tls: TLS1.3 [A-Z0-9-]*, peer CN=interop-client"'
 kill "$qa" 2>/dev/null
 wait "$qa" 2>/dev/null
-wait_until 'qmp query-chardev "{}"; printf "%s" "$reply" | grep -q "\"label\":\"c0\",\"filename\":\"disconnected:"'
+wait_until 'qmp "$qs" 3 query-chardev "{}"; printf "%s" "$reply" | grep -q "\"label\":\"c0\",\"filename\":\"disconnected:"'
 check "(a) QEMU gone: c0 is listening again" \
     'printf "%s" "$reply" | grep -q "\"label\":\"c0\",\"filename\":\"disconnected:tcp:127.0.0.1:$port,server=on\""'
-qmp_close
+exec 3>&-
 kill "$va" 2>/dev/null
 wait "$va"
 check "(a) vmhost exits 0 on SIGTERM" '[ $? = 0 ]'
@@ -236,7 +163,8 @@ bg vb "$vmhost" -object "$qcreds_client" \
     -qmp "unix:$work/vb.sock,server,nowait" -pidfile "$work/vb.pid"
 vb=$last
 wait_until '[ -s "$work/vb.pid" ] || ! kill -0 $vb 2>/dev/null'
-qmp_open vb "$work/vb.sock"
+qs=vb
+qmp_open "$qs" "$work/vb.sock" 3
 : >"$work/b.acc"
 probe_wait "$work/b.acc" '\(qemu\) '
 check "(b) vmhost's TLS client gets the banner of QEMU's TLS server" \
@@ -245,7 +173,7 @@ type_line "$work/b.acc" "info version"
 probe_wait "$work/b.acc" "^$qver"
 check "(b) probe-write 'info version': QEMU answers with its version $qver" \
     'grep -aq "^$qver" "$work/b.acc"'
-qmp query-chardev '{}'
+qmp "$qs" 3 query-chardev '{}'
 c0=$(c0_entry)
 check "(b) query-chardev: c0 connected over TLS 1.3 to QEMU's server ($server_dn), no error" \
     'printf "%s" "$c0" | grep -q "\"filename\":\"tcp:127.0.0.1:$port <-> 127.0.0.1:$port\"" &&
@@ -253,7 +181,7 @@ check "(b) query-chardev: c0 connected over TLS 1.3 to QEMU's server ($server_dn
      printf "%s" "$c0" | grep -q "\"tls-protocol\":\"TLS1.3\"" &&
      printf "%s" "$c0" | grep -q "\"tls-peer-dn\":\"$server_dn\"" &&
      ! printf "%s" "$c0" | grep -q "last-error"'
-qmp_close
+exec 3>&-
 kill "$vb" 2>/dev/null
 wait "$vb"
 check "(b) vmhost exits 0 on SIGTERM" '[ $? = 0 ]'
@@ -279,19 +207,20 @@ bg vc "$vmhost" -object "$qcreds_client" \
     -qmp "unix:$work/vc.sock,server,nowait" -pidfile "$work/vc.pid"
 vc=$last
 wait_until '[ -s "$work/vc.pid" ]'
-qmp_open vc "$work/vc.sock"
-wait_until 'qmp query-chardev "{}"; printf "%s" "$reply" | grep -q "last-error"'
+qs=vc
+qmp_open "$qs" "$work/vc.sock" 3
+wait_until 'qmp "$qs" 3 query-chardev "{}"; printf "%s" "$reply" | grep -q "last-error"'
 c0=$(c0_entry)
 check "(c) with reconnect-ms, query-chardev shows why: the host name" \
     'printf "%s" "$c0" | grep -q "\"connected\":false" &&
      printf "%s" "$c0" | grep -q "\"last-error\":\"TLS handshake with 127.0.0.1:$port refused: [^\"]*CN=other.example does not match hostname .127.0.0.1."'
-qmp human-monitor-command '{"command-line":"info chardev"}'
+qmp "$qs" 3 human-monitor-command '{"command-line":"info chardev"}'
 check "(c) info chardev (HMP) shows the reason under c0" \
     'printf "%s" "$reply" | grep -q "c0: filename=disconnected:tcp:127.0.0.1:$port\\\\n  last error ([^)]*): TLS handshake with 127.0.0.1:$port refused: [^\"]*CN=other.example does not match hostname"'
-qmp probe-write '{"device":"p0","data":"x"}'
+qmp "$qs" 3 probe-write '{"device":"p0","data":"x"}'
 check "(c) probe-write to the refused peer says nothing was sent" \
     'printf "%s" "$reply" | grep -q "\"class\":\"DeviceNotActive\",\"desc\":\"probe-write p0: chardev .c0. has no peer connected"'
-qmp_close
+exec 3>&-
 kill "$vc" "$qc" 2>/dev/null
 wait "$vc" 2>/dev/null
 wait "$qc" 2>/dev/null

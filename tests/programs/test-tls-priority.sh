@@ -17,49 +17,13 @@
 # listens on 127.0.0.1; every process is killed and reaped; $work is
 # removed.
 set -u
-build=${VMHOST_BUILDDIR:?}
-vmhost="$build/src/vmhost/vmhost"
-pki_tool="$build/src/vmhost-pki/vmhost-pki"
-stream="$build/src/vmhost-stream/vmhost-stream"
+. "$(dirname "$0")/testlib.sh"
+tl_start tls-prio-test
 policy="$build/src/vmhost-policy/vmhost-policy"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-tls-prio-test.XXXXXX")
 pki="$work/pki"
 root="$work/root"
 backend="$root/etc/crypto-policies/back-ends/gnutls.config"
-pids=""
-
-cleanup() {
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    for f in "$work"/*.err "$work"/*.out "$work"/*.info; do
-        [ -f "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"
-    done
-}
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
-
-wait_until() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ "$i" -gt 200 ] && return 1
-        sleep 0.05
-    done
-}
+log_exts="err out info"
 
 # Both vmhost and the other application read this file, as on a host
 # whose GnuTLS was built to read the crypto-policies back-end.
@@ -73,7 +37,7 @@ unset VMHOST_CONF
 start() {
     name=$1
     shift
-    port=$("$stream" free-port 127.0.0.1)
+    port=$(free_port)
     rm -f "$work/$name.pid" "$work/$name.sock"
     "$vmhost" "$@" \
         -object "tls-creds-x509,id=tls0,endpoint=server,dir=$pki,verify-peer=off$creds_extra" \
@@ -85,10 +49,6 @@ start() {
     pids="$pids $vm"
     wait_until "[ -s '$work/$name.pid' ] || ! kill -0 $vm 2>/dev/null"
     [ -s "$work/$name.pid" ]
-}
-stop() {
-    kill -TERM "$vm" 2>/dev/null
-    wait "$vm" 2>/dev/null
 }
 # info NAME: HMP "info tls" into $work/NAME.info.
 info() {
@@ -110,14 +70,7 @@ creds_extra=""
 plan=41
 [ "${VH_TESTSSL_FULL:-0}" = 1 ] && plan=42
 echo "1..$plan"
-mkdir "$pki"
-{
-    "$pki_tool" init-ca "$pki" &&
-        "$pki_tool" issue server "$pki" --hostname localhost --ip 127.0.0.1
-} >/dev/null || {
-    echo "Bail out! vmhost-pki failed"
-    exit 1
-}
+make_pki "$pki"
 [ -x "$policy" ] || {
     echo "Bail out! $policy is not built"
     exit 1
@@ -135,7 +88,7 @@ check "(1) info tls: the build default, resolved by the SYSTEM entry" \
     'grep -q "requested @VMHOST,SYSTEM: keyword SYSTEM in $backend" "$work/one.info" &&
      grep -q "priority=@VMHOST,SYSTEM (default)" "$work/one.info"'
 check "(1) no warning about the priority" '! grep -q "priority" "$work/one.err"'
-stop
+stop "$vm"
 
 # ---- (2) the seed's local.d entry: vmhost TLS 1.3 only ----
 "$policy" --root "$root" app set VMHOST "$tls13" >"$work/policy.out" 2>&1
@@ -151,7 +104,7 @@ check "(2) a TLS 1.3 client still connects" 'connects "$tls13"'
 info two
 check "(2) info tls: keyword VMHOST" \
     'grep -q "requested @VMHOST,SYSTEM: keyword VMHOST in $backend" "$work/two.info"'
-stop
+stop "$vm"
 # The other application: gnutls-serv and gnutls-cli asking for @SYSTEM.
 other_app() {
     timeout 30 unshare -n sh -c '
@@ -194,16 +147,16 @@ check "(3) ... and the TLS 1.3-only client is refused" '! connects "$tls13"'
 info three
 check "(3) info tls: source config" \
     'grep -q "priority=$tls12 (config)" "$work/three.info"'
-stop
+stop "$vm"
 VMHOST_CONF="$work/tls12.conf"
 export VMHOST_CONF
 start three_env
 check "(3) VMHOST_CONF names the file when --config does not" \
     'connects "$tls12"'
-stop
+stop "$vm"
 start three_cli --config /dev/null
 check "(3) --config wins over VMHOST_CONF" '! connects "$tls12"'
-stop
+stop "$vm"
 unset VMHOST_CONF
 
 # ---- (4) priority= on the creds object overrides all ----
@@ -215,7 +168,7 @@ check "(4) ... 1.3 connects" 'connects "$tls13"'
 info four
 check "(4) info tls: source object" \
     'grep -q "priority=$tls13 (object)" "$work/four.info"'
-stop
+stop "$vm"
 creds_extra=""
 
 # ---- (5) no back-end file: the baseline ----
@@ -237,7 +190,7 @@ check "(5) a TLS 1.1 client is refused" \
 info five
 check "(5) info tls: baseline, and why" \
     'grep -q "requested @VMHOST,SYSTEM: baseline ($backend: no such file" "$work/five.info"'
-stop
+stop "$vm"
 printf 'tls_priority_strict = 1\n' >"$work/strict.conf"
 timeout 10 "$vmhost" --config "$work/strict.conf" \
     -object "tls-creds-x509,id=tls0,endpoint=server,dir=$pki" \
@@ -305,7 +258,7 @@ if command -v testssl >/dev/null && command -v jq >/dev/null; then
         'jq -r ".[] | select(.id | startswith(\"cipher_x\")) | .finding" "$work/scan.json" >"$work/suites" &&
          grep -q "_GCM_" "$work/suites" &&
          ! grep -Eq "_CBC_|3DES|_DES_|RC4|NULL" "$work/suites"'
-    stop
+    stop "$vm"
 else
     for t in protocols versions ciphers suites; do
         skip "testssl: testssl or jq not installed ($t)"

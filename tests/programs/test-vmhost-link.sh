@@ -17,93 +17,17 @@
 # Servers listen on 127.0.0.1 only; every process is killed and reaped;
 # $work is removed.
 set -u
-build=${VMHOST_BUILDDIR:?}
-vmhost="$build/src/vmhost/vmhost"
-pki_tool="$build/src/vmhost-pki/vmhost-pki"
-stream="$build/src/vmhost-stream/vmhost-stream"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-link-test.XXXXXX")
+. "$(dirname "$0")/testlib.sh"
+tl_start link-test
 pki="$work/pki"
 cli="$work/cli"
-pids=""
-qid=0
+log_exts="err out log qout"
+log_lines=20
 # Under ASan, freed memory sits in a quarantine (256 MiB by default) and
 # would read as growth in the VmRSS checks; no effect on other builds.
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 export ASAN_OPTIONS
 
-cleanup() {
-    exec 3>&- 4>&- 5>&- 6>&- 7>&- 2>/dev/null
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    for f in "$work"/*.err "$work"/*.out "$work"/*.log "$work"/*.qout; do
-        [ -f "$f" ] && sed "s|^|# $(basename "$f"): |" "$f" | tail -20
-    done
-}
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-
-# wait_until COND [TICKS]: up to TICKS x 50 ms (default 10 s).
-wait_until() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ "$i" -gt "${2:-200}" ] && return 1
-        sleep 0.05
-    done
-}
-free_port() { "$stream" free-port 127.0.0.1; }
-
-# bg NAME PROG ARGS...: start in the background; $last is its pid.
-bg() {
-    name=$1
-    shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    last=$!
-    pids="$pids $last"
-}
-# stop PID: SIGTERM and reap; returns the exit status.
-stop() {
-    kill -TERM "$1" 2>/dev/null
-    wait "$1"
-}
-
-# qmp_open NAME SOCK FD: a QMP session to the vmhost at SOCK, written
-# through file descriptor FD (3 or 4), its output in $work/NAME.qout;
-# capabilities negotiated.
-qmp_open() {
-    wait_until "[ -S '$2' ]" || return 1
-    : >"$work/$1.qout"
-    rm -f "$work/$1.fifo"
-    mkfifo "$work/$1.fifo"
-    socat -t 30 - "UNIX-CONNECT:$2" <"$work/$1.fifo" >"$work/$1.qout" \
-        2>"$work/$1.socat.err" &
-    pids="$pids $!"
-    eval "exec $3>'$work/$1.fifo'"
-    qmp "$1" "$3" qmp_capabilities '{}'
-}
-# qmp NAME FD CMD ARGS: run CMD, wait for its reply; $reply is that line.
-qmp() {
-    qid=$((qid + 1))
-    printf '{"execute":"%s","arguments":%s,"id":%d}\n' "$3" "$4" "$qid" >&"$2"
-    if wait_until "grep -Eq '\"id\":$qid[,}]' '$work/$1.qout'"; then
-        reply=$(grep -E "\"id\":$qid[,}]" "$work/$1.qout")
-    else
-        reply="(no reply to $3)"
-    fi
-}
 # event NAME EVENT [COUNT]: wait until NAME's QMP output holds COUNT
 # (default 1) EVENT lines; $ev is the last one.
 event() {
@@ -151,17 +75,9 @@ gnutls_session() {
 }
 
 echo "1..26"
-mkdir "$pki" "$cli"
-{
-    "$pki_tool" init-ca "$pki" &&
-        "$pki_tool" issue server "$pki" --hostname localhost --ip 127.0.0.1 &&
-        "$pki_tool" issue client "$pki" --dn "CN=vmhost-link-client" &&
-        cp "$pki/ca-cert.pem" "$pki/client-cert.pem" "$pki/client-key.pem" \
-            "$cli/"
-} >/dev/null || {
-    echo "Bail out! vmhost-pki failed"
-    exit 1
-}
+make_pki "$pki" "CN=vmhost-link-client"
+mkdir "$cli"
+cp "$pki/ca-cert.pem" "$pki/client-cert.pem" "$pki/client-key.pem" "$cli/"
 port=$(free_port)
 
 # start_a: vmhost A, TLS chardev server, the guest console on it.

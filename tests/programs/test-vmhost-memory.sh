@@ -5,42 +5,9 @@
 # -mem-prealloc (checked in the process's resident set), and the errors.
 # Every process is killed and reaped; $work is removed.
 set -u
-build=${VMHOST_BUILDDIR:?}
-vmhost="$build/src/vmhost/vmhost"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-memory-test.XXXXXX")
-pids=""
-
-cleanup() {
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    for f in "$work"/*.err "$work"/*.log; do
-        [ -f "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"
-    done
-}
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-
-wait_until() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ "$i" -gt 200 ] && return 1
-        sleep 0.05
-    done
-}
+. "$(dirname "$0")/testlib.sh"
+tl_start memory-test
+log_exts="err log"
 
 # up NAME ARGS...: start vmhost, wait for its pidfile (written when ready);
 # $last is its pid.
@@ -53,10 +20,6 @@ up() {
     last=$!
     pids="$pids $last"
     wait_until "[ -s '$work/$name.pid' ] || ! kill -0 $last 2>/dev/null"
-}
-down() {
-    kill -TERM "$1" 2>/dev/null
-    wait "$1"
 }
 # rss_kib PID
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -82,13 +45,13 @@ echo "1..16"
 up ram -object memory-backend-ram,id=m0,size=64M -machine memory-backend=m0
 check "memory-backend-ram gives the machine its size without -m" \
     'grep -q "up: 64 MiB of RAM" "$work/ram.log"'
-down "$last"
+stop "$last"
 
 up ram2 -m 64M -object memory-backend-ram,id=m0,size=64M \
     -machine pc,memory-backend=m0
 check "-m agreeing with the backend's size, and a machine type" \
     'grep -q "up: 64 MiB of RAM" "$work/ram2.log"'
-down "$last"
+stop "$last"
 
 # share=on: the guest's writes reach the file.
 img="$work/ram.img"
@@ -103,7 +66,7 @@ sleep 0.5
 console "$work/con.sock" "dirty off"
 check "share=on: guest writes are in the file" \
     '[ "$(tr -d "\000" <"$img" | head -c 64 | wc -c)" -gt 0 ]'
-down "$last"
+stop "$last"
 
 # share=off: a private mapping, the file keeps its zeros.
 img2="$work/private.img"
@@ -116,7 +79,7 @@ sleep 0.5
 console "$work/con2.sock" "dirty off"
 check "share=off: the file is untouched" \
     '[ "$(tr -d "\000" <"$img2" | head -c 64 | wc -c)" -eq 0 ]'
-down "$last"
+stop "$last"
 
 # A directory: an unlinked temporary file in it.
 mkdir "$work/dir"
@@ -124,26 +87,26 @@ up dir -object "memory-backend-file,id=m0,size=16M,mem-path=$work/dir" \
     -machine memory-backend=m0
 check "mem-path a directory: runs, leaves no file behind" \
     'grep -q "up: 16 MiB of RAM" "$work/dir.log" && [ -z "$(ls "$work/dir")" ]'
-down "$last"
+stop "$last"
 
 # Preallocation: the whole RAM is resident at once.
 up lazy -m 96M
 lazy=$(rss_kib "$last")
-down "$last"
+stop "$last"
 up pre -m 96M -mem-prealloc
 pre=$(rss_kib "$last")
-down "$last"
+stop "$last"
 check "-mem-prealloc populates -m RAM (RSS ${lazy} KiB -> ${pre} KiB)" \
     '[ "$pre" -ge 98304 ] && [ "$lazy" -lt 98304 ]'
 up bpre -object memory-backend-ram,id=m0,size=96M,prealloc=on \
     -machine memory-backend=m0
 check "prealloc=on populates the backend" '[ "$(rss_kib "$last")" -ge 98304 ]'
-down "$last"
+stop "$last"
 up bdef -mem-prealloc -object memory-backend-ram,id=m0,size=96M \
     -machine memory-backend=m0
 check "-mem-prealloc makes prealloc=on the backends' default" \
     '[ "$(rss_kib "$last")" -ge 98304 ]'
-down "$last"
+stop "$last"
 
 fails "-m disagreeing with the backend" \
     "Machine memory size does not match the size of the memory backend" \

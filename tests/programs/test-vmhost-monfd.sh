@@ -11,82 +11,11 @@
 # Servers listen on 127.0.0.1 only; every process is killed and reaped;
 # $work is removed.
 set -u
-build=${VMHOST_BUILDDIR:?}
-vmhost="$build/src/vmhost/vmhost"
-pki_tool="$build/src/vmhost-pki/vmhost-pki"
-stream="$build/src/vmhost-stream/vmhost-stream"
-fdpass="$build/tests/programs/mig-fdpass"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-monfd-test.XXXXXX")
+. "$(dirname "$0")/testlib.sh"
+tl_start monfd-test
 pki="$work/pki"
-pids=""
-qid=0
-
-cleanup() {
-    exec 3>&- 4>&- 5>&- 2>/dev/null
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    for f in "$work"/*.err "$work"/*.out "$work"/*.qout "$work"/*.gout; do
-        [ -f "$f" ] && sed "s|^|# $(basename "$f"): |" "$f" | tail -20
-    done
-}
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-
-wait_until() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ "$i" -gt "${2:-200}" ] && return 1
-        sleep 0.05
-    done
-}
-free_port() { "$stream" free-port 127.0.0.1; }
-bg() {
-    name=$1
-    shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    last=$!
-    pids="$pids $last"
-}
-stop() {
-    kill -TERM "$1" 2>/dev/null
-    wait "$1"
-}
-# qmp_open NAME SOCK FD / qmp NAME FD CMD ARGS: as in test-vmhost-link.sh.
-qmp_open() {
-    wait_until "[ -S '$2' ]" || return 1
-    : >"$work/$1.qout"
-    rm -f "$work/$1.fifo"
-    mkfifo "$work/$1.fifo"
-    socat -t 30 - "UNIX-CONNECT:$2" <"$work/$1.fifo" >"$work/$1.qout" \
-        2>"$work/$1.socat.err" &
-    pids="$pids $!"
-    eval "exec $3>'$work/$1.fifo'"
-    qmp "$1" "$3" qmp_capabilities '{}'
-}
-qmp() {
-    qid=$((qid + 1))
-    printf '{"execute":"%s","arguments":%s,"id":%d}\n' "$3" "$4" "$qid" >&"$2"
-    if wait_until "grep -Eq '\"id\":$qid[,}]' '$work/$1.qout'"; then
-        reply=$(grep -E "\"id\":$qid[,}]" "$work/$1.qout")
-    else
-        reply="(no reply to $3)"
-    fi
-}
-has() { printf '%s' "$reply" | grep -q "$1"; }
+log_exts="err out qout gout"
+log_lines=20
 
 # with_listen_fd PORT CMD...: run CMD with a socket listening on
 # 127.0.0.1:PORT inherited as an fd; "@FD@" in CMD becomes its number.
@@ -103,14 +32,7 @@ with_listen_fd() {
 }
 
 echo "1..14"
-mkdir "$pki"
-{
-    "$pki_tool" init-ca "$pki" &&
-        "$pki_tool" issue server "$pki" --hostname localhost --ip 127.0.0.1
-} >/dev/null || {
-    echo "Bail out! vmhost-pki failed"
-    exit 1
-}
+make_pki "$pki"
 
 # ---- -chardev socket,fd=N: an inherited listening socket ----
 port=$(free_port)

@@ -7,63 +7,13 @@
 # -D; and every option error. Every server is on
 # 127.0.0.1; every process is killed and reaped; $work is removed.
 set -u
-build=${VMHOST_BUILDDIR:?}
-vmhost="$build/src/vmhost/vmhost"
-pki_tool="$build/src/vmhost-pki/vmhost-pki"
-stream="$build/src/vmhost-stream/vmhost-stream"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-vmhost-test.XXXXXX")
+. "$(dirname "$0")/testlib.sh"
+tl_start vmhost-test
 pki="$work/pki"
-pids=""
-
-cleanup() {
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        wait "$p" 2>/dev/null
-    done
-    # A daemonized vmhost is no child of ours: its pid is in its pidfile.
+# A daemonized vmhost is no child of ours: its pid is in its pidfile.
+cleanup_more() {
     [ -s "$work/d.pid" ] && kill -KILL "$(cat "$work/d.pid")" 2>/dev/null
-    rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    for f in "$work"/*.err "$work"/*.out "$work"/*.log; do
-        [ -f "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"
-    done
-}
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-
-# wait_until COND: up to 10 s.
-wait_until() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ "$i" -gt 200 ] && return 1
-        sleep 0.05
-    done
-}
-
-# bg NAME ARGS...: start vmhost in the background; $last is its pid.
-bg() {
-    name=$1
-    shift
-    "$vmhost" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    last=$!
-    pids="$pids $last"
-}
-# stop PID [SIGNAL]: signal and reap; returns the exit status.
-stop() {
-    kill "-${2:-TERM}" "$1" 2>/dev/null
-    wait "$1"
-}
-free_port() { "$stream" free-port 127.0.0.1; }
 
 # console PORT OUT EXPECT [gnutls-cli options]: send $work/in to the guest
 # console over TLS and keep the session open until OUT holds EXPECT.
@@ -94,22 +44,14 @@ qmp_session() {
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
 echo "1..74"
-mkdir "$pki" "$work/cli"
-{
-    "$pki_tool" init-ca "$pki" &&
-        "$pki_tool" issue server "$pki" --hostname localhost --ip 127.0.0.1 &&
-        "$pki_tool" issue client "$pki" --dn "CN=vmhost-client" &&
-        cp "$pki/ca-cert.pem" "$pki/client-cert.pem" "$pki/client-key.pem" \
-            "$work/cli/"
-} >/dev/null || {
-    echo "Bail out! vmhost-pki failed"
-    exit 1
-}
+make_pki "$pki" "CN=vmhost-client"
+mkdir "$work/cli"
+cp "$pki/ca-cert.pem" "$pki/client-cert.pem" "$pki/client-key.pem" "$work/cli/"
 creds="tls-creds-x509,id=tls0,endpoint=server,dir=$pki"
 
 # ---- the seed's command, as written (server, nowait) ----
 port=$(free_port)
-bg seed -object "$creds" \
+bg seed "$vmhost" -object "$creds" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
     -device isa-serial,chardev=s0 -nographic -pidfile "$work/seed.pid" \
     -D "$work/seed.log"
@@ -147,7 +89,7 @@ check "SIGTERM: exit 0, pidfile removed, logged" \
 
 # ---- SIGTERM with a client attached: it gets a TLS close-notify ----
 port=$(free_port)
-bg bye -object "$creds" \
+bg bye "$vmhost" -object "$creds" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
     -device isa-serial,chardev=s0 -pidfile "$work/bye.pid"
 bye=$last
@@ -167,7 +109,7 @@ check "SIGTERM with a TLS client attached: close-notify sent, exit 0" \
 
 # ---- verify-peer=off: the seed's gnutls-cli line exactly ----
 port=$(free_port)
-bg nover -object "$creds,verify-peer=off" \
+bg nover "$vmhost" -object "$creds,verify-peer=off" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
     -device isa-serial,chardev=s0 -pidfile "$work/nover.pid"
 nover=$last
@@ -182,7 +124,7 @@ check "SIGINT: exit 0, pidfile removed" '[ $rc -eq 0 ] && [ ! -e "$work/nover.pi
 
 # ---- server with wait on: startup blocks until the first client ----
 port=$(free_port)
-bg wait -object "$creds" \
+bg wait "$vmhost" -object "$creds" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server" \
     -device isa-serial,chardev=s0 -pidfile "$work/wait.pid"
 waiter=$last
@@ -200,7 +142,7 @@ check "wait on: SIGTERM exits 0" '[ $? -eq 0 ]'
 
 # SIGTERM while still waiting for the client: a clean exit too.
 port=$(free_port)
-bg wait2 -object "$creds" \
+bg wait2 "$vmhost" -object "$creds" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server" \
     -device isa-serial,chardev=s0
 w2=$last
@@ -210,13 +152,13 @@ check "SIGTERM while waiting for the first client exits 0" '[ $? -eq 0 ]'
 
 # ---- two vmhost instances: TLS chardev server and client ----
 port=$(free_port)
-bg srv -name srv -object "$creds" \
+bg srv "$vmhost" -name srv -object "$creds" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server" \
     -device isa-serial,chardev=s0 -pidfile "$work/srv.pid" -D "$work/srv.log" \
     -monitor "unix:$work/srv-mon.sock,server,nowait"
 srv=$last
 wait_until 'grep -q "waiting for connection" "$work/srv.err"'
-bg cli -name cli -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
+bg cli "$vmhost" -name cli -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
     -chardev "socket,id=c0,host=127.0.0.1,port=$port,tls-creds=tlsc" \
     -device isa-serial,chardev=c0 -pidfile "$work/cli.pid" -D "$work/cli.log"
 cli=$last
@@ -239,7 +181,7 @@ check "two instances: both exit 0 on SIGTERM" '[ $c -eq 0 ] && [ $s -eq 0 ]'
 mkdir "$work/other"
 "$pki_tool" init-ca "$work/other" --cn "other CA" >/dev/null
 port=$(free_port)
-bg srv2 -object "$creds,verify-peer=off" \
+bg srv2 "$vmhost" -object "$creds,verify-peer=off" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
     -device isa-serial,chardev=s0 -pidfile "$work/srv2.pid"
 srv2=$last
@@ -264,7 +206,7 @@ if command -v socat >/dev/null; then
     socat_pid=$!
     pids="$pids $socat_pid"
     wait_until "grep -q ':$port ' /proc/net/tcp 2>/dev/null || ss -ltn 2>/dev/null | grep -q ':$port '"
-    bg viacli -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
+    bg viacli "$vmhost" -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
         -chardev "socket,id=c0,host=127.0.0.1,port=$port,tls-creds=tlsc" \
         -device isa-serial,chardev=c0
     viacli=$last
@@ -282,7 +224,7 @@ fi
 
 # ---- -serial shorthands: unix: and tcp: servers, several ports ----
 port=$(free_port)
-bg short -serial "unix:$work/con.sock,server,nowait" \
+bg short "$vmhost" -serial "unix:$work/con.sock,server,nowait" \
     -serial "tcp:127.0.0.1:$port,server,nowait" -serial null \
     -pidfile "$work/short.pid"
 short=$last
@@ -334,7 +276,7 @@ check "-daemonize: a startup error is reported and the parent exits 1" \
 
 # ---- HMP: -monitor unix:PATH,server,nowait ----
 port=$(free_port)
-bg hmp -name hm -object "$creds" \
+bg hmp "$vmhost" -name hm -object "$creds" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
     -device isa-serial,chardev=s0 -monitor "unix:$work/mon.sock,server,nowait" \
     -pidfile "$work/hmp.pid"
@@ -376,7 +318,7 @@ check "HMP: a second session works; quit exits 0, removes the socket and the pid
 
 # ---- QMP: -qmp tcp:127.0.0.1:PORT,server,nowait ----
 port=$(free_port)
-bg qmp -qmp "tcp:127.0.0.1:$port,server,nowait" -pidfile "$work/qmp.pid"
+bg qmp "$vmhost" -qmp "tcp:127.0.0.1:$port,server,nowait" -pidfile "$work/qmp.pid"
 qmpvm=$last
 wait_until '[ -s "$work/qmp.pid" ]'
 qmp_session "TCP:127.0.0.1:$port" "$work/q1.out" '"SHUTDOWN"' <<'EOF'
@@ -408,7 +350,7 @@ check "QMP: quit sends SHUTDOWN, exits 0 and removes the pidfile" \
     'grep -q "^{\"event\":\"SHUTDOWN\",\"data\":{\"guest\":false,\"reason\":\"host-qmp-quit\"}" "$work/q1.out" && [ $rc -eq 0 ] && [ ! -e "$work/qmp.pid" ]'
 
 # ---- -mon chardev=ID,mode=control; HMP and QMP side by side ----
-bg mon -chardev "socket,id=m0,path=$work/qmp.sock,server,nowait" \
+bg mon "$vmhost" -chardev "socket,id=m0,path=$work/qmp.sock,server,nowait" \
     -mon chardev=m0,mode=control,pretty=off \
     -monitor "unix:$work/mon2.sock,server,nowait" -pidfile "$work/mon.pid"
 monvm=$last
@@ -432,7 +374,7 @@ check "SIGTERM with monitors: exit 0, their sockets removed" \
 
 # QMP on a TLS chardev server: a monitor behind mutual x509.
 port=$(free_port)
-bg tlsmon -object "$creds" \
+bg tlsmon "$vmhost" -object "$creds" \
     -chardev "socket,id=t0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
     -mon chardev=t0,mode=control -pidfile "$work/tlsmon.pid"
 tlsmon=$last
@@ -464,7 +406,7 @@ check "mux=on stdio: the console has the focus, Ctrl-A c gives it to the monitor
 check "mux=on stdio: quit from the monitor exits 0" '[ $rc -eq 0 ]'
 
 # mux=on over a socket server with wait=on: startup waits for the client.
-bg muxw -chardev "socket,id=m,path=$work/mux.sock,server,mux=on" \
+bg muxw "$vmhost" -chardev "socket,id=m,path=$work/mux.sock,server,mux=on" \
     -serial chardev:m -mon chardev=m -pidfile "$work/muxw.pid"
 muxw=$last
 wait_until 'grep -q "waiting for connection" "$work/muxw.err"'
@@ -522,7 +464,7 @@ fails "endpoint mismatch" "Expected TLS credentials for a server endpoint" \
     -object "tls-creds-x509,id=tlsc,endpoint=client,dir=$work/cli" \
     -chardev "socket,id=s0,host=127.0.0.1,port=$(free_port),tls-creds=tlsc,server,nowait"
 port=$(free_port)
-bg busy -chardev "socket,id=s0,host=127.0.0.1,port=$port,server,nowait" \
+bg busy "$vmhost" -chardev "socket,id=s0,host=127.0.0.1,port=$port,server,nowait" \
     -pidfile "$work/busy.pid"
 busy=$last
 wait_until '[ -s "$work/busy.pid" ]'
