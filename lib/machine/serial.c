@@ -12,10 +12,10 @@ struct VhSerial {
     VhChardev *chr;
     VhTestGuest *console; /* NULL: a plain port */
     GString *line;
-    bool after_cr; /* the last byte ended a line with '\r' */
-    bool too_long; /* discarding the rest of an over-long line */
-    guint64 commands;
-    guint64 dropped;
+    bool after_cr;    /* the last byte ended a line with '\r' */
+    bool too_long;    /* discarding the rest of an over-long line */
+    guint64 commands; /* atomic: a migration reads and sets them */
+    guint64 dropped;  /* atomic */
 };
 
 static void console_reply(VhSerial *s, const char *reply)
@@ -41,7 +41,7 @@ static void console_line_end(VhSerial *s)
         g_autofree char *reply =
             vh_test_guest_command(s->console, s->line->str);
         if (reply[0]) {
-            s->commands++;
+            __atomic_fetch_add(&s->commands, 1, __ATOMIC_RELAXED);
             console_reply(s, reply);
         }
     }
@@ -82,7 +82,7 @@ static void serial_read(void *opaque, const guint8 *buf, size_t len)
     VhSerial *s = opaque;
 
     if (!s->console) {
-        s->dropped += len;
+        __atomic_fetch_add(&s->dropped, len, __ATOMIC_RELAXED);
         return;
     }
     for (size_t i = 0; i < len; i++) {
@@ -159,10 +159,16 @@ bool vh_serial_is_console(VhSerial *s)
 
 guint64 vh_serial_get_commands(VhSerial *s)
 {
-    return s->commands;
+    return __atomic_load_n(&s->commands, __ATOMIC_RELAXED);
 }
 
 guint64 vh_serial_get_dropped(VhSerial *s)
 {
-    return s->dropped;
+    return __atomic_load_n(&s->dropped, __ATOMIC_RELAXED);
+}
+
+void vh_serial_set_counters(VhSerial *s, guint64 commands, guint64 dropped)
+{
+    __atomic_store_n(&s->commands, commands, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->dropped, dropped, __ATOMIC_RELAXED);
 }

@@ -55,8 +55,17 @@ struct VhTestGuest {
     pthread_cond_t cond; /* on CLOCK_MONOTONIC, as g_get_monotonic_time() */
     guint64 rate;
     VhDirtyPattern pattern;
-    guint64 seed;
-    bool reseed;
+    /*
+     * The workload's position (PRNG state, sweep cursor): published by the
+     * thread after every batch, so exact while it is idle; want_* is a
+     * position set from outside that the thread takes over before its next
+     * write (restore).
+     */
+    guint64 rng;
+    guint64 cursor;
+    guint64 want_rng;
+    guint64 want_cursor;
+    bool restore;
     bool paused; /* requested by pause(), cleared by resume() */
     bool idle;   /* the thread is parked and writes nothing */
     bool quit;
@@ -283,9 +292,10 @@ static gpointer workload_thread(gpointer data)
             w.tokens = 0;
             w.last_us = g_get_monotonic_time();
         }
-        if (guest->reseed) {
-            w.rng = guest->seed;
-            guest->reseed = false;
+        if (guest->restore) {
+            w.rng = guest->want_rng;
+            w.cursor = guest->want_cursor;
+            guest->restore = false;
         }
         g_atomic_int_set(&guest->wake, 0);
         guint64 n = take_tokens(guest, &w);
@@ -299,6 +309,10 @@ static gpointer workload_thread(gpointer data)
             w.tokens -= VH_RAM_PAGE_SIZE;
         }
         pthread_mutex_lock(&guest->lock);
+        if (!guest->restore) {
+            guest->rng = w.rng;
+            guest->cursor = w.cursor;
+        }
     }
     guest->idle = true;
     pthread_cond_broadcast(&guest->cond);
@@ -337,8 +351,8 @@ VhTestGuest *vh_test_guest_new(VhRamBlock *ram, GError **errp)
     pthread_cond_init(&guest->cond, &attr);
     pthread_condattr_destroy(&attr);
     guest->pattern = VH_DIRTY_SEQUENTIAL;
-    guest->seed = 1;
-    guest->reseed = true;
+    guest->rng = guest->want_rng = 1;
+    guest->restore = true;
     guest->paused = true;
 
     if (!header_valid(guest)) {
@@ -435,13 +449,47 @@ VhDirtyPattern vh_test_guest_get_pattern(VhTestGuest *guest)
     return pattern;
 }
 
+/* With the lock held: the thread goes on from @rng and @cursor. */
+static void restore_locked(VhTestGuest *guest, guint64 rng, guint64 cursor)
+{
+    guest->rng = guest->want_rng = rng;
+    guest->cursor = guest->want_cursor = cursor;
+    guest->restore = true;
+    kick(guest);
+}
+
 void vh_test_guest_set_seed(VhTestGuest *guest, guint64 seed)
 {
     pthread_mutex_lock(&guest->lock);
-    guest->seed = seed;
-    guest->reseed = true;
-    kick(guest);
+    restore_locked(guest, seed, guest->cursor);
     pthread_mutex_unlock(&guest->lock);
+}
+
+void vh_test_guest_get_workload_state(VhTestGuest *guest,
+                                      VhTestGuestWorkloadState *state)
+{
+    pthread_mutex_lock(&guest->lock);
+    state->rng = guest->rng;
+    state->cursor = guest->cursor;
+    pthread_mutex_unlock(&guest->lock);
+}
+
+bool vh_test_guest_set_workload_state(VhTestGuest *guest,
+                                      const VhTestGuestWorkloadState *state,
+                                      GError **errp)
+{
+    if (state->cursor >= guest->data_pages) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "test guest of '%s': workload cursor %" G_GUINT64_FORMAT
+                    " is past its %" G_GUINT64_FORMAT " data pages",
+                    vh_ram_block_get_name(guest->ram), state->cursor,
+                    guest->data_pages);
+        return false;
+    }
+    pthread_mutex_lock(&guest->lock);
+    restore_locked(guest, state->rng, state->cursor);
+    pthread_mutex_unlock(&guest->lock);
+    return true;
 }
 
 guint64 vh_test_guest_get_pages_written(VhTestGuest *guest)

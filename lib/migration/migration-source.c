@@ -849,6 +849,28 @@ static void drain(VhChannel *ch)
     }
 }
 
+/*
+ * With the guest stopped: where its workload will go on, and the serial
+ * counters as they are now, not as at the start (ports in the same order).
+ */
+static void capture_devices(Source *s, VhTestGuest *guest)
+{
+    VhTestGuestWorkloadState ws;
+
+    vh_test_guest_get_workload_state(guest, &ws);
+    s->a->dev.rng = ws.rng;
+    s->a->dev.cursor = ws.cursor;
+    for (guint i = 0; i < s->a->dev.ports->len && i < s->mig->serials->len;
+         i++) {
+        VhSerial *port = g_ptr_array_index(s->mig->serials, i);
+        VhMigSerialState *p =
+            &g_array_index(s->a->dev.ports, VhMigSerialState, i);
+
+        p->commands = vh_serial_get_commands(port);
+        p->dropped = vh_serial_get_dropped(port);
+    }
+}
+
 static bool finish(Source *s, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
@@ -873,7 +895,7 @@ static bool finish(Source *s, GError **errp)
     s->a->dev.running = s->was_running;
     s->a->dev.rate = vh_test_guest_get_rate(guest);
     s->a->dev.pattern = vh_test_guest_get_pattern(guest);
-    s->a->dev.seed = 0; /* not readable: the target keeps its own */
+    capture_devices(s, guest);
     vh_mig_put_devices(b, &s->a->dev);
     sum_counts(s, &c);
     vh_mig_put_end(b, &c);

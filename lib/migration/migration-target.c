@@ -45,6 +45,9 @@ static VhMigAttempt *current_attempt_locked(VhMigration *mig)
             vh_mig_loader_expect_serial(a->loader, vh_serial_get_id(s),
                                         vh_serial_is_console(s));
         }
+        vh_mig_loader_expect_guest_pages(
+            a->loader, vh_test_guest_get_data_pages(
+                           vh_machine_get_test_guest(mig->machine)));
         mig->attempt = a;
     }
     return attempt_ref(a);
@@ -75,14 +78,30 @@ static gboolean free_listener(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-static void apply_devices(VhMigration *mig, const VhMigDeviceState *d)
+/*
+ * The guest is not running yet (it starts after this): its workload goes
+ * on exactly where the source's stopped, and the serial ports (the loader
+ * checked they match ours, in order) keep their counters.
+ */
+static bool apply_devices(VhMigration *mig, const VhMigDeviceState *d,
+                          GError **errp)
 {
     VhTestGuest *guest = vh_machine_get_test_guest(mig->machine);
+    VhTestGuestWorkloadState ws = {.rng = d->rng, .cursor = d->cursor};
 
-    if (d->seed) {
-        vh_test_guest_set_seed(guest, d->seed);
+    if (!vh_test_guest_set_workload_state(guest, &ws, errp)) {
+        g_prefix_error(errp, "migration: applying the device state: ");
+        return false;
     }
     vh_test_guest_set_workload(guest, d->rate, (VhDirtyPattern)d->pattern);
+    for (guint i = 0; i < mig->serials->len && i < d->ports->len; i++) {
+        const VhMigSerialState *p =
+            &g_array_index(d->ports, VhMigSerialState, i);
+
+        vh_serial_set_counters(g_ptr_array_index(mig->serials, i), p->commands,
+                               p->dropped);
+    }
+    return true;
 }
 
 static bool end_cleanly(VhChannel *ch, GError **errp)
@@ -107,7 +126,9 @@ static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
         return false;
     }
     d = vh_mig_loader_get_devices(a->loader);
-    apply_devices(mig, d);
+    if (!apply_devices(mig, d, errp)) {
+        return false;
+    }
     if (vh_mig_loader_has_return_path(a->loader)) {
         g_autoptr(GError) err = NULL;
 

@@ -111,11 +111,12 @@ void vh_mig_put_devices(GByteArray *b, const VhMigDeviceState *d)
     vh_mig_put_u32(b, d->running ? 1 : 0);
     vh_mig_put_u32(b, 0);
 
-    vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 24);
+    vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 32);
     vh_mig_put_u64(b, d->rate);
     vh_mig_put_u32(b, d->pattern);
     vh_mig_put_u32(b, 0);
-    vh_mig_put_u64(b, d->seed);
+    vh_mig_put_u64(b, d->rng);
+    vh_mig_put_u64(b, d->cursor);
 
     for (guint32 i = 0; i < nports; i++) {
         len +=
@@ -356,6 +357,7 @@ struct VhMigLoader {
     guint8 *host;
     bool allow_multifd;
     GArray *expect_ports; /* of VhMigSerialState (id, console) */
+    guint64 guest_pages;  /* the test guest's data pages: cursor bound */
 
     GMutex lock;
     GCond cond;
@@ -381,6 +383,7 @@ VhMigLoader *vh_mig_loader_new(VhRamBlock *ram, bool allow_multifd)
     l->host = vh_ram_block_get_host(ram);
     l->allow_multifd = allow_multifd;
     l->expect_ports = g_array_new(false, true, sizeof(VhMigSerialState));
+    l->guest_pages = l->pages; /* a bound until told the exact one */
     g_mutex_init(&l->lock);
     g_cond_init(&l->cond);
     return l;
@@ -418,6 +421,11 @@ void vh_mig_loader_expect_serial(VhMigLoader *l, const char *id, bool console)
     VhMigSerialState p = {.id = g_strdup(id), .console = console};
 
     g_array_append_val(l->expect_ports, p);
+}
+
+void vh_mig_loader_expect_guest_pages(VhMigLoader *l, guint64 data_pages)
+{
+    l->guest_pages = data_pages;
 }
 
 void vh_mig_loader_abort(VhMigLoader *l, const char *reason)
@@ -1004,7 +1012,7 @@ static bool load_device(VhMigLoader *l, guint32 type, const guint8 *b,
         l->dev.running = get_u32(b) == 1;
         return true;
     case VH_MIG_SEC_TEST_GUEST:
-        if (!expect_len("TEST_GUEST", len, 24, errp)) {
+        if (!expect_len("TEST_GUEST", len, 32, errp)) {
             return false;
         }
         if (get_u32(b + 8) > 2) {
@@ -1014,9 +1022,17 @@ static bool load_device(VhMigLoader *l, guint32 type, const guint8 *b,
         if (get_u32(b + 12) != 0) {
             return bad(errp, "TEST_GUEST: reserved field is not zero");
         }
+        if (get_u64(b + 24) >= l->guest_pages) {
+            return bad(errp,
+                       "TEST_GUEST: workload cursor %" G_GUINT64_FORMAT
+                       " past the test guest's %" G_GUINT64_FORMAT
+                       " data pages",
+                       get_u64(b + 24), l->guest_pages);
+        }
         l->dev.rate = get_u64(b);
         l->dev.pattern = get_u32(b + 8);
-        l->dev.seed = get_u64(b + 16);
+        l->dev.rng = get_u64(b + 16);
+        l->dev.cursor = get_u64(b + 24);
         return true;
     case VH_MIG_SEC_SERIAL:
     default:

@@ -203,6 +203,105 @@ static void test_random(Fixture *f, gconstpointer data)
     assert_verifies(f);
 }
 
+/* splitmix64, as the workload's PRNG: the test predicts its page picks. */
+static guint64 splitmix(guint64 *state)
+{
+    guint64 z = (*state += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/*
+ * The workload state read while paused is exact: a second guest given it
+ * writes exactly the pages the PRNG predicts from there, and a sweep goes
+ * on from the cursor.
+ */
+static void test_workload_state(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhRamBlock) ram2 =
+        vh_ram_block_new("ram2", RAM_SIZE, false, &err);
+    g_autoptr(VhTestGuest) g2 = NULL;
+    VhTestGuestWorkloadState st, st2;
+    guint64 rng = 42, n, m;
+    g_autofree guint64 *want = g_new0(guint64, 4087);
+
+    g_assert_no_error(err);
+    vh_test_guest_get_workload_state(f->guest, &st);
+    g_assert_cmpuint(st.rng, ==, 1);
+    g_assert_cmpuint(st.cursor, ==, 0);
+
+    vh_test_guest_set_seed(f->guest, 42);
+    run_pages(f, 200u << 20, VH_DIRTY_RANDOM, 300);
+    n = vh_test_guest_get_pages_written(f->guest);
+    for (guint64 i = 0; i < n; i++) {
+        splitmix(&rng);
+    }
+    vh_test_guest_get_workload_state(f->guest, &st);
+    g_assert_cmpuint(st.rng, ==, rng);
+    g_assert_cmpuint(st.cursor, ==, 0);
+
+    /* Another guest goes on from there. */
+    g2 = vh_test_guest_new(ram2, &err);
+    g_assert_no_error(err);
+    st.cursor = 4000;
+    g_assert_true(vh_test_guest_set_workload_state(g2, &st, &err));
+    g_assert_no_error(err);
+    vh_test_guest_get_workload_state(g2, &st2);
+    g_assert_cmpuint(st2.rng, ==, st.rng);
+    g_assert_cmpuint(st2.cursor, ==, 4000);
+    vh_test_guest_set_workload(g2, 200u << 20, VH_DIRTY_RANDOM);
+    vh_test_guest_resume(g2);
+    while (vh_test_guest_get_pages_written(g2) < 200) {
+        g_usleep(1000);
+    }
+    vh_test_guest_pause(g2);
+    m = vh_test_guest_get_pages_written(g2);
+    for (guint64 i = 0; i < m; i++) {
+        want[splitmix(&rng) % 4087]++;
+    }
+    for (guint64 i = 0; i < 4087; i++) {
+        g_assert_cmpuint(vh_test_guest_get_generation(g2, i), ==, want[i]);
+    }
+    vh_test_guest_get_workload_state(g2, &st2);
+    g_assert_cmpuint(st2.rng, ==, rng);
+
+    /* The sweep starts at the cursor and wraps. */
+    vh_test_guest_set_workload(g2, 200u << 20, VH_DIRTY_SEQUENTIAL);
+    vh_test_guest_resume(g2);
+    while (vh_test_guest_get_pages_written(g2) < m + 100) {
+        g_usleep(1000);
+    }
+    vh_test_guest_pause(g2);
+    n = vh_test_guest_get_pages_written(g2) - m;
+    for (guint64 i = 0; i < n; i++) {
+        want[(4000 + i) % 4087]++;
+    }
+    for (guint64 i = 0; i < 4087; i++) {
+        g_assert_cmpuint(vh_test_guest_get_generation(g2, i), ==, want[i]);
+    }
+    vh_test_guest_get_workload_state(g2, &st2);
+    g_assert_cmpuint(st2.cursor, ==, (4000 + n) % 4087);
+}
+
+/* A cursor past the data pages is refused and changes nothing. */
+static void test_workload_state_bad(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    VhTestGuestWorkloadState st = {.rng = 5, .cursor = 4087};
+
+    g_assert_false(vh_test_guest_set_workload_state(f->guest, &st, &err));
+    g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull(strstr(err->message, "test guest of 'pc.ram': workload "
+                                          "cursor 4087 is past its 4087 data "
+                                          "pages"));
+    vh_test_guest_get_workload_state(f->guest, &st);
+    g_assert_cmpuint(st.rng, ==, 1);
+    g_assert_cmpuint(st.cursor, ==, 0);
+}
+
 /* The first 5% of the data pages get about 90% of the writes. */
 static void test_hot(Fixture *f, gconstpointer data)
 {
@@ -548,6 +647,8 @@ int main(int argc, char **argv)
     ADD("pattern/random", test_random);
     ADD("pattern/hot", test_hot);
     ADD("pause", test_pause);
+    ADD("workload-state", test_workload_state);
+    ADD("workload-state-bad", test_workload_state_bad);
     ADD("verify-while-running", test_verify_while_running);
     ADD("corrupt-page", test_corrupt_page);
     ADD("stale-generation", test_stale_generation);

@@ -236,6 +236,57 @@ static void test_dirty_converging(void)
 }
 
 /*
+ * The device state arrives and is applied: the target's workload is where
+ * the source's stopped (PRNG state and sweep cursor), and its serial ports
+ * have the source's counters as they were at the end, not at the start.
+ */
+static void test_device_state(void)
+{
+    g_autoptr(GError) err = NULL;
+    VhTestGuest *sg, *dg;
+    VhTestGuestWorkloadState ss, ds;
+    Pair p;
+
+    pair_init(&p, RAM_MB, RAM_MB);
+    sg = vh_machine_get_test_guest(p.src_m);
+    dg = vh_machine_get_test_guest(p.dst_m);
+    vh_machine_set_autostart(p.dst_m, false);
+    for (guint i = 0; i < 2; i++) {
+        g_autofree char *id = g_strdup_printf("serial%u", i);
+
+        p.chr[i] = vh_chardev_null_new(id, NULL, &err);
+        g_assert_no_error(err);
+    }
+    p.ports[0] = vh_serial_new("serial0", p.chr[0], NULL, &err);
+    p.ports[1] = vh_serial_new("serial0", p.chr[1], NULL, &err);
+    g_assert_no_error(err);
+    vh_migration_add_serial(p.src, p.ports[0]);
+    vh_migration_add_serial(p.dst, p.ports[1]);
+    vh_serial_set_counters(p.ports[0], 3, 4);
+    vh_serial_set_counters(p.ports[1], 100, 200);
+    vh_test_guest_set_seed(sg, 99);
+    vh_test_guest_set_workload(sg, 8 << 20, VH_DIRTY_HOT);
+    pair_listen(&p);
+    start(&p);
+    /* Counted after the start: the end's values must travel. */
+    vh_serial_set_counters(p.ports[0], 7, 13);
+    g_assert_cmpint(wait_both(&p), ==, VH_MIG_STATUS_COMPLETED);
+    assert_migrated(&p);
+    vh_test_guest_get_workload_state(sg, &ss);
+    vh_test_guest_get_workload_state(dg, &ds);
+    /* The source's workload ran (fill's sweep, then the hot pattern). */
+    g_assert_cmpuint(ss.rng, !=, 99);
+    g_assert_cmpuint(ss.cursor, !=, 0);
+    g_assert_cmpuint(ds.rng, ==, ss.rng);
+    g_assert_cmpuint(ds.cursor, ==, ss.cursor);
+    g_assert_cmpuint(vh_test_guest_get_rate(dg), ==, 8 << 20);
+    g_assert_cmpint(vh_test_guest_get_pattern(dg), ==, VH_DIRTY_HOT);
+    g_assert_cmpuint(vh_serial_get_commands(p.ports[1]), ==, 7);
+    g_assert_cmpuint(vh_serial_get_dropped(p.ports[1]), ==, 13);
+    pair_clear(&p);
+}
+
+/*
  * Writing faster than max-bandwidth never fits the downtime limit: it
  * keeps iterating, the guest keeps running, and a cancel restores it.
  */
@@ -693,6 +744,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/engine/dirty-not-converging",
                     test_dirty_not_converging);
     g_test_add_func("/migration/engine/cancel-points", test_cancel_points);
+    g_test_add_func("/migration/engine/device-state", test_device_state);
     g_test_add_func("/migration/engine/refused-setup", test_refused_setup);
     g_test_add_func("/migration/engine/refused-end", test_refused_end);
     g_test_add_func("/migration/engine/no-target", test_no_target);

@@ -50,14 +50,17 @@ static void pair(VhChannel **a, VhChannel **b)
 
 static void default_devices(VhMigDeviceState *d)
 {
-    VhMigSerialState s = {
-        .id = g_strdup("serial0"), .console = true, .commands = 3};
+    VhMigSerialState s = {.id = g_strdup("serial0"),
+                          .console = true,
+                          .commands = 3,
+                          .dropped = 11};
 
     memset(d, 0, sizeof(*d));
     d->running = true;
     d->rate = 1 << 20;
     d->pattern = 2;
-    d->seed = 7;
+    d->rng = 0x0123456789abcdefULL;
+    d->cursor = 5;
     d->ports = g_array_new(false, true, sizeof(VhMigSerialState));
     g_array_append_val(d->ports, s);
 }
@@ -124,9 +127,12 @@ static gpointer feed_thread(gpointer opaque)
     return NULL;
 }
 
-/* Load @data with a fresh loader into @ram; returns success. */
-static bool load_bytes(VhRamBlock *ram, const guint8 *data, gsize len,
-                       GError **errp)
+/*
+ * Load @data with a fresh loader into @ram, whose test guest has
+ * @guest_pages data pages (0: not told); returns success.
+ */
+static bool load_bytes_guest(VhRamBlock *ram, const guint8 *data, gsize len,
+                             guint64 guest_pages, GError **errp)
 {
     g_autoptr(VhMigLoader) l = vh_mig_loader_new(ram, false);
     VhChannel *a, *b;
@@ -135,6 +141,9 @@ static bool load_bytes(VhRamBlock *ram, const guint8 *data, gsize len,
     bool ok;
 
     vh_mig_loader_expect_serial(l, "serial0", true);
+    if (guest_pages) {
+        vh_mig_loader_expect_guest_pages(l, guest_pages);
+    }
     pair(&a, &b);
     f.ch = a;
     f.data = g_bytes_new(data, len);
@@ -148,6 +157,12 @@ static bool load_bytes(VhRamBlock *ram, const guint8 *data, gsize len,
     g_object_unref(a);
     g_object_unref(b);
     return ok;
+}
+
+static bool load_bytes(VhRamBlock *ram, const guint8 *data, gsize len,
+                       GError **errp)
+{
+    return load_bytes_guest(ram, data, len, 0, errp);
 }
 
 static void test_round_trip(void)
@@ -208,7 +223,8 @@ typedef struct {
  */
 static const Corruption corruptions[] = {
     {"magic", 0, 0x41414141, false, "bad magic"},
-    {"version", 8, 2, false, "version 2 not supported"},
+    {"version", 8, 3, false, "version 3 not supported"},
+    {"version-1", 8, 1, false, "version 1 not supported"},
     {"page-size", 12, 8192, false, "page size 8192"},
     {"flags", 16, 0x80, false, "unknown flags"},
     {"multifd-refused", 16, 1, false, "multifd channel count 0"},
@@ -390,12 +406,82 @@ static void test_bad_order(void)
 
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 24);
+        vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 32);
         vh_mig_put_u64(b, 0);
         vh_mig_put_u32(b, 9);
         vh_mig_put_u32(b, 0);
         vh_mig_put_u64(b, 0);
+        vh_mig_put_u64(b, 0);
         expect_failure(ram, b, "workload pattern 9 unknown");
+    }
+    {
+        /* Version 1's TEST_GUEST (no workload position) is too short. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 24);
+        vh_mig_put_u64(b, 0);
+        vh_mig_put_u32(b, 0);
+        vh_mig_put_u32(b, 0);
+        vh_mig_put_u64(b, 0);
+        expect_failure(ram, b, "TEST_GUEST: section length 24, expected 32");
+    }
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 32);
+        vh_mig_put_u64(b, 0);
+        vh_mig_put_u32(b, 0);
+        vh_mig_put_u32(b, 1);
+        vh_mig_put_u64(b, 0);
+        vh_mig_put_u64(b, 0);
+        expect_failure(ram, b, "TEST_GUEST: reserved field is not zero");
+    }
+    {
+        /* Without expect_guest_pages the cursor is bounded by the RAM. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        VhMigDeviceState d2;
+
+        default_devices(&d2);
+        d2.cursor = 64;
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_devices(b, &d2);
+        vh_mig_device_state_clear(&d2);
+        expect_failure(ram, b,
+                       "TEST_GUEST: workload cursor 64 past the test guest's "
+                       "64 data pages");
+    }
+    {
+        /* The target's guest has fewer data pages than the RAM pages. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        g_autoptr(GError) err = NULL;
+        VhMigCounts c0 = {.iterations = 1};
+        VhMigDeviceState d2;
+
+        default_devices(&d2);
+        d2.cursor = 62;
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_devices(b, &d2);
+        vh_mig_put_end(b, &c0);
+        g_assert_false(load_bytes_guest(ram, b->data, b->len, 62, &err));
+        g_assert_nonnull(strstr(err->message, "workload cursor 62 past the "
+                                              "test guest's 62 data pages"));
+        g_clear_error(&err);
+        /* ... and the same stream with cursor 61 loads. */
+        g_byte_array_set_size(b, 0);
+        d2.cursor = 61;
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_devices(b, &d2);
+        vh_mig_put_end(b, &c0);
+        vh_mig_device_state_clear(&d2);
+        g_assert_true(load_bytes_guest(ram, b->data, b->len, 62, &err));
+        g_assert_no_error(err);
     }
     {
         g_autoptr(GByteArray) b = g_byte_array_new();
@@ -505,6 +591,19 @@ static void test_ready_sent(void)
     g_assert_cmpint(type, ==, VH_MIG_RP_READY);
     g_assert_true(vh_mig_loader_get_devices(l)->running);
     g_assert_cmpuint(vh_mig_loader_get_devices(l)->rate, ==, 1 << 20);
+    g_assert_cmpuint(vh_mig_loader_get_devices(l)->pattern, ==, 2);
+    g_assert_cmpuint(vh_mig_loader_get_devices(l)->rng, ==,
+                     0x0123456789abcdefULL);
+    g_assert_cmpuint(vh_mig_loader_get_devices(l)->cursor, ==, 5);
+    g_assert_cmpuint(vh_mig_loader_get_devices(l)->ports->len, ==, 1);
+    g_assert_cmpuint(
+        g_array_index(vh_mig_loader_get_devices(l)->ports, VhMigSerialState, 0)
+            .commands,
+        ==, 3);
+    g_assert_cmpuint(
+        g_array_index(vh_mig_loader_get_devices(l)->ports, VhMigSerialState, 0)
+            .dropped,
+        ==, 11);
     g_assert_cmpuint(vh_mig_loader_get_counts(l)->normal, ==, 48);
     g_assert_cmpuint(vh_mig_loader_get_counts(l)->zero, ==, 16);
     g_bytes_unref(f.data);

@@ -60,6 +60,11 @@ bool vh_serial_is_console(VhSerial *s);
 guint64 vh_serial_get_commands(VhSerial *s);
 /* Input bytes a plain port dropped. */
 guint64 vh_serial_get_dropped(VhSerial *s);
+/*
+ * Set both counters (a migration target takes over the source's). The
+ * counters are atomic: the getters and this may run in any thread.
+ */
+void vh_serial_set_counters(VhSerial *s, guint64 commands, guint64 dropped);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhSerial, vh_serial_free)
 

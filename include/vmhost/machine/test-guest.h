@@ -91,8 +91,39 @@ void vh_test_guest_set_workload(VhTestGuest *guest, guint64 rate,
 guint64 vh_test_guest_get_rate(VhTestGuest *guest);
 VhDirtyPattern vh_test_guest_get_pattern(VhTestGuest *guest);
 
-/* The seed of the random and hot patterns' PRNG (default 1). */
+/*
+ * The seed of the random and hot patterns' PRNG (default 1): the PRNG
+ * state becomes @seed; the sweep cursor stays.
+ */
 void vh_test_guest_set_seed(VhTestGuest *guest, guint64 seed);
+
+/*
+ * Where the workload is: the state of the random and hot patterns'
+ * splitmix64 PRNG and the next data page of the sequential sweep. What a
+ * migration carries, so that the target's workload goes on exactly where
+ * the source's stopped.
+ */
+typedef struct {
+    guint64 rng;
+    guint64 cursor; /* < vh_test_guest_get_data_pages() */
+} VhTestGuestWorkloadState;
+
+/*
+ * Exact while the guest is paused (the thread publishes its position after
+ * every batch of writes and before it parks); while it runs, the position
+ * after its last batch.
+ */
+void vh_test_guest_get_workload_state(VhTestGuest *guest,
+                                      VhTestGuestWorkloadState *state);
+
+/*
+ * The workload goes on from @state (its next write uses it). Fails with
+ * VH_ERROR_INVALID_ARGUMENT when the cursor is not below the data pages.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_test_guest_set_workload_state(VhTestGuest *guest,
+                                      const VhTestGuestWorkloadState *state,
+                                      GError **errp);
 
 /* Pages the workload has written since the guest was created. */
 guint64 vh_test_guest_get_pages_written(VhTestGuest *guest);

@@ -37,7 +37,7 @@ G_BEGIN_DECLS
 
 #define VH_MIG_STREAM_MAGIC   "VHMIGSTR"
 #define VH_MIG_CHANNEL_MAGIC  "VHMIGCHN"
-#define VH_MIG_STREAM_VERSION 1u
+#define VH_MIG_STREAM_VERSION 2u
 #define VH_MIG_HEADER_SIZE    48u
 #define VH_MIG_HELLO_SIZE     40u
 #define VH_MIG_RECORD_PAGES   256u /* pages a PAGES record spans at most */
@@ -90,8 +90,9 @@ typedef struct {
     bool running;
     guint64 rate;
     guint32 pattern; /* VhDirtyPattern */
-    guint64 seed;
-    GArray *ports; /* of VhMigSerialState */
+    guint64 rng;     /* the workload's PRNG state */
+    guint64 cursor;  /* the workload's next sequential page */
+    GArray *ports;   /* of VhMigSerialState */
 } VhMigDeviceState;
 
 /* ---- writing ---- */
@@ -160,6 +161,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhMigLoader, vh_mig_loader_free)
 
 /* The target has serial port @id; the stream's SERIAL must list the same. */
 void vh_mig_loader_expect_serial(VhMigLoader *l, const char *id, bool console);
+
+/*
+ * The target's test guest has @data_pages data pages: TEST_GUEST's cursor
+ * must lie below (without this call, below the RAM block's page count).
+ */
+void vh_mig_loader_expect_guest_pages(VhMigLoader *l, guint64 data_pages);
 
 /*
  * Read the main stream through END and the clean end of the connection
