@@ -1,38 +1,18 @@
 # Shell helpers for the migration tests (sourced by test-migration.sh and
-# test-migration-netns.sh): TAP output, HMP/QMP over UNIX sockets, starting
-# vmhost machines with both monitors, and the checks every migration gets.
-# The caller sets $vmhost, $stream, $work and $mem, and $pids collects every
-# process started so that its EXIT trap can kill and reap them.
+# test-migration-netns.sh, which then call tl_start): testlib.sh (TAP,
+# $work and the cleanup trap, wait_until) with 100 ms ticks, HMP/QMP over
+# UNIX sockets (one command per connection: these hmp and qmp replace
+# testlib's session qmp), starting vmhost machines with both monitors, and
+# the checks every migration gets. The caller sets $mem, and adds every
+# process it starts to $pids so that the EXIT trap kills and reaps it.
 # VM_WRAP, if set, is a command prefix for the next vm (e.g. "ip netns exec NS").
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-# not_ok TEXT: the failure and what the machines said.
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    [ -n "${why:-}" ] && echo "# $why"
-    for f in "$work"/*.err "$work"/*.log "$work"/*.hmp.out; do
-        # awk ends every line, so a last line without a newline (an HMP
-        # prompt) cannot swallow the next TAP line.
-        [ -s "$f" ] && tail -n 15 "$f" | awk -v f="$(basename "$f")" '{ print "# " f ": " $0 }'
-    done
-}
-check() {
-    why=""
-    if eval "$2"; then ok "$1"; else not_ok "$1"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
-
+. "$(dirname "$0")/testlib.sh"
+# not_ok shows $why (set by the checks below) and the machines' logs.
+log_exts="err log hmp.out"
+log_lines=15
 # wait_until COND [TENTHS]: up to TENTHS/10 s (default 10 s).
-wait_until() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ "$i" -gt "${2:-100}" ] && return 1
-        sleep 0.1
-    done
-}
+wait_tick=0.1
+wait_ticks=100
 
 # ---- monitors ----
 # hmp NAME CMD...: each CMD a line to NAME's HMP monitor; prints the
@@ -135,7 +115,6 @@ gone() {
 sanitizer_clean() {
     ! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$work"/*.err 2>/dev/null
 }
-free_port() { "$stream" free-port 127.0.0.1; }
 free_port6() { "$stream" free-port "[::1]"; }
 
 # fill NAME: the guest rewrites part of its RAM once, so that RAM is not

@@ -10,12 +10,6 @@
 # that a certificate for the other host is refused. Skipped, saying why,
 # where namespaces cannot be made (not root, no ip netns, no veth).
 set -u
-build=${VMHOST_BUILDDIR:?}
-vmhost="$build/src/vmhost/vmhost"
-pki_tool="$build/src/vmhost-pki/vmhost-pki"
-stream="$build/src/vmhost-stream/vmhost-stream"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-mig-netns.XXXXXX")
-pids=""
 mem=64M
 tag=$$
 ns_src="vhmig-src-$tag"
@@ -30,23 +24,14 @@ src_ip6="fd00:231:$sub6::1" dst_ip6="fd00:231:$sub6::2"
 dst_name="target-$tag.vmhost.test"
 src_name="source-$tag.vmhost.test"
 
-cleanup() {
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        wait "$p" 2>/dev/null
-    done
+. "$(dirname "$0")/migration-lib.sh"
+tl_start mig-netns
+cleanup_more() {
     ip netns del "$ns_src" 2>/dev/null
     ip netns del "$ns_dst" 2>/dev/null
     rm -rf "/etc/netns/$ns_src" "/etc/netns/$ns_dst"
     rmdir /etc/netns 2>/dev/null
-    rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
-
-. "$(dirname "$0")/migration-lib.sh"
 
 skip_all() {
     echo "1..0 # SKIP two network namespaces: $1"

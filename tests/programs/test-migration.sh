@@ -21,28 +21,10 @@
 # Guests have 64 MiB; every server is on 127.0.0.1/::1 or a UNIX socket;
 # every process is killed and reaped and $work removed.
 set -u
-build=${VMHOST_BUILDDIR:?}
-vmhost="$build/src/vmhost/vmhost"
-pki_tool="$build/src/vmhost-pki/vmhost-pki"
-stream="$build/src/vmhost-stream/vmhost-stream"
-fdpass="$build/tests/programs/mig-fdpass"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-mig-test.XXXXXX")
-pids=""
 mem=64M
 
-cleanup() {
-    for p in $pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    for p in $pids; do
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
-
 . "$(dirname "$0")/migration-lib.sh"
+tl_start mig-test
 
 echo "# vmhost $(ls -l "$vmhost" 2>/dev/null | awk '{ print $6, $7, $8 }')"
 
