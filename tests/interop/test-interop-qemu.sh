@@ -23,7 +23,7 @@ set -u
 tl_start interop-qemu
 qemu=${QEMU:-qemu-system-x86_64}
 pki="$work/pki"
-log_exts="err out log qout acc"
+log_files="*.err *.out *.log *.qout *.acc"
 wait_ticks=300 # 15 s
 listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
 # The QMP session (qmp_open "$qs" SOCK 3) the helpers below talk to.

@@ -8,7 +8,7 @@
 # VM_WRAP, if set, is a command prefix for the next vm (e.g. "ip netns exec NS").
 . "$(dirname "$0")/testlib.sh"
 # not_ok shows $why (set by the checks below) and the machines' logs.
-log_exts="err log hmp.out"
+log_files="*.err *.log *.hmp.out"
 log_lines=15
 # wait_until COND [TENTHS]: up to TENTHS/10 s (default 10 s).
 wait_tick=0.1

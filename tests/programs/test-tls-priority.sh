@@ -23,7 +23,7 @@ policy="$build/src/vmhost-policy/vmhost-policy"
 pki="$work/pki"
 root="$work/root"
 backend="$root/etc/crypto-policies/back-ends/gnutls.config"
-log_exts="err out info"
+log_files="*.err *.out *.info"
 
 # Both vmhost and the other application read this file, as on a host
 # whose GnuTLS was built to read the crypto-policies back-end.

@@ -21,7 +21,7 @@ set -u
 tl_start link-test
 pki="$work/pki"
 cli="$work/cli"
-log_exts="err out log qout"
+log_files="*.err *.out *.log *.qout"
 log_lines=20
 # Under ASan, freed memory sits in a quarantine (256 MiB by default) and
 # would read as growth in the VmRSS checks; no effect on other builds.

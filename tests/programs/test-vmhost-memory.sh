@@ -7,7 +7,7 @@
 set -u
 . "$(dirname "$0")/testlib.sh"
 tl_start memory-test
-log_exts="err log"
+log_files="*.err *.log"
 
 # up NAME ARGS...: start vmhost, wait for its pidfile (written when ready);
 # $last is its pid.

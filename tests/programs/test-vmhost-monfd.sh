@@ -14,7 +14,7 @@ set -u
 . "$(dirname "$0")/testlib.sh"
 tl_start monfd-test
 pki="$work/pki"
-log_exts="err out qout gout"
+log_files="*.err *.out *.qout *.gout"
 log_lines=20
 
 # with_listen_fd PORT CMD...: run CMD with a socket listening on

@@ -8,21 +8,17 @@
 # VMHOST_UPDATE_GOLDEN=1 rewrites tests/programs/golden/policy/ instead of
 # comparing (review the diff before committing it).
 set -u
-build=${VMHOST_BUILDDIR:?}
+. "$(dirname "$0")/testlib.sh"
+tl_start policy-test
 src=${VMHOST_TOP_SRCDIR:?}
 tool="$build/src/vmhost-policy/vmhost-policy"
-pki="$build/src/vmhost-pki/vmhost-pki"
 golden="$src/tests/programs/golden/policy"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-policy-test.XXXXXX")
 spid=""
-trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$work"' EXIT
+cleanup_more() { [ -n "$spid" ] && kill "$spid" 2>/dev/null; }
+log_files="out"
+log_lines=400
 # nothing from the host: each command names its own file
 unset GNUTLS_SYSTEM_PRIORITY_FILE GNUTLS_SYSTEM_PRIORITY_FAIL_ON_INVALID
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$work/out" 2>/dev/null; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 
 combos="DEFAULT DEFAULT:NO-SHA1 DEFAULT:NO-CAMELLIA DEFAULT:ECDHE-ONLY
 DEFAULT:NO-SHA1:ECDHE-ONLY LEGACY LEGACY:NO-SHA1 LEGACY:NO-CAMELLIA FUTURE
@@ -95,10 +91,7 @@ for fmt in allowlist legacy; do
 done
 
 # --- handshakes: the client on @SYSTEM; FUTURE refuses a 2048-bit RSA key ---
-mkdir "$work/pki"
-"$pki" init-ca "$work/pki" >/dev/null &&
-    "$pki" issue server "$work/pki" --hostname localhost --ip 127.0.0.1 >/dev/null ||
-    echo "Bail out! vmhost-pki failed"
+make_pki "$work/pki"
 certtool --generate-privkey --key-type rsa --bits 2048 --outfile "$work/rsa.key" >/dev/null 2>&1
 printf 'cn = localhost\nip_address = 127.0.0.1\ntls_www_server\nsigning_key\nencryption_key\nexpiration_days = 2\n' >"$work/tmpl"
 certtool --generate-certificate --load-privkey "$work/rsa.key" --load-ca-certificate "$work/pki/ca-cert.pem" \

@@ -3,23 +3,16 @@
 # and every failure an operator can cause: another CA, a priority typo, a
 # missing credentials directory, bad sizes, bad usage.
 set -u
-build=${VMHOST_BUILDDIR:?}
-pki="$build/src/vmhost-pki/vmhost-pki"
-stream="$build/src/vmhost-stream/vmhost-stream"
-work=$(mktemp -d "${TMPDIR:-/tmp}/vh-stream-test.XXXXXX")
+. "$(dirname "$0")/testlib.sh"
+tl_start stream-test
 spid=""
-trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$work"' EXIT
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$work/out" "$work/server.out" 2>/dev/null; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+cleanup_more() { [ -n "$spid" ] && kill "$spid" 2>/dev/null; }
+log_files="out server.out"
 
 echo "1..10"
-mkdir "$work/a" "$work/b"
-"$pki" init-ca "$work/a" >/dev/null && "$pki" issue server "$work/a" --hostname localhost --ip 127.0.0.1 >/dev/null &&
-    "$pki" issue client "$work/a" --dn "CN=client-a" >/dev/null &&
-    "$pki" init-ca "$work/b" >/dev/null && "$pki" issue client "$work/b" --dn "CN=intruder" >/dev/null ||
+make_pki "$work/a" "CN=client-a"
+mkdir "$work/b"
+"$pki_tool" init-ca "$work/b" >/dev/null && "$pki_tool" issue client "$work/b" --dn "CN=intruder" >/dev/null ||
     { echo "Bail out! vmhost-pki failed"; exit 1; }
 
 # serve [server options]: start a server in the background, wait for its port.

@@ -8,8 +8,8 @@
 #                    cleanup_more, which a script may redefine), and
 #                    HUP/INT/PIPE/TERM traps that exit 1 through it.
 #   ok/not_ok/check/skip   TAP lines, numbered in $n. not_ok prints $why (if
-#                    set) and the last $log_lines lines of every $work/*.EXT
-#                    for each EXT in $log_exts.
+#                    set) and the last $log_lines lines of every file in
+#                    $work matching a pattern in $log_files.
 #   wait_until COND [TICKS]   COND polled every $wait_tick s, at most TICKS
 #                    (default $wait_ticks) times.
 #   free_port, bg, stop, make_pki, qmp_open/qmp/has: below.
@@ -23,7 +23,7 @@ fdpass="$build/tests/programs/mig-fdpass"
 pids=""
 qid=0
 why=""
-log_exts="err out log"
+log_files="*.err *.out *.log"
 log_lines=40
 wait_tick=0.05
 wait_ticks=200
@@ -57,14 +57,16 @@ not_ok() {
     n=$((n + 1))
     echo "not ok $n - $1"
     [ -n "$why" ] && echo "# $why"
-    for tl_ext in $log_exts; do
-        for f in "$work"/*."$tl_ext"; do
+    # the patterns expand in $work (in a subshell, so the cd stays there)
+    (
+        cd "$work" || exit
+        for f in $log_files; do
             # awk ends every line, so a last line without a newline (an
             # HMP prompt) cannot swallow the next TAP line.
             [ -s "$f" ] && tail -n "$log_lines" "$f" |
-                awk -v f="$(basename "$f")" '{ print "# " f ": " $0 }'
+                awk -v f="$f" '{ print "# " f ": " $0 }'
         done
-    done
+    )
 }
 # check TEXT COND: ok if COND (eval'd; $? is still the caller's) holds.
 check() {
