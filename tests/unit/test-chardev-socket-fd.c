@@ -23,34 +23,6 @@
 
 /* ---- waiting ---- */
 
-static gboolean tick(gpointer opaque)
-{
-    return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_UNTIL(expr)                                                       \
-    do {                                                                       \
-        gint64 deadline_ = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;       \
-        guint tick_ = g_timeout_add(10, tick, NULL);                           \
-        while (!(expr)) {                                                      \
-            if (g_get_monotonic_time() > deadline_) {                          \
-                g_error("timed out waiting for %s", #expr);                    \
-            }                                                                  \
-            g_main_context_iteration(NULL, TRUE);                              \
-        }                                                                      \
-        g_source_remove(tick_);                                                \
-    } while (0)
-
-static void spin(guint ms)
-{
-    gint64 end = g_get_monotonic_time() + ms * 1000;
-
-    while (g_get_monotonic_time() < end) {
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(1000);
-    }
-}
-
 /* ---- notices, recorded ---- */
 
 typedef struct {
@@ -116,31 +88,6 @@ static guint count_for(const char *id)
 /* ---- sockets the test makes ---- */
 
 /* A listening TCP socket on 127.0.0.1 at a free port (*@port). */
-static int tcp_listen(guint16 *port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 8), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-static int tcp_connect(guint16 port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
 /* A frontend that reads (and drops) input, so EOF is noticed. */
 static void drop_read(void *opaque, const guint8 *buf, size_t len)
 {
@@ -167,7 +114,7 @@ static bool fd_is_open(int fd)
 static void test_listening_fd(void)
 {
     guint16 port;
-    int lfd = tcp_listen(&port);
+    int lfd = vh_test_tcp_listen(&port);
     g_autofree char *spec = g_strdup_printf("socket,id=lfd0,fd=%d", lfd);
     g_autoptr(VhChardev) chr = vh_test_chardev_new_ok(spec);
     g_autofree char *desc = vh_chardev_describe(chr);
@@ -182,9 +129,9 @@ static void test_listening_fd(void)
     attach_reader(chr);
     g_assert_false(vh_chardev_is_connected(chr));
 
-    c1 = tcp_connect(port);
-    WAIT_UNTIL(vh_chardev_is_connected(chr));
-    WAIT_UNTIL(count_for("lfd0") == 1);
+    c1 = vh_test_tcp_connect(port);
+    VH_TEST_WAIT_UNTIL(vh_chardev_is_connected(chr));
+    VH_TEST_WAIT_UNTIL(count_for("lfd0") == 1);
     s = nth_for("lfd0", 0);
     g_assert_cmpint(s->kind, ==, VH_CHARDEV_NOTICE_CONNECTED);
     g_assert_true(s->server);
@@ -193,12 +140,12 @@ static void test_listening_fd(void)
     g_assert_null(s->protocol);
 
     /* a second client waits in the backlog while the first is in */
-    c2 = tcp_connect(port);
-    spin(100);
+    c2 = vh_test_tcp_connect(port);
+    vh_test_spin(100);
     g_assert_cmpuint(count_for("lfd0"), ==, 1);
 
     close(c1);
-    WAIT_UNTIL(count_for("lfd0") == 3);
+    VH_TEST_WAIT_UNTIL(count_for("lfd0") == 3);
     s = nth_for("lfd0", 1);
     g_assert_cmpint(s->kind, ==, VH_CHARDEV_NOTICE_DISCONNECTED);
     g_assert_cmpstr(s->reason, ==, "closed by the peer");
@@ -237,7 +184,7 @@ static void test_connected_fd(void)
         vh_chardev_socket_check_fd_pass(VH_CHARDEV_SOCKET(chr), NULL));
 
     close(sv[1]);
-    WAIT_UNTIL(!vh_chardev_is_connected(chr));
+    VH_TEST_WAIT_UNTIL(!vh_chardev_is_connected(chr));
     s = nth_for("cfd0", 1);
     g_assert_cmpint(s->kind, ==, VH_CHARDEV_NOTICE_DISCONNECTED);
     g_assert_cmpstr(s->reason, ==, "closed by the peer");
@@ -366,8 +313,8 @@ static void test_tls_notices(void)
                            vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(srv)));
     attach_reader(srv);
 
-    stall = tcp_connect(atoi(port));
-    WAIT_UNTIL(count_for("tls-s") == 1);
+    stall = vh_test_tcp_connect(atoi(port));
+    VH_TEST_WAIT_UNTIL(count_for("tls-s") == 1);
     s = nth_for("tls-s", 0);
     g_assert_cmpint(s->kind, ==, VH_CHARDEV_NOTICE_REFUSED);
     g_assert_cmpstr(s->reason, ==, "TLS handshake timed out after 150 ms");
@@ -380,8 +327,8 @@ static void test_tls_notices(void)
     cli = vh_chardev_socket_new("tls-c", &co, NULL, &err);
     g_assert_no_error(err);
     vh_chardev_set_handlers(cli, NULL, NULL, fe_event, &fe, NULL);
-    WAIT_UNTIL(vh_chardev_is_connected(srv) && fe.opened == 1);
-    WAIT_UNTIL(count_for("tls-s") == 2 && count_for("tls-c") == 1);
+    VH_TEST_WAIT_UNTIL(vh_chardev_is_connected(srv) && fe.opened == 1);
+    VH_TEST_WAIT_UNTIL(count_for("tls-s") == 2 && count_for("tls-c") == 1);
     s = nth_for("tls-s", 1);
     g_assert_cmpint(s->kind, ==, VH_CHARDEV_NOTICE_CONNECTED);
     g_assert_true(s->server);
@@ -398,7 +345,7 @@ static void test_tls_notices(void)
     /* the client leaves: the server reports it */
     vh_chardev_set_handlers(cli, NULL, NULL, NULL, NULL, NULL);
     vh_chardev_close(cli);
-    WAIT_UNTIL(count_for("tls-s") == 3);
+    VH_TEST_WAIT_UNTIL(count_for("tls-s") == 3);
     s = nth_for("tls-s", 2);
     g_assert_cmpint(s->kind, ==, VH_CHARDEV_NOTICE_DISCONNECTED);
     g_assert_nonnull(s->reason);
@@ -434,8 +381,9 @@ static void test_handshake_timeout_key(void)
     chr = vh_test_chardev_new_ok("socket,id=h2,host=127.0.0.1,port=0,"
                                  "server=on,wait=off,tls-creds=anon-h,"
                                  "tls-handshake-timeout-ms=120");
-    stall = tcp_connect(vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(chr)));
-    WAIT_UNTIL(count_for("h2") == 1);
+    stall =
+        vh_test_tcp_connect(vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(chr)));
+    VH_TEST_WAIT_UNTIL(count_for("h2") == 1);
     s = nth_for("h2", 0);
     g_assert_cmpint(s->kind, ==, VH_CHARDEV_NOTICE_REFUSED);
     g_assert_cmpstr(s->reason, ==, "TLS handshake timed out after 120 ms");

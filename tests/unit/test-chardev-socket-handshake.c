@@ -20,6 +20,7 @@
  * open the chardev names its TLS peer (vh_chardev_socket_get_tls_peer,
  * `info chardev`); before and after, it does not.
  */
+#include "chardev-testutil.h"
 #include "tls-testutil.h"
 #include "vmhost/chardev/char-socket.h"
 #include "vmhost/chardev/chardev-opts.h"
@@ -113,20 +114,6 @@ static ssize_t push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
     return send(((Transport *)ptr)->fd, buf, len, MSG_NOSIGNAL);
 }
 
-static int tcp_connect(guint16 port)
-{
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET,
-        .sin_port = htons(port),
-        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-    };
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
 static gnutls_session_t client_session(Transport *t,
                                        gnutls_certificate_credentials_t cred)
 {
@@ -172,7 +159,8 @@ static gpointer client_thread(gpointer opaque)
                                                          GNUTLS_X509_FMT_PEM),
                     ==, 0);
     for (int i = 0; i < CONNECTIONS; i++) {
-        Transport t = {.fd = tcp_connect(c->port), .nodelay = &c->during[i]};
+        Transport t = {.fd = vh_test_tcp_connect(c->port),
+                       .nodelay = &c->during[i]};
         gnutls_session_t s = client_session(&t, cred);
         int rc;
 

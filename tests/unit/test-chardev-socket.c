@@ -6,6 +6,7 @@
  * Every chardev runs on the default main context of this thread; the test
  * iterates it while it waits, so the servers and clients progress.
  */
+#include "chardev-testutil.h"
 #include "crypto-testutil.h"
 #include "tls-testutil.h"
 #include "vmhost/authz/authz-list.h"
@@ -27,35 +28,6 @@ static TlsTestPki *pki;
 static char *tmpdir;
 
 /* ---- waiting ---- */
-
-static gboolean tick(gpointer opaque)
-{
-    return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_UNTIL(expr)                                                       \
-    do {                                                                       \
-        gint64 deadline_ = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;       \
-        guint tick_ = g_timeout_add(20, tick, NULL);                           \
-        while (!(expr)) {                                                      \
-            if (g_get_monotonic_time() > deadline_) {                          \
-                g_error("timed out waiting for %s", #expr);                    \
-            }                                                                  \
-            g_main_context_iteration(NULL, TRUE);                              \
-        }                                                                      \
-        g_source_remove(tick_);                                                \
-    } while (0)
-
-/* Run the loop for @ms. */
-static void spin(guint ms)
-{
-    gint64 end = g_get_monotonic_time() + ms * 1000;
-
-    while (g_get_monotonic_time() < end) {
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(1000);
-    }
-}
 
 /* ---- a frontend that records (and optionally echoes) ---- */
 
@@ -229,7 +201,7 @@ static void raw_read(VhChannelSocket *s, guint8 *buf, size_t len)
         g_assert_no_error(err);
         if (n == VH_CHANNEL_ERR_BLOCK) {
             g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-            spin(1);
+            vh_test_spin(1);
             continue;
         }
         g_assert_cmpint(n, >, 0);
@@ -241,11 +213,11 @@ static void raw_read(VhChannelSocket *s, guint8 *buf, size_t len)
 
 static void talk(Fe *server, Fe *client)
 {
-    WAIT_UNTIL(server->opened == 1 && client->opened == 1);
+    VH_TEST_WAIT_UNTIL(server->opened == 1 && client->opened == 1);
     send_str(client->chr, "hello server\n");
-    WAIT_UNTIL(has_text(server, "hello server\n"));
+    VH_TEST_WAIT_UNTIL(has_text(server, "hello server\n"));
     send_str(server->chr, "hello client\n");
-    WAIT_UNTIL(has_text(client, "hello client\n"));
+    VH_TEST_WAIT_UNTIL(has_text(client, "hello client\n"));
 }
 
 static void test_tcp(void)
@@ -260,7 +232,7 @@ static void test_tcp(void)
     g_assert_true(g_str_has_prefix(desc, "tcp:127.0.0.1:"));
     g_assert_nonnull(strstr(desc, ",server=on <-> 127.0.0.1:"));
     vh_chardev_close(cfe.chr);
-    WAIT_UNTIL(sfe.closed == 1);
+    VH_TEST_WAIT_UNTIL(sfe.closed == 1);
     g_assert_false(vh_chardev_is_connected(sfe.chr));
     fe_clear(&cfe);
     fe_clear(&sfe);
@@ -283,7 +255,7 @@ static void test_unix(void)
     fe_attach(&cfe, new_chardev("c-unix", &o));
     talk(&sfe, &cfe);
     fe_clear(&cfe);
-    WAIT_UNTIL(sfe.closed == 1);
+    VH_TEST_WAIT_UNTIL(sfe.closed == 1);
     fe_clear(&sfe);
     g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
 }
@@ -297,11 +269,11 @@ static void test_slow_peer(void)
 
     new_server("s-slow", NULL, NULL, &sfe);
     raw = raw_connect_port(port_of(sfe.chr));
-    WAIT_UNTIL(sfe.opened == 1);
+    VH_TEST_WAIT_UNTIL(sfe.opened == 1);
     for (int i = 0; i < 128; i++) { /* 8 MiB */
         g_assert_cmpint(vh_chardev_write(sfe.chr, chunk, 64 * 1024, NULL), ==,
                         64 * 1024);
-        spin(1);
+        vh_test_spin(1);
     }
     g_assert_cmpuint(vh_chardev_get_dropped(sfe.chr), >, 0);
     g_assert_cmpuint(vh_chardev_get_dropped(sfe.chr), <, 8 * 1024 * 1024);
@@ -371,12 +343,12 @@ static void test_fd(void)
     g_assert_true(vh_channel_socket_pair(&a, &b, &err));
     o.fd = dup(vh_channel_socket_get_fd(a));
     fe_attach(&fe, new_chardev("c-fd", &o));
-    WAIT_UNTIL(fe.opened == 1);
+    VH_TEST_WAIT_UNTIL(fe.opened == 1);
     desc = vh_chardev_describe(fe.chr);
     g_assert_true(g_str_has_prefix(desc, "fd:"));
     g_assert_true(vh_channel_set_blocking(VH_CHANNEL(b), false, &err));
     raw_write(b, "in\n", 3);
-    WAIT_UNTIL(has_text(&fe, "in\n"));
+    VH_TEST_WAIT_UNTIL(has_text(&fe, "in\n"));
     send_str(fe.chr, "out\n");
     raw_read(b, buf, 4);
     g_assert_cmpmem(buf, 4, "out\n", 4);
@@ -426,18 +398,18 @@ static void test_one_client_at_a_time(void)
     sfe.echo = true;
     new_server("s-one", NULL, NULL, &sfe);
     a = raw_connect_port(port_of(sfe.chr));
-    WAIT_UNTIL(sfe.opened == 1);
+    VH_TEST_WAIT_UNTIL(sfe.opened == 1);
     b = raw_connect_port(port_of(sfe.chr));
     raw_write(b, "from b", 6);
     raw_write(a, "from a", 6);
-    WAIT_UNTIL(has_text(&sfe, "from a"));
-    spin(200);
+    VH_TEST_WAIT_UNTIL(has_text(&sfe, "from a"));
+    vh_test_spin(200);
     /* b waits in the backlog: not opened, not read */
     g_assert_cmpint(sfe.opened, ==, 1);
     g_assert_false(has_text(&sfe, "from b"));
     vh_channel_close(VH_CHANNEL(a), NULL);
-    WAIT_UNTIL(sfe.closed == 1 && sfe.opened == 2);
-    WAIT_UNTIL(has_text(&sfe, "from b"));
+    VH_TEST_WAIT_UNTIL(sfe.closed == 1 && sfe.opened == 2);
+    VH_TEST_WAIT_UNTIL(has_text(&sfe, "from b"));
     {
         guint8 buf[6];
         raw_read(b, buf, 6); /* the echo */
@@ -455,12 +427,12 @@ static void test_tls(void)
     sfe.echo = true;
     new_server("s-tls", "tls-srv", NULL, &sfe);
     new_client("c-tls", port_of(sfe.chr), "tls-cli-a", &cfe);
-    WAIT_UNTIL(sfe.opened == 1 && cfe.opened == 1);
+    VH_TEST_WAIT_UNTIL(sfe.opened == 1 && cfe.opened == 1);
     send_str(cfe.chr, "over tls\n");
-    WAIT_UNTIL(has_text(&cfe, "over tls\n"));
+    VH_TEST_WAIT_UNTIL(has_text(&cfe, "over tls\n"));
     g_assert_cmpstr(sfe.in->str, ==, "over tls\n");
     fe_clear(&cfe);
-    WAIT_UNTIL(sfe.closed == 1);
+    VH_TEST_WAIT_UNTIL(sfe.closed == 1);
     fe_clear(&sfe);
 }
 
@@ -472,7 +444,7 @@ static void test_tls_hostname_mismatch(void)
     new_server("s-tls-bad", "tls-srv-bad", NULL, &sfe);
     port = g_strdup_printf("127.0.0.1:%u", port_of(sfe.chr));
     new_client("c-tls-bad", port_of(sfe.chr), "tls-cli-a", &cfe);
-    WAIT_UNTIL(vh_chardev_get_last_error(cfe.chr, NULL) != NULL);
+    VH_TEST_WAIT_UNTIL(vh_chardev_get_last_error(cfe.chr, NULL) != NULL);
     g_test_message("client: %s", last_error(cfe.chr));
     g_assert_nonnull(strstr(last_error(cfe.chr), "TLS handshake with"));
     g_assert_nonnull(strstr(last_error(cfe.chr), port));
@@ -484,8 +456,9 @@ static void test_tls_hostname_mismatch(void)
      * With TLS 1.3 the server may finish its side before the client
      * checks the name; either way it ends up disconnected.
      */
-    spin(100);
-    WAIT_UNTIL(sfe.closed == sfe.opened && !vh_chardev_is_connected(sfe.chr));
+    vh_test_spin(100);
+    VH_TEST_WAIT_UNTIL(sfe.closed == sfe.opened &&
+                       !vh_chardev_is_connected(sfe.chr));
     g_test_message("server: %s", last_error(sfe.chr));
     fe_clear(&cfe);
     fe_clear(&sfe);
@@ -500,7 +473,7 @@ static void test_tls_authz(void)
     new_server("s-authz", "tls-srv", "authz-a", &sfe);
     /* client-b is denied */
     new_client("c-authz-b", port_of(sfe.chr), "tls-cli-b", &bfe);
-    WAIT_UNTIL(vh_chardev_get_last_error(sfe.chr, &when) != NULL);
+    VH_TEST_WAIT_UNTIL(vh_chardev_get_last_error(sfe.chr, &when) != NULL);
     g_test_message("server: %s", last_error(sfe.chr));
     g_assert_cmpint(when, >, 0);
     g_assert_nonnull(strstr(last_error(sfe.chr), DN_CLIENT_B));
@@ -509,9 +482,9 @@ static void test_tls_authz(void)
     fe_clear(&bfe);
     /* client-a is allowed, on the same listener */
     new_client("c-authz-a", port_of(sfe.chr), "tls-cli-a", &afe);
-    WAIT_UNTIL(sfe.opened == 1 && afe.opened == 1);
+    VH_TEST_WAIT_UNTIL(sfe.opened == 1 && afe.opened == 1);
     send_str(afe.chr, "allowed\n");
-    WAIT_UNTIL(has_text(&afe, "allowed\n"));
+    VH_TEST_WAIT_UNTIL(has_text(&afe, "allowed\n"));
     fe_clear(&afe);
     fe_clear(&sfe);
 }
@@ -523,11 +496,11 @@ static void test_tls_authz_list(void)
 
     new_server("s-authz-list", "tls-srv", "authz-list-a", &sfe);
     new_client("c-al-b", port_of(sfe.chr), "tls-cli-b", &bfe);
-    WAIT_UNTIL(vh_chardev_get_last_error(sfe.chr, NULL) != NULL);
+    VH_TEST_WAIT_UNTIL(vh_chardev_get_last_error(sfe.chr, NULL) != NULL);
     g_assert_nonnull(strstr(last_error(sfe.chr), DN_CLIENT_B));
     fe_clear(&bfe);
     new_client("c-al-a", port_of(sfe.chr), "tls-cli-a", &afe);
-    WAIT_UNTIL(sfe.opened == 1 && afe.opened == 1);
+    VH_TEST_WAIT_UNTIL(sfe.opened == 1 && afe.opened == 1);
     fe_clear(&afe);
     fe_clear(&sfe);
 }
@@ -560,17 +533,17 @@ static void test_reconnect(void)
     fe_attach(&cfe, new_chardev("c-re", &o));
     talk(&sfe, &cfe);
     fe_clear(&sfe);
-    WAIT_UNTIL(cfe.closed == 1);
-    spin(200); /* a few failed attempts */
+    VH_TEST_WAIT_UNTIL(cfe.closed == 1);
+    vh_test_spin(200); /* a few failed attempts */
     g_assert_nonnull(strstr(last_error(cfe.chr), "retrying in 50 ms"));
 
     o.server = true;
     o.reconnect_ms = 0;
     o.tls_creds = "tls-srv";
     fe_attach(&sfe, new_chardev("s-re2", &o));
-    WAIT_UNTIL(cfe.opened == 2 && sfe.opened == 1);
+    VH_TEST_WAIT_UNTIL(cfe.opened == 2 && sfe.opened == 1);
     send_str(cfe.chr, "again\n");
-    WAIT_UNTIL(has_text(&sfe, "again\n"));
+    VH_TEST_WAIT_UNTIL(has_text(&sfe, "again\n"));
     fe_clear(&cfe);
     fe_clear(&sfe);
 }
@@ -589,9 +562,9 @@ static void test_stalled_handshake(void)
     o.handshake_timeout_ms = 300;
     fe_attach(&sfe, new_chardev("s-stall", &o));
     stall = raw_connect_port(port_of(sfe.chr)); /* never speaks TLS */
-    spin(20);
+    vh_test_spin(20);
     new_client("c-stall", port_of(sfe.chr), "tls-cli-a", &cfe);
-    WAIT_UNTIL(cfe.opened == 1 && sfe.opened == 1);
+    VH_TEST_WAIT_UNTIL(cfe.opened == 1 && sfe.opened == 1);
     g_assert_nonnull(strstr(last_error(sfe.chr), "timed out after 300 ms"));
     g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
     fe_clear(&cfe);
@@ -617,29 +590,29 @@ static void test_flood(void)
     sfe.echo = true;
     new_server("s-flood", NULL, NULL, &sfe);
     new_client("c-flood", port_of(sfe.chr), NULL, &cfe);
-    WAIT_UNTIL(sfe.opened == 1 && cfe.opened == 1);
+    VH_TEST_WAIT_UNTIL(sfe.opened == 1 && cfe.opened == 1);
     before = count_fds();
     for (int i = 0; i < 300; i++) {
         g_autoptr(VhChannelSocket) s G_GNUC_UNUSED =
             raw_connect_port(port_of(sfe.chr));
         if (i % 50 == 0) {
-            spin(1);
+            vh_test_spin(1);
         }
     }
     after = count_fds();
     g_assert_cmpuint(after, <=, before + 2);
     /* the attached client is unaffected */
     send_str(cfe.chr, "still here\n");
-    WAIT_UNTIL(has_text(&cfe, "still here\n"));
+    VH_TEST_WAIT_UNTIL(has_text(&cfe, "still here\n"));
     g_assert_cmpint(sfe.opened, ==, 1);
     g_assert_cmpint(cfe.closed, ==, 0);
     /* once it leaves, the queue drains and a new client gets in */
     fe_clear(&cfe);
-    WAIT_UNTIL(sfe.closed == sfe.opened && sfe.opened >= 301);
+    VH_TEST_WAIT_UNTIL(sfe.closed == sfe.opened && sfe.opened >= 301);
     g_assert_cmpuint(count_fds(), <=, before + 2);
     new_client("c-flood2", port_of(sfe.chr), NULL, &cfe);
     send_str(cfe.chr, "next\n");
-    WAIT_UNTIL(has_text(&cfe, "next\n"));
+    VH_TEST_WAIT_UNTIL(has_text(&cfe, "next\n"));
     fe_clear(&cfe);
     fe_clear(&sfe);
 }
@@ -668,7 +641,7 @@ static void test_telnet(void)
     raw_read(raw, buf, sizeof(greeting));
     g_assert_cmpmem(buf, sizeof(greeting), greeting, sizeof(greeting));
     raw_write(raw, input, sizeof(input));
-    WAIT_UNTIL(has_text(&sfe, "e"));
+    VH_TEST_WAIT_UNTIL(has_text(&sfe, "e"));
     g_assert_cmpmem(sfe.in->str, sfe.in->len,
                     "a\xff"
                     "bc\rde",
@@ -689,15 +662,15 @@ static void test_can_read(void)
 
     new_server("s-flow", NULL, NULL, &sfe);
     new_client("c-flow", port_of(sfe.chr), NULL, &cfe);
-    WAIT_UNTIL(sfe.opened == 1 && cfe.opened == 1);
+    VH_TEST_WAIT_UNTIL(sfe.opened == 1 && cfe.opened == 1);
     sfe.paused = true;
     send_str(cfe.chr, "abcdef");
-    spin(100);
+    vh_test_spin(100);
     g_assert_cmpuint(sfe.in->len, ==, 0);
     sfe.paused = false;
     sfe.can_read = 2;
     vh_chardev_accept_input(sfe.chr);
-    WAIT_UNTIL(sfe.in->len == 6);
+    VH_TEST_WAIT_UNTIL(sfe.in->len == 6);
     g_assert_cmpuint(sfe.max_chunk, ==, 2);
     g_assert_cmpstr(sfe.in->str, ==, "abcdef");
     fe_clear(&cfe);

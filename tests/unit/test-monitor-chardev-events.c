@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "chardev-testutil.h"
 #include "crypto-testutil.h"
 #include "monitor-testutil.h"
 #include "tls-testutil.h"
@@ -207,30 +208,6 @@ static guint16 port_of(VhChardev *chr)
         VH_CHARDEV_SOCKET(vh_chardev_get_backend(chr)));
 }
 
-static int tcp_connect(guint16 port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-static int tcp_listen(guint16 *port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 4), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
 /* ---- a client chardev talking to another monitor ---- */
 
 typedef struct {
@@ -314,7 +291,7 @@ static void test_events_plain(void)
            "\"port\": \"0\"}}, \"server\": true, \"wait\": false}}}}");
     chr = vh_chardev_lookup("ev0");
     vh_chardev_set_handlers(chr, NULL, drop_read, NULL, chr, NULL);
-    fd = tcp_connect(port_of(chr));
+    fd = vh_test_tcp_connect(port_of(chr));
     c = wait_event(&f, "CHARDEV_CONNECTED", "ev0");
     g_assert_true(g_str_has_prefix(json_object_get_string_member(c, "peer"),
                                    "127.0.0.1:"));
@@ -433,7 +410,7 @@ static void test_events_need_negotiation(void)
     greeting = mon_read_until(&other, "\r\n");
     chr = add_chardev("socket,id=ev1,host=127.0.0.1,port=0,server=on,wait=off",
                       true);
-    fd = tcp_connect(port_of(chr));
+    fd = vh_test_tcp_connect(port_of(chr));
     g_autoptr(JsonObject) c = wait_event(&f, "CHARDEV_CONNECTED", "ev1");
     g_assert_cmpstr(json_object_get_string_member(c, "id"), ==, "ev1");
     mon_settle();
@@ -632,7 +609,7 @@ static void test_mux_frontends_detach(void)
     g_assert_no_error(err);
     h = vh_hmp_new(&f.host, mux, false);
     q = vh_qmp_new(&f.host, mux);
-    fd = tcp_connect(port_of(mux));
+    fd = vh_test_tcp_connect(port_of(mux));
     g_autoptr(JsonObject) c = wait_event(&f, "CHARDEV_CONNECTED", "fe0");
     g_assert_cmpstr(json_object_get_string_member(c, "id"), ==, "fe0");
     vh_hmp_free(h);
@@ -677,7 +654,7 @@ static void test_chardev_add_fd_name(void)
 
     setup(&f);
     /* a listening socket, passed with getfd, becomes a server */
-    lfd = tcp_listen(&port);
+    lfd = vh_test_tcp_listen(&port);
     ok_fd(&f, "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"lfd\"}}",
           lfd);
     close(lfd);
@@ -690,7 +667,7 @@ static void test_chardev_add_fd_name(void)
     g_assert_cmpuint(port_of(vh_chardev_lookup("fdl")), ==, port);
     vh_chardev_set_handlers(vh_chardev_lookup("fdl"), NULL, drop_read, NULL,
                             NULL, NULL);
-    cl = tcp_connect(port);
+    cl = vh_test_tcp_connect(port);
     c = wait_event(&f, "CHARDEV_CONNECTED", "fdl");
     g_assert_true(json_object_get_boolean_member(c, "server"));
 
