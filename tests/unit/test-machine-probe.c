@@ -2,6 +2,7 @@
  * Tests for chardev-probe (lib/machine/probe.c): a socket chardev on one
  * end of a socketpair, the test at the other end as the remote peer.
  */
+#include "chardev-testutil.h"
 #include "vmhost/chardev/char-socket.h"
 #include "vmhost/chardev/char-null.h"
 #include "vmhost/io/channel-socket.h"
@@ -20,17 +21,9 @@ typedef struct {
 
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
-    g_autoptr(VhChannelSocket) a = NULL;
     g_autoptr(GError) err = NULL;
-    VhChardevSocketOptions o = VH_CHARDEV_SOCKET_OPTIONS_INIT;
 
-    g_assert_true(vh_channel_socket_pair(&a, &f->peer, &err));
-    g_assert_no_error(err);
-    o.fd = dup(vh_channel_socket_get_fd(a));
-    f->chr = vh_chardev_socket_new("c0", &o, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_true(vh_channel_set_blocking(VH_CHANNEL(f->peer), false, &err));
-    g_assert_no_error(err);
+    f->chr = vh_test_chardev_socketpair("c0", &f->peer);
     f->probe = vh_probe_new("p0", f->chr, &err);
     g_assert_no_error(err);
 }
@@ -47,10 +40,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 
 static void send_bytes(Fixture *f, const void *buf, size_t len)
 {
-    g_autoptr(GError) err = NULL;
-
-    g_assert_true(vh_channel_write_all(VH_CHANNEL(f->peer), buf, len, &err));
-    g_assert_no_error(err);
+    vh_test_peer_write(f->peer, buf, len);
 }
 
 /* Iterate until the probe holds @n bytes waiting (or fail). */

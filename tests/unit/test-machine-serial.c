@@ -3,6 +3,7 @@
  * socket chardev on one end of a socketpair, the test driving the other
  * end as the operator's terminal would.
  */
+#include "chardev-testutil.h"
 #include "vmhost/chardev/char-socket.h"
 #include "vmhost/io/channel-socket.h"
 #include "vmhost/machine/serial.h"
@@ -21,23 +22,6 @@ typedef struct {
     GString *out; /* everything read from the console so far */
 } Fixture;
 
-static VhChardev *chardev_on_pair(const char *id, VhChannelSocket **peer)
-{
-    g_autoptr(VhChannelSocket) a = NULL;
-    g_autoptr(GError) err = NULL;
-    VhChardevSocketOptions o = VH_CHARDEV_SOCKET_OPTIONS_INIT;
-    VhChardev *chr;
-
-    g_assert_true(vh_channel_socket_pair(&a, peer, &err));
-    g_assert_no_error(err);
-    o.fd = dup(vh_channel_socket_get_fd(a));
-    chr = vh_chardev_socket_new(id, &o, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_true(vh_channel_set_blocking(VH_CHANNEL(*peer), false, &err));
-    g_assert_no_error(err);
-    return chr;
-}
-
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -47,7 +31,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     f->guest = vh_test_guest_new(f->ram, &err);
     g_assert_no_error(err);
-    f->chr = chardev_on_pair("s0", &f->peer);
+    f->chr = vh_test_chardev_socketpair("s0", &f->peer);
     f->serial =
         vh_serial_new("serial0", f->chr, console ? f->guest : NULL, &err);
     g_assert_no_error(err);
@@ -250,7 +234,7 @@ static void test_plain_port(Fixture *f, gconstpointer data)
 static void test_two_ports(Fixture *f, gconstpointer data)
 {
     g_autoptr(VhChannelSocket) peer2 = NULL;
-    g_autoptr(VhChardev) chr2 = chardev_on_pair("s1", &peer2);
+    g_autoptr(VhChardev) chr2 = vh_test_chardev_socketpair("s1", &peer2);
     g_autoptr(VhSerial) com2 = vh_serial_new("serial1", chr2, NULL, NULL);
     g_autofree char *out = NULL;
     char buf[16];
@@ -275,7 +259,7 @@ static void test_two_ports(Fixture *f, gconstpointer data)
 static void test_no_id(void)
 {
     g_autoptr(VhChannelSocket) peer = NULL;
-    g_autoptr(VhChardev) chr = chardev_on_pair("s9", &peer);
+    g_autoptr(VhChardev) chr = vh_test_chardev_socketpair("s9", &peer);
     g_autoptr(GError) err = NULL;
 
     g_assert_null(vh_serial_new("", chr, NULL, &err));
