@@ -4,8 +4,11 @@
  */
 #include "migration-priv.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vmhost/migration/dirty.h"
 #include "vmhost/util/error.h"
@@ -28,7 +31,7 @@ typedef enum { JOB_PAGES, JOB_SYNC, JOB_END, JOB_QUIT } JobKind;
 
 typedef struct {
     JobKind kind;
-    bool prefault;
+    bool prefault; /* the first pass: map file pages, skip unpopulated */
     guint32 count; /* pages from first, at most JOB_MAX_PAGES */
     guint64 first;
     guint64 present[4 * JOB_RECORDS];
@@ -57,6 +60,7 @@ struct Source {
     guint64 nwords; /* bitmap words, whole jobs of 4 * JOB_RECORDS */
     guint64 *bitmap;
     VhDirtyTracker *tracker;
+    int pagemap; /* /proc/self/pagemap for anonymous RAM, else -1 */
     VhChannel *main;
     guint nch;
     Worker *workers;
@@ -110,6 +114,77 @@ static void prefault(VhRamBlock *ram, guint64 first, guint32 count)
     }
     (void)madvise(host + first * VH_RAM_PAGE_SIZE,
                   (size_t)count * VH_RAM_PAGE_SIZE, MADV_POPULATE_READ);
+}
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP    (1ULL << 62)
+#define PM_UFFD_WP (1ULL << 57)
+#define PM_FRAME   ((1ULL << 55) - 1)
+/*
+ * A userfaultfd write-protect marker on a none pte, as pagemap shows it to
+ * a process with CAP_SYS_ADMIN: a "swap" entry of the last swap type (31,
+ * the kernel's pte-marker type) with offset 1 (PTE_MARKER_UFFD_WP). Without
+ * the capability the frame reads 0, like a swapped-out page's: then the
+ * page is read, as any other.
+ */
+#define PM_UFFD_WP_MARKER (PM_SWAP | PM_UFFD_WP | 0x3f)
+
+/*
+ * Whether a pagemap entry of private anonymous RAM means "never populated"
+ * (reads as zero): a none pte, or the uffd-wp tracker's marker on one.
+ * Anything else (present, swapped out, being migrated, poisoned) is read.
+ */
+static bool pm_unpopulated(guint64 e)
+{
+    return (e & (PM_PRESENT | PM_SWAP)) == 0 ||
+           (e & (PM_PRESENT | PM_SWAP | PM_UFFD_WP | PM_FRAME)) ==
+               PM_UFFD_WP_MARKER;
+}
+
+/*
+ * First pass over anonymous RAM: the pages of [first, first + count) (at
+ * most one record) that were never populated go in @none: they read as
+ * zero, and reading them would fault each one in (and page tables with
+ * them). A page the guest writes after this look is dirty in the tracker,
+ * which started before the first pass, and goes again. Nothing is known
+ * (all bits 0) when pagemap cannot be read.
+ */
+static void find_unpopulated(Source *s, guint64 first, guint32 count,
+                             guint64 none[4])
+{
+    guint64 entries[VH_MIG_RECORD_PAGES];
+    guint64 base =
+        (guintptr)vh_ram_block_get_host(s->ram) / VH_RAM_PAGE_SIZE + first;
+    ssize_t r;
+
+    memset(none, 0, 4 * sizeof(guint64));
+    if (s->pagemap < 0) {
+        return;
+    }
+    r = pread(s->pagemap, entries, (size_t)count * 8, (off_t)(base * 8));
+    if (r != (ssize_t)count * 8) {
+        return;
+    }
+    for (guint32 i = 0; i < count; i++) {
+        if (pm_unpopulated(entries[i])) {
+            none[i / 64] |= 1ULL << (i % 64);
+        }
+    }
+}
+
+/* A record, with the first pass's unpopulated pages sent unread. */
+static gint64 send_pages(Source *s, VhChannel *ch, bool first_pass,
+                         guint64 first, guint32 count, const guint64 present[4],
+                         VhMigCounts *c, GError **errp)
+{
+    guint64 none[4];
+
+    if (!first_pass || s->pagemap < 0) {
+        return vh_mig_send_pages(ch, s->ram, 0, first, count, present, c, errp);
+    }
+    find_unpopulated(s, first, count, none);
+    return vh_mig_send_pages_hint(ch, s->ram, 0, first, count, present, none, c,
+                                  errp);
 }
 
 static void add_bytes(Source *s, guint64 n)
@@ -211,9 +286,9 @@ static bool worker_do(Worker *w, const Job *job, GError **errp)
             if (off >= job->count || !(pr[0] | pr[1] | pr[2] | pr[3])) {
                 continue;
             }
-            n = vh_mig_send_pages(w->ch, s->ram, 0, job->first + off,
-                                  MIN(VH_MIG_RECORD_PAGES, job->count - off),
-                                  pr, &w->counts, errp);
+            n = send_pages(s, w->ch, job->prefault, job->first + off,
+                           MIN(VH_MIG_RECORD_PAGES, job->count - off), pr,
+                           &w->counts, errp);
             if (n < 0) {
                 return false;
             }
@@ -496,8 +571,8 @@ static bool send_record(Source *s, guint64 first, guint32 count,
     if (s->iteration == 0) {
         prefault(s->ram, first, count);
     }
-    n = vh_mig_send_pages(s->main, s->ram, 0, first, count, present, &s->counts,
-                          errp);
+    n = send_pages(s, s->main, s->iteration == 0, first, count, present,
+                   &s->counts, errp);
     if (n < 0) {
         return false;
     }
@@ -734,6 +809,15 @@ static bool setup(Source *s, GError **errp)
         }
         prefault(s->ram, first, (guint32)MIN(PREFAULT_PAGES, s->pages - first));
     }
+    /* Anonymous RAM: the first pass skips what was never populated. */
+    if (!vh_ram_block_get_path(s->ram) &&
+        sysconf(_SC_PAGESIZE) == VH_RAM_PAGE_SIZE) {
+        s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        if (s->pagemap < 0) {
+            g_debug("migration: /proc/self/pagemap: %s (every page is read)",
+                    g_strerror(errno));
+        }
+    }
     s->tracker =
         vh_dirty_tracker_new(vh_ram_block_get_host(s->ram),
                              vh_ram_block_get_size(s->ram), NULL, errp);
@@ -943,6 +1027,9 @@ static void source_cleanup(Source *s, bool ok)
     stop_workers(s, true);
     free_workers(s);
     vh_dirty_tracker_free(s->tracker);
+    if (s->pagemap >= 0) {
+        close(s->pagemap);
+    }
     if (s->main) {
         if (!ok) {
             vh_mig_shutdown_quietly(s->main);
@@ -960,7 +1047,7 @@ gpointer vh_mig_source_thread(gpointer opaque)
 {
     VhMigSourceArgs *a = opaque;
     VhMigration *mig = a->mig;
-    Source s = {.mig = mig, .a = a};
+    Source s = {.mig = mig, .a = a, .pagemap = -1};
     g_autoptr(GError) err = NULL;
     bool ok;
 

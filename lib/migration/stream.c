@@ -175,6 +175,16 @@ gint64 vh_mig_send_pages(VhChannel *ch, VhRamBlock *ram, guint32 block,
                          guint64 first, guint32 count, const guint64 present[4],
                          VhMigCounts *c, GError **errp)
 {
+    return vh_mig_send_pages_hint(ch, ram, block, first, count, present, NULL,
+                                  c, errp);
+}
+
+gint64 vh_mig_send_pages_hint(VhChannel *ch, VhRamBlock *ram, guint32 block,
+                              guint64 first, guint32 count,
+                              const guint64 present[4],
+                              const guint64 known_zero[4], VhMigCounts *c,
+                              GError **errp)
+{
     guint8 *host = vh_ram_block_get_host(ram);
     guint8 hdr[8 + VH_MIG_PAGES_BODY];
     struct iovec iov[1 + VH_MIG_RECORD_PAGES];
@@ -195,7 +205,9 @@ gint64 vh_mig_send_pages(VhChannel *ch, VhRamBlock *ram, guint32 block,
             continue;
         }
         page = host + (first + i) * VH_RAM_PAGE_SIZE;
-        if (vh_mig_page_is_zero(page)) {
+        /* Known zero: not read, so never faulted in. */
+        if ((known_zero && bit_test(known_zero, i)) ||
+            vh_mig_page_is_zero(page)) {
             zero[i / 64] |= 1ULL << (i % 64);
             nzero++;
             continue;

@@ -125,6 +125,19 @@ gint64 vh_mig_send_pages(VhChannel *ch, VhRamBlock *ram, guint32 block,
                          guint64 first, guint32 count, const guint64 present[4],
                          VhMigCounts *c, GError **errp);
 
+/*
+ * The same, where the pages with a bit in @known_zero (NULL: none) are
+ * sent as zero pages without reading them: the caller knows they are zero
+ * (anonymous RAM the process never populated), and reading would fault
+ * them in.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+gint64 vh_mig_send_pages_hint(VhChannel *ch, VhRamBlock *ram, guint32 block,
+                              guint64 first, guint32 count,
+                              const guint64 present[4],
+                              const guint64 known_zero[4], VhMigCounts *c,
+                              GError **errp);
+
 /* Whether the 4 KiB at @p are all zero. */
 bool vh_mig_page_is_zero(const void *p);
 
