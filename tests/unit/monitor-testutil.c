@@ -159,3 +159,35 @@ void mon_settle(void)
         g_usleep(1000);
     }
 }
+
+JsonObject *mon_read_json(MonPeer *p)
+{
+    g_autofree char *line = mon_read_until(p, "\r\n");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(json_parser_load_from_data(parser, line, -1, &err));
+    g_assert_no_error(err);
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
+    return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+VhQmp *mon_qmp_open(MonPeer *p, VhMonitorHost *host)
+{
+    g_autoptr(JsonObject) greeting = NULL;
+    VhQmp *qmp;
+
+    mon_peer_open(p, "qmp0");
+    qmp = vh_qmp_new(host, p->chr);
+    greeting = mon_read_json(p);
+    g_assert_true(json_object_has_member(greeting, "QMP"));
+    return qmp;
+}
+
+void mon_qmp_close(MonPeer *p, VhMonitorHost *host, VhQmp *qmp)
+{
+    vh_qmp_free(qmp);
+    vh_monitor_host_clear(host);
+    mon_peer_close(p);
+    vh_chardev_remove_all();
+}

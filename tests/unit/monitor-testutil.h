@@ -6,6 +6,7 @@
 
 #include "vmhost/chardev/chardev.h"
 #include "vmhost/monitor/monitor.h"
+#include "vmhost/monitor/qmp.h"
 
 typedef struct {
     VhChardev *chr; /* the monitor's side, registered as @id */
@@ -32,3 +33,14 @@ void mon_wait(bool (*pred)(void *), void *opaque);
 char *mon_read_until(MonPeer *p, const char *end);
 /* Iterate the context a little, for output that must not come. */
 void mon_settle(void);
+
+/* The next message from a QMP monitor, parsed: a JSON object (transfer full).
+ */
+JsonObject *mon_read_json(MonPeer *p);
+/*
+ * A QMP monitor for @host on a new peer "qmp0" (transfer full), its
+ * greeting read and checked; not negotiated.
+ */
+VhQmp *mon_qmp_open(MonPeer *p, VhMonitorHost *host);
+/* Free @qmp, clear @host, close the peer and remove every chardev. */
+void mon_qmp_close(MonPeer *p, VhMonitorHost *host, VhQmp *qmp);

@@ -44,22 +44,11 @@ typedef struct {
 
 /* ---- the test's QMP monitor ---- */
 
-static JsonObject *read_msg(Fixture *f)
-{
-    g_autofree char *line = mon_read_until(&f->peer, "\r\n");
-    g_autoptr(JsonParser) parser = json_parser_new();
-    g_autoptr(GError) err = NULL;
-
-    g_assert_true(json_parser_load_from_data(parser, line, -1, &err));
-    g_assert_no_error(err);
-    return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
-}
-
 /* The next reply; events on the way are queued. */
 static JsonObject *read_reply(Fixture *f)
 {
     for (;;) {
-        JsonObject *m = read_msg(f);
+        JsonObject *m = mon_read_json(&f->peer);
 
         if (!json_object_has_member(m, "event")) {
             return m;
@@ -133,7 +122,7 @@ static JsonObject *wait_event(Fixture *f, const char *name, const char *id)
                     json_object_get_object_member(m, "data"));
             }
         }
-        JsonObject *m = read_msg(f);
+        JsonObject *m = mon_read_json(&f->peer);
 
         if (!json_object_has_member(m, "event")) {
             g_error("a reply while waiting for %s", name);
@@ -144,22 +133,14 @@ static JsonObject *wait_event(Fixture *f, const char *name, const char *id)
 
 static void setup(Fixture *f)
 {
-    g_autoptr(JsonObject) greeting = NULL;
-
     g_queue_init(&f->events);
-    mon_peer_open(&f->peer, "qmp0");
-    f->qmp = vh_qmp_new(&f->host, f->peer.chr);
-    greeting = read_msg(f);
-    g_assert_true(json_object_has_member(greeting, "QMP"));
+    f->qmp = mon_qmp_open(&f->peer, &f->host);
     ok(f, "{\"execute\": \"qmp_capabilities\"}");
 }
 
 static void teardown(Fixture *f)
 {
-    vh_qmp_free(f->qmp);
-    vh_monitor_host_clear(&f->host);
-    mon_peer_close(&f->peer);
-    vh_chardev_remove_all();
+    mon_qmp_close(&f->peer, &f->host, f->qmp);
     g_queue_clear_full(&f->events, (GDestroyNotify)json_object_unref);
     mon_settle();
 }

@@ -24,23 +24,10 @@ static void on_quit(void *opaque)
     ((Fixture *)opaque)->quits++;
 }
 
-/* One message from the monitor, parsed (transfer full). */
-static JsonObject *read_msg(Fixture *f)
-{
-    g_autofree char *line = mon_read_until(&f->peer, "\r\n");
-    g_autoptr(JsonParser) parser = json_parser_new();
-    g_autoptr(GError) err = NULL;
-
-    g_assert_true(json_parser_load_from_data(parser, line, -1, &err));
-    g_assert_no_error(err);
-    g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
-    return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
-}
-
 static JsonObject *cmd(Fixture *f, const char *json)
 {
     mon_send(&f->peer, json);
-    return read_msg(f);
+    return mon_read_json(&f->peer);
 }
 
 /* Run @json and expect a return (transfer full: the return member). */
@@ -76,15 +63,10 @@ static void fails(Fixture *f, const char *json, const char *cls,
 
 static void setup(Fixture *f, bool negotiate)
 {
-    g_autoptr(JsonObject) greeting = NULL;
-
     f->host.machine = mon_machine_new();
     f->host.quit = on_quit;
     f->host.opaque = f;
-    mon_peer_open(&f->peer, "qmp0");
-    f->qmp = vh_qmp_new(&f->host, f->peer.chr);
-    greeting = read_msg(f);
-    g_assert_true(json_object_has_member(greeting, "QMP"));
+    f->qmp = mon_qmp_open(&f->peer, &f->host);
     if (negotiate) {
         g_autoptr(JsonNode) r G_GNUC_UNUSED =
             ok(f, "{\"execute\": \"qmp_capabilities\"}");
@@ -93,10 +75,7 @@ static void setup(Fixture *f, bool negotiate)
 
 static void teardown(Fixture *f)
 {
-    vh_qmp_free(f->qmp);
-    vh_monitor_host_clear(&f->host);
-    mon_peer_close(&f->peer);
-    vh_chardev_remove_all();
+    mon_qmp_close(&f->peer, &f->host, f->qmp);
     g_clear_object(&f->host.machine);
 }
 
@@ -109,7 +88,7 @@ static void test_greeting(void)
     f.host.machine = mon_machine_new();
     mon_peer_open(&f.peer, "qmp0");
     f.qmp = vh_qmp_new(&f.host, f.peer.chr);
-    g = read_msg(&f);
+    g = mon_read_json(&f.peer);
     q = json_object_get_object_member(g, "QMP");
     v = json_object_get_object_member(q, "version");
     g_assert_true(json_object_has_member(
@@ -177,13 +156,13 @@ static void test_status_stop_cont(void)
     g_assert_cmpstr(json_object_get_string_member(m1, "event"), ==, "RESUME");
     g_assert_true(json_object_has_member(
         json_object_get_object_member(m1, "timestamp"), "microseconds"));
-    m2 = read_msg(&f);
+    m2 = mon_read_json(&f.peer);
     g_assert_true(json_object_has_member(m2, "return"));
     g_assert_true(vh_machine_is_running(f.host.machine));
 
     m3 = cmd(&f, "{\"execute\": \"stop\"}");
     g_assert_cmpstr(json_object_get_string_member(m3, "event"), ==, "STOP");
-    m4 = read_msg(&f);
+    m4 = mon_read_json(&f.peer);
     g_assert_true(json_object_has_member(m4, "return"));
     st2 = ok(&f, "{\"execute\": \"query-status\"}");
     g_assert_cmpstr(
@@ -207,7 +186,7 @@ static void test_no_machine(void)
     g_clear_object(&f.host.machine);
     f.qmp = vh_qmp_new(&f.host, f.peer.chr);
     {
-        g_autoptr(JsonObject) g G_GNUC_UNUSED = read_msg(&f);
+        g_autoptr(JsonObject) g G_GNUC_UNUSED = mon_read_json(&f.peer);
         g_autoptr(JsonNode) r G_GNUC_UNUSED =
             ok(&f, "{\"execute\": \"qmp_capabilities\"}");
     }
@@ -254,13 +233,13 @@ static void test_split_and_multiple(void)
     mon_settle();
     g_assert_cmpuint(f.peer.in->len, ==, 0);
     mon_send(&f.peer, "version\", \"id\": \"split\"}");
-    a = read_msg(&f);
+    a = mon_read_json(&f.peer);
     g_assert_cmpstr(json_object_get_string_member(a, "id"), ==, "split");
 
     mon_send(&f.peer, "{\"execute\":\"query-version\",\"id\":1}"
                       "{\"execute\":\"query-status\",\"id\":2}\n");
-    b = read_msg(&f);
-    c = read_msg(&f);
+    b = mon_read_json(&f.peer);
+    c = mon_read_json(&f.peer);
     g_assert_cmpint(json_object_get_int_member(b, "id"), ==, 1);
     g_assert_cmpint(json_object_get_int_member(c, "id"), ==, 2);
     g_assert_true(json_object_has_member(c, "return"));
@@ -525,7 +504,7 @@ static void test_getfd(void)
                 "{\"execute\": \"getfd\", \"arguments\": "
                 "{\"fdname\": \"mig\"}, \"id\": 1}",
                 p[1]);
-    r = read_msg(&f);
+    r = mon_read_json(&f.peer);
     g_assert_true(json_object_has_member(r, "return"));
     g_assert_true(
         mon_fd_is_pipe_end(vh_monitor_host_get_fd(&f.host, "mig"), p[0]));
@@ -534,7 +513,7 @@ static void test_getfd(void)
                 "{\"execute\": \"getfd\", \"arguments\": "
                 "{\"fdname\": \"mig\"}}",
                 q[1]);
-    r2 = read_msg(&f);
+    r2 = mon_read_json(&f.peer);
     g_assert_true(json_object_has_member(r2, "return"));
     g_assert_true(
         mon_fd_is_pipe_end(vh_monitor_host_get_fd(&f.host, "mig"), q[0]));
@@ -574,7 +553,7 @@ static void test_quit(void)
     setup(&f, true);
     r = cmd(&f, "{\"execute\": \"quit\", \"id\": \"q\"}");
     g_assert_true(json_object_has_member(r, "return"));
-    ev = read_msg(&f);
+    ev = mon_read_json(&f.peer);
     g_assert_cmpstr(json_object_get_string_member(ev, "event"), ==, "SHUTDOWN");
     g_assert_false(json_object_get_boolean_member(
         json_object_get_object_member(ev, "data"), "guest"));
@@ -601,7 +580,7 @@ static void test_events_before_negotiation(void)
 
         json_object_set_string_member(data, "k", "v");
         vh_qmp_emit_event("CUSTOM", data);
-        ev = read_msg(&f);
+        ev = mon_read_json(&f.peer);
         g_assert_cmpstr(json_object_get_string_member(ev, "event"), ==,
                         "CUSTOM");
         g_assert_cmpstr(json_object_get_string_member(
