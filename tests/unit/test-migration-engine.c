@@ -764,7 +764,6 @@ static void test_tls_no_close_notify(void)
 /* A peer that takes the connection and never answers is cut off. */
 static void test_silent_peer(void)
 {
-    g_autoptr(GError) err = NULL;
     g_autofree char *e = NULL;
     g_autofree char *path = NULL;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
