@@ -52,8 +52,7 @@ start() {
 }
 # info NAME: HMP "info tls" into $work/NAME.info.
 info() {
-    echo "info tls" | timeout 10 socat -t 1 - "UNIX-CONNECT:$work/$1.sock" |
-        tr -d '\r' >"$work/$1.info"
+    echo "info tls" | unix_talk "$work/$1.sock" >"$work/$1.info"
 }
 # connects PRIORITY [PORT]: a gnutls-cli handshake with vmhost succeeds;
 # the session description is left in $work/cli.out.

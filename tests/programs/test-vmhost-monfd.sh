@@ -48,8 +48,7 @@ out=$( (
 ) | timeout 10 socat - "TCP:127.0.0.1:$port" 2>&1)
 check "fd=N: the guest console answers on the inherited listening socket" \
     'printf "%s" "$out" | grep -q "^via-inherited-fd"'
-printf 'info chardev\n' | timeout 5 socat -t 1 - "UNIX-CONNECT:$work/lfd.hmp" |
-    tr -d '\r' >"$work/lfd.info"
+printf 'info chardev\n' | unix_talk "$work/lfd.hmp" >"$work/lfd.info"
 check "info chardev shows it as fd:N,server=on; startup did not wait for a client" \
     'grep -Eq "^s0: filename=disconnected:fd:[0-9]+,server=on" "$work/lfd.info" &&
      ! grep -q "waiting for connection" "$work/lfd.err"'

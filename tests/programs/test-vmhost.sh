@@ -27,11 +27,6 @@ console() {
     } | timeout 20 gnutls-cli --priority=NORMAL -p "$cport" \
         --x509cafile="$pki/ca-cert.pem" "$@" 127.0.0.1 >"$out" 2>"$out.err"
 }
-# hmp SOCK OUT: the here-doc's lines to the HMP monitor on UNIX socket
-# SOCK; OUT gets the replies without CRs.
-hmp() {
-    timeout 10 socat -t 1 - "UNIX-CONNECT:$1" | tr -d '\r' >"$2"
-}
 # qmp_session ADDR OUT LAST: the here-doc's lines to the QMP monitor at
 # socat address ADDR, input held open until OUT holds LAST (or 10 s).
 qmp_session() {
@@ -165,7 +160,7 @@ cli=$last
 wait_until '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ]'
 check "two instances: the server's startup completes once the TLS client vmhost is in" \
     '[ -s "$work/srv.pid" ] && [ -s "$work/cli.pid" ] && ! grep -q warning "$work/srv.log" "$work/cli.log" && grep -q "machine srv up" "$work/srv.log" && grep -q "machine cli up" "$work/cli.log"'
-hmp "$work/srv-mon.sock" "$work/srv-mon.out" <<EOF
+unix_talk "$work/srv-mon.sock" >"$work/srv-mon.out" <<EOF
 info chardev
 EOF
 check "two instances: the server's HMP shows its TLS chardev connected to the client vmhost" \
@@ -282,7 +277,7 @@ bg hmp "$vmhost" -name hm -object "$creds" \
     -pidfile "$work/hmp.pid"
 hmpvm=$last
 wait_until '[ -s "$work/hmp.pid" ]'
-hmp "$work/mon.sock" "$work/h1.out" <<EOF
+unix_talk "$work/mon.sock" >"$work/h1.out" <<EOF
 info status
 guest echo hi
 stop
@@ -307,7 +302,7 @@ check "HMP: object_add creates a0 (a second one is refused), object_del removes 
     'grep -q "Error: object_add: an object with id .a0. already exists" "$work/h1.out" && [ "$(grep -c "Error: no object with id .a0." "$work/h1.out")" -eq 1 ]'
 check "HMP: an unknown command is an error, the monitor answers on" \
     'grep -q "unknown command: .frobnicate." "$work/h1.out"'
-hmp "$work/mon.sock" "$work/h2.out" <<EOF
+unix_talk "$work/mon.sock" >"$work/h2.out" <<EOF
 info status
 quit
 EOF
@@ -362,7 +357,7 @@ qmp_session "UNIX-CONNECT:$work/qmp.sock" "$work/q2.out" '"id":2' <<'EOF'
 EOF
 check "-mon chardev=m0,mode=control: a QMP monitor on the -chardev" \
     'head -n 1 "$work/q2.out" | grep -q "^{\"QMP\"" && grep -q "\"status\":\"running\".*\"id\":1" "$work/q2.out" && grep -q "m0: filename=unix:" "$work/q2.out"'
-hmp "$work/mon2.sock" "$work/h3.out" <<EOF
+unix_talk "$work/mon2.sock" >"$work/h3.out" <<EOF
 info status
 EOF
 check "-mon and -monitor together: both monitors answer" \

@@ -12,7 +12,7 @@
 #                    $work matching a pattern in $log_files.
 #   wait_until COND [TICKS]   COND polled every $wait_tick s, at most TICKS
 #                    (default $wait_ticks) times.
-#   free_port, bg, stop, make_pki, qmp_open/qmp/has: below.
+#   free_port, bg, stop, unix_talk, make_pki, qmp_open/qmp/has: below.
 #
 # VMHOST_BUILDDIR names the build tree (meson's test environment sets it).
 build=${VMHOST_BUILDDIR:?}
@@ -99,6 +99,12 @@ bg() {
 stop() {
     kill "-${2:-TERM}" "$1" 2>/dev/null
     wait "$1"
+}
+
+# unix_talk SOCK: stdin's lines to the monitor or console on the UNIX socket
+# SOCK; what comes back, CRs removed, on stdout (10 s at most).
+unix_talk() {
+    timeout 10 socat -t 1 - "UNIX-CONNECT:$1" | tr -d '\r'
 }
 
 # make_pki DIR [CLIENT-DN [INIT-CA OPTIONS...]]: a CA, a server certificate
