@@ -24,9 +24,21 @@ struct _VhChannelCommand {
     bool writable; /* opened with a stdin pipe */
     char *what;    /* "command 'cat -u'" for messages */
     guint exit_timeout_ms;
+    int aborted; /* shut down both ways: the child was told to stop */
 };
 
 G_DEFINE_FINAL_TYPE(VhChannelCommand, vh_channel_command, VH_TYPE_CHANNEL)
+
+/*
+ * In the child: lead a process group of its own, so that stopping the
+ * command reaches everything it started ("sh -c 'a | b'", socat's
+ * children), and a terminal's ^C to vmhost does not reach it behind
+ * vmhost's back.
+ */
+static void child_setup(gpointer unused)
+{
+    setpgid(0, 0);
+}
 
 VhChannelCommand *vh_channel_command_new_spawn(const char *const *argv,
                                                int flags, GError **errp)
@@ -50,9 +62,9 @@ VhChannelCommand *vh_channel_command_new_spawn(const char *const *argv,
     }
     spawn_flags |= readable ? 0 : G_SPAWN_STDOUT_TO_DEV_NULL;
     spawn_flags |= writable ? 0 : G_SPAWN_STDIN_FROM_DEV_NULL;
-    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, NULL, spawn_flags, NULL,
-                                          NULL, -1, -1, -1, NULL, NULL, 0, &pid,
-                                          writable ? &in : NULL,
+    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, NULL, spawn_flags,
+                                          child_setup, NULL, -1, -1, -1, NULL,
+                                          NULL, 0, &pid, writable ? &in : NULL,
                                           readable ? &out : NULL, NULL, &err)) {
         g_propagate_prefixed_error(errp, err,
                                    "Failed to run command '%s': ", cmdline);
@@ -91,7 +103,7 @@ static bool command_check_fd(VhChannelCommand *c, bool opened, int fd,
                     "%s was not opened for %s", c->what, dir);
         return false;
     }
-    if (fd < 0) {
+    if (fd < 0 || g_atomic_int_get(&c->aborted)) {
         g_set_error(errp, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
                     "%s: %s was shut down", c->what, dir);
         return false;
@@ -155,6 +167,14 @@ static bool command_wait(VhChannelCommand *c, guint timeout_ms, int *status)
     }
 }
 
+/* Signal the child's process group (the child itself if it has none). */
+static void command_signal(VhChannelCommand *c, int sig)
+{
+    if (kill(-c->pid, sig) < 0) {
+        kill(c->pid, sig);
+    }
+}
+
 /* Reap the child, escalating to SIGTERM and SIGKILL; report how it ended. */
 static bool command_reap(VhChannelCommand *c, GError **errp)
 {
@@ -163,10 +183,10 @@ static bool command_reap(VhChannelCommand *c, GError **errp)
 
     if (!command_wait(c, c->exit_timeout_ms, &status)) {
         forced = "SIGTERM";
-        kill(c->pid, SIGTERM);
+        command_signal(c, SIGTERM);
         if (!command_wait(c, COMMAND_TERM_TIMEOUT_MS, &status)) {
             forced = "SIGKILL";
-            kill(c->pid, SIGKILL);
+            command_signal(c, SIGKILL);
             while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR) {
             }
         }
@@ -212,6 +232,19 @@ static bool command_shutdown(VhChannel *ioc, VhChannelShutdown how,
 {
     VhChannelCommand *c = VH_CHANNEL_COMMAND(ioc);
 
+    /*
+     * Both ways: the command is abandoned, possibly while another thread
+     * is blocked reading or writing its pipes. Closing a pipe wakes no
+     * such thread (and would free its fd number for reuse under it), so
+     * the fds stay open until close() and the command's process group is
+     * told to stop: the blocked read sees EOF, the blocked write EPIPE.
+     */
+    if (how == VH_CHANNEL_SHUTDOWN_BOTH) {
+        if (!g_atomic_int_exchange(&c->aborted, 1) && c->pid > 0) {
+            command_signal(c, SIGTERM);
+        }
+        return true;
+    }
     if (how & VH_CHANNEL_SHUTDOWN_WRITE) {
         close_fd(&c->wfd);
     }

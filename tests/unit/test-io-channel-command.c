@@ -240,6 +240,60 @@ static void test_shutdown_read(void)
     g_assert_no_error(err);
 }
 
+/* A reader blocked on a command that never writes. */
+static gpointer blocked_read(gpointer opaque)
+{
+    g_autoptr(GError) err = NULL;
+    char buf[16];
+
+    return GINT_TO_POINTER(
+        (int)vh_channel_read(VH_CHANNEL(opaque), buf, sizeof(buf), &err));
+}
+
+/*
+ * Shutting down both ways abandons the command: a thread blocked reading
+ * it wakes up, and everything the command started is stopped, not only
+ * the shell (a migration target's "exec:socat ..." left nothing behind).
+ */
+static void test_abort_wakes_reader(void)
+{
+    const char *argv[] = {"sh", "-c", "sleep 30; echo late", NULL};
+    g_autoptr(VhChannelCommand) c = spawn_or_die(argv, O_RDWR);
+    g_autoptr(GError) err = NULL;
+    GPid pid = vh_channel_command_get_pid(c);
+    gint64 start = g_get_monotonic_time();
+    GThread *reader;
+    char buf[4];
+
+    reader = g_thread_new("blocked-read", blocked_read, c);
+    g_usleep(100 * 1000); /* let it block */
+    g_assert_true(
+        vh_channel_shutdown(VH_CHANNEL(c), VH_CHANNEL_SHUTDOWN_BOTH, &err));
+    g_assert_no_error(err);
+    /* EOF: the command's group was stopped, the pipe's writers are gone. */
+    g_assert_cmpint(GPOINTER_TO_INT(g_thread_join(reader)), ==, 0);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+
+    /* Further I/O is refused, without touching the pipes. */
+    g_assert_cmpint(vh_channel_write(VH_CHANNEL(c), "x", 1, &err), ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+    g_clear_error(&err);
+    g_assert_cmpint(vh_channel_read(VH_CHANNEL(c), buf, 4, &err), ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+    g_clear_error(&err);
+
+    g_error_free(assert_close_fails(c, "signal 15", NULL));
+    /*
+     * No member of the command's process group (sleep) is left; orphans
+     * are reaped by init, so give that a moment.
+     */
+    for (int i = 0; i < 200 && kill(-pid, 0) == 0; i++) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpint(kill(-pid, 0), ==, -1);
+    g_assert_cmpint(errno, ==, ESRCH);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -258,5 +312,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/command/one-direction", test_one_direction);
     g_test_add_func("/io/channel/command/broken-pipe", test_broken_pipe);
     g_test_add_func("/io/channel/command/shutdown-read", test_shutdown_read);
+    g_test_add_func("/io/channel/command/abort-wakes-reader",
+                    test_abort_wakes_reader);
     return g_test_run();
 }

@@ -16,15 +16,18 @@
  *
  * @flags picks the pipes: O_WRONLY (stdin only; stdout goes to /dev/null),
  * O_RDONLY (stdout only; stdin reads /dev/null) or O_RDWR (both). argv[0]
- * is searched in PATH. VH_CHANNEL_FEATURE_SHUTDOWN: shutting down WRITE
- * closes the child's stdin (it sees EOF), READ closes its stdout.
+ * is searched in PATH; the child leads a process group of its own.
+ * VH_CHANNEL_FEATURE_SHUTDOWN: shutting down WRITE closes the child's
+ * stdin (it sees EOF), READ closes its stdout; BOTH abandons the command:
+ * its process group gets SIGTERM, so a thread blocked on either pipe wakes
+ * up, and further I/O fails with G_IO_ERROR_BROKEN_PIPE.
  *
  * vh_channel_close() closes the pipes, then waits for the child: if it has
- * not exited within the exit timeout (3 s by default) it gets SIGTERM, then
- * SIGKILL a second later. The child is always reaped, so it never lingers
- * as a zombie. A non-zero exit status, a death by signal (including SIGPIPE
- * when it was still writing output nobody reads) or having to be killed is
- * reported by close() as VH_ERROR_CHILD_FAILED.
+ * not exited within the exit timeout (3 s by default) its process group
+ * gets SIGTERM, then SIGKILL a second later. The child is always reaped, so it
+ * never lingers as a zombie. A non-zero exit status, a death by signal
+ * (including SIGPIPE when it was still writing output nobody reads) or having
+ * to be killed is reported by close() as VH_ERROR_CHILD_FAILED.
  *
  * Ownership: the channel owns both pipe fds and the child.
  */
