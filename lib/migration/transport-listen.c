@@ -30,6 +30,8 @@ typedef struct {
     void *opaque;
     char *where; /* the URI listened on, for messages */
     gint closed;
+    GMutex lock;        /* guards pending */
+    GPtrArray *pending; /* VhChannelTls still in their handshake (refs) */
 } Core;
 
 struct VhMigListener {
@@ -44,6 +46,8 @@ struct VhMigListener {
 
 static void core_clear(Core *core)
 {
+    g_ptr_array_unref(core->pending);
+    g_mutex_clear(&core->lock);
     g_clear_object(&core->creds);
     g_clear_object(&core->authz);
     g_clear_object(&core->cancel);
@@ -93,6 +97,10 @@ static void handshake_done(GObject *src, GAsyncResult *res, gpointer opaque)
 
     /* The handshake's errors already name the channel, hence the peer. */
     bool ok = vh_channel_tls_handshake_finish(tls, res, &err);
+
+    g_mutex_lock(&p->core->lock);
+    g_ptr_array_remove_fast(p->core->pending, tls);
+    g_mutex_unlock(&p->core->lock);
     if (ok && (!vh_mig_tls_authorize(tls, p->core->authz, &err) ||
                !vh_channel_set_blocking(VH_CHANNEL(tls), true, &err))) {
         g_prefix_error(&err, "migration connection from %s: ", p->peer);
@@ -136,6 +144,9 @@ static void start_channel(Core *core, VhChannel *ch, const char *peer)
     Pending *p = g_new0(Pending, 1);
     p->core = core_ref(core);
     p->peer = g_strdup(peer);
+    g_mutex_lock(&core->lock);
+    g_ptr_array_add(core->pending, g_object_ref(tls));
+    g_mutex_unlock(&core->lock);
     g_main_context_push_thread_default(core->ctx);
     vh_channel_tls_handshake(tls, core->cancel, handshake_done, p);
     g_main_context_pop_thread_default(core->ctx);
@@ -291,6 +302,9 @@ static Core *core_new(const VhMigTls *tls, GMainContext *ctx,
 {
     Core *core = g_atomic_rc_box_new0(Core);
 
+    g_mutex_init(&core->lock);
+    core->pending = g_ptr_array_new_with_free_func(g_object_unref);
+
     if (tls && tls->creds) {
         core->creds = g_object_ref(tls->creds);
         core->authz = tls->authz ? g_object_ref(tls->authz) : NULL;
@@ -357,8 +371,33 @@ void vh_mig_listener_free(VhMigListener *l)
         return;
     }
     if (l->core) {
+        g_autoptr(GPtrArray) pending = NULL;
+
         g_atomic_int_set(&l->core->closed, 1);
         g_cancellable_cancel(l->core->cancel);
+        /*
+         * Connections still in their handshake are cut now (shut down,
+         * not closed: their handshake still watches the fd): their
+         * callbacks, which close them, run only if the context is
+         * iterated again, which a vmhost that is exiting does not do,
+         * and an exec: command must not outlive it.
+         */
+        g_mutex_lock(&l->core->lock);
+        pending = g_steal_pointer(&l->core->pending);
+        l->core->pending = g_ptr_array_new_with_free_func(g_object_unref);
+        g_mutex_unlock(&l->core->lock);
+        for (guint i = 0; i < pending->len; i++) {
+            VhChannelTls *tls = g_ptr_array_index(pending, i);
+            VhChannel *raw = vh_channel_tls_get_master(tls);
+
+            g_autoptr(GError) err = NULL;
+
+            if (vh_channel_has_feature(raw, VH_CHANNEL_FEATURE_SHUTDOWN) &&
+                !vh_channel_shutdown(raw, VH_CHANNEL_SHUTDOWN_BOTH, &err)) {
+                g_debug("migration: cutting %s: %s", vh_channel_get_name(raw),
+                        err->message);
+            }
+        }
     }
     if (l->net) {
         vh_net_listener_set_client_func(l->net, NULL, NULL, NULL, NULL);

@@ -132,4 +132,5 @@ two_hosts "a target presenting another host's certificate is refused; the source
     "$dst_name" "$dst_ip" "$odir" fail
 
 check "no sanitizer report from any vmhost (stderr of every machine)" 'sanitizer_clean'
+check "every vmhost exited on SIGTERM, none needed SIGKILL" 'all_exited_on_sigterm'
 echo "1..$n"

@@ -160,6 +160,9 @@ for hn in 1 0; do
             '[ "$st" = failed ] && echo "$err" | grep -qi "hostname" && intact src'
     fi
     both_gone src dst
+    # The target's command never got its peer: vmhost's exit stops it too.
+    check "exec: commands end with their vmhost (hostname $hn)" \
+        'wait_until "! pgrep -f \"UNIX-LISTEN:$work/exec.sock\" >/dev/null" 50'
 done
 
 # fd: with TLS and no tls-hostname.
@@ -531,4 +534,5 @@ else
 fi
 
 check "no sanitizer report from any vmhost (stderr of every machine)" 'sanitizer_clean'
+check "every vmhost exited on SIGTERM, none needed SIGKILL" 'all_exited_on_sigterm'
 echo "1..$n"
