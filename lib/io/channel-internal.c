@@ -149,3 +149,60 @@ GSource *vh_channel_create_ready_watch(VhChannel *ioc, GIOCondition cond,
     src->ready = ready;
     return source;
 }
+
+typedef struct {
+    GSource source;
+    GCancellable *cancellable;
+} CancelSource;
+
+static gboolean cancel_source_check(GSource *source)
+{
+    return g_cancellable_is_cancelled(((CancelSource *)source)->cancellable);
+}
+
+static gboolean cancel_source_prepare(GSource *source, gint *timeout)
+{
+    *timeout = -1;
+    return cancel_source_check(source);
+}
+
+static gboolean cancel_source_dispatch(GSource *source, GSourceFunc callback,
+                                       gpointer opaque)
+{
+    GCancellableSourceFunc func =
+        (GCancellableSourceFunc)(void (*)(void))callback;
+
+    return func ? func(((CancelSource *)source)->cancellable, opaque)
+                : G_SOURCE_REMOVE;
+}
+
+static void cancel_source_finalize(GSource *source)
+{
+    CancelSource *cs = (CancelSource *)source;
+
+    g_cancellable_release_fd(cs->cancellable);
+    g_object_unref(cs->cancellable);
+}
+
+static GSourceFuncs cancel_source_funcs = {
+    .prepare = cancel_source_prepare,
+    .check = cancel_source_check,
+    .dispatch = cancel_source_dispatch,
+    .finalize = cancel_source_finalize,
+};
+
+GSource *vh_cancel_source_new(GCancellable *c)
+{
+    GPollFD pfd;
+
+    if (!g_cancellable_make_pollfd(c, &pfd)) {
+        return g_cancellable_source_new(c);
+    }
+    GSource *source = g_source_new(&cancel_source_funcs, sizeof(CancelSource));
+    CancelSource *cs = (CancelSource *)source;
+
+    cs->cancellable = g_object_ref(c);
+    g_source_set_static_name(source, "vh-cancel");
+    g_source_add_unix_fd(source, pfd.fd, G_IO_IN);
+    return source;
+}

@@ -35,4 +35,16 @@ typedef GIOCondition (*VhReadyFunc)(VhChannel *ioc);
 GSource *vh_channel_create_ready_watch(VhChannel *ioc, GIOCondition cond,
                                        VhReadyFunc ready);
 
+/*
+ * A GSource that dispatches once @c is cancelled; the callback is a
+ * GCancellableSourceFunc. Unlike g_cancellable_source_new() it runs no
+ * handler in the cancelling thread (cancelling only makes the
+ * cancellable's fd readable), so a cancel from another thread cannot race
+ * the waiting thread destroying the source: with GLib 2.74 that race
+ * leaked the source now and then (LeakSanitizer, migrate_cancel during a
+ * TLS handshake). Falls back to g_cancellable_source_new() when no fd can
+ * be made.
+ */
+GSource *vh_cancel_source_new(GCancellable *c);
+
 G_END_DECLS

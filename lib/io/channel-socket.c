@@ -349,7 +349,7 @@ void vh_channel_socket_connect_async(VhChannelSocket *s, GSocketAddress *addr,
                           g_object_ref(task), g_object_unref);
     g_source_attach(data->io, g_task_get_context(task));
     if (c) {
-        data->cancel = g_cancellable_source_new(c);
+        data->cancel = vh_cancel_source_new(c);
         g_source_set_callback(data->cancel, G_SOURCE_FUNC(connect_cancelled),
                               g_object_ref(task), g_object_unref);
         g_source_attach(data->cancel, g_task_get_context(task));

@@ -5,6 +5,8 @@
  */
 #include "vmhost/io/channel-tls.h"
 
+#include "channel-internal.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -333,7 +335,7 @@ void vh_channel_tls_handshake(VhChannelTls *tls, GCancellable *cancellable,
     }
     tls->handshaking = true;
     if (cancellable) {
-        st->cancelled = g_cancellable_source_new(cancellable);
+        st->cancelled = vh_cancel_source_new(cancellable);
         g_source_set_callback(st->cancelled,
                               (GSourceFunc)(void (*)(void))handshake_cancelled,
                               task, NULL);
