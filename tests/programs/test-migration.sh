@@ -488,7 +488,8 @@ done
 port=$(free_port)
 vm src -object "$x509_src"
 fill src
-socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" SYSTEM:"sleep 60" 2>/dev/null &
+# (-u: it reads and never writes; no SYSTEM: child that would outlive it)
+socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" OPEN:/dev/null 2>/dev/null &
 mute=$!
 pids="$pids $mute"
 wait_until 'ss -ltn | grep -q "127.0.0.1:$port "' 50
