@@ -332,42 +332,18 @@ static VhChardevRingbuf *find_ringbuf(JsonObject *args, GError **errp)
     return VH_CHARDEV_RINGBUF(chr);
 }
 
-static bool get_format(JsonObject *args, bool *base64, GError **errp)
-{
-    const char *fmt = "utf8";
-
-    if (!vh_mon_arg_str(args, "format", false, &fmt, errp)) {
-        return false;
-    }
-    if (!g_str_equal(fmt, "utf8") && !g_str_equal(fmt, "base64")) {
-        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
-                    "Parameter 'format' expects 'utf8' or 'base64', got '%s'",
-                    fmt);
-        return false;
-    }
-    *base64 = g_str_equal(fmt, "base64");
-    return true;
-}
-
 JsonNode *vh_mon_ringbuf_write(VhMonitorHost *host, JsonObject *args,
                                GError **errp)
 {
     VhChardevRingbuf *rb = find_ringbuf(args, errp);
-    const char *data = NULL;
-    bool base64 = false;
+    g_autoptr(GBytes) data = NULL;
+    gsize len;
 
-    if (!rb || !vh_mon_arg_str(args, "data", true, &data, errp) ||
-        !get_format(args, &base64, errp)) {
+    if (!rb || !(data = vh_mon_arg_data(args, "ringbuf-write", errp))) {
         return NULL;
     }
-    if (base64) {
-        gsize len = 0;
-        g_autofree guchar *raw = g_base64_decode(data, &len);
-
-        vh_chardev_ringbuf_write(rb, raw, len);
-    } else {
-        vh_chardev_ringbuf_write(rb, data, strlen(data));
-    }
+    const void *raw = g_bytes_get_data(data, &len);
+    vh_chardev_ringbuf_write(rb, raw, len);
     return vh_mon_empty();
 }
 
@@ -405,7 +381,7 @@ JsonNode *vh_mon_ringbuf_read(VhMonitorHost *host, JsonObject *args,
     size_t n;
 
     if (!rb || !vh_mon_arg_int(args, "size", true, &size, errp) ||
-        !get_format(args, &base64, errp)) {
+        !vh_mon_arg_format(args, &base64, errp)) {
         return NULL;
     }
     if (size < 0) {
@@ -414,15 +390,7 @@ JsonNode *vh_mon_ringbuf_read(VhMonitorHost *host, JsonObject *args,
         return NULL;
     }
     n = vh_chardev_ringbuf_read(rb, size, &out);
-    if (base64) {
-        g_autofree char *b = g_base64_encode(out, n);
-
-        return vh_mon_string(b);
-    } else {
-        g_autofree char *valid = g_utf8_make_valid((const char *)out, n);
-
-        return vh_mon_string(valid);
-    }
+    return vh_mon_data_string(base64, out, n);
 }
 
 JsonObject *vh_mon_parse_ringbuf_read(const char *rest, char **argv,

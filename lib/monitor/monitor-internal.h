@@ -22,6 +22,16 @@ bool vh_mon_arg_int(JsonObject *args, const char *key, bool required,
 bool vh_mon_arg_bool(JsonObject *args, const char *key, bool required,
                      bool *out, GError **errp);
 
+/* Argument "format": "utf8" (the default) or "base64". */
+bool vh_mon_arg_format(JsonObject *args, bool *base64, GError **errp);
+/*
+ * Argument "data" in the format "format" names, decoded (transfer full);
+ * base64 that is not valid is an error prefixed with @what.
+ */
+GBytes *vh_mon_arg_data(JsonObject *args, const char *what, GError **errp);
+/* @data as a string result: base64, or UTF-8 with bad bytes replaced. */
+JsonNode *vh_mon_data_string(bool base64, const void *data, size_t len);
+
 /* A JSON node holding an empty object / a string (transfer full). */
 JsonNode *vh_mon_empty(void);
 JsonNode *vh_mon_string(const char *s);

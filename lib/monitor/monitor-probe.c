@@ -43,77 +43,32 @@ static VhProbe *find_probe(JsonObject *args, GError **errp)
     return NULL;
 }
 
-static bool get_format(JsonObject *args, bool *base64, GError **errp)
-{
-    const char *fmt = "utf8";
-
-    if (!vh_mon_arg_str(args, "format", false, &fmt, errp)) {
-        return false;
-    }
-    if (!g_str_equal(fmt, "utf8") && !g_str_equal(fmt, "base64")) {
-        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
-                    "Parameter 'format' expects 'utf8' or 'base64', got '%s'",
-                    fmt);
-        return false;
-    }
-    *base64 = g_str_equal(fmt, "base64");
-    return true;
-}
-
-/* g_base64_decode() takes anything; refuse what is not base64. */
-static bool base64_valid(const char *s)
-{
-    size_t len = strlen(s), pad = 0;
-
-    if (len % 4) {
-        return false;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '=') {
-            pad++;
-        } else if (pad ||
-                   !(g_ascii_isalnum(s[i]) || s[i] == '+' || s[i] == '/')) {
-            return false;
-        }
-    }
-    return pad <= 2;
-}
-
 JsonNode *vh_mon_probe_write(VhMonitorHost *host, JsonObject *args,
                              GError **errp)
 {
     VhProbe *p = find_probe(args, errp);
-    const char *data = NULL;
-    bool base64 = false;
-    g_autofree guchar *raw = NULL;
+    g_autoptr(GBytes) data = NULL;
+    g_autofree char *what = NULL;
     gsize len;
     VhChardev *chr;
 
-    if (!p || !vh_mon_arg_str(args, "data", true, &data, errp) ||
-        !get_format(args, &base64, errp)) {
+    if (!p) {
         return NULL;
     }
-    if (base64 && !base64_valid(data)) {
-        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
-                    "probe-write %s: parameter 'data' is not valid base64",
-                    vh_probe_get_id(p));
+    what = g_strdup_printf("probe-write %s", vh_probe_get_id(p));
+    if (!(data = vh_mon_arg_data(args, what, errp))) {
         return NULL;
     }
     chr = vh_probe_get_chardev(p);
     if (!vh_chardev_is_connected(chr)) {
         /* A chardev would drop it silently; the operator wants to know. */
         g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_DEVICE_NOT_ACTIVE,
-                    "probe-write %s: chardev '%s' has no peer connected; "
-                    "nothing was sent",
-                    vh_probe_get_id(p), vh_chardev_get_id(chr));
+                    "%s: chardev '%s' has no peer connected; nothing was sent",
+                    what, vh_chardev_get_id(chr));
         return NULL;
     }
-    if (base64) {
-        raw = g_base64_decode(data, &len);
-    } else {
-        len = strlen(data);
-    }
-    if (!vh_probe_write(p, base64 ? (const char *)raw : data, len, errp)) {
+    const char *raw = g_bytes_get_data(data, &len);
+    if (!vh_probe_write(p, raw, len, errp)) {
         return NULL;
     }
     return vh_mon_empty();
@@ -128,7 +83,7 @@ JsonNode *vh_mon_probe_read(VhMonitorHost *host, JsonObject *args,
     g_autoptr(GByteArray) in = NULL;
 
     if (!p || !vh_mon_arg_int(args, "size", false, &size, errp) ||
-        !get_format(args, &base64, errp)) {
+        !vh_mon_arg_format(args, &base64, errp)) {
         return NULL;
     }
     if (size < 0) {
@@ -139,16 +94,7 @@ JsonNode *vh_mon_probe_read(VhMonitorHost *host, JsonObject *args,
         return NULL;
     }
     in = vh_probe_read(p, (size_t)size);
-    if (base64) {
-        g_autofree char *b = g_base64_encode(in->data, in->len);
-
-        return vh_mon_string(b);
-    } else {
-        g_autofree char *valid =
-            g_utf8_make_valid((const char *)in->data, in->len);
-
-        return vh_mon_string(valid);
-    }
+    return vh_mon_data_string(base64, in->data, in->len);
 }
 
 static int hex_digit(char c)

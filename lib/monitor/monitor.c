@@ -246,6 +246,72 @@ bool vh_mon_arg_str(JsonObject *args, const char *key, bool required,
     return true;
 }
 
+bool vh_mon_arg_format(JsonObject *args, bool *base64, GError **errp)
+{
+    const char *fmt = "utf8";
+
+    if (!vh_mon_arg_str(args, "format", false, &fmt, errp)) {
+        return false;
+    }
+    if (!g_str_equal(fmt, "utf8") && !g_str_equal(fmt, "base64")) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "Parameter 'format' expects 'utf8' or 'base64', got '%s'",
+                    fmt);
+        return false;
+    }
+    *base64 = g_str_equal(fmt, "base64");
+    return true;
+}
+
+/* g_base64_decode() takes anything; refuse what is not base64. */
+static bool base64_valid(const char *s)
+{
+    size_t len = strlen(s), pad = 0;
+
+    if (len % 4) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '=') {
+            pad++;
+        } else if (pad ||
+                   !(g_ascii_isalnum(s[i]) || s[i] == '+' || s[i] == '/')) {
+            return false;
+        }
+    }
+    return pad <= 2;
+}
+
+GBytes *vh_mon_arg_data(JsonObject *args, const char *what, GError **errp)
+{
+    const char *data = NULL;
+    bool base64 = false;
+    gsize len = 0;
+
+    if (!vh_mon_arg_str(args, "data", true, &data, errp) ||
+        !vh_mon_arg_format(args, &base64, errp)) {
+        return NULL;
+    }
+    if (!base64) {
+        return g_bytes_new(data, strlen(data));
+    }
+    if (!base64_valid(data)) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "%s: parameter 'data' is not valid base64", what);
+        return NULL;
+    }
+    guchar *raw = g_base64_decode(data, &len);
+    return g_bytes_new_take(raw, len);
+}
+
+JsonNode *vh_mon_data_string(bool base64, const void *data, size_t len)
+{
+    g_autofree char *text =
+        base64 ? g_base64_encode(data, len) : g_utf8_make_valid(data, len);
+
+    return vh_mon_string(text);
+}
+
 bool vh_mon_arg_int(JsonObject *args, const char *key, bool required,
                     gint64 *out, GError **errp)
 {

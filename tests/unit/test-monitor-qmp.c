@@ -486,6 +486,11 @@ static void test_ringbuf(void)
           "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
           "\"rb1\", \"size\": 1, \"format\": \"hex\"}}",
           "GenericError", "'format'");
+    fails(&f,
+          "{\"execute\": \"ringbuf-write\", \"arguments\": {\"device\": "
+          "\"rb1\", \"data\": \"not base64!\", \"format\": \"base64\"}}",
+          "GenericError",
+          "ringbuf-write: parameter 'data' is not valid base64");
     teardown(&f);
 }
 
