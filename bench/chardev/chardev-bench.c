@@ -60,7 +60,7 @@ static const char *opt_dir;
 static const char *opt_priority = DEFAULT_PRIORITY;
 static gnutls_certificate_credentials_t creds;
 
-static void die(const char *what, const char *why)
+static _Noreturn void die(const char *what, const char *why)
 {
     fprintf(stderr, "chardev-bench: %s: %s\n", what, why);
     exit(1);
