@@ -5,3 +5,26 @@
 /* clang-format off */
 G_DEFINE_QUARK(vh-error-quark, vh_error)
 /* clang-format on */
+
+char *vh_log_format(const char *prog, GLogLevelFlags level,
+                    const GLogField *fields, gsize n_fields)
+{
+    const char *msg = "", *domain = NULL, *kind = "";
+
+    for (gsize i = 0; i < n_fields; i++) {
+        if (g_str_equal(fields[i].key, "MESSAGE")) {
+            msg = fields[i].value;
+        } else if (g_str_equal(fields[i].key, "GLIB_DOMAIN")) {
+            domain = fields[i].value;
+        }
+    }
+    if (g_log_writer_default_would_drop(level, domain)) {
+        return NULL;
+    }
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) {
+        kind = "error: ";
+    } else if (level & G_LOG_LEVEL_WARNING) {
+        kind = "warning: ";
+    }
+    return g_strdup_printf("%s: %s%s", prog, kind, msg);
+}

@@ -330,24 +330,12 @@ static GLogWriterOutput log_writer(GLogLevelFlags level,
                                    const GLogField *fields, gsize n_fields,
                                    gpointer opaque)
 {
-    const char *msg = "", *domain = NULL, *kind = "";
+    g_autofree char *text =
+        vh_log_format("vmhost-stream", level, fields, n_fields);
 
-    for (gsize i = 0; i < n_fields; i++) {
-        if (g_str_equal(fields[i].key, "MESSAGE")) {
-            msg = fields[i].value;
-        } else if (g_str_equal(fields[i].key, "GLIB_DOMAIN")) {
-            domain = fields[i].value;
-        }
+    if (text) {
+        fprintf(stderr, "%s\n", text);
     }
-    if (g_log_writer_default_would_drop(level, domain)) {
-        return G_LOG_WRITER_HANDLED;
-    }
-    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) {
-        kind = "error: ";
-    } else if (level & G_LOG_LEVEL_WARNING) {
-        kind = "warning: ";
-    }
-    fprintf(stderr, "vmhost-stream: %s%s\n", kind, msg);
     return G_LOG_WRITER_HANDLED;
 }
 

@@ -200,25 +200,11 @@ static GLogWriterOutput log_writer(GLogLevelFlags level,
                                    gpointer opaque)
 {
     Vmhost *vm = opaque;
-    const char *msg = NULL, *domain = NULL, *kind = "";
-    g_autofree char *text = NULL;
+    g_autofree char *text = vh_log_format("vmhost", level, fields, n_fields);
 
-    for (gsize i = 0; i < n_fields; i++) {
-        if (g_str_equal(fields[i].key, "MESSAGE")) {
-            msg = fields[i].value;
-        } else if (g_str_equal(fields[i].key, "GLIB_DOMAIN")) {
-            domain = fields[i].value;
-        }
-    }
-    if (g_log_writer_default_would_drop(level, domain)) {
+    if (!text) {
         return G_LOG_WRITER_HANDLED;
     }
-    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) {
-        kind = "error: ";
-    } else if (level & G_LOG_LEVEL_WARNING) {
-        kind = "warning: ";
-    }
-    text = g_strdup_printf("vmhost: %s%s", kind, msg ? msg : "");
     if (vm->log) {
         log_line(vm, text);
     } else {

@@ -33,4 +33,15 @@ typedef enum {
     VH_ERROR_CHILD_FAILED,      /* a child process exited non-zero */
 } VhErrorCode;
 
+/*
+ * A structured GLib log record as one line for the operator, in the form
+ * programs print their own errors: "@prog: warning: MESSAGE" (errors and
+ * criticals "error: ", warnings "warning: ", the rest bare), without a
+ * line end. NULL when GLib's default writer would drop the record (debug
+ * and info unless G_MESSAGES_DEBUG asks for them). For log writer
+ * functions (g_log_set_writer_func) of the programs.
+ */
+char *vh_log_format(const char *prog, GLogLevelFlags level,
+                    const GLogField *fields, gsize n_fields);
+
 G_END_DECLS
