@@ -1,0 +1,145 @@
+/*
+ * VhDomainDef: a libvirt domain XML document for what a vmhost machine has.
+ *
+ *     g_autoptr(VhDomainDef) def = vh_domain_def_parse(xml, -1, 0, errp);
+ *     if (!def) {
+ *         return NULL;   // VH_VIR_ERROR: XML_ERROR (with the line),
+ *     }                  // CONFIG_UNSUPPORTED (naming the device), ...
+ *     g_print("%s has %" G_GUINT64_FORMAT " KiB\n",
+ *             vh_domain_def_get_name(def), vh_domain_def_get_memory_kib(def));
+ *     g_autofree char *out = vh_domain_def_format(def, 0);
+ *
+ * The parsed libxml2 document is the truth: getters read it, setters edit
+ * it, and vh_domain_def_format() serialises it, so elements, attributes and
+ * <metadata> in other namespaces that vmhost does not model survive
+ * parse -> edit -> format verbatim (libvirt-glib's lesson; the GLib client
+ * library builds its config objects on the same document).
+ *
+ * Parsing validates what vmhost models (libvirt's meaning for each):
+ * <domain type='vmhost'> ('kvm' and 'qemu' are accepted as the same), name
+ * (required, no '/'), uuid (generated when absent), title, description,
+ * memory / currentMemory with unit= (b, KiB, k, MiB, M, GiB, G, TiB, T;
+ * default KiB), vcpu, os/type ('hvm'), on_poweroff / on_reboot / on_crash,
+ * <devices> with <serial> / <console> of type pty, unix (bind/connect) and
+ * tcp (bind/connect, with <protocol type='raw'|'telnet'/> and tls='yes'),
+ * <metadata>. Any device vmhost cannot provide (disk, interface, graphics,
+ * ...) fails with CONFIG_UNSUPPORTED naming it ("unsupported configuration:
+ * device <disk> is not supported by vmhost"); nothing is dropped silently.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "vmhost/util/vir-error.h"
+
+G_BEGIN_DECLS
+
+typedef struct _VhDomainDef VhDomainDef;
+
+#define VH_DOMAIN_UUID_LEN 16
+
+/* vh_domain_def_format() flags: libvirt's VIR_DOMAIN_XML_* values. */
+typedef enum {
+    VH_DOMAIN_XML_SECURE = 1 << 0,   /* include secrets (none yet) */
+    VH_DOMAIN_XML_INACTIVE = 1 << 1, /* the persistent config, no live data */
+} VhDomainXmlFlags;
+
+typedef enum {
+    VH_DOMAIN_CHR_PTY,
+    VH_DOMAIN_CHR_UNIX,
+    VH_DOMAIN_CHR_TCP,
+} VhDomainChrType;
+
+/* One <serial> or <console> (transfer none views into the document). */
+typedef struct {
+    bool is_console;      /* <console> rather than <serial> */
+    VhDomainChrType type;
+    const char *path;     /* unix: the socket; pty: the live pty, or NULL */
+    const char *host;     /* tcp */
+    const char *service;  /* tcp: the port */
+    bool listen;          /* mode='bind' */
+    bool telnet;          /* <protocol type='telnet'/> */
+    bool tls;             /* tcp with tls='yes' */
+    int port;             /* <target port='N'/> */
+} VhDomainChr;
+
+/*
+ * Parse @len bytes of @xml (-1: NUL-terminated). Errors: VH_VIR_ERROR with
+ * XML_ERROR for malformed XML ("XML error: line 3: ..."), CONFIG_UNSUPPORTED
+ * for what vmhost cannot provide, XML_ERROR for a missing/invalid value
+ * ("XML error: invalid memory unit 'XB'"). Documents over 4 MiB are refused.
+ * @flags: reserved, 0.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+VhDomainDef *vh_domain_def_parse(const char *xml, gssize len, guint flags,
+                                 GError **errp);
+void vh_domain_def_free(VhDomainDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhDomainDef, vh_domain_def_free)
+
+/* A deep copy (a new document). */
+VhDomainDef *vh_domain_def_copy(const VhDomainDef *def);
+
+/* The document as libvirt would print it (indented). (transfer full) */
+char *vh_domain_def_format(const VhDomainDef *def, guint flags);
+
+const char *vh_domain_def_get_name(const VhDomainDef *def);
+void vh_domain_def_set_name(VhDomainDef *def, const char *name);
+void vh_domain_def_get_uuid(const VhDomainDef *def,
+                            guint8 uuid[VH_DOMAIN_UUID_LEN]);
+/* The UUID in its usual text form (transfer full). */
+char *vh_domain_def_get_uuid_string(const VhDomainDef *def);
+const char *vh_domain_def_get_title(const VhDomainDef *def);       /* or NULL */
+const char *vh_domain_def_get_description(const VhDomainDef *def); /* or NULL */
+guint64 vh_domain_def_get_memory_kib(const VhDomainDef *def);
+guint64 vh_domain_def_get_current_memory_kib(const VhDomainDef *def);
+guint vh_domain_def_get_vcpus(const VhDomainDef *def);
+/* "destroy", "restart", "preserve", ... as written (default "destroy"). */
+const char *vh_domain_def_get_on_poweroff(const VhDomainDef *def);
+const char *vh_domain_def_get_on_crash(const VhDomainDef *def);
+
+/* Serial ports then consoles, in document order. (transfer container) */
+GArray *vh_domain_def_get_chardevs(const VhDomainDef *def); /* VhDomainChr */
+
+/*
+ * Record the live pty path of serial port @port (the machine's -chardev pty
+ * told its path): <source path='...'/> and the tty='...' attribute, as
+ * libvirt shows a running domain.
+ */
+void vh_domain_def_set_pty_path(VhDomainDef *def, int port, const char *path);
+
+/* The document (libxml2's xmlDocPtr) for the GLib library's live views. */
+gpointer vh_domain_def_get_xml_doc(VhDomainDef *def);
+
+/*
+ * What the daemon decides per machine, and the command line it makes from
+ * the document: "-name NAME -m SIZE -nodefaults -nographic
+ * -qmp unix:QMP,server,nowait -pidfile PIDFILE -D LOGFILE -daemonize"
+ * (no -daemonize when @daemonize is false), one -chardev + -device
+ * isa-serial per <serial> (pty -> -chardev pty; unix/tcp -> -chardev socket
+ * with server/nowait from mode='bind', telnet from <protocol>; tls='yes'
+ * adds -object tls-creds-x509,id=chrtlsN,endpoint=server|client,
+ * dir=CHARDEV_TLS_DIR,verify-peer=on|off and tls-creds=chrtlsN), and
+ * -S when @start_paused. Paths are the daemon's per-domain run files.
+ */
+typedef struct {
+    const char *vmhost_binary; /* "vmhost" or a path */
+    const char *qmp_socket;
+    const char *pidfile;
+    const char *logfile;
+    const char *chardev_tls_dir;  /* NULL: tls='yes' is an error */
+    bool chardev_tls_verify;
+    bool daemonize;
+    bool start_paused;
+} VhDomainArgvOptions;
+
+/* (transfer full) NULL-terminated; NULL with CONFIG_UNSUPPORTED on error. */
+G_GNUC_WARN_UNUSED_RESULT
+GStrv vh_domain_def_to_argv(const VhDomainDef *def,
+                            const VhDomainArgvOptions *opts, GError **errp);
+
+/* Text form <-> bytes of a UUID ("c7a5fdbd-edaf-9455-926a-d65c16db1809"). */
+bool vh_domain_uuid_parse(const char *str, guint8 uuid[VH_DOMAIN_UUID_LEN]);
+char *vh_domain_uuid_format(const guint8 uuid[VH_DOMAIN_UUID_LEN]);
+
+G_END_DECLS

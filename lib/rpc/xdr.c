@@ -1,0 +1,2 @@
+/* Placeholder until the rpc helper lands xdr.c. */
+#include <glib.h>
