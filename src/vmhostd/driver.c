@@ -1,0 +1,2 @@
+/* Placeholder until the driver helper lands driver.c. */
+#include "driver.h"

@@ -1,0 +1,5 @@
+/* Placeholder until the daemon helper lands main.c. */
+int main(void)
+{
+    return 1;
+}

@@ -1,0 +1,2 @@
+/* Placeholder until the protocol helper lands remote.c. */
+#include "remote.h"
