@@ -15,7 +15,9 @@ typedef struct {
 
 struct _VhConf {
     char *name;
-    GHashTable *values; /* key -> ConfValue */
+    GHashTable *values;        /* key -> ConfValue */
+    VhConfUnknownFunc unknown; /* NULL: an unknown key is an error */
+    gpointer unknown_opaque;
 };
 
 /* The scanner: a position in the text, with line and column for errors. */
@@ -327,6 +329,34 @@ static bool scan_value(Scanner *s, const VhConfKey *key, ConfValue *v,
     }
 }
 
+/* An unknown key's value is read as whatever it looks like, then dropped. */
+static bool skip_unknown(Scanner *s, VhConf *conf, const char *name, guint line,
+                         GError **errp)
+{
+    char c = peek(s);
+    VhConfKey any = {name, VH_CONF_INT};
+    ConfValue v = {0};
+    bool ok;
+
+    if (c == '"' || c == '\'') {
+        any.type = VH_CONF_STRING;
+    } else if (c == '[') {
+        any.type = VH_CONF_LIST;
+    }
+    ok = scan_value(s, &any, &v, errp);
+    g_free(v.str);
+    g_strfreev(v.list);
+    if (!ok) {
+        return false;
+    }
+    conf->unknown(s->name, line, name, conf->unknown_opaque);
+    skip_blank(s, false);
+    if (!at_end(s) && peek(s) != '\n') {
+        return syntax_error(s, errp, "end of line after the value");
+    }
+    return true;
+}
+
 /* One "key = value" line, the scanner at the key's first character. */
 static bool scan_entry(Scanner *s, VhConf *conf, const VhConfKey *keys,
                        GError **errp)
@@ -352,6 +382,9 @@ static bool scan_entry(Scanner *s, VhConf *conf, const VhConfKey *keys,
     s->p++;
     skip_blank(s, false);
     key = find_key(keys, name);
+    if (!key && conf->unknown) {
+        return skip_unknown(s, conf, name, line, errp);
+    }
     if (!key) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG, "%s:%u: unknown key '%s'",
                     s->name, line, name);
@@ -381,6 +414,13 @@ static bool scan_entry(Scanner *s, VhConf *conf, const VhConfKey *keys,
 VhConf *vh_conf_parse(const char *name, const char *text, gsize len,
                       const VhConfKey *keys, GError **errp)
 {
+    return vh_conf_parse_full(name, text, len, keys, NULL, NULL, errp);
+}
+
+VhConf *vh_conf_parse_full(const char *name, const char *text, gsize len,
+                           const VhConfKey *keys, VhConfUnknownFunc unknown,
+                           gpointer opaque, GError **errp)
+{
     g_autoptr(VhConf) conf = g_new0(VhConf, 1);
     Scanner s = {
         .name = name,
@@ -391,6 +431,8 @@ VhConf *vh_conf_parse(const char *name, const char *text, gsize len,
     };
 
     conf->name = g_strdup(name);
+    conf->unknown = unknown;
+    conf->unknown_opaque = opaque;
     conf->values =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, conf_value_free);
     for (;;) {
@@ -412,6 +454,13 @@ VhConf *vh_conf_parse(const char *name, const char *text, gsize len,
 VhConf *vh_conf_load_file(const char *path, const VhConfKey *keys,
                           GError **errp)
 {
+    return vh_conf_load_file_full(path, keys, NULL, NULL, errp);
+}
+
+VhConf *vh_conf_load_file_full(const char *path, const VhConfKey *keys,
+                               VhConfUnknownFunc unknown, gpointer opaque,
+                               GError **errp)
+{
     g_autofree char *text = NULL;
     gsize len = 0;
     g_autoptr(GError) err = NULL;
@@ -425,7 +474,7 @@ VhConf *vh_conf_load_file(const char *path, const VhConfKey *keys,
                                                : err->message);
         return NULL;
     }
-    return vh_conf_parse(path, text, len, keys, errp);
+    return vh_conf_parse_full(path, text, len, keys, unknown, opaque, errp);
 }
 
 void vh_conf_free(VhConf *conf)

@@ -60,6 +60,23 @@ G_GNUC_WARN_UNUSED_RESULT
 VhConf *vh_conf_load_file(const char *path, const VhConfKey *keys,
                           GError **errp);
 
+/*
+ * The same, but a key not in @keys is passed to @unknown (file name, line,
+ * key) and skipped instead of failing: for files shared with another
+ * program's keys (vmhostd.conf may be a copy of libvirtd.conf). The value
+ * must still be well-formed.
+ */
+typedef void (*VhConfUnknownFunc)(const char *name, guint line, const char *key,
+                                  gpointer opaque);
+G_GNUC_WARN_UNUSED_RESULT
+VhConf *vh_conf_parse_full(const char *name, const char *text, gsize len,
+                           const VhConfKey *keys, VhConfUnknownFunc unknown,
+                           gpointer opaque, GError **errp);
+G_GNUC_WARN_UNUSED_RESULT
+VhConf *vh_conf_load_file_full(const char *path, const VhConfKey *keys,
+                               VhConfUnknownFunc unknown, gpointer opaque,
+                               GError **errp);
+
 void vh_conf_free(VhConf *conf);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhConf, vh_conf_free)
 
