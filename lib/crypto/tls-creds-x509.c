@@ -13,6 +13,11 @@ struct _VhTlsCredsX509 {
     VhTlsCreds parent;
 
     bool sanity_check;
+    /* Explicit files (libvirt's layout) instead of names inside "dir". */
+    char *ca_file;
+    char *crl_file;
+    char *cert_file;
+    char *key_file;
     gnutls_certificate_credentials_t cred;
     gnutls_dh_params_t dh_params;
     unsigned int n_identities;
@@ -21,6 +26,10 @@ struct _VhTlsCredsX509 {
 enum {
     PROP_0,
     PROP_SANITY_CHECK,
+    PROP_CA_FILE,
+    PROP_CRL_FILE,
+    PROP_CERT_FILE,
+    PROP_KEY_FILE,
     N_PROPS,
 };
 
@@ -72,12 +81,28 @@ static bool check_dir(const char *dir, GError **errp)
     return true;
 }
 
+/* Files mode: ca-file is set, and "dir" is not used. */
+static bool files_mode(VhTlsCredsX509 *self)
+{
+    return self->ca_file != NULL;
+}
+
+/* @explicit_path in files mode, else @name inside @dir. (transfer full) */
+static char *file_path(VhTlsCredsX509 *self, const char *dir,
+                       const char *explicit_path, const char *name)
+{
+    if (files_mode(self)) {
+        return g_strdup(explicit_path);
+    }
+    return g_build_filename(dir, name, NULL);
+}
+
 static bool load_ca(VhTlsCredsX509 *self, const char *dir, CaBundle *ca,
                     GError **errp)
 {
     int rc;
 
-    ca->path = g_build_filename(dir, VH_TLS_X509_CA_CERT, NULL);
+    ca->path = file_path(self, dir, self->ca_file, VH_TLS_X509_CA_CERT);
     if (!vh_crypto_load_certs(ca->path, "CA certificate", &ca->certs, &ca->n,
                               errp)) {
         return false;
@@ -94,13 +119,14 @@ static bool load_ca(VhTlsCredsX509 *self, const char *dir, CaBundle *ca,
 
 static bool load_crl(VhTlsCredsX509 *self, const char *dir, GError **errp)
 {
-    g_autofree char *path = g_build_filename(dir, VH_TLS_X509_CA_CRL, NULL);
+    g_autofree char *path =
+        file_path(self, dir, self->crl_file, VH_TLS_X509_CA_CRL);
     g_autofree char *data = NULL;
     gnutls_datum_t datum;
     size_t len = 0;
     int rc;
 
-    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+    if (!path || !g_file_test(path, G_FILE_TEST_EXISTS)) {
         return true;
     }
     data = vh_crypto_read_file(path, "CA revocation list", &len, errp);
@@ -122,6 +148,9 @@ static bool load_crl(VhTlsCredsX509 *self, const char *dir, GError **errp)
 
 static bool load_dh_params(VhTlsCredsX509 *self, const char *dir, GError **errp)
 {
+    if (files_mode(self)) {
+        return true; /* libvirt's layout has no DH parameters file */
+    }
     if (!vh_crypto_load_dh_params(dir, &self->dh_params, errp)) {
         return false;
     }
@@ -131,16 +160,14 @@ static bool load_dh_params(VhTlsCredsX509 *self, const char *dir, GError **errp)
     return true;
 }
 
-/* One identity: @cert_name + @key_name inside @dir. */
-static bool load_identity(VhTlsCredsX509 *self, const char *dir,
-                          const CaBundle *ca, const char *cert_name,
-                          const char *key_name, GError **errp)
+/* One identity: @cert_path + @key_path. */
+static bool load_identity(VhTlsCredsX509 *self, const CaBundle *ca,
+                          const char *cert_path, const char *key_path,
+                          GError **errp)
 {
     bool is_server = vh_tls_creds_get_endpoint(VH_TLS_CREDS(self)) ==
                      VH_TLS_CREDS_ENDPOINT_SERVER;
     const char *role = is_server ? "server" : "client";
-    g_autofree char *cert_path = g_build_filename(dir, cert_name, NULL);
-    g_autofree char *key_path = g_build_filename(dir, key_name, NULL);
     g_autofree char *cert_what = g_strdup_printf("%s certificate", role);
     g_autofree char *key_what = g_strdup_printf("%s private key", role);
     g_auto(VhCertList) chain = {0};
@@ -173,9 +200,9 @@ static bool load_identity(VhTlsCredsX509 *self, const char *dir,
     }
     if (!vh_x509_key_matches_cert(chain.certs[0], key)) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
-                    "%s does not match %s in %s (the key is not the "
+                    "%s does not match %s (the key is not the "
                     "certificate's public key)",
-                    key_name, cert_name, dir);
+                    key_path, cert_path);
         return false;
     }
     rc = gnutls_certificate_set_x509_key(self->cred, chain.certs, chain.n, key);
@@ -196,11 +223,42 @@ static bool file_exists(const char *dir, const char *name)
     return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
+/* Load @cert_name + @key_name inside @dir. */
+static bool load_identity_in(VhTlsCredsX509 *self, const char *dir,
+                             const CaBundle *ca, const char *cert_name,
+                             const char *key_name, GError **errp)
+{
+    g_autofree char *cert_path = g_build_filename(dir, cert_name, NULL);
+    g_autofree char *key_path = g_build_filename(dir, key_name, NULL);
+
+    return load_identity(self, ca, cert_path, key_path, errp);
+}
+
+/* Files mode: cert-file and key-file, both or (client only) neither. */
+static bool load_file_identity(VhTlsCredsX509 *self, const CaBundle *ca,
+                               bool is_server, GError **errp)
+{
+    if (!self->cert_file && !self->key_file && !is_server) {
+        return true; /* a client without a certificate of its own */
+    }
+    if (!self->cert_file || !self->key_file) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "tls-creds-x509 with ca-file needs both cert-file and "
+                    "key-file%s",
+                    is_server ? "" : " or neither");
+        return false;
+    }
+    return load_identity(self, ca, self->cert_file, self->key_file, errp);
+}
+
 static bool load_server_identities(VhTlsCredsX509 *self, const char *dir,
                                    const CaBundle *ca, GError **errp)
 {
-    if (!load_identity(self, dir, ca, VH_TLS_X509_SERVER_CERT,
-                       VH_TLS_X509_SERVER_KEY, errp)) {
+    if (files_mode(self)) {
+        return load_file_identity(self, ca, true, errp);
+    }
+    if (!load_identity_in(self, dir, ca, VH_TLS_X509_SERVER_CERT,
+                          VH_TLS_X509_SERVER_KEY, errp)) {
         return false;
     }
     for (int i = 0; i < VH_TLS_X509_MAX_EXTRA_IDENTITIES; i++) {
@@ -216,7 +274,7 @@ static bool load_server_identities(VhTlsCredsX509 *self, const char *dir,
                         key);
             return false;
         }
-        if (!load_identity(self, dir, ca, cert, key, errp)) {
+        if (!load_identity_in(self, dir, ca, cert, key, errp)) {
             return false;
         }
     }
@@ -226,9 +284,14 @@ static bool load_server_identities(VhTlsCredsX509 *self, const char *dir,
 static bool load_client_identity(VhTlsCredsX509 *self, const char *dir,
                                  const CaBundle *ca, GError **errp)
 {
-    bool have_cert = file_exists(dir, VH_TLS_X509_CLIENT_CERT);
-    bool have_key = file_exists(dir, VH_TLS_X509_CLIENT_KEY);
+    bool have_cert;
+    bool have_key;
 
+    if (files_mode(self)) {
+        return load_file_identity(self, ca, false, errp);
+    }
+    have_cert = file_exists(dir, VH_TLS_X509_CLIENT_CERT);
+    have_key = file_exists(dir, VH_TLS_X509_CLIENT_KEY);
     if (have_cert != have_key) {
         g_set_error(
             errp, VH_ERROR, VH_ERROR_CERT_FILE,
@@ -240,8 +303,8 @@ static bool load_client_identity(VhTlsCredsX509 *self, const char *dir,
     if (!have_cert) {
         return true; /* a client without a certificate of its own */
     }
-    return load_identity(self, dir, ca, VH_TLS_X509_CLIENT_CERT,
-                         VH_TLS_X509_CLIENT_KEY, errp);
+    return load_identity_in(self, dir, ca, VH_TLS_X509_CLIENT_CERT,
+                            VH_TLS_X509_CLIENT_KEY, errp);
 }
 
 static bool vh_tls_creds_x509_load(VhTlsCreds *creds, GError **errp)
@@ -254,7 +317,7 @@ static bool vh_tls_creds_x509_load(VhTlsCreds *creds, GError **errp)
     bool ok;
     int rc;
 
-    if (!check_dir(dir, errp)) {
+    if (!files_mode(self) && !check_dir(dir, errp)) {
         return false;
     }
     rc = gnutls_certificate_allocate_credentials(&self->cred);
@@ -309,6 +372,22 @@ static void vh_tls_creds_x509_set_property(GObject *obj, guint id,
     case PROP_SANITY_CHECK:
         self->sanity_check = g_value_get_boolean(value);
         break;
+    case PROP_CA_FILE:
+        g_free(self->ca_file);
+        self->ca_file = g_value_dup_string(value);
+        break;
+    case PROP_CRL_FILE:
+        g_free(self->crl_file);
+        self->crl_file = g_value_dup_string(value);
+        break;
+    case PROP_CERT_FILE:
+        g_free(self->cert_file);
+        self->cert_file = g_value_dup_string(value);
+        break;
+    case PROP_KEY_FILE:
+        g_free(self->key_file);
+        self->key_file = g_value_dup_string(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
         break;
@@ -323,6 +402,18 @@ static void vh_tls_creds_x509_get_property(GObject *obj, guint id,
     switch (id) {
     case PROP_SANITY_CHECK:
         g_value_set_boolean(value, self->sanity_check);
+        break;
+    case PROP_CA_FILE:
+        g_value_set_string(value, self->ca_file);
+        break;
+    case PROP_CRL_FILE:
+        g_value_set_string(value, self->crl_file);
+        break;
+    case PROP_CERT_FILE:
+        g_value_set_string(value, self->cert_file);
+        break;
+    case PROP_KEY_FILE:
+        g_value_set_string(value, self->key_file);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
@@ -340,6 +431,10 @@ static void vh_tls_creds_x509_finalize(GObject *obj)
     if (self->dh_params) {
         gnutls_dh_params_deinit(self->dh_params);
     }
+    g_free(self->ca_file);
+    g_free(self->crl_file);
+    g_free(self->cert_file);
+    g_free(self->key_file);
     G_OBJECT_CLASS(vh_tls_creds_x509_parent_class)->finalize(obj);
 }
 
@@ -358,6 +453,19 @@ static void vh_tls_creds_x509_class_init(VhTlsCredsX509Class *klass)
         "sanity-check", "Sanity check",
         "Check the certificates against QEMU's rules when loading", TRUE,
         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+    props[PROP_CA_FILE] = g_param_spec_string(
+        "ca-file", "CA file",
+        "CA certificate file; when set, the four files replace \"dir\"", NULL,
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+    props[PROP_CRL_FILE] = g_param_spec_string(
+        "crl-file", "CRL file", "CA revocation list file (optional)", NULL,
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+    props[PROP_CERT_FILE] = g_param_spec_string(
+        "cert-file", "Certificate file", "Own certificate (chain) file", NULL,
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+    props[PROP_KEY_FILE] = g_param_spec_string(
+        "key-file", "Key file", "Own private key file", NULL,
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(oclass, N_PROPS, props);
 }
 

@@ -15,6 +15,17 @@
  * missing cert; a cert without its key is an error). A cert file may hold a
  * chain, leaf first.
  *
+ * libvirt's layout names the files one by one instead: with "ca-file" set,
+ * "dir" is not used and the files are "ca-file", "crl-file" (optional; a
+ * missing file is skipped), "cert-file" + "key-file" (required for a server;
+ * both or neither for a client); no extra identities, no DH parameters.
+ *
+ *     g_initable_new(VH_TYPE_TLS_CREDS_X509, NULL, errp,
+ *         "endpoint", VH_TLS_CREDS_ENDPOINT_SERVER,
+ *         "ca-file", "/etc/pki/CA/cacert.pem",
+ *         "cert-file", "/etc/pki/libvirt/servercert.pem",
+ *         "key-file", "/etc/pki/libvirt/private/serverkey.pem", NULL);
+ *
  * Loading fails with an error naming the file and the reason; with
  * "sanity-check" (default TRUE) every identity passes the checks of
  * x509-check.h first. A server that verifies peers requires a client
