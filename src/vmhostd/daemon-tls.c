@@ -1,0 +1,216 @@
+/*
+ * The daemon's TLS: server credentials from libvirt's certificate files,
+ * and the accept path every TLS listener uses: handshake with a timeout,
+ * the client certificate verified, its DN matched against
+ * tls_allowed_dn_list.
+ *
+ * A refused client never gets libvirt's 0x01 confirmation byte: the daemon
+ * sends a fatal access_denied alert and closes, so virsh reports "Unable to
+ * read TLS confirmation" with the alert, and the daemon logs who and why.
+ */
+#include "daemon.h"
+
+#include "vmhost/crypto/tls-creds-x509.h"
+#include "vmhost/crypto/tls-priority.h"
+#include "vmhost/util/conf.h"
+
+#include <fnmatch.h>
+
+/* A client must finish its TLS handshake within this many seconds. */
+#define HANDSHAKE_TIMEOUT_S 15
+
+struct _VhDaemonTls {
+    VhTlsCreds *creds;
+    bool verify;
+    char **allowed; /* NULL: any verified client */
+    char *allowed_where;
+};
+
+bool vh_daemon_dn_allowed(const char *const *list, const char *dn)
+{
+    if (!list) {
+        return true;
+    }
+    if (!dn) {
+        return false;
+    }
+    for (; *list; list++) {
+        if (fnmatch(*list, dn, 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+VhDaemonTls *vh_daemon_tls_new(const VhDaemonConfig *cfg, GError **errp)
+{
+    g_autoptr(VhTlsCreds) creds = NULL;
+    const VhTlsPriority *prio;
+    VhDaemonTls *t;
+
+    if (cfg->tls_priority) {
+        /* The decision point's "config" level: tls_priority of our file. */
+        VhHostConf hc = {
+            .path = cfg->config_file,
+            .tls_priority = cfg->tls_priority,
+        };
+        vh_host_conf_set(&hc);
+    }
+    creds = g_initable_new(
+        VH_TYPE_TLS_CREDS_X509, NULL, errp, "endpoint",
+        VH_TLS_CREDS_ENDPOINT_SERVER, "ca-file", cfg->ca_file, "crl-file",
+        cfg->crl_file, "cert-file", cfg->cert_file, "key-file", cfg->key_file,
+        "sanity-check", !cfg->tls_no_sanity_certificate, "verify-peer",
+        !cfg->tls_no_verify_certificate, NULL);
+    if (!creds) {
+        return NULL;
+    }
+    prio = vh_tls_creds_get_priority_info(creds);
+    g_info("TLS: certificate %s, priority %s (%s, from the %s)", cfg->cert_file,
+           prio->string, vh_tls_priority_resolution_name(prio->resolution),
+           vh_tls_priority_source_name(prio->source));
+    if (cfg->tls_no_verify_certificate) {
+        g_warning("TLS: tls_no_verify_certificate = 1: clients are not "
+                  "verified, any TLS client may manage domains");
+    } else if (cfg->tls_allowed_dn_list && !cfg->tls_allowed_dn_list[0]) {
+        g_warning("TLS: tls_allowed_dn_list (%s) is empty: every TLS client "
+                  "will be refused",
+                  cfg->tls_allowed_dn_list_where);
+    }
+    t = g_new0(VhDaemonTls, 1);
+    t->creds = g_steal_pointer(&creds);
+    t->verify = !cfg->tls_no_verify_certificate;
+    t->allowed = g_strdupv(cfg->tls_allowed_dn_list);
+    t->allowed_where = g_strdup(cfg->tls_allowed_dn_list_where);
+    return t;
+}
+
+void vh_daemon_tls_free(VhDaemonTls *t)
+{
+    if (!t) {
+        return;
+    }
+    g_clear_object(&t->creds);
+    g_strfreev(t->allowed);
+    g_free(t->allowed_where);
+    g_free(t);
+}
+
+/* One client in its handshake. */
+typedef struct {
+    VhDaemonTls *t;
+    VhChannelTls *tls;
+    char *peer;
+    GCancellable *cancel;
+    guint timer;
+    bool timed_out;
+    VhDaemonTlsDone done;
+    gpointer opaque;
+} Pending;
+
+static void pending_free(Pending *p)
+{
+    if (p->timer) {
+        g_source_remove(p->timer);
+    }
+    g_clear_object(&p->tls);
+    g_clear_object(&p->cancel);
+    g_free(p->peer);
+    g_free(p);
+}
+
+static gboolean on_timeout(gpointer opaque)
+{
+    Pending *p = opaque;
+
+    p->timer = 0;
+    p->timed_out = true;
+    g_cancellable_cancel(p->cancel);
+    return G_SOURCE_REMOVE;
+}
+
+/* Refuse after the handshake: a fatal alert the client can show, close. */
+static void refuse(Pending *p)
+{
+    gnutls_session_t s =
+        vh_tls_session_get_gnutls(vh_channel_tls_get_session(p->tls));
+
+    if (vh_channel_set_blocking(VH_CHANNEL(p->tls), true, NULL)) {
+        gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_ACCESS_DENIED);
+    }
+    vh_channel_close(VH_CHANNEL(p->tls), NULL);
+    p->done(NULL, NULL, p->opaque);
+}
+
+static void on_handshake(GObject *src, GAsyncResult *res, gpointer opaque)
+{
+    Pending *p = opaque;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *identity = NULL;
+    const char *dn;
+
+    if (p->timer) {
+        g_source_remove(p->timer);
+        p->timer = 0;
+    }
+    if (!vh_channel_tls_handshake_finish(p->tls, res, &err)) {
+        if (p->timed_out) {
+            g_warning("TLS client %s refused: no TLS handshake within %d s",
+                      p->peer, HANDSHAKE_TIMEOUT_S);
+        } else {
+            g_warning("TLS client %s refused: %s", p->peer, err->message);
+        }
+        vh_channel_close(VH_CHANNEL(p->tls), NULL);
+        p->done(NULL, NULL, p->opaque);
+        pending_free(p);
+        return;
+    }
+    dn = vh_channel_tls_get_peer_name(p->tls);
+    if (p->t->verify &&
+        !vh_daemon_dn_allowed((const char *const *)p->t->allowed, dn)) {
+        g_warning("TLS client %s from %s refused: its DN is not in "
+                  "tls_allowed_dn_list (%s)",
+                  dn ? dn : "(no certificate)", p->peer, p->t->allowed_where);
+        refuse(p);
+        pending_free(p);
+        return;
+    }
+    if (!vh_channel_set_blocking(VH_CHANNEL(p->tls), true, &err)) {
+        g_warning("TLS client %s dropped: %s", p->peer, err->message);
+        vh_channel_close(VH_CHANNEL(p->tls), NULL);
+        p->done(NULL, NULL, p->opaque);
+        pending_free(p);
+        return;
+    }
+    identity =
+        g_strdup_printf("%s from %s", dn ? dn : "unverified client", p->peer);
+    p->done(p->tls, identity, p->opaque);
+    pending_free(p);
+}
+
+void vh_daemon_tls_accept(VhDaemonTls *t, VhChannelSocket *sock,
+                          const char *peer, VhDaemonTlsDone done,
+                          gpointer opaque)
+{
+    g_autoptr(GError) err = NULL;
+    Pending *p;
+    VhChannelTls *tls;
+
+    if (!vh_channel_set_blocking(VH_CHANNEL(sock), false, &err) ||
+        !(tls = vh_channel_tls_new_server(VH_CHANNEL(sock), t->creds, NULL,
+                                          &err))) {
+        g_warning("TLS client %s dropped: %s", peer, err->message);
+        vh_channel_close(VH_CHANNEL(sock), NULL);
+        done(NULL, NULL, opaque);
+        return;
+    }
+    p = g_new0(Pending, 1);
+    p->t = t;
+    p->tls = tls;
+    p->peer = g_strdup(peer);
+    p->cancel = g_cancellable_new();
+    p->done = done;
+    p->opaque = opaque;
+    p->timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S, on_timeout, p);
+    vh_channel_tls_handshake(tls, p->cancel, on_handshake, p);
+}
