@@ -56,13 +56,16 @@ static void send_greeting(VhQmp *qmp)
 
 static void send_event(VhQmp *qmp, const char *name, JsonObject *data)
 {
-    g_autoptr(JsonObject) ev = json_object_new();
-    JsonObject *ts = json_object_new();
+    g_autoptr(JsonObject) ev = NULL;
+    JsonObject *ts;
     gint64 now = g_get_real_time();
 
+    /* Before negotiation a monitor gets no events: build nothing. */
     if (!qmp->negotiated) {
         return;
     }
+    ev = json_object_new();
+    ts = json_object_new();
     json_object_set_string_member(ev, "event", name);
     if (data) {
         json_object_set_object_member(ev, "data", json_object_ref(data));

@@ -403,6 +403,49 @@ static void test_events_need_negotiation(void)
     teardown(&f);
 }
 
+/*
+ * Events while a QMP monitor has not negotiated are dropped without a
+ * trace: chardev notices, STOP/RESUME and any other event. What a dropped
+ * event built must be freed; the ASan build (detect_leaks=1) fails here
+ * on a leak, one per event and monitor.
+ */
+static void test_events_unnegotiated_no_leak(void)
+{
+    Fixture f = {0};
+    MonPeer other = {0};
+    g_autoptr(VhQmp) q2 = NULL;
+    g_autofree char *greeting = NULL;
+    g_autoptr(GError) err = NULL;
+    VhChardev *chr;
+
+    f.host.machine = mon_machine_new();
+    setup(&f);
+    mon_peer_open(&other, "qmp1");
+    q2 = vh_qmp_new(&f.host, other.chr);
+    greeting = mon_read_until(&other, "\r\n");
+    chr = add_chardev("socket,id=ev2,host=127.0.0.1,port=0,server=on,wait=off",
+                      true);
+    for (int i = 0; i < 20; i++) {
+        int fd = vh_test_tcp_connect(port_of(chr));
+        g_autoptr(JsonObject) c = wait_event(&f, "CHARDEV_CONNECTED", "ev2");
+
+        close(fd);
+        g_autoptr(JsonObject) d = wait_event(&f, "CHARDEV_DISCONNECTED", "ev2");
+    }
+    for (int i = 0; i < 20; i++) {
+        g_assert_true(vh_machine_cont(f.host.machine, &err));
+        g_assert_true(vh_machine_stop(f.host.machine, &err));
+        vh_qmp_emit_event("CUSTOM", NULL);
+    }
+    mon_settle();
+    g_assert_cmpstr(other.in->str, ==, "");
+    detach("ev2");
+    g_clear_pointer(&q2, vh_qmp_free);
+    mon_peer_close(&other);
+    teardown(&f);
+    g_clear_object(&f.host.machine);
+}
+
 /* ---- getfd ---- */
 
 /* The test's end of a UNIX socket at @path, non-blocking like MonPeer's. */
@@ -706,6 +749,8 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/chardev-events/tls-mux-refused", test_events_tls);
     g_test_add_func("/monitor/chardev-events/need-negotiation",
                     test_events_need_negotiation);
+    g_test_add_func("/monitor/chardev-events/unnegotiated-no-leak",
+                    test_events_unnegotiated_no_leak);
     g_test_add_func("/monitor/getfd/mux-unix", test_getfd_mux_unix);
     g_test_add_func("/monitor/getfd/mux-hmp", test_getfd_mux_hmp);
     g_test_add_func("/monitor/getfd/tls-and-tcp", test_getfd_tls_and_tcp);
