@@ -39,7 +39,17 @@ void vh_rpc_conn_unref(VhRpcConn *conn)
 
 bool vh_rpc_conn_is_readonly(VhRpcConn *conn)
 {
-    return conn->readonly;
+    g_mutex_lock(&conn->lock);
+    bool ro = conn->readonly;
+    g_mutex_unlock(&conn->lock);
+    return ro;
+}
+
+void vh_rpc_conn_set_readonly(VhRpcConn *conn)
+{
+    g_mutex_lock(&conn->lock);
+    conn->readonly = true;
+    g_mutex_unlock(&conn->lock);
 }
 
 bool vh_rpc_conn_is_closed(VhRpcConn *conn)
@@ -604,7 +614,8 @@ static void dispatch_call(VhRpcConn *conn, const VhRpcHeader *hdr, guint8 *pkt,
                !vh_rpc_conn_is_open(conn)) {
         reply_error(conn, hdr, VH_VIR_ERR_INTERNAL_ERROR,
                     "internal error: connection not open");
-    } else if ((proc->flags & VH_RPC_PROC_WRITE) && conn->readonly) {
+    } else if ((proc->flags & VH_RPC_PROC_WRITE) &&
+               vh_rpc_conn_is_readonly(conn)) {
         reply_error(conn, hdr, VH_VIR_ERR_OPERATION_DENIED,
                     "operation forbidden: read only access prevents %s",
                     proc->name);

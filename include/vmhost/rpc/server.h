@@ -115,6 +115,8 @@ VhRpcConn *vh_rpc_conn_ref(VhRpcConn *conn);
 void vh_rpc_conn_unref(VhRpcConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhRpcConn, vh_rpc_conn_unref)
 bool vh_rpc_conn_is_readonly(VhRpcConn *conn);
+/* From now on, state-changing calls are denied (libvirt's VIR_CONNECT_RO). */
+void vh_rpc_conn_set_readonly(VhRpcConn *conn);
 bool vh_rpc_conn_is_closed(VhRpcConn *conn);
 const char *vh_rpc_conn_get_identity(VhRpcConn *conn);
 /* Calls without VH_RPC_PROC_BEFORE_OPEN fail until this is set. */
