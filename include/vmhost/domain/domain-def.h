@@ -53,15 +53,21 @@ typedef enum {
 
 /* One <serial> or <console> (transfer none views into the document). */
 typedef struct {
-    bool is_console;      /* <console> rather than <serial> */
+    bool is_console; /* <console> rather than <serial> */
     VhDomainChrType type;
-    const char *path;     /* unix: the socket; pty: the live pty, or NULL */
-    const char *host;     /* tcp */
-    const char *service;  /* tcp: the port */
-    bool listen;          /* mode='bind' */
-    bool telnet;          /* <protocol type='telnet'/> */
-    bool tls;             /* tcp with tls='yes' */
-    int port;             /* <target port='N'/> */
+    const char *path;    /* unix: the socket; pty: the live pty, or NULL */
+    const char *host;    /* tcp */
+    const char *service; /* tcp: the port */
+    bool listen;         /* mode='bind' */
+    bool telnet;         /* <protocol type='telnet'/> */
+    bool tls;            /* tcp with tls='yes' */
+    int port;            /* <target port='N'/> */
+    /*
+     * A <console> that shows a serial port listed before it (libvirt's
+     * console for serial0): not a device of its own. Skip these when
+     * making devices; every other entry is one isa-serial port.
+     */
+    bool mirrors_serial;
 } VhDomainChr;
 
 /*
@@ -97,6 +103,30 @@ guint vh_domain_def_get_vcpus(const VhDomainDef *def);
 /* "destroy", "restart", "preserve", ... as written (default "destroy"). */
 const char *vh_domain_def_get_on_poweroff(const VhDomainDef *def);
 const char *vh_domain_def_get_on_crash(const VhDomainDef *def);
+/* "restart" by default. */
+const char *vh_domain_def_get_on_reboot(const VhDomainDef *def);
+
+/*
+ * Setters for the modelled values (each edits only its element; values
+ * must be valid: name without '/', title without newlines, memory > 0,
+ * current memory <= memory). Setting memory below the current memory
+ * lowers the current memory too. NULL title/description removes it.
+ */
+void vh_domain_def_set_uuid(VhDomainDef *def,
+                            const guint8 uuid[VH_DOMAIN_UUID_LEN]);
+void vh_domain_def_set_title(VhDomainDef *def, const char *title);
+void vh_domain_def_set_description(VhDomainDef *def, const char *text);
+void vh_domain_def_set_memory_kib(VhDomainDef *def, guint64 kib);
+void vh_domain_def_set_current_memory_kib(VhDomainDef *def, guint64 kib);
+void vh_domain_def_set_vcpus(VhDomainDef *def, guint vcpus);
+
+/*
+ * The live domain id: <domain id='N'> in the live XML (not with
+ * VH_DOMAIN_XML_INACTIVE). -1 removes it / means none. Parsing keeps an
+ * id the document has (a daemon re-reading its run dir's live XML).
+ */
+void vh_domain_def_set_id(VhDomainDef *def, int id);
+int vh_domain_def_get_id(const VhDomainDef *def);
 
 /* Serial ports then consoles, in document order. (transfer container) */
 GArray *vh_domain_def_get_chardevs(const VhDomainDef *def); /* VhDomainChr */
@@ -127,7 +157,7 @@ typedef struct {
     const char *qmp_socket;
     const char *pidfile;
     const char *logfile;
-    const char *chardev_tls_dir;  /* NULL: tls='yes' is an error */
+    const char *chardev_tls_dir; /* NULL: tls='yes' is an error */
     bool chardev_tls_verify;
     bool daemonize;
     bool start_paused;
@@ -141,5 +171,7 @@ GStrv vh_domain_def_to_argv(const VhDomainDef *def,
 /* Text form <-> bytes of a UUID ("c7a5fdbd-edaf-9455-926a-d65c16db1809"). */
 bool vh_domain_uuid_parse(const char *str, guint8 uuid[VH_DOMAIN_UUID_LEN]);
 char *vh_domain_uuid_format(const guint8 uuid[VH_DOMAIN_UUID_LEN]);
+/* A new random (version 4) UUID. */
+void vh_domain_uuid_generate(guint8 uuid[VH_DOMAIN_UUID_LEN]);
 
 G_END_DECLS
