@@ -4,19 +4,15 @@
  */
 #include "vmhost/monitor/qmp.h"
 
-/* Deeper nesting is refused before JsonParser ever recurses into it. */
-#define QMP_DEPTH_MAX 1024
-
 struct _VhQmpSplitter {
     VhQmpPieceFunc func;
     void *opaque;
     GString *buf;
-    size_t len; /* bytes of the piece, also those dropped */
     guint depth;
     bool in_string;
     bool escape;
     bool garbage; /* text outside any object */
-    bool too_long;
+    bool discard; /* a limit was crossed: drop up to the next newline */
 };
 
 VhQmpSplitter *vh_qmp_splitter_new(VhQmpPieceFunc func, void *opaque)
@@ -32,9 +28,8 @@ VhQmpSplitter *vh_qmp_splitter_new(VhQmpPieceFunc func, void *opaque)
 void vh_qmp_splitter_reset(VhQmpSplitter *sp)
 {
     g_string_truncate(sp->buf, 0);
-    sp->len = 0;
     sp->depth = 0;
-    sp->in_string = sp->escape = sp->garbage = sp->too_long = false;
+    sp->in_string = sp->escape = sp->garbage = sp->discard = false;
 }
 
 void vh_qmp_splitter_free(VhQmpSplitter *sp)
@@ -49,23 +44,33 @@ static void emit(VhQmpSplitter *sp)
 {
     g_autofree char *text = g_strndup(sp->buf->str, sp->buf->len);
     size_t len = sp->buf->len;
-    bool too_long = sp->too_long;
 
     vh_qmp_splitter_reset(sp);
-    sp->func(text, len, too_long, sp->opaque);
+    sp->func(text, len, VH_QMP_PIECE_OK, sp->opaque);
 }
 
-static void append(VhQmpSplitter *sp, guint8 c)
+/* A limit crossed: say so now, forget the piece, drop to the newline. */
+static void refuse(VhQmpSplitter *sp, VhQmpPieceStatus status)
 {
-    sp->len++;
-    if (sp->len > VH_QMP_INPUT_MAX || sp->depth > QMP_DEPTH_MAX) {
-        if (!sp->too_long) {
-            sp->too_long = true;
-            g_string_truncate(sp->buf, 0);
-        }
-        return;
+    vh_qmp_splitter_reset(sp);
+    sp->discard = true;
+    /* keep the big buffer from lingering for the whole connection */
+    g_string_free(sp->buf, true);
+    sp->buf = g_string_new(NULL);
+    sp->func("", 0, status, sp->opaque);
+}
+
+/* false: @c crossed the size limit and the piece is gone. */
+static bool append(VhQmpSplitter *sp, guint8 c)
+{
+    if (sp->buf->len >= VH_QMP_INPUT_MAX) {
+        refuse(sp, VH_QMP_PIECE_TOO_LARGE);
+        /* the newline that crossed it ends the dropped line itself */
+        sp->discard = c != '\n';
+        return false;
     }
     g_string_append_c(sp->buf, c);
+    return true;
 }
 
 static void object_byte(VhQmpSplitter *sp, guint8 c)
@@ -87,6 +92,10 @@ static void object_byte(VhQmpSplitter *sp, guint8 c)
         break;
     case '{':
     case '[':
+        if (sp->depth == VH_QMP_DEPTH_MAX) {
+            refuse(sp, VH_QMP_PIECE_TOO_DEEP);
+            return;
+        }
         sp->depth++;
         break;
     case '}':
@@ -96,8 +105,7 @@ static void object_byte(VhQmpSplitter *sp, guint8 c)
     default:
         break;
     }
-    append(sp, c);
-    if (sp->depth == 0) {
+    if (append(sp, c) && sp->depth == 0) {
         emit(sp);
     }
 }
@@ -113,7 +121,9 @@ void vh_qmp_splitter_feed(VhQmpSplitter *sp, const guint8 *buf, size_t len)
     for (size_t i = 0; i < len; i++) {
         guint8 c = buf[i];
 
-        if (sp->depth > 0) {
+        if (sp->discard) {
+            sp->discard = c != '\n';
+        } else if (sp->depth > 0) {
             object_byte(sp, c);
         } else if (sp->garbage) {
             if (c == '\n') {

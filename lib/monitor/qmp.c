@@ -233,19 +233,30 @@ static void execute(VhQmp *qmp, JsonObject *in)
     reply(qmp, ret, err, id);
 }
 
-static void on_piece(const char *text, size_t len, bool too_long, void *opaque)
+static void on_piece(const char *text, size_t len, VhQmpPieceStatus status,
+                     void *opaque)
 {
     VhQmp *qmp = opaque;
     g_autoptr(JsonParser) parser = NULL;
     g_autoptr(GError) err = NULL;
     JsonNode *root;
 
-    if (too_long) {
+    /* QEMU's words; the rest of the line is dropped (qmp.h). */
+    switch (status) {
+    case VH_QMP_PIECE_TOO_DEEP:
         reply_error(qmp, NULL, VH_QMP_ERROR_GENERIC,
-                    "QMP input too big or too deeply nested (at most %d "
-                    "bytes)",
+                    "JSON nesting depth limit exceeded (at most %d levels)",
+                    VH_QMP_DEPTH_MAX);
+        return;
+    case VH_QMP_PIECE_TOO_LARGE:
+        reply_error(qmp, NULL, VH_QMP_ERROR_GENERIC,
+                    "JSON token size limit exceeded (at most %d bytes in "
+                    "one input)",
                     VH_QMP_INPUT_MAX);
         return;
+    case VH_QMP_PIECE_OK:
+    default:
+        break;
     }
     parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, text, len, &err)) {

@@ -47,7 +47,7 @@ static void check_line(const char *line, size_t len, void *opaque)
     out->replies++;
 }
 
-static void count_piece(const char *text, size_t len, bool too_long,
+static void count_piece(const char *text, size_t len, VhQmpPieceStatus status,
                         void *opaque)
 {
     (*(guint *)opaque)++;

@@ -646,30 +646,78 @@ static guint count_lines(const char *s, const char *part)
     return n;
 }
 
-/* Over-deep and over-long input: one error each, the monitor stays up. */
+static void feed(VhQmp *qmp, const char *text)
+{
+    vh_qmp_feed(qmp, (const guint8 *)text, strlen(text));
+}
+
+/*
+ * Over-deep and over-long input: one error as soon as the limit is
+ * crossed, the rest of that line dropped, the monitor serves on.
+ */
 static void test_limits(void)
 {
     VhMonitorHost host = {.read_only = true};
     g_autoptr(GString) out = g_string_new(NULL);
     g_autoptr(VhQmp) qmp = vh_qmp_new_detached(&host, detached_out, out);
-    g_autoptr(GString) in = g_string_new("{\"execute\":\"qmp_capabilities\"}");
+    g_autofree char *deep = g_strnfill(100000, '[');
+    g_autofree char *open_ok = g_strnfill(VH_QMP_DEPTH_MAX, '[');
+    g_autofree char *close_ok = g_strnfill(VH_QMP_DEPTH_MAX, ']');
+    g_autofree char *big = g_strnfill(VH_QMP_INPUT_MAX, 'a');
 
-    for (int i = 0; i < 5000; i++) {
-        g_string_append_c(in, '[');
-    }
-    for (int i = 0; i < 5000; i++) {
-        g_string_append_c(in, ']');
-    }
-    g_string_append(in, "{\"execute\":\"query-version\",\"id\":\"");
-    for (int i = 0; i < VH_QMP_INPUT_MAX; i++) {
-        g_string_append_c(in, 'a');
-    }
-    g_string_append(in, "\"}{\"execute\":\"query-version\",\"id\":2}");
+    feed(qmp, "{\"execute\":\"qmp_capabilities\"}\n");
     g_string_truncate(out, 0);
-    vh_qmp_feed(qmp, (const guint8 *)in->str, in->len);
-    g_assert_cmpuint(count_lines(out->str, "\r\n"), ==, 4);
-    g_assert_cmpuint(count_lines(out->str, "too deeply nested"), ==, 2);
+
+    /* 100,000 unclosed '[': answered at once, without a newline yet */
+    feed(qmp, deep);
+    g_assert_cmpuint(count_lines(out->str, "\r\n"), ==, 1);
+    g_assert_nonnull(strstr(out->str, "JSON nesting depth limit exceeded"));
+    /* the rest of the line is dropped, then the next line is served */
+    feed(qmp, "]]]{\"execute\":\"query-version\",\"id\":1}[[[");
+    feed(qmp, deep);
+    g_assert_cmpuint(count_lines(out->str, "\r\n"), ==, 1);
+    feed(qmp, "\n{\"execute\":\"query-version\",\"id\":2}");
+    g_assert_cmpuint(count_lines(out->str, "\r\n"), ==, 2);
     g_assert_true(g_str_has_suffix(out->str, "\"id\":2}\r\n"));
+
+    /* QEMU's limit: 1024 levels parse (not an object), 1025 do not */
+    g_string_truncate(out, 0);
+    feed(qmp, open_ok);
+    feed(qmp, close_ok);
+    g_assert_nonnull(strstr(out->str, "QMP input must be a JSON object"));
+    feed(qmp, "\n");
+    feed(qmp, open_ok);
+    feed(qmp, "[");
+    g_assert_cmpuint(count_lines(out->str, "nesting depth limit"), ==, 1);
+    feed(qmp, "\n{\"execute\":\"query-version\",\"id\":3}");
+    g_assert_true(g_str_has_suffix(out->str, "\"id\":3}\r\n"));
+
+    /* one value over VH_QMP_INPUT_MAX bytes: answered before it ends */
+    g_string_truncate(out, 0);
+    feed(qmp, "{\"execute\":\"query-version\",\"id\":\"");
+    feed(qmp, big);
+    g_assert_cmpuint(count_lines(out->str, "\r\n"), ==, 1);
+    g_assert_nonnull(strstr(out->str, "JSON token size limit exceeded"));
+    feed(qmp, big);
+    feed(qmp, "\"}{\"execute\":\"query-version\",\"id\":4}\n");
+    g_assert_cmpuint(count_lines(out->str, "\r\n"), ==, 1);
+    feed(qmp, "{\"execute\":\"query-version\",\"id\":5}");
+    g_assert_cmpuint(count_lines(out->str, "\r\n"), ==, 2);
+    g_assert_true(g_str_has_suffix(out->str, "\"id\":5}\r\n"));
+}
+
+/* The same over a socket: later commands on the connection are served. */
+static void test_deep_nesting_socket(void)
+{
+    Fixture f = {0};
+    g_autofree char *deep = g_strnfill(100000, '[');
+    g_autoptr(JsonNode) r = NULL;
+
+    setup(&f, true);
+    fails(&f, deep, "GenericError", "JSON nesting depth limit exceeded");
+    mon_send(&f.peer, "\n");
+    r = ok(&f, "{\"execute\": \"query-status\"}");
+    teardown(&f);
 }
 
 int main(int argc, char **argv)
@@ -697,5 +745,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/qmp/read-only", test_read_only);
     g_test_add_func("/monitor/qmp/detached", test_detached);
     g_test_add_func("/monitor/qmp/limits", test_limits);
+    g_test_add_func("/monitor/qmp/deep-nesting-socket",
+                    test_deep_nesting_socket);
     return g_test_run();
 }

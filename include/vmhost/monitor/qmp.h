@@ -33,7 +33,11 @@
 
 G_BEGIN_DECLS
 
-/* One input object may not be larger than this; it gets an error. */
+/*
+ * One input object may not be larger than this; it gets an error. (QEMU
+ * allows 64 MiB; no vmhost command needs more than a few KiB, and each
+ * connection may hold this much.)
+ */
 #define VH_QMP_INPUT_MAX (1024 * 1024)
 
 typedef struct _VhQmp VhQmp;
@@ -65,11 +69,25 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhQmp, vh_qmp_free)
  * The stream splitter on its own: finds where each top-level JSON value
  * ends (braces and brackets counted outside strings, escapes honoured).
  * Text outside any object up to the next newline or '{' is a piece of its
- * own (it will not parse). A piece over VH_QMP_INPUT_MAX bytes is
- * reported with @too_long and its bytes dropped.
+ * own (it will not parse).
+ *
+ * A piece that crosses a limit is reported at once, as soon as the limit
+ * is crossed, with an empty @text and @status saying which; the rest of
+ * that input up to and including the next newline is dropped, then
+ * splitting starts over. (QEMU reports the same limits, but goes on
+ * lexing the rest of the line: 100,000 '[' would get ~100 errors there.)
  */
-typedef void (*VhQmpPieceFunc)(const char *text, size_t len, bool too_long,
-                               void *opaque);
+typedef enum {
+    VH_QMP_PIECE_OK,        /* a complete value, or text outside one */
+    VH_QMP_PIECE_TOO_DEEP,  /* nested deeper than VH_QMP_DEPTH_MAX */
+    VH_QMP_PIECE_TOO_LARGE, /* more than VH_QMP_INPUT_MAX bytes */
+} VhQmpPieceStatus;
+
+/* QEMU's nesting limit: 1024 levels are fine, 1025 are refused. */
+#define VH_QMP_DEPTH_MAX 1024
+
+typedef void (*VhQmpPieceFunc)(const char *text, size_t len,
+                               VhQmpPieceStatus status, void *opaque);
 typedef struct _VhQmpSplitter VhQmpSplitter;
 VhQmpSplitter *vh_qmp_splitter_new(VhQmpPieceFunc func, void *opaque);
 void vh_qmp_splitter_feed(VhQmpSplitter *sp, const guint8 *buf, size_t len);
