@@ -171,12 +171,49 @@ static int scan_once(UffdState *s, guint64 start, guint64 end,
     return n;
 }
 
+/*
+ * Where the next PAGEMAP_SCAN call starts. The kernel fills a bounce buffer
+ * of at most 512 regions per page-table walk and walks again while the
+ * caller's vector has room, but it records walk_end only where a walk stops
+ * early, and keeps that first value when a later walk of the same call
+ * reaches @end (Linux 6.7 to at least 6.18, do_pagemap_scan()). So
+ * walk_end can lie below regions the call already reported and protected
+ * again; resuming there would report a page written since a second time.
+ * The walk is in address order: everything below the end of the last
+ * region was walked.
+ */
+static guint64 scan_resume(guint64 walk_end, guint64 reported_end)
+{
+    return MAX(walk_end, reported_end);
+}
+
+/*
+ * Sets the pages of one reported region at or above *seen in @bitmap,
+ * advances *seen, and returns how many it set: no page is counted twice in
+ * one sync, whatever the kernel reports again.
+ */
+static guint64 take_region(const struct page_region *r, guint64 base,
+                           guint64 *seen, guint64 *bitmap)
+{
+    guint64 start = MAX(r->start, *seen);
+
+    if (r->end <= start) {
+        return 0;
+    }
+    guint64 first = (start - base) / VH_RAM_PAGE_SIZE;
+    guint64 count = (r->end - start) / VH_RAM_PAGE_SIZE;
+    vh_dirty_bitmap_set_range(bitmap, first, count);
+    *seen = r->end;
+    return count;
+}
+
 static gint64 uffd_sync(VhDirtyTracker *t, guint64 *bitmap, GError **errp)
 {
     UffdState *s = t->priv;
     guint64 base = (uintptr_t)t->host;
     guint64 end = base + t->size;
     guint64 cursor = base;
+    guint64 seen = base; /* pages below were reported by this sync */
     gint64 dirty = 0;
 
     while (cursor < end) {
@@ -187,12 +224,9 @@ static gint64 uffd_sync(VhDirtyTracker *t, guint64 *bitmap, GError **errp)
             return -1;
         }
         for (int i = 0; i < n; i++) {
-            guint64 first = (s->vec[i].start - base) / VH_RAM_PAGE_SIZE;
-            guint64 count =
-                (s->vec[i].end - s->vec[i].start) / VH_RAM_PAGE_SIZE;
-            vh_dirty_bitmap_set_range(bitmap, first, count);
-            dirty += (gint64)count;
+            dirty += (gint64)take_region(&s->vec[i], base, &seen, bitmap);
         }
+        walk_end = scan_resume(walk_end, seen);
         if (walk_end <= cursor || walk_end > end) {
             set_errno_error(errp, EIO, "PAGEMAP_SCAN made no progress", t);
             return -1;

@@ -53,7 +53,8 @@ VhDirtyTracker *vh_dirty_tracker_new(void *host, guint64 size,
  * Atomically collect the pages written since creation / the previous sync,
  * re-protect them, and OR them into @bitmap (bit i % 64 of word i / 64 =
  * page i; (pages + 63) / 64 guint64 words). Returns the number of pages
- * found dirty by this sync, or -1 with @errp set. Writers in other threads
+ * found dirty by this sync (each page once, also where the kernel reports
+ * a page again), or -1 with @errp set. Writers in other threads
  * may run concurrently; no write is lost (a write racing a sync is reported
  * by this sync or the next). Syncs of one tracker must not run concurrently
  * with each other.
