@@ -52,7 +52,9 @@ struct _VhMachine {
     pthread_mutex_t lock; /* pthread: visible to ThreadSanitizer */
     VhRunState state;
     bool autostart;
-    GQueue pending; /* Change *, not yet emitted */
+    bool powerdown_pending; /* the button was pressed while not running */
+    bool guest_shutdown;    /* the guest powered itself off */
+    GQueue pending;         /* Change *, not yet emitted */
 };
 
 G_DEFINE_FINAL_TYPE(VhMachine, vh_machine, G_TYPE_OBJECT)
@@ -289,6 +291,14 @@ static void notify(VhMachine *m)
     g_source_attach(idle, m->context);
 }
 
+/* With m->lock held, in running: the guest stops its workload and is gone. */
+static void power_off_locked(VhMachine *m)
+{
+    m->powerdown_pending = false;
+    m->guest_shutdown = true;
+    change_state_locked(m, VH_RUN_STATE_SHUTDOWN);
+}
+
 /* With m->lock held. */
 static bool set_state_locked(VhMachine *m, VhRunState state, GError **errp)
 {
@@ -302,6 +312,10 @@ static bool set_state_locked(VhMachine *m, VhRunState state, GError **errp)
         return false;
     }
     change_state_locked(m, state);
+    if (state == VH_RUN_STATE_RUNNING && m->powerdown_pending) {
+        /* The guest handles the button it missed as soon as it runs. */
+        power_off_locked(m);
+    }
     return true;
 }
 
@@ -385,4 +399,38 @@ void vh_machine_shutdown(VhMachine *m)
     if (changed) {
         notify(m);
     }
+}
+
+bool vh_machine_powerdown(VhMachine *m, GError **errp)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), false);
+
+    pthread_mutex_lock(&m->lock);
+    bool ok = m->state != VH_RUN_STATE_SHUTDOWN;
+    bool changed = ok && m->state == VH_RUN_STATE_RUNNING;
+    if (!ok) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "cannot power down machine '%s': the guest has already "
+                    "shut down (state 'shutdown')",
+                    m->name);
+    } else if (changed) {
+        power_off_locked(m);
+    } else {
+        m->powerdown_pending = true;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (changed) {
+        notify(m);
+    }
+    return ok;
+}
+
+bool vh_machine_get_guest_shutdown(VhMachine *m)
+{
+    g_return_val_if_fail(VH_IS_MACHINE(m), false);
+
+    pthread_mutex_lock(&m->lock);
+    bool guest = m->guest_shutdown;
+    pthread_mutex_unlock(&m->lock);
+    return guest;
 }

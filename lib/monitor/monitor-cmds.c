@@ -204,6 +204,16 @@ JsonNode *vh_mon_cont(VhMonitorHost *host, JsonObject *args, GError **errp)
     return vh_mon_empty();
 }
 
+/* Run @fn(@host) from an idle source on the monitors' context. */
+static void host_idle(VhMonitorHost *host, GSourceFunc fn)
+{
+    GSource *src = g_idle_source_new();
+
+    g_source_set_callback(src, fn, host, NULL);
+    g_source_attach(src, host->context);
+    g_source_unref(src);
+}
+
 static gboolean quit_idle(gpointer data)
 {
     VhMonitorHost *host = data;
@@ -218,11 +228,68 @@ static gboolean quit_idle(gpointer data)
 JsonNode *vh_mon_quit(VhMonitorHost *host, JsonObject *args, GError **errp)
 {
     /* After the reply: the peer sees {"return": {}} before SHUTDOWN. */
-    GSource *src = g_idle_source_new();
+    host_idle(host, quit_idle);
+    return vh_mon_empty();
+}
 
-    g_source_set_callback(src, quit_idle, host, NULL);
-    g_source_attach(src, host->context);
-    g_source_unref(src);
+/* The guest has powered off: SHUTDOWN as QEMU words it, then the end. */
+static gboolean guest_shutdown_idle(gpointer data)
+{
+    VhMonitorHost *host = data;
+    g_autoptr(JsonObject) ev = json_object_new();
+
+    json_object_set_boolean_member(ev, "guest", true);
+    json_object_set_string_member(ev, "reason", "guest-shutdown");
+    vh_qmp_emit_event("SHUTDOWN", ev);
+    if (host->quit) {
+        host->quit(host->opaque);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void on_powerdown_state(VhMachine *m, VhRunState old, VhRunState state,
+                               gpointer opaque)
+{
+    if (state == VH_RUN_STATE_SHUTDOWN && vh_machine_get_guest_shutdown(m)) {
+        /* After whatever reply is being written (cont's, for a kept press). */
+        host_idle(opaque, guest_shutdown_idle);
+    }
+}
+
+/* After the reply: POWERDOWN, then the press (the guest may act at once). */
+static gboolean powerdown_idle(gpointer data)
+{
+    VhMonitorHost *host = data;
+    g_autoptr(GError) err = NULL;
+
+    vh_qmp_emit_event("POWERDOWN", NULL);
+    if (!vh_machine_powerdown(host->powerdown_machine, &err)) {
+        g_debug("system_powerdown: %s", err->message);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+JsonNode *vh_mon_system_powerdown(VhMonitorHost *host, JsonObject *args,
+                                  GError **errp)
+{
+    if (!need_machine(host, errp)) {
+        return NULL;
+    }
+    if (vh_machine_get_state(host->machine) == VH_RUN_STATE_SHUTDOWN) {
+        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                    "cannot power down machine '%s': the guest has already "
+                    "shut down (state 'shutdown')",
+                    vh_machine_get_name(host->machine));
+        return NULL;
+    }
+    if (!host->powerdown_machine) {
+        /* A press kept while paused is acted on later, from any command. */
+        host->powerdown_machine = g_object_ref(host->machine);
+        host->powerdown_handler =
+            g_signal_connect(host->machine, "state-changed",
+                             G_CALLBACK(on_powerdown_state), host);
+    }
+    host_idle(host, powerdown_idle);
     return vh_mon_empty();
 }
 
@@ -457,6 +524,11 @@ void vh_monitor_host_clear(VhMonitorHost *host)
         host->own_migration = false;
     }
     g_clear_pointer(&host->fds, g_hash_table_unref);
+    if (host->powerdown_machine) {
+        g_clear_signal_handler(&host->powerdown_handler,
+                               host->powerdown_machine);
+        g_clear_object(&host->powerdown_machine);
+    }
 }
 
 JsonNode *vh_mon_getfd(VhMonitorHost *host, JsonObject *args, GError **errp)

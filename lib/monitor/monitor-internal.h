@@ -62,6 +62,7 @@ char *vh_mon_format_tls(JsonNode *r);
 JsonNode *vh_mon_stop(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonNode *vh_mon_cont(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonNode *vh_mon_quit(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonNode *vh_mon_system_powerdown(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonNode *vh_mon_object_add(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonObject *vh_mon_parse_object_add(const char *rest, char **argv, GError **e);
 JsonNode *vh_mon_object_del(VhMonitorHost *h, JsonObject *a, GError **e);

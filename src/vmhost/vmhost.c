@@ -15,7 +15,8 @@
  * then monitors (-monitor/-qmp DEV take the -serial shorthand, -mon a
  * -chardev id; a mux=on chardev is shared with a serial port, Ctrl-A c
  * switching), then the guest starts unless -S. A monitor's `quit` ends
- * the run as SIGTERM does, exit 0. The pidfile is written last, so its
+ * the run as SIGTERM does, exit 0; so does `system_powerdown` once the
+ * guest has powered off. The pidfile is written last, so its
  * existence means vmhost is ready; -daemonize's parent exits only then.
  * SIGTERM/SIGINT: chardevs closed (TLS close-notify), UNIX sockets and the
  * pidfile removed, exit 0. Any startup error names the option, exit 1.
@@ -1178,6 +1179,9 @@ static int run(Vmhost *vm)
             g_strdup_printf("vmhost: terminating on signal %d", vm->signal);
         fprintf(stderr, "%s\n", text);
         log_line(vm, text);
+    } else if (vm->quit && vm->machine &&
+               vh_machine_get_guest_shutdown(vm->machine)) {
+        log_line(vm, "vmhost: the guest powered off (system_powerdown)");
     } else if (vm->quit) {
         log_line(vm, "vmhost: quit from the monitor");
     }

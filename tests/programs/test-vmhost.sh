@@ -38,7 +38,7 @@ qmp_session() {
 }
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..74"
+echo "1..77"
 make_pki "$pki" "CN=vmhost-client"
 mkdir "$work/cli"
 cp "$pki/ca-cert.pem" "$pki/client-cert.pem" "$pki/client-key.pem" "$work/cli/"
@@ -343,6 +343,42 @@ check "QMP: malformed JSON gets a GenericError and the monitor answers on" \
     'grep -q "GenericError.*JSON parse error" "$work/q1.out" && grep -q "\"status\":\"running\".*\"id\":4" "$work/q1.out"'
 check "QMP: quit sends SHUTDOWN, exits 0 and removes the pidfile" \
     'grep -q "^{\"event\":\"SHUTDOWN\",\"data\":{\"guest\":false,\"reason\":\"host-qmp-quit\"}" "$work/q1.out" && [ $rc -eq 0 ] && [ ! -e "$work/qmp.pid" ]'
+
+# ---- system_powerdown: the guest powers off, SHUTDOWN (guest), exit 0 ----
+port=$(free_port)
+bg pd "$vmhost" -object "$creds" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server,nowait" \
+    -device isa-serial,chardev=s0 -qmp "unix:$work/pd-qmp.sock,server,nowait" \
+    -pidfile "$work/pd.pid" -D "$work/pd.log"
+pdvm=$last
+wait_until '[ -s "$work/pd.pid" ]'
+qmp_open pd "$work/pd-qmp.sock" 3
+: >"$work/pd.cli"
+{
+    printf 'dirty 10M\necho before\n'
+    wait_until 'grep -q "^before" "$work/pd.cli"'
+    printf '{"execute":"system_powerdown","id":"pd"}\n' >&3
+    wait_until 'grep -q "Peer has closed the GnuTLS connection" "$work/pd.cli"'
+} | timeout 20 gnutls-cli --priority=NORMAL -p "$port" \
+    --x509cafile="$pki/ca-cert.pem" $client_cert 127.0.0.1 >"$work/pd.cli" 2>&1
+wait "$pdvm"
+rc=$?
+exec 3>&-
+check "system_powerdown (QMP): replies, then POWERDOWN and SHUTDOWN from the guest" \
+    'grep -q "{\"return\":{},\"id\":\"pd\"}" "$work/pd.qout" && grep -q "^{\"event\":\"POWERDOWN\"" "$work/pd.qout" && grep -q "^{\"event\":\"SHUTDOWN\",\"data\":{\"guest\":true,\"reason\":\"guest-shutdown\"}" "$work/pd.qout"'
+check "system_powerdown: exit 0, close-notify to the console client, pidfile and socket gone, logged" \
+    '[ $rc -eq 0 ] && grep -q "Peer has closed the GnuTLS connection" "$work/pd.cli" && ! grep -q "abnormally" "$work/pd.cli" && [ ! -e "$work/pd.pid" ] && [ ! -e "$work/pd-qmp.sock" ] && grep -q "the guest powered off" "$work/pd.log"'
+
+bg pdh "$vmhost" -monitor "unix:$work/pdh.sock,server,nowait" -pidfile "$work/pdh.pid"
+pdhvm=$last
+wait_until '[ -s "$work/pdh.pid" ]'
+unix_talk "$work/pdh.sock" >"$work/pdh.out" <<EOF
+system_powerdown
+EOF
+wait "$pdhvm"
+rc=$?
+check "system_powerdown (HMP): the guest powers off, exit 0, pidfile gone" \
+    '[ $rc -eq 0 ] && [ ! -e "$work/pdh.pid" ] && [ ! -e "$work/pdh.sock" ]'
 
 # ---- -mon chardev=ID,mode=control; HMP and QMP side by side ----
 bg mon "$vmhost" -chardev "socket,id=m0,path=$work/qmp.sock,server,nowait" \

@@ -237,6 +237,24 @@ static void test_quit(void)
     teardown(&f);
 }
 
+/* HMP's system_powerdown prints nothing; the guest powers off, then quit. */
+static void test_system_powerdown(void)
+{
+    Fixture f = {0};
+
+    setup(&f);
+    expect(&f, "cont", "");
+    expect(&f, "system_powerdown", "");
+    mon_wait(quit_seen, &f);
+    g_assert_cmpuint(f.quits, ==, 1);
+    g_assert_cmpint(vh_machine_get_state(f.host.machine), ==,
+                    VH_RUN_STATE_SHUTDOWN);
+    g_assert_true(vh_machine_get_guest_shutdown(f.host.machine));
+    expect_has(&f, "system_powerdown", "already shut down");
+    expect(&f, "info status", "VM status: paused (shutdown)\r\n");
+    teardown(&f);
+}
+
 static void test_editing(void)
 {
     Fixture f = {0};
@@ -409,6 +427,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/hmp/guest", test_guest);
     g_test_add_func("/monitor/hmp/getfd", test_getfd);
     g_test_add_func("/monitor/hmp/quit", test_quit);
+    g_test_add_func("/monitor/hmp/system-powerdown", test_system_powerdown);
     g_test_add_func("/monitor/hmp/editing", test_editing);
     g_test_add_func("/monitor/hmp/long-line", test_long_line);
     g_test_add_func("/monitor/hmp/terminal-echo", test_terminal_echo);

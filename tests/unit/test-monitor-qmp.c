@@ -192,6 +192,8 @@ static void test_no_machine(void)
     }
     fails(&f, "{\"execute\": \"query-status\"}", "GenericError", "no machine");
     fails(&f, "{\"execute\": \"stop\"}", "GenericError", "no machine");
+    fails(&f, "{\"execute\": \"system_powerdown\"}", "GenericError",
+          "no machine");
     teardown(&f);
 }
 
@@ -567,6 +569,106 @@ static void test_quit(void)
     teardown(&f);
 }
 
+/* The next event, skipping none: its name must be @name. */
+static JsonObject *expect_event(Fixture *f, const char *name)
+{
+    JsonObject *ev = mon_read_json(&f->peer);
+
+    g_assert_cmpstr(json_object_get_string_member(ev, "event"), ==, name);
+    return ev;
+}
+
+static void expect_guest_shutdown(Fixture *f)
+{
+    g_autoptr(JsonObject) ev = expect_event(f, "SHUTDOWN");
+    JsonObject *data = json_object_get_object_member(ev, "data");
+
+    g_assert_true(json_object_get_boolean_member(data, "guest"));
+    g_assert_cmpstr(json_object_get_string_member(data, "reason"), ==,
+                    "guest-shutdown");
+}
+
+/* Running: reply, POWERDOWN, SHUTDOWN (guest), then quit; once only. */
+static void test_system_powerdown(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonObject) r = NULL, pd = NULL, resume = NULL, cont = NULL;
+
+    setup(&f, true);
+    /* cont: RESUME, then its reply. */
+    resume = cmd(&f, "{\"execute\": \"cont\"}");
+    g_assert_cmpstr(json_object_get_string_member(resume, "event"), ==,
+                    "RESUME");
+    cont = mon_read_json(&f.peer);
+    g_assert_true(json_object_has_member(cont, "return"));
+    r = cmd(&f, "{\"execute\": \"system_powerdown\", \"id\": 7}");
+    g_assert_true(json_object_has_member(r, "return"));
+    g_assert_cmpint(json_object_get_int_member(r, "id"), ==, 7);
+    pd = expect_event(&f, "POWERDOWN");
+    expect_guest_shutdown(&f);
+    mon_wait(quit_seen, &f);
+    g_assert_cmpuint(f.quits, ==, 1);
+    g_assert_cmpint(vh_machine_get_state(f.host.machine), ==,
+                    VH_RUN_STATE_SHUTDOWN);
+    g_assert_true(vh_machine_get_guest_shutdown(f.host.machine));
+    g_assert_true(
+        vh_test_guest_is_paused(vh_machine_get_test_guest(f.host.machine)));
+    /* The guest is gone: a second press, and cont, say so. */
+    fails(&f, "{\"execute\": \"system_powerdown\"}", "GenericError",
+          "already shut down");
+    fails(&f, "{\"execute\": \"cont\"}", "GenericError", "has shut down");
+    mon_settle();
+    g_assert_cmpuint(f.quits, ==, 1);
+    teardown(&f);
+}
+
+/* Not running: the press is kept; the guest powers off once cont runs it. */
+static void test_system_powerdown_paused(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) r1 = NULL, r2 = NULL;
+    g_autoptr(JsonObject) pd = NULL, resume = NULL, r3 = NULL;
+
+    setup(&f, true);
+    r1 = ok(&f, "{\"execute\": \"system_powerdown\"}");
+    pd = expect_event(&f, "POWERDOWN");
+    r2 = ok(&f, "{\"execute\": \"query-status\"}");
+    g_assert_cmpstr(
+        json_object_get_string_member(json_node_get_object(r2), "status"), ==,
+        "prelaunch");
+    g_assert_cmpuint(f.quits, ==, 0);
+    g_assert_false(vh_machine_get_guest_shutdown(f.host.machine));
+    /* The guest runs (RESUME), cont answers, then it powers off. */
+    resume = cmd(&f, "{\"execute\": \"cont\"}");
+    g_assert_cmpstr(json_object_get_string_member(resume, "event"), ==,
+                    "RESUME");
+    r3 = mon_read_json(&f.peer);
+    g_assert_true(json_object_has_member(r3, "return"));
+    expect_guest_shutdown(&f);
+    mon_wait(quit_seen, &f);
+    g_assert_cmpint(vh_machine_get_state(f.host.machine), ==,
+                    VH_RUN_STATE_SHUTDOWN);
+    teardown(&f);
+}
+
+/* quit is the host ending the machine: not a guest shutdown. */
+static void test_quit_is_not_guest_shutdown(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) r = NULL;
+    g_autoptr(JsonObject) pd = NULL;
+
+    setup(&f, true);
+    r = ok(&f, "{\"execute\": \"system_powerdown\"}");
+    pd = expect_event(&f, "POWERDOWN");
+    vh_machine_shutdown(f.host.machine);
+    mon_settle();
+    g_assert_false(vh_machine_get_guest_shutdown(f.host.machine));
+    g_assert_cmpuint(f.quits, ==, 0);
+    g_assert_cmpuint(f.peer.in->len, ==, 0);
+    teardown(&f);
+}
+
 static void test_events_before_negotiation(void)
 {
     Fixture f = {0};
@@ -740,6 +842,11 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/qmp/ringbuf", test_ringbuf);
     g_test_add_func("/monitor/qmp/getfd", test_getfd);
     g_test_add_func("/monitor/qmp/quit", test_quit);
+    g_test_add_func("/monitor/qmp/system-powerdown", test_system_powerdown);
+    g_test_add_func("/monitor/qmp/system-powerdown-paused",
+                    test_system_powerdown_paused);
+    g_test_add_func("/monitor/qmp/system-powerdown-then-host-shutdown",
+                    test_quit_is_not_guest_shutdown);
     g_test_add_func("/monitor/qmp/events-after-negotiation",
                     test_events_before_negotiation);
     g_test_add_func("/monitor/qmp/read-only", test_read_only);

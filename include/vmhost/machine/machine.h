@@ -14,7 +14,8 @@
  *     prelaunch   created, not started yet (-S), or waiting for -incoming
  *     running     the guest runs
  *     paused      stopped by `stop` (or by migration completing its pass)
- *     shutdown    the guest is gone; only `quit` is left
+ *     shutdown    the guest is gone (powered off, or ended by the host);
+ *                 only `quit` is left
  *     postmigrate the source after a completed migration
  *     inmigrate   a target receiving a migration
  *
@@ -127,5 +128,24 @@ bool vh_machine_cont(VhMachine *m, GError **errp);
 
 /* Any state -> shutdown (idempotent). */
 void vh_machine_shutdown(VhMachine *m);
+
+/*
+ * The power button (`system_powerdown`): the test guest powers off
+ * gracefully. Running, it does so at once: its workload stops at a page
+ * boundary and the machine goes to shutdown (one "state-changed", new
+ * state shutdown) with vh_machine_get_guest_shutdown() true. In
+ * prelaunch, paused, postmigrate or inmigrate the press is kept and the
+ * guest powers off as soon as it runs again (running, then shutdown), as
+ * an ACPI guest handles the button once it runs. Pressing it again
+ * changes nothing. Fails in shutdown (the guest is gone).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_machine_powerdown(VhMachine *m, GError **errp);
+
+/*
+ * Whether the machine is in shutdown because the guest powered itself off
+ * (QEMU's reason "guest-shutdown"), rather than because the host ended it.
+ */
+bool vh_machine_get_guest_shutdown(VhMachine *m);
 
 G_END_DECLS

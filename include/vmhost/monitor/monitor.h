@@ -51,8 +51,9 @@ typedef struct {
     VhMachine *machine; /* NULL: stop/cont/status/guest fail */
     /*
      * `quit`: called from an idle source on the monitors' context after
-     * the reply has gone out and SHUTDOWN was emitted. NULL: quit only
-     * answers.
+     * the reply has gone out and SHUTDOWN was emitted: on `quit`, and
+     * when the guest powered off after `system_powerdown`. NULL: quit
+     * only answers.
      */
     void (*quit)(void *opaque);
     void *opaque;
@@ -76,6 +77,13 @@ typedef struct {
      */
     VhMigration *migration;
     bool own_migration; /* private */
+    /*
+     * Private: after the first system_powerdown, a reference on the
+     * machine and the handler that turns the guest's power-off into
+     * SHUTDOWN and `quit`; vh_monitor_host_clear() drops both.
+     */
+    VhMachine *powerdown_machine;
+    gulong powerdown_handler;
 } VhMonitorHost;
 
 /* Use @mig (borrowed) for the migration commands; wires getfd and events. */
