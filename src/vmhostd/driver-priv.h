@@ -110,6 +110,10 @@ bool vh_driver_process_qmp(VhDriver *drv, VhDomainObj *obj, const char *cmd,
  * needed: nobody else sees @obj yet). False when it is gone. */
 bool vh_driver_process_reconnect(VhDriver *drv, VhDomainObj *obj, pid_t pid,
                                  const char *qmp_path);
+/* At vh_driver_new(), after the reconnects: a RUN_DIR/NAME.pid without a
+ * status file is a machine whose start the last daemon did not finish;
+ * stop it and remove its files. */
+void vh_driver_process_reap_orphans(VhDriver *drv);
 /* At vh_driver_free(): stop watching (machines keep running). */
 void vh_driver_process_detach(VhDriver *drv, VhDomainObj *obj);
 guint64 vh_driver_process_cpu_time(pid_t pid);

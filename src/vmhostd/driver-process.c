@@ -650,3 +650,37 @@ void vh_driver_process_detach(VhDriver *drv, VhDomainObj *obj)
         close(pidfd);
     }
 }
+
+void vh_driver_process_reap_orphans(VhDriver *drv)
+{
+    g_autoptr(GDir) d = g_dir_open(drv->run_dir, 0, NULL);
+    const char *e;
+
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *name = NULL;
+        g_autofree char *status = NULL;
+        g_autofree char *pidfile = NULL;
+        g_autofree char *qmp = NULL;
+        g_autofree char *text = NULL;
+        pid_t pid;
+
+        if (e[0] == '.' || !g_str_has_suffix(e, ".pid")) {
+            continue;
+        }
+        name = g_strndup(e, strlen(e) - 4);
+        status = vh_store_run_path(drv, name, "xml");
+        if (g_file_test(status, G_FILE_TEST_EXISTS)) {
+            continue;
+        }
+        pidfile = vh_store_run_path(drv, name, "pid");
+        qmp = vh_store_run_path(drv, name, "qmp");
+        if (g_file_get_contents(pidfile, &text, NULL, NULL) &&
+            (pid = atoi(text)) > 0 && pid_is_vmhost(pid, qmp)) {
+            g_warning("domain %s: stopping vmhost pid %d, whose start was "
+                      "never finished",
+                      name, (int)pid);
+            kill_process(pid, -1);
+        }
+        vh_store_remove_run_files(drv, name);
+    }
+}

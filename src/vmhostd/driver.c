@@ -841,8 +841,9 @@ static char *console_pty(const VhDomainDef *live, const char *dev_name,
     return NULL;
 }
 
-/* The old session sees EOF: its fd becomes /dev/null (reads return 0),
- * so a reader polling it wakes and stops, whatever thread it is on. */
+/* The old session sees EOF: its fd becomes /dev/null, so its next read
+ * returns 0 and a watch on it fires at once (the channel still owns the
+ * fd and closes it as usual). */
 static void console_force_close(VhChannel *old)
 {
     int fd = vh_channel_file_get_fd(VH_CHANNEL_FILE(old));
@@ -886,6 +887,8 @@ VhChannel *vh_driver_open_console(VhDriver *drv, const guint8 *uuid,
     }
     if (path && old) {
         console_force_close(old);
+        /* a main loop asleep in poll() on the old pty looks again */
+        g_main_context_wakeup(drv->ctx);
     }
     f = path ? vh_channel_file_new_path(path, O_RDWR | O_NOCTTY, 0, errp)
              : NULL;
@@ -991,6 +994,7 @@ VhDriver *vh_driver_new(const VhDriverConfig *cfg, GError **errp)
         adopt_status(drv, statuses->pdata[i]);
     }
     g_mutex_unlock(&drv->lock);
+    vh_driver_process_reap_orphans(drv);
     return g_steal_pointer(&drv);
 }
 

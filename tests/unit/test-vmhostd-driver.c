@@ -498,6 +498,38 @@ static void test_crash(Fixture *f, gconstpointer data)
     g_assert_cmpuint(count_events(f, "cr1", VH_DOMAIN_EVENT_STOPPED, 1), ==, 0);
 }
 
+/* Alive and not a zombie that nobody reaps (machines are orphans). */
+static bool pid_running(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *cmd = NULL;
+    gsize len = 0;
+
+    return kill(pid, 0) == 0 && g_file_get_contents(path, &cmd, &len, NULL) &&
+           len > 0;
+}
+
+/* A vmhost with a domain's run files but no status, as a daemon killed
+ * in the middle of a start leaves it. */
+static pid_t spawn_orphan(Fixture *f, const char *name)
+{
+    g_autofree char *qmp = run_file(f, name, "qmp");
+    g_autofree char *qmp_opt = g_strdup_printf("unix:%s,server,nowait", qmp);
+    g_autofree char *pidfile = run_file(f, name, "pid");
+    const char *argv[] = {vmhost_bin,   "-m",    "16",       "-nodefaults",
+                          "-qmp",       qmp_opt, "-pidfile", pidfile,
+                          "-daemonize", NULL};
+    g_autoptr(GError) err = NULL;
+    int status = -1;
+
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                               G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                               NULL, &status, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(status, ==, 0);
+    return domain_pid(f, name);
+}
+
 static void test_restart(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -510,7 +542,9 @@ static void test_restart(Fixture *f, gconstpointer data)
     g_autofree char *xml = dom_xml("rt-t", NULL);
     g_autofree char *live = NULL;
     bool persistent = true;
+    g_autofree char *path = NULL;
     pid_t dead;
+    pid_t orphan;
 
     if (!need_vmhost()) {
         return;
@@ -529,20 +563,21 @@ static void test_restart(Fixture *f, gconstpointer data)
     /* While the daemon is away, one machine dies. */
     dead = domain_pid(f, "rt-d");
     g_assert_cmpint(kill(dead, SIGKILL), ==, 0);
-    while (kill(dead, 0) == 0) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", dead);
-        g_autofree char *cmd = NULL;
-        gsize len = 1;
-
-        if (g_file_get_contents(path, &cmd, &len, NULL) && len == 0) {
-            break; /* a zombie nobody reaps here */
-        }
+    while (pid_running(dead)) {
         g_usleep(10000);
     }
+    /* And one was started by a daemon killed before it wrote the status. */
+    orphan = spawn_orphan(f, "rt-o");
     g_test_expect_message("vmhostd", G_LOG_LEVEL_WARNING,
                           "*rt-d*is gone*crashed*");
+    g_test_expect_message("vmhostd", G_LOG_LEVEL_WARNING,
+                          "*rt-o*stopping vmhost pid*never finished*");
     driver_up(f);
     g_test_assert_expected_messages();
+    g_assert_false(pid_running(orphan));
+    g_free(path);
+    path = run_file(f, "rt-o", "pid");
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
 
     assert_state(f, a, VH_DOMAIN_RUNNING, 1);
     assert_state(f, b, VH_DOMAIN_PAUSED, 1);
