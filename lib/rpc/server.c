@@ -475,13 +475,17 @@ typedef struct {
     VhRpcConn *conn;
     VhRpcHeader hdr;
     VhChannel *ch;
+    GByteArray *reply;
 } StreamStart;
 
 static gboolean stream_start_cb(gpointer opaque)
 {
     StreamStart *ss = opaque;
 
+    /* the reply and the stream's registration happen together on this
+     * thread, so the client's first STREAM packet finds the stream */
     if (!ss->conn->closed) {
+        vh_rpc_conn_queue(ss->conn, g_steal_pointer(&ss->reply));
         vh_rpc_stream_start(ss->conn, &ss->hdr, ss->ch);
     } else {
         vh_channel_close(ss->ch, NULL);
@@ -494,6 +498,9 @@ static void stream_start_free(gpointer opaque)
     StreamStart *ss = opaque;
 
     g_object_unref(ss->ch);
+    if (ss->reply) {
+        g_byte_array_unref(ss->reply);
+    }
     vh_rpc_conn_unref(ss->conn);
     g_free(ss);
 }
@@ -536,15 +543,18 @@ static void worker(gpointer data, gpointer opaque)
     } else {
         vh_rpc_packet_finish(pkt);
     }
-    vh_rpc_conn_queue(call->conn, pkt);
     if (call->stream) {
         StreamStart *ss = g_new0(StreamStart, 1);
         ss->conn = vh_rpc_conn_ref(call->conn);
         ss->hdr = call->hdr;
         ss->ch = g_steal_pointer(&call->stream);
+        ss->reply = pkt;
         g_autoptr(GSource) src = g_idle_source_new();
+        g_source_set_priority(src, G_PRIORITY_DEFAULT);
         g_source_set_callback(src, stream_start_cb, ss, stream_start_free);
         g_source_attach(src, call->conn->srv->ctx);
+    } else {
+        vh_rpc_conn_queue(call->conn, pkt);
     }
     call_free(call);
 }
