@@ -5,6 +5,7 @@
 #include "vmhost/authz/authz-list-file.h"
 
 #include "vmhost/authz/authz-list.h"
+#include "vmhost/util/file.h"
 
 #include <errno.h>
 #include <string.h>
@@ -84,8 +85,16 @@ static VhAuthzList *parse_file(const char *filename, GError **errp)
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(VhAuthzList) list = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
     g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+    gsize len = 0;
 
-    if (!json_parser_load_from_mapped_file(parser, filename, &err)) {
+    if (!vh_file_read_regular(filename, VH_FILE_MAX_TEXT, VH_FILE_READ_TEXT,
+                              &text, &len, &err)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG, "authz rules file %s",
+                    err->message);
+        return NULL;
+    }
+    if (!json_parser_load_from_data(parser, text, len, &err)) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
                     "authz rules file %s is not valid JSON: %s", filename,
                     err->message);

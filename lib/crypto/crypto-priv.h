@@ -27,8 +27,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VhCertList, vh_cert_list_clear)
 /*
  * Read all of @path (transfer full, NUL-terminated; *len excludes the NUL).
  * On failure the error is VH_ERROR_CERT_FILE "Unable to read @what @path:
- * <strerror>", e.g. "Unable to read CA certificate /d/ca-cert.pem: No such
- * file or directory".
+ * <why>", e.g. "Unable to read CA certificate /d/ca-cert.pem: No such
+ * file or directory" or "...: not a regular file (a FIFO)": the file is
+ * read with vh_file_read_regular() as text (a NUL byte is refused, as
+ * VH_ERROR_CONFIG: bad content rather than a bad file).
  */
 G_GNUC_WARN_UNUSED_RESULT
 char *vh_crypto_read_file(const char *path, const char *what, size_t *len,

@@ -1,7 +1,9 @@
 #include "vmhost/crypto/tls-priority.h"
 
 #include "vmhost-config.h"
+#include "vmhost/util/file.h"
 
+#include <gio/gio.h>
 #include <string.h>
 
 /* What the text of an allowlist-mode SYSTEM entry is reported as. */
@@ -164,8 +166,9 @@ static bool system_file_read(const char *file, SystemFile *sf, char **reason)
     g_autofree char *prev_key = NULL;
 
     memset(sf, 0, sizeof(*sf));
-    if (!g_file_get_contents(file, &text, NULL, &err)) {
-        *reason = g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+    if (!vh_file_read_regular(file, VH_FILE_MAX_TEXT, VH_FILE_READ_TEXT, &text,
+                              NULL, &err)) {
+        *reason = g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
                       ? g_strdup("no such file")
                       : g_strdup_printf("cannot read it: %s", err->message);
         return false;

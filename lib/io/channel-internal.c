@@ -12,20 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-void vh_set_error_errno(GError **errp, int errnum, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errp) {
-        return;
-    }
-    va_start(ap, fmt);
-    g_autofree char *prefix = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errnum), "%s: %s",
-                prefix, g_strerror(errnum));
-}
-
 size_t vh_iov_clamp(size_t niov)
 {
     return MIN(niov, (size_t)IOV_MAX);

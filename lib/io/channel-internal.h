@@ -19,9 +19,7 @@ gssize vh_fd_readv(int fd, const struct iovec *iov, size_t niov,
 gssize vh_fd_writev(int fd, const struct iovec *iov, size_t niov,
                     const char *what, GError **errp);
 
-/* Set @errp from @errnum: "<prefix>: <strerror>", code from errno. */
-void vh_set_error_errno(GError **errp, int errnum, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
+/* vh_set_error_errno() is in vmhost/util/error.h. */
 
 /* iovec arrays longer than IOV_MAX are transferred in several calls. */
 size_t vh_iov_clamp(size_t niov);

@@ -1,6 +1,7 @@
 #include "vmhost/util/conf.h"
 
 #include "vmhost/util/error.h"
+#include "vmhost/util/file.h"
 
 #include <errno.h>
 #include <string.h>
@@ -465,13 +466,14 @@ VhConf *vh_conf_load_file_full(const char *path, const VhConfKey *keys,
     gsize len = 0;
     g_autoptr(GError) err = NULL;
 
-    if (!g_file_get_contents(path, &text, &len, &err)) {
-        int code = err->domain == G_FILE_ERROR ? err->code : -1;
-
+    /*
+     * Read as bytes: the parser reports a NUL itself, with line and column
+     * ("PATH:1:24: expected end of line after the value, got a NUL byte").
+     */
+    if (!vh_file_read_regular(path, VH_FILE_MAX_TEXT, VH_FILE_READ_BINARY,
+                              &text, &len, &err)) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
-                    "Cannot read config file %s: %s", path,
-                    code == G_FILE_ERROR_NOENT ? "No such file or directory"
-                                               : err->message);
+                    "Cannot read config file %s", err->message);
         return NULL;
     }
     return vh_conf_parse_full(path, text, len, keys, unknown, opaque, errp);

@@ -1,5 +1,8 @@
 #include "vmhost/util/error.h"
 
+#include <gio/gio.h>
+#include <stdarg.h>
+
 /* The quark's name is made from these tokens: keep clang-format's spaces out.
  */
 /* clang-format off */
@@ -27,4 +30,18 @@ char *vh_log_format(const char *prog, GLogLevelFlags level,
         kind = "warning: ";
     }
     return g_strdup_printf("%s: %s%s", prog, kind, msg);
+}
+
+void vh_set_error_errno(GError **errp, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!errp) {
+        return;
+    }
+    va_start(ap, fmt);
+    g_autofree char *prefix = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errnum), "%s: %s",
+                prefix, g_strerror(errnum));
 }

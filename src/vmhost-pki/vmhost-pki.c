@@ -15,6 +15,7 @@
 #include "vmhost/crypto/pki.h"
 #include "vmhost/crypto/tls-creds-x509.h"
 #include "vmhost/crypto/x509-check.h"
+#include "vmhost/util/file.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -370,7 +371,9 @@ static char *vpath(const Validation *v, const char *name)
 /* PASS when @path is a readable file; FAIL (or nothing if optional). */
 static bool check_file(Validation *v, const char *path, bool required)
 {
-    FILE *f;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *data = NULL;
+    gsize len = 0;
 
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
         if (required) {
@@ -379,14 +382,14 @@ static bool check_file(Validation *v, const char *path, bool required)
         }
         return false;
     }
-    f = fopen(path, "r");
-    if (!f) {
-        int e = errno;
-        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "files",
-                           "%s is not readable: %s", path, g_strerror(e));
+    /* the way the credentials object reads it: a FIFO must not hang us */
+    if (!vh_file_read_regular(path, VH_FILE_MAX_CREDENTIALS,
+                              VH_FILE_READ_TEXT, &data, &len, &err)) {
+        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "files", "%s",
+                           err->message);
         return false;
     }
-    fclose(f);
+    explicit_bzero(data, len); /* it may be a private key */
     vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "files",
                        "%s is present and readable", path);
     return true;

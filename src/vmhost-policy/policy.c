@@ -5,6 +5,7 @@
 #include "policy-priv.h"
 
 #include "vmhost/util/error.h"
+#include "vmhost/util/file.h"
 
 #include <errno.h>
 #include <string.h>
@@ -485,10 +486,11 @@ static bool find_policy_text(const char *root, const char *name, bool module,
 
         if (g_file_test(path, G_FILE_TEST_EXISTS)) {
             g_autoptr(GError) err = NULL;
-            if (!g_file_get_contents(path, text, NULL, &err)) {
-                g_set_error(
-                    errp, VH_ERROR, VH_ERROR_CONFIG, "Cannot read %s %s: %s",
-                    module ? "sub-policy" : "policy", path, err->message);
+            if (!vh_file_read_regular(path, VH_FILE_MAX_TEXT, VH_FILE_READ_TEXT,
+                                      text, NULL, &err)) {
+                g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
+                            "Cannot read %s %s",
+                            module ? "sub-policy" : "policy", err->message);
                 return false;
             }
             *label = g_steal_pointer(&path);

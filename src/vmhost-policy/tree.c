@@ -5,9 +5,11 @@
 #include "tree.h"
 
 #include "vmhost/util/error.h"
+#include "vmhost/util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -74,14 +76,14 @@ char *vh_policy_tree_read_config(VhPolicyTree *t, bool *missing, GError **errp)
     guint spec_line = 0;
 
     *missing = false;
-    if (!g_file_get_contents(t->config_path, &text, NULL, &err)) {
-        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+    if (!vh_file_read_regular(t->config_path, VH_FILE_MAX_TEXT,
+                              VH_FILE_READ_TEXT, &text, NULL, &err)) {
+        if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
             *missing = true;
             return g_strdup("DEFAULT");
         }
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
-                    "Cannot read policy config %s: %s", t->config_path,
-                    err->message);
+                    "Cannot read policy config %s", err->message);
         return NULL;
     }
     lines = g_strsplit(text, "\n", -1);
@@ -319,6 +321,20 @@ GPtrArray *vh_policy_tree_list_locald(VhPolicyTree *t, GError **errp)
     return g_steal_pointer(&names);
 }
 
+char *vh_policy_locald_read(const char *path, GError **errp)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!vh_file_read_regular(path, VH_FILE_MAX_TEXT, VH_FILE_READ_TEXT, &text,
+                              NULL, &err)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
+                    "Cannot read local.d file %s", err->message);
+        return NULL;
+    }
+    return g_steal_pointer(&text);
+}
+
 /* Record the priority entries of a local.d file, and each line's origin. */
 static void scan_local(VhPolicyBackend *b, const char *path, const char *text)
 {
@@ -410,13 +426,10 @@ VhPolicyBackend *vh_policy_tree_build_with(VhPolicyTree *t, const char *spec,
         g_autofree char *path =
             g_build_filename(t->locald_dir, names->pdata[i], NULL);
         g_autofree char *text = NULL;
-        g_autoptr(GError) err = NULL;
 
         if (name && text_in && strcmp(names->pdata[i], name) == 0) {
             text = g_strdup(text_in);
-        } else if (!g_file_get_contents(path, &text, NULL, &err)) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
-                        "Cannot read local.d file %s: %s", path, err->message);
+        } else if (!(text = vh_policy_locald_read(path, errp))) {
             g_string_free(s, TRUE);
             return NULL;
         }
@@ -435,7 +448,8 @@ VhPolicyFormat vh_policy_tree_current_format(VhPolicyTree *t)
     g_autofree char *text = NULL;
     const char *p;
 
-    if (!g_file_get_contents(t->backend_path, &text, NULL, NULL) ||
+    if (!vh_file_read_regular(t->backend_path, VH_FILE_MAX_TEXT,
+                              VH_FILE_READ_BINARY, &text, NULL, NULL) ||
         !g_str_has_prefix(text, HEADER_TAG)) {
         return VH_POLICY_FORMAT_ALLOWLIST;
     }

@@ -117,6 +117,13 @@ char *vh_policy_tree_app_path(VhPolicyTree *t, const char *app);
 G_GNUC_WARN_UNUSED_RESULT
 GPtrArray *vh_policy_tree_list_locald(VhPolicyTree *t, GError **errp);
 
+/*
+ * Read one local.d file: a regular file of text (a FIFO, a device or a NUL
+ * byte is an error naming it). Returns the text (transfer full) or NULL.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+char *vh_policy_locald_read(const char *path, GError **errp);
+
 /* Write @contents to @path via a temporary file, fsync, rename, fsync dir. */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_policy_write_atomic(const char *path, const char *contents,

@@ -20,6 +20,7 @@
 #include "tree.h"
 
 #include "vmhost/util/error.h"
+#include "vmhost/util/file.h"
 
 #include <gnutls/gnutls.h>
 
@@ -214,10 +215,10 @@ static int cmd_check(VhPolicyTree *t, VhPolicyFormat fmt)
         return 2;
     }
     note_gnutls_file(t);
-    if (!g_file_get_contents(t->backend_path, &cur, NULL, &rerr)) {
-        if (!g_error_matches(rerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            fprintf(stderr, "vmhost-policy: Cannot read %s: %s\n",
-                    t->backend_path, rerr->message);
+    if (!vh_file_read_regular(t->backend_path, VH_FILE_MAX_TEXT,
+                              VH_FILE_READ_BINARY, &cur, NULL, &rerr)) {
+        if (!g_error_matches(rerr, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+            fprintf(stderr, "vmhost-policy: Cannot read %s\n", rerr->message);
             return 2;
         }
         printf("stale: %s does not exist; run \"vmhost-policy update\"\n",
@@ -339,12 +340,11 @@ static int app_list(VhPolicyTree *t)
     for (guint i = 0; i < names->len; i++) {
         g_autofree char *path =
             g_build_filename(t->locald_dir, names->pdata[i], NULL);
-        g_autofree char *text = NULL;
+        g_autofree char *text = vh_policy_locald_read(path, &err);
         g_auto(GStrv) lines = NULL;
 
-        if (!g_file_get_contents(path, &text, NULL, &err)) {
-            fprintf(stderr, "vmhost-policy: Cannot read local.d file %s: %s\n",
-                    path, err->message);
+        if (!text) {
+            fprintf(stderr, "vmhost-policy: %s\n", err->message);
             return 1;
         }
         lines = g_strsplit(text, "\n", -1);

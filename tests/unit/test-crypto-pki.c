@@ -323,7 +323,7 @@ static void test_cert_bundle_roundtrip(void)
     /* A directory is not a certificate. */
     g_assert_null(vh_pki_cert_load(tmpdir, &err));
     g_assert_error(err, VH_ERROR, VH_ERROR_CERT_FILE);
-    g_assert_nonnull(strstr(err->message, "Is a directory"));
+    g_assert_nonnull(strstr(err->message, "not a regular file (a directory)"));
     g_clear_error(&err);
 
     for (int i = 0; i < 3; i++) {

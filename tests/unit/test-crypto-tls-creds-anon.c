@@ -124,7 +124,7 @@ static void test_unreadable_dh_params(void)
     g_assert_null(creds);
     g_assert_error(err, VH_ERROR, VH_ERROR_CERT_FILE);
     g_assert_nonnull(strstr(err->message, "Unable to read DH parameters"));
-    g_assert_nonnull(strstr(err->message, "Is a directory"));
+    g_assert_nonnull(strstr(err->message, "not a regular file (a directory)"));
 }
 
 int main(int argc, char **argv)

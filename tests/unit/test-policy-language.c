@@ -472,6 +472,19 @@ static void test_locald(void)
         g_assert_cmpint(g_rmdir(d), ==, 0);
     }
 
+    /* a NUL cuts nothing short: "VMHOST=NORMAL\0garbage" is refused */
+    {
+        g_autofree char *p = g_build_filename(
+            tmpdir, "etc/crypto-policies/local.d/gnutls-BAD.config", NULL);
+
+        g_assert_true(
+            g_file_set_contents(p, "VMHOST=NORMAL\0garbage\n", 22, NULL));
+        g_assert_null(vh_policy_locald_read(p, &err));
+        g_assert_nonnull(strstr(err->message, "gnutls-BAD.config:1: a NUL"));
+        g_clear_error(&err);
+        g_assert_cmpint(g_unlink(p), ==, 0);
+    }
+
     /* what app set / app unset would install */
     b2 = vh_policy_tree_build_with(t, "DEFAULT", VH_POLICY_FORMAT_LEGACY,
                                    "gnutls-MID.config", "MID=NONE\n", &err);

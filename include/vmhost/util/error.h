@@ -34,6 +34,14 @@ typedef enum {
 } VhErrorCode;
 
 /*
+ * The one errno-to-GError path: set @errp (if not NULL) to G_IO_ERROR with
+ * the code g_io_error_from_errno(@errnum) and the message
+ * "<printf(@fmt, ...)>: <strerror(@errnum)>".
+ */
+void vh_set_error_errno(GError **errp, int errnum, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+/*
  * A structured GLib log record as one line for the operator, in the form
  * programs print their own errors: "@prog: warning: MESSAGE" (errors and
  * criticals "error: ", warnings "warning: ", the rest bare), without a

@@ -1,0 +1,100 @@
+#!/bin/sh
+# Files the operator names, read by every program (TAP): a FIFO or another
+# non-regular file where a file belongs is refused at once, naming it (it
+# used to block in open() and ignore SIGTERM), a NUL byte in a text file is
+# refused naming the file and line (it used to truncate the text), and a
+# world-readable private key is a warning for -object tls-creds-x509 and an
+# error with sanity-check=strict (issue 10 items 2, 7 and 8). Every run is
+# bounded by timeout, so a regression fails instead of hanging the suite.
+set -u
+. "$(dirname "$0")/testlib.sh"
+tl_start file-inputs
+policy="$build/src/vmhost-policy/vmhost-policy"
+log_files="out"
+unset GNUTLS_SYSTEM_PRIORITY_FILE VMHOST_CONF
+echo "1..17"
+
+# run PROG ARGS...: at most 10 s, output in $work/out; $rc is the status
+# (124 when it had to be killed: the hang this test is about).
+run() {
+    timeout -s KILL 10 "$@" >"$work/out" 2>&1 </dev/null
+    rc=$?
+}
+said() { grep -q -- "$1" "$work/out"; }
+
+make_pki "$work/pki" "CN=client1"
+chmod 600 "$work/pki"/*-key.pem
+
+# pki_with_fifo NAME: a copy of the PKI with NAME replaced by a FIFO.
+pki_with_fifo() {
+    rm -rf "$work/fp"
+    cp -a "$work/pki" "$work/fp"
+    rm "$work/fp/$1"
+    mkfifo "$work/fp/$1"
+}
+
+# ---- item 2: FIFOs ----
+for f in ca-cert.pem server-key.pem server-cert.pem; do
+    pki_with_fifo "$f"
+    run "$vmhost" -object "tls-creds-x509,id=t0,endpoint=server,dir=$work/fp" -S
+    check "-object tls-creds-x509 with $f a FIFO fails at once, naming it" \
+        '[ $rc -eq 1 ] && said "$work/fp/$f: not a regular file (a FIFO)"'
+done
+
+mkfifo "$work/conf.fifo"
+run "$vmhost" --config "$work/conf.fifo" -S
+check "vmhost --config FIFO fails at once, naming it" \
+    '[ $rc -eq 1 ] && said "conf.fifo: not a regular file (a FIFO)"'
+run env VMHOST_CONF="$work/conf.fifo" "$vmhost" -S
+check "VMHOST_CONF=FIFO fails at once, naming it" \
+    '[ $rc -eq 1 ] && said "conf.fifo: not a regular file (a FIFO)"'
+run "$vmhost" --config /dev/zero -S
+check "vmhost --config /dev/zero (a character device) is refused" \
+    '[ $rc -eq 1 ] && said "/dev/zero: not a regular file (a character device)"'
+
+pki_with_fifo server-key.pem
+run "$pki_tool" validate "$work/fp" --endpoint server
+check "vmhost-pki validate: a FIFO key is a FAIL naming it, no hang" \
+    '[ $rc -eq 1 ] && said "^FAIL.*fp/server-key.pem: not a regular file (a FIFO)"'
+
+r="$work/root"
+mkdir -p "$r/etc/crypto-policies/local.d"
+run "$policy" --root "$r" update
+check "vmhost-policy update in an empty root" '[ $rc -eq 0 ]'
+mkfifo "$r/etc/crypto-policies/local.d/gnutls-FIFO.config"
+for cmd in update check "app list"; do
+    # shellcheck disable=SC2086
+    run "$policy" --root "$r" $cmd
+    check "vmhost-policy $cmd with a FIFO in local.d fails naming it" \
+        '[ $rc -ne 0 ] && [ $rc -ne 124 ] && said "gnutls-FIFO.config: not a regular file (a FIFO)"'
+done
+rm "$r/etc/crypto-policies/local.d/gnutls-FIFO.config"
+run "$policy" resolve --config "$work/conf.fifo"
+check "vmhost-policy resolve --config FIFO fails naming it" \
+    '[ $rc -ne 0 ] && [ $rc -ne 124 ] && said "conf.fifo: not a regular file (a FIFO)"'
+
+# ---- item 8: NUL bytes in text ----
+printf 'tls_priority = "NORMAL"\000garbage\n' >"$work/nul.conf"
+run "$vmhost" --config "$work/nul.conf" -S
+check "vmhost.conf with a NUL: refused naming file and line" \
+    '[ $rc -eq 1 ] && said "nul.conf:1:24: .*a NUL byte"'
+printf 'DEFAULT\000:garbage\n' >"$r/etc/crypto-policies/config"
+run "$policy" --root "$r" update
+check "policy config DEFAULT<NUL>:garbage: refused naming file and line" \
+    '[ $rc -ne 0 ] && said "crypto-policies/config:1: a NUL byte"'
+printf 'DEFAULT\n' >"$r/etc/crypto-policies/config"
+printf 'VMHOST=NORMAL\000garbage\n' >"$r/etc/crypto-policies/local.d/gnutls-VMHOST.config"
+run "$policy" --root "$r" update
+check "local.d VMHOST=NORMAL<NUL>garbage: refused naming file and line" \
+    '[ $rc -ne 0 ] && said "gnutls-VMHOST.config:1: a NUL byte" &&
+     ! grep -q "^VMHOST" "$r/etc/crypto-policies/back-ends/gnutls.config"'
+rm "$r/etc/crypto-policies/local.d/gnutls-VMHOST.config"
+mkdir -p "$r/etc/crypto-policies/policies"
+printf 'cipher = AES-256-GCM\n\000bogus_key = 1\n' >"$r/etc/crypto-policies/policies/MINE.pol"
+run "$policy" --root "$r" generate MINE
+check "a .pol file with a NUL before a bad key: refused naming file and line" \
+    '[ $rc -ne 0 ] && said "MINE.pol:2: a NUL byte"'
+printf '{"policy":"deny","rules":[{"match":"CN=a","policy":"allow"}]}\000junk' >"$work/rules.json"
+run "$vmhost" -object "authz-list-file,id=a0,filename=$work/rules.json" -S
+check "authz-list-file rules with a NUL: refused naming the file" \
+    '[ $rc -eq 1 ] && said "rules.json:1: a NUL byte"'
