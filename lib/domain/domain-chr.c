@@ -135,6 +135,16 @@ static bool check_socket(xmlNodePtr n, VhDomainChrType type, GError **errp)
     return true;
 }
 
+static guint count_children(xmlNodePtr n, const char *name)
+{
+    guint count = 0;
+
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        count += vh_domain_xml_is(c, name);
+    }
+    return count;
+}
+
 /* One element's own checks; *port is -1 when it names no port. */
 static bool check_one(xmlNodePtr n, bool console, VhDomainChrType *type,
                       int *port, GError **errp)
@@ -155,6 +165,13 @@ static bool check_one(xmlNodePtr n, bool console, VhDomainChrType *type,
             g_strdup_printf("%s> with <target type='%s'", what, ttype);
 
         return vh_domain_fail_device(errp, d);
+    }
+    if (count_children(n, "source") > 1 || count_children(n, "target") > 1 ||
+        count_children(n, "protocol") > 1) {
+        return vh_domain_fail(errp, VH_VIR_ERR_XML_ERROR,
+                              "<%s> has more than one <source>, <target> or "
+                              "<protocol>",
+                              what);
     }
     *port = -1;
     if (tport && !parse_port(tport, port)) {

@@ -116,6 +116,12 @@ bool vh_domain_fail(GError **errp, VhVirErrorCode code, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    /* values from the document are quoted in it: keep the message one line */
+    for (char *p = msg; *p; p++) {
+        if ((guchar)*p < 0x20) {
+            *p = ' ';
+        }
+    }
     g_set_error(errp, VH_VIR_ERROR, code, "%s%s", prefix_for(code), msg);
     return false;
 }
