@@ -343,11 +343,109 @@ GObject *vh_object_create_from_opts(VhOpts *opts, GError **errp)
     return g_steal_pointer(&obj);
 }
 
-bool vh_object_add_from_string(const char *str, GError **errp)
+/* The JSON type a property of @pspec's type takes, or NULL: any. */
+static const char *json_type_for(GParamSpec *pspec)
 {
-    g_autoptr(VhOpts) opts = vh_opts_parse("-object", str, "qom-type", errp);
+    switch (G_TYPE_FUNDAMENTAL(G_PARAM_SPEC_VALUE_TYPE(pspec))) {
+    case G_TYPE_BOOLEAN:
+        return "boolean";
+    case G_TYPE_STRING:
+    case G_TYPE_ENUM:
+        return "string";
+    case G_TYPE_INT:
+    case G_TYPE_LONG:
+    case G_TYPE_INT64:
+    case G_TYPE_UINT:
+    case G_TYPE_ULONG:
+    case G_TYPE_UINT64:
+        return "integer";
+    default:
+        return NULL;
+    }
+}
+
+/* Each member that names a property must have the property's JSON type. */
+bool vh_object_check_json_types(const char *optname, JsonObject *o,
+                                GError **errp)
+{
+    g_autoptr(GList) members = json_object_get_members(o);
+    JsonNode *tn = json_object_get_member(o, "qom-type");
+    GType type = G_TYPE_INVALID;
+    g_autoptr(GTypeClass) klass = NULL;
+
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *n = json_object_get_member(o, l->data);
+        GParamSpec *pspec = NULL;
+        const char *want = NULL;
+
+        if (g_str_equal(l->data, "qom-type") || g_str_equal(l->data, "id")) {
+            want = "string";
+        } else if (tn && JSON_NODE_HOLDS_VALUE(tn) &&
+                   json_node_get_value_type(tn) == G_TYPE_STRING) {
+            if (!klass && (type = vh_object_type_lookup(
+                               json_node_get_string(tn))) != G_TYPE_INVALID) {
+                klass = g_type_class_ref(type);
+            }
+            pspec = klass ? g_object_class_find_property(G_OBJECT_CLASS(klass),
+                                                         l->data)
+                          : NULL;
+            want = pspec && (pspec->flags & G_PARAM_WRITABLE)
+                       ? json_type_for(pspec)
+                       : NULL;
+        }
+        if (want && !g_str_equal(vh_json_type_name(n), want)) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "%s%sInvalid parameter type for '%s', expected: %s",
+                        optname ? optname : "", optname ? ": " : "",
+                        (const char *)l->data, want);
+            return false;
+        }
+    }
+    return true;
+}
+
+GObject *vh_object_create_from_json(const char *optname, JsonObject *o,
+                                    GError **errp)
+{
+    g_autoptr(VhOpts) opts = NULL;
+
+    if (!vh_object_check_json_types(optname, o, errp)) {
+        return NULL;
+    }
+    opts = vh_opts_from_json(optname, o, errp);
+    return opts ? vh_object_create_from_opts(opts, errp) : NULL;
+}
+
+static bool add_from_json(const char *str, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) root = vh_json_parse(str, -1, &err);
     g_autoptr(GObject) obj = NULL;
 
+    if (!root) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-object: JSON parse error, %s", err->message);
+        return false;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "-object: the JSON form must be an object");
+        return false;
+    }
+    obj =
+        vh_object_create_from_json("-object", json_node_get_object(root), errp);
+    return obj != NULL;
+}
+
+bool vh_object_add_from_string(const char *str, GError **errp)
+{
+    g_autoptr(VhOpts) opts = NULL;
+    g_autoptr(GObject) obj = NULL;
+
+    if (str[0] == '{') {
+        return add_from_json(str, errp);
+    }
+    opts = vh_opts_parse("-object", str, "qom-type", errp);
     if (!opts) {
         return false;
     }

@@ -47,6 +47,7 @@
 #include "vmhost/object/object.h"
 #include "vmhost/util/conf.h"
 #include "vmhost/util/error.h"
+#include "vmhost/util/json.h"
 #include "vmhost/util/opts.h"
 #include "vmhost/util/size.h"
 #include "vmhost/vmhost-types.h"
@@ -706,9 +707,51 @@ static bool add_probe(Vmhost *vm, VhOpts *o, GError **errp)
     return true;
 }
 
+/*
+ * -device's argument: an option string (implied key driver) or, when it
+ * starts with '{', JSON as QEMU >= 6.0 takes it. Every property of
+ * vmhost's devices is a string, so any other JSON type is refused.
+ */
+static VhOpts *device_opts(const char *arg, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(GList) members = NULL;
+    JsonObject *o;
+
+    if (arg[0] != '{') {
+        return vh_opts_parse("-device", arg, "driver", errp);
+    }
+    root = vh_json_parse(arg, -1, &err);
+    if (!root) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "-device: JSON parse error, %s", err->message);
+        return NULL;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "-device: the JSON form must be an object");
+        return NULL;
+    }
+    o = json_node_get_object(root);
+    members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *n = json_object_get_member(o, l->data);
+
+        if (!g_str_equal(vh_json_type_name(n), "string")) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "-device: Invalid parameter type for '%s', "
+                        "expected: string",
+                        (const char *)l->data);
+            return NULL;
+        }
+    }
+    return vh_opts_from_json("-device", o, errp);
+}
+
 static bool add_device(Vmhost *vm, const char *arg, GError **errp)
 {
-    g_autoptr(VhOpts) o = vh_opts_parse("-device", arg, "driver", errp);
+    g_autoptr(VhOpts) o = device_opts(arg, errp);
     const char *driver, *chardev, *id;
     g_autofree char *auto_id = NULL;
     VhChardev *chr;

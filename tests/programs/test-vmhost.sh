@@ -38,7 +38,7 @@ qmp_session() {
 }
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..77"
+echo "1..83"
 make_pki "$pki" "CN=vmhost-client"
 mkdir "$work/cli"
 cp "$pki/ca-cert.pem" "$pki/client-cert.pem" "$pki/client-key.pem" "$work/cli/"
@@ -116,6 +116,21 @@ check "verify-peer=off: gnutls-cli with only the CA gets the console" \
 stop "$nover" INT
 rc=$?
 check "SIGINT: exit 0, pidfile removed" '[ $rc -eq 0 ] && [ ! -e "$work/nover.pid" ]'
+
+# ---- JSON -object and -device (QEMU >= 6.0, as libvirt writes them) ----
+port=$(free_port)
+bg json "$vmhost" \
+    -object "{\"qom-type\":\"tls-creds-x509\",\"id\":\"tls0\",\"dir\":\"$pki\",\"endpoint\":\"server\",\"verify-peer\":false}" \
+    -chardev "socket,id=s0,host=127.0.0.1,port=$port,tls-creds=tls0,server=on,wait=off" \
+    -device '{"driver":"isa-serial","chardev":"s0","id":"ser0"}' -pidfile "$work/json.pid"
+jsonvm=$last
+wait_until '[ -s "$work/json.pid" ]'
+printf 'echo json\n' >"$work/in"
+console "$port" "$work/cj.out" '^json'
+check "JSON -object and -device: gnutls-cli with only the CA gets the console" \
+    'grep -qx "json" "$work/cj.out"'
+stop "$jsonvm"
+check "JSON -object and -device: SIGTERM exits 0" '[ $? -eq 0 ]'
 
 # ---- server with wait on: startup blocks until the first client ----
 port=$(free_port)
@@ -473,6 +488,16 @@ fails "bad -object type" "^vmhost: -object: invalid object type 'tls-creds-x590'
     -object tls-creds-x590,id=t
 fails "bad -object dir names the directory" "^vmhost: -object: .*$work/missing" \
     -object "tls-creds-x509,id=t,endpoint=server,dir=$work/missing"
+fails "JSON -object: a string where a boolean belongs" \
+    "^vmhost: -object: Invalid parameter type for 'verify-peer', expected: boolean" \
+    -object '{"qom-type":"tls-creds-anon","id":"a","verify-peer":"off"}'
+fails "JSON -object: a duplicate key" "^vmhost: -object: JSON parse error, duplicate key 'id'" \
+    -object '{"qom-type":"tls-creds-anon","id":"a","id":"b"}'
+fails "JSON -device: a number where a string belongs" \
+    "^vmhost: -device: Invalid parameter type for 'chardev', expected: string" \
+    -device '{"driver":"isa-serial","chardev":5}'
+fails "-chardev takes no JSON (as in QEMU 7.2)" "^vmhost: -chardev: .*invalid parameter name" \
+    -chardev '{"backend":"null","id":"c0"}'
 fails "bad -chardev key" "^vmhost: -chardev socket: invalid parameter 'bogus'" \
     -chardev socket,id=s0,host=127.0.0.1,port=1,bogus=on
 fails "-incoming with a bad URI" "^vmhost: -incoming: invalid migration URI 'bogus:x'" -incoming bogus:x

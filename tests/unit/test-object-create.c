@@ -460,6 +460,154 @@ static void test_numbers(void)
               "-object: object type 'test-numbers' has no property 'ro'");
 }
 
+/* The JSON form (QEMU >= 6.0): the same objects, typed values. */
+
+static void test_json_x509(void)
+{
+    g_autofree char *dir = tls_test_pki_dir(pki, "server-json");
+    g_autofree char *str = NULL;
+    g_autoptr(GObject) obj = NULL;
+    VhTlsCreds *creds;
+    const char *dns[] = {"localhost", NULL};
+
+    tls_test_pki_issue_server(pki, dir, "C=UK,O=vmhost test,CN=localhost", dns,
+                              NULL, 0, 0);
+    str = g_strdup_printf("{\"qom-type\": \"tls-creds-x509\", \"id\": "
+                          "\"tlsj\", \"endpoint\": \"server\", \"dir\": "
+                          "\"%s\", \"verify-peer\": false, \"sanity-check\": "
+                          "true, \"priority\": \"NORMAL\"}",
+                          dir);
+    obj = add_ok(str, "tlsj");
+    g_assert_true(VH_IS_TLS_CREDS_X509(obj));
+    creds = VH_TLS_CREDS(obj);
+    g_assert_cmpint(vh_tls_creds_get_endpoint(creds), ==,
+                    VH_TLS_CREDS_ENDPOINT_SERVER);
+    g_assert_cmpstr(vh_tls_creds_get_dir(creds), ==, dir);
+    g_assert_false(vh_tls_creds_get_verify_peer(creds));
+    g_assert_true(vh_tls_creds_x509_get_sanity_check(VH_TLS_CREDS_X509(obj)));
+    del("tlsj");
+}
+
+static void test_json_anon_psk(void)
+{
+    g_autofree char *dir = g_build_filename(tmpdir, "psk-json", NULL);
+    g_autofree char *keys = g_build_filename(dir, VH_TLS_PSK_KEYS_FILE, NULL);
+    g_autofree char *str = NULL;
+    g_autoptr(GObject) anon = NULL, psk = NULL;
+
+    anon = add_ok("{\"qom-type\":\"tls-creds-anon\",\"id\":\"anonj\","
+                  "\"endpoint\":\"server\"}",
+                  "anonj");
+    g_assert_true(VH_IS_TLS_CREDS_ANON(anon));
+    g_assert_cmpint(vh_tls_creds_get_endpoint(VH_TLS_CREDS(anon)), ==,
+                    VH_TLS_CREDS_ENDPOINT_SERVER);
+    del("anonj");
+
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(
+        keys, "alice:00112233445566778899aabbccddeeff\n", -1, NULL));
+    str = g_strdup_printf("{\"qom-type\": \"tls-creds-psk\", \"id\": "
+                          "\"pskj\", \"endpoint\": \"client\", \"dir\": "
+                          "\"%s\", \"username\": \"alice\"}",
+                          dir);
+    psk = add_ok(str, "pskj");
+    g_assert_cmpstr(vh_tls_creds_psk_get_username(VH_TLS_CREDS_PSK(psk)), ==,
+                    "alice");
+    del("pskj");
+}
+
+static void test_json_authz(void)
+{
+    g_autoptr(GObject) simple = NULL, list = NULL;
+
+    /* a comma needs no doubling in JSON */
+    simple = add_ok("{\"qom-type\": \"authz-simple\", \"id\": \"azj\", "
+                    "\"identity\": \"C=UK,O=vmhost test,CN=qemu\"}",
+                    "azj");
+    g_assert_cmpstr(vh_authz_simple_get_identity(VH_AUTHZ_SIMPLE(simple)), ==,
+                    "C=UK,O=vmhost test,CN=qemu");
+    del("azj");
+
+    /* rules as a JSON list, as libvirt writes them */
+    list = add_ok("{\"qom-type\": \"authz-list\", \"id\": \"alj\", "
+                  "\"policy\": \"deny\", \"rules\": ["
+                  "{\"match\": \"CN=fred\", \"policy\": \"allow\"}, "
+                  "{\"match\": \"CN=bad*\", \"policy\": \"deny\", "
+                  "\"format\": \"glob\"}, "
+                  "{\"match\": \"CN=*\", \"policy\": \"allow\", "
+                  "\"format\": \"glob\"}, "
+                  "{\"match\": \"CN=b,O=x\", \"policy\": \"allow\"}]}",
+                  "alj");
+    g_assert_cmpuint(vh_authz_list_get_rule_count(VH_AUTHZ_LIST(list)), ==, 4);
+    g_assert_true(vh_authz_is_allowed_by_id("alj", "CN=fred", NULL));
+    g_assert_false(vh_authz_is_allowed_by_id("alj", "CN=badguy", NULL));
+    g_assert_true(vh_authz_is_allowed_by_id("alj", "CN=anyone", NULL));
+    del("alj");
+}
+
+static void test_json_numbers(void)
+{
+    g_autoptr(GObject) obj = NULL;
+    TestNumbers *t;
+
+    vh_object_type_register("test-numbers", TEST_TYPE_NUMBERS);
+    obj = add_ok("{\"qom-type\": \"test-numbers\", \"id\": \"nj\", \"i\": -7, "
+                 "\"u\": 32, \"i64\": -9000000000, \"size\": 1610612736, "
+                 "\"l\": -5, \"ul\": 5}",
+                 "nj");
+    t = TEST_NUMBERS(obj);
+    g_assert_cmpint(t->i, ==, -7);
+    g_assert_cmpuint(t->u, ==, 32);
+    g_assert_cmpint(t->i64, ==, -9000000000LL);
+    g_assert_cmpuint(t->size, ==, 3ULL << 29);
+    g_assert_cmpint(t->l, ==, -5);
+    g_assert_cmpuint(t->ul, ==, 5);
+    del("nj");
+
+    add_fails("{\"qom-type\": \"test-numbers\", \"id\": \"n1\", \"i\": 11}",
+              "-object: parameter 'i' expects a number from -10 to 10, got "
+              "'11'");
+    /* a size is a JSON number, as in QEMU; "1.5G" is the option string's */
+    add_fails("{\"qom-type\": \"test-numbers\", \"id\": \"n1\", \"size\": "
+              "\"1.5G\"}",
+              "-object: Invalid parameter type for 'size', expected: integer");
+    add_fails("{\"qom-type\": \"test-numbers\", \"id\": \"n1\", \"u\": 1.5}",
+              "-object: Invalid parameter type for 'u', expected: integer");
+    add_fails("{\"qom-type\": \"test-numbers\", \"id\": \"n1\", \"ro\": 1}",
+              "-object: object type 'test-numbers' has no property 'ro'");
+}
+
+/* QEMU's errors for JSON that is not what the object takes. */
+static void test_json_errors(void)
+{
+    add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\", "
+              "\"verify-peer\": \"off\"}",
+              "-object: Invalid parameter type for 'verify-peer', expected: "
+              "boolean");
+    add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\", "
+              "\"endpoint\": true}",
+              "-object: Invalid parameter type for 'endpoint', expected: "
+              "string");
+    add_fails("{\"qom-type\": 5, \"id\": \"a\"}",
+              "-object: Invalid parameter type for 'qom-type', expected: "
+              "string");
+    add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": [\"a\"]}",
+              "-object: Invalid parameter type for 'id', expected: string");
+    add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\", \"id\": "
+              "\"b\"}",
+              "-object: JSON parse error, duplicate key 'id'");
+    add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\"",
+              "-object: JSON parse error, *");
+    add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\", \"bogus\": 1}",
+              "-object: object type 'tls-creds-anon' has no property 'bogus'");
+    add_fails("{\"id\": \"a\"}",
+              "-object: parameter 'qom-type' is required (the object type)");
+    add_fails("{\"qom-type\": \"nosuch\", \"id\": \"a\"}",
+              "-object: invalid object type 'nosuch'");
+    /* as in QEMU, only a leading '{' makes it JSON */
+    add_fails(" {\"qom-type\": \"tls-creds-anon\", \"id\": \"a\"}", "*");
+}
+
 static void test_from_opts(void)
 {
     g_autoptr(GError) err = NULL;
@@ -514,6 +662,12 @@ int main(int argc, char **argv)
     g_test_add_func("/object/create/ids", test_ids);
     g_test_add_func("/object/create/numbers", test_numbers);
     g_test_add_func("/object/create/from-opts", test_from_opts);
+    g_test_add_func("/object/create/json/tls-creds-x509", test_json_x509);
+    g_test_add_func("/object/create/json/tls-creds-anon-psk",
+                    test_json_anon_psk);
+    g_test_add_func("/object/create/json/authz", test_json_authz);
+    g_test_add_func("/object/create/json/numbers", test_json_numbers);
+    g_test_add_func("/object/create/json/errors", test_json_errors);
     rc = g_test_run();
 
     tls_test_pki_free(pki);

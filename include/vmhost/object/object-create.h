@@ -30,6 +30,7 @@
 #include <glib-object.h>
 #include <stdbool.h>
 
+#include "vmhost/util/json.h"
 #include "vmhost/util/opts.h"
 
 G_BEGIN_DECLS
@@ -69,7 +70,34 @@ GStrv vh_object_type_list(void);
 G_GNUC_WARN_UNUSED_RESULT
 GObject *vh_object_create_from_opts(VhOpts *opts, GError **errp);
 
-/* Parse @str as -object does (implied key qom-type) and create it. */
+/*
+ * Create the object the JSON object @o describes, as QEMU >= 6.0 takes
+ * -object '{"qom-type": ..., "id": ..., ...}' and QMP object-add: values
+ * are typed, so a property of a boolean type takes a JSON boolean (not
+ * "on"), a string or enum property a JSON string, a number property a
+ * JSON integer; otherwise "Invalid parameter type for 'verify-peer',
+ * expected: boolean" (QEMU's words). Members that are no property
+ * (authz-list's rules) are flattened for the type's hook as dotted keys.
+ * Then as vh_object_create_from_opts(), errors prefixed with @optname.
+ */
+/*
+ * Only the type check of vh_object_create_from_json(): each member of @o
+ * that is qom-type, id or a writable property of the qom-type's type has
+ * that JSON type. @optname prefixes the error (NULL: no prefix, as QMP).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_object_check_json_types(const char *optname, JsonObject *o,
+                                GError **errp);
+
+G_GNUC_WARN_UNUSED_RESULT
+GObject *vh_object_create_from_json(const char *optname, JsonObject *o,
+                                    GError **errp);
+
+/*
+ * Parse @str as -object does and create it: a string that starts with '{'
+ * is JSON (as in QEMU: no blank before it), anything else an option
+ * string (implied key qom-type).
+ */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_object_add_from_string(const char *str, GError **errp);
 
