@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <stdarg.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -321,6 +322,69 @@ GPtrArray *vh_policy_tree_list_locald(VhPolicyTree *t, GError **errp)
     return g_steal_pointer(&names);
 }
 
+static bool locald_refuse(const char *path, guint line, GError **errp,
+                          const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static bool locald_refuse(const char *path, guint line, GError **errp,
+                          const char *fmt, ...)
+{
+    g_autofree char *why = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
+                "%s:%u: %s; local.d holds per-application entries "
+                "APP=STRING only (a host-wide change belongs in a policy or "
+                "sub-policy: see \"vmhost-policy set\")",
+                path, line, why);
+    return false;
+}
+
+bool vh_policy_locald_check(const char *path, const char *text, GError **errp)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+    for (guint i = 0; lines[i]; i++) {
+        char *raw = lines[i];
+        char *l = g_strstrip(g_strdup(raw));
+        g_autofree char *owned = l;
+        g_autofree char *key = NULL;
+        g_autoptr(GError) err = NULL;
+        char *eq;
+
+        if (!l[0] || l[0] == '#' || l[0] == ';') {
+            continue;
+        }
+        if (raw[0] == ' ' || raw[0] == '\t') {
+            return locald_refuse(path, i + 1, errp,
+                                 "an indented line (GnuTLS would read it as "
+                                 "more of the entry before it)");
+        }
+        if (l[0] == '[') {
+            if (strcmp(l, "[priorities]") == 0) {
+                continue; /* where the entries already are */
+            }
+            return locald_refuse(
+                path, i + 1, errp,
+                "a section header '%s' in local.d: its settings would "
+                "change the policy of every application on the host",
+                l);
+        }
+        eq = strchr(l, '=');
+        if (!eq || eq == l) {
+            return locald_refuse(path, i + 1, errp,
+                                 "'%s' is not an APP=STRING entry", l);
+        }
+        key = g_strstrip(g_strndup(l, eq - l));
+        if (!vh_policy_app_name_valid(key, &err)) {
+            return locald_refuse(path, i + 1, errp, "%s", err->message);
+        }
+    }
+    return true;
+}
+
 char *vh_policy_locald_read(const char *path, GError **errp)
 {
     g_autofree char *text = NULL;
@@ -330,6 +394,9 @@ char *vh_policy_locald_read(const char *path, GError **errp)
                               NULL, &err)) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
                     "Cannot read local.d file %s", err->message);
+        return NULL;
+    }
+    if (!vh_policy_locald_check(path, text, errp)) {
         return NULL;
     }
     return g_steal_pointer(&text);
@@ -429,6 +496,10 @@ VhPolicyBackend *vh_policy_tree_build_with(VhPolicyTree *t, const char *spec,
 
         if (name && text_in && strcmp(names->pdata[i], name) == 0) {
             text = g_strdup(text_in);
+            if (!vh_policy_locald_check(path, text, errp)) {
+                g_string_free(s, TRUE);
+                return NULL;
+            }
         } else if (!(text = vh_policy_locald_read(path, errp))) {
             g_string_free(s, TRUE);
             return NULL;

@@ -118,11 +118,23 @@ G_GNUC_WARN_UNUSED_RESULT
 GPtrArray *vh_policy_tree_list_locald(VhPolicyTree *t, GError **errp);
 
 /*
- * Read one local.d file: a regular file of text (a FIFO, a device or a NUL
- * byte is an error naming it). Returns the text (transfer full) or NULL.
+ * Read one local.d file (a regular file of text: a FIFO, a device or a NUL
+ * byte is an error naming it) and check that it holds only what local.d is
+ * for: per-application entries "APP=STRING" (APP as for
+ * vh_policy_app_name_valid(), not SYSTEM), comments, blank lines and the
+ * "[priorities]" header they already sit under. Any other section
+ * ([global], [overrides]) would change the policy of every GnuTLS
+ * application on the host, and an indented line would continue the entry
+ * before it, so they are errors naming the file and line
+ * ("PATH:2: a section header '[overrides]' in local.d: ..."). Returns the
+ * text (transfer full) or NULL.
  */
 G_GNUC_WARN_UNUSED_RESULT
 char *vh_policy_locald_read(const char *path, GError **errp);
+
+/* The check of vh_policy_locald_read() on @text, named @path. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_policy_locald_check(const char *path, const char *text, GError **errp);
 
 /* Write @contents to @path via a temporary file, fsync, rename, fsync dir. */
 G_GNUC_WARN_UNUSED_RESULT

@@ -23,7 +23,7 @@ unset GNUTLS_SYSTEM_PRIORITY_FILE GNUTLS_SYSTEM_PRIORITY_FAIL_ON_INVALID
 combos="DEFAULT DEFAULT:NO-SHA1 DEFAULT:NO-CAMELLIA DEFAULT:ECDHE-ONLY
 DEFAULT:NO-SHA1:ECDHE-ONLY LEGACY LEGACY:NO-SHA1 LEGACY:NO-CAMELLIA FUTURE
 FUTURE:ECDHE-ONLY"
-echo "1..93"
+echo "1..100"
 
 # gnutls_list FILE [PRIORITY]: what GnuTLS enables with FILE as system file.
 gnutls_list() {
@@ -232,9 +232,41 @@ check "a policy GnuTLS cannot use (no protocol): GnuTLS's reason, config and bac
      same && [ "$(cat "$r/etc/crypto-policies/config")" = DEFAULT:NO-SHA1 ]'
 printf 'garbage without equals\n' >"$r/etc/crypto-policies/local.d/gnutls-JUNK.config"
 "$tool" --root "$r" update >"$work/out" 2>&1
-check "a local.d line GnuTLS cannot parse: file:line quoted, back-end untouched" \
-    '[ $? -eq 1 ] && grep -q "cannot parse .*gnutls-JUNK.config:1: .garbage without equals." "$work/out" && same'
+check "a local.d line that is no APP=STRING entry: file:line quoted, back-end untouched" \
+    '[ $? -eq 1 ] && grep -q "gnutls-JUNK.config:1: .garbage without equals. is not an APP=STRING entry" "$work/out" && same'
 rm "$r/etc/crypto-policies/local.d/gnutls-JUNK.config"
+# local.d must not widen the host's policy (issue 10 item 9): an [overrides]
+# section there would become part of @SYSTEM for every GnuTLS application.
+wide="$r/etc/crypto-policies/local.d/gnutls-WIDE.config"
+printf 'WIDE=NORMAL\n[overrides]\ntls-enabled-cipher = NULL\nenabled-version = tls1.0\n' >"$wide"
+"$tool" --root "$r" update >"$work/out" 2>&1
+check "local.d [overrides] (NULL cipher, TLS 1.0): update refuses, file:line and why, back-end untouched" \
+    '[ $? -eq 1 ] && grep -q "gnutls-WIDE.config:2: a section header .\[overrides\]. in local.d: .*every application" "$work/out" &&
+     same && ! grep -q "NULL" "$be"'
+"$tool" --root "$r" check >"$work/out" 2>&1
+check "local.d [overrides]: check is an error (exit 2), naming it" \
+    '[ $? -eq 2 ] && grep -q "gnutls-WIDE.config:2: a section header" "$work/out"'
+"$tool" --root "$r" app list >"$work/out" 2>&1
+check "local.d [overrides]: app list names it" \
+    '[ $? -eq 1 ] && grep -q "gnutls-WIDE.config:2: a section header" "$work/out"'
+printf '[global]\noverride-mode = blocklist\n' >"$wide"
+"$tool" --root "$r" update >"$work/out" 2>&1
+check "local.d [global] refused" \
+    '[ $? -eq 1 ] && grep -q "gnutls-WIDE.config:1: a section header .\[global\]." "$work/out" && same'
+printf 'SYSTEM=NORMAL:+VERS-TLS1.0\n' >"$wide"
+"$tool" --root "$r" update >"$work/out" 2>&1
+check "local.d SYSTEM= entry refused" \
+    '[ $? -eq 1 ] && grep -q "gnutls-WIDE.config:1: .*SYSTEM is the policy" "$work/out" && same'
+printf 'WIDE=NORMAL\n  :+VERS-TLS1.0\n' >"$wide"
+"$tool" --root "$r" update >"$work/out" 2>&1
+check "local.d indented (continuation) line refused" \
+    '[ $? -eq 1 ] && grep -q "gnutls-WIDE.config:2: an indented line" "$work/out" && same'
+printf '# comment\n\n[priorities]\nWIDE = NORMAL:-VERS-ALL:+VERS-TLS1.3\n' >"$wide"
+"$tool" --root "$r" update >"$work/out" 2>&1
+check "local.d with comments, [priorities] and APP = STRING is accepted" \
+    '[ $? -eq 0 ] && grep -q "^WIDE = NORMAL:-VERS-ALL:+VERS-TLS1.3" "$be"'
+rm "$wide"
+"$tool" --root "$r" update >"$work/out" 2>&1 && same || echo "Bail out! update after the local.d tests"
 "$tool" --root "$r" app set BAD "NORMAL:+VERS-TLS9.9" >"$work/out" 2>&1
 check "a local.d entry GnuTLS rejects: entry and token named, no file left, back-end untouched" \
     '[ $? -eq 1 ] && grep -q "gnutls-BAD.config:1: entry BAD: .*at .VERS-TLS9.9." "$work/out" && same &&

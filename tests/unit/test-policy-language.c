@@ -440,7 +440,7 @@ static void test_locald(void)
 
     put("etc/crypto-policies/local.d/gnutls-ZED.config", "ZED=NORMAL");
     put("etc/crypto-policies/local.d/gnutls-APP.config",
-        "# app\nAPP = NORMAL:-VERS-TLS1.2\n[overrides]\nnot-an-entry = 1\n");
+        "# app\nAPP = NORMAL:-VERS-TLS1.2\n[priorities]\n; c\n");
     put("etc/crypto-policies/local.d/openssl-X.config", "X=1\n");
     put("etc/crypto-policies/local.d/gnutls-junk.txt", "J=1\n");
     b = vh_policy_tree_build(t, "DEFAULT", VH_POLICY_FORMAT_LEGACY, &err);
@@ -448,7 +448,7 @@ static void test_locald(void)
     /* sorted, verbatim, a missing final newline added */
     g_assert_true(g_str_has_suffix(
         b->text, "%PROFILE_MEDIUM\n# app\nAPP = NORMAL:-VERS-TLS1.2\n"
-                 "[overrides]\nnot-an-entry = 1\nZED=NORMAL\n"));
+                 "[priorities]\n; c\nZED=NORMAL\n"));
     g_assert_cmpuint(b->entries->len, ==, 2);
     e = b->entries->pdata[0];
     g_assert_cmpstr(e->keyword, ==, "APP");
@@ -472,11 +472,39 @@ static void test_locald(void)
         g_assert_cmpint(g_rmdir(d), ==, 0);
     }
 
-    /* a NUL cuts nothing short: "VMHOST=NORMAL\0garbage" is refused */
+    /* local.d is for app entries only: nothing that widens the policy */
     {
+        static const struct {
+            const char *text, *needle;
+        } bad[] = {
+            {"A=NORMAL\n[overrides]\ntls-enabled-cipher = NULL\n",
+             "gnutls-BAD.config:2: a section header '[overrides]' in local.d"},
+            {"[global]\noverride-mode = blocklist\n",
+             "gnutls-BAD.config:1: a section header '[global]'"},
+            {"SYSTEM=NORMAL:+VERS-TLS1.0\n", "gnutls-BAD.config:1: SYSTEM"},
+            {"A=NORMAL\n\t:+VERS-TLS1.0\n",
+             "gnutls-BAD.config:2: an indented line"},
+            {"tls1.0\n", "gnutls-BAD.config:1: 'tls1.0' is not an APP=STRING"},
+            {"../x=NORMAL\n", "invalid application name '../x'"},
+        };
         g_autofree char *p = g_build_filename(
             tmpdir, "etc/crypto-policies/local.d/gnutls-BAD.config", NULL);
 
+        for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+            g_autoptr(VhPolicyBackend) none = NULL;
+
+            put("etc/crypto-policies/local.d/gnutls-BAD.config", bad[i].text);
+            none = vh_policy_tree_build(t, "DEFAULT", VH_POLICY_FORMAT_LEGACY,
+                                        &err);
+            g_assert_null(none);
+            g_assert_error(err, VH_ERROR, VH_ERROR_CONFIG);
+            if (!strstr(err->message, bad[i].needle)) {
+                g_error("'%s' lacks '%s'", err->message, bad[i].needle);
+            }
+            g_assert_nonnull(strstr(err->message, "APP=STRING only"));
+            g_clear_error(&err);
+        }
+        /* a NUL cuts nothing short: "VMHOST=NORMAL\0garbage" */
         g_assert_true(
             g_file_set_contents(p, "VMHOST=NORMAL\0garbage\n", 22, NULL));
         g_assert_null(vh_policy_locald_read(p, &err));
@@ -531,13 +559,16 @@ static void test_install(void)
     g_clear_error(&err);
     g_clear_pointer(&bad, vh_policy_backend_free);
 
-    /* a line the INI parser refuses: its origin and text quoted */
+    /*
+     * a line the INI parser would refuse never gets that far: local.d
+     * takes APP=STRING entries only, so the build names it
+     */
     bad = vh_policy_tree_build_with(t, "FUTURE", VH_POLICY_FORMAT_ALLOWLIST,
                                     "gnutls-JUNK.config", "# x\nno equals\n",
                                     &err);
-    g_assert_no_error(err);
-    g_assert_false(vh_policy_tree_install(t, bad, self, NULL, NULL, &err));
-    g_assert_nonnull(strstr(err->message, "gnutls-JUNK.config:2: 'no equals'"));
+    g_assert_null(bad);
+    g_assert_nonnull(strstr(err->message, "gnutls-JUNK.config:2: 'no equals' "
+                                          "is not an APP=STRING entry"));
     g_clear_error(&err);
 
     g_assert_true(g_file_get_contents(t->backend_path, &after, NULL, NULL));
