@@ -193,8 +193,16 @@ static void process_cleanup(VhDriver *drv, VhDomainObj *obj, int reason,
 
 static void handle_exit(VhDriver *drv, VhDomainObj *obj, pid_t pid)
 {
+    g_autoptr(VhQmpClient) qmp = NULL;
     bool shutdown;
 
+    /* A SHUTDOWN written just before the exit may still be unread. */
+    g_mutex_lock(&drv->lock);
+    qmp = obj->qmp ? vh_qmp_client_ref(obj->qmp) : NULL;
+    g_mutex_unlock(&drv->lock);
+    if (qmp) {
+        vh_qmp_client_drain(qmp);
+    }
     g_mutex_lock(&drv->lock);
     if (!obj->active || obj->pid != pid || obj->stopping) {
         g_mutex_unlock(&drv->lock);
@@ -280,11 +288,14 @@ static void attach_watches(VhDriver *drv, VhDomainObj *obj)
     g_mutex_lock(&drv->lock);
     if (obj->pidfd >= 0) {
         src = g_unix_fd_source_new(obj->pidfd, G_IO_IN);
+        /* after the QMP source, which may hold the last events */
+        g_source_set_priority(src, G_PRIORITY_DEFAULT_IDLE);
         g_source_set_callback(src, G_SOURCE_FUNC(on_pidfd),
                               watch_new(drv, obj, obj->pid),
                               (GDestroyNotify)watch_free);
     } else {
         src = g_timeout_source_new(100);
+        g_source_set_priority(src, G_PRIORITY_DEFAULT_IDLE);
         g_source_set_callback(src, on_poll_pid, watch_new(drv, obj, obj->pid),
                               (GDestroyNotify)watch_free);
     }

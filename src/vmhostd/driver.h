@@ -17,7 +17,20 @@
  * threads, as libvirtd does): a slow start of one domain holds that
  * domain's own lock, never the list's, so `virsh list` on another
  * connection is not delayed. The driver's own work (QMP events, process
- * exits, reconnects) runs on the GMainContext given at creation.
+ * exits, reconnects) runs on the GMainContext given at creation. So
+ * suspend/resume/shutdown, which wait for a QMP reply read on that
+ * context, must not be called on the context's own thread while it is
+ * not iterating; vh_driver_new(), vh_driver_autostart() and starts need
+ * no running loop (their QMP talk is blocking until the machine is up).
+ * vh_driver_free() leaves the machines running (a new driver finds them);
+ * call it once no other thread iterates the context.
+ *
+ * Files: CONFIG_DIR/NAME.xml (inactive XML, replaced atomically),
+ * CONFIG_DIR/autostart/NAME.xml -> CONFIG_DIR/NAME.xml; per active
+ * domain RUN_DIR/NAME.xml (status: a <domstatus state= reason= id= pid=
+ * qmp=> line, then the live XML with the pty paths), NAME.pid (vmhost's
+ * -pidfile), NAME.qmp (its QMP socket) and NAME.log (its -D log, kept).
+ * A config file that does not parse is skipped with a warning naming it.
  *
  * Errors are VH_VIR_ERROR codes (vmhost/util/vir-error.h) with libvirt's
  * meanings and wording: NO_DOMAIN ("Domain not found: no domain with
@@ -146,8 +159,13 @@ bool vh_driver_undefine(VhDriver *drv, const guint8 *uuid, guint flags,
 VhDomainRef *vh_driver_create_xml(VhDriver *drv, const char *xml,
                                   guint flags, GError **errp);
 
-/* Lifecycle. start: flags VIR_DOMAIN_START_PAUSED 1. shutdown is graceful
- * (system_powerdown; returns once requested, as libvirt's does). */
+/* Lifecycle. start: flags VIR_DOMAIN_START_PAUSED 1 (events STARTED_BOOTED
+ * then SUSPENDED_PAUSED). shutdown is graceful (system_powerdown; returns
+ * once requested, as libvirt's does; then SHUTDOWN_FINISHED and, when the
+ * process has exited, STOPPED_SHUTDOWN; OPERATION_UNSUPPORTED if vmhost
+ * lacks the command). destroy: SIGTERM, SIGKILL after 5 s. Suspending a
+ * paused or resuming a running domain is a no-op, as in libvirt. A
+ * define without <uuid> for a name in use is DOM_EXIST, as in libvirt. */
 bool vh_driver_start(VhDriver *drv, const guint8 *uuid, guint flags,
                      GError **errp);
 bool vh_driver_shutdown(VhDriver *drv, const guint8 *uuid, guint flags,
@@ -159,6 +177,9 @@ bool vh_driver_resume(VhDriver *drv, const guint8 *uuid, GError **errp);
 
 bool vh_driver_get_info(VhDriver *drv, const guint8 *uuid, VhDomainInfo *info,
                         GError **errp);
+/* @reason (may be NULL) is libvirt's: running booted 1 / unpaused 5,
+ * paused unknown 0 / user 1, shutdown unknown 0, shutoff unknown 0 /
+ * shutdown 1 / destroyed 2 / crashed 3 / failed 6. */
 bool vh_driver_get_state(VhDriver *drv, const guint8 *uuid, int *state,
                          int *reason, GError **errp);
 /* flags: VH_DOMAIN_XML_* (transfer full) */
@@ -178,8 +199,11 @@ bool vh_driver_is_persistent(VhDriver *drv, const guint8 *uuid,
  * serial port; else "serial0", "console0", ...), a pty that must be type
  * pty as in libvirt. One user at a time: a second open fails with
  * OPERATION_FAILED ("Active console session exists for this domain")
- * unless @flags has VIR_DOMAIN_CONSOLE_FORCE (1), which closes the old
- * channel (its reader then sees EOF). (transfer full)
+ * unless @flags has VIR_DOMAIN_CONSOLE_FORCE (1), which ends the old
+ * channel (its next read returns 0, EOF; a watch on it fires). A closed
+ * or finalized old channel does not count. The channel is a
+ * VhChannelFile on the pty, blocking until the caller says otherwise.
+ * (transfer full)
  */
 VhChannel *vh_driver_open_console(VhDriver *drv, const guint8 *uuid,
                                   const char *dev_name, guint flags,

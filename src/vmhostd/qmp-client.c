@@ -317,19 +317,10 @@ static void dispatch(VhQmpClient *c, JsonObject *o)
     g_free(p);
 }
 
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
+static void dispatch_lines(VhQmpClient *c)
 {
-    VhQmpClient *c = opaque;
-    char tmp[8192];
-    ssize_t n = read(fd, tmp, sizeof(tmp));
     char *nl;
 
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        return G_SOURCE_CONTINUE;
-    }
-    if (n > 0) {
-        g_string_append_len(c->buf, tmp, n);
-    }
     while ((nl = memchr(c->buf->str, '\n', c->buf->len))) {
         g_autofree char *line = g_strndup(c->buf->str, nl - c->buf->str);
         g_autoptr(JsonObject) o = NULL;
@@ -340,6 +331,35 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
             dispatch(c, o);
         }
     }
+}
+
+void vh_qmp_client_drain(VhQmpClient *c)
+{
+    char tmp[8192];
+    ssize_t n;
+
+    if (c->fd < 0) {
+        return;
+    }
+    while ((n = read(c->fd, tmp, sizeof(tmp))) > 0) {
+        g_string_append_len(c->buf, tmp, n);
+        dispatch_lines(c);
+    }
+}
+
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
+{
+    VhQmpClient *c = opaque;
+    char tmp[8192];
+    ssize_t n = read(fd, tmp, sizeof(tmp));
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n > 0) {
+        g_string_append_len(c->buf, tmp, n);
+    }
+    dispatch_lines(c);
     if (n <= 0) {
         fail_pending(c);
         if (c->on_eof) {

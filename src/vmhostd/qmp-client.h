@@ -62,6 +62,10 @@ JsonNode *vh_qmp_client_execute_sync(VhQmpClient *c, const char *cmd,
                                      JsonObject *args, guint timeout_ms,
                                      GError **errp);
 
+/* On the attached context's thread: read and dispatch whatever the peer
+ * has sent so far (the events a machine wrote just before it exited). */
+void vh_qmp_client_drain(VhQmpClient *c);
+
 /* Stop reading and shut the socket down; pending commands fail. When
  * called from another thread, a callback already running on the context
  * may still finish; @destroy runs at the last unref. Safe to call twice. */

@@ -5,7 +5,7 @@
  * while machines run, the store, racing calls, the console and the error
  * paths. Each test runs the driver's context in a thread, as vmhostd runs
  * calls in workers; every vmhost it started is killed and its temp dir
- * removed at the end, on assertion failures too (SIGABRT handler).
+ * removed at the end, on assertion failures too (SIGABRT/SIGTRAP).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "driver.h"
@@ -609,6 +610,71 @@ static void test_restart(Fixture *f, gconstpointer data)
     g_test_assert_expected_messages();
 }
 
+/* The child of /vmhostd/driver/daemon-killed: a daemon that starts a
+ * domain, says so, and waits for its SIGKILL. */
+static int killed_daemon_child(const char *dir)
+{
+    g_autofree char *config_dir = g_build_filename(dir, "config", NULL);
+    g_autofree char *run_dir = g_build_filename(dir, "run", NULL);
+    VhDriverConfig cfg = {.config_dir = config_dir,
+                          .run_dir = run_dir,
+                          .vmhost_binary = vmhost_bin};
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xml = dom_xml("k1", NULL);
+    VhDriver *drv = vh_driver_new(&cfg, &err);
+    VhDomainRef *r = drv ? vh_driver_define_xml(drv, xml, 0, &err) : NULL;
+
+    if (!r || !vh_driver_start(drv, r->uuid, 0, &err)) {
+        g_printerr("child: %s\n", err->message);
+        return 1;
+    }
+    g_print("ready\n");
+    for (;;) {
+        pause();
+    }
+}
+
+/* A daemon killed with SIGKILL leaves its machines running, and the next
+ * one takes them over with their state and QMP. */
+static void test_daemon_killed(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhDomainRef) r = NULL;
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    const char *argv[] = {self, NULL};
+    g_auto(GStrv) env = g_get_environ();
+    GPid child;
+    int out = -1;
+    char buf[16] = "";
+    int status;
+
+    if (!need_vmhost()) {
+        return;
+    }
+    driver_down(f);
+    env = g_environ_setenv(env, "VMHOSTD_DRIVER_CHILD", f->dir, true);
+    g_assert_true(g_spawn_async_with_pipes(
+        NULL, (char **)argv, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &child,
+        NULL, &out, NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(read(out, buf, 6), ==, 6);
+    close(out);
+    g_assert_cmpstr(buf, ==, "ready\n");
+    kill(child, SIGKILL);
+    g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+    g_assert_true(WIFSIGNALED(status));
+
+    driver_up(f);
+    r = vh_driver_lookup_by_name(f->drv, "k1", &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(r->id, ==, 1);
+    assert_state(f, r, VH_DOMAIN_RUNNING, 1);
+    g_assert_true(vh_driver_suspend(f->drv, r->uuid, &err));
+    g_assert_no_error(err);
+    assert_state(f, r, VH_DOMAIN_PAUSED, 1);
+    g_assert_true(vh_driver_destroy(f->drv, r->uuid, 0, &err));
+}
+
 static guint count_hidden(const char *dir)
 {
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
@@ -987,14 +1053,22 @@ int main(int argc, char **argv)
     const char *builddir = g_getenv("VMHOST_BUILDDIR");
     g_autofree char *bin = NULL;
 
-    g_test_init(&argc, &argv, NULL);
-    signal(SIGABRT, on_abort);
     if (builddir) {
         bin = g_build_filename(builddir, "src", "vmhost", "vmhost", NULL);
         if (g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE)) {
             vmhost_bin = g_steal_pointer(&bin);
         }
     }
+    if (g_getenv("VMHOSTD_DRIVER_CHILD")) {
+        alarm(60); /* never outlives a test that lost track of it */
+        return vmhost_bin
+                   ? killed_daemon_child(g_getenv("VMHOSTD_DRIVER_CHILD"))
+                   : 1;
+    }
+    g_test_init(&argc, &argv, NULL);
+    /* g_assert aborts; a fatal g_warning traps */
+    signal(SIGABRT, on_abort);
+    signal(SIGTRAP, on_abort);
 #define ADD(path, fn)                                                          \
     g_test_add("/vmhostd/driver/" path, Fixture, NULL, fixture_setup, fn,      \
                fixture_teardown)
@@ -1002,6 +1076,7 @@ int main(int argc, char **argv)
     ADD("transient", test_transient);
     ADD("crash", test_crash);
     ADD("restart", test_restart);
+    ADD("daemon-killed", test_daemon_killed);
     ADD("store", test_store);
     ADD("race", test_race);
     ADD("console", test_console);
