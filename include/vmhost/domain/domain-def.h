@@ -17,14 +17,32 @@
  *
  * Parsing validates what vmhost models (libvirt's meaning for each):
  * <domain type='vmhost'> ('kvm' and 'qemu' are accepted as the same), name
- * (required, no '/'), uuid (generated when absent), title, description,
- * memory / currentMemory with unit= (b, KiB, k, MiB, M, GiB, G, TiB, T;
- * default KiB), vcpu, os/type ('hvm'), on_poweroff / on_reboot / on_crash,
- * <devices> with <serial> / <console> of type pty, unix (bind/connect) and
- * tcp (bind/connect, with <protocol type='raw'|'telnet'/> and tls='yes'),
- * <metadata>. Any device vmhost cannot provide (disk, interface, graphics,
- * ...) fails with CONFIG_UNSUPPORTED naming it ("unsupported configuration:
- * device <disk> is not supported by vmhost"); nothing is dropped silently.
+ * (required, no '/'), uuid (generated when absent and written into the
+ * document), title, description, memory (required) / currentMemory
+ * (defaults to memory, never above it) with unit= (b/bytes, KB, k/KiB, MB,
+ * M/MiB, GB, G/GiB, TB, T/TiB; default KiB; read back in KiB, rounded up),
+ * vcpu (default 1; vmhost's test guest has no vCPUs to size, so it is
+ * recorded, not passed on), os/type ('hvm'; arch, machine and <boot> are
+ * kept), on_poweroff / on_reboot (destroy, restart, preserve,
+ * rename-restart) and on_crash (those and coredump-destroy,
+ * coredump-restart), <devices> with <serial> / <console> of type pty, unix
+ * (bind/connect) and tcp (bind/connect, with <protocol type='raw'|'telnet'/>
+ * and tls='yes'), <metadata>. A <console> on a port some <serial> has
+ * (libvirt's console for serial0) is that port again, not a device.
+ * <emulator> is accepted and ignored (the daemon picks the binary), as is
+ * <memballoon model='none'/> (it asks for no device). Any other device
+ * (disk, interface, graphics, serial type='file', ...) fails with
+ * CONFIG_UNSUPPORTED naming it ("unsupported configuration: device <disk>
+ * is not supported by vmhost"); nothing is dropped silently.
+ *
+ * Outside <devices>, elements that ask for resources vmhost cannot honour
+ * are refused (CONFIG_UNSUPPORTED): maxMemory, memoryBacking, vcpus,
+ * iothreads, iothreadids, numatune, cputune, launchSecurity and
+ * <qemu:commandline>. Everything else (features, cpu, clock, pm, sysinfo,
+ * seclabel, resource, other namespaces, ...) is kept verbatim: it describes
+ * what a hypervisor shows a guest, and libvirt's tools write it into every
+ * document. A DOCTYPE is refused (no entities), as are documents over
+ * 4 MiB; an id='N' on <domain> is kept (live XML re-read by the daemon).
  */
 #pragma once
 
@@ -133,8 +151,10 @@ GArray *vh_domain_def_get_chardevs(const VhDomainDef *def); /* VhDomainChr */
 
 /*
  * Record the live pty path of serial port @port (the machine's -chardev pty
- * told its path): <source path='...'/> and the tty='...' attribute, as
- * libvirt shows a running domain.
+ * told its path: query-chardev's label "charserialN", filename
+ * "pty:/dev/pts/M"): <source path='...'/> and the tty='...' attribute on
+ * the <serial> and on a <console> showing that port, as libvirt shows a
+ * running domain. NULL @path removes them. Inactive formats omit both.
  */
 void vh_domain_def_set_pty_path(VhDomainDef *def, int port, const char *path);
 
@@ -143,14 +163,19 @@ gpointer vh_domain_def_get_xml_doc(VhDomainDef *def);
 
 /*
  * What the daemon decides per machine, and the command line it makes from
- * the document: "-name NAME -m SIZE -nodefaults -nographic
+ * the document: "BINARY -name guest=NAME -m <KiB>K -nodefaults -nographic
  * -qmp unix:QMP,server,nowait -pidfile PIDFILE -D LOGFILE -daemonize"
- * (no -daemonize when @daemonize is false), one -chardev + -device
- * isa-serial per <serial> (pty -> -chardev pty; unix/tcp -> -chardev socket
- * with server/nowait from mode='bind', telnet from <protocol>; tls='yes'
- * adds -object tls-creds-x509,id=chrtlsN,endpoint=server|client,
- * dir=CHARDEV_TLS_DIR,verify-peer=on|off and tls-creds=chrtlsN), and
- * -S when @start_paused. Paths are the daemon's per-domain run files.
+ * (each of -qmp/-pidfile/-D only when given, no -daemonize when
+ * @daemonize is false), -S when @start_paused, then per serial port N in
+ * port order (consoles that mirror a serial make none):
+ * "-chardev pty,id=charserialN" or "-chardev socket,id=charserialN,
+ * path=P|host=H,port=S[,server=on,wait=off][,telnet=on][,tls-creds=chrtlsN]"
+ * (server from mode='bind', telnet from <protocol>), preceded for
+ * tls='yes' by "-object tls-creds-x509,id=chrtlsN,endpoint=server|client,
+ * dir=CHARDEV_TLS_DIR,verify-peer=on|off", and
+ * "-device isa-serial,chardev=charserialN,id=serialN". Commas in values
+ * are doubled. Memory must be a multiple of 4 KiB (CONFIG_UNSUPPORTED).
+ * Paths are the daemon's per-domain run files.
  */
 typedef struct {
     const char *vmhost_binary; /* "vmhost" or a path */
