@@ -505,9 +505,9 @@ static void stream_start_free(gpointer opaque)
     g_free(ss);
 }
 
-static void worker(gpointer data, gpointer opaque)
+/* Run @call's handler; the reply or error packet (finished). */
+static GByteArray *call_run(VhRpcCall *call)
 {
-    VhRpcCall *call = data;
     VhRpcHeader rh = call->hdr;
     g_autoptr(GError) err = NULL;
 
@@ -543,6 +543,14 @@ static void worker(gpointer data, gpointer opaque)
     } else {
         vh_rpc_packet_finish(pkt);
     }
+    return pkt;
+}
+
+static void worker(gpointer data, gpointer opaque)
+{
+    VhRpcCall *call = data;
+    GByteArray *pkt = call_run(call);
+
     if (call->stream) {
         StreamStart *ss = g_new0(StreamStart, 1);
         ss->conn = vh_rpc_conn_ref(call->conn);
@@ -596,51 +604,136 @@ static const VhRpcProc *find_proc(const VhRpcProgram *p, guint32 proc)
     return NULL;
 }
 
-static void dispatch_call(VhRpcConn *conn, const VhRpcHeader *hdr, guint8 *pkt,
-                          guint32 len)
+/* The procedure a CALL names, or NULL with the error for the client. */
+static const VhRpcProc *check_call(VhRpcConn *conn, const VhRpcHeader *hdr,
+                                   const VhRpcProgram **progp, GError **errp)
 {
     VhRpcServer *srv = conn->srv;
-
-    if (conn->refused) {
-        reply_error(conn, hdr, VH_VIR_ERR_RPC,
-                    "Too many active clients (%u), dropping connection",
-                    srv->cfg.max_clients);
-        vh_rpc_conn_close(conn);
-        g_free(pkt);
-        return;
-    }
     const VhRpcProgram *prog = find_program(srv, hdr->prog, hdr->vers);
     const VhRpcProc *proc = prog ? find_proc(prog, hdr->proc) : NULL;
-    if (!prog) {
-        reply_error(conn, hdr, VH_VIR_ERR_RPC,
+
+    if (conn->refused) {
+        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_RPC,
+                    "Too many active clients (%u), dropping connection",
+                    srv->cfg.max_clients);
+    } else if (!prog) {
+        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_RPC,
                     "Cannot find program %u version %u", hdr->prog, hdr->vers);
     } else if (hdr->status != VH_RPC_OK) {
-        reply_error(conn, hdr, VH_VIR_ERR_RPC,
+        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_RPC,
                     "Unexpected message status %u in a call", hdr->status);
     } else if (!proc) {
-        reply_error(conn, hdr, VH_VIR_ERR_NO_SUPPORT, "unknown procedure: %u",
-                    hdr->proc);
+        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_NO_SUPPORT,
+                    "unknown procedure: %u", hdr->proc);
     } else if (!(proc->flags & VH_RPC_PROC_BEFORE_OPEN) &&
                !vh_rpc_conn_is_open(conn)) {
-        reply_error(conn, hdr, VH_VIR_ERR_INTERNAL_ERROR,
+        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_INTERNAL_ERROR,
                     "internal error: connection not open");
     } else if ((proc->flags & VH_RPC_PROC_WRITE) &&
                vh_rpc_conn_is_readonly(conn)) {
-        reply_error(conn, hdr, VH_VIR_ERR_OPERATION_DENIED,
+        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_DENIED,
                     "operation forbidden: read only access prevents %s",
                     proc->name);
     } else {
-        VhRpcCall *call = g_new0(VhRpcCall, 1);
-        call->conn = vh_rpc_conn_ref(conn);
-        call->prog = prog;
-        call->proc = proc;
-        call->hdr = *hdr;
-        call->pkt = pkt;
-        call->len = len;
-        g_thread_pool_push(srv->pool, call, NULL);
+        *progp = prog;
+        return proc;
+    }
+    return NULL;
+}
+
+static VhRpcCall *call_new(VhRpcConn *conn, const VhRpcProgram *prog,
+                           const VhRpcProc *proc, const VhRpcHeader *hdr,
+                           guint8 *pkt, guint32 len)
+{
+    VhRpcCall *call = g_new0(VhRpcCall, 1);
+
+    call->conn = vh_rpc_conn_ref(conn);
+    call->prog = prog;
+    call->proc = proc;
+    call->hdr = *hdr;
+    call->pkt = pkt;
+    call->len = len;
+    return call;
+}
+
+static void dispatch_call(VhRpcConn *conn, const VhRpcHeader *hdr, guint8 *pkt,
+                          guint32 len)
+{
+    g_autoptr(GError) err = NULL;
+    const VhRpcProgram *prog = NULL;
+    const VhRpcProc *proc = check_call(conn, hdr, &prog, &err);
+
+    if (!proc) {
+        g_info("client %s: serial %u proc %u: %s", conn->identity, hdr->serial,
+               hdr->proc, err->message);
+        vh_rpc_conn_queue(
+            conn, vh_rpc_error_packet(hdr, VH_RPC_REPLY, err, VH_VIR_FROM_RPC));
+        if (conn->refused) {
+            vh_rpc_conn_close(conn);
+        }
+        g_free(pkt);
         return;
     }
-    g_free(pkt);
+    g_thread_pool_push(conn->srv->pool,
+                       call_new(conn, prog, proc, hdr, pkt, len), NULL);
+}
+
+GByteArray *vh_rpc_conn_dispatch_sync(VhRpcConn *conn, const guint8 *data,
+                                      gsize len, GError **errp)
+{
+    VhXdrReader r = VH_XDR_READER_INIT(data, len);
+    VhRpcHeader hdr;
+    g_autoptr(GError) err = NULL;
+
+    if (!vh_rpc_packet_decode_header(&r, &hdr, errp)) {
+        return NULL;
+    }
+    switch (hdr.type) {
+    case VH_RPC_CALL: {
+        const VhRpcProgram *prog = NULL;
+        const VhRpcProc *proc = check_call(conn, &hdr, &prog, &err);
+        if (!proc) {
+            return vh_rpc_error_packet(&hdr, VH_RPC_REPLY, err,
+                                       VH_VIR_FROM_RPC);
+        }
+        VhRpcCall *call =
+            call_new(conn, prog, proc, &hdr, g_memdup2(data, len), len);
+        GByteArray *pkt = call_run(call);
+        if (call->stream) {
+            vh_channel_close(call->stream, NULL);
+        }
+        call_free(call);
+        return pkt;
+    }
+    case VH_RPC_MESSAGE:
+        if (hdr.prog == VH_RPC_KEEPALIVE_PROGRAM &&
+            hdr.proc == VH_RPC_KEEPALIVE_PING) {
+            VhRpcHeader h = {VH_RPC_KEEPALIVE_PROGRAM,
+                             VH_RPC_KEEPALIVE_VERSION,
+                             VH_RPC_KEEPALIVE_PONG,
+                             VH_RPC_MESSAGE,
+                             0,
+                             VH_RPC_OK};
+            GByteArray *pong = vh_rpc_packet_new(&h);
+            vh_rpc_packet_finish(pong);
+            return pong;
+        }
+        return NULL;
+    case VH_RPC_STREAM:
+        if (hdr.status != VH_RPC_CONTINUE) {
+            return NULL;
+        }
+        err = g_error_new(VH_VIR_ERROR, VH_VIR_ERR_RPC,
+                          "stream data for serial %u, which has no open "
+                          "stream",
+                          hdr.serial);
+        break;
+    default:
+        err = g_error_new(VH_VIR_ERROR, VH_VIR_ERR_RPC,
+                          "unexpected message type %u from a client", hdr.type);
+        break;
+    }
+    return vh_rpc_error_packet(&hdr, VH_RPC_REPLY, err, VH_VIR_FROM_RPC);
 }
 
 static void conn_process(VhRpcConn *conn, guint8 *pkt, guint32 len)

@@ -8,28 +8,29 @@
 #include <string.h>
 
 /* libvirt's flag bits, by function */
-#define LIST_ALL_KNOWN      0xffffu /* ACTIVE .. NO_CHECKPOINT */
-#define LIST_DRIVER         0x30ffu /* what vh_driver_list_domains filters */
-#define LIST_MANAGEDSAVE    256u
-#define LIST_NO_MANAGEDSAVE 512u
-#define LIST_HAS_SNAPSHOT   1024u
-#define LIST_NO_SNAPSHOT    2048u
-#define LIST_HAS_CHECKPOINT 16384u
-#define LIST_NO_CHECKPOINT  32768u
-#define XML_ALLOWED         0xfu /* SECURE INACTIVE UPDATE_CPU MIGRATABLE */
-#define XML_SECURE          1u
-#define DEFINE_VALIDATE     1u
-#define CREATE_PAUSED       1u
-#define CREATE_AUTODESTROY  2u
-#define CREATE_BYPASS_CACHE 4u
-#define CREATE_FORCE_BOOT   8u
-#define CREATE_XML_VALIDATE 16u
-#define UNDEFINE_ALLOWED    0x7fu /* nothing vmhost keeps besides the config */
-#define SHUTDOWN_ACPI       1u
-#define DESTROY_GRACEFUL    1u
-#define CONSOLE_FORCE       1u
-#define CONSOLE_SAFE        2u
-#define MESSAGES_ALLOWED    3u
+#define LIST_ALL_KNOWN        0xffffu /* ACTIVE .. NO_CHECKPOINT */
+#define LIST_DRIVER           0x30ffu /* what vh_driver_list_domains filters */
+#define LIST_MANAGEDSAVE      256u
+#define LIST_NO_MANAGEDSAVE   512u
+#define LIST_HAS_SNAPSHOT     1024u
+#define LIST_NO_SNAPSHOT      2048u
+#define LIST_HAS_CHECKPOINT   16384u
+#define LIST_NO_CHECKPOINT    32768u
+#define XML_ALLOWED           0xfu /* SECURE INACTIVE UPDATE_CPU MIGRATABLE */
+#define XML_SECURE            1u
+#define DEFINE_VALIDATE       1u
+#define CREATE_PAUSED         1u
+#define CREATE_AUTODESTROY    2u
+#define CREATE_BYPASS_CACHE   4u
+#define CREATE_FORCE_BOOT     8u
+#define CREATE_XML_VALIDATE   16u
+#define UNDEFINE_ALLOWED      0x7fu /* nothing vmhost keeps besides the config */
+#define SHUTDOWN_ACPI         1u
+#define DESTROY_GRACEFUL      1u
+#define CONSOLE_FORCE         1u
+#define CONSOLE_SAFE          2u
+#define MESSAGES_ALLOWED      3u
+#define SNAPSHOT_LIST_ALLOWED 0x7ffu
 
 static void put_ref(GByteArray *ret, const VhDomainRef *d)
 {
@@ -417,6 +418,25 @@ static bool do_get_messages(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
     return true;
 }
 
+/* DOMAIN_SNAPSHOT_NUM: {dom; unsigned flags} -> {int num}: vmhost keeps
+ * no snapshots (virsh undefine asks). */
+static bool do_snapshot_num(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
+                            GError **errp)
+{
+    guint8 uuid[VH_REMOTE_UUID_LEN];
+    guint32 flags;
+    bool active;
+
+    if (!args_dom_flags(a, uuid, &flags, errp) ||
+        !remote_check_flags(flags, SNAPSHOT_LIST_ALLOWED,
+                            "virDomainSnapshotNum", errp) ||
+        !vh_driver_is_active(remote_driver(call), uuid, &active, errp)) {
+        return false;
+    }
+    vh_xdr_put_i32(ret, 0);
+    return true;
+}
+
 /* DOMAIN_GET_XML_DESC: {dom; unsigned flags} -> {string xml} */
 static bool do_get_xml_desc(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                             GError **errp)
@@ -669,6 +689,8 @@ const VhRpcProc vh_remote_domain_procs[] = {
     {VH_REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL_LIST,
      "DOMAIN_GET_SECURITY_LABEL_LIST", do_get_security_label_list, 0},
     {VH_REMOTE_PROC_DOMAIN_GET_MESSAGES, "DOMAIN_GET_MESSAGES", do_get_messages,
+     0},
+    {VH_REMOTE_PROC_DOMAIN_SNAPSHOT_NUM, "DOMAIN_SNAPSHOT_NUM", do_snapshot_num,
      0},
     {VH_REMOTE_PROC_DOMAIN_GET_XML_DESC, "DOMAIN_GET_XML_DESC", do_get_xml_desc,
      0},

@@ -139,6 +139,17 @@ bool vh_rpc_conn_send_message(VhRpcConn *conn, guint32 prog, guint32 vers,
 /* Close once what is queued has been written. */
 void vh_rpc_conn_close(VhRpcConn *conn);
 
+/*
+ * For fuzzers and tests: process one complete packet (@data, length word
+ * included) as if read from @conn, on the calling thread: a CALL's
+ * handler runs here and its reply (or error reply) is returned, finished
+ * (transfer full). A stream the call attaches is closed at once. Returns
+ * NULL with @errp set for a framing error (the server would close the
+ * connection) and NULL without an error when nothing would be sent back.
+ */
+GByteArray *vh_rpc_conn_dispatch_sync(VhRpcConn *conn, const guint8 *data,
+                                      gsize len, GError **errp);
+
 VhRpcConn *vh_rpc_call_get_conn(VhRpcCall *call);
 const VhRpcHeader *vh_rpc_call_get_header(VhRpcCall *call);
 /*
