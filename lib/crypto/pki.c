@@ -49,6 +49,54 @@ bool vh_pki_key_type_from_name(const char *name, VhPkiKeyType *type,
     return false;
 }
 
+static const struct {
+    const char *name;
+    VhPkiLayoutFiles files;
+} layouts[] = {
+    [VH_PKI_LAYOUT_QEMU] = {"qemu",
+                            {"ca-cert.pem", "ca-key.pem", "ca-crl.pem",
+                             "server-cert.pem", "server-key.pem",
+                             "client-cert.pem", "client-key.pem"}},
+    /* libvirt's defaults under /etc/pki (libvirtd.conf, its clients). */
+    [VH_PKI_LAYOUT_LIBVIRT] = {"libvirt",
+                               {"CA/cacert.pem", "CA/private/cakey.pem",
+                                "CA/cacrl.pem", "libvirt/servercert.pem",
+                                "libvirt/private/serverkey.pem",
+                                "libvirt/clientcert.pem",
+                                "libvirt/private/clientkey.pem"}},
+    [VH_PKI_LAYOUT_PKIPATH] = {"pkipath",
+                               {"cacert.pem", NULL, "cacrl.pem",
+                                "servercert.pem", "serverkey.pem",
+                                "clientcert.pem", "clientkey.pem"}},
+};
+
+const VhPkiLayoutFiles *vh_pki_layout_files(VhPkiLayout layout)
+{
+    g_return_val_if_fail(layout < G_N_ELEMENTS(layouts), NULL);
+    return &layouts[layout].files;
+}
+
+const char *vh_pki_layout_name(VhPkiLayout layout)
+{
+    g_return_val_if_fail(layout < G_N_ELEMENTS(layouts), NULL);
+    return layouts[layout].name;
+}
+
+bool vh_pki_layout_from_name(const char *name, VhPkiLayout *layout,
+                             GError **errp)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(layouts); i++) {
+        if (name && g_str_equal(name, layouts[i].name)) {
+            *layout = (VhPkiLayout)i;
+            return true;
+        }
+    }
+    g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                "unknown layout '%s': expected qemu, libvirt or pkipath",
+                name ? name : "");
+    return false;
+}
+
 static void set_gnutls_error(GError **errp, VhErrorCode code, int rc,
                              const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 

@@ -1,13 +1,17 @@
 /*
  * vmhost-pki: make and check the certificate directories that
- * tls-creds-x509 loads (QEMU's layout).
+ * tls-creds-x509 loads (QEMU's layout), or libvirt's layout for vmhostd
+ * and libvirt's clients (--layout libvirt, see pki.h).
  *
  *   vmhost-pki init-ca DIR [--cn NAME] [--days N] [--key-type TYPE]
  *   vmhost-pki issue server DIR --hostname NAME... [--ip ADDR...] [--days N]
- *   vmhost-pki issue client DIR --dn DN [--days N]
+ *   vmhost-pki issue client DIR --dn DN [--days N] [--pkipath PDIR]
  *   vmhost-pki validate DIR --endpoint server|client [--hostname NAME]
  *                           [--json]
  *   vmhost-pki show-dn FILE
+ *
+ * init-ca, issue and validate take --layout qemu|libvirt (validate also
+ * pkipath); with libvirt the default key type is rsa-3072.
  *
  * Exit status: 0 success, 1 failure (including any FAIL from validate),
  * 2 usage error.
@@ -26,7 +30,7 @@
 
 #define EXIT_USAGE       2
 #define EXPIRY_WARN_DAYS 30
-#define CA_KEY           "ca-key.pem"
+#define PKIPATH_DIR      "pkipath"
 
 static const char usage_summary[] =
     "Commands:\n"
@@ -34,10 +38,15 @@ static const char usage_summary[] =
     "  issue server DIR --hostname NAME... [--ip ADDR...] [--days N]\n"
     "               [--key-type TYPE] [--force]\n"
     "  issue client DIR --dn DN [--days N] [--key-type TYPE] [--force]\n"
+    "               [--pkipath PDIR]\n"
     "  validate DIR --endpoint server|client [--hostname NAME] [--json]\n"
     "  show-dn FILE\n"
     "\n"
-    "Key types: ecdsa-p256 (default), ecdsa-p384, rsa-3072, ed25519.\n"
+    "init-ca, issue and validate take --layout qemu (default) or libvirt\n"
+    "(DIR/CA/cacert.pem, DIR/libvirt/servercert.pem, ...); validate also\n"
+    "pkipath (cacert.pem, clientcert.pem, clientkey.pem in one DIR).\n"
+    "Key types: ecdsa-p256 (default), ecdsa-p384, rsa-3072 (default with\n"
+    "--layout libvirt), ed25519.\n"
     "Exit status: 0 ok, 1 failure, 2 usage error.";
 
 static int usage_error(GOptionContext *ctx, const char *fmt, ...)
@@ -88,13 +97,40 @@ static bool days_valid(GOptionContext *ctx, int days, int *status)
     return true;
 }
 
-static bool key_type_parse(GOptionContext *ctx, const char *name,
-                           VhPkiKeyType *type, int *status)
+static bool layout_parse(GOptionContext *ctx, const char *name,
+                         VhPkiLayout *layout, int *status)
 {
     g_autoptr(GError) err = NULL;
 
     if (!name) {
-        *type = VH_PKI_KEY_ECDSA_P256;
+        *layout = VH_PKI_LAYOUT_QEMU;
+        return true;
+    }
+    if (!vh_pki_layout_from_name(name, layout, &err)) {
+        *status = usage_error(ctx, "%s", err->message);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * libvirt's clients (9.0) refuse a certificate whose key usage lacks
+ * keyEncipherment, which an ECDSA or Ed25519 certificate rightly lacks:
+ * libvirt's layout gets RSA, as libvirt's own certtool recipes.
+ */
+static VhPkiKeyType default_key_type(VhPkiLayout layout)
+{
+    return layout == VH_PKI_LAYOUT_QEMU ? VH_PKI_KEY_ECDSA_P256
+                                        : VH_PKI_KEY_RSA_3072;
+}
+
+static bool key_type_parse(GOptionContext *ctx, const char *name,
+                           VhPkiLayout layout, VhPkiKeyType *type, int *status)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!name) {
+        *type = default_key_type(layout);
         return true;
     }
     if (!vh_pki_key_type_from_name(name, type, &err)) {
@@ -108,9 +144,12 @@ static bool key_type_parse(GOptionContext *ctx, const char *name,
 typedef struct {
     int days;
     char *key_type_name;
+    char *layout_name;
     gboolean force;
     char *days_help;
-    VhPkiKeyType type; /* set by cert_options_check() */
+    VhPkiKeyType type;             /* set by cert_options_check() */
+    VhPkiLayout layout;            /* set by cert_options_check() */
+    const VhPkiLayoutFiles *files; /* set by cert_options_check() */
 } CertOptions;
 
 static void cert_options_add(GOptionContext *ctx, CertOptions *co,
@@ -122,7 +161,13 @@ static void cert_options_add(GOptionContext *ctx, CertOptions *co,
     GOptionEntry entries[] = {
         {"days", 0, 0, G_OPTION_ARG_INT, &co->days, co->days_help, "N"},
         {"key-type", 0, 0, G_OPTION_ARG_STRING, &co->key_type_name,
-         "ecdsa-p256 (default), ecdsa-p384, rsa-3072, ed25519", "TYPE"},
+         "ecdsa-p256 (default), ecdsa-p384, rsa-3072 (default for "
+         "--layout libvirt), ed25519",
+         "TYPE"},
+        {"layout", 0, 0, G_OPTION_ARG_STRING, &co->layout_name,
+         "qemu (default: DIR/ca-cert.pem, ...) or libvirt "
+         "(DIR/CA/cacert.pem, DIR/libvirt/servercert.pem, ...)",
+         "LAYOUT"},
         {"force", 0, 0, G_OPTION_ARG_NONE, &co->force, "Replace existing files",
          NULL},
         {NULL},
@@ -133,13 +178,26 @@ static void cert_options_add(GOptionContext *ctx, CertOptions *co,
 static bool cert_options_check(GOptionContext *ctx, CertOptions *co,
                                int *status)
 {
-    return days_valid(ctx, co->days, status) &&
-           key_type_parse(ctx, co->key_type_name, &co->type, status);
+    if (!days_valid(ctx, co->days, status) ||
+        !layout_parse(ctx, co->layout_name, &co->layout, status) ||
+        !key_type_parse(ctx, co->key_type_name, co->layout, &co->type,
+                        status)) {
+        return false;
+    }
+    if (co->layout == VH_PKI_LAYOUT_PKIPATH) {
+        *status = usage_error(ctx, "--layout pkipath is for validate; "
+                                   "issue client --layout libvirt writes a "
+                                   "pkipath directory too");
+        return false;
+    }
+    co->files = vh_pki_layout_files(co->layout);
+    return true;
 }
 
 static void cert_options_clear(CertOptions *co)
 {
     g_free(co->key_type_name);
+    g_free(co->layout_name);
     g_free(co->days_help);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CertOptions, cert_options_clear)
@@ -178,9 +236,9 @@ static bool refuse_overwrite(const char *dir, bool force, GError **errp, ...)
     return ok;
 }
 
-static bool ensure_dir(const char *dir, GError **errp)
+static bool ensure_dir_mode(const char *dir, int mode, GError **errp)
 {
-    if (g_mkdir_with_parents(dir, 0755) < 0) {
+    if (g_mkdir_with_parents(dir, mode) < 0) {
         int e = errno;
         g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
                     "Unable to create directory %s: %s", dir, g_strerror(e));
@@ -189,7 +247,25 @@ static bool ensure_dir(const char *dir, GError **errp)
     return true;
 }
 
-/* Write @key and @crt as @key_name / @cert_name in @dir. */
+static bool ensure_dir(const char *dir, GError **errp)
+{
+    return ensure_dir_mode(dir, 0755, errp);
+}
+
+/* The directory @name (relative to @dir) goes in, made if missing. */
+static bool ensure_parent(const char *dir, const char *name, int mode,
+                          GError **errp)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *parent = g_path_get_dirname(path);
+
+    return ensure_dir_mode(parent, mode, errp);
+}
+
+/*
+ * Write @key and @crt as @key_name / @cert_name in @dir; a missing key
+ * directory (libvirt's private/) is made private to the owner.
+ */
 static bool write_pair(const char *dir, const char *cert_name,
                        const char *key_name, gnutls_x509_crt_t crt,
                        VhPkiKey *key, GError **errp)
@@ -197,7 +273,9 @@ static bool write_pair(const char *dir, const char *cert_name,
     g_autofree char *cert_path = g_build_filename(dir, cert_name, NULL);
     g_autofree char *key_path = g_build_filename(dir, key_name, NULL);
 
-    if (!vh_pki_key_save(key, key_path, true, errp) ||
+    if (!ensure_parent(dir, cert_name, 0755, errp) ||
+        !ensure_parent(dir, key_name, 0700, errp) ||
+        !vh_pki_key_save(key, key_path, true, errp) ||
         !vh_pki_cert_save(cert_path, &crt, 1, true, errp)) {
         return false;
     }
@@ -216,7 +294,8 @@ static int cmd_init_ca(int argc, char **argv)
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(
-        "DIR - create a CA: DIR/ca-cert.pem and DIR/ca-key.pem");
+        "DIR - create a CA: DIR/ca-cert.pem and DIR/ca-key.pem (libvirt: "
+        "DIR/CA/cacert.pem and DIR/CA/private/cakey.pem)");
     g_autoptr(GError) err = NULL;
     g_autoptr(VhPkiKey) key = NULL;
     g_auto(gnutls_x509_crt_t) crt = NULL;
@@ -238,11 +317,12 @@ static int cmd_init_ca(int argc, char **argv)
     dn = g_strdup_printf("CN=%s", escaped);
     vh_pki_cert_spec_init_ca(&spec, dn, co.days);
     if (!ensure_dir(argv[1], &err) ||
-        !refuse_overwrite(argv[1], co.force, &err, VH_TLS_X509_CA_CERT, CA_KEY,
-                          NULL) ||
+        !refuse_overwrite(argv[1], co.force, &err, co.files->ca_cert,
+                          co.files->ca_key, NULL) ||
         !(key = vh_pki_key_generate(co.type, &err)) ||
         !(crt = vh_pki_cert_create(&spec, key, NULL, NULL, &err)) ||
-        !write_pair(argv[1], VH_TLS_X509_CA_CERT, CA_KEY, crt, key, &err)) {
+        !write_pair(argv[1], co.files->ca_cert, co.files->ca_key, crt, key,
+                    &err)) {
         return fail(err);
     }
     return 0;
@@ -251,12 +331,11 @@ static int cmd_init_ca(int argc, char **argv)
 /* ---- issue ------------------------------------------------------------ */
 
 /* Load DIR's CA and check that its key belongs to it. */
-static bool load_ca(const char *dir, gnutls_x509_crt_t *ca, VhPkiKey **key,
-                    GError **errp)
+static bool load_ca(const char *dir, const VhPkiLayoutFiles *files,
+                    gnutls_x509_crt_t *ca, VhPkiKey **key, GError **errp)
 {
-    g_autofree char *cert_path =
-        g_build_filename(dir, VH_TLS_X509_CA_CERT, NULL);
-    g_autofree char *key_path = g_build_filename(dir, CA_KEY, NULL);
+    g_autofree char *cert_path = g_build_filename(dir, files->ca_cert, NULL);
+    g_autofree char *key_path = g_build_filename(dir, files->ca_key, NULL);
 
     *ca = vh_pki_cert_load(cert_path, errp);
     if (!*ca) {
@@ -274,11 +353,53 @@ static bool load_ca(const char *dir, gnutls_x509_crt_t *ca, VhPkiKey **key,
     return true;
 }
 
+/* A leaf libvirt's clients will refuse: say so before making it. */
+static void warn_libvirt_key_type(const CertOptions *co)
+{
+    if (co->layout == VH_PKI_LAYOUT_LIBVIRT &&
+        co->type != VH_PKI_KEY_RSA_2048 && co->type != VH_PKI_KEY_RSA_3072) {
+        fprintf(stderr,
+                "vmhost-pki: warning: %s certificates have no "
+                "keyEncipherment key usage, and Debian 12's libvirt "
+                "clients (9.0) refuse them; use rsa-3072 for libvirt\n",
+                vh_pki_key_type_name(co->type));
+    }
+}
+
+static bool refuse_pkipath(const char *pkipath, bool force, GError **errp)
+{
+    const VhPkiLayoutFiles *flat = vh_pki_layout_files(VH_PKI_LAYOUT_PKIPATH);
+
+    return refuse_overwrite(pkipath, force, errp, flat->ca_cert,
+                            flat->client_cert, flat->client_key, NULL);
+}
+
+/*
+ * A client's ?pkipath= directory: the CA, the certificate and its key
+ * side by side, as libvirt's clients want them (all three must be there).
+ */
+static bool write_pkipath(const char *pkipath, gnutls_x509_crt_t ca,
+                          gnutls_x509_crt_t crt, VhPkiKey *key, GError **errp)
+{
+    const VhPkiLayoutFiles *flat = vh_pki_layout_files(VH_PKI_LAYOUT_PKIPATH);
+    g_autofree char *ca_path = g_build_filename(pkipath, flat->ca_cert, NULL);
+
+    if (!ensure_dir_mode(pkipath, 0700, errp) ||
+        !vh_pki_cert_save(ca_path, &ca, 1, true, errp) ||
+        !write_pair(pkipath, flat->client_cert, flat->client_key, crt, key,
+                    errp)) {
+        return false;
+    }
+    printf("wrote %s\n", ca_path);
+    return true;
+}
+
 static int cmd_issue(int argc, char **argv)
 {
     g_auto(GStrv) hostnames = NULL;
     g_auto(GStrv) ips = NULL;
     g_autofree char *dn_opt = NULL;
+    g_autofree char *pkipath = NULL;
     g_auto(CertOptions) co = {0};
     GOptionEntry entries[] = {
         {"hostname", 0, 0, G_OPTION_ARG_STRING_ARRAY, &hostnames,
@@ -287,6 +408,10 @@ static int cmd_issue(int argc, char **argv)
          "Server IP address (repeatable)", "ADDR"},
         {"dn", 0, 0, G_OPTION_ARG_STRING, &dn_opt,
          "Client subject DN, e.g. C=UK,O=vmhost,CN=client1", "DN"},
+        {"pkipath", 0, 0, G_OPTION_ARG_FILENAME, &pkipath,
+         "With --layout libvirt: the client's ?pkipath=PDIR directory "
+         "(default DIR/" PKIPATH_DIR ")",
+         "PDIR"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -328,6 +453,14 @@ static int cmd_issue(int argc, char **argv)
         return usage_error(ctx, "--hostname and --ip are for server "
                                 "certificates");
     }
+    if (pkipath && (server || co.layout != VH_PKI_LAYOUT_LIBVIRT)) {
+        return usage_error(ctx, "--pkipath is for issue client --layout "
+                                "libvirt");
+    }
+    if (!server && co.layout == VH_PKI_LAYOUT_LIBVIRT && !pkipath) {
+        pkipath = g_build_filename(dir, PKIPATH_DIR, NULL);
+    }
+    warn_libvirt_key_type(&co);
 
     if (server) {
         g_autofree char *escaped = dn_escape(hostnames[0]);
@@ -335,18 +468,20 @@ static int cmd_issue(int argc, char **argv)
         vh_pki_cert_spec_init_server(&spec, dn, co.type,
                                      (const char *const *)hostnames,
                                      (const char *const *)ips, co.days);
-        cert_name = VH_TLS_X509_SERVER_CERT;
-        key_name = VH_TLS_X509_SERVER_KEY;
+        cert_name = co.files->server_cert;
+        key_name = co.files->server_key;
     } else {
         vh_pki_cert_spec_init_client(&spec, dn_opt, co.type, co.days);
-        cert_name = VH_TLS_X509_CLIENT_CERT;
-        key_name = VH_TLS_X509_CLIENT_KEY;
+        cert_name = co.files->client_cert;
+        key_name = co.files->client_key;
     }
     if (!refuse_overwrite(dir, co.force, &err, cert_name, key_name, NULL) ||
-        !load_ca(dir, &ca, &cakey, &err) ||
+        (pkipath && !refuse_pkipath(pkipath, co.force, &err)) ||
+        !load_ca(dir, co.files, &ca, &cakey, &err) ||
         !(key = vh_pki_key_generate(co.type, &err)) ||
         !(crt = vh_pki_cert_create(&spec, key, ca, cakey, &err)) ||
-        !write_pair(dir, cert_name, key_name, crt, key, &err)) {
+        !write_pair(dir, cert_name, key_name, crt, key, &err) ||
+        (pkipath && !write_pkipath(pkipath, ca, crt, key, &err))) {
         return fail(err);
     }
     return 0;
@@ -357,6 +492,8 @@ static int cmd_issue(int argc, char **argv)
 typedef struct {
     VhX509Report *report;
     const char *dir;
+    VhPkiLayout layout;
+    const VhPkiLayoutFiles *files;
     bool server;
     gnutls_x509_crt_t *cas;
     size_t ncas;
@@ -497,7 +634,7 @@ static void validate_ca(Validation *v)
 {
     g_autoptr(GError) err = NULL;
 
-    v->ca_path = vpath(v, VH_TLS_X509_CA_CERT);
+    v->ca_path = vpath(v, v->files->ca_cert);
     if (!check_file(v, v->ca_path, true)) {
         return;
     }
@@ -536,8 +673,13 @@ static void validate_dir(Validation *v, const char *hostname)
     }
     validate_ca(v);
     if (v->server) {
-        validate_identity(v, VH_TLS_X509_SERVER_CERT, VH_TLS_X509_SERVER_KEY,
+        validate_identity(v, v->files->server_cert, v->files->server_key,
                           hostname);
+        if (v->layout != VH_PKI_LAYOUT_QEMU) {
+            /* libvirt has one identity, no DH parameters file */
+            validate_optional(v, v->files->ca_crl);
+            return;
+        }
         for (int i = 0; i < VH_TLS_X509_MAX_EXTRA_IDENTITIES; i++) {
             g_autofree char *cert = g_strdup_printf("server-cert-%d.pem", i);
             g_autofree char *key = g_strdup_printf("server-key-%d.pem", i);
@@ -552,18 +694,20 @@ static void validate_dir(Validation *v, const char *hostname)
         return;
     }
     {
-        g_autofree char *cert = vpath(v, VH_TLS_X509_CLIENT_CERT);
-        g_autofree char *key = vpath(v, VH_TLS_X509_CLIENT_KEY);
+        g_autofree char *cert = vpath(v, v->files->client_cert);
+        g_autofree char *key = vpath(v, v->files->client_key);
         bool have_cert = g_file_test(cert, G_FILE_TEST_EXISTS);
         bool have_key = g_file_test(key, G_FILE_TEST_EXISTS);
 
-        if (have_cert || have_key) {
-            validate_identity(v, VH_TLS_X509_CLIENT_CERT,
-                              VH_TLS_X509_CLIENT_KEY, NULL);
+        if (have_cert || have_key || v->layout != VH_PKI_LAYOUT_QEMU) {
+            /* libvirt's clients always present one */
+            validate_identity(v, v->files->client_cert, v->files->client_key,
+                              NULL);
         } else {
             vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "files",
-                               "no client-cert.pem/client-key.pem: the "
-                               "client presents no certificate");
+                               "no %s/%s: the client presents no "
+                               "certificate",
+                               v->files->client_cert, v->files->client_key);
         }
     }
 }
@@ -631,6 +775,7 @@ static int cmd_validate(int argc, char **argv)
 {
     g_autofree char *endpoint = NULL;
     g_autofree char *hostname = NULL;
+    g_autofree char *layout_name = NULL;
     gboolean json = FALSE;
     GOptionEntry entries[] = {
         {"endpoint", 0, 0, G_OPTION_ARG_STRING, &endpoint,
@@ -639,6 +784,10 @@ static int cmd_validate(int argc, char **argv)
          "Check that the server certificate matches NAME", "NAME"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the checks as JSON",
          NULL},
+        {"layout", 0, 0, G_OPTION_ARG_STRING, &layout_name,
+         "qemu (default), libvirt (DIR/CA/..., DIR/libvirt/...) or pkipath "
+         "(a client's ?pkipath= directory)",
+         "LAYOUT"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -663,6 +812,10 @@ static int cmd_validate(int argc, char **argv)
         return usage_error(ctx, "--hostname checks a server certificate: "
                                 "use it with --endpoint server");
     }
+    if (!layout_parse(ctx, layout_name, &v.layout, &status)) {
+        return status;
+    }
+    v.files = vh_pki_layout_files(v.layout);
 
     report = vh_x509_report_new(VH_X509_REPORT_COLLECT_ALL);
     v.report = report;

@@ -54,6 +54,39 @@ G_GNUC_WARN_UNUSED_RESULT
 bool vh_pki_key_type_from_name(const char *name, VhPkiKeyType *type,
                                GError **errp);
 
+/*
+ * Where a PKI's files go. QEMU's layout is one directory per endpoint
+ * (tls-creds-x509's dir). libvirt's mirrors /etc/pki under one root DIR:
+ * DIR/CA/cacert.pem (+ DIR/CA/private/cakey.pem, DIR/CA/cacrl.pem) and
+ * DIR/libvirt/{server,client}cert.pem with the keys in DIR/libvirt/private/.
+ * A pkipath directory is what libvirt's clients take as `?pkipath=DIR`
+ * (and what ~/.pki/libvirt holds): every file flat in one directory.
+ */
+typedef enum {
+    VH_PKI_LAYOUT_QEMU,
+    VH_PKI_LAYOUT_LIBVIRT,
+    VH_PKI_LAYOUT_PKIPATH,
+} VhPkiLayout;
+
+/* The file names of a layout, relative to its directory (static). */
+typedef struct {
+    const char *ca_cert;
+    const char *ca_key; /* NULL: the layout keeps no CA key (pkipath) */
+    const char *ca_crl;
+    const char *server_cert;
+    const char *server_key;
+    const char *client_cert;
+    const char *client_key;
+} VhPkiLayoutFiles;
+
+const VhPkiLayoutFiles *vh_pki_layout_files(VhPkiLayout layout);
+/* "qemu", "libvirt", "pkipath". */
+const char *vh_pki_layout_name(VhPkiLayout layout);
+/* Parse one of the names above; fails naming @name and the choices. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_pki_layout_from_name(const char *name, VhPkiLayout *layout,
+                             GError **errp);
+
 /* A private key (refcounted; wraps a gnutls_x509_privkey_t). */
 typedef struct _VhPkiKey VhPkiKey;
 
