@@ -141,6 +141,7 @@ static char *command_line(const char *cmd, JsonObject *args, gint64 id)
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) root = NULL;
     g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autofree char *text = NULL;
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "execute");
@@ -157,7 +158,8 @@ static char *command_line(const char *cmd, JsonObject *args, gint64 id)
     json_builder_end_object(b);
     root = json_builder_get_root(b);
     json_generator_set_root(gen, root);
-    return g_strconcat(json_generator_to_data(gen, NULL), "\n", NULL);
+    text = json_generator_to_data(gen, NULL);
+    return g_strconcat(text, "\n", NULL);
 }
 
 static bool handshake(VhQmpClient *c, guint timeout_ms, GError **errp)
@@ -282,6 +284,7 @@ static GError *reply_error(JsonObject *e)
 static void dispatch(VhQmpClient *c, JsonObject *o)
 {
     Pending *p = NULL;
+    gpointer key = NULL;
     gint64 id;
 
     if (json_object_has_member(o, "event")) {
@@ -300,12 +303,12 @@ static void dispatch(VhQmpClient *c, JsonObject *o)
     }
     id = json_object_get_int_member(o, "id");
     g_mutex_lock(&c->lock);
-    if (g_hash_table_steal_extended(c->pending, &id, NULL, (gpointer *)&p)) {
-        g_mutex_unlock(&c->lock);
-    } else {
+    if (!g_hash_table_steal_extended(c->pending, &id, &key, (gpointer *)&p)) {
         g_mutex_unlock(&c->lock);
         return;
     }
+    g_mutex_unlock(&c->lock);
+    g_free(key);
     if (json_object_has_member(o, "error")) {
         g_autoptr(GError) err =
             reply_error(json_object_get_object_member(o, "error"));
