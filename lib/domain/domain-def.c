@@ -77,11 +77,18 @@ static void on_internal_subset(void *data, const xmlChar *name,
 
 static xmlDocPtr read_document(const char *xml, gsize len, GError **errp)
 {
+    static gsize initialised;
     ParseErrors pe = {NULL};
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
     bool ok;
 
+    /* libxml2's global state, once, before threads share the library */
+    if (g_once_init_enter(&initialised)) {
+        xmlInitParser();
+        g_once_init_leave(&initialised, 1);
+    }
+    ctxt = xmlNewParserCtxt();
     if (!ctxt) {
         vh_domain_fail(errp, VH_VIR_ERR_NO_MEMORY, "out of memory");
         return NULL;

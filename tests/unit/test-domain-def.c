@@ -625,6 +625,61 @@ static void test_oversize(void)
     g_assert_nonnull(def);
 }
 
+/* libxml2's errors reach the caller's GError, never stderr. */
+static void test_quiet(void)
+{
+    if (g_test_subprocess()) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VhDomainDef) def = vh_domain_def_parse(
+            "<domain type='vmhost'>\n<name>&bad;</name>\n<x:y/>\n<a></b>", -1,
+            0, &err);
+
+        g_assert_null(def);
+        g_assert_error(err, VH_VIR_ERROR, VH_VIR_ERR_XML_ERROR);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_passed();
+    g_test_trap_assert_stderr("");
+    g_test_trap_assert_stdout("");
+}
+
+/* Errors are per parse: threads parsing at once get their own. */
+static gpointer parse_many(gpointer data)
+{
+    guint id = GPOINTER_TO_UINT(data);
+    g_autofree char *bad = g_strdup_printf(
+        "<domain type='vmhost'>\n<name>x</name>\n</nope%u>", id);
+    g_autofree char *want =
+        g_strdup_printf("XML error: line 3: Opening and ending tag mismatch: "
+                        "domain line 1 and nope%u",
+                        id);
+
+    for (guint i = 0; i < 200; i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VhDomainDef) def = vh_domain_def_parse(bad, -1, 0, &err);
+        g_autoptr(VhDomainDef) good =
+            vh_domain_def_parse(full_xml, -1, 0, NULL);
+
+        g_assert_null(def);
+        g_assert_nonnull(good);
+        g_assert_cmpstr(err->message, ==, want);
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    GThread *threads[4];
+
+    for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
+        threads[i] = g_thread_new("parse", parse_many, GUINT_TO_POINTER(i + 1));
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
+        g_thread_join(threads[i]);
+    }
+}
+
 /* An explicit length: bytes after it are not read. */
 static void test_length(void)
 {
@@ -1326,6 +1381,8 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/domain/def/refuse/oversize", test_oversize);
     g_test_add_func("/domain/def/length", test_length);
+    g_test_add_func("/domain/def/quiet", test_quiet);
+    g_test_add_func("/domain/def/threads", test_threads);
     g_test_add_func("/domain/def/argv/kinds", test_argv_kinds);
     g_test_add_func("/domain/def/argv/options", test_argv_options);
     g_test_add_func("/domain/def/vmhost/pty", test_vmhost_pty);
