@@ -499,6 +499,30 @@ static void test_crash(Fixture *f, gconstpointer data)
     g_assert_cmpuint(count_events(f, "cr1", VH_DOMAIN_EVENT_STOPPED, 1), ==, 0);
 }
 
+/* Read from @ioc until @want shows up (5 s at most). */
+static bool read_until(VhChannel *ioc, const char *want)
+{
+    g_autoptr(GString) got = g_string_new(NULL);
+    int fd = vh_channel_file_get_fd(VH_CHANNEL_FILE(ioc));
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    while (!strstr(got->str, want) && g_get_monotonic_time() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char buf[256];
+        gssize n;
+
+        if (poll(&p, 1, 100) <= 0) {
+            continue;
+        }
+        n = vh_channel_read(ioc, buf, sizeof(buf), NULL);
+        if (n <= 0) {
+            return false;
+        }
+        g_string_append_len(got, buf, n);
+    }
+    return strstr(got->str, want) != NULL;
+}
+
 /* Alive and not a zombie that nobody reaps (machines are orphans). */
 static bool pid_running(pid_t pid)
 {
@@ -544,6 +568,7 @@ static void test_restart(Fixture *f, gconstpointer data)
     g_autofree char *live = NULL;
     bool persistent = true;
     g_autofree char *path = NULL;
+    g_autoptr(VhChannel) con = NULL;
     pid_t dead;
     pid_t orphan;
 
@@ -590,6 +615,12 @@ static void test_restart(Fixture *f, gconstpointer data)
     g_assert_false(persistent);
     live = vh_driver_get_xml(f->drv, a->uuid, 0, &err);
     g_assert_nonnull(strstr(live, "/dev/pts/"));
+
+    /* The console is found again from the status file's live XML. */
+    con = vh_driver_open_console(f->drv, b->uuid, NULL, 0, &err);
+    g_assert_no_error(err);
+    g_assert_true(vh_channel_write_all(con, "echo back\n", 10, &err));
+    g_assert_true(read_until(con, "back"));
 
     /* QMP is back: events flow again. */
     g_assert_true(vh_driver_resume(f->drv, b->uuid, &err));
@@ -811,30 +842,6 @@ static void test_race(Fixture *f, gconstpointer data)
     g_clear_pointer(&r, vh_domain_ref_free);
     r = vh_driver_lookup_by_name(f->drv, "race", &err);
     g_assert_cmpint(r != NULL, ==, persistent);
-}
-
-/* Read from @ioc until @want shows up (5 s at most). */
-static bool read_until(VhChannel *ioc, const char *want)
-{
-    g_autoptr(GString) got = g_string_new(NULL);
-    int fd = vh_channel_file_get_fd(VH_CHANNEL_FILE(ioc));
-    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-
-    while (!strstr(got->str, want) && g_get_monotonic_time() < deadline) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        char buf[256];
-        gssize n;
-
-        if (poll(&p, 1, 100) <= 0) {
-            continue;
-        }
-        n = vh_channel_read(ioc, buf, sizeof(buf), NULL);
-        if (n <= 0) {
-            return false;
-        }
-        g_string_append_len(got, buf, n);
-    }
-    return strstr(got->str, want) != NULL;
 }
 
 static void test_console(Fixture *f, gconstpointer data)
