@@ -369,6 +369,12 @@ static bool validate(xmlDocPtr doc, GError **errp)
     xmlNodePtr root = xmlDocGetRootElement(doc);
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
+    if (root && root->ns && g_str_equal((const char *)root->name, "domain")) {
+        return vh_domain_fail(errp, VH_VIR_ERR_XML_ERROR,
+                              "<domain> must be in no namespace (found '%s')",
+                              root->ns->href ? (const char *)root->ns->href
+                                             : "");
+    }
     if (!vh_domain_xml_is(root, "domain")) {
         return vh_domain_fail(errp, VH_VIR_ERR_XML_ERROR,
                               "expected the root element <domain>, not <%s>",
