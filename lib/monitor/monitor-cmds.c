@@ -12,6 +12,7 @@
 #include "vmhost/object/object-create.h"
 #include "vmhost/object/object.h"
 #include "vmhost/util/error.h"
+#include "vmhost/util/json.h"
 
 static bool need_machine(VhMonitorHost *host, GError **errp)
 {
@@ -293,118 +294,36 @@ JsonNode *vh_mon_system_powerdown(VhMonitorHost *host, JsonObject *args,
     return vh_mon_empty();
 }
 
-/* What opts.h accepts as a key: letters, digits, '-', '_' and '.'. */
-static bool key_valid(const char *key)
-{
-    if (!*key) {
-        return false;
-    }
-    for (const char *p = key; *p; p++) {
-        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.') {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* One JSON value as option-string text; objects and arrays flatten. */
-static bool opts_add_node(VhOpts *opts, const char *key, JsonNode *n,
-                          GError **errp)
-{
-    if (!key_valid(key)) {
-        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
-                    "'%s' is not a valid parameter name", key);
-        return false;
-    }
-    switch (JSON_NODE_TYPE(n)) {
-    case JSON_NODE_NULL:
-        vh_opts_append(opts, key, NULL);
-        return true;
-    case JSON_NODE_OBJECT: {
-        JsonObject *o = json_node_get_object(n);
-        g_autoptr(GList) members = json_object_get_members(o);
-
-        for (GList *l = members; l; l = l->next) {
-            g_autofree char *sub =
-                g_strdup_printf("%s.%s", key, (char *)l->data);
-
-            if (!opts_add_node(opts, sub, json_object_get_member(o, l->data),
-                               errp)) {
-                return false;
-            }
-        }
-        return true;
-    }
-    case JSON_NODE_ARRAY: {
-        JsonArray *a = json_node_get_array(n);
-
-        for (guint i = 0; i < json_array_get_length(a); i++) {
-            g_autofree char *sub = g_strdup_printf("%s.%u", key, i);
-
-            if (!opts_add_node(opts, sub, json_array_get_element(a, i), errp)) {
-                return false;
-            }
-        }
-        return true;
-    }
-    case JSON_NODE_VALUE:
-    default:
-        break;
-    }
-    switch (json_node_get_value_type(n)) {
-    case G_TYPE_STRING:
-        vh_opts_append(opts, key, json_node_get_string(n));
-        return true;
-    case G_TYPE_BOOLEAN:
-        vh_opts_append(opts, key, json_node_get_boolean(n) ? "on" : "off");
-        return true;
-    case G_TYPE_INT64: {
-        g_autofree char *v =
-            g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
-
-        vh_opts_append(opts, key, v);
-        return true;
-    }
-    default:
-        g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
-                    "Parameter '%s' has a type vmhost cannot take", key);
-        return false;
-    }
-}
-
 VhOpts *vh_mon_opts_from_json(const char *optname, JsonObject *args,
                               const char *flatten, GError **errp)
 {
-    g_autoptr(VhOpts) opts = vh_opts_new(optname);
-    g_autoptr(GList) members = json_object_get_members(args);
+    JsonNode *inner = flatten ? json_object_get_member(args, flatten) : NULL;
+    g_autoptr(JsonObject) flat = NULL;
+    g_autoptr(GList) members = NULL;
 
+    if (!inner || !JSON_NODE_HOLDS_OBJECT(inner)) {
+        return vh_opts_from_json(optname, args, errp);
+    }
+    /* @flatten's members as top-level keys, in their place */
+    flat = json_object_new();
+    members = json_object_get_members(args);
     for (GList *l = members; l; l = l->next) {
-        const char *key = l->data;
-        JsonNode *n = json_object_get_member(args, key);
+        JsonObject *from = args;
+        g_autoptr(GList) sub = NULL;
 
-        if (flatten && g_str_equal(key, flatten) && JSON_NODE_HOLDS_OBJECT(n)) {
-            g_autoptr(VhOpts) inner = vh_mon_opts_from_json(
-                optname, json_node_get_object(n), NULL, errp);
-
-            if (!inner) {
-                return NULL;
-            }
-            for (guint i = 0; i < vh_opts_count(inner); i++) {
-                vh_opts_append(opts, vh_opts_nth_key(inner, i),
-                               vh_opts_nth_value(inner, i));
-            }
-            continue;
+        if (g_str_equal(l->data, flatten)) {
+            from = json_node_get_object(inner);
+            sub = json_object_get_members(from);
+        } else {
+            sub = g_list_prepend(NULL, l->data);
         }
-        if (!key_valid(key)) {
-            g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
-                        "%s: '%s' is not a valid parameter name", optname, key);
-            return NULL;
-        }
-        if (!opts_add_node(opts, key, n, errp)) {
-            return NULL;
+        for (GList *m = sub; m; m = m->next) {
+            json_object_set_member(
+                flat, m->data,
+                json_node_copy(json_object_get_member(from, m->data)));
         }
     }
-    return g_steal_pointer(&opts);
+    return vh_opts_from_json(optname, flat, errp);
 }
 
 JsonNode *vh_mon_object_add(VhMonitorHost *host, JsonObject *args,

@@ -4,10 +4,67 @@
  */
 #include "monitor-internal.h"
 
+#include "vmhost/object/object-create.h"
 #include "vmhost/util/error.h"
+#include "vmhost/util/json.h"
 #include "vmhost/util/opts.h"
 
 G_DEFINE_QUARK(vh - qmp - error - quark, vh_qmp_error)
+
+/* QMP arguments (monitor.h); a command without a list takes none. */
+static const VhMonitorArg args_id[] = {{"id", VH_MON_ARG_STRING}, {NULL}};
+static const VhMonitorArg args_object_add[] = {
+    {"qom-type", VH_MON_ARG_STRING},    {"id", VH_MON_ARG_STRING},
+    {"props", VH_MON_ARG_OBJECT, true}, /* QEMU < 6.0 */
+    {"*", VH_MON_ARG_OBJECT_PROPS},     {NULL},
+};
+static const VhMonitorArg args_chardev_add[] = {
+    {"id", VH_MON_ARG_STRING},
+    {"backend", VH_MON_ARG_OBJECT},
+    {NULL},
+};
+static const VhMonitorArg args_write[] = {
+    {"device", VH_MON_ARG_STRING},
+    {"data", VH_MON_ARG_STRING},
+    {"format", VH_MON_ARG_STRING, true},
+    {NULL},
+};
+static const VhMonitorArg args_ringbuf_read[] = {
+    {"device", VH_MON_ARG_STRING},
+    {"size", VH_MON_ARG_INT},
+    {"format", VH_MON_ARG_STRING, true},
+    {NULL},
+};
+static const VhMonitorArg args_probe_read[] = {
+    {"device", VH_MON_ARG_STRING},
+    {"size", VH_MON_ARG_INT, true},
+    {"format", VH_MON_ARG_STRING, true},
+    {NULL},
+};
+static const VhMonitorArg args_fdname[] = {{"fdname", VH_MON_ARG_STRING},
+                                           {NULL}};
+static const VhMonitorArg args_command_line[] = {
+    {"command-line", VH_MON_ARG_STRING},
+    {NULL},
+};
+static const VhMonitorArg args_hmc[] = {
+    {"command-line", VH_MON_ARG_STRING},
+    {"cpu-index", VH_MON_ARG_INT, true}, /* QEMU's; vmhost has no CPUs */
+    {NULL},
+};
+/* QEMU's blk, inc and resume are not taken: vmhost has no such modes. */
+static const VhMonitorArg args_migrate[] = {
+    {"uri", VH_MON_ARG_STRING},
+    {"detach", VH_MON_ARG_BOOL, true}, /* QMP always detaches */
+    {NULL},
+};
+static const VhMonitorArg args_uri[] = {{"uri", VH_MON_ARG_STRING}, {NULL}};
+/* Each member a parameter: the handler refuses unknown names. */
+static const VhMonitorArg args_rest[] = {{"*", VH_MON_ARG_REST}, {NULL}};
+static const VhMonitorArg args_capabilities[] = {
+    {"capabilities", VH_MON_ARG_ARRAY},
+    {NULL},
+};
 
 static const VhMonitorCommand commands[] = {
     {"query-status", "info status", "", "show the run state of the machine",
@@ -22,15 +79,15 @@ static const VhMonitorCommand commands[] = {
      vh_mon_query_tls, NULL, vh_mon_format_tls},
     {"object-add", "object_add", "[qom-type=]type,id=str[,prop=value][,...]",
      "create an object (tls-creds-*, authz-*)", vh_mon_object_add,
-     vh_mon_parse_object_add, NULL},
+     vh_mon_parse_object_add, NULL, args_object_add},
     {"object-del", "object_del", "id", "destroy the object with that id",
-     vh_mon_object_del, vh_mon_parse_id, NULL},
+     vh_mon_object_del, vh_mon_parse_id, NULL, args_id},
     {"chardev-add", "chardev-add", "args",
      "add a character device (the -chardev option string)", vh_mon_chardev_add,
-     vh_mon_parse_chardev_add, NULL},
+     vh_mon_parse_chardev_add, NULL, args_chardev_add},
     {"chardev-remove", "chardev-remove", "id",
      "remove the character device with that id", vh_mon_chardev_remove,
-     vh_mon_parse_id, NULL},
+     vh_mon_parse_id, NULL, args_id},
     {"stop", "stop", "", "stop the guest", vh_mon_stop, NULL, NULL},
     {"cont", "cont", "", "resume the guest", vh_mon_cont, NULL, NULL},
     {"quit", "quit", "", "quit vmhost", vh_mon_quit, NULL, NULL},
@@ -39,35 +96,36 @@ static const VhMonitorCommand commands[] = {
      vh_mon_system_powerdown, NULL, NULL},
     {"ringbuf-write", "ringbuf_write", "device data",
      "write text into a ringbuf chardev", vh_mon_ringbuf_write,
-     vh_mon_parse_ringbuf_write, NULL},
+     vh_mon_parse_ringbuf_write, NULL, args_write},
     {"ringbuf-read", "ringbuf_read", "device size",
      "read up to size bytes out of a ringbuf chardev", vh_mon_ringbuf_read,
-     vh_mon_parse_ringbuf_read, vh_mon_format_string},
+     vh_mon_parse_ringbuf_read, vh_mon_format_string, args_ringbuf_read},
     {"probe-write", "probe_write", "device data",
      "send bytes to a chardev-probe's peer (HMP: the rest of the line, "
      "escapes \\n \\r \\t \\xHH decoded, nothing appended)",
-     vh_mon_probe_write, vh_mon_parse_probe_write, NULL},
+     vh_mon_probe_write, vh_mon_parse_probe_write, NULL, args_write},
     {"probe-read", "probe_read", "device [size]",
      "take up to size bytes (default all) a chardev-probe received",
-     vh_mon_probe_read, vh_mon_parse_probe_read, vh_mon_format_probe_read},
+     vh_mon_probe_read, vh_mon_parse_probe_read, vh_mon_format_probe_read,
+     args_probe_read},
     {"getfd", "getfd", "fdname",
      "keep the fd passed with this command (UNIX socket monitors)",
-     vh_mon_getfd, vh_mon_parse_fdname, NULL},
+     vh_mon_getfd, vh_mon_parse_fdname, NULL, args_fdname},
     {"closefd", "closefd", "fdname", "close an fd kept by getfd",
-     vh_mon_closefd, vh_mon_parse_fdname, NULL},
+     vh_mon_closefd, vh_mon_parse_fdname, NULL, args_fdname},
     {"guest-command", "guest", "command",
      "run a test guest console command (help, echo, status, dirty, verify, "
      "checksum)",
-     vh_mon_guest, vh_mon_parse_guest, vh_mon_format_string},
+     vh_mon_guest, vh_mon_parse_guest, vh_mon_format_string, args_command_line},
     {"migrate", "migrate", "[-d] uri",
      "migrate the machine to uri (tcp:, unix:, fd:, exec:, file:); without "
      "-d, show the progress until it ends",
-     vh_mon_migrate, vh_mon_parse_migrate, NULL},
+     vh_mon_migrate, vh_mon_parse_migrate, NULL, args_migrate},
     {"migrate_cancel", "migrate_cancel", "", "cancel the current migration",
      vh_mon_migrate_cancel, NULL, NULL},
     {"migrate-incoming", "migrate_incoming", "uri",
      "receive a migration on uri (after -incoming defer, once)",
-     vh_mon_migrate_incoming, vh_mon_parse_uri, NULL},
+     vh_mon_migrate_incoming, vh_mon_parse_uri, NULL, args_uri},
     {NULL, "migrate_set_parameter", "parameter value",
      "set a migration parameter (tls-creds, tls-hostname, tls-authz, "
      "max-bandwidth, downtime-limit, multifd-channels)",
@@ -76,12 +134,12 @@ static const VhMonitorCommand commands[] = {
      "the same as migrate_set_parameter", vh_mon_migrate_set_parameter,
      vh_mon_parse_set_parameter, NULL},
     {"migrate-set-parameters", NULL, "", "set migration parameters",
-     vh_mon_migrate_set_parameters, NULL, NULL},
+     vh_mon_migrate_set_parameters, NULL, NULL, args_rest},
     {NULL, "migrate_set_capability", "capability on|off",
      "turn a migration capability (multifd, events, ...) on or off",
      vh_mon_migrate_set_capabilities, vh_mon_parse_set_capability, NULL},
     {"migrate-set-capabilities", NULL, "", "set migration capabilities",
-     vh_mon_migrate_set_capabilities, NULL, NULL},
+     vh_mon_migrate_set_capabilities, NULL, NULL, args_capabilities},
     {"query-migrate", "info migrate", "",
      "show the migration status and statistics", vh_mon_query_migrate, NULL,
      vh_mon_format_migrate},
@@ -92,7 +150,7 @@ static const VhMonitorCommand commands[] = {
      "show the migration capabilities", vh_mon_query_migrate_capabilities, NULL,
      vh_mon_format_migrate_capabilities},
     {"human-monitor-command", NULL, "", "run an HMP command line", vh_mon_hmc,
-     NULL, NULL},
+     NULL, NULL, args_hmc},
     {"query-commands", NULL, "", "list the QMP commands", vh_mon_query_commands,
      NULL, NULL},
     {NULL, "help", "[command]", "show the commands, or one command's help",
@@ -196,6 +254,118 @@ JsonNode *vh_monitor_run(VhMonitorHost *host, const VhMonitorCommand *cmd,
         return NULL;
     }
     return ret;
+}
+
+static const char *arg_type_name(VhMonitorArgType type)
+{
+    switch (type) {
+    case VH_MON_ARG_STRING:
+        return "string";
+    case VH_MON_ARG_INT:
+        return "integer";
+    case VH_MON_ARG_BOOL:
+        return "boolean";
+    case VH_MON_ARG_OBJECT:
+        return "object";
+    case VH_MON_ARG_ARRAY:
+    default:
+        return "array";
+    }
+}
+
+static bool arg_is_rest(const VhMonitorArg *a)
+{
+    return a->type == VH_MON_ARG_REST || a->type == VH_MON_ARG_OBJECT_PROPS;
+}
+
+static const VhMonitorArg *find_arg(const VhMonitorArg *list, const char *key)
+{
+    for (const VhMonitorArg *a = list; a && a->name; a++) {
+        if (!arg_is_rest(a) && g_str_equal(a->name, key)) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/* object-add: the properties, at the top or in the old "props". */
+static bool check_object_props(JsonObject *args, GError **errp)
+{
+    g_autoptr(JsonObject) flat = json_object_new();
+    g_autoptr(GList) members = json_object_get_members(args);
+    JsonNode *props = json_object_get_member(args, "props");
+    g_autoptr(GError) err = NULL;
+
+    for (GList *l = members; l; l = l->next) {
+        if (!g_str_equal(l->data, "props")) {
+            json_object_set_member(
+                flat, l->data,
+                json_node_copy(json_object_get_member(args, l->data)));
+        }
+    }
+    if (props && JSON_NODE_HOLDS_OBJECT(props)) {
+        JsonObject *p = json_node_get_object(props);
+        g_autoptr(GList) pm = json_object_get_members(p);
+
+        for (GList *l = pm; l; l = l->next) {
+            json_object_set_member(
+                flat, l->data,
+                json_node_copy(json_object_get_member(p, l->data)));
+        }
+    }
+    if (!vh_object_check_json_types(NULL, flat, &err)) {
+        g_set_error_literal(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                            err->message);
+        return false;
+    }
+    return true;
+}
+
+bool vh_monitor_check_args(const VhMonitorCommand *cmd, JsonObject *args,
+                           GError **errp)
+{
+    const VhMonitorArg *rest = NULL;
+    g_autoptr(GList) members = NULL;
+
+    /* In QEMU's order: declared members first, then what is left over. */
+    for (const VhMonitorArg *a = cmd->args; a && a->name; a++) {
+        JsonNode *n;
+
+        if (arg_is_rest(a)) {
+            rest = a;
+            continue;
+        }
+        n = args ? json_object_get_member(args, a->name) : NULL;
+        if (!n) {
+            if (!a->optional) {
+                g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                            "Parameter '%s' is missing", a->name);
+                return false;
+            }
+            continue;
+        }
+        if (!g_str_equal(vh_json_type_name(n), arg_type_name(a->type))) {
+            g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                        "Invalid parameter type for '%s', expected: %s",
+                        a->name, arg_type_name(a->type));
+            return false;
+        }
+    }
+    if (!args) {
+        return true;
+    }
+    members = json_object_get_members(args);
+    for (GList *l = members; l && !rest; l = l->next) {
+        if (!find_arg(cmd->args, l->data)) {
+            g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
+                        "Parameter '%s' is unexpected", (const char *)l->data);
+            return false;
+        }
+    }
+    if (rest && rest->type == VH_MON_ARG_OBJECT_PROPS) {
+        return check_object_props(args, errp);
+    }
+    return true;
 }
 
 JsonNode *vh_mon_empty(void)

@@ -6,6 +6,8 @@
 
 #include "monitor-internal.h"
 
+#include "vmhost/util/json.h"
+
 struct _VhQmp {
     VhMonitorHost *host;
     VhChardev *chr;      /* NULL when detached */
@@ -156,7 +158,18 @@ static bool check_members(VhQmp *qmp, JsonObject *in, JsonNode *id)
 
 static void negotiate(VhQmp *qmp, JsonObject *args, JsonNode *id)
 {
+    static const VhMonitorArg spec[] = {
+        {"enable", VH_MON_ARG_ARRAY, true},
+        {NULL},
+    };
+    const VhMonitorCommand cmd = {.qmp_name = "qmp_capabilities", .args = spec};
+    g_autoptr(GError) err = NULL;
     JsonArray *enable = NULL;
+
+    if (!vh_monitor_check_args(&cmd, args, &err)) {
+        reply(qmp, NULL, err, id);
+        return;
+    }
 
     if (args && json_object_has_member(args, "enable")) {
         JsonNode *n = json_object_get_member(args, "enable");
@@ -227,6 +240,10 @@ static void execute(VhQmp *qmp, JsonObject *in)
                     "The command %s has not been found", name);
         return;
     }
+    if (!vh_monitor_check_args(cmd, args, &err)) {
+        reply(qmp, NULL, err, id);
+        return;
+    }
     prev = vh_mon_set_current_chardev(qmp->chr);
     ret = vh_monitor_run(qmp->host, cmd, args, &err);
     vh_mon_set_current_chardev(prev);
@@ -237,9 +254,8 @@ static void on_piece(const char *text, size_t len, VhQmpPieceStatus status,
                      void *opaque)
 {
     VhQmp *qmp = opaque;
-    g_autoptr(JsonParser) parser = NULL;
     g_autoptr(GError) err = NULL;
-    JsonNode *root;
+    g_autoptr(JsonNode) root = NULL;
 
     /* QEMU's words; the rest of the line is dropped (qmp.h). */
     switch (status) {
@@ -258,14 +274,14 @@ static void on_piece(const char *text, size_t len, VhQmpPieceStatus status,
     default:
         break;
     }
-    parser = json_parser_new_immutable();
-    if (!json_parser_load_from_data(parser, text, len, &err)) {
+    /* json-glib would keep one of two equal keys: QEMU refuses them */
+    root = vh_json_parse(text, len, &err);
+    if (!root) {
         reply_error(qmp, NULL, VH_QMP_ERROR_GENERIC, "JSON parse error, %s",
                     err->message);
         return;
     }
-    root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         reply_error(qmp, NULL, VH_QMP_ERROR_GENERIC,
                     "QMP input must be a JSON object");
         return;

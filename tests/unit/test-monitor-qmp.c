@@ -219,7 +219,7 @@ static void test_unknown_and_malformed(void)
     fails(&f, "{\"execute\": \"object-del\"}", "GenericError",
           "Parameter 'id' is missing");
     fails(&f, "{\"execute\": \"object-del\", \"arguments\": {\"id\": 5}}",
-          "GenericError", "Parameter 'id' expects a string");
+          "GenericError", "Invalid parameter type for 'id', expected: string");
     /* Still up. */
     r = ok(&f, "{\"execute\": \"query-version\"}");
     teardown(&f);
@@ -483,7 +483,8 @@ static void test_ringbuf(void)
     fails(&f,
           "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
           "\"rb1\", \"size\": \"many\"}}",
-          "GenericError", "Parameter 'size' expects an integer");
+          "GenericError",
+          "Invalid parameter type for 'size', expected: integer");
     fails(&f,
           "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
           "\"rb1\", \"size\": 1, \"format\": \"hex\"}}",
@@ -748,6 +749,140 @@ static guint count_lines(const char *s, const char *part)
     return n;
 }
 
+/* Every command: arguments checked against its list, in QEMU's words. */
+static void test_args_checked(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) a = NULL, b = NULL, c = NULL, d = NULL;
+    guint n = 0;
+    const VhMonitorCommand *cmds = vh_monitor_commands(&n);
+
+    setup(&f, false);
+    fails(&f,
+          "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"bogus\": 1}}",
+          "GenericError", "Parameter 'bogus' is unexpected");
+    a = ok(&f, "{\"execute\": \"qmp_capabilities\", \"arguments\": "
+               "{\"enable\": []}}");
+
+    /* an unknown argument never reaches a handler */
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *in = NULL;
+        g_autoptr(JsonObject) r = NULL;
+        const char *desc;
+
+        if (!cmds[i].qmp_name) {
+            continue;
+        }
+        in = g_strdup_printf("{\"execute\": \"%s\", \"arguments\": "
+                             "{\"bogus\": 1}}",
+                             cmds[i].qmp_name);
+        r = cmd(&f, in);
+        g_assert_true(json_object_has_member(r, "error"));
+        desc = json_object_get_string_member(
+            json_object_get_object_member(r, "error"), "desc");
+        if (!g_str_equal(desc, "Parameter 'bogus' is unexpected") &&
+            !(g_str_has_prefix(desc, "Parameter '") &&
+              g_str_has_suffix(desc, "' is missing")) &&
+            !strstr(desc, "bogus")) {
+            g_error("%s: %s", cmds[i].qmp_name, desc);
+        }
+    }
+    g_assert_cmpint(vh_machine_get_state(f.host.machine), ==,
+                    VH_RUN_STATE_PRELAUNCH);
+
+    fails(&f, "{\"execute\": \"query-status\", \"arguments\": {\"bogus\": 1}}",
+          "GenericError", "Parameter 'bogus' is unexpected");
+    fails(&f, "{\"execute\": \"stop\", \"arguments\": {\"force\": true}}",
+          "GenericError", "Parameter 'force' is unexpected");
+    /* required, optional, typed */
+    b = ok(&f, "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": "
+               "\"rbx\", \"backend\": {\"type\": \"ringbuf\", \"data\": "
+               "{\"size\": 64}}}}");
+    fails(&f,
+          "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+          "\"rbx\"}}",
+          "GenericError", "Parameter 'size' is missing");
+    fails(&f,
+          "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+          "\"rbx\", \"size\": \"5\"}}",
+          "GenericError",
+          "Invalid parameter type for 'size', expected: integer");
+    fails(&f,
+          "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": 1, "
+          "\"size\": 5}}",
+          "GenericError",
+          "Invalid parameter type for 'device', expected: string");
+    fails(&f,
+          "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+          "\"rbx\", \"size\": 5, \"bogus\": null}}",
+          "GenericError", "Parameter 'bogus' is unexpected");
+    c = ok(&f, "{\"execute\": \"ringbuf-read\", \"arguments\": {\"device\": "
+               "\"rbx\", \"size\": 5, \"format\": \"base64\"}}");
+    fails(&f,
+          "{\"execute\": \"ringbuf-write\", \"arguments\": {\"device\": "
+          "\"rbx\", \"data\": \"x\", \"format\": 64}}",
+          "GenericError",
+          "Invalid parameter type for 'format', expected: string");
+    fails(&f,
+          "{\"execute\": \"human-monitor-command\", \"arguments\": "
+          "{\"command-line\": \"info status\", \"cpu-index\": \"x\"}}",
+          "GenericError",
+          "Invalid parameter type for 'cpu-index', expected: integer");
+    d = ok(&f, "{\"execute\": \"human-monitor-command\", \"arguments\": "
+               "{\"command-line\": \"info status\", \"cpu-index\": 0}}");
+    fails(&f,
+          "{\"execute\": \"migrate-set-capabilities\", \"arguments\": "
+          "{\"capabilities\": {}}}",
+          "GenericError",
+          "Invalid parameter type for 'capabilities', expected: array");
+
+    /* object-add: properties typed by the object's type, as in QEMU */
+    fails(&f,
+          "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+          "\"tls-creds-anon\", \"id\": \"an1\", \"verify-peer\": \"no\"}}",
+          "GenericError",
+          "Invalid parameter type for 'verify-peer', expected: boolean");
+    fails(&f,
+          "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+          "\"tls-creds-anon\", \"id\": \"an1\", \"props\": {\"endpoint\": "
+          "1}}}",
+          "GenericError",
+          "Invalid parameter type for 'endpoint', expected: string");
+    fails(&f,
+          "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+          "\"tls-creds-anon\", \"id\": \"an1\", \"bogus\": 1}}",
+          "GenericError", "has no property 'bogus'");
+    teardown(&f);
+}
+
+/* Two members of one object with the same name are refused, as in QEMU. */
+static void test_duplicate_keys(void)
+{
+    Fixture f = {0};
+    g_autoptr(JsonNode) a = NULL, b = NULL;
+
+    setup(&f, true);
+    fails(&f, "{\"execute\": \"query-status\", \"execute\": \"query-name\"}",
+          "GenericError", "JSON parse error, duplicate key 'execute'");
+    fails(&f,
+          "{\"execute\": \"object-del\", \"arguments\": {\"id\": \"a\", "
+          "\"id\": \"b\"}}",
+          "GenericError", "JSON parse error, duplicate key 'id'");
+    fails(&f,
+          "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+          "\"authz-list\", \"id\": \"l9\", \"rules\": [{\"match\": \"a\", "
+          "\"match\": \"b\"}]}}",
+          "GenericError", "JSON parse error, duplicate key 'match'");
+    /* the same name in sibling and nested objects is fine */
+    a = ok(&f, "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
+               "\"authz-list\", \"id\": \"l9\", \"rules\": [{\"match\": "
+               "\"CN=a\", \"policy\": \"allow\"}, {\"match\": \"CN=b\", "
+               "\"policy\": \"deny\"}]}, \"id\": {\"id\": 1}}");
+    b = ok(&f, "{\"execute\": \"object-del\", \"arguments\": {\"id\": "
+               "\"l9\"}}");
+    teardown(&f);
+}
+
 static void feed(VhQmp *qmp, const char *text)
 {
     vh_qmp_feed(qmp, (const guint8 *)text, strlen(text));
@@ -854,5 +989,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/qmp/limits", test_limits);
     g_test_add_func("/monitor/qmp/deep-nesting-socket",
                     test_deep_nesting_socket);
+    g_test_add_func("/monitor/qmp/args-checked", test_args_checked);
+    g_test_add_func("/monitor/qmp/duplicate-keys", test_duplicate_keys);
     return g_test_run();
 }

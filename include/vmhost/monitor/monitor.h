@@ -116,6 +116,29 @@ typedef JsonObject *(*VhMonitorHmpParse)(const char *rest, char **argv,
 /* HMP: the handler's result as text (transfer full; "" prints nothing). */
 typedef char *(*VhMonitorHmpFormat)(JsonNode *result);
 
+/*
+ * The JSON type of one QMP argument. The last two stand for every member
+ * not declared: REST lets the handler check them (migrate-set-parameters'
+ * names), OBJECT_PROPS checks them against the properties of the type in
+ * "qom-type" (object-add; see vh_object_check_json_types()).
+ */
+typedef enum {
+    VH_MON_ARG_STRING,
+    VH_MON_ARG_INT,
+    VH_MON_ARG_BOOL,
+    VH_MON_ARG_OBJECT,
+    VH_MON_ARG_ARRAY,
+    VH_MON_ARG_REST,
+    VH_MON_ARG_OBJECT_PROPS,
+} VhMonitorArgType;
+
+/* One QMP argument of a command; a list ends with a NULL name. */
+typedef struct {
+    const char *name;
+    VhMonitorArgType type;
+    bool optional;
+} VhMonitorArg;
+
 typedef struct {
     const char *qmp_name; /* NULL: HMP only */
     const char *hmp_name; /* NULL: QMP only; "info status" for info */
@@ -124,6 +147,15 @@ typedef struct {
     VhMonitorHandler handler;
     VhMonitorHmpParse hmp_parse;   /* NULL: no arguments */
     VhMonitorHmpFormat hmp_format; /* NULL: prints nothing */
+    /*
+     * The QMP arguments (NULL: none). QMP refuses, before the handler
+     * runs and in QEMU's words, a member not declared ("Parameter 'x' is
+     * unexpected"), a required one missing ("Parameter 'x' is missing")
+     * and one of the wrong JSON type ("Invalid parameter type for 'x',
+     * expected: integer"). HMP builds its arguments itself (numbers as
+     * words), so the handlers still read them with vh_mon_arg_*().
+     */
+    const VhMonitorArg *args;
 } VhMonitorCommand;
 
 /* The table, in help order; *@n gets its length. */
@@ -140,6 +172,15 @@ const VhMonitorCommand *vh_monitor_find_hmp(const char *name);
 G_GNUC_WARN_UNUSED_RESULT
 JsonNode *vh_monitor_run(VhMonitorHost *host, const VhMonitorCommand *cmd,
                          JsonObject *args, GError **errp);
+
+/*
+ * Check @args (borrowed; NULL is an empty object) against @cmd's argument
+ * list as QMP does; false with @errp set (VH_QMP_ERROR_GENERIC) if they
+ * do not fit.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_monitor_check_args(const VhMonitorCommand *cmd, JsonObject *args,
+                           GError **errp);
 
 /*
  * Run one HMP line as the human monitor would and return its output
