@@ -10,6 +10,7 @@
 #include "vmhost/io/channel-socket.h"
 #include "vmhost/io/channel-tls.h"
 #include "vmhost/io/net-listener.h"
+#include "vmhost/io/tls-accept.h"
 #include "vmhost/object/object.h"
 
 #include <gio/gunixsocketaddress.h>
@@ -29,6 +30,10 @@ struct _VhChardevSocket {
     GSocketAddress *addr; /* client: where to connect */
     char *addr_text;      /* "tcp:127.0.0.1:9000" or "unix:/p" */
     VhNetListener *listener;
+    VhTlsAccept *tls_accept;  /* server with TLS: the pending handshakes */
+    VhTlsCreds *accept_creds; /* the creds tls_accept was made with */
+    GQueue ready;             /* Ready: through TLS, waiting for the chardev */
+    GSource *ready_idle;      /* hands the first of them over */
 
     /* the current connection */
     guint gen;
@@ -97,18 +102,20 @@ static GSource *attach_timer(VhChardevSocket *s, guint ms, GSourceFunc fn)
 }
 
 static void schedule_reconnect(VhChardevSocket *s);
+static gboolean ready_idle_cb(gpointer opaque);
 static bool flush_outbuf(VhChardevSocket *s);
 static void start_connection(VhChardevSocket *s, VhChannelSocket *sioc);
 
 /* ---- connection notices (chardev.h) ---- */
 
-static void notify(VhChardevSocket *s, VhChardevNoticeKind kind,
-                   const char *why)
+/* A notice about @peer, which need not be the current connection's. */
+static void notify_peer(VhChardevSocket *s, const char *peer,
+                        VhChardevNoticeKind kind, const char *why)
 {
     VhChardevNotice n = {
         .kind = kind,
         .chr = VH_CHARDEV(s),
-        .peer = s->peer ? s->peer : "(unknown peer)",
+        .peer = peer ? peer : "(unknown peer)",
         .server = s->server,
         .reason = why,
     };
@@ -121,6 +128,12 @@ static void notify(VhChardevSocket *s, VhChardevNoticeKind kind,
         n.tls_peer_dn = vh_channel_tls_get_peer_name(tls);
     }
     vh_chardev_notify(&n);
+}
+
+static void notify(VhChardevSocket *s, VhChardevNoticeKind kind,
+                   const char *why)
+{
+    notify_peer(s, s->peer, kind, why);
 }
 
 /* The first reason given wins: it is the cause, later ones follow it. */
@@ -184,6 +197,11 @@ static void disconnect(VhChardevSocket *s)
     g_clear_pointer(&s->lost_reason, g_free);
     if (vh_chardev_is_closed(chr)) {
         return;
+    }
+    if (!g_queue_is_empty(&s->ready) && !s->ready_idle) {
+        s->ready_idle = g_idle_source_new();
+        g_source_set_callback(s->ready_idle, ready_idle_cb, s, NULL);
+        g_source_attach(s->ready_idle, ctx_of(s));
     }
     if (s->listener) {
         vh_net_listener_resume_accepting(s->listener);
@@ -526,13 +544,9 @@ static bool start_tls(VhChardevSocket *s, GError **errp)
     if (!creds) {
         return false;
     }
-    if (s->server) {
-        tls = vh_channel_tls_new_server(VH_CHANNEL(s->sioc), creds,
-                                        s->tls_authz, errp);
-    } else {
-        tls = vh_channel_tls_new_client(VH_CHANNEL(s->sioc), creds, s->host,
-                                        errp);
-    }
+    /* A server's handshakes go through accept_tls_client(). */
+    g_assert(!s->server);
+    tls = vh_channel_tls_new_client(VH_CHANNEL(s->sioc), creds, s->host, errp);
     if (!tls) {
         return false;
     }
@@ -604,6 +618,155 @@ static void start_connection(VhChardevSocket *s, VhChannelSocket *sioc)
 
 /* ---- server ---- */
 
+/* A client through its TLS handshake, waiting for a busy chardev. */
+typedef struct {
+    VhChannelTls *tls;
+    char *peer;
+} Ready;
+
+static void ready_free(gpointer data)
+{
+    Ready *r = data;
+
+    vh_channel_close(VH_CHANNEL(r->tls), NULL);
+    g_object_unref(r->tls);
+    g_free(r->peer);
+    g_free(r);
+}
+
+/*
+ * @tls (transfer full) becomes the connection. The chardev serves one
+ * client at a time: the listener pauses until it ends; handshakes already
+ * running go on, and those that finish meanwhile wait in s->ready.
+ */
+static void open_tls_connection(VhChardevSocket *s, VhChannelTls *tls,
+                                const char *peer)
+{
+    if (s->listener) {
+        vh_net_listener_stop_accepting(s->listener);
+    }
+    s->sioc = g_object_ref(VH_CHANNEL_SOCKET(vh_channel_tls_get_master(tls)));
+    s->ioc = VH_CHANNEL(tls);
+    s->peer = g_strdup(peer);
+    if (!s->nodelay) {
+        vh_channel_set_delay(s->ioc, true);
+    }
+    connection_open(s);
+}
+
+static gboolean ready_idle_cb(gpointer opaque)
+{
+    VhChardevSocket *s = opaque;
+
+    g_clear_pointer(&s->ready_idle, g_source_unref);
+    if (!s->sioc && !vh_chardev_is_closed(VH_CHARDEV(s)) &&
+        !g_queue_is_empty(&s->ready)) {
+        Ready *r = g_queue_pop_head(&s->ready);
+
+        open_tls_connection(s, g_steal_pointer(&r->tls), r->peer);
+        g_free(r->peer);
+        g_free(r);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void on_tls_accepted(VhChannelTls *tls, const char *peer,
+                            const GError *err, gpointer opaque)
+{
+    VhChardevSocket *s = opaque;
+
+    if (!tls) {
+        bool timed_out = g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+        g_autofree char *why =
+            timed_out ? g_strdup_printf("TLS handshake timed out after %u ms",
+                                        s->hs_timeout_ms)
+                      : g_strdup(reason(s, err));
+
+        if (timed_out) {
+            vh_chardev_record_error(VH_CHARDEV(s),
+                                    "TLS handshake with %s "
+                                    "timed out after %u ms",
+                                    peer, s->hs_timeout_ms);
+        } else {
+            vh_chardev_record_error(
+                VH_CHARDEV(s), "TLS handshake with %s refused: %s", peer, why);
+        }
+        notify_peer(s, peer, VH_CHARDEV_NOTICE_REFUSED, why);
+        return;
+    }
+    if (s->sioc) {
+        /* The chardev is busy: wait, as in QEMU's listen backlog. */
+        Ready *r = g_new0(Ready, 1);
+
+        r->tls = tls;
+        r->peer = g_strdup(peer);
+        g_queue_push_tail(&s->ready, r);
+        g_debug("chardev %s: %s waits: a client is connected", id_of(s), peer);
+        return;
+    }
+    open_tls_connection(s, tls, peer);
+}
+
+/* The acceptor for the current creds object (replaced when it was). */
+static VhTlsAccept *tls_acceptor(VhChardevSocket *s, GError **errp)
+{
+    g_autoptr(VhTlsCreds) creds =
+        vh_object_lookup_typed(s->tls_creds, VH_TYPE_TLS_CREDS, errp);
+
+    if (!creds) {
+        return NULL;
+    }
+    if (s->tls_accept && creds != s->accept_creds) {
+        g_clear_pointer(&s->tls_accept, vh_tls_accept_free);
+        g_clear_object(&s->accept_creds);
+    }
+    if (!s->tls_accept) {
+        g_autofree char *what = g_strdup_printf("chardev %s", id_of(s));
+        VhTlsAcceptOptions o = {
+            .creds = creds,
+            .authzid = s->tls_authz,
+            .what = what,
+            .timeout_ms = s->hs_timeout_ms,
+            .max_pending = VH_CHARDEV_SOCKET_MAX_PENDING_HANDSHAKES,
+            .ctx = ctx_of(s),
+        };
+        s->tls_accept = vh_tls_accept_new(&o, on_tls_accepted, s, NULL);
+        s->accept_creds = g_object_ref(creds);
+    }
+    return s->tls_accept;
+}
+
+/*
+ * A TLS client: its handshake runs beside the others' (tls-accept.h), so a
+ * client that stalls in it holds up nobody. The handshake always runs with
+ * nodelay (see start_connection()).
+ */
+static void accept_tls_client(VhChardevSocket *s, VhChannelSocket *client)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *peer = peer_text(s, client);
+    g_autofree char *name = g_strdup_printf("chardev %s", id_of(s));
+    VhTlsAccept *a;
+
+    vh_channel_set_name(VH_CHANNEL(client), name);
+    if (!vh_channel_set_blocking(VH_CHANNEL(client), false, &err) ||
+        !(a = tls_acceptor(s, &err))) {
+        g_autofree char *why =
+            g_strdup_printf("TLS not started: %s", reason(s, err));
+
+        vh_chardev_record_error(VH_CHARDEV(s), "TLS with %s not started: %s",
+                                peer, reason(s, err));
+        notify_peer(s, peer, VH_CHARDEV_NOTICE_REFUSED, why);
+        vh_channel_close(VH_CHANNEL(client), NULL);
+        return;
+    }
+    vh_channel_set_delay(VH_CHANNEL(client), false);
+    if (!vh_tls_accept_add(a, VH_CHANNEL(client), peer, &err)) {
+        /* over the cap, or no TLS session */
+        vh_chardev_record_error(VH_CHARDEV(s), "%s", reason(s, err));
+    }
+}
+
 static void on_client(VhNetListener *l, VhChannelSocket *client,
                       gpointer opaque)
 {
@@ -618,6 +781,10 @@ static void on_client(VhNetListener *l, VhChannelSocket *client,
                   "already connected",
                   id_of(s), peer ? peer : "(unknown)");
         vh_channel_close(VH_CHANNEL(client), NULL);
+        return;
+    }
+    if (s->tls_creds) {
+        accept_tls_client(s, client);
         return;
     }
     vh_net_listener_stop_accepting(l);
@@ -772,6 +939,10 @@ static void sock_close(VhChardev *chr)
 
     destroy_source(&s->reconnect_timer);
     disconnect(s);
+    g_clear_pointer(&s->tls_accept, vh_tls_accept_free);
+    g_clear_object(&s->accept_creds);
+    destroy_source(&s->ready_idle);
+    g_queue_clear_full(&s->ready, ready_free);
     if (s->listener) {
         vh_net_listener_set_client_func(s->listener, NULL, NULL, NULL, NULL);
         vh_net_listener_disconnect(s->listener);
@@ -1041,6 +1212,10 @@ static bool open_fd(VhChardevSocket *s, int fd, GError **errp)
     s->addr_text = g_strdup_printf("fd:%d", fd);
     if (!check_fd_family(s, sioc, fd, errp)) {
         return false;
+    }
+    if (!listening && s->server && s->tls_creds) {
+        accept_tls_client(s, sioc);
+        return true;
     }
     if (!listening) {
         start_connection(s, sioc);

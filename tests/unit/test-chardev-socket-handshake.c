@@ -28,6 +28,7 @@
 #include "vmhost/object/object.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -311,6 +312,205 @@ static void test_handshake_nodelay(gconstpointer data)
     }
 }
 
+/* ---- clients that stall in their handshake ---- */
+
+#define STALLERS 50
+#define STALL_MS 3000
+
+/*
+ * A client that sends the first bytes of a ClientHello (a handshake
+ * record announcing 200 bytes) and then nothing.
+ */
+static int staller_connect(guint16 port)
+{
+    static const guint8 half_hello[] = {0x16, 0x03, 0x01, 0x00, 0xc8,
+                                        0x01, 0x00, 0x00, 0xc4, 0x03};
+    int fd = vh_test_tcp_connect(port);
+
+    g_assert_cmpint(send(fd, half_hello, sizeof(half_hello), MSG_NOSIGNAL), ==,
+                    sizeof(half_hello));
+    return fd;
+}
+
+/* The server has closed @fd's connection (EOF or reset), without waiting. */
+static bool closed_by_server(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static guint count_closed(const int *fds, guint n)
+{
+    guint closed = 0;
+
+    for (guint i = 0; i < n; i++) {
+        closed += closed_by_server(fds[i]);
+    }
+    return closed;
+}
+
+static int opened;
+
+static void count_opened(void *opaque, VhChardevEvent ev)
+{
+    if (ev == VH_CHARDEV_EVENT_OPENED) {
+        opened++;
+    }
+}
+
+static VhChardev *anon_server(const char *id, guint timeout_ms)
+{
+    VhChardevSocketOptions o = VH_CHARDEV_SOCKET_OPTIONS_INIT;
+    g_autoptr(GError) err = NULL;
+
+    o.host = "127.0.0.1";
+    o.port = "0";
+    o.server = true;
+    o.tls_creds = "anon-hs-s";
+    o.handshake_timeout_ms = timeout_ms;
+    VhChardev *chr = vh_chardev_socket_new(id, &o, NULL, &err);
+    g_assert_no_error(err);
+    return chr;
+}
+
+static void add_anon_creds(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhTlsCreds) s =
+        tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_SERVER, NULL);
+    g_autoptr(VhTlsCreds) c =
+        tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_CLIENT, NULL);
+
+    g_assert_true(vh_object_add("anon-hs-s", G_OBJECT(s), &err));
+    g_assert_true(vh_object_add("anon-hs-c", G_OBJECT(c), &err));
+    g_assert_no_error(err);
+}
+
+static void del_anon_creds(void)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_object_del("anon-hs-s", &err));
+    g_assert_true(vh_object_del("anon-hs-c", &err));
+    g_assert_no_error(err);
+}
+
+/* Iterates the default context until @ms have passed. */
+static void run_for(guint ms)
+{
+    gint64 until = g_get_monotonic_time() + ms * 1000;
+    guint t = g_timeout_add(10, tick, NULL);
+
+    while (g_get_monotonic_time() < until) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    g_source_remove(t);
+}
+
+/*
+ * 50 clients sit in their handshake; a real client connecting after them
+ * must get the chardev at once, not after their timeouts one by one (it
+ * took 50 x STALL_MS).
+ */
+static void test_stallers(void)
+{
+    g_autoptr(GError) err = NULL;
+    VhChardevSocketOptions co = VH_CHARDEV_SOCKET_OPTIONS_INIT;
+    int fds[STALLERS];
+
+    add_anon_creds();
+    g_autoptr(VhChardev) srv = anon_server("hs-stall", STALL_MS);
+    guint16 port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(srv));
+    g_autofree char *port_text = g_strdup_printf("%u", port);
+
+    for (int i = 0; i < STALLERS; i++) {
+        fds[i] = staller_connect(port);
+    }
+    run_for(200); /* the server takes them in */
+
+    co.host = "127.0.0.1";
+    co.port = port_text;
+    co.tls_creds = "anon-hs-c";
+    opened = 0;
+    gint64 t0 = g_get_monotonic_time();
+    g_autoptr(VhChardev) cli =
+        vh_chardev_socket_new("hs-real", &co, NULL, &err);
+    g_assert_no_error(err);
+    vh_chardev_set_handlers(cli, NULL, NULL, count_opened, NULL, NULL);
+    guint t = g_timeout_add(10, tick, NULL);
+    while (!(vh_chardev_is_connected(srv) && opened == 1) &&
+           g_get_monotonic_time() - t0 < STALL_MS * 1000) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    g_source_remove(t);
+    gint64 took_ms = (g_get_monotonic_time() - t0) / 1000;
+    g_test_message(
+        "a real client behind %d stallers: connected in %" G_GINT64_FORMAT
+        " ms (handshake timeout %d ms)",
+        STALLERS, took_ms, STALL_MS);
+    g_assert_true(vh_chardev_is_connected(srv));
+    g_assert_cmpint(opened, ==, 1);
+    g_assert_cmpint(took_ms, <, STALL_MS);
+
+    /* The stallers still wait for their own timeout. */
+    g_assert_cmpuint(count_closed(fds, STALLERS), ==, 0);
+    for (int i = 0; i < STALLERS; i++) {
+        close(fds[i]);
+    }
+    g_clear_object(&cli);
+    g_clear_object(&srv);
+    del_anon_creds();
+    while (g_main_context_iteration(NULL, FALSE)) {
+    }
+}
+
+/*
+ * At most VH_CHARDEV_SOCKET_MAX_PENDING_HANDSHAKES handshakes at once: the
+ * clients beyond are closed at once, with the reason kept as the last
+ * error; the others stay until their own timeout.
+ */
+static void test_pending_cap(void)
+{
+    const guint extra = 6;
+    const guint n = VH_CHARDEV_SOCKET_MAX_PENDING_HANDSHAKES + extra;
+    g_autofree int *fds = g_new(int, n);
+
+    add_anon_creds();
+    g_autoptr(VhChardev) srv = anon_server("hs-cap", 60000);
+    guint16 port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(srv));
+
+    for (guint i = 0; i < extra; i++) {
+        g_test_expect_message(NULL, G_LOG_LEVEL_WARNING,
+                              "chardev hs-cap: refused the connection from "
+                              "127.0.0.1:*: 64 TLS handshakes are already in "
+                              "progress, the limit");
+    }
+    for (guint i = 0; i < n; i++) {
+        fds[i] = staller_connect(port);
+    }
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    guint t = g_timeout_add(10, tick, NULL);
+    while (count_closed(fds, n) < extra && g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    g_source_remove(t);
+    run_for(200); /* nothing more is closed */
+    g_assert_cmpuint(count_closed(fds, n), ==, extra);
+    g_test_assert_expected_messages();
+    const char *last = vh_chardev_get_last_error(srv, NULL);
+    g_assert_nonnull(last);
+    g_assert_nonnull(strstr(last, "TLS handshakes are already in progress"));
+    for (guint i = 0; i < n; i++) {
+        close(fds[i]);
+    }
+    g_clear_object(&srv);
+    del_anon_creds();
+    while (g_main_context_iteration(NULL, FALSE)) {
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -318,5 +518,8 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(0), test_handshake_nodelay);
     g_test_add_data_func("/chardev/socket/tls-handshake/nodelay-on",
                          GINT_TO_POINTER(1), test_handshake_nodelay);
+    g_test_add_func("/chardev/socket/tls-handshake/stallers", test_stallers);
+    g_test_add_func("/chardev/socket/tls-handshake/pending-cap",
+                    test_pending_cap);
     return g_test_run();
 }

@@ -22,7 +22,12 @@
  * Each new connection: non-blocking, TCP_NODELAY if asked, TLS handshake
  * (creds and authz looked up by id at that moment; a client checks the
  * server's certificate against @host; a handshake that does not finish in
- * handshake_timeout_ms is abandoned), telnet negotiation, then OPENED.
+ * handshake_timeout_ms is abandoned), telnet negotiation, then OPENED. A
+ * TLS server handshakes with several clients at once (at most
+ * VH_CHARDEV_SOCKET_MAX_PENDING_HANDSHAKES; more are refused); the first
+ * through gets the chardev and the listener pauses until that connection
+ * ends; the others finish their handshakes (or time out) and wait, in
+ * order, for their turn, as clients wait in the listen backlog in QEMU.
  * Every failure is logged and kept as the last error, naming the chardev,
  * the peer and the reason. EOF or an I/O error gives CLOSED.
  *
@@ -38,6 +43,11 @@ G_BEGIN_DECLS
 
 #define VH_CHARDEV_SOCKET_OUTBUF_MAX           (1024 * 1024)
 #define VH_CHARDEV_SOCKET_HANDSHAKE_TIMEOUT_MS 10000
+/*
+ * A TLS server runs the handshakes of up to this many clients at once (each
+ * with its own timeout) and refuses more (see vmhost/io/tls-accept.h).
+ */
+#define VH_CHARDEV_SOCKET_MAX_PENDING_HANDSHAKES 64
 
 /*
  * The options of -chardev socket, already parsed. Strings are borrowed
