@@ -2,11 +2,13 @@
  * Migration transports, the target side: vh_mig_listen().
  *
  * Everything runs on the listener's GMainContext: accepting (VhNetListener),
- * the server TLS handshakes (asynchronous, one per connection, so a slow
- * client does not hold up the others), tls-authz, and the callback. The
- * state the callbacks need lives in a reference-counted Core that in-flight
- * handshakes share, so freeing the listener only has to mark it closed and
- * cancel: a handshake finishing later finds it closed and drops its channel.
+ * the server TLS handshakes (VhTlsAccept, the accept path the TLS chardev
+ * server uses too: concurrent, each with VH_MIG_HANDSHAKE_TIMEOUT_MS on
+ * tcp: and unix:, at most VH_MIG_MAX_PENDING_HANDSHAKES at once, more
+ * refused), tls-authz, and the callback. The state the callbacks need lives
+ * in a reference-counted Core that the acceptor holds, so freeing the
+ * listener only has to mark it closed and free the acceptor, which cuts the
+ * handshakes still running.
  */
 #include "transport-priv.h"
 
@@ -19,19 +21,17 @@
 #include "vmhost/io/address.h"
 #include "vmhost/io/channel-file.h"
 #include "vmhost/io/net-listener.h"
+#include "vmhost/io/tls-accept.h"
 #include "vmhost/util/error.h"
 
 typedef struct {
-    VhTlsCreds *creds;
     VhAuthz *authz;
     GMainContext *ctx;
-    GCancellable *cancel;
     VhMigAcceptFunc cb;
     void *opaque;
     char *where; /* the URI listened on, for messages */
     gint closed;
-    GMutex lock;        /* guards pending */
-    GPtrArray *pending; /* VhChannelTls still in their handshake (refs) */
+    VhTlsAccept *accept; /* with TLS: the handshakes (holds a Core ref) */
 } Core;
 
 struct VhMigListener {
@@ -46,11 +46,7 @@ struct VhMigListener {
 
 static void core_clear(Core *core)
 {
-    g_ptr_array_unref(core->pending);
-    g_mutex_clear(&core->lock);
-    g_clear_object(&core->creds);
     g_clear_object(&core->authz);
-    g_clear_object(&core->cancel);
     g_clear_pointer(&core->ctx, g_main_context_unref);
     g_free(core->where);
 }
@@ -65,7 +61,7 @@ static void core_unref(Core *core)
     g_atomic_rc_box_release_full(core, (GDestroyNotify)core_clear);
 }
 
-static void deliver(Core *core, VhChannel *ch, GError *err)
+static void deliver(Core *core, VhChannel *ch, const GError *err)
 {
     if (g_atomic_int_get(&core->closed)) {
         if (ch) {
@@ -77,43 +73,26 @@ static void deliver(Core *core, VhChannel *ch, GError *err)
     core->cb(ch, err, core->opaque);
 }
 
-typedef struct {
-    Core *core;
-    char *peer;
-} Pending;
-
-static void pending_free(Pending *p)
+/* A handshake ended: tls-authz, then the channel goes blocking. */
+static void on_tls_accepted(VhChannelTls *tls, const char *peer,
+                            const GError *err, gpointer opaque)
 {
-    core_unref(p->core);
-    g_free(p->peer);
-    g_free(p);
-}
+    Core *core = opaque;
+    g_autoptr(GError) why = NULL;
 
-static void handshake_done(GObject *src, GAsyncResult *res, gpointer opaque)
-{
-    Pending *p = opaque;
-    VhChannelTls *tls = VH_CHANNEL_TLS(src);
-    g_autoptr(GError) err = NULL;
-
-    /* The handshake's errors already name the channel, hence the peer. */
-    bool ok = vh_channel_tls_handshake_finish(tls, res, &err);
-
-    g_mutex_lock(&p->core->lock);
-    g_ptr_array_remove_fast(p->core->pending, tls);
-    g_mutex_unlock(&p->core->lock);
-    if (ok && (!vh_mig_tls_authorize(tls, p->core->authz, &err) ||
-               !vh_channel_set_blocking(VH_CHANNEL(tls), true, &err))) {
-        g_prefix_error(&err, "migration connection from %s: ", p->peer);
-        ok = false;
+    if (!tls) {
+        deliver(core, NULL, err);
+        return;
     }
-    if (!ok) {
+    if (!vh_mig_tls_authorize(tls, core->authz, &why) ||
+        !vh_channel_set_blocking(VH_CHANNEL(tls), true, &why)) {
+        g_prefix_error(&why, "migration connection from %s: ", peer);
         vh_channel_close(VH_CHANNEL(tls), NULL);
         g_object_unref(tls);
-        deliver(p->core, NULL, err);
-    } else {
-        deliver(p->core, VH_CHANNEL(tls), NULL);
+        deliver(core, NULL, why);
+        return;
     }
-    pending_free(p);
+    deliver(core, VH_CHANNEL(tls), NULL);
 }
 
 /* Channel @ch (transfer full) from @peer: TLS first if configured. */
@@ -121,35 +100,20 @@ static void start_channel(Core *core, VhChannel *ch, const char *peer)
 {
     g_autoptr(GError) err = NULL;
 
-    if (!core->creds) {
-        if (!vh_channel_set_blocking(ch, true, &err)) {
-            g_object_unref(ch);
+    if (core->accept) {
+        /* The acceptor takes its own reference (and closes when refused). */
+        if (!vh_tls_accept_add(core->accept, ch, peer, &err)) {
             deliver(core, NULL, err);
-            return;
         }
-        deliver(core, ch, NULL);
+        g_object_unref(ch);
         return;
     }
-    VhChannelTls *tls = vh_channel_tls_new_server(ch, core->creds, NULL, &err);
-    if (!tls || !vh_channel_set_blocking(VH_CHANNEL(tls), false, &err)) {
-        g_clear_object(&tls);
-        vh_channel_close(ch, NULL);
+    if (!vh_channel_set_blocking(ch, true, &err)) {
         g_object_unref(ch);
-        g_prefix_error(&err, "migration connection from %s: ", peer);
         deliver(core, NULL, err);
         return;
     }
-    vh_channel_set_name(VH_CHANNEL(tls), vh_channel_get_name(ch));
-    g_object_unref(ch);
-    Pending *p = g_new0(Pending, 1);
-    p->core = core_ref(core);
-    p->peer = g_strdup(peer);
-    g_mutex_lock(&core->lock);
-    g_ptr_array_add(core->pending, g_object_ref(tls));
-    g_mutex_unlock(&core->lock);
-    g_main_context_push_thread_default(core->ctx);
-    vh_channel_tls_handshake(tls, core->cancel, handshake_done, p);
-    g_main_context_pop_thread_default(core->ctx);
+    deliver(core, ch, NULL);
 }
 
 static void on_client(VhNetListener *l, VhChannelSocket *client,
@@ -302,18 +266,36 @@ static Core *core_new(const VhMigTls *tls, GMainContext *ctx,
 {
     Core *core = g_atomic_rc_box_new0(Core);
 
-    g_mutex_init(&core->lock);
-    core->pending = g_ptr_array_new_with_free_func(g_object_unref);
-
-    if (tls && tls->creds) {
-        core->creds = g_object_ref(tls->creds);
-        core->authz = tls->authz ? g_object_ref(tls->authz) : NULL;
-    }
     core->ctx = g_main_context_ref(ctx ? ctx : g_main_context_default());
-    core->cancel = g_cancellable_new();
     core->cb = cb;
     core->opaque = opaque;
+    if (tls && tls->creds) {
+        core->authz = tls->authz ? g_object_ref(tls->authz) : NULL;
+    }
     return core;
+}
+
+/*
+ * The acceptor for TLS listeners. On tcp: and unix: every handshake has a
+ * timeout; the one connection of fd: or exec: has none,
+ * since its source may start migrating any time after -incoming.
+ */
+static void core_start_tls(Core *core, const VhMigTls *tls, const VhMigUri *u,
+                           const char *where)
+{
+    g_autofree char *what = g_strdup_printf("migration on %s", where);
+    VhTlsAcceptOptions o = {
+        .creds = tls->creds,
+        .what = what,
+        .timeout_ms = !vh_mig_uri_supports_multiple(u) ? 0
+                      : tls->handshake_timeout_ms ? tls->handshake_timeout_ms
+                                                  : VH_MIG_HANDSHAKE_TIMEOUT_MS,
+        .max_pending = VH_MIG_MAX_PENDING_HANDSHAKES,
+        .ctx = core->ctx,
+    };
+
+    core->accept = vh_tls_accept_new(&o, on_tls_accepted, core_ref(core),
+                                     (GDestroyNotify)core_unref);
 }
 
 VhMigListener *vh_mig_listen(const VhMigUri *u, const VhMigTls *tls,
@@ -332,6 +314,9 @@ VhMigListener *vh_mig_listen(const VhMigUri *u, const VhMigTls *tls,
     l->core = core_new(tls, ctx, cb, opaque);
     l->core->where = g_strdup(l->text);
     if (!vh_mig_uri_supports_multiple(u)) {
+        if (tls && tls->creds) {
+            core_start_tls(l->core, tls, u, l->text);
+        }
         return open_single(l, fdl, fdl_opaque, errp) ? g_steal_pointer(&l)
                                                      : NULL;
     }
@@ -339,6 +324,11 @@ VhMigListener *vh_mig_listen(const VhMigUri *u, const VhMigTls *tls,
     if (!(u->kind == VH_MIG_URI_TCP ? listen_tcp(l, errp)
                                     : listen_unix(l, errp))) {
         return NULL;
+    }
+    if (tls && tls->creds) {
+        g_autofree char *where = vh_mig_listener_describe(l);
+
+        core_start_tls(l->core, tls, u, where);
     }
     vh_net_listener_set_client_func(l->net, on_client, core_ref(l->core),
                                     (GDestroyNotify)core_unref, l->core->ctx);
@@ -371,33 +361,14 @@ void vh_mig_listener_free(VhMigListener *l)
         return;
     }
     if (l->core) {
-        g_autoptr(GPtrArray) pending = NULL;
-
-        g_atomic_int_set(&l->core->closed, 1);
-        g_cancellable_cancel(l->core->cancel);
         /*
-         * Connections still in their handshake are cut now (shut down,
-         * not closed: their handshake still watches the fd): their
-         * callbacks, which close them, run only if the context is
-         * iterated again, which a vmhost that is exiting does not do,
-         * and an exec: command must not outlive it.
+         * Connections still in their handshake are cut now (shut down):
+         * their callbacks, which close them, run only if the context is
+         * iterated again, which a vmhost that is exiting does not do, and
+         * an exec: command must not outlive it.
          */
-        g_mutex_lock(&l->core->lock);
-        pending = g_steal_pointer(&l->core->pending);
-        l->core->pending = g_ptr_array_new_with_free_func(g_object_unref);
-        g_mutex_unlock(&l->core->lock);
-        for (guint i = 0; i < pending->len; i++) {
-            VhChannelTls *tls = g_ptr_array_index(pending, i);
-            VhChannel *raw = vh_channel_tls_get_master(tls);
-
-            g_autoptr(GError) err = NULL;
-
-            if (vh_channel_has_feature(raw, VH_CHANNEL_FEATURE_SHUTDOWN) &&
-                !vh_channel_shutdown(raw, VH_CHANNEL_SHUTDOWN_BOTH, &err)) {
-                g_debug("migration: cutting %s: %s", vh_channel_get_name(raw),
-                        err->message);
-            }
-        }
+        g_atomic_int_set(&l->core->closed, 1);
+        g_clear_pointer(&l->core->accept, vh_tls_accept_free);
     }
     if (l->net) {
         vh_net_listener_set_client_func(l->net, NULL, NULL, NULL, NULL);

@@ -900,6 +900,106 @@ static void test_free_pending(void)
     target_clear(&t);
 }
 
+/* A client that sends half a ClientHello and then nothing. */
+static VhChannelSocket *staller_connect(GSocketAddress *addr)
+{
+    static const guint8 half_hello[] = {0x16, 0x03, 0x01, 0x00, 0xc8,
+                                        0x01, 0x00, 0x00, 0xc4, 0x03};
+    g_autoptr(GError) err = NULL;
+    VhChannelSocket *raw = vh_channel_socket_new();
+
+    g_assert_true(vh_channel_socket_connect_sync(raw, addr, &err));
+    g_assert_true(vh_channel_write_all(
+        VH_CHANNEL(raw), (const char *)half_hello, sizeof(half_hello), &err));
+    g_assert_no_error(err);
+    return raw;
+}
+
+static guint count_errors(Target *t, const char *text)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < t->errors->len; i++) {
+        n += strstr(((GError *)t->errors->pdata[i])->message, text) != NULL;
+    }
+    return n;
+}
+
+/*
+ * Clients that stall in their TLS handshake: a real source gets through
+ * beside them; beyond VH_MIG_MAX_PENDING_HANDSHAKES they are refused at
+ * once; each is dropped after the handshake timeout, and a source then
+ * gets through again. Before, nothing was refused and nothing timed out:
+ * every staller held its fd for ever.
+ */
+static void test_tcp_tls_stallers(void)
+{
+    const guint timeout_ms = 1500, first = 10, extra = 6;
+    const guint total = VH_MIG_MAX_PENDING_HANDSHAKES + extra;
+    VhMigTls ltls = {.creds = F.srv, .handshake_timeout_ms = timeout_ms};
+    g_autoptr(GPtrArray) stallers =
+        g_ptr_array_new_with_free_func(g_object_unref);
+    g_autoptr(GError) err = NULL;
+    Source s = {.tls = {.creds = F.cli}};
+    Target t;
+
+    target_init(&t);
+    VhMigListener *l = listen_ok(&t, "tcp:127.0.0.1:0", &ltls, NULL, NULL);
+    g_autofree char *uri = vh_mig_listener_describe(l);
+    g_autoptr(GSocketAddress) addr =
+        vh_socket_address_parse(uri + strlen("tcp:"), &err);
+    g_assert_no_error(err);
+
+    for (guint i = 0; i < first; i++) {
+        g_ptr_array_add(stallers, staller_connect(addr));
+    }
+    gint64 t0 = g_get_monotonic_time();
+    GThread *th = source_start(&s, uri);
+    target_wait(&t, 1, &s.done);
+    g_assert_no_error(s.err);
+    g_assert_cmpuint(t.chans->len, ==, 1);
+    g_assert_cmpuint(t.errors->len, ==, 0);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, timeout_ms * 1000);
+    source_finish(&s, th);
+    assert_msg(t.chans->pdata[0]);
+    g_ptr_array_set_size(t.chans, 0);
+
+    /* The cap: the excess is refused at once, with the reason. */
+    for (guint i = first; i < total; i++) {
+        g_ptr_array_add(stallers, staller_connect(addr));
+    }
+    target_wait(&t, extra, NULL);
+    g_assert_cmpuint(count_errors(&t, "TLS handshakes are already in "
+                                      "progress, the limit"),
+                     ==, extra);
+    g_assert_cmpuint(t.errors->len, ==, extra);
+    GError *e = t.errors->pdata[0];
+    g_test_message("target refused: %s", e->message);
+    g_assert_nonnull(strstr(e->message, "migration on tcp:127.0.0.1:"));
+
+    /* The timeout: every pending staller is dropped, none held for ever. */
+    target_wait(&t, total, NULL);
+    g_assert_cmpuint(count_errors(&t, "timed out after 1500 ms"), ==,
+                     VH_MIG_MAX_PENDING_HANDSHAKES);
+    guint closed = 0;
+    for (guint i = 0; i < stallers->len; i++) {
+        char c;
+        gssize n = vh_channel_read(stallers->pdata[i], &c, 1, NULL);
+        closed += n <= 0;
+    }
+    g_assert_cmpuint(closed, ==, total);
+
+    /* And a source gets through again. */
+    Source s2 = {.tls = {.creds = F.cli}};
+    th = source_start(&s2, uri);
+    target_wait(&t, total + 1, &s2.done);
+    g_assert_no_error(s2.err);
+    g_assert_cmpuint(t.chans->len, ==, 1);
+    source_finish(&s2, th);
+    vh_mig_listener_free(l);
+    target_clear(&t);
+}
+
 static void fixture_setup(void)
 {
     const char *dns[] = {"localhost", "mig.example", NULL};
@@ -968,6 +1068,8 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/transport/tcp/tls-plain-client",
                     test_tcp_tls_plain_client);
     g_test_add_func("/migration/transport/tcp/many", test_tcp_many);
+    g_test_add_func("/migration/transport/tcp/tls-stallers",
+                    test_tcp_tls_stallers);
     g_test_add_func("/migration/transport/psk", test_psk);
     g_test_add_func("/migration/transport/unix", test_unix);
     g_test_add_func("/migration/transport/fd", test_fd);

@@ -41,6 +41,13 @@
  * identity: the distinguished name of its x509 certificate, or the PSK
  * username.
  *
+ * The server runs the handshakes of all connections at once, each given
+ * VhMigTls.handshake_timeout_ms (default VH_MIG_HANDSHAKE_TIMEOUT_MS) on
+ * tcp: and unix: (fd: and exec: have one
+ * connection and no limit: their source may start any time), and refuses
+ * connections beyond VH_MIG_MAX_PENDING_HANDSHAKES in their handshake
+ * (each refusal reaches the accept callback with its reason).
+ *
  * Every channel returned or delivered is blocking (the migration threads
  * read and write it synchronously; a blocking TLS channel batches records)
  * and is owned by the receiver (g_object_unref when done).
@@ -55,6 +62,15 @@
 #include "vmhost/io/channel.h"
 
 G_BEGIN_DECLS
+
+/* How long a migration client may take for its TLS handshake (tcp:, unix:). */
+#define VH_MIG_HANDSHAKE_TIMEOUT_MS 10000
+/*
+ * TLS handshakes a target runs at once: a source opens at most
+ * 1 + VH_MIG_MAX_CHANNELS connections; the rest of the room is for a
+ * retrying source beside clients that stall.
+ */
+#define VH_MIG_MAX_PENDING_HANDSHAKES 64
 
 typedef enum {
     VH_MIG_URI_TCP,
@@ -89,9 +105,10 @@ void vh_mig_uri_clear(VhMigUri *u);
 bool vh_mig_uri_supports_multiple(const VhMigUri *u);
 
 typedef struct {
-    VhTlsCreds *creds;    /* NULL = no TLS */
-    const char *hostname; /* tls-hostname parameter, may be NULL */
-    VhAuthz *authz;       /* target side, may be NULL */
+    VhTlsCreds *creds;          /* NULL = no TLS */
+    const char *hostname;       /* tls-hostname parameter, may be NULL */
+    VhAuthz *authz;             /* target side, may be NULL */
+    guint handshake_timeout_ms; /* target, tcp:/unix:; 0: the default */
 } VhMigTls;
 
 /*
