@@ -316,6 +316,42 @@ static void check_key_purpose(const CheckCtx *ctx, const CertRef *ref)
     }
 }
 
+/*
+ * libvirt (9.0) wants keyEncipherment in every leaf's key usage, whatever
+ * the key type: an error when the extension is critical, a warning when not.
+ */
+static void check_libvirt_key_usage(const CheckCtx *ctx, const CertRef *ref)
+{
+    unsigned int usage = 0, critical = 0;
+    int rc = gnutls_x509_crt_get_key_usage(ref->crt, &usage, &critical);
+
+    if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+        add(ctx, VH_X509_CHECK_PASS, "libvirt-key-usage",
+            "%s: no key usage extension, which libvirt's clients accept",
+            ref->who);
+    } else if (rc < 0) {
+        return; /* check_key_usage() has reported it */
+    } else if (usage & GNUTLS_KEY_KEY_ENCIPHERMENT) {
+        add(ctx, VH_X509_CHECK_PASS, "libvirt-key-usage",
+            "%s: key usage includes keyEncipherment, as libvirt's clients "
+            "require",
+            ref->who);
+    } else if (critical) {
+        add(ctx, VH_X509_CHECK_WARN, "libvirt-key-usage",
+            "%s: key usage lacks keyEncipherment: Debian 12's libvirt "
+            "clients (9.0) refuse it (\"usage does not permit key "
+            "encipherment\"); use an RSA key with digitalSignature + "
+            "keyEncipherment (vmhost-pki --layout libvirt)",
+            ref->who);
+    } else {
+        add(ctx, VH_X509_CHECK_WARN, "libvirt-key-usage",
+            "%s: key usage lacks keyEncipherment: Debian 12's libvirt "
+            "clients (9.0) accept it only because the extension is not "
+            "critical, and log a warning",
+            ref->who);
+    }
+}
+
 static char *describe(gnutls_x509_crt_t crt, const char *file)
 {
     g_autofree char *dn = vh_x509_get_dn(crt, NULL);
@@ -339,6 +375,9 @@ static void check_cert(const CheckCtx *ctx, gnutls_x509_crt_t crt,
     check_key_usage(ctx, &ref);
     if (is_leaf) {
         check_key_purpose(ctx, &ref);
+    }
+    if (is_leaf && ctx->in->for_libvirt) {
+        check_libvirt_key_usage(ctx, &ref);
     }
     g_free(ref.who);
 }

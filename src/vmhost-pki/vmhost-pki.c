@@ -7,7 +7,7 @@
  *   vmhost-pki issue server DIR --hostname NAME... [--ip ADDR...] [--days N]
  *   vmhost-pki issue client DIR --dn DN [--days N] [--pkipath PDIR]
  *   vmhost-pki validate DIR --endpoint server|client [--hostname NAME]
- *                           [--json]
+ *                           [--json] [--for qemu|libvirt]
  *   vmhost-pki show-dn FILE
  *
  * init-ca, issue and validate take --layout qemu|libvirt (validate also
@@ -40,6 +40,7 @@ static const char usage_summary[] =
     "  issue client DIR --dn DN [--days N] [--key-type TYPE] [--force]\n"
     "               [--pkipath PDIR]\n"
     "  validate DIR --endpoint server|client [--hostname NAME] [--json]\n"
+    "           [--for qemu|libvirt]\n"
     "  show-dn FILE\n"
     "\n"
     "init-ca, issue and validate take --layout qemu (default) or libvirt\n"
@@ -494,6 +495,7 @@ typedef struct {
     const char *dir;
     VhPkiLayout layout;
     const VhPkiLayoutFiles *files;
+    bool for_libvirt; /* libvirt's peers will use it (--for libvirt) */
     bool server;
     gnutls_x509_crt_t *cas;
     size_t ncas;
@@ -621,6 +623,7 @@ static void validate_identity(Validation *v, const char *cert_name,
             .cas = v->cas,
             .ncas = v->ncas,
             .warn_expiry_days = EXPIRY_WARN_DAYS,
+            .for_libvirt = v->for_libvirt,
         };
         vh_x509_check_identity(v->report, &in);
     }
@@ -776,6 +779,7 @@ static int cmd_validate(int argc, char **argv)
     g_autofree char *endpoint = NULL;
     g_autofree char *hostname = NULL;
     g_autofree char *layout_name = NULL;
+    g_autofree char *for_name = NULL;
     gboolean json = FALSE;
     GOptionEntry entries[] = {
         {"endpoint", 0, 0, G_OPTION_ARG_STRING, &endpoint,
@@ -788,6 +792,11 @@ static int cmd_validate(int argc, char **argv)
          "qemu (default), libvirt (DIR/CA/..., DIR/libvirt/...) or pkipath "
          "(a client's ?pkipath= directory)",
          "LAYOUT"},
+        {"for", 0, 0, G_OPTION_ARG_STRING, &for_name,
+         "Who uses the certificates: qemu (default with --layout qemu) or "
+         "libvirt (default otherwise: also warn about what libvirt's "
+         "clients refuse)",
+         "qemu|libvirt"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -816,6 +825,13 @@ static int cmd_validate(int argc, char **argv)
         return status;
     }
     v.files = vh_pki_layout_files(v.layout);
+    if (for_name && !g_str_equal(for_name, "qemu") &&
+        !g_str_equal(for_name, "libvirt")) {
+        return usage_error(ctx, "--for takes qemu or libvirt, not '%s'",
+                           for_name);
+    }
+    v.for_libvirt = for_name ? g_str_equal(for_name, "libvirt")
+                             : v.layout != VH_PKI_LAYOUT_QEMU;
 
     report = vh_x509_report_new(VH_X509_REPORT_COLLECT_ALL);
     v.report = report;

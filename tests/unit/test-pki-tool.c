@@ -4,6 +4,7 @@
  */
 #include "vmhost/crypto/pki.h"
 #include "vmhost/crypto/tls-creds-x509.h"
+#include "vmhost/crypto/x509-check.h"
 
 #include "crypto-testutil.h"
 
@@ -547,6 +548,260 @@ static void test_show_dn(void)
     }
 }
 
+/* ---- libvirt's layout and libvirt's key usage rule --------------------- */
+
+static void assert_mode(const char *dir, const char *name, unsigned int mode)
+{
+    g_autofree char *path = path_in(dir, name);
+    struct stat st;
+
+    g_assert_cmpint(g_stat(path, &st), ==, 0);
+    g_assert_cmpuint(st.st_mode & 0777, ==, mode);
+}
+
+static unsigned int key_usage_of(const char *dir, const char *name)
+{
+    g_autofree char *path = path_in(dir, name);
+    g_auto(gnutls_x509_crt_t) crt = vh_pki_cert_load(path, NULL);
+    unsigned int usage = 0, critical = 0;
+
+    g_assert_nonnull(crt);
+    g_assert_cmpint(gnutls_x509_crt_get_key_usage(crt, &usage, &critical), >=,
+                    0);
+    g_assert_true(critical);
+    return usage;
+}
+
+static void test_layout_libvirt(void)
+{
+    g_autofree char *dir = new_dir();
+    g_autofree char *pkipath = path_in(dir, "pkipath");
+    g_autofree char *ca = path_in(dir, "CA/cacert.pem");
+    g_autofree char *ca2 = path_in(pkipath, "cacert.pem");
+    g_autofree char *a = NULL, *b = NULL;
+    const VhPkiLayoutFiles *f = vh_pki_layout_files(VH_PKI_LAYOUT_LIBVIRT);
+
+    {
+        g_auto(Run) r = pki("init-ca", dir, "--layout", "libvirt", NULL);
+        g_auto(Run) s = pki("issue", "server", dir, "--layout", "libvirt",
+                            "--hostname", "host1.example.org", NULL);
+        g_auto(Run) c = pki("issue", "client", dir, "--layout", "libvirt",
+                            "--dn", "CN=admin", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_cmpint(s.status, ==, 0);
+        g_assert_cmpint(c.status, ==, 0);
+        g_assert_cmpstr(s.err, ==, ""); /* RSA: no warning */
+        g_assert_true(has(c.out, "pkipath/clientkey.pem"));
+    }
+    g_assert_cmpstr(f->ca_cert, ==, "CA/cacert.pem");
+    g_assert_cmpstr(f->server_cert, ==, "libvirt/servercert.pem");
+    g_assert_cmpstr(f->server_key, ==, "libvirt/private/serverkey.pem");
+    g_assert_cmpstr(f->client_cert, ==, "libvirt/clientcert.pem");
+    g_assert_cmpstr(f->client_key, ==, "libvirt/private/clientkey.pem");
+    assert_mode(dir, "CA/private", 0700);
+    assert_mode(dir, "CA/private/cakey.pem", 0600);
+    assert_mode(dir, "libvirt/private", 0700);
+    assert_mode(dir, "libvirt/private/serverkey.pem", 0600);
+    assert_mode(dir, "libvirt/private/clientkey.pem", 0600);
+    assert_mode(dir, "libvirt/servercert.pem", 0644);
+    assert_mode(pkipath, "clientkey.pem", 0600);
+    assert_mode(pkipath, "clientcert.pem", 0644);
+    g_assert_true(g_file_get_contents(ca, &a, NULL, NULL));
+    g_assert_true(g_file_get_contents(ca2, &b, NULL, NULL));
+    g_assert_cmpstr(a, ==, b);
+    /* libvirt's certtool recipe: RSA, digitalSignature + keyEncipherment */
+    g_assert_cmpuint(key_usage_of(dir, f->server_cert), ==,
+                     GNUTLS_KEY_DIGITAL_SIGNATURE |
+                         GNUTLS_KEY_KEY_ENCIPHERMENT);
+    g_assert_cmpuint(key_usage_of(pkipath, "clientcert.pem"), ==,
+                     GNUTLS_KEY_DIGITAL_SIGNATURE |
+                         GNUTLS_KEY_KEY_ENCIPHERMENT);
+    {
+        g_autofree char *path = path_in(dir, f->server_cert);
+        g_auto(gnutls_x509_crt_t) crt = vh_pki_cert_load(path, NULL);
+        unsigned int bits = 0;
+        g_assert_cmpint(gnutls_x509_crt_get_pk_algorithm(crt, &bits), ==,
+                        GNUTLS_PK_RSA);
+        g_assert_cmpuint(bits, ==, 3072);
+    }
+    {
+        g_auto(Run) r =
+            pki("validate", dir, "--layout", "libvirt", "--endpoint", "server",
+                "--hostname", "host1.example.org", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_true(has(r.out, "PASS libvirt-key-usage"));
+        g_assert_false(has(r.out, "WARN"));
+    }
+    {
+        g_auto(Run) r = pki("validate", pkipath, "--layout", "pkipath",
+                            "--endpoint", "client", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_true(has(r.out, "PASS libvirt-key-usage"));
+    }
+    {
+        /* no overwriting, the pkipath files included */
+        g_autofree char *other = path_in(dir, "other");
+        g_auto(Run) r = pki("issue", "client", dir, "--layout", "libvirt",
+                            "--dn", "CN=admin", NULL);
+        g_auto(Run) p =
+            pki("issue", "client", dir, "--layout", "libvirt", "--dn",
+                "CN=admin", "--pkipath", pkipath, "--force", NULL);
+        g_auto(Run) o =
+            pki("issue", "client", dir, "--layout", "libvirt", "--dn", "CN=two",
+                "--pkipath", other, "--force", NULL);
+        g_assert_cmpint(r.status, ==, 1);
+        g_assert_true(has(r.err, "already exists; use --force"));
+        g_assert_cmpint(p.status, ==, 0);
+        g_assert_cmpint(o.status, ==, 0);
+        assert_mode(other, "clientkey.pem", 0600);
+    }
+}
+
+static void test_layout_errors(void)
+{
+    g_autofree char *dir = new_dir();
+    {
+        g_auto(Run) r = pki("init-ca", dir, "--layout", "xen", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_true(has(r.err, "unknown layout 'xen'"));
+    }
+    {
+        g_auto(Run) r = pki("init-ca", dir, "--layout", "pkipath", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+    }
+    {
+        g_auto(Run) r = pki("issue", "server", dir, "--layout", "libvirt",
+                            "--hostname", "h", "--pkipath", dir, NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_true(has(r.err, "--pkipath is for issue client"));
+    }
+    {
+        /* a libvirt-layout issue needs the libvirt-layout CA */
+        g_auto(Run) q = pki("init-ca", dir, NULL);
+        g_auto(Run) r = pki("issue", "server", dir, "--layout", "libvirt",
+                            "--hostname", "h", NULL);
+        g_assert_cmpint(q.status, ==, 0);
+        g_assert_cmpint(r.status, ==, 1);
+        g_assert_true(has(r.err, "CA/cacert.pem"));
+    }
+    {
+        g_auto(Run) r =
+            pki("validate", dir, "--endpoint", "server", "--for", "xen", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+    }
+}
+
+/* The ECDSA default is right for QEMU and refused by libvirt's clients. */
+static void test_validate_libvirt_key_usage(void)
+{
+    g_autofree char *dir = full_dir();
+    g_autofree char *ec = new_dir();
+    const char *reason = "key usage lacks keyEncipherment: Debian 12's "
+                         "libvirt clients (9.0) refuse it";
+
+    {
+        g_auto(Run) r = pki("validate", dir, "--endpoint", "server", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_false(has(r.out, "libvirt-key-usage"));
+    }
+    {
+        g_auto(Run) r = pki("validate", dir, "--endpoint", "server", "--for",
+                            "libvirt", NULL);
+        g_assert_cmpint(r.status, ==, 0); /* a warning, not a failure */
+        g_assert_true(has(r.out, "WARN libvirt-key-usage"));
+        g_assert_true(has(r.out, "server-cert.pem (CN=host1.example.org): "));
+        g_assert_true(has(r.out, reason));
+    }
+    {
+        g_auto(Run) r = pki("validate", dir, "--endpoint", "client", "--for",
+                            "libvirt", "--json", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_true(has(r.out, "\"check\" : \"libvirt-key-usage\""));
+        g_assert_true(has(r.out, "client-cert.pem"));
+    }
+    {
+        /* libvirt's layout with an ECDSA key: warned when made and checked */
+        g_auto(Run) a = pki("init-ca", ec, "--layout", "libvirt", NULL);
+        g_auto(Run) b =
+            pki("issue", "server", ec, "--layout", "libvirt", "--key-type",
+                "ecdsa-p256", "--hostname", "h", NULL);
+        g_auto(Run) v = pki("validate", ec, "--layout", "libvirt", "--endpoint",
+                            "server", NULL);
+        g_assert_cmpint(a.status, ==, 0);
+        g_assert_cmpint(b.status, ==, 0);
+        g_assert_true(has(b.err, "ecdsa-p256 certificates have no "
+                                 "keyEncipherment key usage"));
+        g_assert_cmpint(v.status, ==, 0);
+        g_assert_true(has(v.out, "libvirt/servercert.pem (CN=h): "));
+        g_assert_true(has(v.out, reason));
+    }
+}
+
+/* The checker itself: critical or not, and off unless asked for. */
+static void check_libvirt_usage(unsigned int bits, VhPkiExt how,
+                                bool for_libvirt, VhX509CheckStatus want,
+                                const char *part)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhPkiKey) cakey =
+        vh_pki_key_generate(VH_PKI_KEY_ECDSA_P256, &err);
+    g_autoptr(VhPkiKey) key = vh_pki_key_generate(VH_PKI_KEY_ECDSA_P256, &err);
+    g_autoptr(VhX509Report) report =
+        vh_x509_report_new(VH_X509_REPORT_COLLECT_ALL);
+    g_auto(gnutls_x509_crt_t) ca = NULL;
+    g_auto(gnutls_x509_crt_t) leaf = NULL;
+    VhPkiCertSpec spec;
+    GPtrArray *items;
+    guint seen = 0;
+
+    vh_pki_cert_spec_init_ca(&spec, "CN=CA", 10);
+    ca = vh_pki_cert_create(&spec, cakey, NULL, NULL, &err);
+    g_assert_no_error(err);
+    vh_pki_cert_spec_init_client(&spec, "CN=c", VH_PKI_KEY_ECDSA_P256, 10);
+    spec.key_usage = how;
+    spec.key_usage_bits = bits;
+    leaf = vh_pki_cert_create(&spec, key, ca, cakey, &err);
+    g_assert_no_error(err);
+    VhX509CheckInput in = {
+        .cert_file = "/d/clientcert.pem",
+        .certs = &leaf,
+        .ncerts = 1,
+        .ca_file = "/d/cacert.pem",
+        .cas = &ca,
+        .ncas = 1,
+        .for_libvirt = for_libvirt,
+    };
+    g_assert_true(vh_x509_check_identity(report, &in));
+    items = vh_x509_report_get_items(report);
+    for (guint i = 0; i < items->len; i++) {
+        VhX509CheckItem *item = g_ptr_array_index(items, i);
+        if (g_str_equal(item->check, "libvirt-key-usage")) {
+            g_test_message("%s", item->message);
+            g_assert_cmpint(item->status, ==, want);
+            g_assert_nonnull(strstr(item->message, "/d/clientcert.pem (CN=c)"));
+            g_assert_nonnull(strstr(item->message, part));
+            seen++;
+        }
+    }
+    g_assert_cmpuint(seen, ==, for_libvirt ? 1 : 0);
+}
+
+static void test_libvirt_key_usage_rule(void)
+{
+    unsigned int ds = GNUTLS_KEY_DIGITAL_SIGNATURE;
+    unsigned int dske = ds | GNUTLS_KEY_KEY_ENCIPHERMENT;
+
+    check_libvirt_usage(ds, VH_PKI_EXT_CRITICAL, true, VH_X509_CHECK_WARN,
+                        "clients (9.0) refuse it");
+    check_libvirt_usage(ds, VH_PKI_EXT_NONCRITICAL, true, VH_X509_CHECK_WARN,
+                        "not critical");
+    check_libvirt_usage(dske, VH_PKI_EXT_CRITICAL, true, VH_X509_CHECK_PASS,
+                        "includes keyEncipherment");
+    check_libvirt_usage(0, VH_PKI_EXT_ABSENT, true, VH_X509_CHECK_PASS,
+                        "no key usage extension");
+    check_libvirt_usage(ds, VH_PKI_EXT_CRITICAL, false, VH_X509_CHECK_PASS, "");
+}
+
 static void skip_missing_binary(void)
 {
     g_test_skip("vmhost-pki binary not found: set VMHOST_BUILDDIR to the "
@@ -585,6 +840,12 @@ int main(int argc, char **argv)
     g_test_add_func("/pki-tool/validate/sanity-rules",
                     test_validate_sanity_rules);
     g_test_add_func("/pki-tool/show-dn", test_show_dn);
+    g_test_add_func("/pki-tool/layout/libvirt", test_layout_libvirt);
+    g_test_add_func("/pki-tool/layout/errors", test_layout_errors);
+    g_test_add_func("/pki-tool/validate/libvirt-key-usage",
+                    test_validate_libvirt_key_usage);
+    g_test_add_func("/pki-tool/libvirt-key-usage-rule",
+                    test_libvirt_key_usage_rule);
     rc = g_test_run();
     vh_test_rm_rf(tmpdir);
     g_free(tmpdir);

@@ -92,11 +92,22 @@ typedef struct {
     time_t now; /* 0: time(NULL) */
     /* WARN when a certificate expires within this many days (0: never). */
     unsigned int warn_expiry_days;
+    /*
+     * The chain is for libvirt's peers (vmhostd's own certificates, and
+     * `vmhost-pki validate --for libvirt`): check "libvirt-key-usage" WARNs
+     * when the leaf's key usage lacks keyEncipherment, naming the file and
+     * the reason: Debian 12's libvirt (9.0), client and daemon, refuses such
+     * a certificate when the extension is critical ("usage does not permit
+     * key encipherment") and logs a warning when it is not. Leave it false
+     * for QEMU's uses, where an ECDSA certificate without it is right.
+     */
+    bool for_libvirt;
 } VhX509CheckInput;
 
 /*
  * Run every sanity rule on the chain in @in: validity times, basic
- * constraints, key usage, key purpose (leaf only), chain order in the own
+ * constraints, key usage, key purpose (leaf only; with for_libvirt also
+ * libvirt's keyEncipherment rule), chain order in the own
  * file, a path to a self-signed root through ca_file (only CAs on that path
  * are checked), and a final GnuTLS verification of the chain against all
  * CAs. Returns false when something FAILed.
