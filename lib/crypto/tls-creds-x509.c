@@ -12,7 +12,8 @@
 struct _VhTlsCredsX509 {
     VhTlsCreds parent;
 
-    bool sanity_check;
+    VhTlsCredsX509Sanity sanity;
+    GPtrArray *warnings; /* of char *: what loading found but let pass */
     /* Explicit files (libvirt's layout) instead of names inside "dir". */
     char *ca_file;
     char *crl_file;
@@ -160,6 +161,37 @@ static bool load_dh_params(VhTlsCredsX509 *self, const char *dir, GError **errp)
     return true;
 }
 
+/*
+ * A private key others can read: a warning (logged, and kept for info tls)
+ * with sanity-check=on, an error with sanity-check=strict, not looked at
+ * with sanity-check=off (QEMU checks no permissions at all).
+ */
+static bool check_key_permissions(VhTlsCredsX509 *self, const char *key_path,
+                                  GError **errp)
+{
+    g_autoptr(VhX509Report) report = NULL;
+    GPtrArray *items;
+
+    if (self->sanity == VH_TLS_CREDS_X509_SANITY_OFF) {
+        return true;
+    }
+    report = vh_x509_report_new(VH_X509_REPORT_COLLECT_ALL);
+    vh_x509_check_key_permissions(report, key_path);
+    if (self->sanity == VH_TLS_CREDS_X509_SANITY_STRICT) {
+        return vh_x509_report_propagate(report, errp);
+    }
+    items = vh_x509_report_get_items(report);
+    for (guint i = 0; i < items->len; i++) {
+        VhX509CheckItem *item = g_ptr_array_index(items, i);
+
+        if (item->status == VH_X509_CHECK_FAIL) {
+            g_warning("%s (sanity-check=strict refuses it)", item->message);
+            g_ptr_array_add(self->warnings, g_strdup(item->message));
+        }
+    }
+    return true;
+}
+
 /* One identity: @cert_path + @key_path. */
 static bool load_identity(VhTlsCredsX509 *self, const CaBundle *ca,
                           const char *cert_path, const char *key_path,
@@ -182,7 +214,10 @@ static bool load_identity(VhTlsCredsX509 *self, const CaBundle *ca,
     if (!key) {
         return false;
     }
-    if (self->sanity_check) {
+    if (!check_key_permissions(self, key_path, errp)) {
+        return false;
+    }
+    if (self->sanity != VH_TLS_CREDS_X509_SANITY_OFF) {
         g_autoptr(VhX509Report) report =
             vh_x509_report_new(VH_X509_REPORT_STOP_AT_FAIL);
         VhX509CheckInput in = {
@@ -370,7 +405,7 @@ static void vh_tls_creds_x509_set_property(GObject *obj, guint id,
 
     switch (id) {
     case PROP_SANITY_CHECK:
-        self->sanity_check = g_value_get_boolean(value);
+        self->sanity = g_value_get_enum(value);
         break;
     case PROP_CA_FILE:
         g_free(self->ca_file);
@@ -401,7 +436,7 @@ static void vh_tls_creds_x509_get_property(GObject *obj, guint id,
 
     switch (id) {
     case PROP_SANITY_CHECK:
-        g_value_set_boolean(value, self->sanity_check);
+        g_value_set_enum(value, self->sanity);
         break;
     case PROP_CA_FILE:
         g_value_set_string(value, self->ca_file);
@@ -435,6 +470,7 @@ static void vh_tls_creds_x509_finalize(GObject *obj)
     g_free(self->crl_file);
     g_free(self->cert_file);
     g_free(self->key_file);
+    g_ptr_array_unref(self->warnings);
     G_OBJECT_CLASS(vh_tls_creds_x509_parent_class)->finalize(obj);
 }
 
@@ -449,9 +485,11 @@ static void vh_tls_creds_x509_class_init(VhTlsCredsX509Class *klass)
     cclass->load = vh_tls_creds_x509_load;
     cclass->apply = vh_tls_creds_x509_apply;
 
-    props[PROP_SANITY_CHECK] = g_param_spec_boolean(
+    props[PROP_SANITY_CHECK] = g_param_spec_enum(
         "sanity-check", "Sanity check",
-        "Check the certificates against QEMU's rules when loading", TRUE,
+        "Check the certificates against QEMU's rules when loading (on), "
+        "also refuse a private key others can read (strict), or not (off)",
+        VH_TYPE_TLS_CREDS_X509_SANITY, VH_TLS_CREDS_X509_SANITY_ON,
         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
     props[PROP_CA_FILE] = g_param_spec_string(
         "ca-file", "CA file",
@@ -471,12 +509,51 @@ static void vh_tls_creds_x509_class_init(VhTlsCredsX509Class *klass)
 
 static void vh_tls_creds_x509_init(VhTlsCredsX509 *self)
 {
-    self->sanity_check = true;
+    self->sanity = VH_TLS_CREDS_X509_SANITY_ON;
+    self->warnings = g_ptr_array_new_with_free_func(g_free);
 }
 
 bool vh_tls_creds_x509_get_sanity_check(VhTlsCredsX509 *creds)
 {
-    return creds->sanity_check;
+    return creds->sanity != VH_TLS_CREDS_X509_SANITY_OFF;
+}
+
+VhTlsCredsX509Sanity vh_tls_creds_x509_get_sanity_mode(VhTlsCredsX509 *creds)
+{
+    return creds->sanity;
+}
+
+GPtrArray *vh_tls_creds_x509_get_warnings(VhTlsCredsX509 *creds)
+{
+    return creds->warnings;
+}
+
+GType vh_tls_creds_x509_sanity_get_type(void)
+{
+    /*
+     * on/off keep QEMU's boolean spellings (and TRUE/FALSE from C, 1/0):
+     * the aliases come after the names get_property reports.
+     */
+    static const GEnumValue values[] = {
+        {VH_TLS_CREDS_X509_SANITY_OFF, "VH_TLS_CREDS_X509_SANITY_OFF", "off"},
+        {VH_TLS_CREDS_X509_SANITY_ON, "VH_TLS_CREDS_X509_SANITY_ON", "on"},
+        {VH_TLS_CREDS_X509_SANITY_STRICT, "VH_TLS_CREDS_X509_SANITY_STRICT",
+         "strict"},
+        {VH_TLS_CREDS_X509_SANITY_OFF, "VH_TLS_CREDS_X509_SANITY_NO", "no"},
+        {VH_TLS_CREDS_X509_SANITY_OFF, "VH_TLS_CREDS_X509_SANITY_FALSE",
+         "false"},
+        {VH_TLS_CREDS_X509_SANITY_ON, "VH_TLS_CREDS_X509_SANITY_YES", "yes"},
+        {VH_TLS_CREDS_X509_SANITY_ON, "VH_TLS_CREDS_X509_SANITY_TRUE", "true"},
+        {0, NULL, NULL},
+    };
+    static gsize type_id;
+
+    if (g_once_init_enter(&type_id)) {
+        GType t = g_enum_register_static(
+            g_intern_static_string("VhTlsCredsX509Sanity"), values);
+        g_once_init_leave(&type_id, t);
+    }
+    return type_id;
 }
 
 unsigned int vh_tls_creds_x509_get_n_identities(VhTlsCredsX509 *creds)

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SECONDS_PER_DAY (24 * 60 * 60)
 
@@ -530,4 +531,30 @@ bool vh_x509_key_matches_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key)
         return false;
     }
     return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+void vh_x509_check_key_permissions(VhX509Report *report, const char *key_file)
+{
+    struct stat st;
+    unsigned int mode;
+
+    if (stat(key_file, &st) < 0) {
+        return;
+    }
+    mode = st.st_mode & 07777;
+    if (st.st_mode & (S_IROTH | S_IWOTH)) {
+        vh_x509_report_add(report, VH_X509_CHECK_FAIL, "key-permissions",
+                           "%s is accessible by others (mode %04o): chmod "
+                           "600 it",
+                           key_file, mode);
+    } else if (st.st_mode & (S_IRGRP | S_IWGRP)) {
+        vh_x509_report_add(report, VH_X509_CHECK_WARN, "key-permissions",
+                           "%s is accessible by its group (mode %04o); fine "
+                           "only if that group is the service's own",
+                           key_file, mode);
+    } else {
+        vh_x509_report_add(report, VH_X509_CHECK_PASS, "key-permissions",
+                           "%s is private to its owner (mode %04o)", key_file,
+                           mode);
+    }
 }

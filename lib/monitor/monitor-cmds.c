@@ -7,6 +7,7 @@
 
 #include "vmhost-config.h"
 #include "vmhost/chardev/char-socket.h"
+#include "vmhost/crypto/tls-creds-x509.h"
 #include "vmhost/crypto/tls-creds.h"
 #include "vmhost/crypto/tls-priority.h"
 #include "vmhost/object/object-create.h"
@@ -118,6 +119,19 @@ static JsonObject *tls_entry(const char *id, VhTlsCreds *creds)
         json_object_set_string_member(o, "priority-baseline-reason",
                                       prio->baseline_reason);
     }
+    if (VH_IS_TLS_CREDS_X509(creds)) {
+        static const char *const modes[] = {"off", "on", "strict"};
+        VhTlsCredsX509 *x509 = VH_TLS_CREDS_X509(creds);
+        GPtrArray *w = vh_tls_creds_x509_get_warnings(x509);
+        JsonArray *a = json_array_new();
+
+        for (guint i = 0; i < w->len; i++) {
+            json_array_add_string_element(a, g_ptr_array_index(w, i));
+        }
+        json_object_set_string_member(
+            o, "sanity-check", modes[vh_tls_creds_x509_get_sanity_mode(x509)]);
+        json_object_set_array_member(o, "warnings", a);
+    }
     return o;
 }
 
@@ -185,6 +199,14 @@ char *vh_mon_format_tls(JsonNode *result)
             json_object_get_string_member(o, "priority"),
             json_object_get_string_member(o, "priority-source"));
         format_tls_resolution(s, o);
+        if (json_object_has_member(o, "warnings")) {
+            JsonArray *w = json_object_get_array_member(o, "warnings");
+
+            for (guint j = 0; j < json_array_get_length(w); j++) {
+                g_string_append_printf(s, "  warning: %s\n",
+                                       json_array_get_string_element(w, j));
+            }
+        }
     }
     return g_string_free(s, false);
 }

@@ -364,6 +364,20 @@ static const char *json_type_for(GParamSpec *pspec)
     }
 }
 
+/*
+ * An enum that extends one of QEMU's booleans (tls-creds-x509's
+ * sanity-check: on, off, strict) takes a JSON boolean as well as a string.
+ */
+static bool bool_enum_takes(GParamSpec *pspec, JsonNode *n)
+{
+    return G_IS_PARAM_SPEC_ENUM(pspec) &&
+           g_str_equal(vh_json_type_name(n), "boolean") &&
+           g_enum_get_value_by_nick(G_PARAM_SPEC_ENUM(pspec)->enum_class,
+                                    "on") &&
+           g_enum_get_value_by_nick(G_PARAM_SPEC_ENUM(pspec)->enum_class,
+                                    "off");
+}
+
 /* Each member that names a property must have the property's JSON type. */
 bool vh_object_check_json_types(const char *optname, JsonObject *o,
                                 GError **errp)
@@ -392,6 +406,9 @@ bool vh_object_check_json_types(const char *optname, JsonObject *o,
             want = pspec && (pspec->flags & G_PARAM_WRITABLE)
                        ? json_type_for(pspec)
                        : NULL;
+            if (want && bool_enum_takes(pspec, n)) {
+                want = NULL; /* "sanity-check": true as in QEMU */
+            }
         }
         if (want && !g_str_equal(vh_json_type_name(n), want)) {
             g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,

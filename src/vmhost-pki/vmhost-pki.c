@@ -534,28 +534,10 @@ static bool check_file(Validation *v, const char *path, bool required)
     return true;
 }
 
+/* The rule the credentials object applies too (x509-check.h). */
 static void check_key_mode(Validation *v, const char *path)
 {
-    struct stat st;
-
-    if (g_stat(path, &st) < 0) {
-        return;
-    }
-    if (st.st_mode & (S_IROTH | S_IWOTH)) {
-        vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "key-permissions",
-                           "%s is accessible by others (mode %04o): chmod "
-                           "600 it",
-                           path, (unsigned int)(st.st_mode & 07777));
-    } else if (st.st_mode & (S_IRGRP | S_IWGRP)) {
-        vh_x509_report_add(v->report, VH_X509_CHECK_WARN, "key-permissions",
-                           "%s is accessible by its group (mode %04o); fine "
-                           "only if that group is the service's own",
-                           path, (unsigned int)(st.st_mode & 07777));
-    } else {
-        vh_x509_report_add(v->report, VH_X509_CHECK_PASS, "key-permissions",
-                           "%s is private to its owner (mode %04o)", path,
-                           (unsigned int)(st.st_mode & 07777));
-    }
+    vh_x509_check_key_permissions(v->report, path);
 }
 
 static void check_hostname(Validation *v, const char *cert_path,

@@ -12,7 +12,7 @@ tl_start file-inputs
 policy="$build/src/vmhost-policy/vmhost-policy"
 log_files="out"
 unset GNUTLS_SYSTEM_PRIORITY_FILE VMHOST_CONF
-echo "1..17"
+echo "1..21"
 
 # run PROG ARGS...: at most 10 s, output in $work/out; $rc is the status
 # (124 when it had to be killed: the hang this test is about).
@@ -98,3 +98,26 @@ printf '{"policy":"deny","rules":[{"match":"CN=a","policy":"allow"}]}\000junk' >
 run "$vmhost" -object "authz-list-file,id=a0,filename=$work/rules.json" -S
 check "authz-list-file rules with a NUL: refused naming the file" \
     '[ $rc -eq 1 ] && said "rules.json:1: a NUL byte"'
+
+# ---- item 7: a private key others can read ----
+cp -a "$work/pki" "$work/wr"
+chmod 644 "$work/wr/server-key.pem"
+bg wr "$vmhost" -object "tls-creds-x509,id=t0,endpoint=server,dir=$work/wr" \
+    -monitor "unix:$work/mon.sock,server=on,wait=off" -S
+wait_until "[ -S '$work/mon.sock' ]"
+printf 'info tls\n' | unix_talk "$work/mon.sock" >"$work/out"
+check "world-readable key: vmhost starts and warns, naming the key" \
+    'grep -q "warning: .*wr/server-key.pem is accessible by others (mode 0644)" "$work/wr.err"'
+check "world-readable key: info tls shows the warning" \
+    'said "warning: .*wr/server-key.pem is accessible by others"'
+stop "$last"
+run "$vmhost" -object "tls-creds-x509,id=t0,endpoint=server,dir=$work/wr,sanity-check=strict" -S
+check "world-readable key with sanity-check=strict: refused" \
+    '[ $rc -eq 1 ] && said "wr/server-key.pem is accessible by others (mode 0644)"'
+rm -f "$work/mon.sock"
+bg off "$vmhost" -object "tls-creds-x509,id=t0,endpoint=server,dir=$work/wr,sanity-check=off" \
+    -monitor "unix:$work/mon.sock,server=on,wait=off" -S
+wait_until "[ -S '$work/mon.sock' ]"
+stop "$last"
+check "sanity-check=off stays QEMU's: no permission check, no warning" \
+    '! grep -q "accessible by others" "$work/off.err"'

@@ -27,8 +27,13 @@
  *         "key-file", "/etc/pki/libvirt/private/serverkey.pem", NULL);
  *
  * Loading fails with an error naming the file and the reason; with
- * "sanity-check" (default TRUE) every identity passes the checks of
- * x509-check.h first. A server that verifies peers requires a client
+ * "sanity-check" on (the default) every identity passes the checks of
+ * x509-check.h first, and a private key others can read is a warning
+ * (logged, and listed by vh_tls_creds_x509_get_warnings() for info tls);
+ * "strict" refuses such a key as well; "off" checks nothing (QEMU's
+ * sanity-check=off). The property is an enum whose values 0 and 1 are off
+ * and on, so TRUE/FALSE from C and on/off/yes/no/true/false in option
+ * strings keep working. A server that verifies peers requires a client
  * certificate in the handshake (GNUTLS_CERT_REQUIRE).
  */
 #pragma once
@@ -52,7 +57,24 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(VhTlsCredsX509, vh_tls_creds_x509, VH, TLS_CREDS_X509,
                      VhTlsCreds)
 
+typedef enum {
+    VH_TLS_CREDS_X509_SANITY_OFF = 0,   /* no checks (QEMU's "off") */
+    VH_TLS_CREDS_X509_SANITY_ON = 1,    /* QEMU's checks; key mode warned */
+    VH_TLS_CREDS_X509_SANITY_STRICT = 2 /* also refuse a key others read */
+} VhTlsCredsX509Sanity;
+
+#define VH_TYPE_TLS_CREDS_X509_SANITY (vh_tls_creds_x509_sanity_get_type())
+GType vh_tls_creds_x509_sanity_get_type(void);
+
+/* True unless sanity-check=off. */
 bool vh_tls_creds_x509_get_sanity_check(VhTlsCredsX509 *creds);
+VhTlsCredsX509Sanity vh_tls_creds_x509_get_sanity_mode(VhTlsCredsX509 *creds);
+/*
+ * What loading found but let pass, as sentences naming the file (borrowed
+ * GPtrArray of char *; empty when nothing): today a private key others can
+ * read, with sanity-check=on.
+ */
+GPtrArray *vh_tls_creds_x509_get_warnings(VhTlsCredsX509 *creds);
 /* Number of identities loaded (0 for a client without a certificate). */
 unsigned int vh_tls_creds_x509_get_n_identities(VhTlsCredsX509 *creds);
 /* The loaded GnuTLS credentials (borrowed; NULL before loading). */

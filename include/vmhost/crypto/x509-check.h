@@ -115,6 +115,17 @@ typedef struct {
 bool vh_x509_check_identity(VhX509Report *report, const VhX509CheckInput *in);
 
 /*
+ * Who may read the private key @key_file (check "key-permissions"; a rule
+ * of vmhost's own, QEMU has none): FAIL when others may read or write it
+ * ("... is accessible by others (mode 0644): chmod 600 it"), WARN when its
+ * group may (fine when that group is the service's own), PASS otherwise.
+ * Nothing is added when the file cannot be stat()ed (the read reports
+ * that). vmhost-pki validate shows every item; tls-creds-x509 acts on the
+ * FAIL only (a warning, or an error with sanity-check=strict).
+ */
+void vh_x509_check_key_permissions(VhX509Report *report, const char *key_file);
+
+/*
  * The subject DN exactly as authz sees it: gnutls_x509_crt_get_dn()'s string,
  * RDNs in certificate order, e.g. "C=UK,O=vmhost,CN=qemu" for a certificate
  * made by certtool with country, organization and cn (transfer full). NULL
