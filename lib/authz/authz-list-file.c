@@ -6,6 +6,7 @@
 
 #include "vmhost/authz/authz-list.h"
 #include "vmhost/util/file.h"
+#include "vmhost/util/json.h"
 
 #include <errno.h>
 #include <string.h>
@@ -82,7 +83,7 @@ static bool stamp_read(const char *filename, FileStamp *stamp, GError **errp)
 /* Parse the file into a new list. The error names the file. */
 static VhAuthzList *parse_file(const char *filename, GError **errp)
 {
-    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(JsonNode) root = NULL;
     g_autoptr(VhAuthzList) list = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
     g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
@@ -94,13 +95,15 @@ static VhAuthzList *parse_file(const char *filename, GError **errp)
                     err->message);
         return NULL;
     }
-    if (!json_parser_load_from_data(parser, text, len, &err)) {
+    /* vh_json_parse: also no duplicate key and no \u0000 cutting a DN */
+    root = vh_json_parse(text, len, &err);
+    if (!root) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
                     "authz rules file %s is not valid JSON: %s", filename,
                     err->message);
         return NULL;
     }
-    if (!vh_authz_list_load_node(list, json_parser_get_root(parser), &err)) {
+    if (!vh_authz_list_load_node(list, root, &err)) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG, "authz rules file %s: %s",
                     filename, err->message);
         return NULL;

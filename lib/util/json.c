@@ -3,6 +3,8 @@
  */
 #include "vmhost/util/json.h"
 
+#include <string.h>
+
 #include "vmhost/util/error.h"
 
 /*
@@ -42,6 +44,33 @@ static void on_object_end(JsonParser *p, JsonObject *o, gpointer opaque)
     g_array_set_size(d->counts, d->counts->len - 1);
 }
 
+/*
+ * A NUL byte, or a \u0000 escape (backslashes occur only inside strings
+ * in valid JSON, so an escape is found by skipping escaped characters).
+ */
+static bool check_nul(const char *text, gsize len, GError **errp)
+{
+    for (gsize i = 0; i < len; i++) {
+        if (text[i] == '\0') {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "a NUL byte at byte %" G_GSIZE_FORMAT, i);
+            return false;
+        }
+        if (text[i] != '\\' || i + 1 >= len) {
+            continue;
+        }
+        if (len - i >= 6 && strncmp(text + i + 1, "u0000", 5) == 0) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "a NUL character (\\u0000) in a string at byte "
+                        "%" G_GSIZE_FORMAT,
+                        i);
+            return false;
+        }
+        i++; /* the escaped character */
+    }
+    return true;
+}
+
 JsonNode *vh_json_parse(const char *text, gssize len, GError **errp)
 {
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -49,6 +78,10 @@ JsonNode *vh_json_parse(const char *text, gssize len, GError **errp)
     g_autoptr(GError) err = NULL;
     JsonNode *root = NULL;
 
+    if (!check_nul(text, len < 0 ? strlen(text) : (gsize)len, errp)) {
+        g_array_unref(d.counts);
+        return NULL;
+    }
     g_signal_connect(parser, "object-start", G_CALLBACK(on_object_start), &d);
     g_signal_connect(parser, "object-member", G_CALLBACK(on_object_member), &d);
     g_signal_connect(parser, "object-end", G_CALLBACK(on_object_end), &d);

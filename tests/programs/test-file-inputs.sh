@@ -12,7 +12,7 @@ tl_start file-inputs
 policy="$build/src/vmhost-policy/vmhost-policy"
 log_files="out"
 unset GNUTLS_SYSTEM_PRIORITY_FILE VMHOST_CONF
-echo "1..21"
+echo "1..22"
 
 # run PROG ARGS...: at most 10 s, output in $work/out; $rc is the status
 # (124 when it had to be killed: the hang this test is about).
@@ -98,6 +98,12 @@ printf '{"policy":"deny","rules":[{"match":"CN=a","policy":"allow"}]}\000junk' >
 run "$vmhost" -object "authz-list-file,id=a0,filename=$work/rules.json" -S
 check "authz-list-file rules with a NUL: refused naming the file" \
     '[ $rc -eq 1 ] && said "rules.json:1: a NUL byte"'
+
+# JSON option strings: \u0000 would cut "NORMAL\u0000:+VERS-TLS1.0" short
+json='{"qom-type":"tls-creds-x509","id":"t0","endpoint":"server","dir":"'"$work/pki"'","priority":"NORMAL\u0000:+VERS-TLS1.0"}'
+run "$vmhost" -object "$json" -S
+check "-object JSON with \\u0000 in a string: refused, not cut short" \
+    '[ $rc -eq 1 ] && said "NUL character (\\\\u0000)"'
 
 # ---- item 7: a private key others can read ----
 cp -a "$work/pki" "$work/wr"

@@ -2,6 +2,8 @@
 #include "vmhost/authz/authz-list-file.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     char *dir;
@@ -137,6 +139,38 @@ static void test_top_level_not_object(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(err->message, f->path));
 }
 
+/*
+ * A NUL in the rules, raw or as \u0000, would cut a DN or the file short:
+ * refused, naming the file (issue 10 item 8). So is a FIFO, at once.
+ */
+static void test_nul_and_fifo(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhAuthzListFile) authz = NULL;
+
+    write_rules(f, "{\"policy\": \"deny\", \"rules\": [{\"match\": "
+                   "\"CN=admin\\u0000junk\", \"policy\": \"allow\"}]}");
+    authz = vh_authz_list_file_new(f->path, true, &err);
+    g_assert_null(authz);
+    g_assert_error(err, VH_ERROR, VH_ERROR_CONFIG);
+    g_assert_nonnull(strstr(err->message, f->path));
+    g_assert_nonnull(strstr(err->message, "NUL character"));
+    g_clear_error(&err);
+
+    g_assert_true(
+        g_file_set_contents(f->path, "{\"policy\": \"allow\"}\0x", 21, NULL));
+    authz = vh_authz_list_file_new(f->path, true, &err);
+    g_assert_null(authz);
+    g_assert_nonnull(strstr(err->message, ":1: a NUL byte"));
+    g_clear_error(&err);
+
+    g_assert_cmpint(g_unlink(f->path), ==, 0);
+    g_assert_cmpint(mkfifo(f->path, 0600), ==, 0);
+    authz = vh_authz_list_file_new(f->path, true, &err);
+    g_assert_null(authz);
+    g_assert_nonnull(strstr(err->message, "not a regular file (a FIFO)"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -147,5 +181,6 @@ int main(int argc, char **argv)
     ADD("/authz/list-file/refresh", test_refresh);
     ADD("/authz/list-file/no-refresh", test_no_refresh);
     ADD("/authz/list-file/top-level-not-object", test_top_level_not_object);
+    ADD("/authz/list-file/nul-and-fifo", test_nul_and_fifo);
     return g_test_run();
 }

@@ -22,7 +22,10 @@ G_BEGIN_DECLS
  * Parse @text (@len bytes, -1: NUL-terminated) into a node (transfer full),
  * or NULL with @errp set (VH_ERROR_INVALID_ARGUMENT): json-glib's message,
  * or "duplicate key 'NAME'" when an object has a member name twice (at any
- * depth). Callers prefix "JSON parse error, " as QEMU does.
+ * depth). Callers prefix "JSON parse error, " as QEMU does. A NUL, raw
+ * or as the escape \u0000, is refused too ("a NUL character (\u0000) in
+ * a string at byte N"): json-glib would cut the string short there, so
+ * "NORMAL\u0000:+VERS-TLS1.0" would read as "NORMAL".
  */
 G_GNUC_WARN_UNUSED_RESULT
 JsonNode *vh_json_parse(const char *text, gssize len, GError **errp);
