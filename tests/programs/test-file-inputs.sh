@@ -12,7 +12,7 @@ tl_start file-inputs
 policy="$build/src/vmhost-policy/vmhost-policy"
 log_files="out"
 unset GNUTLS_SYSTEM_PRIORITY_FILE VMHOST_CONF
-echo "1..22"
+echo "1..23"
 
 # run PROG ARGS...: at most 10 s, output in $work/out; $rc is the status
 # (124 when it had to be killed: the hang this test is about).
@@ -40,6 +40,17 @@ for f in ca-cert.pem server-key.pem server-cert.pem; do
     check "-object tls-creds-x509 with $f a FIFO fails at once, naming it" \
         '[ $rc -eq 1 ] && said "$work/fp/$f: not a regular file (a FIFO)"'
 done
+
+# HMP object_add with such a dir: an error, and the main loop still answers
+pki_with_fifo ca-cert.pem
+rm -f "$work/hmp.sock"
+bg hmp "$vmhost" -monitor "unix:$work/hmp.sock,server=on,wait=off" -S
+wait_until "[ -S '$work/hmp.sock' ]"
+printf 'object_add tls-creds-x509,id=t1,endpoint=server,dir=%s\ninfo status\n' \
+    "$work/fp" | unix_talk "$work/hmp.sock" >"$work/out"
+check "HMP object_add with a FIFO ca-cert.pem: refused naming it, monitor answers" \
+    'said "fp/ca-cert.pem: not a regular file (a FIFO)" && said "VM status"'
+stop "$last"
 
 mkfifo "$work/conf.fifo"
 run "$vmhost" --config "$work/conf.fifo" -S
