@@ -236,10 +236,14 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
         return;
     }
     is_main = memcmp(magic, VH_MIG_STREAM_MAGIC, 8) == 0;
+    if (!is_main && vh_mig_is_tls_record(magic)) {
+        g_message("migration: refused an incoming "
+                  "connection: " VH_MIG_TLS_SOURCE_HINT);
+        return;
+    }
     if (!is_main && memcmp(magic, VH_MIG_CHANNEL_MAGIC, 8) != 0) {
         g_message("migration: refused an incoming connection: not a vmhost "
-                  "migration stream (bad magic; a TLS source to a target "
-                  "without tls-creds?)");
+                  "migration stream (bad magic)");
         return;
     }
     g_mutex_lock(&mig->lock);

@@ -245,6 +245,21 @@ gint64 vh_mig_send_pages_hint(VhChannel *ch, VhRamBlock *ram, guint32 block,
     return (gint64)(sizeof(hdr) + normal * VH_RAM_PAGE_SIZE);
 }
 
+/* ---- a TLS peer where vmhost's plain stream belongs ---- */
+
+enum {
+    TLS_CONTENT_ALERT = 21, /* RFC 8446 5.1, ContentType */
+    TLS_CONTENT_HANDSHAKE = 22,
+    TLS_VERSION_MAJOR = 3, /* SSL 3.0 .. TLS 1.3: 3.0 .. 3.4 */
+    TLS_VERSION_MINOR_MAX = 4,
+};
+
+bool vh_mig_is_tls_record(const guint8 *p)
+{
+    return (p[0] == TLS_CONTENT_ALERT || p[0] == TLS_CONTENT_HANDSHAKE) &&
+           p[1] == TLS_VERSION_MAJOR && p[2] <= TLS_VERSION_MINOR_MAX;
+}
+
 /* ---- return path ---- */
 
 bool vh_mig_rp_send(VhChannel *ch, VhMigRpType type, const void *body,
@@ -289,7 +304,22 @@ bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
     guint32 t, len;
     int r;
 
-    r = vh_channel_read_all_eof(ch, hdr, sizeof(hdr), &err);
+    /*
+     * The first bytes alone: a TLS target answers a plain source with an
+     * alert of 7 bytes and closes, which is no message of 8.
+     */
+    r = vh_channel_read_all_eof(ch, hdr, VH_MIG_TLS_RECORD_PEEK, &err);
+    if (r > 0 && vh_mig_is_tls_record(hdr)) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            VH_MIG_TLS_TARGET_HINT
+                            ": it answered with a TLS record");
+        return false;
+    }
+    if (r > 0 &&
+        !vh_channel_read_all(ch, hdr + VH_MIG_TLS_RECORD_PEEK,
+                             sizeof(hdr) - VH_MIG_TLS_RECORD_PEEK, &err)) {
+        r = -1;
+    }
     if (r == 0) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
                             "the target closed the connection without an "
@@ -738,6 +768,9 @@ static bool load_header(VhMigLoader *l, VhChannel *ch, const guint8 *magic,
         if (memcmp(h, VH_MIG_CHANNEL_MAGIC, 8) == 0) {
             return bad(errp, "header: a multifd channel arrived where the "
                              "main stream was expected");
+        }
+        if (vh_mig_is_tls_record(h)) {
+            return bad(errp, "header: " VH_MIG_TLS_SOURCE_HINT);
         }
         return bad(errp, "header: bad magic (not a vmhost migration stream)");
     }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -273,6 +274,27 @@ static bool client_hostname(const VhMigUri *u, const VhMigTls *tls,
     return true;
 }
 
+/*
+ * A handshake the target cut at the transport (closed, reset) without a
+ * TLS answer: what a target without tls-creds does when it reads our
+ * ClientHello where its stream magic belongs. A TLS target that refuses
+ * us sends an alert instead, and our own checks fail with VH_ERROR_TLS_PEER.
+ */
+static void hint_plain_target(GError **errp)
+{
+    const char *m = (*errp)->message;
+
+    if (g_error_matches(*errp, VH_ERROR, VH_ERROR_TLS_PREMATURE_EOF) ||
+        strstr(m, "cannot receive from the peer") ||
+        strstr(m, "cannot send to the peer") ||
+        strstr(m, "the peer closed the connection")) {
+        g_prefix_error(errp, "the target closed the connection in the TLS "
+                             "handshake without a TLS answer: the target does "
+                             "not expect TLS (set tls-creds on the target, or "
+                             "clear it here): ");
+    }
+}
+
 static VhChannel *tls_client(VhChannel *plain, const char *hostname,
                              const VhMigTls *tls, GCancellable *c,
                              GMainContext *ctx, GError **errp)
@@ -287,9 +309,14 @@ static VhChannel *tls_client(VhChannel *plain, const char *hostname,
     vh_channel_set_name(VH_CHANNEL(t), vh_channel_get_name(plain));
     vh_channel_tls_handshake(t, c, waiter_done, &w);
     waiter_run(&w, ctx);
-    bool ok = vh_channel_tls_handshake_finish(t, w.res, errp);
+    g_autoptr(GError) err = NULL;
+    bool ok = vh_channel_tls_handshake_finish(t, w.res, &err);
     g_object_unref(w.res);
     if (!ok) {
+        if (!g_cancellable_is_cancelled(c)) {
+            hint_plain_target(&err);
+        }
+        g_propagate_error(errp, g_steal_pointer(&err));
         vh_channel_close(VH_CHANNEL(t), NULL);
         return NULL;
     }

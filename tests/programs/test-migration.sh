@@ -358,6 +358,16 @@ tls_try() {
             why="no error-desc in query-migrate"
             return 1
         }
+        # SRC_WANT: in the source's error; DST_WANT: in the target's log.
+        [ -z "${SRC_WANT:-}" ] || merror src | grep -qF "$SRC_WANT" || {
+            why="source error '$(merror src)' lacks '$SRC_WANT'"
+            return 1
+        }
+        [ -z "${DST_WANT:-}" ] ||
+            cat "$work/dst.err" "$work/dst.log" 2>/dev/null | grep -qF "$DST_WANT" || {
+            why="the target's log lacks '$DST_WANT'"
+            return 1
+        }
         intact src && not_started dst
     fi
 }
@@ -400,8 +410,14 @@ tls_case "TLS: a client without a certificate is refused (verify-peer on)" fail 
 tls_case "TLS: a client without a certificate is accepted with verify-peer=off" ok \
     "-object tls-creds-x509,id=tls0,endpoint=client,dir=$nocert" "$D,verify-peer=off" \
     "$tls_on" "$tls_on"
-tls_case "TLS: the target not using TLS refuses a TLS source" fail "$S" "" "$tls_on" ""
-tls_case "TLS: a TLS target refuses a plain source" fail "" "$D" "" "$tls_on"
+SRC_WANT="the target does not expect TLS (set tls-creds on the target"
+DST_WANT="the source sent a TLS handshake; set tls-creds on the target"
+tls_case "TLS: the target not using TLS refuses a TLS source, both say why" fail \
+    "$S" "" "$tls_on" ""
+SRC_WANT="the target expects TLS (set tls-creds)" DST_WANT=""
+tls_case "TLS: a TLS target refuses a plain source, which is told to set tls-creds" fail \
+    "" "$D" "" "$tls_on"
+SRC_WANT="" DST_WANT=""
 tls_case "TLS-PSK: matching keys" ok \
     "-object tls-creds-psk,id=tls0,endpoint=client,dir=$psk" \
     "-object tls-creds-psk,id=tls0,endpoint=server,dir=$psk" "$tls_on" "$tls_on"

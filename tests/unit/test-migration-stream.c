@@ -561,6 +561,48 @@ static void test_return_path(void)
     g_assert_nonnull(strstr(err->message, "malformed message (type 9"));
 }
 
+/*
+ * TLS on one side only: a TLS target answers a plain source's stream with
+ * an alert (7 bytes) where the source reads its first return path message
+ * (8); a TLS source's ClientHello arrives where the target reads the
+ * stream header. Each side names the cause instead of a short read.
+ */
+static void test_tls_mismatch(void)
+{
+    static const guint8 alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a};
+    static const guint8 hello[] = {0x16, 0x03, 0x01, 0x00, 0xc8, 0x01,
+                                   0x00, 0x00, 0xc4, 0x03, 0x03};
+    g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(64);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhRamBlock) dst = new_ram(16);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    VhMigCounts got;
+    VhMigRpType t;
+
+    g_assert_true(vh_channel_write_all(VH_CHANNEL(buf), (const char *)alert,
+                                       sizeof(alert), &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), 0, SEEK_SET, &err), ==, 0);
+    g_assert_false(vh_mig_rp_recv(VH_CHANNEL(buf), &t, &got, &err));
+    g_test_message("source: %s", err->message);
+    g_assert_nonnull(
+        strstr(err->message, "the target expects TLS (set tls-creds)"));
+    g_clear_error(&err);
+
+    /* The stream header: 48 bytes of a ClientHello. */
+    g_byte_array_append(b, hello, sizeof(hello));
+    while (b->len < 512) {
+        g_byte_array_append(b, (const guint8 *)"\x00", 1);
+    }
+    g_assert_false(load_bytes(dst, b->data, b->len, &err));
+    g_test_message("target: %s", err->message);
+    g_assert_nonnull(strstr(err->message, "the source sent a TLS handshake; "
+                                          "set tls-creds on the target"));
+    g_assert_true(vh_mig_is_tls_record(hello));
+    g_assert_false(vh_mig_is_tls_record((const guint8 *)VH_MIG_STREAM_MAGIC));
+    g_assert_false(vh_mig_is_tls_record((const guint8 *)"\x16\x02\x00"));
+    g_assert_false(vh_mig_is_tls_record((const guint8 *)"\x17\x03\x03"));
+}
+
 /* The loader answers READY when the header asks for a return path. */
 static void test_ready_sent(void)
 {
@@ -1011,6 +1053,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/stream/truncated", test_truncated);
     g_test_add_func("/migration/stream/corpus", test_corpus);
     g_test_add_func("/migration/stream/return-path", test_return_path);
+    g_test_add_func("/migration/stream/tls-mismatch", test_tls_mismatch);
     g_test_add_func("/migration/stream/ready", test_ready_sent);
     g_test_add_func("/migration/stream/multifd-order", test_multifd_order);
     g_test_add_func("/migration/stream/multifd-bad-hello",

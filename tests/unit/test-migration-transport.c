@@ -2,6 +2,7 @@
 #include "vmhost/authz/authz-simple.h"
 #include "vmhost/io/address.h"
 #include "vmhost/io/channel-socket.h"
+#include "vmhost/migration/stream.h"
 #include "vmhost/migration/transport.h"
 #include "vmhost/util/error.h"
 
@@ -900,6 +901,42 @@ static void test_free_pending(void)
     target_clear(&t);
 }
 
+/*
+ * A TLS source to a target without TLS: the target reads the first bytes
+ * where its stream magic belongs and closes; the source's handshake must
+ * say that the target does not speak TLS, not just that it failed.
+ */
+static void test_tcp_tls_to_plain_target(void)
+{
+    VhMigTls ctls = {.creds = F.cli};
+    Source s = {0};
+    Target t;
+    guint8 magic[8];
+    g_autoptr(GError) err = NULL;
+
+    target_init(&t);
+    VhMigListener *l = listen_ok(&t, "tcp:127.0.0.1:0", NULL, NULL, NULL);
+    g_autofree char *uri = vh_mig_listener_describe(l);
+    s.tls = ctls;
+    GThread *th = source_start(&s, uri);
+    target_wait(&t, 1, NULL);
+    g_assert_cmpuint(t.chans->len, ==, 1);
+    g_assert_true(vh_channel_read_all(t.chans->pdata[0], magic, 8, &err));
+    g_assert_no_error(err);
+    g_assert_true(vh_mig_is_tls_record(magic));
+    g_assert_true(vh_channel_close(t.chans->pdata[0], NULL));
+    while (!g_atomic_int_get(&s.done)) {
+        g_usleep(1000);
+    }
+    g_assert_false(s.ok);
+    g_assert_nonnull(s.err);
+    g_test_message("source: %s", s.err->message);
+    g_assert_nonnull(strstr(s.err->message, "the target does not expect TLS"));
+    source_finish(&s, th);
+    vh_mig_listener_free(l);
+    target_clear(&t);
+}
+
 /* A client that sends half a ClientHello and then nothing. */
 static VhChannelSocket *staller_connect(GSocketAddress *addr)
 {
@@ -1070,6 +1107,8 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/transport/tcp/many", test_tcp_many);
     g_test_add_func("/migration/transport/tcp/tls-stallers",
                     test_tcp_tls_stallers);
+    g_test_add_func("/migration/transport/tcp/tls-to-plain-target",
+                    test_tcp_tls_to_plain_target);
     g_test_add_func("/migration/transport/psk", test_psk);
     g_test_add_func("/migration/transport/unix", test_unix);
     g_test_add_func("/migration/transport/fd", test_fd);

@@ -141,6 +141,25 @@ gint64 vh_mig_send_pages_hint(VhChannel *ch, VhRamBlock *ram, guint32 block,
 /* Whether the 4 KiB at @p are all zero. */
 bool vh_mig_page_is_zero(const void *p);
 
+/* ---- a TLS peer where vmhost's plain stream belongs ---- */
+
+/* Bytes vh_mig_is_tls_record() needs: the record type and version. */
+#define VH_MIG_TLS_RECORD_PEEK 3u
+
+/*
+ * Whether @p (VH_MIG_TLS_RECORD_PEEK bytes) starts a TLS record of type
+ * alert (21) or handshake (22) with protocol version 3.x (RFC 8446 5.1:
+ * every version from SSL 3.0 to TLS 1.3 writes major version 3). Neither the
+ * stream magic nor a return path message ever starts so: the peer speaks
+ * TLS where this end does not (tls-creds set on one side only).
+ */
+bool vh_mig_is_tls_record(const guint8 *p);
+
+/* What each side says then, in vh_mig_rp_recv() and the loader. */
+#define VH_MIG_TLS_TARGET_HINT "the target expects TLS (set tls-creds)"
+#define VH_MIG_TLS_SOURCE_HINT                                                 \
+    "the source sent a TLS handshake; set tls-creds on the target"
+
 /* ---- return path ---- */
 
 G_GNUC_WARN_UNUSED_RESULT
@@ -152,8 +171,9 @@ bool vh_mig_rp_send_loaded(VhChannel *ch, const VhMigCounts *c, GError **errp);
 void vh_mig_rp_send_error(VhChannel *ch, const char *reason);
 /*
  * Read one message. READY: true. LOADED: true with *@c filled. ERROR:
- * false, @errp = "the target refused the migration: REASON". Anything
- * else (EOF, a malformed message): false naming it.
+ * false, @errp = "the target refused the migration: REASON". A TLS record
+ * (a TLS target's alert to a plain source): false, VH_MIG_TLS_TARGET_HINT.
+ * Anything else (EOF, a malformed message): false naming it.
  */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
