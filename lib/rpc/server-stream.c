@@ -2,7 +2,8 @@
  * STREAM relays: after a call's OK reply, STREAM packets on the call's
  * serial carry a channel's bytes both ways (libvirt's virNetServerStream
  * semantics: CONTINUE is data, an empty CONTINUE is EOF, the client's OK
- * finishes and is answered with OK, the client's ERROR aborts).
+ * finishes and is answered with OK, the client's ERROR aborts and is
+ * answered with OK too).
  */
 #include "server-internal.h"
 
@@ -192,7 +193,8 @@ void vh_rpc_stream_packet(VhRpcConn *conn, VhRpcStream *st,
         break;
     case VH_RPC_ERROR:
     default:
-        /* abort */
+        /* abort: the client waits for the same empty OK as for a finish */
+        send_stream(st, VH_RPC_OK, NULL, 0);
         stream_end(st);
         break;
     }

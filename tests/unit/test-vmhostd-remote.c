@@ -125,6 +125,33 @@ static void rm_rf(const char *path)
     rmdir(path);
 }
 
+/* Kill the machines of the run dir (their pidfiles) and remove the temp
+ * dir: at teardown, and when an assertion aborts the program. */
+static void kill_machines(void)
+{
+    g_autoptr(GDir) d = F.run_dir ? g_dir_open(F.run_dir, 0, NULL) : NULL;
+    const char *e;
+
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(F.run_dir, e, NULL);
+        g_autofree char *text = NULL;
+        if (g_str_has_suffix(e, ".pid") &&
+            g_file_get_contents(p, &text, NULL, NULL) && atoi(text) > 1) {
+            kill(atoi(text), SIGKILL);
+        }
+    }
+}
+
+static void on_abort(int sig)
+{
+    kill_machines();
+    if (F.dir) {
+        rm_rf(F.dir);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static bool fixture_setup(void)
 {
     const char *bd = g_getenv("VMHOST_BUILDDIR");
@@ -155,6 +182,7 @@ static bool fixture_setup(void)
     F.env = g_environ_setenv(F.env, "XDG_RUNTIME_DIR", F.dir, TRUE);
     F.env = g_environ_setenv(F.env, "LC_ALL", "C", TRUE);
 
+    signal(SIGABRT, on_abort);
     F.thread = g_thread_new("vmhostd-loop", loop_thread, NULL);
     g_mutex_lock(&F.lock);
     while (!F.ready) {
@@ -181,6 +209,7 @@ static void fixture_teardown(void)
     g_main_context_invoke(F.ctx, quit_cb, NULL);
     g_thread_join(F.thread);
     vh_driver_free(F.drv);
+    kill_machines();
     rm_rf(F.dir);
     g_main_loop_unref(F.loop);
     g_main_context_unref(F.ctx);
@@ -530,6 +559,116 @@ static void test_glib(void)
     assert_contains(out, "GLIB OK");
 }
 
+static const char PY_CONSOLE[] =
+    "import sys, time, libvirt\n"
+    "uri, xml = sys.argv[1], open(sys.argv[2]).read()\n"
+    "c = libvirt.open(uri)\n"
+    "d = c.createXML(xml, 0)\n"
+    "st = c.newStream(0)\n"
+    "d.openConsole(None, st, 0)\n"
+    "st.send(b'echo QQ-console\\n')\n"
+    "data = b''\n"
+    "end = time.time() + 20\n"
+    "while data.count(b'QQ-console') < 1 + data.count(b'echo QQ-console'):\n"
+    "    assert time.time() < end, data\n"
+    "    data += st.recv(4096)\n"
+    "try:\n"
+    "    d.openConsole(None, c.newStream(0), 0)\n"
+    "    raise SystemExit('a second console user was let in')\n"
+    "except libvirt.libvirtError as e:\n"
+    "    assert 'Active console session' in str(e), e\n"
+    "st.finish()\n"
+    "st2 = c.newStream(0)\n"
+    "d.openConsole(None, st2, libvirt.VIR_DOMAIN_CONSOLE_FORCE)\n"
+    "st2.abort()\n"
+    "d.destroy()\n"
+    "c.close()\n"
+    "print('CONSOLE OK')\n";
+
+static void test_python_console(void)
+{
+    if (!have_python_module("import libvirt")) {
+        return;
+    }
+    g_autofree char *file = write_xml("pyc");
+    g_autofree char *out = NULL;
+    const char *argv[] = {PYTHON, "-c", PY_CONSOLE, F.uri, file, NULL};
+
+    g_assert_cmpint(run_argv(argv, &out, NULL), ==, 0);
+    assert_contains(out, "CONSOLE OK");
+}
+
+/* virsh event --all: lifecycle events with libvirt's names */
+static void test_virsh_event(void)
+{
+    if (!have_virsh()) {
+        return;
+    }
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocessLauncher) l =
+        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    g_subprocess_launcher_set_environ(l, F.env);
+    g_autoptr(GSubprocess) p =
+        g_subprocess_launcher_spawn(l, &err, "timeout", "60", "virsh", "-c",
+                                    F.uri, "event", "--all", "--loop", NULL);
+    g_assert_no_error(err);
+
+    /* wait until virsh has registered (its callbacks show in no output, so
+     * give it a moment and repeat the define until the events arrive) */
+    g_usleep(1500 * 1000);
+    g_autofree char *file = write_xml("ev1");
+    g_autofree char *def = virsh("define", file);
+    assert_contains(def, "defined");
+    g_autofree char *start = virsh("start", "ev1");
+    assert_contains(start, "started");
+    g_autofree char *des = virsh("destroy", "ev1");
+    g_autofree char *und = virsh("undefine", "ev1");
+    assert_contains(und, "undefined");
+
+    /* read what virsh prints until the undefine shows up */
+    g_autoptr(GDataInputStream) in =
+        g_data_input_stream_new(g_subprocess_get_stdout_pipe(p));
+    g_autoptr(GString) out = g_string_new(NULL);
+    while (!strstr(out->str, "Undefined Removed")) {
+        g_autofree char *line =
+            g_data_input_stream_read_line(in, NULL, NULL, &err);
+        g_assert_no_error(err);
+        g_assert_nonnull(line); /* EOF: virsh ended (timeout) first */
+        g_string_append_printf(out, "%s\n", line);
+    }
+    g_subprocess_send_signal(p, SIGTERM); /* timeout(1) passes it on */
+    g_assert_true(g_subprocess_wait(p, NULL, NULL));
+    g_test_message("virsh event:\n%s", out->str);
+    assert_contains(out->str,
+                    "event 'lifecycle' for domain 'ev1': Defined Added");
+    assert_contains(out->str,
+                    "event 'lifecycle' for domain 'ev1': Started Booted");
+    assert_contains(out->str,
+                    "event 'lifecycle' for domain 'ev1': Stopped Destroyed");
+}
+
+/* virsh shutdown: the guest powers off through system_powerdown */
+static void test_virsh_shutdown(void)
+{
+    if (!have_virsh()) {
+        return;
+    }
+    g_autofree char *file = write_xml("sd1");
+    g_autofree char *cr = virsh("create", file);
+    assert_contains(cr, "created");
+    g_autofree char *sd = virsh("shutdown", "sd1");
+    assert_contains(sd, "is being shutdown");
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        g_autofree char *list = virsh("list", "--all");
+        gone = list && !strstr(list, "sd1");
+        if (!gone) {
+            g_usleep(100 * 1000);
+        }
+    }
+    g_assert_true(gone);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -539,7 +678,10 @@ int main(int argc, char **argv)
     g_test_add_func("/vmhostd/remote/virsh/lifecycle", test_virsh_lifecycle);
     g_test_add_func("/vmhostd/remote/virsh/transient", test_virsh_transient);
     g_test_add_func("/vmhostd/remote/virsh/readonly", test_virsh_readonly);
+    g_test_add_func("/vmhostd/remote/virsh/event", test_virsh_event);
+    g_test_add_func("/vmhostd/remote/virsh/shutdown", test_virsh_shutdown);
     g_test_add_func("/vmhostd/remote/python", test_python);
+    g_test_add_func("/vmhostd/remote/python-console", test_python_console);
     g_test_add_func("/vmhostd/remote/libvirt-glib", test_glib);
     int rc = g_test_run();
     if (up) {

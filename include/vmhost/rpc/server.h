@@ -156,7 +156,8 @@ const VhRpcHeader *vh_rpc_call_get_header(VhRpcCall *call);
  * Turn the call into a stream once its OK reply is sent: STREAM packets on
  * the call's serial relay @ch both ways (client CONTINUE -> written to
  * @ch; data read from @ch -> CONTINUE, EOF -> CONTINUE with no data;
- * client OK -> @ch closed, OK sent back; client ERROR -> @ch closed). The
+ * client OK (finish) or ERROR (abort) -> @ch closed, an empty OK sent
+ * back, which the client waits for). The
  * server takes a reference on @ch and closes it when the stream ends.
  * Reading @ch pauses while the client's output queue is large.
  */
