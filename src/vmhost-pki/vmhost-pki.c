@@ -522,8 +522,8 @@ static bool check_file(Validation *v, const char *path, bool required)
         return false;
     }
     /* the way the credentials object reads it: a FIFO must not hang us */
-    if (!vh_file_read_regular(path, VH_FILE_MAX_CREDENTIALS,
-                              VH_FILE_READ_TEXT, &data, &len, &err)) {
+    if (!vh_file_read_regular(path, VH_FILE_MAX_CREDENTIALS, VH_FILE_READ_TEXT,
+                              &data, &len, &err)) {
         vh_x509_report_add(v->report, VH_X509_CHECK_FAIL, "files", "%s",
                            err->message);
         return false;
