@@ -8,14 +8,20 @@
 #include <string.h>
 
 /* libvirt's flag bits, by function */
-#define LIST_ALL_KNOWN        0xffffu /* ACTIVE .. NO_CHECKPOINT */
-#define LIST_DRIVER           0x30ffu /* what vh_driver_list_domains filters */
-#define LIST_MANAGEDSAVE      256u
-#define LIST_NO_MANAGEDSAVE   512u
-#define LIST_HAS_SNAPSHOT     1024u
-#define LIST_NO_SNAPSHOT      2048u
-#define LIST_HAS_CHECKPOINT   16384u
-#define LIST_NO_CHECKPOINT    32768u
+/* virConnectListAllDomains flags as libvirt numbers them on the wire */
+#define LIST_ALL_KNOWN      0xffffu /* ACTIVE .. NO_CHECKPOINT */
+#define LIST_STATE_BITS     0xffu   /* ACTIVE .. OTHER: the driver's values */
+#define LIST_MANAGEDSAVE    256u
+#define LIST_NO_MANAGEDSAVE 512u
+#define LIST_AUTOSTART      1024u
+#define LIST_NO_AUTOSTART   2048u
+#define LIST_HAS_SNAPSHOT   4096u
+#define LIST_NO_SNAPSHOT    8192u
+#define LIST_HAS_CHECKPOINT 16384u
+#define LIST_NO_CHECKPOINT  32768u
+/* driver.h numbers AUTOSTART 4096 and NO_AUTOSTART 8192 */
+#define DRIVER_AUTOSTART      4096u
+#define DRIVER_NO_AUTOSTART   8192u
 #define XML_ALLOWED           0xfu /* SECURE INACTIVE UPDATE_CPU MIGRATABLE */
 #define XML_SECURE            1u
 #define DEFINE_VALIDATE       1u
@@ -27,6 +33,7 @@
 #define UNDEFINE_ALLOWED      0x7fu /* nothing vmhost keeps besides the config */
 #define SHUTDOWN_ACPI         1u
 #define DESTROY_GRACEFUL      1u
+#define DESTROY_REMOVE_LOGS   2u
 #define CONSOLE_FORCE         1u
 #define CONSOLE_SAFE          2u
 #define MESSAGES_ALLOWED      3u
@@ -124,6 +131,14 @@ static bool do_list_defined(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
     return true;
 }
 
+/* The wire's filter bits in the numbering vh_driver_list_domains takes. */
+static guint driver_list_flags(guint32 flags)
+{
+    return (flags & LIST_STATE_BITS) |
+           (flags & LIST_AUTOSTART ? DRIVER_AUTOSTART : 0) |
+           (flags & LIST_NO_AUTOSTART ? DRIVER_NO_AUTOSTART : 0);
+}
+
 /* CONNECT_LIST_ALL_DOMAINS: {int need_results; unsigned flags}
  * -> {remote_nonnull_domain domains<16384>; unsigned ret} */
 static bool do_list_all(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
@@ -139,7 +154,7 @@ static bool do_list_all(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
         return false;
     }
     g_autoptr(GPtrArray) doms =
-        vh_driver_list_domains(remote_driver(call), flags & LIST_DRIVER);
+        vh_driver_list_domains(remote_driver(call), driver_list_flags(flags));
     /* no domain has a managed save image, a snapshot or a checkpoint */
     static const guint32 has_no[][2] = {
         {LIST_MANAGEDSAVE, LIST_NO_MANAGEDSAVE},
@@ -601,9 +616,11 @@ static bool do_destroy(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
             : !args_dom(a, uuid, errp)) {
         return false;
     }
-    return remote_check_flags(flags, DESTROY_GRACEFUL, "virDomainDestroyFlags",
-                              errp) &&
-           vh_driver_destroy(remote_driver(call), uuid, flags, errp);
+    /* REMOVE_LOGS: vmhostd keeps no per-domain log beyond the run dir */
+    return remote_check_flags(flags, DESTROY_GRACEFUL | DESTROY_REMOVE_LOGS,
+                              "virDomainDestroyFlags", errp) &&
+           vh_driver_destroy(remote_driver(call), uuid,
+                             flags & DESTROY_GRACEFUL, errp);
 }
 
 /* DOMAIN_SUSPEND / DOMAIN_RESUME: {dom} -> void */

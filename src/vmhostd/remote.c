@@ -8,9 +8,9 @@
 
 #include <string.h>
 
-/* virDomainEventID: LIFECYCLE is 0; libvirt 9.0 knows 26 ids */
+/* virDomainEventID: LIFECYCLE is 0; libvirt 9.0 knows 0..26 */
 #define EVENT_ID_LIFECYCLE 0
-#define EVENT_ID_LAST      26
+#define EVENT_ID_LAST      27
 
 bool remote_check_flags(guint32 flags, guint32 allowed, const char *func,
                         GError **errp)

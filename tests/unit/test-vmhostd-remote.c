@@ -355,8 +355,23 @@ static void test_virsh_lifecycle(void)
     g_autofree char *uuid = virsh("domuuid", "rv1");
     g_assert_cmpuint(strlen(g_strstrip(uuid)), ==, 36);
 
+    g_autofree char *as = virsh("autostart", "rv1");
+    assert_contains(as, "marked as autostarted");
+    g_autofree char *info2 = virsh("dominfo", "rv1");
+    assert_contains(info2, "Autostart:      enable");
+    g_autofree char *las = virsh("list", "--all", "--autostart");
+    assert_contains(las, "rv1");
+    g_autofree char *asd = virsh("autostart", "--disable", "rv1");
+    assert_contains(asd, "unmarked as autostarted");
+    g_autofree char *lnas = virsh("list", "--all", "--autostart");
+    g_assert_null(strstr(lnas, "rv1"));
+
     g_autofree char *start = virsh("start", "rv1");
     assert_contains(start, "Domain 'rv1' started");
+    g_autofree char *lrun = virsh("list", "--state-running");
+    assert_contains(lrun, "rv1");
+    g_autofree char *loff = virsh("list", "--state-shutoff");
+    g_assert_null(strstr(loff, "rv1"));
     g_autofree char *st1 = virsh("domstate", "rv1");
     assert_contains(st1, "running");
     g_autofree char *id = virsh("domid", "rv1");
@@ -367,6 +382,8 @@ static void test_virsh_lifecycle(void)
     assert_contains(sus, "suspended");
     g_autofree char *st2 = virsh("domstate", "rv1");
     assert_contains(st2, "paused");
+    g_autofree char *lpau = virsh("list", "--state-paused");
+    assert_contains(lpau, "rv1");
     g_autofree char *res = virsh("resume", "rv1");
     assert_contains(res, "resumed");
     g_autofree char *des = virsh("destroy", "rv1");
@@ -520,7 +537,15 @@ static const char PY_GLIB[] =
     "LibvirtGObject.init_object_check(None)\n"
     "uri = sys.argv[1]\n"
     "c = LibvirtGObject.Connection.new(uri)\n"
-    "c.open(None)\n"
+    "loop = GLib.MainLoop()\n"
+    "res = []\n"
+    "def opened(conn, r):\n"
+    "    res.append(conn.open_finish(r))\n"
+    "    loop.quit()\n"
+    "c.open_async(None, opened)\n"
+    "GLib.timeout_add_seconds(20, loop.quit)\n"
+    "loop.run()\n"
+    "assert res == [True] and c.is_open(), res\n"
     "c.fetch_domains(None)\n"
     "names = [d.get_name() for d in c.get_domains()]\n"
     "assert 'lg1' in names, names\n"
@@ -537,7 +562,21 @@ static const char PY_GLIB[] =
     "    ctx.iteration(False)\n"
     "    GLib.usleep(10000)\n"
     "assert started, 'no started signal'\n"
+    "seen = []\n"
+    "for sig in ('suspended', 'resumed', 'stopped'):\n"
+    "    d.connect(sig, lambda dom, s=sig: seen.append(s))\n"
+    "def wait_for(sig):\n"
+    "    for i in range(300):\n"
+    "        if sig in seen: return\n"
+    "        ctx.iteration(False)\n"
+    "        GLib.usleep(10000)\n"
+    "    raise SystemExit('no %s signal: %s' % (sig, seen))\n"
+    "d.suspend()\n"
+    "wait_for('suspended')\n"
+    "d.resume()\n"
+    "wait_for('resumed')\n"
     "d.stop(0)\n"
+    "wait_for('stopped')\n"
     "c.close()\n"
     "print('GLIB OK')\n";
 
