@@ -231,11 +231,9 @@ static void test_handshake_nodelay(gconstpointer data)
     tls_test_pki_issue_server(pki, srv, "C=UK,O=vmhost test,CN=localhost", dns,
                               NULL, 0, 0);
     tls_test_pki_issue_client(pki, cli, "C=UK,O=vmhost test,CN=client", 0, 0);
-    g_assert_true(vh_object_add(
-        "tls-hs",
-        G_OBJECT(tls_test_creds_x509(srv, VH_TLS_CREDS_ENDPOINT_SERVER, true,
-                                     TLS_TEST_PRIORITY_TLS13, true)),
-        &err));
+    g_autoptr(VhTlsCreds) creds = tls_test_creds_x509(
+        srv, VH_TLS_CREDS_ENDPOINT_SERVER, true, TLS_TEST_PRIORITY_TLS13, true);
+    g_assert_true(vh_object_add("tls-hs", G_OBJECT(creds), &err));
     g_assert_no_error(err);
     o.host = "127.0.0.1";
     o.port = "0";
