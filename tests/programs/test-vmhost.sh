@@ -38,7 +38,7 @@ qmp_session() {
 }
 client_cert="--x509certfile=$pki/client-cert.pem --x509keyfile=$pki/client-key.pem"
 
-echo "1..83"
+echo "1..84"
 make_pki "$pki" "CN=vmhost-client"
 mkdir "$work/cli"
 cp "$pki/ca-cert.pem" "$pki/client-cert.pem" "$pki/client-key.pem" "$work/cli/"
@@ -283,6 +283,35 @@ check "-daemonize: SIGTERM ends the daemon and removes its pidfile" \
 rc=$?
 check "-daemonize: a startup error is reported and the parent exits 1" \
     '[ $rc -eq 1 ] && grep -q "invalid parameter .bogus." "$work/d.err"'
+
+# ---- junk connections while a QMP monitor has no negotiated client ----
+# Each connection is a CHARDEV_CONNECTED and a CHARDEV_DISCONNECTED that
+# the monitor must drop without a trace (it leaked ~260 bytes each).
+# flood PORT N: N connections to PORT, each closed at once.
+flood() {
+    python3 -c 'import socket, sys
+for _ in range(int(sys.argv[2])):
+    socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$1" "$2"
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+port=$(free_port)
+qport=$(free_port)
+bg junk env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
+    "$vmhost" -chardev "socket,id=s0,host=127.0.0.1,port=$port,server=on,wait=off" \
+    -device isa-serial,chardev=s0 -qmp "tcp:127.0.0.1:$qport,server=on,wait=off" \
+    -pidfile "$work/junk.pid"
+junk=$last
+wait_until '[ -s "$work/junk.pid" ]'
+jpid=$(cat "$work/junk.pid")
+flood "$port" 1000
+sleep 1
+before=$(rss_kib "$jpid")
+flood "$port" 6000
+sleep 2
+after=$(rss_kib "$jpid")
+check "6000 junk connections with an unnegotiated QMP monitor: VmRSS flat ($before -> $after kB)" \
+    '[ $((after - before)) -lt 1024 ]'
+stop "$junk"
 
 # ---- HMP: -monitor unix:PATH,server,nowait ----
 port=$(free_port)
