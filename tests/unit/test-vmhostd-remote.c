@@ -183,6 +183,7 @@ static bool fixture_setup(void)
     F.env = g_environ_setenv(F.env, "LC_ALL", "C", TRUE);
 
     signal(SIGABRT, on_abort);
+    signal(SIGTRAP, on_abort);
     F.thread = g_thread_new("vmhostd-loop", loop_thread, NULL);
     g_mutex_lock(&F.lock);
     while (!F.ready) {
@@ -708,6 +709,69 @@ static void test_virsh_shutdown(void)
     g_assert_true(gone);
 }
 
+/* virsh console through a pty (script(1)): type to the guest, read its
+ * answer, leave with Ctrl-] */
+static void test_virsh_console(void)
+{
+    g_autofree char *script = g_find_program_in_path("script");
+
+    if (!have_virsh()) {
+        return;
+    }
+    if (!script) {
+        g_test_skip("script(1) is not installed");
+        return;
+    }
+    g_autofree char *file = write_xml("vc1");
+    g_autofree char *cr = virsh("create", file);
+    assert_contains(cr, "created");
+
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
+        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    g_subprocess_launcher_set_environ(l, F.env);
+    g_autofree char *cmd = g_strdup_printf("virsh -c '%s' console vc1", F.uri);
+    g_autoptr(GSubprocess) p = g_subprocess_launcher_spawn(
+        l, &err, "timeout", "60", "script", "-qec", cmd, "/dev/null", NULL);
+    g_assert_no_error(err);
+    GOutputStream *in = g_subprocess_get_stdin_pipe(p);
+    GInputStream *out = g_subprocess_get_stdout_pipe(p);
+    g_autoptr(GString) seen = g_string_new(NULL);
+    char buf[4096];
+
+    /* wait for virsh to connect, then type a command for the guest */
+    while (!strstr(seen->str, "Escape character")) {
+        gssize n = g_input_stream_read(out, buf, sizeof(buf), NULL, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(n, >, 0);
+        g_string_append_len(seen, buf, n);
+    }
+    /* the guest may not read its serial port yet: type again each second */
+    GPollableInputStream *pin = G_POLLABLE_INPUT_STREAM(out);
+    for (int i = 0; !strstr(seen->str, "\nhello-virsh"); i++) {
+        g_assert_cmpint(i, <, 300);
+        if (i % 10 == 0) {
+            g_assert_true(g_output_stream_write_all(in, "echo hello-virsh\r",
+                                                    17, NULL, NULL, &err));
+        }
+        g_usleep(100 * 1000);
+        gssize n;
+        while ((n = g_pollable_input_stream_read_nonblocking(
+                    pin, buf, sizeof(buf), NULL, NULL)) > 0) {
+            g_string_append_len(seen, buf, n);
+        }
+        g_assert_cmpint(n, !=, 0); /* EOF: virsh is gone */
+    }
+    g_assert_true(g_output_stream_write_all(in, "\035", 1, NULL, NULL, &err));
+    g_assert_true(g_subprocess_wait(p, NULL, &err));
+    g_test_message("virsh console:\n%s", seen->str);
+    g_assert_true(g_subprocess_get_if_exited(p));
+    g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
+
+    g_autofree char *des = virsh("destroy", "vc1");
+    assert_contains(des, "destroyed");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -719,6 +783,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmhostd/remote/virsh/readonly", test_virsh_readonly);
     g_test_add_func("/vmhostd/remote/virsh/event", test_virsh_event);
     g_test_add_func("/vmhostd/remote/virsh/shutdown", test_virsh_shutdown);
+    g_test_add_func("/vmhostd/remote/virsh/console", test_virsh_console);
     g_test_add_func("/vmhostd/remote/python", test_python);
     g_test_add_func("/vmhostd/remote/python-console", test_python_console);
     g_test_add_func("/vmhostd/remote/libvirt-glib", test_glib);
