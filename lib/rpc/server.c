@@ -664,8 +664,15 @@ static void dispatch_call(VhRpcConn *conn, const VhRpcHeader *hdr, guint8 *pkt,
     const VhRpcProc *proc = check_call(conn, hdr, &prog, &err);
 
     if (!proc) {
-        g_info("client %s: serial %u proc %u: %s", conn->identity, hdr->serial,
-               hdr->proc, err->message);
+        /* a procedure we lack is worth an operator's notice: it names
+         * what a client needed */
+        if (g_error_matches(err, VH_VIR_ERROR, VH_VIR_ERR_NO_SUPPORT)) {
+            g_message("client %s: %s (program %#x)", conn->identity,
+                      err->message, hdr->prog);
+        } else {
+            g_info("client %s: serial %u proc %u: %s", conn->identity,
+                   hdr->serial, hdr->proc, err->message);
+        }
         vh_rpc_conn_queue(
             conn, vh_rpc_error_packet(hdr, VH_RPC_REPLY, err, VH_VIR_FROM_RPC));
         if (conn->refused) {

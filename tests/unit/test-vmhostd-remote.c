@@ -332,6 +332,17 @@ static void test_virsh_connect(void)
     assert_contains(uri, "vmhost+unix:///system");
     g_autofree char *list = virsh("list", "--all");
     g_assert_nonnull(list);
+
+    /* the name existing tooling uses reaches the same daemon */
+    g_autofree char *q = g_strdup_printf("qemu%s", F.uri + strlen("vmhost"));
+    g_autofree char *qver = virsh_full(q, false, NULL, "version", NULL);
+    assert_contains(qver, "Running hypervisor: VMHOST");
+    /* others are refused by name */
+    g_autofree char *x = g_strdup_printf("xen%s", F.uri + strlen("vmhost"));
+    g_autofree char *errtext = NULL;
+    g_autofree char *xver = virsh_full(x, false, &errtext, "version", NULL);
+    g_assert_null(xver);
+    assert_contains(errtext, "no connection driver available for xen:///");
 }
 
 static void test_virsh_lifecycle(void)
