@@ -604,6 +604,30 @@ static const VhRpcProc *find_proc(const VhRpcProgram *p, guint32 proc)
     return NULL;
 }
 
+/* libvirt's API name for a procedure name: DOMAIN_DEFINE_XML_FLAGS ->
+ * virDomainDefineXMLFlags (its messages name the API, not the call). */
+static char *api_name(const char *proc)
+{
+    static const char *const acronyms[] = {"XML", "UUID", "ID", "URI"};
+    g_auto(GStrv) words = g_strsplit(proc, "_", -1);
+    GString *out = g_string_new("vir");
+
+    for (int i = 0; words[i]; i++) {
+        bool acronym = false;
+        for (gsize j = 0; j < G_N_ELEMENTS(acronyms); j++) {
+            acronym |= strcmp(words[i], acronyms[j]) == 0;
+        }
+        if (acronym || !words[i][0]) {
+            g_string_append(out, words[i]);
+            continue;
+        }
+        g_string_append_c(out, words[i][0]);
+        g_autofree char *rest = g_ascii_strdown(words[i] + 1, -1);
+        g_string_append(out, rest);
+    }
+    return g_string_free(out, FALSE);
+}
+
 /* The procedure a CALL names, or NULL with the error for the client. */
 static const VhRpcProc *check_call(VhRpcConn *conn, const VhRpcHeader *hdr,
                                    const VhRpcProgram **progp, GError **errp)
@@ -631,9 +655,9 @@ static const VhRpcProc *check_call(VhRpcConn *conn, const VhRpcHeader *hdr,
                     "internal error: connection not open");
     } else if ((proc->flags & VH_RPC_PROC_WRITE) &&
                vh_rpc_conn_is_readonly(conn)) {
+        g_autofree char *api = api_name(proc->name);
         g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_DENIED,
-                    "operation forbidden: read only access prevents %s",
-                    proc->name);
+                    "operation forbidden: read only access prevents %s", api);
     } else {
         *progp = prog;
         return proc;

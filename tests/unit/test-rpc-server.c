@@ -567,7 +567,8 @@ static void test_readonly(void)
     expect_ok(fd, 1);
     echo_ok(fd, 2, "reading is fine");
     call(fd, P_WRITE, 3, NULL);
-    expect_error(fd, 3, VH_VIR_ERR_OPERATION_DENIED, "read only access");
+    expect_error(fd, 3, VH_VIR_ERR_OPERATION_DENIED,
+                 "read only access prevents virWrite");
     close(fd);
 
     fd = open_client();

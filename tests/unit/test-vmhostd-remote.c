@@ -453,13 +453,13 @@ static void test_virsh_readonly(void)
     g_autofree char *def2 =
         virsh_full(F.uri_ro, false, &errtext2, "define", file, NULL);
     g_assert_null(def2);
-    assert_contains(errtext2, "read only access");
+    assert_contains(errtext2, "read only access prevents virDomainDefineXML");
     g_autofree char *ok = virsh("define", file);
     assert_contains(ok, "defined");
     g_autofree char *start =
         virsh_full(F.uri_ro, false, &errtext3, "start", "rv3", NULL);
     g_assert_null(start);
-    assert_contains(errtext3, "read only access");
+    assert_contains(errtext3, "read only access prevents virDomainCreate");
     g_autofree char *info =
         virsh_full(F.uri_ro, false, NULL, "dominfo", "rv3", NULL);
     assert_contains(info, "shut off");
