@@ -74,6 +74,8 @@ gsize vh_rpc_conn_out_bytes(VhRpcConn *conn);
 /* The output queue sizes at which stream sources pause and resume. */
 #define VH_RPC_OUT_HIGH (1u * 1024 * 1024)
 #define VH_RPC_OUT_LOW  (256u * 1024)
+/* The default limit of what waits to be sent to one client. */
+#define VH_RPC_QUEUE_MAX_DEFAULT ((gsize)64 * 1024 * 1024)
 
 /* server-stream.c, main thread */
 void vh_rpc_stream_start(VhRpcConn *conn, const VhRpcHeader *hdr,

@@ -140,6 +140,16 @@ static void flush_cb(VhRpcConn *conn)
     conn_flush(conn);
 }
 
+static void overflow_cb(VhRpcConn *conn)
+{
+    g_autofree char *why =
+        g_strdup_printf("more than %" G_GSIZE_FORMAT
+                        " bytes wait to be sent (the client does not read)",
+                        conn->srv->cfg.max_queue_bytes);
+
+    vh_rpc_conn_close_now(conn, why);
+}
+
 void vh_rpc_conn_queue(VhRpcConn *conn, GByteArray *pkt)
 {
     bool schedule = false;
@@ -148,6 +158,14 @@ void vh_rpc_conn_queue(VhRpcConn *conn, GByteArray *pkt)
     if (conn->closed || conn->closing) {
         g_mutex_unlock(&conn->lock);
         g_byte_array_unref(pkt);
+        return;
+    }
+    if (conn->out_bytes + pkt->len > conn->srv->cfg.max_queue_bytes) {
+        /* nothing more is queued; the main thread drops the client */
+        conn->closing = true;
+        g_mutex_unlock(&conn->lock);
+        g_byte_array_unref(pkt);
+        vh_rpc_conn_invoke(conn, overflow_cb);
         return;
     }
     conn->out_bytes += pkt->len;
@@ -837,6 +855,9 @@ VhRpcServer *vh_rpc_server_new(const VhRpcServerConfig *cfg, GMainContext *ctx)
     VhRpcServer *srv = g_new0(VhRpcServer, 1);
 
     srv->cfg = *cfg;
+    if (!srv->cfg.max_queue_bytes) {
+        srv->cfg.max_queue_bytes = VH_RPC_QUEUE_MAX_DEFAULT;
+    }
     srv->ctx = g_main_context_ref(ctx ? ctx : g_main_context_default());
     srv->pool =
         g_thread_pool_new(worker, srv, MAX(cfg->max_workers, 1), FALSE, NULL);

@@ -722,6 +722,48 @@ static void test_event(void)
     fixture_stop();
 }
 
+/* A client that does not read while events pile up is dropped. */
+static void test_queue_limit(void)
+{
+    VhRpcServerConfig cfg = {.max_workers = 2, .max_queue_bytes = 256 * 1024};
+    fixture_start(&cfg);
+    VhRpcConn *conn;
+    int fd = connect_client_full(false, &conn);
+    call(fd, P_OPEN, 1, NULL);
+    expect_ok(fd, 1);
+    vh_rpc_conn_ref(conn);
+
+    g_autoptr(GByteArray) body = g_byte_array_new();
+    g_byte_array_set_size(body, 32 * 1024);
+    memset(body->data, 0, body->len);
+    guint sent = 0;
+    for (int i = 0;
+         i < 2000 && vh_rpc_conn_send_message(conn, PROG, VERS, 107, body);
+         i++) {
+        sent++;
+        g_usleep(500);
+    }
+    g_assert_cmpuint(sent, <, 2000);
+    for (int i = 0; i < 200 && !vh_rpc_conn_is_closed(conn); i++) {
+        g_usleep(10000);
+    }
+    g_assert_true(vh_rpc_conn_is_closed(conn));
+    /* what was written before the drop arrives, then EOF */
+    guint got = 0;
+    for (;;) {
+        VhRpcHeader h;
+        g_autoptr(GByteArray) b = NULL;
+        if (!read_packet(fd, &h, &b)) {
+            break;
+        }
+        got++;
+    }
+    g_assert_cmpuint(got, <, sent);
+    vh_rpc_conn_unref(conn);
+    close(fd);
+    fixture_stop();
+}
+
 static void read_stream(int fd, guint32 serial, guint32 status,
                         const char *data)
 {
@@ -858,6 +900,7 @@ int main(int argc, char **argv)
     g_test_add_func("/rpc/server/max-clients", test_max_clients);
     g_test_add_func("/rpc/server/concurrency", test_concurrency);
     g_test_add_func("/rpc/server/event", test_event);
+    g_test_add_func("/rpc/server/queue-limit", test_queue_limit);
     g_test_add_func("/rpc/server/stream", test_stream);
     g_test_add_func("/rpc/server/stream-backpressure",
                     test_stream_backpressure);

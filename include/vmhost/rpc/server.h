@@ -78,6 +78,8 @@ typedef struct {
     guint keepalive_count;       /* unanswered pings before the drop */
     guint idle_timeout_ms; /* a client that sends no packet in this time is
                               dropped; 0: never */
+    gsize max_queue_bytes; /* a client whose unsent output grows past this
+                              (it does not read) is dropped; 0: 64 MiB */
 } VhRpcServerConfig;
 
 typedef struct {
