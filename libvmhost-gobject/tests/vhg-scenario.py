@@ -57,8 +57,9 @@ def expect_error(code, func, *args):
     try:
         func(*args)
     except GLib.Error as e:
-        if not e.matches(V.error_quark(), code):
-            fail("expected error %d, got %s %d: %s" % (int(code), e.domain, e.code, e.message))
+        codes = code if isinstance(code, tuple) else (code,)
+        if not any(e.matches(V.error_quark(), c) for c in codes):
+            fail("expected error %s, got %s %d: %s" % (code, e.domain, e.code, e.message))
         return e
     fail("%s succeeded; expected error %d" % (func.__name__, int(code)))
 
@@ -181,8 +182,11 @@ def main():
         fail("after resume: %r" % dom.props.state)
     step("suspend_async / resume_async: 'suspended' and 'resumed' on the main loop")
 
-    expect_error(V.Error.OPERATION_INVALID, dom.start, 0, None)
-    step("start of a running domain: OPERATION_INVALID")
+    # libvirt's test driver says INTERNAL_ERROR where its qemu driver (and
+    # vmhostd) say OPERATION_INVALID
+    want = V.Error.OPERATION_INVALID if driver == "vmhost" else V.Error.INTERNAL_ERROR
+    e = expect_error(want, dom.start, 0, None)
+    step("start of a running domain: error %d (%s)" % (e.code, e.message))
 
     if not dom.stop(0, None):
         fail("stop")

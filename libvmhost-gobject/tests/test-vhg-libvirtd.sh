@@ -1,0 +1,79 @@
+#!/bin/sh
+# libvmhost-gobject against Debian's libvirtd (TAP): the library talks to any
+# server of the protocol. libvirtd 9.0 runs its built-in test driver with a
+# private config on loopback (TLS, certificates in libvirt's layout from
+# vmhost-pki) and a UNIX socket in $work, unprivileged (as nobody through
+# setpriv when we are root), with private HOME/XDG dirs; the Python
+# scenario (list, info, XML, define, lifecycle with signals, undefine,
+# errors) runs over test+tls:// and test+unix://. libvirtd is stopped and
+# reaped; its files go with $work.
+set -u
+. "${VMHOST_TOP_SRCDIR:?}/tests/programs/testlib.sh"
+tl_start vhg-libvirtd
+here="$VMHOST_TOP_SRCDIR/libvmhost-gobject/tests"
+log_files="libvirtd.err tls.out unix.out"
+log_lines=30
+
+for prog in /usr/sbin/libvirtd setpriv /usr/bin/python3; do
+    command -v "$prog" >/dev/null 2>&1 || {
+        echo "1..0 # SKIP $prog is not installed (Debian: libvirt-daemon)"
+        exit 0
+    }
+done
+echo "1..4"
+
+d="$work/lv"
+mkdir -p "$d/home" "$d/run"
+pki="$d/pki"
+{
+    "$pki_tool" init-ca "$pki" --layout libvirt --cn "vhg test CA" &&
+        "$pki_tool" issue server "$pki" --layout libvirt --hostname localhost --ip 127.0.0.1 &&
+        "$pki_tool" issue client "$pki" --layout libvirt --dn "C=GB,O=vmhost,CN=vhg"
+} >"$work/pki.out" 2>&1 || { echo "Bail out! vmhost-pki failed"; exit 1; }
+
+port=$(free_port)
+cat >"$d/libvirtd.conf" <<EOC
+listen_tls = 1
+listen_tcp = 0
+tls_port = "$port"
+listen_addr = "127.0.0.1"
+unix_sock_dir = "$d/run"
+key_file = "$pki/libvirt/private/serverkey.pem"
+cert_file = "$pki/libvirt/servercert.pem"
+ca_file = "$pki/CA/cacert.pem"
+auth_tls = "none"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+tls_allowed_dn_list = ["C=GB,O=vmhost,CN=vhg"]
+EOC
+penv="env HOME=$d/home XDG_CONFIG_HOME=$d/home/.config XDG_CACHE_HOME=$d/home/.cache XDG_RUNTIME_DIR=$d/run XDG_DATA_HOME=$d/home/.local/share"
+if [ "$(id -u)" -eq 0 ]; then
+    chmod 0711 "$work"
+    chown -R nobody:nogroup "$d"
+    as_user="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+else
+    as_user=""
+fi
+bg libvirtd $penv $as_user /usr/sbin/libvirtd --listen -f "$d/libvirtd.conf"
+lvd=$last
+wait_until '[ -S "$d/run/libvirt-sock" ]' 400
+check "libvirtd (test driver, unprivileged, loopback TLS on $port) starts" \
+    'kill -0 "$lvd" 2>/dev/null && [ -S "$d/run/libvirt-sock" ]'
+
+# The client keeps its own HOME: nothing is written to the real one.
+export HOME="$work/home"
+mkdir -p "$HOME"
+timeout 120 /usr/bin/python3 "$here/vhg-scenario.py" \
+    "test+tls://localhost:$port/default?pkipath=$pki/pkipath" test >"$work/tls.out" 2>&1
+rc=$?
+check "Python scenario over test+tls:// (list, info, XML, define, lifecycle signals, undefine, errors)" \
+    '[ $rc -eq 0 ] && grep -q PASS "$work/tls.out"'
+
+timeout 120 /usr/bin/python3 "$here/vhg-scenario.py" \
+    "test+unix:///default?socket=$d/run/libvirt-sock" test >"$work/unix.out" 2>&1
+rc=$?
+check "Python scenario over test+unix:// with ?socket=" '[ $rc -eq 0 ] && grep -q PASS "$work/unix.out"'
+
+stop "$lvd"
+rc=$?
+check "libvirtd stops on SIGTERM" '[ $rc -eq 0 ]'
