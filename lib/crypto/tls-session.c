@@ -331,6 +331,21 @@ static bool check_validity_times(const gnutls_datum_t *certs, unsigned n,
     return true;
 }
 
+/*
+ * A server's authz check of the identity it authenticated: the subject DN
+ * of a verified certificate, or a PSK username. Credentials that
+ * authenticate nobody (anonymous, x509 with verify-peer=off) never get
+ * here; VhTlsAccept, the path of every listener, denies their clients
+ * when an authz object is set (tls-accept.h).
+ */
+static bool check_authz(VhTlsSession *sess, GError **errp)
+{
+    if (sess->endpoint != VH_TLS_CREDS_ENDPOINT_SERVER || !sess->authzid) {
+        return true;
+    }
+    return vh_authz_is_allowed_by_id(sess->authzid, sess->peer_name, errp);
+}
+
 /* Hostname (client) or authz (server) for the leaf @crt. */
 static bool check_peer_identity(VhTlsSession *sess, gnutls_x509_crt_t crt,
                                 GError **errp)
@@ -353,10 +368,7 @@ static bool check_peer_identity(VhTlsSession *sess, gnutls_x509_crt_t crt,
         sess->hostname_check = VH_TLS_HOSTNAME_MATCH;
         return true;
     }
-    if (sess->authzid) {
-        return vh_authz_is_allowed_by_id(sess->authzid, sess->peer_name, errp);
-    }
-    return true;
+    return check_authz(sess, errp);
 }
 
 static gnutls_x509_crt_t leaf_cert(const gnutls_datum_t *certs, GError **errp)
@@ -443,10 +455,7 @@ static bool check_psk_peer(VhTlsSession *sess, GError **errp)
         return false;
     }
     sess->peer_name = g_strdup(user);
-    if (sess->authzid) {
-        return vh_authz_is_allowed_by_id(sess->authzid, user, errp);
-    }
-    return true;
+    return check_authz(sess, errp);
 }
 
 static bool check_peer(VhTlsSession *sess, GError **errp)

@@ -30,8 +30,7 @@ struct _VhChannelTls {
     VhChannel *master;
     VhTlsSession *session;
     GError *transport_error; /* the master's last hard error */
-    bool read_shut;
-    bool write_shut;
+    bool write_shut;         /* close-notify sent (the owner's thread only) */
     bool handshaking; /* an async handshake is running */
 
     char *rbuf; /* read-ahead ciphertext: rbuf[rpos, rlen) is unread */
@@ -186,6 +185,15 @@ VhChannelTls *vh_channel_tls_new_client(VhChannel *master, VhTlsCreds *creds,
 {
     return channel_tls_new(master, creds, hostname, NULL,
                            VH_TLS_CREDS_ENDPOINT_CLIENT, errp);
+}
+
+/*
+ * The session's would-block, in the channel's terms. The two sentinels
+ * happen to share a value today; nothing here relies on it.
+ */
+static gssize from_session(gssize n)
+{
+    return n == VH_TLS_SESSION_ERR_BLOCK ? VH_CHANNEL_ERR_BLOCK : n;
 }
 
 /* One handshake step; on failure *errp is set (with the transport's why). */
@@ -397,10 +405,7 @@ static gssize tls_readv(VhChannel *ioc, const struct iovec *iov, size_t niov,
     if (!check_handshake(tls, errp)) {
         return -1;
     }
-    if (tls->read_shut) {
-        return 0;
-    }
-    n = vh_tls_session_readv(tls->session, iov, niov, errp);
+    n = from_session(vh_tls_session_readv(tls->session, iov, niov, errp));
     if (n == -1) {
         adopt_transport_error(tls, errp);
         g_prefix_error(errp, "%s: ", vh_channel_get_name(ioc));
@@ -424,7 +429,7 @@ static gssize tls_writev(VhChannel *ioc, const struct iovec *iov, size_t niov,
         return -1;
     }
     tls->batching = vh_channel_get_blocking(tls->master);
-    n = vh_tls_session_writev(tls->session, iov, niov, errp);
+    n = from_session(vh_tls_session_writev(tls->session, iov, niov, errp));
     tls->batching = false;
     if (!flush_batch(tls) && n >= 0) {
         g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "TLS write failed");
@@ -507,6 +512,21 @@ static bool send_bye(VhChannelTls *tls, guint timeout_ms, GError **errp)
     }
 }
 
+bool vh_channel_tls_bye(VhChannelTls *tls, GError **errp)
+{
+    g_return_val_if_fail(VH_IS_CHANNEL_TLS(tls), false);
+
+    if (tls->write_shut) {
+        return true;
+    }
+    if (!send_bye(tls, G_MAXUINT, errp)) {
+        g_prefix_error(errp, "%s: ", vh_channel_get_name(VH_CHANNEL(tls)));
+        return false;
+    }
+    tls->write_shut = true;
+    return true;
+}
+
 static bool tls_close(VhChannel *ioc, GError **errp)
 {
     VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
@@ -522,26 +542,25 @@ static bool tls_close(VhChannel *ioc, GError **errp)
     return vh_channel_close(tls->master, errp);
 }
 
+/*
+ * A half-close (WRITE alone) is the writer ending its stream: in TLS that
+ * is close-notify (RFC 8446 section 6.1), so it says bye first. Anything
+ * with READ in it cuts the transport and nothing else: it touches no
+ * session state, so any thread may call it to unblock the one doing I/O,
+ * and the peer sees a truncation, never a clean end.
+ */
 static bool tls_shutdown(VhChannel *ioc, VhChannelShutdown how, GError **errp)
 {
     VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
-    bool master_shutdown =
-        vh_channel_has_feature(tls->master, VH_CHANNEL_FEATURE_SHUTDOWN);
 
-    if ((how & VH_CHANNEL_SHUTDOWN_WRITE) && !tls->write_shut) {
-        if (!send_bye(tls, G_MAXUINT, errp)) {
-            g_prefix_error(errp, "%s: ", vh_channel_get_name(ioc));
-            return false;
-        }
-        tls->write_shut = true;
+    if (how == VH_CHANNEL_SHUTDOWN_WRITE &&
+        !vh_channel_tls_bye(tls, errp)) {
+        return false;
     }
-    if (how & VH_CHANNEL_SHUTDOWN_READ) {
-        tls->read_shut = true;
+    if (!vh_channel_has_feature(tls->master, VH_CHANNEL_FEATURE_SHUTDOWN)) {
+        return true;
     }
-    if (master_shutdown) {
-        return vh_channel_shutdown(tls->master, how, errp);
-    }
-    return true;
+    return vh_channel_shutdown(tls->master, how, errp);
 }
 
 static bool tls_set_blocking(VhChannel *ioc, bool enabled, GError **errp)
@@ -581,7 +600,7 @@ static GIOCondition tls_source_pending(TlsSource *src)
      * GnuTLS consumes all read-ahead ciphertext before it reports
      * would-block, so unread ciphertext means a read makes progress.
      */
-    if ((src->cond & G_IO_IN) && !tls->read_shut &&
+    if ((src->cond & G_IO_IN) &&
         vh_tls_session_is_handshake_complete(tls->session) &&
         (vh_tls_session_check_pending(tls->session) > 0 ||
          tls->rpos < tls->rlen)) {

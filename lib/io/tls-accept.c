@@ -10,6 +10,8 @@
  */
 #include "vmhost/io/tls-accept.h"
 
+#include "vmhost/crypto/tls-creds-psk.h"
+#include "vmhost/crypto/tls-creds-x509.h"
 #include "vmhost/util/error.h"
 
 struct VhTlsAccept {
@@ -61,6 +63,48 @@ static void accept_unref(VhTlsAccept *a)
     g_atomic_rc_box_release_full(a, (GDestroyNotify)accept_clear);
 }
 
+/*
+ * Whether the session authenticates a client's identity, the one authz
+ * judges: a verified certificate's DN, or a PSK username.
+ */
+static bool authenticates_clients(VhTlsCreds *creds)
+{
+    if (VH_IS_TLS_CREDS_X509(creds)) {
+        return vh_tls_creds_get_verify_peer(creds);
+    }
+    return VH_IS_TLS_CREDS_PSK(creds);
+}
+
+static const char *no_identity_why(VhTlsCreds *creds)
+{
+    return VH_IS_TLS_CREDS_X509(creds)
+               ? "the credentials have verify-peer=off, so no client "
+                 "certificate is verified"
+               : "anonymous credentials give a client no identity";
+}
+
+/*
+ * The one authz rule of every TLS listener. With an authz object, the
+ * session has already checked the identity it authenticated (tls-session.h);
+ * credentials that authenticate nobody leave nothing to check, and such a
+ * client is denied rather than waved through. The peer gets the same
+ * access_denied alert as a session's own refusal.
+ */
+static bool check_identity(VhTlsAccept *a, Hs *hs, GError **errp)
+{
+    if (!a->authzid || authenticates_clients(a->creds)) {
+        return true;
+    }
+    (void)gnutls_alert_send(
+        vh_tls_session_get_gnutls(vh_channel_tls_get_session(hs->tls)),
+        GNUTLS_AL_FATAL, GNUTLS_A_ACCESS_DENIED);
+    g_set_error(errp, VH_ERROR, VH_ERROR_AUTHZ_DENIED,
+                "%s: tls-authz '%s' refused a client without an identity: %s",
+                vh_channel_get_name(VH_CHANNEL(hs->tls)), a->authzid,
+                no_identity_why(a->creds));
+    return false;
+}
+
 VhTlsAccept *vh_tls_accept_new(const VhTlsAcceptOptions *o, VhTlsAcceptFunc cb,
                                gpointer opaque, GDestroyNotify destroy)
 {
@@ -81,6 +125,10 @@ VhTlsAccept *vh_tls_accept_new(const VhTlsAcceptOptions *o, VhTlsAcceptFunc cb,
     a->destroy = destroy;
     g_mutex_init(&a->lock);
     a->pending = g_ptr_array_new();
+    if (a->authzid && !authenticates_clients(a->creds)) {
+        g_warning("%s: tls-authz '%s' will deny every client: %s",
+                  a->what, a->authzid, no_identity_why(a->creds));
+    }
     return a;
 }
 
@@ -102,7 +150,8 @@ static void hs_done(GObject *src, GAsyncResult *res, gpointer opaque)
     Hs *hs = opaque;
     VhTlsAccept *a = hs->a;
     g_autoptr(GError) err = NULL;
-    bool ok = vh_channel_tls_handshake_finish(hs->tls, res, &err);
+    bool ok = vh_channel_tls_handshake_finish(hs->tls, res, &err) &&
+              check_identity(a, hs, &err);
 
     (void)src;
     g_mutex_lock(&a->lock);
@@ -202,16 +251,16 @@ guint vh_tls_accept_get_pending(VhTlsAccept *a)
 }
 
 /*
- * Marks every pending handshake aborted, shuts its socket down (which also
- * ends a handshake whose context no longer runs) and cancels it: its
- * completion then only closes and frees. Under the lock, so that no
- * completion frees one meanwhile.
+ * Marks every pending handshake aborted, shuts its transport down (which
+ * also ends a handshake whose context no longer runs; the TLS channel's
+ * shutdown touches no session state, so this is safe from any thread) and
+ * cancels it: its completion then only closes and frees. Under the lock,
+ * so that no completion frees one meanwhile.
  */
 static void abort_locked(VhTlsAccept *a)
 {
     for (guint i = 0; i < a->pending->len; i++) {
         Hs *hs = g_ptr_array_index(a->pending, i);
-        VhChannel *raw = vh_channel_tls_get_master(hs->tls);
         g_autoptr(GError) err = NULL;
 
         if (hs->aborted) {
@@ -221,10 +270,10 @@ static void abort_locked(VhTlsAccept *a)
         g_debug("%s: closing the connection from %s in its TLS handshake: "
                 "the listener is closed",
                 a->what, hs->peer);
-        if (vh_channel_has_feature(raw, VH_CHANNEL_FEATURE_SHUTDOWN) &&
-            !vh_channel_shutdown(raw, VH_CHANNEL_SHUTDOWN_BOTH, &err)) {
-            g_debug("%s: cutting %s: %s", a->what, vh_channel_get_name(raw),
-                    err->message);
+        if (!vh_channel_shutdown(VH_CHANNEL(hs->tls), VH_CHANNEL_SHUTDOWN_BOTH,
+                                 &err)) {
+            g_debug("%s: cutting %s: %s", a->what,
+                    vh_channel_get_name(VH_CHANNEL(hs->tls)), err->message);
         }
         g_cancellable_cancel(hs->cancel);
     }

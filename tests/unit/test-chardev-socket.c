@@ -516,6 +516,31 @@ static void test_tls_verify_peer_off(void)
     fe_clear(&sfe);
 }
 
+/*
+ * Anonymous TLS has no client identity: it connects without tls-authz and
+ * is denied with one (the rule of every TLS server, migration's too).
+ */
+static void test_tls_anon_authz(void)
+{
+    Fe sfe = {0}, cfe = {0}, dfe = {0};
+
+    new_server("s-anon", "tls-anon-srv", NULL, &sfe);
+    new_client("c-anon", port_of(sfe.chr), "tls-anon-cli", &cfe);
+    talk(&sfe, &cfe);
+    fe_clear(&cfe);
+    fe_clear(&sfe);
+
+    new_server("s-anon-authz", "tls-anon-srv", "authz-a", &sfe);
+    new_client("c-anon-authz", port_of(sfe.chr), "tls-anon-cli", &dfe);
+    VH_TEST_WAIT_UNTIL(vh_chardev_get_last_error(sfe.chr, NULL) != NULL);
+    g_test_message("server: %s", last_error(sfe.chr));
+    g_assert_nonnull(strstr(last_error(sfe.chr), "without an identity"));
+    g_assert_nonnull(strstr(last_error(sfe.chr), "authz-a"));
+    g_assert_cmpint(sfe.opened, ==, 0);
+    fe_clear(&dfe);
+    fe_clear(&sfe);
+}
+
 /* ---- reconnect, stalls, floods ---- */
 
 static void test_reconnect(void)
@@ -798,6 +823,10 @@ static void setup_pki(void)
     add_object("tls-cli-nocert",
                tls_test_creds_x509(cn, VH_TLS_CREDS_ENDPOINT_CLIENT, true, NULL,
                                    true));
+    add_object("tls-anon-srv",
+               tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_SERVER, NULL));
+    add_object("tls-anon-cli",
+               tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_CLIENT, NULL));
     add_object("authz-a", vh_authz_simple_new(DN_CLIENT_A));
     vh_authz_list_append_rule(list, DN_CLIENT_A, VH_AUTHZ_LIST_POLICY_ALLOW,
                               VH_AUTHZ_LIST_FORMAT_EXACT);
@@ -829,6 +858,7 @@ int main(int argc, char **argv)
                     test_tls_hostname_mismatch);
     g_test_add_func("/chardev/socket/tls/authz-simple", test_tls_authz);
     g_test_add_func("/chardev/socket/tls/authz-list", test_tls_authz_list);
+    g_test_add_func("/chardev/socket/tls/anon-authz", test_tls_anon_authz);
     g_test_add_func("/chardev/socket/tls/verify-peer-off",
                     test_tls_verify_peer_off);
     g_test_add_func("/chardev/socket/tls/reconnect", test_reconnect);

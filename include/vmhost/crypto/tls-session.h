@@ -6,7 +6,9 @@
  *
  *     g_autoptr(VhTlsSession) sess = vh_tls_session_new(
  *         creds, "host1.example.org", NULL, VH_TLS_CREDS_ENDPOINT_CLIENT,
- * errp); vh_tls_session_set_callbacks(sess, my_push, my_pull, conn); for (;;) {
+ *         errp);
+ *     vh_tls_session_set_callbacks(sess, my_push, my_pull, conn);
+ *     for (;;) {
  *         switch (vh_tls_session_handshake(sess, errp)) {
  *         case VH_TLS_HANDSHAKE_COMPLETE:  goto done;
  *         case VH_TLS_HANDSHAKE_NEEDS_READ:  wait_readable(conn); break;
@@ -20,12 +22,15 @@
  * EWOULDBLOCK, EINTR) means "would block, call again later".
  *
  * Peer checks (run when the handshake completes; QEMU's rules, see
- * shared/design/compat-qemu.md): with x509 credentials whose verify-peer is
+ * docs/compat-qemu.md): with x509 credentials whose verify-peer is
  * on, the peer must present a certificate that GnuTLS verifies against the
  * CA list (and CRL), every certificate it sent must be within its validity
  * times, a client checks the server's certificate against @hostname and a
  * server passes the client's subject DN to the authz object @authzid. With
  * PSK credentials a server passes the client's PSK username to @authzid.
+ * Anonymous credentials and x509 ones with verify-peer=off authenticate
+ * nobody, so a session runs no authz check with them (QEMU's rule); the
+ * listeners' path, VhTlsAccept, denies their clients when authz is set.
  * Failures are VH_ERROR_TLS_PEER (or VH_ERROR_AUTHZ_DENIED) and name the
  * peer's DN and the reason.
  *
@@ -42,7 +47,10 @@
 
 G_BEGIN_DECLS
 
-/* Would block; the same value as VH_CHANNEL_ERR_BLOCK. No error is set. */
+/*
+ * Would block; no error is set. A session is no channel: VhChannelTls
+ * translates this into VH_CHANNEL_ERR_BLOCK.
+ */
 #define VH_TLS_SESSION_ERR_BLOCK (-2)
 
 typedef enum {

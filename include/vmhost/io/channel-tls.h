@@ -8,8 +8,9 @@
  *     }
  *     g_print("%s %s peer %s\n", vh_channel_tls_get_protocol(tls),
  *             vh_channel_tls_get_cipher(tls),
- * vh_channel_tls_get_peer_name(tls)); vh_channel_write_all(VH_CHANNEL(tls),
- * buf, len, errp);
+ *             vh_channel_tls_get_peer_name(tls));
+ *     vh_channel_write_all(VH_CHANNEL(tls), buf, len, errp);
+ *     vh_channel_tls_bye(tls, errp);     // close-notify: a clean end
  *
  * On a non-blocking master, run the handshake from a GMainContext with
  * vh_channel_tls_handshake(): it is driven by watches on the master in the
@@ -22,10 +23,16 @@
  * on a blocking master the records of one write leave in 256 KiB batches,
  * and ciphertext is always read ahead in 256 KiB pieces (so a read watch
  * also fires while read-ahead ciphertext is waiting).
- * shutdown(WRITE) and close send close-notify (close: best effort; on a
- * non-blocking master whose socket is full it waits at most 2 s for room,
- * then closes anyway). set_blocking, set_cork and set_delay act on the
- * master. File descriptors never pass over TLS.
+ * Ending the stream and cutting the transport are separate (as in QEMU):
+ * vh_channel_tls_bye() sends close-notify, the clean end the peer reads as
+ * EOF; shutdown(READ) or shutdown(BOTH) only shuts the master down, touches
+ * no session state and may therefore be called from any thread to abort
+ * the I/O of another (the peer then sees a truncation, never a clean end).
+ * shutdown(WRITE) alone is a half-close and so is bye, then the master's
+ * shutdown(WRITE). close says bye too (best effort; on a non-blocking
+ * master whose socket is full it waits at most 2 s for room, then closes
+ * anyway). set_blocking, set_cork and set_delay act on the master. File
+ * descriptors never pass over TLS.
  *
  * Watches (create_watch) wrap the master's watch and also fire for G_IO_IN
  * when GnuTLS already holds decrypted data, which the master's fd cannot
@@ -76,6 +83,16 @@ bool vh_channel_tls_handshake_finish(VhChannelTls *tls, GAsyncResult *result,
  */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_channel_tls_handshake_sync(VhChannelTls *tls, GError **errp);
+
+/*
+ * Send close-notify: our side of the stream ends and the peer reads a clean
+ * EOF. Waits for room on the master for as long as it takes (a non-blocking
+ * one with vh_channel_wait()). Called again, it does nothing. From the
+ * thread that does the channel's I/O; to abort that I/O from elsewhere, use
+ * vh_channel_shutdown(BOTH).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_channel_tls_bye(VhChannelTls *tls, GError **errp);
 
 /* Borrowed. */
 VhTlsSession *vh_channel_tls_get_session(VhChannelTls *tls);

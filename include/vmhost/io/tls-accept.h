@@ -49,7 +49,15 @@ typedef struct VhTlsAccept VhTlsAccept;
 
 typedef struct {
     VhTlsCreds *creds;   /* server credentials (required) */
-    const char *authzid; /* an authz object for the peer's identity, or NULL */
+    /*
+     * An authz object for the peer's identity, or NULL. The one authz rule
+     * of every TLS listener: the identity the session authenticated (a
+     * verified certificate's DN, a PSK username) must be allowed by it
+     * (checked when the handshake completes, tls-session.h), and a client
+     * without one is denied: with anonymous credentials, or x509 ones with
+     * verify-peer=off, every client (vh_tls_accept_new() warns).
+     */
+    const char *authzid;
     const char *what;    /* for messages: "chardev s0", "migration on ..." */
     guint timeout_ms;    /* per handshake; 0: none */
     guint max_pending;   /* 0: VH_TLS_ACCEPT_MAX_PENDING */
