@@ -80,10 +80,12 @@ struct VhMigration {
 
 /* Under no lock: set the status (and error), notify on the main context. */
 void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error);
-/* The channel to shut down to unblock I/O on @ch (its TLS master). */
-VhChannel *vh_mig_raw_channel(VhChannel *ch);
+/* Cut @ch's transport to unblock its I/O; from any thread. */
 void vh_mig_shutdown_quietly(VhChannel *ch);
-/* Look up tls-creds / tls-authz objects from the parameters. */
+/*
+ * Look up tls-creds / tls-authz objects from the parameters; authzid is
+ * a copy that vh_mig_tls_clear() frees.
+ */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_tls_from_params(const VhMigParams *p, VhTlsCredsEndpoint endpoint,
                             VhMigTls *tls, GError **errp);

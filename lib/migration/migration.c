@@ -428,23 +428,14 @@ bool vh_migration_set_capability(VhMigration *mig, const char *name, bool state,
 
 /* ---- helpers for source and target ---- */
 
-VhChannel *vh_mig_raw_channel(VhChannel *ch)
-{
-    while (VH_IS_CHANNEL_TLS(ch)) {
-        ch = vh_channel_tls_get_master(VH_CHANNEL_TLS(ch));
-    }
-    return ch;
-}
-
+/* From any thread: a TLS channel's shutdown(BOTH) only cuts its socket. */
 void vh_mig_shutdown_quietly(VhChannel *ch)
 {
-    VhChannel *raw = vh_mig_raw_channel(ch);
-
-    if (vh_channel_has_feature(raw, VH_CHANNEL_FEATURE_SHUTDOWN) &&
-        !vh_channel_is_closed(raw)) {
+    if (vh_channel_has_feature(ch, VH_CHANNEL_FEATURE_SHUTDOWN) &&
+        !vh_channel_is_closed(ch)) {
         g_autoptr(GError) err = NULL;
 
-        if (!vh_channel_shutdown(raw, VH_CHANNEL_SHUTDOWN_BOTH, &err)) {
+        if (!vh_channel_shutdown(ch, VH_CHANNEL_SHUTDOWN_BOTH, &err)) {
             g_debug("migration: shutdown: %s", err->message);
         }
     }
@@ -483,12 +474,18 @@ bool vh_mig_tls_from_params(const VhMigParams *p, VhTlsCredsEndpoint endpoint,
         tls->hostname = p->tls_hostname;
     }
     if (p->tls_authz && *p->tls_authz) {
-        tls->authz = vh_object_lookup_typed(p->tls_authz, VH_TYPE_AUTHZ, errp);
-        if (!tls->authz) {
+        /*
+         * Checked now for an early error; the handshakes look the object up
+         * again by id, as every TLS listener does (tls-accept.h).
+         */
+        g_autoptr(VhAuthz) authz =
+            vh_object_lookup_typed(p->tls_authz, VH_TYPE_AUTHZ, errp);
+        if (!authz) {
             g_prefix_error(errp, "Parameter 'tls-authz': ");
             vh_mig_tls_clear(tls);
             return false;
         }
+        tls->authzid = g_strdup(p->tls_authz); /* vh_mig_tls_clear() */
     }
     return true;
 }
@@ -496,8 +493,9 @@ bool vh_mig_tls_from_params(const VhMigParams *p, VhTlsCredsEndpoint endpoint,
 void vh_mig_tls_clear(VhMigTls *tls)
 {
     g_clear_object(&tls->creds);
-    g_clear_object(&tls->authz);
     tls->hostname = NULL;
+    g_free((char *)tls->authzid);
+    tls->authzid = NULL;
 }
 
 /* ---- source: start and cancel ---- */

@@ -5,7 +5,7 @@
  * the server TLS handshakes (VhTlsAccept, the accept path the TLS chardev
  * server uses too: concurrent, each with VH_MIG_HANDSHAKE_TIMEOUT_MS on
  * tcp: and unix:, at most VH_MIG_MAX_PENDING_HANDSHAKES at once, more
- * refused), tls-authz, and the callback. The state the callbacks need lives
+ * refused; tls-authz is checked there too), and the callback. The state the callbacks need lives
  * in a reference-counted Core that the acceptor holds, so freeing the
  * listener only has to mark it closed and free the acceptor, which cuts the
  * handshakes still running.
@@ -25,7 +25,6 @@
 #include "vmhost/util/error.h"
 
 typedef struct {
-    VhAuthz *authz;
     GMainContext *ctx;
     VhMigAcceptFunc cb;
     void *opaque;
@@ -46,7 +45,6 @@ struct VhMigListener {
 
 static void core_clear(Core *core)
 {
-    g_clear_object(&core->authz);
     g_clear_pointer(&core->ctx, g_main_context_unref);
     g_free(core->where);
 }
@@ -73,7 +71,7 @@ static void deliver(Core *core, VhChannel *ch, const GError *err)
     core->cb(ch, err, core->opaque);
 }
 
-/* A handshake ended: tls-authz, then the channel goes blocking. */
+/* A handshake (tls-authz included) ended: the channel goes blocking. */
 static void on_tls_accepted(VhChannelTls *tls, const char *peer,
                             const GError *err, gpointer opaque)
 {
@@ -84,8 +82,7 @@ static void on_tls_accepted(VhChannelTls *tls, const char *peer,
         deliver(core, NULL, err);
         return;
     }
-    if (!vh_mig_tls_authorize(tls, core->authz, &why) ||
-        !vh_channel_set_blocking(VH_CHANNEL(tls), true, &why)) {
+    if (!vh_channel_set_blocking(VH_CHANNEL(tls), true, &why)) {
         g_prefix_error(&why, "migration connection from %s: ", peer);
         vh_channel_close(VH_CHANNEL(tls), NULL);
         g_object_unref(tls);
@@ -261,17 +258,13 @@ static void uri_copy(VhMigUri *dst, const VhMigUri *src)
     dst->offset = src->offset;
 }
 
-static Core *core_new(const VhMigTls *tls, GMainContext *ctx,
-                      VhMigAcceptFunc cb, void *opaque)
+static Core *core_new(GMainContext *ctx, VhMigAcceptFunc cb, void *opaque)
 {
     Core *core = g_atomic_rc_box_new0(Core);
 
     core->ctx = g_main_context_ref(ctx ? ctx : g_main_context_default());
     core->cb = cb;
     core->opaque = opaque;
-    if (tls && tls->creds) {
-        core->authz = tls->authz ? g_object_ref(tls->authz) : NULL;
-    }
     return core;
 }
 
@@ -286,6 +279,7 @@ static void core_start_tls(Core *core, const VhMigTls *tls, const VhMigUri *u,
     g_autofree char *what = g_strdup_printf("migration on %s", where);
     VhTlsAcceptOptions o = {
         .creds = tls->creds,
+        .authzid = tls->authzid,
         .what = what,
         .timeout_ms = !vh_mig_uri_supports_multiple(u) ? 0
                       : tls->handshake_timeout_ms ? tls->handshake_timeout_ms
@@ -311,7 +305,7 @@ VhMigListener *vh_mig_listen(const VhMigUri *u, const VhMigTls *tls,
     g_autoptr(VhMigListener) l = g_new0(VhMigListener, 1);
     uri_copy(&l->uri, u);
     l->text = uri_text(u);
-    l->core = core_new(tls, ctx, cb, opaque);
+    l->core = core_new(ctx, cb, opaque);
     l->core->where = g_strdup(l->text);
     if (!vh_mig_uri_supports_multiple(u)) {
         if (tls && tls->creds) {

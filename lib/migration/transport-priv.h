@@ -23,13 +23,6 @@ VhChannel *vh_mig_open_fd(const VhMigUri *u, VhMigFdLookup fdl,
 G_GNUC_WARN_UNUSED_RESULT
 VhChannel *vh_mig_open_exec(const VhMigUri *u, GError **errp);
 
-/*
- * Server side, after the handshake: apply @authz to the peer's identity
- * (x509 subject DN, or PSK username). NULL @authz allows everyone.
- */
-G_GNUC_WARN_UNUSED_RESULT
-bool vh_mig_tls_authorize(VhChannelTls *tls, VhAuthz *authz, GError **errp);
-
 /* A G_IO_ERROR from @err: "<fmt>: <strerror>". */
 void vh_mig_set_errno(GError **errp, int err, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);

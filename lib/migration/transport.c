@@ -112,26 +112,6 @@ VhChannel *vh_mig_open_exec(const VhMigUri *u, GError **errp)
     return VH_CHANNEL(cmd);
 }
 
-bool vh_mig_tls_authorize(VhChannelTls *tls, VhAuthz *authz, GError **errp)
-{
-    if (!authz) {
-        return true;
-    }
-    const char *identity = vh_channel_tls_get_peer_name(tls);
-    if (!identity) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_AUTHZ_DENIED,
-                    "tls-authz '%s' refused a migration client without an "
-                    "identity (no certificate and no PSK username)",
-                    vh_authz_get_id(authz));
-        return false;
-    }
-    if (!vh_authz_is_allowed(authz, identity, errp)) {
-        g_prefix_error(errp, "migration client refused by tls-authz: ");
-        return false;
-    }
-    return true;
-}
-
 /* A result slot for one async step run to completion on a private context. */
 typedef struct {
     GAsyncResult *res;

@@ -4,6 +4,7 @@
 #include "vmhost/io/channel-socket.h"
 #include "vmhost/migration/stream.h"
 #include "vmhost/migration/transport.h"
+#include "vmhost/object/object.h"
 #include "vmhost/util/error.h"
 
 #include "crypto-testutil.h"
@@ -32,7 +33,18 @@ static struct {
     VhTlsCreds *cli;          /* x509 client with a certificate */
     VhTlsCreds *cli_nocert;   /* x509 client without one */
     VhTlsCreds *psk_srv, *psk_cli, *psk_cli_bad;
+    VhTlsCreds *anon_srv, *anon_cli;
 } F;
+
+/* Registers @authz (transfer full) as @id: tls-authz names objects by id. */
+static void add_authz(const char *id, VhAuthzSimple *authz)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_object_add(id, G_OBJECT(authz), &err));
+    g_assert_no_error(err);
+    g_object_unref(authz);
+}
 
 /* The target: a GMainContext the test thread iterates. */
 typedef struct {
@@ -297,12 +309,9 @@ static void test_tcp_tls_hostname_mismatch(void)
 
 static void test_tcp_tls_authz(void)
 {
-    g_autoptr(VhAuthzSimple) allow = vh_authz_simple_new(DN_CLIENT);
-    g_autoptr(VhAuthzSimple) deny =
-        vh_authz_simple_new("C=UK,O=vmhost test,CN=someone else");
     VhMigTls ctls = {.creds = F.cli};
-    VhMigTls lallow = {.creds = F.srv, .authz = VH_AUTHZ(allow)};
-    VhMigTls ldeny = {.creds = F.srv, .authz = VH_AUTHZ(deny)};
+    VhMigTls lallow = {.creds = F.srv, .authzid = "mig-allow"};
+    VhMigTls ldeny = {.creds = F.srv, .authzid = "mig-deny"};
 
     run_pair("tcp:127.0.0.1:0", NULL, &lallow, &ctls, true);
     run_pair("tcp:127.0.0.1:0", NULL, &ldeny, &ctls, false);
@@ -328,11 +337,9 @@ static void test_tcp_tls_plain_client(void)
 
 static void test_psk(void)
 {
-    g_autoptr(VhAuthzSimple) allow = vh_authz_simple_new("alice");
-    g_autoptr(VhAuthzSimple) deny = vh_authz_simple_new("bob");
     VhMigTls ltls = {.creds = F.psk_srv};
-    VhMigTls lallow = {.creds = F.psk_srv, .authz = VH_AUTHZ(allow)};
-    VhMigTls ldeny = {.creds = F.psk_srv, .authz = VH_AUTHZ(deny)};
+    VhMigTls lallow = {.creds = F.psk_srv, .authzid = "psk-allow"};
+    VhMigTls ldeny = {.creds = F.psk_srv, .authzid = "psk-deny"};
     VhMigTls ctls = {.creds = F.psk_cli};
     VhMigTls cbad = {.creds = F.psk_cli_bad};
 
@@ -345,6 +352,24 @@ static void test_psk(void)
     g_autofree char *uri = g_strdup_printf("unix:%s/sock", dir);
     run_pair(uri, NULL, &ltls, &ctls, true);
     vh_test_rm_rf(dir);
+}
+
+/*
+ * Anonymous TLS has no client identity: without tls-authz it connects, with
+ * one it is denied (the rule of every TLS server, the chardev's too).
+ */
+static void test_anon_authz(void)
+{
+    VhMigTls ctls = {.creds = F.anon_cli};
+    VhMigTls lplain = {.creds = F.anon_srv};
+    VhMigTls lallow = {.creds = F.anon_srv, .authzid = "mig-allow"};
+    /* the listener warns that tls-authz will deny everyone: not fatal */
+    GLogLevelFlags fatal =
+        g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+    run_pair("tcp:127.0.0.1:0", NULL, &lplain, &ctls, true);
+    run_pair("tcp:127.0.0.1:0", NULL, &lallow, &ctls, false);
+    g_log_set_always_fatal(fatal);
 }
 
 /* Several sources on one listener, one refused in between. */
@@ -1069,6 +1094,13 @@ static void fixture_setup(void)
                                    VH_TLS_CREDS_ENDPOINT_CLIENT, "alice", NULL);
     F.psk_cli_bad = tls_test_creds_psk(
         pb, PSK_BAD "\n", VH_TLS_CREDS_ENDPOINT_CLIENT, "alice", NULL);
+    F.anon_srv = tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_SERVER, NULL);
+    F.anon_cli = tls_test_creds_anon(VH_TLS_CREDS_ENDPOINT_CLIENT, NULL);
+    add_authz("mig-allow", vh_authz_simple_new(DN_CLIENT));
+    add_authz("mig-deny",
+              vh_authz_simple_new("C=UK,O=vmhost test,CN=someone else"));
+    add_authz("psk-allow", vh_authz_simple_new("alice"));
+    add_authz("psk-deny", vh_authz_simple_new("bob"));
 }
 
 static void fixture_teardown(void)
@@ -1080,6 +1112,14 @@ static void fixture_teardown(void)
     g_clear_object(&F.psk_srv);
     g_clear_object(&F.psk_cli);
     g_clear_object(&F.psk_cli_bad);
+    g_clear_object(&F.anon_srv);
+    g_clear_object(&F.anon_cli);
+    for (guint i = 0; i < 4; i++) {
+        const char *ids[] = {"mig-allow", "mig-deny", "psk-allow", "psk-deny"};
+        g_autoptr(GError) err = NULL;
+
+        g_assert_true(vh_object_del(ids[i], &err));
+    }
     vh_test_rm_rf(F.tmp);
     g_free(F.tmp);
     tls_test_pki_free(F.pki);
@@ -1110,6 +1150,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/transport/tcp/tls-to-plain-target",
                     test_tcp_tls_to_plain_target);
     g_test_add_func("/migration/transport/psk", test_psk);
+    g_test_add_func("/migration/transport/anon-authz", test_anon_authz);
     g_test_add_func("/migration/transport/unix", test_unix);
     g_test_add_func("/migration/transport/fd", test_fd);
     g_test_add_func("/migration/transport/exec/plain", test_exec_plain);

@@ -37,9 +37,10 @@
  * without a hostname are refused before connecting when the credentials
  * are x509 ones that verify the peer (PSK and anon have no certificate to
  * check). file: cannot carry TLS (there is no peer) and is refused with
- * TLS. The server applies VhMigTls.authz to the peer's
- * identity: the distinguished name of its x509 certificate, or the PSK
- * username.
+ * TLS. The server applies the authz object VhMigTls.authzid (looked up
+ * at each handshake) to the peer's identity: the distinguished name of its
+ * x509 certificate, or the PSK username; a client without one is denied
+ * (the rule of every TLS listener, tls-accept.h).
  *
  * The server runs the handshakes of all connections at once, each given
  * VhMigTls.handshake_timeout_ms (default VH_MIG_HANDSHAKE_TIMEOUT_MS) on
@@ -57,7 +58,6 @@
 #include <gio/gio.h>
 #include <stdbool.h>
 
-#include "vmhost/authz/authz.h"
 #include "vmhost/crypto/tls-creds.h"
 #include "vmhost/io/channel.h"
 
@@ -107,7 +107,7 @@ bool vh_mig_uri_supports_multiple(const VhMigUri *u);
 typedef struct {
     VhTlsCreds *creds;          /* NULL = no TLS */
     const char *hostname;       /* tls-hostname parameter, may be NULL */
-    VhAuthz *authz;             /* target side, may be NULL */
+    const char *authzid;        /* target: tls-authz, an object id, or NULL */
     guint handshake_timeout_ms; /* target, tcp:/unix:; 0: the default */
 } VhMigTls;
 
