@@ -48,7 +48,8 @@ struct _VhRpcClientStream {
     VhRpcClientStreamFunc func;
     gpointer opaque;
     GDestroyNotify opaque_free;
-    bool ended;    /* the server ended it or the connection did */
+    bool eof;      /* the server said EOF (CONTINUE without data) */
+    bool ended;    /* the server ended it (OK, ERROR) or the connection did */
     bool finished; /* we sent OK */
 };
 
@@ -421,7 +422,7 @@ static void stream_end(VhRpcClient *c, VhRpcClientStream *s, GError *err)
     g_mutex_unlock(&c->lock);
     if (s) {
         g_mutex_lock(&s->cb_lock);
-        if (s->func) {
+        if (s->func && (err || !s->eof)) {
             s->func(NULL, err, s->opaque);
         }
         g_mutex_unlock(&s->cb_lock);
@@ -468,7 +469,15 @@ static void handle_stream(VhRpcClient *c, const VhRpcHeader *hdr,
             s->func(data, NULL, s->opaque);
         }
         g_mutex_unlock(&s->cb_lock);
-    } else if (hdr->status == VH_RPC_CONTINUE || hdr->status == VH_RPC_OK) {
+    } else if (hdr->status == VH_RPC_CONTINUE) {
+        /* EOF from the server: our side may still finish with OK */
+        g_mutex_lock(&s->cb_lock);
+        if (s->func && !s->eof) {
+            s->func(NULL, NULL, s->opaque);
+        }
+        s->eof = true;
+        g_mutex_unlock(&s->cb_lock);
+    } else if (hdr->status == VH_RPC_OK) {
         stream_end(c, s, NULL);
     } else {
         VhRpcError e = {0};
