@@ -55,6 +55,7 @@ struct _VhMachine {
     bool powerdown_pending; /* the button was pressed while not running */
     bool guest_shutdown;    /* the guest powered itself off */
     GQueue pending;         /* Change *, not yet emitted */
+    GArray *devices;        /* VhDeviceEntry, registration order */
 };
 
 G_DEFINE_FINAL_TYPE(VhMachine, vh_machine, G_TYPE_OBJECT)
@@ -121,6 +122,9 @@ static void vh_machine_dispose(GObject *obj)
 {
     VhMachine *m = VH_MACHINE(obj);
 
+    if (m->guest) {
+        vh_machine_unregister_device(m, m->guest);
+    }
     g_clear_pointer(&m->guest, vh_test_guest_free);
     G_OBJECT_CLASS(vh_machine_parent_class)->dispose(obj);
 }
@@ -130,6 +134,7 @@ static void vh_machine_finalize(GObject *obj)
     VhMachine *m = VH_MACHINE(obj);
 
     g_queue_clear_full(&m->pending, g_free);
+    g_array_unref(m->devices);
     vh_ram_block_free(m->ram);
     g_main_context_unref(m->context);
     pthread_mutex_destroy(&m->lock);
@@ -158,6 +163,7 @@ static void vh_machine_init(VhMachine *m)
 {
     pthread_mutex_init(&m->lock, NULL);
     g_queue_init(&m->pending);
+    m->devices = g_array_new(false, true, sizeof(VhDeviceEntry));
     m->state = VH_RUN_STATE_PRELAUNCH;
     m->autostart = true;
     m->context = g_main_context_ref_thread_default();
@@ -176,6 +182,7 @@ VhMachine *vh_machine_new(const char *name, VhRamBlock *ram, GError **errp)
         g_prefix_error(errp, "machine '%s': ", name);
         return NULL;
     }
+    vh_machine_register_device(m, &vh_test_guest_state_ops, m->guest);
     return g_steal_pointer(&m);
 }
 
@@ -433,4 +440,64 @@ bool vh_machine_get_guest_shutdown(VhMachine *m)
     bool guest = m->guest_shutdown;
     pthread_mutex_unlock(&m->lock);
     return guest;
+}
+
+/* ---- device state registry ---- */
+
+/* With m->lock held. */
+static bool instance_taken_locked(VhMachine *m, const char *name, guint32 i)
+{
+    for (guint k = 0; k < m->devices->len; k++) {
+        VhDeviceEntry *e = &g_array_index(m->devices, VhDeviceEntry, k);
+
+        if (e->instance == i && g_str_equal(e->ops->name, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+guint32 vh_machine_register_device(VhMachine *m, const VhDeviceStateOps *ops,
+                                   gpointer dev)
+{
+    VhDeviceEntry e = {.ops = ops, .dev = dev};
+
+    g_return_val_if_fail(VH_IS_MACHINE(m), 0);
+    g_return_val_if_fail(ops && ops->name && ops->save && ops->load &&
+                             ops->apply && ops->free_staged,
+                         0);
+    pthread_mutex_lock(&m->lock);
+    while (instance_taken_locked(m, ops->name, e.instance)) {
+        e.instance++;
+    }
+    g_array_append_val(m->devices, e);
+    pthread_mutex_unlock(&m->lock);
+    return e.instance;
+}
+
+void vh_machine_unregister_device(VhMachine *m, gpointer dev)
+{
+    g_return_if_fail(VH_IS_MACHINE(m));
+
+    pthread_mutex_lock(&m->lock);
+    for (guint k = 0; k < m->devices->len; k++) {
+        if (g_array_index(m->devices, VhDeviceEntry, k).dev == dev) {
+            g_array_remove_index(m->devices, k);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+GArray *vh_machine_get_devices(VhMachine *m)
+{
+    GArray *copy;
+
+    g_return_val_if_fail(VH_IS_MACHINE(m), NULL);
+    pthread_mutex_lock(&m->lock);
+    copy =
+        g_array_sized_new(false, true, sizeof(VhDeviceEntry), m->devices->len);
+    g_array_append_vals(copy, m->devices->data, m->devices->len);
+    pthread_mutex_unlock(&m->lock);
+    return copy;
 }

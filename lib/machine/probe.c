@@ -5,9 +5,17 @@
 #include "vmhost/machine/probe.h"
 #include "vmhost/util/error.h"
 
+#define STATE_VERSION 1u
+
 struct VhProbe {
     char *id;
     VhChardev *chr;
+    VhMachine *machine; /* where the state is registered, or NULL */
+    /*
+     * The buffer and the counters: the chardev's thread writes them, a
+     * migration thread saves and restores them.
+     */
+    GMutex lock;
     GByteArray *in; /* received, unread; at most VH_PROBE_BUFFER_MAX */
     guint64 received;
     guint64 dropped;
@@ -28,6 +36,7 @@ static void probe_receive(void *opaque, const guint8 *buf, size_t len)
     VhProbe *p = opaque;
     size_t excess;
 
+    g_mutex_lock(&p->lock);
     p->received += len;
     if (len > VH_PROBE_BUFFER_MAX) {
         /* Only the newest VH_PROBE_BUFFER_MAX bytes can stay. */
@@ -43,6 +52,7 @@ static void probe_receive(void *opaque, const guint8 *buf, size_t len)
         p->dropped += excess;
     }
     g_byte_array_append(p->in, buf, len);
+    g_mutex_unlock(&p->lock);
 }
 
 static void probe_event(void *opaque, VhChardevEvent event)
@@ -90,6 +100,7 @@ VhProbe *vh_probe_new(const char *id, VhChardev *chr, GError **errp)
     p->id = g_strdup(id);
     p->chr = g_object_ref(chr);
     p->in = g_byte_array_new();
+    g_mutex_init(&p->lock);
     g_hash_table_insert(probes, p->id, p);
     vh_chardev_set_handlers(chr, probe_can_read, probe_receive, probe_event, p,
                             NULL);
@@ -101,6 +112,9 @@ void vh_probe_free(VhProbe *p)
     if (!p) {
         return;
     }
+    if (p->machine) {
+        vh_machine_unregister_device(p->machine, p);
+    }
     g_hash_table_remove(probes, p->id);
     if (g_hash_table_size(probes) == 0) {
         g_clear_pointer(&probes, g_hash_table_unref);
@@ -108,6 +122,7 @@ void vh_probe_free(VhProbe *p)
     vh_chardev_set_handlers(p->chr, NULL, NULL, NULL, p, NULL);
     g_object_unref(p->chr);
     g_byte_array_unref(p->in);
+    g_mutex_clear(&p->lock);
     g_free(p->id);
     g_free(p);
 }
@@ -156,30 +171,146 @@ bool vh_probe_write(VhProbe *p, const void *buf, size_t len, GError **errp)
 
 GByteArray *vh_probe_read(VhProbe *p, size_t max)
 {
-    size_t n = max && max < p->in->len ? max : p->in->len;
-    GByteArray *out = g_byte_array_sized_new(n);
+    GByteArray *out;
+    size_t n;
 
+    g_mutex_lock(&p->lock);
+    n = max && max < p->in->len ? max : p->in->len;
+    out = g_byte_array_sized_new(n);
     g_byte_array_append(out, p->in->data, n);
     g_byte_array_remove_range(p->in, 0, n);
+    g_mutex_unlock(&p->lock);
     return out;
 }
 
 size_t vh_probe_get_pending(VhProbe *p)
 {
-    return p->in->len;
+    size_t n;
+
+    g_mutex_lock(&p->lock);
+    n = p->in->len;
+    g_mutex_unlock(&p->lock);
+    return n;
 }
 
 guint64 vh_probe_get_received(VhProbe *p)
 {
-    return p->received;
+    guint64 n;
+
+    g_mutex_lock(&p->lock);
+    n = p->received;
+    g_mutex_unlock(&p->lock);
+    return n;
 }
 
 guint64 vh_probe_get_dropped(VhProbe *p)
 {
-    return p->dropped;
+    guint64 n;
+
+    g_mutex_lock(&p->lock);
+    n = p->dropped;
+    g_mutex_unlock(&p->lock);
+    return n;
 }
 
 bool vh_probe_is_open(VhProbe *p)
 {
     return p->open;
+}
+
+/*
+ * ---- migration state, "chardev-probe" version 1 ----
+ *
+ *     u32 id length (1..63), id, u64 received, u64 dropped,
+ *     u32 unread length (<= VH_PROBE_BUFFER_MAX), the unread bytes
+ *
+ * What the source received and nobody read yet stays readable on the
+ * target, like a UART's receive FIFO; the connection itself does not
+ * travel.
+ */
+
+typedef struct {
+    guint64 received;
+    guint64 dropped;
+    GByteArray *in;
+} Staged;
+
+static void staged_free(gpointer opaque)
+{
+    Staged *st = opaque;
+
+    if (st->in) {
+        g_byte_array_unref(st->in);
+    }
+    g_free(st);
+}
+
+static void probe_save(gpointer dev, VhStateWriter *w)
+{
+    VhProbe *p = dev;
+
+    g_mutex_lock(&p->lock);
+    vh_state_put_str(w, p->id);
+    vh_state_put_u64(w, p->received);
+    vh_state_put_u64(w, p->dropped);
+    vh_state_put_bytes(w, p->in->data, p->in->len);
+    g_mutex_unlock(&p->lock);
+}
+
+static gpointer probe_load(gpointer dev, VhStateReader *r, guint32 version,
+                           GError **errp)
+{
+    VhProbe *p = dev;
+    g_autofree char *id = vh_state_get_str(r, "id", 63, errp);
+    Staged *st;
+
+    if (!id) {
+        return NULL;
+    }
+    if (!g_str_equal(id, p->id)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "the probe is '%s' on the source but '%s' here", id, p->id);
+        return NULL;
+    }
+    st = g_new0(Staged, 1);
+    if (!vh_state_get_u64(r, "received", &st->received, errp) ||
+        !vh_state_get_u64(r, "dropped", &st->dropped, errp) ||
+        !(st->in = vh_state_get_bytes(r, "unread bytes", VH_PROBE_BUFFER_MAX,
+                                      errp)) ||
+        !vh_state_reader_end(r, errp)) {
+        staged_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static bool probe_apply(gpointer dev, gpointer staged, GError **errp)
+{
+    VhProbe *p = dev;
+    Staged *st = staged;
+
+    g_mutex_lock(&p->lock);
+    p->received = st->received;
+    p->dropped = st->dropped;
+    g_byte_array_set_size(p->in, 0);
+    g_byte_array_append(p->in, st->in->data, st->in->len);
+    g_mutex_unlock(&p->lock);
+    return true;
+}
+
+const VhDeviceStateOps vh_probe_state_ops = {
+    .name = "chardev-probe",
+    .version = STATE_VERSION,
+    .min_version = STATE_VERSION,
+    .save = probe_save,
+    .load = probe_load,
+    .apply = probe_apply,
+    .free_staged = staged_free,
+};
+
+void vh_probe_register_state(VhProbe *p, VhMachine *m)
+{
+    g_return_if_fail(p->machine == NULL);
+    p->machine = m;
+    vh_machine_register_device(m, &vh_probe_state_ops, p);
 }

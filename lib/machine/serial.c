@@ -12,10 +12,11 @@ struct VhSerial {
     VhChardev *chr;
     VhTestGuest *console; /* NULL: a plain port */
     GString *line;
-    bool after_cr;    /* the last byte ended a line with '\r' */
-    bool too_long;    /* discarding the rest of an over-long line */
-    guint64 commands; /* atomic: a migration reads and sets them */
-    guint64 dropped;  /* atomic */
+    bool after_cr;      /* the last byte ended a line with '\r' */
+    bool too_long;      /* discarding the rest of an over-long line */
+    guint64 commands;   /* atomic: a migration reads and sets them */
+    guint64 dropped;    /* atomic */
+    VhMachine *machine; /* where the state is registered, or NULL */
 };
 
 static void console_reply(VhSerial *s, const char *reply)
@@ -135,6 +136,9 @@ void vh_serial_free(VhSerial *s)
     if (!s) {
         return;
     }
+    if (s->machine) {
+        vh_machine_unregister_device(s->machine, s);
+    }
     vh_chardev_set_handlers(s->chr, NULL, NULL, NULL, s, NULL);
     g_object_unref(s->chr);
     g_string_free(s->line, TRUE);
@@ -171,4 +175,11 @@ void vh_serial_set_counters(VhSerial *s, guint64 commands, guint64 dropped)
 {
     __atomic_store_n(&s->commands, commands, __ATOMIC_RELAXED);
     __atomic_store_n(&s->dropped, dropped, __ATOMIC_RELAXED);
+}
+
+void vh_serial_register_state(VhSerial *s, VhMachine *m)
+{
+    g_return_if_fail(s->machine == NULL);
+    s->machine = m;
+    vh_machine_register_device(m, &vh_serial_state_ops, s);
 }

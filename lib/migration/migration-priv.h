@@ -33,7 +33,6 @@ typedef struct {
 struct VhMigration {
     VhMachine *machine;
     GMainContext *ctx;
-    GPtrArray *serials; /* VhSerial, borrowed */
     VhMigFdLookup fdl;
     void *fdl_opaque;
     VhMigStatusFunc status_func;
@@ -101,7 +100,6 @@ typedef struct {
     char *hostname;
     VhMigParams params; /* snapshot at start (tls, channels) */
     bool multifd;
-    VhMigDeviceState dev; /* serial ports, snapshot at start */
 } VhMigSourceArgs;
 void vh_mig_source_args_free(VhMigSourceArgs *a);
 

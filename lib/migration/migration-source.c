@@ -933,32 +933,10 @@ static void drain(VhChannel *ch)
     }
 }
 
-/*
- * With the guest stopped: where its workload will go on, and the serial
- * counters as they are now, not as at the start (ports in the same order).
- */
-static void capture_devices(Source *s, VhTestGuest *guest)
-{
-    VhTestGuestWorkloadState ws;
-
-    vh_test_guest_get_workload_state(guest, &ws);
-    s->a->dev.rng = ws.rng;
-    s->a->dev.cursor = ws.cursor;
-    for (guint i = 0; i < s->a->dev.ports->len && i < s->mig->serials->len;
-         i++) {
-        VhSerial *port = g_ptr_array_index(s->mig->serials, i);
-        VhMigSerialState *p =
-            &g_array_index(s->a->dev.ports, VhMigSerialState, i);
-
-        p->commands = vh_serial_get_commands(port);
-        p->dropped = vh_serial_get_dropped(port);
-    }
-}
-
 static bool finish(Source *s, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
-    VhTestGuest *guest = vh_machine_get_test_guest(s->mig->machine);
+    g_autoptr(GArray) devices = NULL;
     VhMigCounts c, got;
     VhMigRpType rp;
 
@@ -976,11 +954,9 @@ static bool finish(Source *s, GError **errp)
     if (worker_error(s, errp)) {
         return false;
     }
-    s->a->dev.running = s->was_running;
-    s->a->dev.rate = vh_test_guest_get_rate(guest);
-    s->a->dev.pattern = vh_test_guest_get_pattern(guest);
-    capture_devices(s, guest);
-    vh_mig_put_devices(b, &s->a->dev);
+    /* With the guest stopped, each device saves its own state. */
+    devices = vh_machine_get_devices(s->mig->machine);
+    vh_mig_put_devices(b, devices, s->was_running);
     sum_counts(s, &c);
     vh_mig_put_end(b, &c);
     if (!write_buf(s, s->main, b, errp)) {

@@ -36,18 +36,12 @@ static VhMigAttempt *current_attempt_locked(VhMigration *mig)
         a = g_new0(VhMigAttempt, 1);
         g_atomic_ref_count_init(&a->ref);
         a->chans = g_ptr_array_new_with_free_func(g_object_unref);
+        g_autoptr(GArray) devices = vh_machine_get_devices(mig->machine);
+
         a->loader =
             vh_mig_loader_new(vh_machine_get_ram(mig->machine),
                               vh_mig_uri_supports_multiple(&mig->in_uri));
-        for (guint i = 0; i < mig->serials->len; i++) {
-            VhSerial *s = g_ptr_array_index(mig->serials, i);
-
-            vh_mig_loader_expect_serial(a->loader, vh_serial_get_id(s),
-                                        vh_serial_is_console(s));
-        }
-        vh_mig_loader_expect_guest_pages(
-            a->loader, vh_test_guest_get_data_pages(
-                           vh_machine_get_test_guest(mig->machine)));
+        vh_mig_loader_set_devices(a->loader, devices);
         mig->attempt = a;
     }
     return attempt_ref(a);
@@ -78,32 +72,6 @@ static gboolean free_listener(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-/*
- * The guest is not running yet (it starts after this): its workload goes
- * on exactly where the source's stopped, and the serial ports (the loader
- * checked they match ours, in order) keep their counters.
- */
-static bool apply_devices(VhMigration *mig, const VhMigDeviceState *d,
-                          GError **errp)
-{
-    VhTestGuest *guest = vh_machine_get_test_guest(mig->machine);
-    VhTestGuestWorkloadState ws = {.rng = d->rng, .cursor = d->cursor};
-
-    if (!vh_test_guest_set_workload_state(guest, &ws, errp)) {
-        g_prefix_error(errp, "migration: applying the device state: ");
-        return false;
-    }
-    vh_test_guest_set_workload(guest, d->rate, (VhDirtyPattern)d->pattern);
-    for (guint i = 0; i < mig->serials->len && i < d->ports->len; i++) {
-        const VhMigSerialState *p =
-            &g_array_index(d->ports, VhMigSerialState, i);
-
-        vh_serial_set_counters(g_ptr_array_index(mig->serials, i), p->commands,
-                               p->dropped);
-    }
-    return true;
-}
-
 static bool end_cleanly(VhChannel *ch, GError **errp)
 {
     g_autoptr(GError) err = NULL;
@@ -119,14 +87,15 @@ static bool end_cleanly(VhChannel *ch, GError **errp)
 static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
                       const guint8 *magic, GError **errp)
 {
-    const VhMigDeviceState *d;
     VhRunState next;
 
-    if (!vh_mig_loader_run_main(a->loader, ch, magic, errp)) {
-        return false;
-    }
-    d = vh_mig_loader_get_devices(a->loader);
-    if (!apply_devices(mig, d, errp)) {
+    /*
+     * The guest is not running yet (it starts after this): each device
+     * takes the state it loaded, the test guest's workload goes on
+     * exactly where the source's stopped.
+     */
+    if (!vh_mig_loader_run_main(a->loader, ch, magic, errp) ||
+        !vh_mig_loader_apply_devices(a->loader, errp)) {
         return false;
     }
     if (vh_mig_loader_has_return_path(a->loader)) {
@@ -146,7 +115,8 @@ static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
         }
     }
     /* Everything is in: the guest may run (QEMU's autostart rule). */
-    next = vh_machine_get_autostart(mig->machine) && d->running
+    next = vh_machine_get_autostart(mig->machine) &&
+                   vh_mig_loader_get_running(a->loader)
                ? VH_RUN_STATE_RUNNING
                : VH_RUN_STATE_PAUSED;
     return vh_machine_set_state(mig->machine, next, errp);

@@ -126,7 +126,6 @@ VhMigration *vh_migration_new(VhMachine *m)
 
     mig->machine = m;
     mig->ctx = g_main_context_ref_thread_default();
-    mig->serials = g_ptr_array_new();
     mig->notifier = g_new0(VhMigNotifier, 1);
     g_atomic_ref_count_init(&mig->notifier->ref);
     g_mutex_init(&mig->notifier->lock);
@@ -157,7 +156,6 @@ void vh_migration_free(VhMigration *mig)
     g_ptr_array_unref(mig->shut);
     g_ptr_array_unref(mig->in_threads);
     g_ptr_array_unref(mig->in_chans);
-    g_ptr_array_unref(mig->serials);
     vh_mig_params_clear(&mig->params);
     vh_mig_uri_clear(&mig->in_uri);
     g_free(mig->in_refused);
@@ -170,11 +168,6 @@ void vh_migration_free(VhMigration *mig)
 VhMachine *vh_migration_get_machine(VhMigration *mig)
 {
     return mig->machine;
-}
-
-void vh_migration_add_serial(VhMigration *mig, VhSerial *port)
-{
-    g_ptr_array_add(mig->serials, port);
 }
 
 void vh_migration_set_fd_lookup(VhMigration *mig, VhMigFdLookup fdl,
@@ -526,7 +519,6 @@ void vh_mig_source_args_free(VhMigSourceArgs *a)
     vh_mig_tls_clear(&a->tls);
     g_free(a->hostname);
     vh_mig_params_clear(&a->params);
-    vh_mig_device_state_clear(&a->dev);
     g_free(a);
 }
 
@@ -586,18 +578,6 @@ bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp)
                     "multifd needs a tcp: or unix: URI, not '%s'", uri);
         vh_mig_source_args_free(a);
         return false;
-    }
-    a->dev.ports = g_array_new(false, true, sizeof(VhMigSerialState));
-    for (guint i = 0; i < mig->serials->len; i++) {
-        VhSerial *s = g_ptr_array_index(mig->serials, i);
-        VhMigSerialState st = {
-            .id = g_strdup(vh_serial_get_id(s)),
-            .console = vh_serial_is_console(s),
-            .commands = vh_serial_get_commands(s),
-            .dropped = vh_serial_get_dropped(s),
-        };
-
-        g_array_append_val(a->dev.ports, st);
     }
     g_mutex_lock(&mig->lock);
     reset_stats_locked(mig, false);

@@ -102,38 +102,43 @@ void vh_mig_put_iter_end(GByteArray *b, guint64 iteration, guint32 channels,
     }
 }
 
-void vh_mig_put_devices(GByteArray *b, const VhMigDeviceState *d)
+void vh_mig_put_machine(GByteArray *b, bool running)
 {
-    guint32 nports = d->ports ? d->ports->len : 0;
-    guint32 len = 4;
-
     vh_mig_put_section(b, VH_MIG_SEC_MACHINE, 8);
-    vh_mig_put_u32(b, d->running ? 1 : 0);
+    vh_mig_put_u32(b, running ? 1 : 0);
     vh_mig_put_u32(b, 0);
+}
 
-    vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 32);
-    vh_mig_put_u64(b, d->rate);
-    vh_mig_put_u32(b, d->pattern);
-    vh_mig_put_u32(b, 0);
-    vh_mig_put_u64(b, d->rng);
-    vh_mig_put_u64(b, d->cursor);
+void vh_mig_put_device_section(GByteArray *b, const char *name,
+                               guint32 instance, guint32 version,
+                               const void *payload, guint32 len)
+{
+    guint32 nlen = (guint32)strlen(name);
 
-    for (guint32 i = 0; i < nports; i++) {
-        len +=
-            4 +
-            (guint32)strlen(g_array_index(d->ports, VhMigSerialState, i).id) +
-            4 + 16;
-    }
-    vh_mig_put_section(b, VH_MIG_SEC_SERIAL, len);
-    vh_mig_put_u32(b, nports);
-    for (guint32 i = 0; i < nports; i++) {
-        const VhMigSerialState *p =
-            &g_array_index(d->ports, VhMigSerialState, i);
+    vh_mig_put_section(b, VH_MIG_SEC_DEVICE, 4 + nlen + 12 + len);
+    put_str(b, name);
+    vh_mig_put_u32(b, instance);
+    vh_mig_put_u32(b, version);
+    vh_mig_put_u32(b, len);
+    g_byte_array_append(b, payload, len);
+}
 
-        put_str(b, p->id);
-        vh_mig_put_u32(b, p->console ? 1 : 0);
-        vh_mig_put_u64(b, p->commands);
-        vh_mig_put_u64(b, p->dropped);
+void vh_mig_put_device(GByteArray *b, const VhDeviceEntry *e)
+{
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    VhStateWriter w = {.buf = payload};
+
+    e->ops->save(e->dev, &w);
+    g_assert(payload->len <= VH_MIG_DEVICE_MAX);
+    vh_mig_put_device_section(b, e->ops->name, e->instance, e->ops->version,
+                              payload->data, payload->len);
+}
+
+void vh_mig_put_devices(GByteArray *b, GArray *devices, bool running)
+{
+    vh_mig_put_machine(b, running);
+    for (guint i = 0; devices && i < devices->len; i++) {
+        vh_mig_put_device(b, &g_array_index(devices, VhDeviceEntry, i));
     }
 }
 
@@ -398,8 +403,10 @@ struct VhMigLoader {
     guint64 pages;
     guint8 *host;
     bool allow_multifd;
-    GArray *expect_ports; /* of VhMigSerialState (id, console) */
-    guint64 guest_pages;  /* the test guest's data pages: cursor bound */
+    GArray *devices;   /* VhDeviceEntry: the target's */
+    GPtrArray *staged; /* per device: its loaded state, NULL until loaded */
+    bool have_machine; /* MACHINE loaded */
+    bool running;      /* MACHINE's flag */
 
     GMutex lock;
     GCond cond;
@@ -412,9 +419,19 @@ struct VhMigLoader {
     ChanState chan[VH_MIG_MAX_CHANNELS];
     VhMigCounts counts; /* all connections; under lock */
     guint64 bytes;      /* under lock */
-
-    VhMigDeviceState dev;
 };
+
+static void clear_staged(VhMigLoader *l)
+{
+    for (guint i = 0; i < l->staged->len; i++) {
+        gpointer st = g_ptr_array_index(l->staged, i);
+
+        if (st) {
+            g_array_index(l->devices, VhDeviceEntry, i).ops->free_staged(st);
+            g_ptr_array_index(l->staged, i) = NULL;
+        }
+    }
+}
 
 VhMigLoader *vh_mig_loader_new(VhRamBlock *ram, bool allow_multifd)
 {
@@ -424,22 +441,11 @@ VhMigLoader *vh_mig_loader_new(VhRamBlock *ram, bool allow_multifd)
     l->pages = vh_ram_block_get_pages(ram);
     l->host = vh_ram_block_get_host(ram);
     l->allow_multifd = allow_multifd;
-    l->expect_ports = g_array_new(false, true, sizeof(VhMigSerialState));
-    l->guest_pages = l->pages; /* a bound until told the exact one */
+    l->devices = g_array_new(false, true, sizeof(VhDeviceEntry));
+    l->staged = g_ptr_array_new();
     g_mutex_init(&l->lock);
     g_cond_init(&l->cond);
     return l;
-}
-
-void vh_mig_device_state_clear(VhMigDeviceState *d)
-{
-    if (d->ports) {
-        for (guint i = 0; i < d->ports->len; i++) {
-            g_free(g_array_index(d->ports, VhMigSerialState, i).id);
-        }
-        g_array_unref(d->ports);
-    }
-    memset(d, 0, sizeof(*d));
 }
 
 void vh_mig_loader_free(VhMigLoader *l)
@@ -447,27 +453,21 @@ void vh_mig_loader_free(VhMigLoader *l)
     if (!l) {
         return;
     }
-    for (guint i = 0; i < l->expect_ports->len; i++) {
-        g_free(g_array_index(l->expect_ports, VhMigSerialState, i).id);
-    }
-    g_array_unref(l->expect_ports);
-    vh_mig_device_state_clear(&l->dev);
+    clear_staged(l);
+    g_ptr_array_unref(l->staged);
+    g_array_unref(l->devices);
     g_free(l->abort_reason);
     g_mutex_clear(&l->lock);
     g_cond_clear(&l->cond);
     g_free(l);
 }
 
-void vh_mig_loader_expect_serial(VhMigLoader *l, const char *id, bool console)
+void vh_mig_loader_set_devices(VhMigLoader *l, GArray *devices)
 {
-    VhMigSerialState p = {.id = g_strdup(id), .console = console};
-
-    g_array_append_val(l->expect_ports, p);
-}
-
-void vh_mig_loader_expect_guest_pages(VhMigLoader *l, guint64 data_pages)
-{
-    l->guest_pages = data_pages;
+    clear_staged(l);
+    g_array_unref(l->devices);
+    l->devices = g_array_ref(devices);
+    g_ptr_array_set_size(l->staged, devices->len);
 }
 
 void vh_mig_loader_abort(VhMigLoader *l, const char *reason)
@@ -500,9 +500,27 @@ bool vh_mig_loader_has_return_path(VhMigLoader *l)
     return rp;
 }
 
-const VhMigDeviceState *vh_mig_loader_get_devices(VhMigLoader *l)
+bool vh_mig_loader_get_running(VhMigLoader *l)
 {
-    return &l->dev;
+    return l->running;
+}
+
+bool vh_mig_loader_apply_devices(VhMigLoader *l, GError **errp)
+{
+    for (guint i = 0; i < l->devices->len; i++) {
+        const VhDeviceEntry *e = &g_array_index(l->devices, VhDeviceEntry, i);
+        gpointer st = g_ptr_array_index(l->staged, i);
+
+        g_assert(st != NULL); /* run_main checked every device came */
+        if (!e->ops->apply(e->dev, st, errp)) {
+            g_prefix_error(errp,
+                           "migration: applying the state of device '%s' "
+                           "instance %u: ",
+                           e->ops->name, e->instance);
+            return false;
+        }
+    }
+    return true;
 }
 
 const VhMigCounts *vh_mig_loader_get_counts(VhMigLoader *l)
@@ -898,80 +916,6 @@ static bool load_iter_end(VhMigLoader *l, const guint8 *b, guint32 len,
     return ok;
 }
 
-static bool load_serial(VhMigLoader *l, const guint8 *b, guint32 len,
-                        GError **errp)
-{
-    const guint8 *p = b, *end = b + len;
-    guint32 n;
-
-    if (len < 4) {
-        return bad(errp, "SERIAL: section length %u too short", len);
-    }
-    n = get_u32(p);
-    p += 4;
-    if (n > VH_MIG_MAX_PORTS) {
-        return bad(errp, "SERIAL: port count %u out of range (0..%u)", n,
-                   VH_MIG_MAX_PORTS);
-    }
-    l->dev.ports = g_array_new(false, true, sizeof(VhMigSerialState));
-    for (guint32 i = 0; i < n; i++) {
-        g_autofree char *what = g_strdup_printf("SERIAL: port %u id", i);
-        VhMigSerialState s = {0};
-        guint32 console;
-
-        s.id = read_name(&p, end, 63, what, errp);
-        if (!s.id) {
-            return false;
-        }
-        g_array_append_val(l->dev.ports, s);
-        if (end - p < 20) {
-            return bad(errp,
-                       "SERIAL: port %u ('%s') past the end of the "
-                       "section",
-                       i, s.id);
-        }
-        console = get_u32(p);
-        if (console > 1) {
-            return bad(errp,
-                       "SERIAL: port %u ('%s') console flag %u is not 0 "
-                       "or 1",
-                       i, s.id, console);
-        }
-        g_array_index(l->dev.ports, VhMigSerialState, i).console = console;
-        g_array_index(l->dev.ports, VhMigSerialState, i).commands =
-            get_u64(p + 4);
-        g_array_index(l->dev.ports, VhMigSerialState, i).dropped =
-            get_u64(p + 12);
-        p += 20;
-    }
-    if (p != end) {
-        return bad(errp,
-                   "SERIAL: section length %u does not match its %u "
-                   "ports",
-                   len, n);
-    }
-    if (n != l->expect_ports->len) {
-        return bad(errp,
-                   "SERIAL: the source has %u serial port(s), this "
-                   "machine %u",
-                   n, l->expect_ports->len);
-    }
-    for (guint32 i = 0; i < n; i++) {
-        VhMigSerialState *s = &g_array_index(l->dev.ports, VhMigSerialState, i);
-        VhMigSerialState *e =
-            &g_array_index(l->expect_ports, VhMigSerialState, i);
-
-        if (!g_str_equal(s->id, e->id) || s->console != e->console) {
-            return bad(errp,
-                       "SERIAL: port %u is '%s'%s on the source but "
-                       "'%s'%s here",
-                       i, s->id, s->console ? " (console)" : "", e->id,
-                       e->console ? " (console)" : "");
-        }
-    }
-    return true;
-}
-
 static bool load_end(VhMigLoader *l, const guint8 *b, GError **errp)
 {
     VhMigCounts want = {
@@ -1024,100 +968,202 @@ static bool expect_eof(VhChannel *ch, const char *what, GError **errp)
                err->message);
 }
 
-typedef enum {
-    PHASE_ITER,    /* pages and ITER_END */
-    PHASE_DEVICES, /* device sections after an ITER_END */
-} Phase;
-
 static const char *section_name(guint32 t)
 {
     static const char *const names[] = {
-        NULL,         "RAM_SETUP", "PAGES", "ITER_END", "MACHINE",
-        "TEST_GUEST", "SERIAL",    "END",   "SYNC",     "CHANNEL_END",
+        [VH_MIG_SEC_RAM_SETUP] = "RAM_SETUP",
+        [VH_MIG_SEC_PAGES] = "PAGES",
+        [VH_MIG_SEC_ITER_END] = "ITER_END",
+        [VH_MIG_SEC_MACHINE] = "MACHINE",
+        [VH_MIG_SEC_END] = "END",
+        [VH_MIG_SEC_SYNC] = "SYNC",
+        [VH_MIG_SEC_CHANNEL_END] = "CHANNEL_END",
+        [VH_MIG_SEC_DEVICE] = "DEVICE",
     };
 
     return t < G_N_ELEMENTS(names) && names[t] ? names[t] : NULL;
 }
 
-static bool load_device(VhMigLoader *l, guint32 type, const guint8 *b,
-                        guint32 len, GError **errp)
+static bool load_machine(VhMigLoader *l, const guint8 *b, guint32 len,
+                         GError **errp)
 {
-    switch (type) {
-    case VH_MIG_SEC_MACHINE:
-        if (!expect_len("MACHINE", len, 8, errp)) {
-            return false;
-        }
-        if (get_u32(b) > 1) {
-            return bad(errp, "MACHINE: running flag %u is not 0 or 1",
-                       get_u32(b));
-        }
-        if (get_u32(b + 4) != 0) {
-            return bad(errp, "MACHINE: reserved field is not zero");
-        }
-        l->dev.running = get_u32(b) == 1;
-        return true;
-    case VH_MIG_SEC_TEST_GUEST:
-        if (!expect_len("TEST_GUEST", len, 32, errp)) {
-            return false;
-        }
-        if (get_u32(b + 8) > 2) {
-            return bad(errp, "TEST_GUEST: workload pattern %u unknown (0..2)",
-                       get_u32(b + 8));
-        }
-        if (get_u32(b + 12) != 0) {
-            return bad(errp, "TEST_GUEST: reserved field is not zero");
-        }
-        if (get_u64(b + 24) >= l->guest_pages) {
-            return bad(errp,
-                       "TEST_GUEST: workload cursor %" G_GUINT64_FORMAT
-                       " past the test guest's %" G_GUINT64_FORMAT
-                       " data pages",
-                       get_u64(b + 24), l->guest_pages);
-        }
-        l->dev.rate = get_u64(b);
-        l->dev.pattern = get_u32(b + 8);
-        l->dev.rng = get_u64(b + 16);
-        l->dev.cursor = get_u64(b + 24);
-        return true;
-    case VH_MIG_SEC_SERIAL:
-    default:
-        return load_serial(l, b, len, errp);
+    if (l->have_machine) {
+        return bad(errp, "MACHINE: a second one");
     }
-}
-
-static bool run_main(VhMigLoader *l, VhChannel *ch, const guint8 *magic,
-                     GError **errp)
-{
-    guint8 sh[8];
-    guint64 iter = 0;
-    guint seen_dev = 0; /* bit per device section */
-    Phase phase = PHASE_ITER;
-    bool pages_since_iter = false;
-
-    if (!load_header(l, ch, magic, errp)) {
+    if (!expect_len("MACHINE", len, 8, errp)) {
         return false;
     }
-    if (!read_exact(ch, sh, 8, "RAM_SETUP section header", errp)) {
+    if (get_u32(b) > 1) {
+        return bad(errp, "MACHINE: running flag %u is not 0 or 1", get_u32(b));
+    }
+    if (get_u32(b + 4) != 0) {
+        return bad(errp, "MACHINE: reserved field is not zero");
+    }
+    l->running = get_u32(b) == 1;
+    l->have_machine = true;
+    return true;
+}
+
+/* The index of this machine's device @name/@instance, or -1. */
+static gint find_device(VhMigLoader *l, const char *name, guint32 instance)
+{
+    for (guint i = 0; i < l->devices->len; i++) {
+        const VhDeviceEntry *e = &g_array_index(l->devices, VhDeviceEntry, i);
+
+        if (e->instance == instance && g_str_equal(e->ops->name, name)) {
+            return (gint)i;
+        }
+    }
+    return -1;
+}
+
+/* "test-guest 0, serial 0, serial 1" (transfer full). */
+static char *device_list(VhMigLoader *l)
+{
+    GString *s = g_string_new(NULL);
+
+    for (guint i = 0; i < l->devices->len; i++) {
+        const VhDeviceEntry *e = &g_array_index(l->devices, VhDeviceEntry, i);
+
+        g_string_append_printf(s, "%s%s %u", i ? ", " : "", e->ops->name,
+                               e->instance);
+    }
+    return g_string_free(s, s->len == 0 ? TRUE : FALSE) ?: g_strdup("none");
+}
+
+/* Version, once per device, then the device's own load. */
+static bool stage_device(VhMigLoader *l, const char *name, guint32 instance,
+                         guint32 version, VhStateReader *r, GError **errp)
+{
+    gint i = find_device(l, name, instance);
+    const VhDeviceEntry *e;
+    GError *err = NULL;
+    gpointer st;
+
+    if (i < 0) {
+        g_autofree char *have = device_list(l);
+
+        return bad(errp,
+                   "DEVICE: '%s' instance %u is not a device of this machine "
+                   "(it has: %s)",
+                   name, instance, have);
+    }
+    e = &g_array_index(l->devices, VhDeviceEntry, i);
+    if (g_ptr_array_index(l->staged, i)) {
+        return bad(errp, "device '%s' instance %u: a second one", name,
+                   instance);
+    }
+    if (version > e->ops->version || version < e->ops->min_version) {
+        return bad(errp,
+                   "device '%s' instance %u: version %u, this vmhost loads "
+                   "versions %u..%u (the source is %s)",
+                   name, instance, version, e->ops->min_version,
+                   e->ops->version,
+                   version > e->ops->version ? "newer" : "older");
+    }
+    st = e->ops->load(e->dev, r, version, &err);
+    if (!st) {
+        bad(errp, "device '%s' instance %u: %s", name, instance, err->message);
+        g_error_free(err);
+        return false;
+    }
+    g_ptr_array_index(l->staged, i) = st;
+    return true;
+}
+
+/* A DEVICE section body: name, instance, version, payload. */
+static bool load_device(VhMigLoader *l, const guint8 *b, guint32 len,
+                        GError **errp)
+{
+    const guint8 *p = b, *end = b + len;
+    g_autofree char *name = NULL;
+    guint32 instance, version, plen;
+    VhStateReader r;
+
+    name = read_name(&p, end, VH_DEVICE_STATE_NAME_MAX, "DEVICE: name", errp);
+    if (!name) {
+        return false;
+    }
+    if (end - p < 12) {
+        return bad(errp, "DEVICE '%s': section length %u too short", name, len);
+    }
+    instance = get_u32(p);
+    version = get_u32(p + 4);
+    plen = get_u32(p + 8);
+    p += 12;
+    if ((guint64)(end - p) != plen) {
+        return bad(errp,
+                   "DEVICE '%s' instance %u: payload length %u does not "
+                   "match the section length %u",
+                   name, instance, plen, len);
+    }
+    vh_state_reader_init(&r, p, plen);
+    return stage_device(l, name, instance, version, &r, errp);
+}
+
+/* END may come: MACHINE and every device of this machine arrived. */
+static bool devices_complete(VhMigLoader *l, GError **errp)
+{
+    if (!l->have_machine) {
+        return bad(errp, "END before the device state (no MACHINE section)");
+    }
+    for (guint i = 0; i < l->devices->len; i++) {
+        const VhDeviceEntry *e = &g_array_index(l->devices, VhDeviceEntry, i);
+
+        if (!g_ptr_array_index(l->staged, i)) {
+            return bad(errp,
+                       "END before the device state of '%s' instance %u "
+                       "(the source did not send this machine's device)",
+                       e->ops->name, e->instance);
+        }
+    }
+    return true;
+}
+
+/* Where the main stream is: what may come next. */
+typedef struct {
+    guint64 iter;          /* the last ITER_END */
+    bool pages_since_iter; /* PAGES after it */
+    bool devices;          /* device state began: only more of it, or END */
+} MainPos;
+
+/* A section body of @len (at most @max) bytes, NUL-terminated. */
+static guint8 *read_body(VhChannel *ch, const char *name, guint32 len,
+                         guint32 max, GError **errp)
+{
+    g_autofree guint8 *b = NULL;
+
+    if (len > max) {
+        bad(errp, "%s: section length %u too long", name, len);
+        return NULL;
+    }
+    b = g_malloc(len + 1);
+    b[len] = 0;
+    if (!read_exact(ch, b, len, name, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&b);
+}
+
+/* Header, RAM_SETUP, every channel connected, READY. */
+static bool main_setup(VhMigLoader *l, VhChannel *ch, const guint8 *magic,
+                       GError **errp)
+{
+    g_autofree guint8 *b = NULL;
+    guint8 sh[8];
+
+    if (!load_header(l, ch, magic, errp) ||
+        !read_exact(ch, sh, 8, "RAM_SETUP section header", errp)) {
         return false;
     }
     if (get_u32(sh) != VH_MIG_SEC_RAM_SETUP) {
         return bad(errp, "section type %u where RAM_SETUP must come first",
                    get_u32(sh));
     }
-    {
-        guint32 len = get_u32(sh + 4);
-        g_autofree guint8 *b = NULL;
-
-        if (len > 4 + VH_MIG_MAX_BLOCKS * (4 + 255 + 16)) {
-            return bad(errp, "RAM_SETUP: section length %u too long", len);
-        }
-        b = g_malloc(len + 1);
-        if (!read_exact(ch, b, len, "RAM_SETUP section", errp) ||
-            !load_ram_setup(l, b, len, errp)) {
-            return false;
-        }
-    }
-    if (!wait_channels_connected(l, errp)) {
+    b = read_body(ch, "RAM_SETUP", get_u32(sh + 4),
+                  4 + VH_MIG_MAX_BLOCKS * (4 + 255 + 16), errp);
+    if (!b || !load_ram_setup(l, b, get_u32(sh + 4), errp) ||
+        !wait_channels_connected(l, errp)) {
         return false;
     }
     if ((l->flags & VH_MIG_FLAG_RETURN_PATH) &&
@@ -1125,94 +1171,114 @@ static bool run_main(VhMigLoader *l, VhChannel *ch, const guint8 *magic,
         g_prefix_error(errp, "return path: READY: ");
         return false;
     }
+    return true;
+}
+
+static bool main_pages(VhMigLoader *l, VhChannel *ch, MainPos *pos, guint32 len,
+                       GError **errp)
+{
+    guint8 body[VH_MIG_PAGES_BODY];
+
+    if (l->channels) {
+        return bad(errp, "PAGES record on the main stream of a "
+                         "multifd migration");
+    }
+    if (pos->devices) {
+        return bad(errp, "PAGES record after the device state");
+    }
+    if (!expect_len("PAGES", len, VH_MIG_PAGES_BODY, errp) ||
+        !read_exact(ch, body, sizeof(body), "PAGES record header", errp) ||
+        !load_pages(l, ch, body, "main stream", errp)) {
+        return false;
+    }
+    pos->pages_since_iter = true;
+    return true;
+}
+
+static bool main_iter_end(VhMigLoader *l, VhChannel *ch, MainPos *pos,
+                          guint32 len, GError **errp)
+{
+    g_autofree guint8 *b = NULL;
+
+    if (pos->devices) {
+        return bad(errp, "ITER_END after the device state");
+    }
+    b = read_body(ch, "ITER_END", len, 16 + 8 * VH_MIG_MAX_CHANNELS, errp);
+    if (!b || !load_iter_end(l, b, len, &pos->iter, errp)) {
+        return false;
+    }
+    pos->pages_since_iter = false;
+    return true;
+}
+
+/* MACHINE or DEVICE: only after the final ITER_END. */
+static bool main_device(VhMigLoader *l, VhChannel *ch, MainPos *pos,
+                        guint32 type, guint32 len, GError **errp)
+{
+    const char *name = section_name(type);
+    g_autofree guint8 *b = NULL;
+
+    if (pos->iter == 0 || pos->pages_since_iter) {
+        return bad(errp, "%s: device state before the final ITER_END", name);
+    }
+    pos->devices = true;
+    if (type == VH_MIG_SEC_MACHINE) {
+        b = read_body(ch, name, len, 8, errp);
+        return b && load_machine(l, b, len, errp);
+    }
+    b = read_body(ch, name, len,
+                  4 + VH_DEVICE_STATE_NAME_MAX + 12 + VH_MIG_DEVICE_MAX, errp);
+    return b && load_device(l, b, len, errp);
+}
+
+static bool main_end(VhMigLoader *l, VhChannel *ch, guint32 len, GError **errp)
+{
+    guint8 b[32];
+
+    return devices_complete(l, errp) && expect_len("END", len, 32, errp) &&
+           read_exact(ch, b, 32, "END section", errp) && load_end(l, b, errp) &&
+           expect_eof(ch, "the main connection", errp);
+}
+
+static bool run_main(VhMigLoader *l, VhChannel *ch, const guint8 *magic,
+                     GError **errp)
+{
+    MainPos pos = {0};
+
+    if (!main_setup(l, ch, magic, errp)) {
+        return false;
+    }
     for (;;) {
+        guint8 sh[8];
         guint32 type, len;
-        const char *name;
-        g_autofree guint8 *b = NULL;
+        bool ok;
 
         if (!read_exact(ch, sh, 8, "next section header", errp)) {
             return false;
         }
         type = get_u32(sh);
         len = get_u32(sh + 4);
-        name = section_name(type);
-        if (!name || type == VH_MIG_SEC_SYNC ||
-            type == VH_MIG_SEC_CHANNEL_END) {
-            return bad(errp, "unknown section type %u on the main stream",
-                       type);
-        }
         switch (type) {
         case VH_MIG_SEC_RAM_SETUP:
             return bad(errp, "RAM_SETUP: a second one");
-        case VH_MIG_SEC_PAGES: {
-            guint8 body[VH_MIG_PAGES_BODY];
-
-            if (l->channels) {
-                return bad(errp, "PAGES record on the main stream of a "
-                                 "multifd migration");
-            }
-            if (phase != PHASE_ITER) {
-                return bad(errp, "PAGES record after the device state");
-            }
-            if (!expect_len("PAGES", len, VH_MIG_PAGES_BODY, errp) ||
-                !read_exact(ch, body, sizeof(body), "PAGES record header",
-                            errp) ||
-                !load_pages(l, ch, body, "main stream", errp)) {
-                return false;
-            }
-            pages_since_iter = true;
-            continue;
-        }
+        case VH_MIG_SEC_PAGES:
+            ok = main_pages(l, ch, &pos, len, errp);
+            break;
         case VH_MIG_SEC_ITER_END:
-            if (phase != PHASE_ITER) {
-                return bad(errp, "ITER_END after the device state");
-            }
-            if (len > 16 + 8 * VH_MIG_MAX_CHANNELS) {
-                return bad(errp, "ITER_END: section length %u too long", len);
-            }
-            b = g_malloc(len + 1);
-            if (!read_exact(ch, b, len, "ITER_END section", errp) ||
-                !load_iter_end(l, b, len, &iter, errp)) {
-                return false;
-            }
-            pages_since_iter = false;
-            continue;
+            ok = main_iter_end(l, ch, &pos, len, errp);
+            break;
+        case VH_MIG_SEC_MACHINE:
+        case VH_MIG_SEC_DEVICE:
+            ok = main_device(l, ch, &pos, type, len, errp);
+            break;
         case VH_MIG_SEC_END:
-            if (seen_dev != 7) {
-                return bad(errp, "END before the device state (MACHINE, "
-                                 "TEST_GUEST and SERIAL)");
-            }
-            b = g_malloc(32);
-            if (!expect_len("END", len, 32, errp) ||
-                !read_exact(ch, b, 32, "END section", errp) ||
-                !load_end(l, b, errp)) {
-                return false;
-            }
-            return expect_eof(ch, "the main connection", errp);
-        default: {
-            guint bit = 1u << (type - VH_MIG_SEC_MACHINE);
-
-            if (iter == 0 || pages_since_iter) {
-                return bad(errp,
-                           "%s: device state before the final "
-                           "ITER_END",
-                           name);
-            }
-            if (seen_dev & bit) {
-                return bad(errp, "%s: a second one", name);
-            }
-            if (len > 4 + VH_MIG_MAX_PORTS * (4 + 63 + 20)) {
-                return bad(errp, "%s: section length %u too long", name, len);
-            }
-            b = g_malloc(len + 1);
-            if (!read_exact(ch, b, len, name, errp) ||
-                !load_device(l, type, b, len, errp)) {
-                return false;
-            }
-            seen_dev |= bit;
-            phase = PHASE_DEVICES;
-            continue;
+            return main_end(l, ch, len, errp);
+        default:
+            return bad(errp, "unknown section type %u on the main stream",
+                       type);
         }
+        if (!ok) {
+            return false;
         }
     }
 }

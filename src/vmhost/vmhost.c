@@ -1125,10 +1125,14 @@ static bool start(Vmhost *vm, GError **errp)
             return false;
         }
     }
-    vm->migration = vh_migration_new(vm->machine);
+    /* Each device registers its migration state with the machine. */
     for (guint i = 0; i < vm->ports->len; i++) {
-        vh_migration_add_serial(vm->migration, g_ptr_array_index(vm->ports, i));
+        vh_serial_register_state(g_ptr_array_index(vm->ports, i), vm->machine);
     }
+    for (guint i = 0; i < vm->probes->len; i++) {
+        vh_probe_register_state(g_ptr_array_index(vm->probes, i), vm->machine);
+    }
+    vm->migration = vh_migration_new(vm->machine);
     vh_monitor_host_set_migration(&vm->mon_host, vm->migration);
     if (!add_monitors(vm, errp)) {
         return false;

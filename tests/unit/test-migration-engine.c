@@ -6,6 +6,7 @@
  */
 #include "vmhost/chardev/char-null.h"
 #include "vmhost/machine/machine.h"
+#include "vmhost/machine/serial.h"
 #include "vmhost/io/channel-tls.h"
 #include "vmhost/migration/migration.h"
 #include "vmhost/migration/stream.h"
@@ -261,8 +262,8 @@ static void test_device_state(void)
     p.ports[0] = vh_serial_new("serial0", p.chr[0], NULL, &err);
     p.ports[1] = vh_serial_new("serial0", p.chr[1], NULL, &err);
     g_assert_no_error(err);
-    vh_migration_add_serial(p.src, p.ports[0]);
-    vh_migration_add_serial(p.dst, p.ports[1]);
+    vh_serial_register_state(p.ports[0], p.src_m);
+    vh_serial_register_state(p.ports[1], p.dst_m);
     vh_serial_set_counters(p.ports[0], 3, 4);
     vh_serial_set_counters(p.ports[1], 100, 200);
     vh_test_guest_set_seed(sg, 99);
@@ -548,14 +549,15 @@ static void test_refused_end(void)
     p.ports[0] = vh_serial_new("serial0", p.chr[0], NULL, &err);
     p.ports[1] = vh_serial_new("com2", p.chr[1], NULL, &err);
     g_assert_no_error(err);
-    vh_migration_add_serial(p.src, p.ports[0]);
-    vh_migration_add_serial(p.dst, p.ports[1]);
+    vh_serial_register_state(p.ports[0], p.src_m);
+    vh_serial_register_state(p.ports[1], p.dst_m);
     pair_listen(&p);
     start(&p);
     g_assert_cmpint(vh_migration_wait(p.src, 20000), ==, VH_MIG_STATUS_FAILED);
     e = src_error(&p);
     g_assert_nonnull(strstr(e, "the target refused the migration"));
-    g_assert_nonnull(strstr(e, "SERIAL: port 0 is 'serial0'"));
+    g_assert_nonnull(strstr(e, "device 'serial' instance 0: the port is "
+                               "'serial0' on the source but 'com2' here"));
     assert_intact(&p);
     g_assert_cmpint(vh_migration_wait(p.dst, 10000), ==, VH_MIG_STATUS_FAILED);
     g_assert_cmpint(vh_machine_get_state(p.dst_m), ==, VH_RUN_STATE_INMIGRATE);
@@ -704,7 +706,7 @@ static gpointer rude_source(gpointer opaque)
     VhRamBlock *ram = vh_machine_get_ram(p->src_m);
     guint64 pages = vh_ram_block_get_pages(ram);
     guint8 uuid[16] = {7};
-    VhMigDeviceState d = {.running = true};
+    g_autoptr(GArray) devices = vh_machine_get_devices(p->src_m);
     VhMigCounts c = {0};
     VhMigRpType rp;
     VhMigUri u;
@@ -732,7 +734,7 @@ static gpointer rude_source(gpointer opaque)
     c.iterations = 1;
     g_byte_array_set_size(b, 0);
     vh_mig_put_iter_end(b, 1, 0, NULL);
-    vh_mig_put_devices(b, &d);
+    vh_mig_put_devices(b, devices, true);
     vh_mig_put_end(b, &c);
     g_assert_true(vh_channel_write_all(ch, b->data, b->len, &err));
     /* Gone without a word: no close-notify. */

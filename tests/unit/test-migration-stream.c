@@ -3,8 +3,11 @@
  * loader over socket pairs, every malformed field, truncation, multifd
  * channel ordering.
  */
+#include "vmhost/chardev/char-null.h"
 #include "vmhost/io/channel-buffer.h"
 #include "vmhost/io/channel-socket.h"
+#include "vmhost/machine/serial.h"
+#include "vmhost/machine/test-guest.h"
 #include "vmhost/migration/stream.h"
 #include "vmhost/util/error.h"
 
@@ -48,27 +51,118 @@ static void pair(VhChannel **a, VhChannel **b)
     *b = VH_CHANNEL(y);
 }
 
-static void default_devices(VhMigDeviceState *d)
-{
-    VhMigSerialState s = {.id = g_strdup("serial0"),
-                          .console = true,
-                          .commands = 3,
-                          .dropped = 11};
+/* The source's device state, as the stream carries it. */
+typedef struct {
+    bool running;
+    guint64 rate;
+    guint32 pattern;
+    guint64 rng;
+    guint64 cursor;
+    guint nports;
+    const char *ids[2];
+    guint64 commands;
+    guint64 dropped;
+} SrcDevices;
 
+static void default_devices(SrcDevices *d)
+{
     memset(d, 0, sizeof(*d));
     d->running = true;
     d->rate = 1 << 20;
     d->pattern = 2;
     d->rng = 0x0123456789abcdefULL;
     d->cursor = 5;
-    d->ports = g_array_new(false, true, sizeof(VhMigSerialState));
-    g_array_append_val(d->ports, s);
+    d->nports = 1;
+    d->ids[0] = "serial0";
+    d->commands = 3;
+    d->dropped = 11;
+}
+
+/* The test guest's payload (version 2), field by field. */
+static void put_guest_section(GByteArray *b, guint32 version, guint64 rate,
+                              guint32 pattern, guint32 reserved, guint64 rng,
+                              guint64 cursor, guint32 len)
+{
+    g_autoptr(GByteArray) p = g_byte_array_new();
+
+    vh_mig_put_u64(p, rate);
+    vh_mig_put_u32(p, pattern);
+    vh_mig_put_u32(p, reserved);
+    vh_mig_put_u64(p, rng);
+    vh_mig_put_u64(p, cursor);
+    vh_mig_put_device_section(b, "test-guest", 0, version, p->data,
+                              MIN(len, p->len));
+}
+
+/* MACHINE, the test guest and the serial ports, as a source writes them. */
+static void put_src_devices(GByteArray *b, const SrcDevices *d)
+{
+    vh_mig_put_machine(b, d->running);
+    put_guest_section(b, 2, d->rate, d->pattern, 0, d->rng, d->cursor, 32);
+    for (guint i = 0; i < d->nports; i++) {
+        g_autoptr(GByteArray) p = g_byte_array_new();
+
+        vh_mig_put_u32(p, (guint32)strlen(d->ids[i]));
+        g_byte_array_append(p, (const guint8 *)d->ids[i],
+                            (guint)strlen(d->ids[i]));
+        vh_mig_put_u32(p, i == 0 ? 1 : 0);
+        vh_mig_put_u64(p, d->commands);
+        vh_mig_put_u64(p, d->dropped);
+        vh_mig_put_device_section(b, "serial", i, 1, p->data, p->len);
+    }
+}
+
+/*
+ * The target's devices: a test guest with @data_pages data pages (its own
+ * RAM, so that the RAM under test stays as the test made it) and its
+ * console serial0.
+ */
+typedef struct {
+    VhRamBlock *ram;
+    VhTestGuest *guest;
+    VhChardev *chr;
+    VhSerial *port;
+    GArray *devices;
+} DstDevices;
+
+static void dst_devices_init(DstDevices *d, guint64 data_pages)
+{
+    g_autoptr(GError) err = NULL;
+    VhDeviceEntry e[2];
+    guint64 pages = data_pages + 2;
+
+    /* Header, a table page per 512 data pages, the data pages. */
+    while (pages - 1 - (pages - 1 + 512) / 513 < data_pages) {
+        pages++;
+    }
+    d->ram = vh_ram_block_new("guest.ram", pages * 4096, false, &err);
+    g_assert_no_error(err);
+    d->guest = vh_test_guest_new(d->ram, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(vh_test_guest_get_data_pages(d->guest), ==, data_pages);
+    d->chr = vh_chardev_null_new("stream-test-serial0", NULL, &err);
+    g_assert_no_error(err);
+    d->port = vh_serial_new("serial0", d->chr, d->guest, &err);
+    g_assert_no_error(err);
+    e[0] = (VhDeviceEntry){&vh_test_guest_state_ops, d->guest, 0};
+    e[1] = (VhDeviceEntry){&vh_serial_state_ops, d->port, 0};
+    d->devices = g_array_new(false, true, sizeof(VhDeviceEntry));
+    g_array_append_vals(d->devices, e, 2);
+}
+
+static void dst_devices_clear(DstDevices *d)
+{
+    g_array_unref(d->devices);
+    vh_serial_free(d->port);
+    g_object_unref(d->chr);
+    vh_test_guest_free(d->guest);
+    vh_ram_block_free(d->ram);
 }
 
 /* A whole single-channel stream of @ram into @b (no return path). */
 static void build_stream(GByteArray *b, VhRamBlock *ram, guint32 flags)
 {
-    VhMigDeviceState d;
+    SrcDevices d;
     VhMigCounts c = {0};
     guint64 pages = vh_ram_block_get_pages(ram);
     g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(1 << 20);
@@ -98,8 +192,7 @@ static void build_stream(GByteArray *b, VhRamBlock *ram, guint32 flags)
     vh_mig_put_iter_end(b, 1, 0, NULL);
     c.iterations = 1;
     default_devices(&d);
-    vh_mig_put_devices(b, &d);
-    vh_mig_device_state_clear(&d);
+    put_src_devices(b, &d);
     vh_mig_put_end(b, &c);
 }
 
@@ -129,21 +222,21 @@ static gpointer feed_thread(gpointer opaque)
 
 /*
  * Load @data with a fresh loader into @ram, whose test guest has
- * @guest_pages data pages (0: not told); returns success.
+ * @guest_pages data pages (0: as many as @ram has pages); returns success.
  */
 static bool load_bytes_guest(VhRamBlock *ram, const guint8 *data, gsize len,
                              guint64 guest_pages, GError **errp)
 {
     g_autoptr(VhMigLoader) l = vh_mig_loader_new(ram, false);
+    DstDevices dd;
     VhChannel *a, *b;
     Feeder f;
     GThread *t;
     bool ok;
 
-    vh_mig_loader_expect_serial(l, "serial0", true);
-    if (guest_pages) {
-        vh_mig_loader_expect_guest_pages(l, guest_pages);
-    }
+    dst_devices_init(&dd,
+                     guest_pages ? guest_pages : vh_ram_block_get_pages(ram));
+    vh_mig_loader_set_devices(l, dd.devices);
     pair(&a, &b);
     f.ch = a;
     f.data = g_bytes_new(data, len);
@@ -156,6 +249,8 @@ static bool load_bytes_guest(VhRamBlock *ram, const guint8 *data, gsize len,
     g_bytes_unref(f.data);
     g_object_unref(a);
     g_object_unref(b);
+    g_clear_pointer(&l, vh_mig_loader_free);
+    dst_devices_clear(&dd);
     return ok;
 }
 
@@ -223,8 +318,9 @@ typedef struct {
  */
 static const Corruption corruptions[] = {
     {"magic", 0, 0x41414141, false, "bad magic"},
-    {"version", 8, 3, false, "version 3 not supported"},
+    {"version", 8, 4, false, "version 4 not supported"},
     {"version-1", 8, 1, false, "version 1 not supported"},
+    {"version-2", 8, 2, false, "version 2 not supported"},
     {"page-size", 12, 8192, false, "page size 8192"},
     {"flags", 16, 0x80, false, "unknown flags"},
     {"multifd-refused", 16, 1, false, "multifd channel count 0"},
@@ -325,7 +421,7 @@ static void expect_failure(VhRamBlock *ram, GByteArray *b, const char *want)
 static void test_bad_order(void)
 {
     g_autoptr(VhRamBlock) ram = new_ram(64);
-    VhMigDeviceState d;
+    SrcDevices d;
     VhMigCounts c = {.iterations = 1};
 
     default_devices(&d);
@@ -334,7 +430,7 @@ static void test_bad_order(void)
         g_autoptr(GByteArray) b = g_byte_array_new();
 
         prefix_stream(b, ram);
-        vh_mig_put_devices(b, &d);
+        put_src_devices(b, &d);
         expect_failure(ram, b, "device state before the final ITER_END");
     }
     {
@@ -361,7 +457,7 @@ static void test_bad_order(void)
 
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_devices(b, &d);
+        put_src_devices(b, &d);
         vh_mig_put_end(b, &wrong);
         expect_failure(ram, b, "END: the source sent 5 records");
     }
@@ -371,8 +467,8 @@ static void test_bad_order(void)
 
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_devices(b, &d);
-        vh_mig_put_devices(b, &d);
+        put_src_devices(b, &d);
+        put_src_devices(b, &d);
         expect_failure(ram, b, "MACHINE: a second one");
     }
     {
@@ -381,7 +477,7 @@ static void test_bad_order(void)
 
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_devices(b, &d);
+        put_src_devices(b, &d);
         vh_mig_put_end(b, &c);
         vh_mig_put_u32(b, 0);
         expect_failure(ram, b, "data after the end marker");
@@ -389,16 +485,81 @@ static void test_bad_order(void)
     {
         /* A serial port the target lacks. */
         g_autoptr(GByteArray) b = g_byte_array_new();
-        VhMigDeviceState d2;
-        VhMigSerialState s = {.id = g_strdup("serial1")};
+        SrcDevices d2;
 
         default_devices(&d2);
-        g_array_append_val(d2.ports, s);
+        d2.nports = 2;
+        d2.ids[1] = "serial1";
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_devices(b, &d2);
-        vh_mig_device_state_clear(&d2);
-        expect_failure(ram, b, "2 serial port(s), this machine 1");
+        put_src_devices(b, &d2);
+        expect_failure(ram, b,
+                       "DEVICE: 'serial' instance 1 is not a device of this "
+                       "machine (it has: test-guest 0, serial 0)");
+    }
+    {
+        /* A device kind this vmhost does not know, refused by name. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_machine(b, true);
+        vh_mig_put_device_section(b, "virtio-rng", 0, 1, "", 0);
+        expect_failure(ram, b,
+                       "DEVICE: 'virtio-rng' instance 0 is not a device of "
+                       "this machine");
+    }
+    {
+        /* A device of ours in a version too new, or too old, to load. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        put_guest_section(b, 3, 0, 0, 0, 0, 0, 32);
+        expect_failure(ram, b,
+                       "device 'test-guest' instance 0: version 3, this "
+                       "vmhost loads versions 2..2 (the source is newer)");
+        g_byte_array_set_size(b, 0);
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        put_guest_section(b, 1, 0, 0, 0, 0, 0, 24);
+        expect_failure(ram, b,
+                       "device 'test-guest' instance 0: version 1, this "
+                       "vmhost loads versions 2..2 (the source is older)");
+    }
+    {
+        /* A device's state twice. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        put_guest_section(b, 2, 0, 0, 0, 0, 0, 32);
+        put_guest_section(b, 2, 0, 0, 0, 0, 0, 32);
+        expect_failure(ram, b, "device 'test-guest' instance 0: a second one");
+    }
+    {
+        /* A device of this machine missing from the stream. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        SrcDevices d2;
+
+        default_devices(&d2);
+        d2.nports = 0;
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        put_src_devices(b, &d2);
+        vh_mig_put_end(b, &c);
+        expect_failure(ram, b,
+                       "END before the device state of 'serial' instance 0");
+    }
+    {
+        /* A DEVICE section whose payload length disagrees with it. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        put_guest_section(b, 2, 0, 0, 0, 0, 0, 32);
+        put32(b->data + b->len - 36, 31);
+        expect_failure(ram, b, "payload length 31 does not match");
     }
     {
         /* Bad device fields. */
@@ -406,67 +567,56 @@ static void test_bad_order(void)
 
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 32);
-        vh_mig_put_u64(b, 0);
-        vh_mig_put_u32(b, 9);
-        vh_mig_put_u32(b, 0);
-        vh_mig_put_u64(b, 0);
-        vh_mig_put_u64(b, 0);
+        put_guest_section(b, 2, 0, 9, 0, 0, 0, 32);
         expect_failure(ram, b, "workload pattern 9 unknown");
     }
     {
-        /* Version 1's TEST_GUEST (no workload position) is too short. */
+        /* Version 1's payload (no workload position) is too short. */
         g_autoptr(GByteArray) b = g_byte_array_new();
 
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 24);
-        vh_mig_put_u64(b, 0);
-        vh_mig_put_u32(b, 0);
-        vh_mig_put_u32(b, 0);
-        vh_mig_put_u64(b, 0);
-        expect_failure(ram, b, "TEST_GUEST: section length 24, expected 32");
+        put_guest_section(b, 2, 0, 0, 0, 0, 0, 24);
+        expect_failure(ram, b,
+                       "device 'test-guest' instance 0: payload length 24, "
+                       "expected 32");
     }
     {
         g_autoptr(GByteArray) b = g_byte_array_new();
 
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_section(b, VH_MIG_SEC_TEST_GUEST, 32);
-        vh_mig_put_u64(b, 0);
-        vh_mig_put_u32(b, 0);
-        vh_mig_put_u32(b, 1);
-        vh_mig_put_u64(b, 0);
-        vh_mig_put_u64(b, 0);
-        expect_failure(ram, b, "TEST_GUEST: reserved field is not zero");
+        put_guest_section(b, 2, 0, 0, 1, 0, 0, 32);
+        expect_failure(ram, b,
+                       "device 'test-guest' instance 0: reserved field is not "
+                       "zero");
     }
     {
-        /* Without expect_guest_pages the cursor is bounded by the RAM. */
+        /* A guest of as many data pages as RAM pages: cursor 64 is past. */
         g_autoptr(GByteArray) b = g_byte_array_new();
-        VhMigDeviceState d2;
+        SrcDevices d2;
 
         default_devices(&d2);
         d2.cursor = 64;
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_devices(b, &d2);
-        vh_mig_device_state_clear(&d2);
+        put_src_devices(b, &d2);
         expect_failure(ram, b,
-                       "TEST_GUEST: workload cursor 64 past the test guest's "
-                       "64 data pages");
+                       "device 'test-guest' instance 0: workload cursor 64 "
+                       "past the test guest's 64 data pages");
     }
     {
         /* The target's guest has fewer data pages than the RAM pages. */
         g_autoptr(GByteArray) b = g_byte_array_new();
         g_autoptr(GError) err = NULL;
         VhMigCounts c0 = {.iterations = 1};
-        VhMigDeviceState d2;
+        SrcDevices d2;
 
         default_devices(&d2);
         d2.cursor = 62;
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_devices(b, &d2);
+        put_src_devices(b, &d2);
         vh_mig_put_end(b, &c0);
         g_assert_false(load_bytes_guest(ram, b->data, b->len, 62, &err));
         g_assert_nonnull(strstr(err->message, "workload cursor 62 past the "
@@ -477,11 +627,24 @@ static void test_bad_order(void)
         d2.cursor = 61;
         prefix_stream(b, ram);
         vh_mig_put_iter_end(b, 1, 0, NULL);
-        vh_mig_put_devices(b, &d2);
+        put_src_devices(b, &d2);
         vh_mig_put_end(b, &c0);
-        vh_mig_device_state_clear(&d2);
         g_assert_true(load_bytes_guest(ram, b->data, b->len, 62, &err));
         g_assert_no_error(err);
+    }
+    {
+        /* A serial port whose id differs. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        SrcDevices d2;
+
+        default_devices(&d2);
+        d2.ids[0] = "com1";
+        prefix_stream(b, ram);
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        put_src_devices(b, &d2);
+        expect_failure(ram, b,
+                       "device 'serial' instance 0: the port is 'com1' "
+                       "(console) on the source but 'serial0' (console) here");
     }
     {
         g_autoptr(GByteArray) b = g_byte_array_new();
@@ -501,7 +664,6 @@ static void test_bad_order(void)
         vh_mig_put_section(b, VH_MIG_SEC_SYNC, 16);
         expect_failure(ram, b, "unknown section type 8 on the main stream");
     }
-    vh_mig_device_state_clear(&d);
 }
 
 /* Every proper prefix of a valid stream fails as truncated, no crash. */
@@ -616,10 +778,13 @@ static void test_ready_sent(void)
     GThread *t;
     VhMigRpType type;
     VhMigCounts counts;
+    VhTestGuestWorkloadState ws;
+    DstDevices dd;
 
     fill_ram(src, 2);
     build_stream(b, src, VH_MIG_FLAG_RETURN_PATH);
-    vh_mig_loader_expect_serial(l, "serial0", true);
+    dst_devices_init(&dd, 64);
+    vh_mig_loader_set_devices(l, dd.devices);
     pair(&a, &c);
     f.ch = a;
     f.data = g_bytes_new(b->data, b->len);
@@ -631,26 +796,25 @@ static void test_ready_sent(void)
     g_assert_true(vh_mig_loader_has_return_path(l));
     g_assert_true(vh_mig_rp_recv(a, &type, &counts, &err));
     g_assert_cmpint(type, ==, VH_MIG_RP_READY);
-    g_assert_true(vh_mig_loader_get_devices(l)->running);
-    g_assert_cmpuint(vh_mig_loader_get_devices(l)->rate, ==, 1 << 20);
-    g_assert_cmpuint(vh_mig_loader_get_devices(l)->pattern, ==, 2);
-    g_assert_cmpuint(vh_mig_loader_get_devices(l)->rng, ==,
-                     0x0123456789abcdefULL);
-    g_assert_cmpuint(vh_mig_loader_get_devices(l)->cursor, ==, 5);
-    g_assert_cmpuint(vh_mig_loader_get_devices(l)->ports->len, ==, 1);
-    g_assert_cmpuint(
-        g_array_index(vh_mig_loader_get_devices(l)->ports, VhMigSerialState, 0)
-            .commands,
-        ==, 3);
-    g_assert_cmpuint(
-        g_array_index(vh_mig_loader_get_devices(l)->ports, VhMigSerialState, 0)
-            .dropped,
-        ==, 11);
+    /* Loaded, not applied until asked; then each device has its state. */
+    g_assert_cmpuint(vh_serial_get_commands(dd.port), ==, 0);
+    g_assert_true(vh_mig_loader_apply_devices(l, &err));
+    g_assert_no_error(err);
+    g_assert_true(vh_mig_loader_get_running(l));
+    g_assert_cmpuint(vh_test_guest_get_rate(dd.guest), ==, 1 << 20);
+    g_assert_cmpuint(vh_test_guest_get_pattern(dd.guest), ==, 2);
+    vh_test_guest_get_workload_state(dd.guest, &ws);
+    g_assert_cmpuint(ws.rng, ==, 0x0123456789abcdefULL);
+    g_assert_cmpuint(ws.cursor, ==, 5);
+    g_assert_cmpuint(vh_serial_get_commands(dd.port), ==, 3);
+    g_assert_cmpuint(vh_serial_get_dropped(dd.port), ==, 11);
     g_assert_cmpuint(vh_mig_loader_get_counts(l)->normal, ==, 48);
     g_assert_cmpuint(vh_mig_loader_get_counts(l)->zero, ==, 16);
     g_bytes_unref(f.data);
     g_object_unref(a);
     g_object_unref(c);
+    g_clear_pointer(&l, vh_mig_loader_free);
+    dst_devices_clear(&dd);
 }
 
 /* ---- multifd ---- */
@@ -705,11 +869,13 @@ static void test_multifd_order(void)
     guint64 one[4] = {1ULL << 5, 0, 0, 0};
     guint64 rest[4] = {~(1ULL << 5), ~0ULL, ~0ULL, ~0ULL};
     guint64 packets[2];
-    VhMigDeviceState d;
+    SrcDevices d;
+    DstDevices dd;
     ChanRun main_run;
     GThread *tm;
 
-    vh_mig_loader_expect_serial(l, "serial0", true);
+    dst_devices_init(&dd, 254);
+    vh_mig_loader_set_devices(l, dd.devices);
     pair(&m[0], &m[1]);
     for (guint i = 0; i < 2; i++) {
         pair(&ch[i][0], &ch[i][1]);
@@ -774,8 +940,7 @@ static void test_multifd_order(void)
     packets[1] = 0;
     vh_mig_put_iter_end(mb, 2, 2, packets);
     default_devices(&d);
-    vh_mig_put_devices(mb, &d);
-    vh_mig_device_state_clear(&d);
+    put_src_devices(mb, &d);
     total.records = cnt[0].records + cnt[1].records;
     total.normal = cnt[0].normal + cnt[1].normal;
     total.zero = cnt[0].zero + cnt[1].zero;
@@ -796,6 +961,8 @@ static void test_multifd_order(void)
                     vh_ram_block_get_host(dst), 256 * 4096);
     g_object_unref(m[0]);
     g_object_unref(m[1]);
+    g_clear_pointer(&l, vh_mig_loader_free);
+    dst_devices_clear(&dd);
 }
 
 /* A channel with the wrong session uuid or index is refused. */

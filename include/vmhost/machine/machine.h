@@ -51,6 +51,7 @@
 
 #include "vmhost/machine/ram.h"
 #include "vmhost/machine/test-guest.h"
+#include "vmhost/machine/vmstate.h"
 
 G_BEGIN_DECLS
 
@@ -147,5 +148,25 @@ bool vh_machine_powerdown(VhMachine *m, GError **errp);
  * (QEMU's reason "guest-shutdown"), rather than because the host ended it.
  */
 bool vh_machine_get_guest_shutdown(VhMachine *m);
+
+/*
+ * The devices whose state migrates (vmhost/machine/vmstate.h). The test
+ * guest is registered by vh_machine_new(); every other device registers
+ * itself (vh_serial_register_state(), vh_probe_register_state()) and
+ * unregisters before it is freed.
+ *
+ * Register @dev (borrowed) with @ops (static); its instance is the lowest
+ * number not taken by another device of the same ops->name (QEMU's
+ * instance ids), returned. Any thread.
+ */
+guint32 vh_machine_register_device(VhMachine *m, const VhDeviceStateOps *ops,
+                                   gpointer dev);
+/* Remove @dev's registration (none: nothing happens). Any thread. */
+void vh_machine_unregister_device(VhMachine *m, gpointer dev);
+/*
+ * The registered devices in registration order (transfer full; a GArray
+ * of VhDeviceEntry, a copy: later registrations do not show in it).
+ */
+GArray *vh_machine_get_devices(VhMachine *m);
 
 G_END_DECLS

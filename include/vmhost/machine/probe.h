@@ -26,6 +26,8 @@
 #include <stdbool.h>
 
 #include "vmhost/chardev/chardev.h"
+#include "vmhost/machine/machine.h"
+#include "vmhost/machine/vmstate.h"
 
 G_BEGIN_DECLS
 
@@ -74,6 +76,20 @@ guint64 vh_probe_get_received(VhProbe *p);
 guint64 vh_probe_get_dropped(VhProbe *p);
 /* Whether the chardev reported a peer (OPENED without a CLOSED since). */
 bool vh_probe_is_open(VhProbe *p);
+
+/*
+ * The probe's migration state, "chardev-probe" version 1: id, counters and
+ * the unread bytes (what the source received stays readable on the
+ * target). The buffer and counters have their own lock, so a migration
+ * thread may save and restore them while the chardev's thread receives.
+ */
+extern const VhDeviceStateOps vh_probe_state_ops;
+
+/*
+ * Register the probe's state with @m (borrowed: it must outlive the
+ * probe); vh_probe_free() unregisters it.
+ */
+void vh_probe_register_state(VhProbe *p, VhMachine *m);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhProbe, vh_probe_free)
 

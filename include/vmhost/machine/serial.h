@@ -31,7 +31,9 @@
 #include <stdbool.h>
 
 #include "vmhost/chardev/chardev.h"
+#include "vmhost/machine/machine.h"
 #include "vmhost/machine/test-guest.h"
+#include "vmhost/machine/vmstate.h"
 
 G_BEGIN_DECLS
 
@@ -65,6 +67,19 @@ guint64 vh_serial_get_dropped(VhSerial *s);
  * counters are atomic: the getters and this may run in any thread.
  */
 void vh_serial_set_counters(VhSerial *s, guint64 commands, guint64 dropped);
+
+/*
+ * The port's migration state, "serial" version 1: id, console flag and
+ * both counters (lib/machine/serial-state.c).
+ */
+extern const VhDeviceStateOps vh_serial_state_ops;
+
+/*
+ * Register the port's state with @m (borrowed: it must outlive the port);
+ * vh_serial_free() unregisters it. Ports take instances in the order they
+ * register, which must be the same on both ends of a migration.
+ */
+void vh_serial_register_state(VhSerial *s, VhMachine *m);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhSerial, vh_serial_free)
 

@@ -50,6 +50,7 @@
 #include <stdbool.h>
 
 #include "vmhost/machine/ram.h"
+#include "vmhost/machine/vmstate.h"
 
 G_BEGIN_DECLS
 
@@ -156,6 +157,13 @@ char *vh_test_guest_command(VhTestGuest *guest, const char *line);
 
 /* The content of data page @index at generation @gen, VH_RAM_PAGE_SIZE. */
 void vh_test_guest_fill_page(void *page, guint64 index, guint64 gen);
+
+/*
+ * The guest's migration state, "test-guest" version 2: the workload's rate,
+ * pattern and position (lib/machine/test-guest-state.c). The machine
+ * registers its guest with it.
+ */
+extern const VhDeviceStateOps vh_test_guest_state_ops;
 
 const char *vh_dirty_pattern_name(VhDirtyPattern pattern);
 bool vh_dirty_pattern_from_name(const char *name, VhDirtyPattern *pattern);

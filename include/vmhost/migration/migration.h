@@ -27,6 +27,10 @@
  * source guest as it was (running again if the final phase stopped it),
  * with the reason in the info; another migration may follow.
  *
+ * Devices: every device registered with the machine
+ * (vh_machine_register_device()) travels, saved and loaded by its own
+ * VhDeviceStateOps; the target's machine must have the same devices.
+ *
  * multifd (capability): pages go over multifd-channels more connections,
  * each with its own thread and TLS session (tcp: and unix: only).
  *
@@ -46,7 +50,6 @@
 #include <stdbool.h>
 
 #include "vmhost/machine/machine.h"
-#include "vmhost/machine/serial.h"
 #include "vmhost/migration/transport.h"
 
 G_BEGIN_DECLS
@@ -116,9 +119,6 @@ void vh_migration_free(VhMigration *mig);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhMigration, vh_migration_free)
 
 VhMachine *vh_migration_get_machine(VhMigration *mig);
-
-/* The machine's serial ports, whose state travels (borrowed). */
-void vh_migration_add_serial(VhMigration *mig, VhSerial *port);
 
 /* How fd:NAME URIs find their fd (the monitor's getfd table). */
 void vh_migration_set_fd_lookup(VhMigration *mig, VhMigFdLookup fdl,

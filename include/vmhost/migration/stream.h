@@ -13,12 +13,13 @@
  * Target:
  *
  *     g_autoptr(VhMigLoader) l = vh_mig_loader_new(ram, true);
- *     vh_mig_loader_expect_serial(l, "serial0", true);
+ *     g_autoptr(GArray) devices = vh_machine_get_devices(machine);
+ *     vh_mig_loader_set_devices(l, devices);
  *     // main connection, in its own thread:
  *     if (!vh_mig_loader_run_main(l, main_ch, NULL, errp)) { ... }
  *     // each multifd connection, in its own thread:
  *     if (!vh_mig_loader_run_channel(l, ch, NULL, errp)) { ... }
- *     // then apply vh_mig_loader_get_devices(l) and answer LOADED
+ *     // then vh_mig_loader_apply_devices(l, errp) and answer LOADED
  *
  * The loader checks every field; any failure is an error naming the section
  * and the field, and the first failure of any connection aborts the others
@@ -32,19 +33,20 @@
 
 #include "vmhost/io/channel.h"
 #include "vmhost/machine/ram.h"
+#include "vmhost/machine/vmstate.h"
 
 G_BEGIN_DECLS
 
 #define VH_MIG_STREAM_MAGIC   "VHMIGSTR"
 #define VH_MIG_CHANNEL_MAGIC  "VHMIGCHN"
-#define VH_MIG_STREAM_VERSION 2u
+#define VH_MIG_STREAM_VERSION 3u
 #define VH_MIG_HEADER_SIZE    48u
 #define VH_MIG_HELLO_SIZE     40u
 #define VH_MIG_RECORD_PAGES   256u /* pages a PAGES record spans at most */
 #define VH_MIG_PAGES_BODY     80u
 #define VH_MIG_MAX_CHANNELS   16u
 #define VH_MIG_MAX_BLOCKS     8u
-#define VH_MIG_MAX_PORTS      64u
+#define VH_MIG_DEVICE_MAX     (1u << 20) /* a DEVICE payload at most */
 #define VH_MIG_RP_ERROR_MAX   1024u
 
 enum {
@@ -57,11 +59,11 @@ typedef enum {
     VH_MIG_SEC_PAGES = 2,
     VH_MIG_SEC_ITER_END = 3,
     VH_MIG_SEC_MACHINE = 4,
-    VH_MIG_SEC_TEST_GUEST = 5,
-    VH_MIG_SEC_SERIAL = 6,
+    /* 5 and 6 were TEST_GUEST and SERIAL up to version 2 */
     VH_MIG_SEC_END = 7,
     VH_MIG_SEC_SYNC = 8,
     VH_MIG_SEC_CHANNEL_END = 9,
+    VH_MIG_SEC_DEVICE = 10,
 } VhMigSection;
 
 typedef enum {
@@ -78,23 +80,6 @@ typedef struct {
     guint64 iterations;
 } VhMigCounts;
 
-typedef struct {
-    char *id;
-    bool console;
-    guint64 commands;
-    guint64 dropped;
-} VhMigSerialState;
-
-/* The device sections. */
-typedef struct {
-    bool running;
-    guint64 rate;
-    guint32 pattern; /* VhDirtyPattern */
-    guint64 rng;     /* the workload's PRNG state */
-    guint64 cursor;  /* the workload's next sequential page */
-    GArray *ports;   /* of VhMigSerialState */
-} VhMigDeviceState;
-
 /* ---- writing ---- */
 
 void vh_mig_put_header(GByteArray *b, guint32 flags, guint32 channels,
@@ -109,8 +94,21 @@ void vh_mig_put_ram_setup(GByteArray *b, VhRamBlock *ram);
 /* ITER_END with per-channel packet counts (@channels entries). */
 void vh_mig_put_iter_end(GByteArray *b, guint64 iteration, guint32 channels,
                          const guint64 *packets);
-/* MACHINE, TEST_GUEST and SERIAL from @d. */
-void vh_mig_put_devices(GByteArray *b, const VhMigDeviceState *d);
+/*
+ * The device state: MACHINE (whether the guest ran before migration), then
+ * one DEVICE section per entry of @devices (GArray of VhDeviceEntry, see
+ * vmhost/machine/vmstate.h), each saved by its own ops->save(). The guest
+ * must be stopped.
+ */
+void vh_mig_put_devices(GByteArray *b, GArray *devices, bool running);
+/* MACHINE alone. */
+void vh_mig_put_machine(GByteArray *b, bool running);
+/* One device's DEVICE section, saved by the device. */
+void vh_mig_put_device(GByteArray *b, const VhDeviceEntry *e);
+/* A DEVICE section from its parts (tests, fuzz seeds). */
+void vh_mig_put_device_section(GByteArray *b, const char *name,
+                               guint32 instance, guint32 version,
+                               const void *payload, guint32 len);
 void vh_mig_put_end(GByteArray *b, const VhMigCounts *c);
 
 /*
@@ -192,14 +190,14 @@ VhMigLoader *vh_mig_loader_new(VhRamBlock *ram, bool allow_multifd);
 void vh_mig_loader_free(VhMigLoader *l);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhMigLoader, vh_mig_loader_free)
 
-/* The target has serial port @id; the stream's SERIAL must list the same. */
-void vh_mig_loader_expect_serial(VhMigLoader *l, const char *id, bool console);
-
 /*
- * The target's test guest has @data_pages data pages: TEST_GUEST's cursor
- * must lie below (without this call, below the RAM block's page count).
+ * The target's devices (GArray of VhDeviceEntry, a reference is taken;
+ * vh_machine_get_devices()). The stream must carry exactly these, by name
+ * and instance, each in a version its ops accept: a section for a device
+ * this machine lacks, or in a version it cannot load, is refused naming
+ * the device. Without this call the machine has no devices.
  */
-void vh_mig_loader_expect_guest_pages(VhMigLoader *l, guint64 data_pages);
+void vh_mig_loader_set_devices(VhMigLoader *l, GArray *devices);
 
 /*
  * Read the main stream through END and the clean end of the connection
@@ -224,12 +222,16 @@ bool vh_mig_loader_run_channel(VhMigLoader *l, VhChannel *ch,
 void vh_mig_loader_abort(VhMigLoader *l, const char *reason);
 
 bool vh_mig_loader_has_return_path(VhMigLoader *l);
-/* Valid after run_main succeeded. */
-const VhMigDeviceState *vh_mig_loader_get_devices(VhMigLoader *l);
+/*
+ * After run_main succeeded: make every device's loaded state its own (in
+ * the order of the devices given). Fails naming the device.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_loader_apply_devices(VhMigLoader *l, GError **errp);
+/* Valid after run_main succeeded: MACHINE's running flag. */
+bool vh_mig_loader_get_running(VhMigLoader *l);
 const VhMigCounts *vh_mig_loader_get_counts(VhMigLoader *l);
 /* Bytes of page data loaded so far (any thread). */
 guint64 vh_mig_loader_get_bytes(VhMigLoader *l);
-
-void vh_mig_device_state_clear(VhMigDeviceState *d);
 
 G_END_DECLS
