@@ -31,7 +31,7 @@ struct _VhChannelTls {
     VhTlsSession *session;
     GError *transport_error; /* the master's last hard error */
     bool write_shut;         /* close-notify sent (the owner's thread only) */
-    bool handshaking; /* an async handshake is running */
+    bool handshaking;        /* an async handshake is running */
 
     char *rbuf; /* read-ahead ciphertext: rbuf[rpos, rlen) is unread */
     size_t rpos, rlen;
@@ -553,8 +553,7 @@ static bool tls_shutdown(VhChannel *ioc, VhChannelShutdown how, GError **errp)
 {
     VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
 
-    if (how == VH_CHANNEL_SHUTDOWN_WRITE &&
-        !vh_channel_tls_bye(tls, errp)) {
+    if (how == VH_CHANNEL_SHUTDOWN_WRITE && !vh_channel_tls_bye(tls, errp)) {
         return false;
     }
     if (!vh_channel_has_feature(tls->master, VH_CHANNEL_FEATURE_SHUTDOWN)) {

@@ -126,8 +126,8 @@ VhTlsAccept *vh_tls_accept_new(const VhTlsAcceptOptions *o, VhTlsAcceptFunc cb,
     g_mutex_init(&a->lock);
     a->pending = g_ptr_array_new();
     if (a->authzid && !authenticates_clients(a->creds)) {
-        g_warning("%s: tls-authz '%s' will deny every client: %s",
-                  a->what, a->authzid, no_identity_why(a->creds));
+        g_warning("%s: tls-authz '%s' will deny every client: %s", a->what,
+                  a->authzid, no_identity_why(a->creds));
     }
     return a;
 }

@@ -48,7 +48,7 @@ G_BEGIN_DECLS
 typedef struct VhTlsAccept VhTlsAccept;
 
 typedef struct {
-    VhTlsCreds *creds;   /* server credentials (required) */
+    VhTlsCreds *creds; /* server credentials (required) */
     /*
      * An authz object for the peer's identity, or NULL. The one authz rule
      * of every TLS listener: the identity the session authenticated (a
@@ -58,10 +58,10 @@ typedef struct {
      * verify-peer=off, every client (vh_tls_accept_new() warns).
      */
     const char *authzid;
-    const char *what;    /* for messages: "chardev s0", "migration on ..." */
-    guint timeout_ms;    /* per handshake; 0: none */
-    guint max_pending;   /* 0: VH_TLS_ACCEPT_MAX_PENDING */
-    GMainContext *ctx;   /* NULL: the thread-default context */
+    const char *what;  /* for messages: "chardev s0", "migration on ..." */
+    guint timeout_ms;  /* per handshake; 0: none */
+    guint max_pending; /* 0: VH_TLS_ACCEPT_MAX_PENDING */
+    GMainContext *ctx; /* NULL: the thread-default context */
 } VhTlsAcceptOptions;
 
 /*
