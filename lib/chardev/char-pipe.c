@@ -1,6 +1,7 @@
 /* -chardev pipe: P.in / P.out FIFOs, or P for both directions. */
 #include "fd-io.h"
 #include "vmhost/chardev/char-pipe.h"
+#include "vmhost/util/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,8 +71,7 @@ static int open_fifo(const char *path, GError **errp)
     int fd = open(path, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
     if (fd < 0) {
-        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot open pipe %s: %s", path, g_strerror(errno));
+        vh_set_error_errno(errp, errno, "cannot open pipe %s", path);
     }
     return fd;
 }

@@ -6,6 +6,7 @@
  */
 #include "fd-io.h"
 #include "vmhost/chardev/char-pty.h"
+#include "vmhost/util/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -146,8 +147,7 @@ static bool make_raw(VhChardevPty *p, GError **errp)
     int slave = open(p->path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 
     if (slave < 0) {
-        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot open %s: %s", p->path, g_strerror(errno));
+        vh_set_error_errno(errp, errno, "cannot open %s", p->path);
         return false;
     }
     if (tcgetattr(slave, &t) == 0) {
@@ -165,8 +165,7 @@ static bool open_master(VhChardevPty *p, GError **errp)
     p->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (p->master < 0 || grantpt(p->master) < 0 || unlockpt(p->master) < 0 ||
         !(name = ptsname(p->master))) {
-        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot create a pty: %s", g_strerror(errno));
+        vh_set_error_errno(errp, errno, "cannot create a pty");
         return false;
     }
     p->path = g_strdup(name);

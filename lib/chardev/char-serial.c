@@ -1,6 +1,7 @@
 /* -chardev serial / tty: a host terminal in raw mode. */
 #include "fd-io.h"
 #include "vmhost/chardev/char-serial.h"
+#include "vmhost/util/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -167,8 +168,7 @@ static bool open_tty(VhChardevSerial *s, GError **errp)
 {
     s->fd = open(s->path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (s->fd < 0) {
-        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot open %s: %s", s->path, g_strerror(errno));
+        vh_set_error_errno(errp, errno, "cannot open %s", s->path);
         return false;
     }
     if (!isatty(s->fd) || tcgetattr(s->fd, &s->saved) < 0) {

@@ -7,6 +7,7 @@
 
 #include "channel-internal.h"
 #include "vmhost/io/address.h"
+#include "vmhost/util/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -268,9 +269,10 @@ static void connect_complete(GTask *task, int err)
     connect_stop_sources(data);
 
     if (err) {
-        g_task_return_new_error(task, G_IO_ERROR, g_io_error_from_errno(err),
-                                "Failed to connect to %s: %s", data->text,
-                                g_strerror(err));
+        GError *error = NULL;
+
+        vh_set_error_errno(&error, err, "Failed to connect to %s", data->text);
+        g_task_return_error(task, error);
         return;
     }
     if (vh_channel_is_closed(VH_CHANNEL(s))) {

@@ -43,9 +43,8 @@ static void set_alloc_error(GError **errp, const char *what,
 {
     g_autofree char *human = vh_size_format(ram->size);
 
-    g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err),
-                "cannot %s %s of guest RAM for '%s': %s", what, human,
-                ram->name, g_strerror(err));
+    vh_set_error_errno(errp, err, "cannot %s %s of guest RAM for '%s'", what,
+                       human, ram->name);
 }
 
 /* Populate every page for writing; a shortage is an error, not SIGBUS. */
@@ -126,9 +125,9 @@ static bool open_backing(VhRamBlock *ram, GError **errp)
         err = errno;
     }
     if (ram->fd < 0) {
-        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err),
-                    "cannot open memory backend file '%s' for '%s': %s",
-                    ram->path, ram->name, g_strerror(err));
+        vh_set_error_errno(errp, err,
+                           "cannot open memory backend file '%s' for '%s'",
+                           ram->path, ram->name);
         return false;
     }
     return true;
@@ -145,9 +144,10 @@ static bool size_backing(VhRamBlock *ram, GError **errp)
     if (ftruncate(ram->fd, (off_t)ram->size) < 0) {
         int err = errno;
         g_autofree char *human = vh_size_format(ram->size);
-        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err),
-                    "cannot size memory backend file '%s' to %s for '%s': %s",
-                    ram->path, human, ram->name, g_strerror(err));
+        vh_set_error_errno(errp, err,
+                           "cannot size memory backend file '%s' to %s for "
+                           "'%s'",
+                           ram->path, human, ram->name);
         return false;
     }
     return true;

@@ -165,8 +165,8 @@ static VhChannel *open_file_in(const VhMigUri *u, GError **errp)
     int fd = open(u->path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
-        vh_mig_set_errno(errp, errno, "cannot open migration file '%s'",
-                         u->path);
+        vh_set_error_errno(errp, errno, "cannot open migration file '%s'",
+                           u->path);
         return NULL;
     }
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -179,8 +179,8 @@ static VhChannel *open_file_in(const VhMigUri *u, GError **errp)
         return NULL;
     }
     if (u->offset && lseek(fd, (off_t)u->offset, SEEK_SET) < 0) {
-        vh_mig_set_errno(errp, errno, "cannot seek migration file '%s'",
-                         u->path);
+        vh_set_error_errno(errp, errno, "cannot seek migration file '%s'",
+                           u->path);
         close(fd);
         return NULL;
     }

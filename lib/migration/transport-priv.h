@@ -22,7 +22,3 @@ VhChannel *vh_mig_open_fd(const VhMigUri *u, VhMigFdLookup fdl,
 /* /bin/sh -c CMD with both pipes (a TLS handshake needs both ways). */
 G_GNUC_WARN_UNUSED_RESULT
 VhChannel *vh_mig_open_exec(const VhMigUri *u, GError **errp);
-
-/* A G_IO_ERROR from @err: "<fmt>: <strerror>". */
-void vh_mig_set_errno(GError **errp, int err, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);

@@ -22,17 +22,6 @@
 #include "vmhost/io/channel-socket.h"
 #include "vmhost/util/error.h"
 
-void vh_mig_set_errno(GError **errp, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    g_autofree char *what = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err), "%s: %s", what,
-                g_strerror(err));
-}
-
 const char *vh_mig_uri_scheme(const VhMigUri *u)
 {
     switch (u->kind) {
@@ -195,10 +184,10 @@ static VhChannel *open_file_out(const VhMigUri *u, GError **errp)
         if (fd >= 0) {
             close(fd);
         }
-        vh_mig_set_errno(errp, err,
-                         "cannot open migration file '%s' for writing at "
-                         "offset %" G_GUINT64_FORMAT,
-                         u->path, u->offset);
+        vh_set_error_errno(errp, err,
+                           "cannot open migration file '%s' for writing at "
+                           "offset %" G_GUINT64_FORMAT,
+                           u->path, u->offset);
         return NULL;
     }
     VhChannel *ch = VH_CHANNEL(vh_channel_file_new_fd(fd));
