@@ -743,7 +743,7 @@ static void test_mux_limits(void)
     for (int i = 0; i <= VH_CHARDEV_MUX_MAX; i++) {
         fe_init(&fe[i]);
         if (i == VH_CHARDEV_MUX_MAX) {
-            g_test_expect_message(NULL, G_LOG_LEVEL_WARNING,
+            g_test_expect_message("vmhost-chardev", G_LOG_LEVEL_WARNING,
                                   "*mux takes at most 4 frontends*");
         }
         attach(chr, &fe[i]);

@@ -480,7 +480,7 @@ static void test_pending_cap(void)
     guint16 port = vh_chardev_socket_get_port(VH_CHARDEV_SOCKET(srv));
 
     for (guint i = 0; i < extra; i++) {
-        g_test_expect_message(NULL, G_LOG_LEVEL_WARNING,
+        g_test_expect_message("vmhost-chardev", G_LOG_LEVEL_WARNING,
                               "chardev hs-cap: refused the connection from "
                               "127.0.0.1:*: 64 TLS handshakes are already in "
                               "progress, the limit");

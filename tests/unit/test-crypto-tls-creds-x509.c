@@ -965,7 +965,7 @@ static void test_key_permissions(void)
     msg = g_strdup_printf("%s is accessible by others (mode 0644): chmod 600 "
                           "it",
                           key);
-    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "*accessible by others*");
+    g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING, "*accessible by others*");
     creds = creds_new(dir, VH_TLS_CREDS_ENDPOINT_SERVER, &err);
     g_test_assert_expected_messages();
     g_assert_no_error(err);

@@ -469,7 +469,7 @@ static void test_at_no_file(void)
                              "(looked for VMHOST, SYSTEM); using vmhost's "
                              "baseline %s instead*",
                              system_file(), VH_TLS_PRIORITY_BASELINE_STRING);
-    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, expect);
+    g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING, expect);
     resolve_ok("@VMHOST,SYSTEM", &prio);
     g_test_assert_expected_messages();
     g_assert_cmpint(prio.resolution, ==, VH_TLS_PRIORITY_BASELINE);
@@ -484,7 +484,7 @@ static void test_at_no_file(void)
     resolve_ok("@VMHOST,SYSTEM", &prio);
     g_assert_cmpint(prio.resolution, ==, VH_TLS_PRIORITY_BASELINE);
     /* Extra text still applies; a new string gets its own warning. */
-    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING,
+    g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING,
                           "TLS priority @VMHOST,SYSTEM:-VERS-TLS1.2: *");
     resolve_ok("@VMHOST,SYSTEM:-VERS-TLS1.2", &prio);
     g_test_assert_expected_messages();
@@ -519,7 +519,7 @@ static void test_at_no_file(void)
     /* The creds object records the baseline; strict refuses to create it. */
     if (VMHOST_TLS_PRIORITY_DEFAULT[0] == '@' &&
         strcmp(VMHOST_TLS_PRIORITY_DEFAULT, "@VMHOST,SYSTEM") != 0) {
-        g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, "TLS priority *");
+        g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING, "TLS priority *");
     }
     anon = g_initable_new(VH_TYPE_TLS_CREDS_ANON, NULL, &err, "endpoint",
                           VH_TLS_CREDS_ENDPOINT_SERVER, NULL);
@@ -553,7 +553,7 @@ static void test_at_no_keyword(void)
     expect = g_strdup_printf("TLS priority @VMHOST,SYSTEM: %s has no entry "
                              "VMHOST or SYSTEM; using vmhost's baseline*",
                              system_file());
-    g_test_expect_message(NULL, G_LOG_LEVEL_WARNING, expect);
+    g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING, expect);
     resolve_ok("@VMHOST,SYSTEM", &prio);
     g_test_assert_expected_messages();
     g_assert_cmpint(prio.resolution, ==, VH_TLS_PRIORITY_BASELINE);

@@ -322,7 +322,7 @@ static void test_accept_backoff(void)
     low.rlim_cur = next;
     g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
 
-    g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+    g_test_expect_message("vmhost-io", G_LOG_LEVEL_WARNING,
                           "*Too many open files*pausing*");
     vh_net_listener_set_client_func(l, on_client, &c, NULL, ctx);
     spin(ctx, 50);
