@@ -1,6 +1,6 @@
 /*
  * VhTlsSession over a non-blocking socketpair: handshakes stepped by hand,
- * and the peer-check matrix of shared/design/compat-qemu.md.
+ * and the peer-check matrix of docs/compat-qemu.md.
  */
 #include "tls-testutil.h"
 #include "vmhost/authz/authz-list-file.h"

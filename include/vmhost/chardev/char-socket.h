@@ -1,7 +1,7 @@
 /*
  * VhChardevSocket (-chardev socket): a TCP or UNIX stream, server or
  * client, optionally with TLS and telnet. Behaviour follows
- * shared/design/compat-qemu.md, "Socket character devices".
+ * docs/compat-qemu.md, "Socket character devices".
  *
  *     VhChardevSocketOptions o = {
  *         .host = "127.0.0.1", .port = "9000", .server = true, .wait = true,

@@ -1,6 +1,6 @@
 /*
  * X.509 sanity checks, as QEMU runs them when x509 credentials are loaded
- * (shared/design/compat-qemu.md), written once and used twice: the
+ * (docs/compat-qemu.md), written once and used twice: the
  * credentials objects stop at the first failure, `vmhost-pki validate`
  * collects every check as a PASS/WARN/FAIL item.
  *
