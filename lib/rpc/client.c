@@ -32,9 +32,9 @@ typedef struct {
 
 typedef struct {
     guint32 serial, prog, vers, proc;
-    GTask *task;    /* async */
-    SyncWait *wait; /* sync */
-    GSource *timeout;
+    GTask *task;     /* async */
+    SyncWait *wait;  /* sync */
+    gint64 deadline; /* monotonic us; 0: none */
     GCancellable *cancellable;
     gulong cancel_id;
     VhRpcClientStream *stream; /* a reference, for stream calls */
@@ -65,7 +65,8 @@ struct _VhRpcClient {
     GThread *thread;
 
     /* I/O thread only */
-    GSource *in_watch, *out_watch, *ka_timer;
+    GSource *in_watch, *out_watch, *ka_timer, *timeout_timer;
+    GSource *flush_src; /* attached for the client's life */
     GByteArray *inbuf;
     gint64 last_rx_us;
     guint ka_interval_ms, ka_count, ka_missed;
@@ -85,7 +86,6 @@ struct _VhRpcClient {
 
 static void fail_conn(VhRpcClient *c, GError *reason);
 static void flush_out(VhRpcClient *c);
-static gboolean flush_idle_cb(gpointer opaque);
 static void stream_unref(VhRpcClientStream *s);
 
 /* ---- deliveries on the event context ---- */
@@ -164,10 +164,6 @@ static void invoke(VhRpcClient *c, GSourceFunc func, gpointer data,
 
 static void pending_complete(Pending *p, GBytes *ret, GError *err)
 {
-    if (p->timeout) {
-        g_source_destroy(p->timeout);
-        g_source_unref(p->timeout);
-    }
     if (p->cancellable) {
         g_cancellable_disconnect(p->cancellable, p->cancel_id);
         g_object_unref(p->cancellable);
@@ -228,24 +224,41 @@ typedef struct {
     guint32 serial;
 } SerialRef;
 
-static gboolean timeout_cb(gpointer opaque)
+/* I/O thread: fail the calls whose deadline passed (one timer for all,
+ * so a call costs no timer source of its own). */
+static gboolean timeout_scan_cb(gpointer opaque)
 {
-    SerialRef *ref = opaque;
-    Pending *p = take_call(ref->c, ref->serial);
+    VhRpcClient *c = opaque;
+    gint64 now = g_get_monotonic_time();
+    GSList *expired = NULL;
+    GHashTableIter it;
+    gpointer value;
 
-    if (p) {
-        guint ms = ref->c->call_timeout_ms;
+    g_mutex_lock(&c->lock);
+    g_hash_table_iter_init(&it, c->calls);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        Pending *p = value;
+
+        if (p->deadline && p->deadline <= now) {
+            g_hash_table_iter_steal(&it);
+            expired = g_slist_prepend(expired, p);
+        }
+    }
+    g_mutex_unlock(&c->lock);
+    for (GSList *l = expired; l; l = l->next) {
+        Pending *p = l->data;
 
         if (p->stream) {
-            drop_stream(ref->c, ref->serial);
+            drop_stream(c, p->serial);
         }
         pending_complete(p, NULL,
                          g_error_new(VH_VIR_ERROR, VH_VIR_ERR_OPERATION_TIMEOUT,
                                      "Timed out during operation: no reply "
                                      "to procedure %u within %u ms",
-                                     p->proc, ms));
+                                     p->proc, c->call_timeout_ms));
     }
-    return G_SOURCE_REMOVE;
+    g_slist_free(expired);
+    return G_SOURCE_CONTINUE;
 }
 
 static gboolean cancel_idle_cb(gpointer opaque)
@@ -278,10 +291,14 @@ static void on_cancelled(GCancellable *cancellable, gpointer opaque)
 /* With the lock held. */
 static void queue_locked(VhRpcClient *c, GByteArray *pkt)
 {
+    if (c->closed) {
+        g_byte_array_unref(pkt);
+        return;
+    }
     g_queue_push_tail(&c->outq, pkt);
     if (c->confirmed && !c->flush_scheduled) {
         c->flush_scheduled = true;
-        invoke(c, flush_idle_cb, c, NULL);
+        g_source_set_ready_time(c->flush_src, 0);
     }
 }
 
@@ -293,11 +310,18 @@ static GByteArray *new_packet(guint32 prog, guint32 vers, guint32 proc,
     return vh_rpc_packet_new(&hdr);
 }
 
-static gboolean flush_idle_cb(gpointer opaque)
+/* The flush source: ready (time 0) once something is queued; one source
+ * for the client's life, so queueing costs no allocation. */
+static gboolean flush_dispatch(GSource *src, GSourceFunc cb, gpointer opaque)
 {
+    g_source_set_ready_time(src, -1);
     flush_out(opaque);
-    return G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE;
 }
+
+static GSourceFuncs flush_funcs = {
+    .dispatch = flush_dispatch,
+};
 
 static gboolean out_ready_cb(VhChannel *ch, GIOCondition cond, gpointer opaque)
 {
@@ -745,6 +769,8 @@ static void fail_conn(VhRpcClient *c, GError *reason)
     destroy_source(&c->in_watch);
     destroy_source(&c->out_watch);
     destroy_source(&c->ka_timer);
+    destroy_source(&c->timeout_timer);
+    destroy_source(&c->flush_src);
     vh_channel_close(c->ch, NULL);
 
     g_hash_table_iter_init(&it, streams);
@@ -864,6 +890,16 @@ VhRpcClient *vh_rpc_client_new(VhChannel *ch, bool tls,
     }
     c->ctx = g_main_context_new();
     c->loop = g_main_loop_new(c->ctx, FALSE);
+    c->flush_src = g_source_new(&flush_funcs, sizeof(GSource));
+    g_source_set_callback(c->flush_src, NULL, c, NULL);
+    g_source_set_ready_time(c->flush_src, -1);
+    g_source_attach(c->flush_src, c->ctx);
+    if (c->call_timeout_ms) {
+        c->timeout_timer =
+            g_timeout_source_new(CLAMP(c->call_timeout_ms / 4, 5, 100));
+        g_source_set_callback(c->timeout_timer, timeout_scan_cb, c, NULL);
+        g_source_attach(c->timeout_timer, c->ctx);
+    }
     invoke(c, start_cb, c, NULL);
     c->thread = g_thread_new("vh-rpc-client", io_thread, c);
     return c;
@@ -941,13 +977,8 @@ static void start_call(VhRpcClient *c, Pending *p, const GByteArray *args,
     }
     vh_rpc_packet_finish(pkt);
     if (c->call_timeout_ms) {
-        SerialRef *ref = g_new0(SerialRef, 1);
-
-        ref->c = c;
-        ref->serial = p->serial;
-        p->timeout = g_timeout_source_new(c->call_timeout_ms);
-        g_source_set_callback(p->timeout, timeout_cb, ref, g_free);
-        g_source_attach(p->timeout, c->ctx);
+        p->deadline =
+            g_get_monotonic_time() + (gint64)c->call_timeout_ms * 1000;
     }
     if (cancellable) {
         SerialRef *ref = g_new0(SerialRef, 1);
