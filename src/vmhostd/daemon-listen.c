@@ -115,8 +115,6 @@ static void on_local_client(VhNetListener *l, VhChannelSocket *sock,
     } else {
         who = unix_identity(sock);
     }
-    g_info("client connected: %s on the %s socket", who,
-           ro ? "read-only" : "read-write");
     vh_remote_server_add_client(dl->server, VH_CHANNEL(sock), false, ro, who);
 }
 
@@ -151,7 +149,7 @@ static void on_tls_done(VhChannelTls *tls, const char *identity,
     if (!tls) {
         return; /* refused: daemon-tls.c logged who and why */
     }
-    g_info("client connected: %s over %s %s", identity,
+    g_info("TLS handshake with %s done (%s, %s)", identity,
            vh_channel_tls_get_protocol(tls), vh_channel_tls_get_cipher(tls));
     vh_remote_server_add_client(dl->server, VH_CHANNEL(tls), true, false,
                                 identity);

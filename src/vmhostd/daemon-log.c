@@ -21,6 +21,7 @@ typedef struct {
 static GPtrArray *outputs; /* LogOutput *, set once at startup */
 static int global_level = 3;
 static GMutex log_lock;
+static bool writer_set;
 
 static int level_of(GLogLevelFlags flags)
 {
@@ -133,7 +134,22 @@ bool vh_daemon_log_setup(const VhDaemonConfig *cfg, bool verbose, GError **errp)
     const char *spec = cfg->log_outputs ? cfg->log_outputs : dflt;
     g_auto(GStrv) items = g_strsplit_set(spec, " \t", -1);
 
-    outputs = g_ptr_array_new();
+    if (outputs) {
+        /* A second call (after the config is read) replaces the first. */
+        g_mutex_lock(&log_lock);
+        for (guint i = 0; i < outputs->len; i++) {
+            LogOutput *o = g_ptr_array_index(outputs, i);
+
+            if (o->fp != stderr) {
+                fclose(o->fp);
+            }
+            g_free(o);
+        }
+        g_ptr_array_set_size(outputs, 0);
+        g_mutex_unlock(&log_lock);
+    } else {
+        outputs = g_ptr_array_new();
+    }
     global_level = verbose ? MIN(cfg->log_level, 2) : cfg->log_level;
     for (char **p = items; *p; p++) {
         if (**p && !parse_output(*p, errp)) {
@@ -160,6 +176,10 @@ bool vh_daemon_log_setup(const VhDaemonConfig *cfg, bool verbose, GError **errp)
             g_ptr_array_add(outputs, o);
         }
     }
-    g_log_set_writer_func(writer, NULL, NULL);
+    if (!writer_set) {
+        /* GLib allows one call per process */
+        g_log_set_writer_func(writer, NULL, NULL);
+        writer_set = true;
+    }
     return true;
 }

@@ -175,13 +175,6 @@ static void on_handshake(GObject *src, GAsyncResult *res, gpointer opaque)
         pending_free(p);
         return;
     }
-    if (!vh_channel_set_blocking(VH_CHANNEL(p->tls), true, &err)) {
-        g_warning("TLS client %s dropped: %s", p->peer, err->message);
-        vh_channel_close(VH_CHANNEL(p->tls), NULL);
-        p->done(NULL, NULL, p->opaque);
-        pending_free(p);
-        return;
-    }
     identity =
         g_strdup_printf("%s from %s", dn ? dn : "unverified client", p->peer);
     p->done(p->tls, identity, p->opaque);

@@ -207,7 +207,9 @@ static int run(Options *o, GError **errp)
     VhRemoteLimits lim;
     int pid_fd;
 
-    if (!vh_daemon_config_load(cfg, o->config, o->driver_config, errp) ||
+    /* stderr for what reading the config says, then log_outputs */
+    if (!vh_daemon_log_setup(cfg, o->verbose, errp) ||
+        !vh_daemon_config_load(cfg, o->config, o->driver_config, errp) ||
         !vh_daemon_log_setup(cfg, o->verbose, errp)) {
         return 1;
     }
