@@ -289,8 +289,8 @@ enum {
     LIST_PAUSED = 32,
     LIST_SHUTOFF = 64,
     LIST_OTHER = 128,
-    LIST_AUTOSTART = 4096,
-    LIST_NO_AUTOSTART = 8192,
+    LIST_AUTOSTART = 1024,
+    LIST_NO_AUTOSTART = 2048,
 };
 
 /* libvirt's filter: within each group of bits, none set = all match. */

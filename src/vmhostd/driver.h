@@ -137,7 +137,7 @@ void vh_driver_remove_event_func(VhDriver *drv, guint id);
 /*
  * Domains matching @flags (libvirt's VIR_CONNECT_LIST_DOMAINS_* bits:
  * ACTIVE 1, INACTIVE 2, PERSISTENT 4, TRANSIENT 8, RUNNING 16, PAUSED 32,
- * SHUTOFF 64, OTHER 128, AUTOSTART 4096, NO_AUTOSTART 8192; 0 = all).
+ * SHUTOFF 64, OTHER 128, AUTOSTART 1024, NO_AUTOSTART 2048; 0 = all; other bits are ignored).
  * (transfer full) of VhDomainRef.
  */
 GPtrArray *vh_driver_list_domains(VhDriver *drv, guint flags);

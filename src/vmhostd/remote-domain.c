@@ -10,7 +10,6 @@
 /* libvirt's flag bits, by function */
 /* virConnectListAllDomains flags as libvirt numbers them on the wire */
 #define LIST_ALL_KNOWN      0xffffu /* ACTIVE .. NO_CHECKPOINT */
-#define LIST_STATE_BITS     0xffu   /* ACTIVE .. OTHER: the driver's values */
 #define LIST_MANAGEDSAVE    256u
 #define LIST_NO_MANAGEDSAVE 512u
 #define LIST_AUTOSTART      1024u
@@ -19,10 +18,9 @@
 #define LIST_NO_SNAPSHOT    8192u
 #define LIST_HAS_CHECKPOINT 16384u
 #define LIST_NO_CHECKPOINT  32768u
-/* driver.h numbers AUTOSTART 4096 and NO_AUTOSTART 8192 */
-#define DRIVER_AUTOSTART      4096u
-#define DRIVER_NO_AUTOSTART   8192u
-#define XML_ALLOWED           0xfu /* SECURE INACTIVE UPDATE_CPU MIGRATABLE */
+/* The bits the driver filters on (libvirt's numbers, as driver.h's) */
+#define LIST_DRIVER_BITS      0xfffu /* ACTIVE .. OTHER, AUTOSTART, NO_ */
+#define XML_ALLOWED           0xfu   /* SECURE INACTIVE UPDATE_CPU MIGRATABLE */
 #define XML_SECURE            1u
 #define DEFINE_VALIDATE       1u
 #define CREATE_PAUSED         1u
@@ -132,13 +130,6 @@ static bool do_list_defined(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
 }
 
 /* The wire's filter bits in the numbering vh_driver_list_domains takes. */
-static guint driver_list_flags(guint32 flags)
-{
-    return (flags & LIST_STATE_BITS) |
-           (flags & LIST_AUTOSTART ? DRIVER_AUTOSTART : 0) |
-           (flags & LIST_NO_AUTOSTART ? DRIVER_NO_AUTOSTART : 0);
-}
-
 /* CONNECT_LIST_ALL_DOMAINS: {int need_results; unsigned flags}
  * -> {remote_nonnull_domain domains<16384>; unsigned ret} */
 static bool do_list_all(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
@@ -154,7 +145,7 @@ static bool do_list_all(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
         return false;
     }
     g_autoptr(GPtrArray) doms =
-        vh_driver_list_domains(remote_driver(call), driver_list_flags(flags));
+        vh_driver_list_domains(remote_driver(call), flags & LIST_DRIVER_BITS);
     /* no domain has a managed save image, a snapshot or a checkpoint */
     static const guint32 has_no[][2] = {
         {LIST_MANAGEDSAVE, LIST_NO_MANAGEDSAVE},

@@ -753,7 +753,7 @@ static void test_store(Fixture *f, gconstpointer data)
     g_assert_true(vh_driver_get_autostart(f->drv, r->uuid, &on, &err));
     g_assert_true(on);
     g_ptr_array_unref(all);
-    all = vh_driver_list_domains(f->drv, 4096);
+    all = vh_driver_list_domains(f->drv, 1024 /* AUTOSTART */);
     g_assert_cmpuint(all->len, ==, 1);
 
     vh_driver_autostart(f->drv);
