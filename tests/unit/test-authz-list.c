@@ -215,10 +215,73 @@ static void test_json_random(void)
     }
 }
 
+/* rules.N.* from an option string: a table of inputs and outcomes. */
+static void test_opts_rules(void)
+{
+    static const struct {
+        const char *opts;
+        const char *error; /* substring of the error, or NULL: accepted */
+        guint rules;
+        const char *allowed, *denied; /* identities to try, or NULL */
+    } cases[] = {
+        {"policy=deny", NULL, 0, NULL, "CN=a"},
+        {"rules.0.match=CN=a,rules.0.policy=allow", NULL, 1, "CN=a", "CN=b"},
+        {"rules.0.match=CN=b,,O=x,rules.0.policy=allow", NULL, 1, "CN=b,O=x",
+         "CN=b"},
+        {"rules.0.match=CN=bad*,rules.0.policy=deny,rules.0.format=glob,"
+         "rules.1.match=CN=*,rules.1.policy=allow,rules.1.format=glob",
+         NULL, 2, "CN=good", "CN=bad1"},
+        {"rules.1.match=CN=a,rules.1.policy=allow,"
+         "rules.0.match=CN=b,rules.0.policy=allow",
+         NULL, 2, "CN=a", "CN=c"},
+        {"rules.0.match=CN=a", "parameter 'rules.0.policy' is required", 0,
+         NULL, NULL},
+        {"rules.0.policy=allow", "parameter 'rules.0.match' is required", 0,
+         NULL, NULL},
+        {"rules.0.match=a,rules.0.policy=maybe", "rules.0.policy", 0, NULL,
+         NULL},
+        {"rules.0.match=a,rules.0.policy=allow,rules.0.format=regex",
+         "rules.0.format", 0, NULL, NULL},
+        {"rules.0.match=a,rules.0.policy=allow,rules.0.colour=red",
+         "rules.0.colour", 0, NULL, NULL},
+        {"rules.1.match=a,rules.1.policy=allow", "rules", 0, NULL, NULL},
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VhOpts) opts =
+            vh_opts_parse("-object", cases[i].opts, NULL, &err);
+        g_autoptr(VhAuthzList) authz =
+            vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
+
+        g_test_message("%s", cases[i].opts);
+        g_assert_no_error(err);
+        bool ok = vh_authz_list_add_rules_opts(authz, opts, &err);
+        if (cases[i].error) {
+            g_assert_false(ok);
+            g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+            g_assert_nonnull(strstr(err->message, "-object"));
+            g_assert_nonnull(strstr(err->message, cases[i].error));
+            continue;
+        }
+        g_assert_no_error(err);
+        g_assert_true(ok);
+        g_assert_cmpuint(vh_authz_list_get_rule_count(authz), ==,
+                         cases[i].rules);
+        if (cases[i].allowed) {
+            g_assert_true(allowed(authz, cases[i].allowed));
+        }
+        if (cases[i].denied) {
+            g_assert_false(allowed(authz, cases[i].denied));
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/authz/list/default-policy", test_default_policy);
+    g_test_add_func("/authz/list/opts-rules", test_opts_rules);
     g_test_add_func("/authz/list/exact", test_exact);
     g_test_add_func("/authz/list/glob", test_glob);
     g_test_add_func("/authz/list/first-match-wins", test_first_match_wins);

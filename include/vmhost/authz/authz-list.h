@@ -23,6 +23,7 @@
 #include <json-glib/json-glib.h>
 
 #include "vmhost/authz/authz.h"
+#include "vmhost/util/opts.h"
 
 G_BEGIN_DECLS
 
@@ -82,6 +83,21 @@ bool vh_authz_list_set_rules_node(VhAuthzList *authz, JsonNode *rules,
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_authz_list_set_rules_json(VhAuthzList *authz, const char *json,
                                   GError **errp);
+
+/*
+ * Append the rules of @opts' rules.N.match / rules.N.policy /
+ * rules.N.format keys (-object authz-list,...), in index order: match and
+ * policy are required, format defaults to exact. The keys are marked used;
+ * an unknown rules.N key, a missing match or policy, or a bad enum value
+ * fails with the key named ("-object: parameter 'rules.0.policy' is
+ * required ..."), the rules before it already appended.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_authz_list_add_rules_opts(VhAuthzList *authz, VhOpts *opts,
+                                  GError **errp);
+/* The same as an object-creation hook (VhObjectOptsHook) for authz-list. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_authz_list_opts_hook(GObject *obj, VhOpts *opts, GError **errp);
 
 /*
  * Replace the default policy and the rules from a whole-object JSON node,
