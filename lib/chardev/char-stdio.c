@@ -214,13 +214,3 @@ VhChardev *vh_chardev_stdio_new(const char *id, bool signal, GMainContext *ctx,
     vh_chardev_be_set_connected(chr, true);
     return g_steal_pointer(&chr);
 }
-
-const char *vh_tty_line_end(int fd)
-{
-    struct termios t;
-
-    if (!isatty(fd) || tcgetattr(fd, &t) < 0) {
-        return "\n";
-    }
-    return (t.c_oflag & OPOST) && (t.c_oflag & ONLCR) ? "\n" : "\r\n";
-}

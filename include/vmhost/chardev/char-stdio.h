@@ -20,6 +20,8 @@
 #pragma once
 
 #include "vmhost/chardev/chardev.h"
+/* Raw mode changes how text printed beside it must end its lines. */
+#include "vmhost/util/terminal.h"
 
 G_BEGIN_DECLS
 
@@ -34,12 +36,5 @@ G_DECLARE_FINAL_TYPE(VhChardevStdio, vh_chardev_stdio, VH, CHARDEV_STDIO,
 G_GNUC_WARN_UNUSED_RESULT
 VhChardev *vh_chardev_stdio_new(const char *id, bool signal, GMainContext *ctx,
                                 GError **errp);
-
-/*
- * The line end for text written straight to @fd: "\r\n" when @fd is a
- * terminal that does not translate LF (a stdio chardev has it in raw
- * mode), else "\n". For messages vmhost prints on stderr.
- */
-const char *vh_tty_line_end(int fd);
 
 G_END_DECLS
