@@ -10,8 +10,10 @@
  */
 #include "daemon.h"
 
+#include "vmhost/crypto/pki.h"
 #include "vmhost/crypto/tls-creds-x509.h"
 #include "vmhost/crypto/tls-priority.h"
+#include "vmhost/crypto/x509-check.h"
 #include "vmhost/util/conf.h"
 
 #include <fnmatch.h>
@@ -42,6 +44,49 @@ bool vh_daemon_dn_allowed(const char *const *list, const char *dn)
     return false;
 }
 
+/*
+ * The warnings of the sanity check, with libvirt's rule on top: a key usage
+ * without keyEncipherment, which Debian 12's libvirt clients refuse. The
+ * credentials' own check (below) stops at failures and keeps no warnings.
+ */
+static void warn_for_libvirt(const VhDaemonConfig *cfg)
+{
+    g_autoptr(VhX509Report) report =
+        vh_x509_report_new(VH_X509_REPORT_COLLECT_ALL);
+    gnutls_x509_crt_t *certs = NULL;
+    gnutls_x509_crt_t *cas = NULL;
+    size_t ncerts = 0;
+    size_t ncas = 0;
+    GPtrArray *items;
+
+    if (!vh_pki_cert_load_all(cfg->cert_file, &certs, &ncerts, NULL) ||
+        !vh_pki_cert_load_all(cfg->ca_file, &cas, &ncas, NULL)) {
+        vh_pki_cert_list_free(certs, ncerts);
+        return; /* loading the credentials reports it */
+    }
+    vh_x509_check_identity(report, &(VhX509CheckInput){
+                                       .is_server = true,
+                                       .cert_file = cfg->cert_file,
+                                       .certs = certs,
+                                       .ncerts = ncerts,
+                                       .ca_file = cfg->ca_file,
+                                       .cas = cas,
+                                       .ncas = ncas,
+                                       .warn_expiry_days = 30,
+                                       .for_libvirt = true,
+                                   });
+    items = vh_x509_report_get_items(report);
+    for (guint i = 0; i < items->len; i++) {
+        VhX509CheckItem *it = g_ptr_array_index(items, i);
+
+        if (it->status == VH_X509_CHECK_WARN) {
+            g_warning("TLS certificate check: %s", it->message);
+        }
+    }
+    vh_pki_cert_list_free(certs, ncerts);
+    vh_pki_cert_list_free(cas, ncas);
+}
+
 VhDaemonTls *vh_daemon_tls_new(const VhDaemonConfig *cfg, GError **errp)
 {
     g_autoptr(VhTlsCreds) creds = NULL;
@@ -55,6 +100,9 @@ VhDaemonTls *vh_daemon_tls_new(const VhDaemonConfig *cfg, GError **errp)
             .tls_priority = cfg->tls_priority,
         };
         vh_host_conf_set(&hc);
+    }
+    if (!cfg->tls_no_sanity_certificate) {
+        warn_for_libvirt(cfg);
     }
     creds = g_initable_new(
         VH_TYPE_TLS_CREDS_X509, NULL, errp, "endpoint",
