@@ -3,12 +3,15 @@
 #   make check  install, build, run every test, run them again in an
 #               ASan+UBSan build, and the formatting check
 #   make bench  the benchmarks (bench/run), figures for docs/performance.md
+#   make site   the website, from README.md, docs/ and NEWS.md, into
+#               $(BUILD)/site; make site-serve shows it on 127.0.0.1
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_SETUP = meson setup --wipe
 
-.PHONY: all deps build run check test asan format format-check bench soak clean
+.PHONY: all deps build run check test asan format format-check bench soak clean \
+	site site-serve
 
 all: build
 
@@ -55,6 +58,17 @@ bench: build
 soak: build
 	VMHOST_BUILDDIR=$(CURDIR)/$(BUILD) VH_TESTSSL_FULL=1 \
 	    tests/programs/test-tls-priority.sh
+
+# The website (docs/website.md): a Meson target; of the C it builds only
+# what the API reference needs (libvmhost-gobject and its GIR).
+site: deps $(BUILD)/build.ninja
+	meson compile -C $(BUILD) site
+
+SITE_PORT ?= 8000
+site-serve: site
+	@echo "site-serve: http://127.0.0.1:$(SITE_PORT)/ (Ctrl-C stops it)"
+	/usr/bin/python3 -m http.server --bind 127.0.0.1 \
+	    --directory $(BUILD)/site $(SITE_PORT)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
