@@ -1,7 +1,8 @@
 /*
- * The target side: each accepted connection gets a thread that tells a
- * main stream from a multifd channel by its magic and runs the loader on
- * it; the main stream's thread finishes the attempt.
+ * The target side: each accepted connection gets a thread that has the
+ * loader tell a main stream from a multifd channel (vh_mig_read_preamble)
+ * and runs it on the connection; the main stream's thread finishes the
+ * attempt.
  */
 #include "migration-priv.h"
 
@@ -85,7 +86,7 @@ static bool end_cleanly(VhChannel *ch, GError **errp)
 }
 
 static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
-                      const guint8 *magic, GError **errp)
+                      const VhMigPreamble *pre, GError **errp)
 {
     VhRunState next;
 
@@ -94,7 +95,7 @@ static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
      * takes the state it loaded, the test guest's workload goes on
      * exactly where the source's stopped.
      */
-    if (!vh_mig_loader_run_main(a->loader, ch, magic, errp) ||
+    if (!vh_mig_loader_run_main(a->loader, ch, pre, errp) ||
         !vh_mig_loader_apply_devices(a->loader, errp)) {
         return false;
     }
@@ -137,7 +138,7 @@ static void publish_loaded(VhMigration *mig, VhMigAttempt *a)
 }
 
 static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
-                          const guint8 *magic)
+                          const VhMigPreamble *pre)
 {
     g_autoptr(GError) err = NULL;
     GSource *src;
@@ -148,7 +149,7 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
     g_clear_pointer(&mig->error, g_free);
     g_mutex_unlock(&mig->lock);
     vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
-    if (load_main(mig, a, ch, magic, &err)) {
+    if (load_main(mig, a, ch, pre, &err)) {
         publish_loaded(mig, a);
         g_mutex_lock(&mig->lock);
         a->finished = true;
@@ -194,28 +195,17 @@ static const char *refuse_locked(VhMigration *mig, bool is_main)
 static void serve_conn(VhMigration *mig, VhChannel *ch)
 {
     VhMigAttempt *a;
-    guint8 magic[8];
+    VhMigPreamble pre;
     g_autoptr(GError) err = NULL;
     const char *why;
     bool is_main;
 
-    if (!vh_channel_read_all(ch, magic, 8, &err)) {
-        g_message("migration: an incoming connection ended before its "
-                  "first bytes: %s",
+    if (!vh_mig_read_preamble(ch, &pre, &err)) {
+        g_message("migration: refused an incoming connection: %s",
                   err->message);
         return;
     }
-    is_main = memcmp(magic, VH_MIG_STREAM_MAGIC, 8) == 0;
-    if (!is_main && vh_mig_is_tls_record(magic)) {
-        g_message("migration: refused an incoming "
-                  "connection: " VH_MIG_TLS_SOURCE_HINT);
-        return;
-    }
-    if (!is_main && memcmp(magic, VH_MIG_CHANNEL_MAGIC, 8) != 0) {
-        g_message("migration: refused an incoming connection: not a vmhost "
-                  "migration stream (bad magic)");
-        return;
-    }
+    is_main = pre.kind == VH_MIG_CONN_MAIN;
     g_mutex_lock(&mig->lock);
     why = refuse_locked(mig, is_main);
     if (why) {
@@ -231,8 +221,8 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     }
     g_mutex_unlock(&mig->lock);
     if (is_main) {
-        run_main_conn(mig, a, ch, magic);
-    } else if (!vh_mig_loader_run_channel(a->loader, ch, magic, &err)) {
+        run_main_conn(mig, a, ch, &pre);
+    } else if (!vh_mig_loader_run_channel(a->loader, ch, &pre, &err)) {
         g_message("migration: %s", err->message);
         /* The main stream's thread reports the failure. */
         attempt_fail(mig, a, err->message);

@@ -1,0 +1,114 @@
+/*
+ * Every number of the migration stream's format in one place: magics,
+ * versions, flags, section and return path message types, fixed sizes and
+ * limits (docs/migration-stream.md, where each is explained). Code that
+ * writes or reads the stream uses these names, never the numbers.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "vmhost/machine/vmstate.h"
+
+G_BEGIN_DECLS
+
+/* ---- connection preambles ---- */
+
+#define VH_MIG_MAGIC_SIZE     8u
+#define VH_MIG_STREAM_MAGIC   "VHMIGSTR" /* main stream header */
+#define VH_MIG_CHANNEL_MAGIC  "VHMIGCHN" /* multifd channel hello */
+#define VH_MIG_STREAM_VERSION 3u
+#define VH_MIG_UUID_SIZE      16u /* the session uuid, header and hello */
+/* magic, version, page size, flags, channels, uuid, reserved u64 */
+#define VH_MIG_HEADER_SIZE 48u
+/* magic, version, channel index, uuid, reserved u64 */
+#define VH_MIG_HELLO_SIZE 40u
+
+/* Header flags; any other bit is refused. */
+enum {
+    VH_MIG_FLAG_MULTIFD = 1u << 0,
+    VH_MIG_FLAG_RETURN_PATH = 1u << 1,
+};
+#define VH_MIG_FLAGS_KNOWN (VH_MIG_FLAG_MULTIFD | VH_MIG_FLAG_RETURN_PATH)
+
+/* ---- sections: u32 type, u32 body length, body ---- */
+
+#define VH_MIG_SECTION_HEADER_SIZE 8u
+
+typedef enum {
+    VH_MIG_SEC_RAM_SETUP = 1,
+    VH_MIG_SEC_PAGES = 2,
+    VH_MIG_SEC_ITER_END = 3,
+    VH_MIG_SEC_MACHINE = 4,
+    /* 5 and 6 were TEST_GUEST and SERIAL up to version 2 */
+    VH_MIG_SEC_END = 7,
+    VH_MIG_SEC_SYNC = 8,
+    VH_MIG_SEC_CHANNEL_END = 9,
+    VH_MIG_SEC_DEVICE = 10,
+} VhMigSection;
+
+/* RAM_SETUP: u32 blocks; per block a name, u64 size, u64 pages. */
+#define VH_MIG_MAX_BLOCKS     8u
+#define VH_MIG_BLOCK_NAME_MAX 255u
+#define VH_MIG_RAM_SETUP_MAX                                                   \
+    (4u + VH_MIG_MAX_BLOCKS * (4u + VH_MIG_BLOCK_NAME_MAX + 16u))
+
+/* PAGES: u32 block, u32 count, u64 first, u64 present[4], u64 zero[4]. */
+#define VH_MIG_RECORD_PAGES 256u /* pages a PAGES record spans at most */
+#define VH_MIG_BITMAP_WORDS (VH_MIG_RECORD_PAGES / 64u)
+#define VH_MIG_PAGES_BODY   80u
+#define VH_MIG_MAX_CHANNELS 16u
+/* ITER_END: u64 iteration, u32 channels, u32 reserved, u64 packets[]. */
+#define VH_MIG_ITER_END_BASE 16u
+#define VH_MIG_ITER_END_MAX  (VH_MIG_ITER_END_BASE + 8u * VH_MIG_MAX_CHANNELS)
+/* MACHINE: u32 running, u32 reserved. */
+#define VH_MIG_MACHINE_BODY 8u
+/* END: u64 records, normal, zero, iterations. */
+#define VH_MIG_END_BODY 32u
+/* SYNC: u64 iteration, u64 records; CHANNEL_END: u64 records. */
+#define VH_MIG_SYNC_BODY        16u
+#define VH_MIG_CHANNEL_END_BODY 8u
+/* DEVICE: a name (u32 length + bytes), u32 instance, version, length. */
+#define VH_MIG_DEVICE_BASE 12u
+#define VH_MIG_DEVICE_MAX  (1u << 20) /* a DEVICE payload at most */
+#define VH_MIG_DEVICE_SECTION_MAX                                              \
+    (4u + VH_DEVICE_STATE_NAME_MAX + VH_MIG_DEVICE_BASE + VH_MIG_DEVICE_MAX)
+
+/* ---- the return path: u32 type, u32 length, body ---- */
+
+#define VH_MIG_RP_HEADER_SIZE 8u
+
+/*
+ * Message types. A new one (post-copy's page requests, issue 15) is a new
+ * number and a row in return-path.c's table; a source that gets a type it
+ * does not know fails naming it.
+ */
+typedef enum {
+    VH_MIG_RP_READY = 1,
+    VH_MIG_RP_LOADED = 2,
+    VH_MIG_RP_ERROR = 3,
+} VhMigRpType;
+
+#define VH_MIG_RP_LOADED_BODY 24u   /* u64 records, normal, zero */
+#define VH_MIG_RP_ERROR_MAX   1024u /* UTF-8 reason */
+
+/* ---- a TLS record where vmhost's plain stream belongs (RFC 8446 5.1) ---- */
+
+enum {
+    VH_MIG_TLS_CONTENT_ALERT = 21, /* ContentType */
+    VH_MIG_TLS_CONTENT_HANDSHAKE = 22,
+    VH_MIG_TLS_VERSION_MAJOR = 3, /* SSL 3.0 .. TLS 1.3: 3.0 .. 3.4 */
+    VH_MIG_TLS_VERSION_MINOR_MAX = 4,
+};
+/* Bytes vh_mig_is_tls_record() needs: the record type and version. */
+#define VH_MIG_TLS_RECORD_PEEK 3u
+
+/* What a stream carried: the END section and the LOADED answer. */
+typedef struct {
+    guint64 records;
+    guint64 normal;
+    guint64 zero;
+    guint64 iterations;
+} VhMigCounts;
+
+G_END_DECLS

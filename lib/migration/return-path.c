@@ -1,0 +1,172 @@
+/*
+ * The return path (vmhost/migration/return-path.h): the target's answers
+ * on the main connection, and recognising a TLS peer where the plain
+ * stream belongs.
+ */
+#include "stream-priv.h"
+
+#include "vmhost/util/error.h"
+
+bool vh_mig_is_tls_record(const guint8 *p)
+{
+    return (p[0] == VH_MIG_TLS_CONTENT_ALERT ||
+            p[0] == VH_MIG_TLS_CONTENT_HANDSHAKE) &&
+           p[1] == VH_MIG_TLS_VERSION_MAJOR &&
+           p[2] <= VH_MIG_TLS_VERSION_MINOR_MAX;
+}
+
+bool vh_mig_rp_send(VhChannel *ch, VhMigRpType type, const void *body,
+                    guint32 len, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    vh_mig_put_u32(b, type);
+    vh_mig_put_u32(b, len);
+    if (len) {
+        g_byte_array_append(b, body, len);
+    }
+    return vh_channel_write_all(ch, b->data, b->len, errp);
+}
+
+bool vh_mig_rp_send_loaded(VhChannel *ch, const VhMigCounts *c, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    vh_mig_put_u64(b, c->records);
+    vh_mig_put_u64(b, c->normal);
+    vh_mig_put_u64(b, c->zero);
+    return vh_mig_rp_send(ch, VH_MIG_RP_LOADED, b->data, b->len, errp);
+}
+
+void vh_mig_rp_send_error(VhChannel *ch, const char *reason)
+{
+    g_autoptr(GError) err = NULL;
+    size_t len = MIN(strlen(reason), VH_MIG_RP_ERROR_MAX);
+
+    if (!vh_mig_rp_send(ch, VH_MIG_RP_ERROR, reason, (guint32)len, &err)) {
+        g_debug("migration: cannot tell the source why: %s", err->message);
+    }
+}
+
+/* The messages a source takes, with the body lengths each may have. */
+typedef struct {
+    VhMigRpType type;
+    const char *name;
+    guint32 min_len;
+    guint32 max_len;
+} RpKind;
+
+static const RpKind rp_kinds[] = {
+    {VH_MIG_RP_READY, "READY", 0, 0},
+    {VH_MIG_RP_LOADED, "LOADED", VH_MIG_RP_LOADED_BODY, VH_MIG_RP_LOADED_BODY},
+    {VH_MIG_RP_ERROR, "ERROR", 0, VH_MIG_RP_ERROR_MAX},
+};
+
+static const RpKind *rp_kind(guint32 type, guint32 len)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(rp_kinds); i++) {
+        if (rp_kinds[i].type == type) {
+            return len >= rp_kinds[i].min_len && len <= rp_kinds[i].max_len
+                       ? &rp_kinds[i]
+                       : NULL;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * A message's header. The first bytes alone come first: a TLS target
+ * answers a plain source with an alert of 7 bytes and closes, which is no
+ * message of 8.
+ */
+static bool rp_read_header(VhChannel *ch, guint8 *hdr, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    int r = vh_channel_read_all_eof(ch, hdr, VH_MIG_TLS_RECORD_PEEK, &err);
+
+    if (r > 0 && vh_mig_is_tls_record(hdr)) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            VH_MIG_TLS_TARGET_HINT
+                            ": it answered with a TLS record");
+        return false;
+    }
+    if (r > 0 && !vh_channel_read_all(
+                     ch, hdr + VH_MIG_TLS_RECORD_PEEK,
+                     VH_MIG_RP_HEADER_SIZE - VH_MIG_TLS_RECORD_PEEK, &err)) {
+        r = -1;
+    }
+    if (r == 0) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            "the target closed the connection without an "
+                            "answer (it refused this source, e.g. by "
+                            "tls-authz, or failed)");
+        return false;
+    }
+    if (r < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "return path from the target: %s", err->message);
+        return false;
+    }
+    return true;
+}
+
+/* What the message says, its body read into @body (@len bytes). */
+static bool rp_handle(const RpKind *k, guint8 *body, guint32 len,
+                      VhMigCounts *c, GError **errp)
+{
+    const guint8 *p = body;
+
+    switch (k->type) {
+    case VH_MIG_RP_READY:
+        return true;
+    case VH_MIG_RP_LOADED:
+        memset(c, 0, sizeof(*c));
+        c->records = vh_mig_take_u64(&p);
+        c->normal = vh_mig_take_u64(&p);
+        c->zero = vh_mig_take_u64(&p);
+        return true;
+    case VH_MIG_RP_ERROR:
+    default:
+        body[len] = 0;
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "the target refused the migration: %s",
+                    g_utf8_validate((char *)body, len, NULL)
+                        ? (char *)body
+                        : "(reason not valid UTF-8)");
+        return false;
+    }
+}
+
+bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
+                    GError **errp)
+{
+    guint8 hdr[VH_MIG_RP_HEADER_SIZE];
+    guint8 body[VH_MIG_RP_ERROR_MAX + 1];
+    g_autoptr(GError) err = NULL;
+    const guint8 *p = hdr;
+    const RpKind *k;
+    guint32 t, len;
+
+    G_STATIC_ASSERT(VH_MIG_RP_LOADED_BODY <= VH_MIG_RP_ERROR_MAX);
+    if (!rp_read_header(ch, hdr, errp)) {
+        return false;
+    }
+    t = vh_mig_take_u32(&p);
+    len = vh_mig_take_u32(&p);
+    k = rp_kind(t, len);
+    if (!k) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "return path from the target: malformed message (type "
+                    "%u, length %u)",
+                    t, len);
+        return false;
+    }
+    if (len && !vh_channel_read_all(ch, body, len, &err)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "return path from the target: %s: %s", k->name,
+                    err->message);
+        return false;
+    }
+    *type = k->type;
+    return rp_handle(k, body, len, c, errp);
+}

@@ -1,0 +1,313 @@
+/*
+ * Multifd channels on the target, and their synchronisation with the main
+ * stream: a channel that reaches SYNC for iteration k waits until the main
+ * stream's ITER_END k has checked every channel's count, so that a page
+ * sent again in iteration k+1 on another channel is never overtaken by its
+ * older copy (docs/migration-stream.md, "Multifd channels"). Every wait
+ * here is on VhMigLoader.cond under VhMigLoader.lock and ends on an abort.
+ */
+#include "stream-priv.h"
+
+#include "vmhost/util/error.h"
+
+bool vh_mig_wait_channels_connected(VhMigLoader *l, GError **errp)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      VH_MIG_CHANNEL_CONNECT_TIMEOUT_S * G_USEC_PER_SEC;
+    bool ok = true;
+
+    g_mutex_lock(&l->lock);
+    for (guint i = 0; i < l->channels && ok; i++) {
+        while (!l->chan[i].connected && !l->abort_reason) {
+            if (!g_cond_wait_until(&l->cond, &l->lock, deadline)) {
+                break;
+            }
+        }
+        if (vh_mig_loader_aborted_locked(l, errp)) {
+            ok = false;
+        } else if (!l->chan[i].connected) {
+            ok = vh_mig_bad(errp,
+                            "multifd channel %u did not connect within %d s", i,
+                            VH_MIG_CHANNEL_CONNECT_TIMEOUT_S);
+        }
+    }
+    g_mutex_unlock(&l->lock);
+    return ok;
+}
+
+bool vh_mig_release_iteration(VhMigLoader *l, guint64 it, const guint8 *packets,
+                              GError **errp)
+{
+    bool ok = true;
+
+    g_mutex_lock(&l->lock);
+    for (guint32 i = 0; i < l->channels && ok; i++) {
+        guint64 want = vh_mig_take_u64(&packets);
+
+        while (l->chan[i].synced_iter < it && !l->abort_reason) {
+            g_cond_wait(&l->cond, &l->lock);
+        }
+        if (vh_mig_loader_aborted_locked(l, errp)) {
+            ok = false;
+        } else if (l->chan[i].sync_packets != want) {
+            ok = vh_mig_bad(errp,
+                            "ITER_END %" G_GUINT64_FORMAT
+                            ": channel %u carried %" G_GUINT64_FORMAT
+                            " records, the main stream says %" G_GUINT64_FORMAT,
+                            it, i, l->chan[i].sync_packets, want);
+        }
+    }
+    if (ok) {
+        l->released_iter = it;
+        l->counts.iterations = it;
+        g_cond_broadcast(&l->cond);
+    }
+    g_mutex_unlock(&l->lock);
+    return ok;
+}
+
+bool vh_mig_wait_channels_done(VhMigLoader *l, GError **errp)
+{
+    bool ok = true;
+
+    g_mutex_lock(&l->lock);
+    for (guint i = 0; i < l->channels && ok; i++) {
+        while (!l->chan[i].done && !l->abort_reason) {
+            g_cond_wait(&l->cond, &l->lock);
+        }
+        ok = !vh_mig_loader_aborted_locked(l, errp);
+    }
+    g_mutex_unlock(&l->lock);
+    return ok;
+}
+
+/* Under the lock, once the header is in: may channel @idx join? */
+static bool hello_join_locked(VhMigLoader *l, guint32 idx, const guint8 *uuid,
+                              GError **errp)
+{
+    if (vh_mig_loader_aborted_locked(l, errp)) {
+        return false;
+    }
+    if (!(l->flags & VH_MIG_FLAG_MULTIFD)) {
+        return vh_mig_bad(errp,
+                          "multifd channel %u: the main stream has no "
+                          "multifd channels",
+                          idx);
+    }
+    if (memcmp(uuid, l->uuid, VH_MIG_UUID_SIZE) != 0) {
+        return vh_mig_bad(errp,
+                          "multifd channel %u: session uuid does not match "
+                          "the main stream",
+                          idx);
+    }
+    if (idx >= l->channels) {
+        return vh_mig_bad(errp,
+                          "multifd channel hello: index %u out of range (%u "
+                          "channels)",
+                          idx, l->channels);
+    }
+    if (l->chan[idx].connected) {
+        return vh_mig_bad(
+            errp, "multifd channel hello: index %u connected twice", idx);
+    }
+    l->chan[idx].connected = true;
+    g_cond_broadcast(&l->cond);
+    return true;
+}
+
+/* The channel's hello: checked against the main header once known. */
+static bool channel_hello(VhMigLoader *l, VhChannel *ch,
+                          const VhMigPreamble *pre, guint32 *index,
+                          GError **errp)
+{
+    guint8 h[VH_MIG_HELLO_SIZE];
+    const guint8 *p = h + VH_MIG_MAGIC_SIZE;
+    const guint8 *uuid;
+    guint32 version;
+    bool ok;
+
+    if (!vh_mig_preamble_bytes(ch, pre, h, sizeof(h), "multifd channel hello",
+                               errp)) {
+        return false;
+    }
+    if (memcmp(h, VH_MIG_CHANNEL_MAGIC, VH_MIG_MAGIC_SIZE) != 0) {
+        return vh_mig_bad(errp, "multifd channel hello: bad magic");
+    }
+    version = vh_mig_take_u32(&p);
+    *index = vh_mig_take_u32(&p);
+    uuid = p;
+    p += VH_MIG_UUID_SIZE;
+    if (version != VH_MIG_STREAM_VERSION) {
+        return vh_mig_bad(
+            errp, "multifd channel hello: version %u not supported", version);
+    }
+    if (vh_mig_take_u64(&p) != 0) {
+        return vh_mig_bad(errp,
+                          "multifd channel hello: reserved field is not zero");
+    }
+    g_mutex_lock(&l->lock);
+    while (!l->have_header && !l->abort_reason) {
+        g_cond_wait(&l->cond, &l->lock);
+    }
+    ok = hello_join_locked(l, *index, uuid, errp);
+    g_mutex_unlock(&l->lock);
+    return ok;
+}
+
+/* SYNC: wait until the main stream has checked this iteration. */
+static bool channel_sync(VhMigLoader *l, guint32 idx, const guint8 *b,
+                         guint64 received, GError **errp)
+{
+    guint64 it = vh_mig_take_u64(&b);
+    guint64 n = vh_mig_take_u64(&b);
+    bool ok = true;
+
+    g_mutex_lock(&l->lock);
+    if (it != l->chan[idx].synced_iter + 1) {
+        ok = vh_mig_bad(errp,
+                        "multifd channel %u SYNC: iteration %" G_GUINT64_FORMAT
+                        " out of order (expected %" G_GUINT64_FORMAT ")",
+                        idx, it, l->chan[idx].synced_iter + 1);
+    } else if (n != received) {
+        ok = vh_mig_bad(errp,
+                        "multifd channel %u SYNC %" G_GUINT64_FORMAT
+                        ": %" G_GUINT64_FORMAT
+                        " records announced, %" G_GUINT64_FORMAT " received",
+                        idx, it, n, received);
+    } else {
+        l->chan[idx].synced_iter = it;
+        l->chan[idx].sync_packets = n;
+        g_cond_broadcast(&l->cond);
+        while (l->released_iter < it && !l->abort_reason) {
+            g_cond_wait(&l->cond, &l->lock);
+        }
+        ok = !vh_mig_loader_aborted_locked(l, errp);
+    }
+    g_mutex_unlock(&l->lock);
+    return ok;
+}
+
+/* Where a channel is. */
+typedef struct {
+    guint32 idx;
+    char *where; /* "multifd channel N" */
+    guint64 in_iter;
+    guint64 total;
+} ChanPos;
+
+/* CHANNEL_END: the totals, the clean end, and the main stream told. */
+static bool channel_end(VhMigLoader *l, VhChannel *ch, ChanPos *c, guint32 len,
+                        GError **errp)
+{
+    guint8 body[VH_MIG_CHANNEL_END_BODY];
+    const guint8 *p = body;
+    guint64 announced;
+
+    if (!vh_mig_expect_len("CHANNEL_END", len, VH_MIG_CHANNEL_END_BODY, errp) ||
+        !vh_mig_read_exact(ch, body, sizeof(body), "CHANNEL_END section",
+                           errp)) {
+        return false;
+    }
+    announced = vh_mig_take_u64(&p);
+    if (c->in_iter) {
+        return vh_mig_bad(errp, "%s: CHANNEL_END after records without a SYNC",
+                          c->where);
+    }
+    if (announced != c->total) {
+        return vh_mig_bad(errp,
+                          "%s CHANNEL_END: %" G_GUINT64_FORMAT
+                          " records announced, %" G_GUINT64_FORMAT " received",
+                          c->where, announced, c->total);
+    }
+    if (!vh_mig_expect_eof(ch, c->where, errp)) {
+        return false;
+    }
+    g_mutex_lock(&l->lock);
+    l->chan[c->idx].done = true;
+    l->chan[c->idx].total_packets = c->total;
+    g_cond_broadcast(&l->cond);
+    g_mutex_unlock(&l->lock);
+    return true;
+}
+
+/* One section of a channel; *@done after CHANNEL_END. */
+static bool channel_section(VhMigLoader *l, VhChannel *ch, ChanPos *c,
+                            bool *done, GError **errp)
+{
+    guint8 sh[VH_MIG_SECTION_HEADER_SIZE];
+    guint8 body[VH_MIG_PAGES_BODY];
+    const guint8 *p = sh;
+    guint32 type, len;
+
+    if (!vh_mig_read_exact(ch, sh, sizeof(sh), "multifd channel section header",
+                           errp)) {
+        return false;
+    }
+    type = vh_mig_take_u32(&p);
+    len = vh_mig_take_u32(&p);
+    switch (type) {
+    case VH_MIG_SEC_PAGES:
+        if (!vh_mig_expect_len("PAGES", len, VH_MIG_PAGES_BODY, errp) ||
+            !vh_mig_read_exact(ch, body, VH_MIG_PAGES_BODY,
+                               "PAGES record header", errp) ||
+            !vh_mig_load_pages(l, ch, body, c->where, errp)) {
+            return false;
+        }
+        c->in_iter++;
+        c->total++;
+        return true;
+    case VH_MIG_SEC_SYNC:
+        if (!vh_mig_expect_len("SYNC", len, VH_MIG_SYNC_BODY, errp) ||
+            !vh_mig_read_exact(ch, body, VH_MIG_SYNC_BODY, "SYNC section",
+                               errp) ||
+            !channel_sync(l, c->idx, body, c->in_iter, errp)) {
+            return false;
+        }
+        c->in_iter = 0;
+        return true;
+    case VH_MIG_SEC_CHANNEL_END:
+        *done = true;
+        return channel_end(l, ch, c, len, errp);
+    default:
+        return vh_mig_bad(errp, "%s: unknown section type %u", c->where, type);
+    }
+}
+
+static bool run_channel(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
+                        guint32 *idxp, GError **errp)
+{
+    ChanPos c = {0};
+    bool done = false, ok = true;
+
+    if (!channel_hello(l, ch, pre, &c.idx, errp)) {
+        /* An index out of range or taken is no channel of ours. */
+        return false;
+    }
+    *idxp = c.idx;
+    c.where = g_strdup_printf("multifd channel %u", c.idx);
+    while (ok && !done) {
+        ok = channel_section(l, ch, &c, &done, errp);
+    }
+    g_free(c.where);
+    return ok;
+}
+
+bool vh_mig_loader_run_channel(VhMigLoader *l, VhChannel *ch,
+                               const VhMigPreamble *pre, GError **errp)
+{
+    guint32 idx = G_MAXUINT32;
+    GError *err = NULL;
+
+    if (!run_channel(l, ch, pre, &idx, &err)) {
+        /*
+         * A stray connection that never became one of ours does not abort
+         * the migration; a failure inside a registered channel does.
+         */
+        if (idx != G_MAXUINT32) {
+            vh_mig_loader_abort(l, err->message);
+        }
+        g_propagate_error(errp, err);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,431 @@
+/*
+ * The main stream on the target: header, RAM_SETUP, pages (without
+ * multifd), ITER_END, the device state and END, in the order
+ * docs/migration-stream.md allows, each field checked.
+ */
+#include "stream-priv.h"
+
+#include "vmhost/util/error.h"
+
+typedef struct {
+    guint32 version;
+    guint32 page_size;
+    guint32 flags;
+    guint32 channels;
+    guint8 uuid[VH_MIG_UUID_SIZE];
+    guint64 reserved;
+} Header;
+
+/* The magic: what else the bytes are, when they are no main stream. */
+static bool check_magic(const guint8 *h, GError **errp)
+{
+    if (memcmp(h, VH_MIG_STREAM_MAGIC, VH_MIG_MAGIC_SIZE) == 0) {
+        return true;
+    }
+    if (memcmp(h, VH_MIG_CHANNEL_MAGIC, VH_MIG_MAGIC_SIZE) == 0) {
+        return vh_mig_bad(errp, "header: a multifd channel arrived where the "
+                                "main stream was expected");
+    }
+    if (vh_mig_is_tls_record(h)) {
+        return vh_mig_bad(errp, "header: " VH_MIG_TLS_SOURCE_HINT);
+    }
+    return vh_mig_bad(errp,
+                      "header: bad magic (not a vmhost migration stream)");
+}
+
+static bool check_header(VhMigLoader *l, const Header *h, GError **errp)
+{
+    if (h->version != VH_MIG_STREAM_VERSION) {
+        return vh_mig_bad(errp,
+                          "header: version %u not supported (this vmhost "
+                          "reads version %u)",
+                          h->version, VH_MIG_STREAM_VERSION);
+    }
+    if (h->page_size != VH_RAM_PAGE_SIZE) {
+        return vh_mig_bad(errp, "header: page size %u, this vmhost uses %u",
+                          h->page_size, VH_RAM_PAGE_SIZE);
+    }
+    if (h->flags & ~(guint32)VH_MIG_FLAGS_KNOWN) {
+        return vh_mig_bad(errp, "header: unknown flags 0x%x", h->flags);
+    }
+    if (!(h->flags & VH_MIG_FLAG_MULTIFD) && h->channels != 0) {
+        return vh_mig_bad(errp,
+                          "header: channel count %u without the multifd flag",
+                          h->channels);
+    }
+    if ((h->flags & VH_MIG_FLAG_MULTIFD) &&
+        (h->channels == 0 || h->channels > VH_MIG_MAX_CHANNELS)) {
+        return vh_mig_bad(errp,
+                          "header: multifd channel count %u out of range "
+                          "(1..%u)",
+                          h->channels, VH_MIG_MAX_CHANNELS);
+    }
+    if ((h->flags & VH_MIG_FLAG_MULTIFD) && !l->allow_multifd) {
+        return vh_mig_bad(errp, "header: the source wants multifd channels, "
+                                "which this transport cannot carry");
+    }
+    if (h->reserved != 0) {
+        return vh_mig_bad(errp, "header: reserved field is not zero");
+    }
+    return true;
+}
+
+static bool load_header(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
+                        GError **errp)
+{
+    guint8 buf[VH_MIG_HEADER_SIZE];
+    const guint8 *p = buf + VH_MIG_MAGIC_SIZE;
+    Header h;
+
+    if (!vh_mig_preamble_bytes(ch, pre, buf, sizeof(buf), "header", errp) ||
+        !check_magic(buf, errp)) {
+        return false;
+    }
+    h.version = vh_mig_take_u32(&p);
+    h.page_size = vh_mig_take_u32(&p);
+    h.flags = vh_mig_take_u32(&p);
+    h.channels = vh_mig_take_u32(&p);
+    memcpy(h.uuid, p, VH_MIG_UUID_SIZE);
+    p += VH_MIG_UUID_SIZE;
+    h.reserved = vh_mig_take_u64(&p);
+    if (!check_header(l, &h, errp)) {
+        return false;
+    }
+    g_mutex_lock(&l->lock);
+    l->flags = h.flags;
+    l->channels = h.channels;
+    memcpy(l->uuid, h.uuid, VH_MIG_UUID_SIZE);
+    l->have_header = true;
+    g_cond_broadcast(&l->cond);
+    g_mutex_unlock(&l->lock);
+    return true;
+}
+
+/* RAM_SETUP's block 0 after its name: size and pages, against ours. */
+static bool check_block(VhMigLoader *l, const char *name, guint64 size,
+                        guint64 pages, GError **errp)
+{
+    if (size == 0 || size % VH_RAM_PAGE_SIZE) {
+        return vh_mig_bad(errp,
+                          "RAM_SETUP: block 0 ('%s') size %" G_GUINT64_FORMAT
+                          " is not a non-zero multiple of the page size",
+                          name, size);
+    }
+    if (pages != size / VH_RAM_PAGE_SIZE) {
+        return vh_mig_bad(errp,
+                          "RAM_SETUP: block 0 ('%s') page count "
+                          "%" G_GUINT64_FORMAT
+                          " does not match its size %" G_GUINT64_FORMAT,
+                          name, pages, size);
+    }
+    if (size != vh_ram_block_get_size(l->ram)) {
+        return vh_mig_bad(errp,
+                          "RAM_SETUP: block 0 ('%s') is %" G_GUINT64_FORMAT
+                          " bytes on the source but '%s' is %" G_GUINT64_FORMAT
+                          " bytes here (start the target with the same -m)",
+                          name, size, vh_ram_block_get_name(l->ram),
+                          vh_ram_block_get_size(l->ram));
+    }
+    return true;
+}
+
+static bool load_ram_setup(VhMigLoader *l, const guint8 *b, guint32 len,
+                           GError **errp)
+{
+    const guint8 *p = b, *end = b + len;
+    g_autofree char *name = NULL;
+    guint32 nblocks;
+    guint64 size;
+
+    if (len < 4) {
+        return vh_mig_bad(errp, "RAM_SETUP: section length %u too short", len);
+    }
+    nblocks = vh_mig_take_u32(&p);
+    if (nblocks == 0 || nblocks > VH_MIG_MAX_BLOCKS) {
+        return vh_mig_bad(errp,
+                          "RAM_SETUP: block count %u out of range (1..%u)",
+                          nblocks, VH_MIG_MAX_BLOCKS);
+    }
+    if (nblocks != 1) {
+        return vh_mig_bad(
+            errp, "RAM_SETUP: the source has %u RAM blocks, this machine 1",
+            nblocks);
+    }
+    name = vh_mig_read_name(&p, end, VH_MIG_BLOCK_NAME_MAX,
+                            "RAM_SETUP: block 0 name", errp);
+    if (!name) {
+        return false;
+    }
+    if (end - p != 16) {
+        return vh_mig_bad(errp,
+                          "RAM_SETUP: section length %u does not match its "
+                          "block list",
+                          len);
+    }
+    size = vh_mig_take_u64(&p);
+    return check_block(l, name, size, vh_mig_take_u64(&p), errp);
+}
+
+/* ITER_END: every channel reached this iteration's SYNC with the count. */
+static bool load_iter_end(VhMigLoader *l, const guint8 *b, guint32 len,
+                          guint64 *iter, GError **errp)
+{
+    const guint8 *p = b;
+    guint64 it;
+    guint32 nch;
+
+    if (len < VH_MIG_ITER_END_BASE) {
+        return vh_mig_bad(errp, "ITER_END: section length %u too short", len);
+    }
+    it = vh_mig_take_u64(&p);
+    nch = vh_mig_take_u32(&p);
+    if (it != *iter + 1) {
+        return vh_mig_bad(errp,
+                          "ITER_END: iteration %" G_GUINT64_FORMAT
+                          " out of order (expected %" G_GUINT64_FORMAT ")",
+                          it, *iter + 1);
+    }
+    if (nch != l->channels) {
+        return vh_mig_bad(errp,
+                          "ITER_END: channel count %u, the header said %u", nch,
+                          l->channels);
+    }
+    if (!vh_mig_expect_len("ITER_END", len, VH_MIG_ITER_END_BASE + 8 * nch,
+                           errp)) {
+        return false;
+    }
+    if (vh_mig_take_u32(&p) != 0) {
+        return vh_mig_bad(errp, "ITER_END: reserved field is not zero");
+    }
+    *iter = it;
+    return vh_mig_release_iteration(l, it, p, errp);
+}
+
+/* END's totals against what every connection loaded. */
+static bool load_end(VhMigLoader *l, const guint8 *b, GError **errp)
+{
+    const guint8 *p = b;
+    VhMigCounts want, got;
+
+    want.records = vh_mig_take_u64(&p);
+    want.normal = vh_mig_take_u64(&p);
+    want.zero = vh_mig_take_u64(&p);
+    want.iterations = vh_mig_take_u64(&p);
+    if (!vh_mig_wait_channels_done(l, errp)) {
+        return false;
+    }
+    g_mutex_lock(&l->lock);
+    got = l->counts;
+    g_mutex_unlock(&l->lock);
+    if (want.records != got.records || want.normal != got.normal ||
+        want.zero != got.zero || want.iterations != got.iterations) {
+        return vh_mig_bad(
+            errp,
+            "END: the source sent %" G_GUINT64_FORMAT
+            " records (%" G_GUINT64_FORMAT " normal, %" G_GUINT64_FORMAT
+            " zero pages) in %" G_GUINT64_FORMAT
+            " iterations, %" G_GUINT64_FORMAT " records (%" G_GUINT64_FORMAT
+            ", %" G_GUINT64_FORMAT ") in %" G_GUINT64_FORMAT " arrived",
+            want.records, want.normal, want.zero, want.iterations, got.records,
+            got.normal, got.zero, got.iterations);
+    }
+    return true;
+}
+
+/* Where the main stream is: what may come next. */
+typedef struct {
+    guint64 iter;          /* the last ITER_END */
+    bool pages_since_iter; /* PAGES after it */
+    bool devices;          /* device state began: only more of it, or END */
+} MainPos;
+
+/* A section body of @len (at most @max) bytes, NUL-terminated. */
+static guint8 *read_body(VhChannel *ch, const char *name, guint32 len,
+                         guint32 max, GError **errp)
+{
+    g_autofree guint8 *b = NULL;
+
+    if (len > max) {
+        vh_mig_bad(errp, "%s: section length %u too long", name, len);
+        return NULL;
+    }
+    b = g_malloc(len + 1);
+    b[len] = 0;
+    if (!vh_mig_read_exact(ch, b, len, name, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&b);
+}
+
+/* Header, RAM_SETUP, every channel connected, READY. */
+static bool main_setup(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
+                       GError **errp)
+{
+    g_autofree guint8 *b = NULL;
+    guint8 sh[VH_MIG_SECTION_HEADER_SIZE];
+    const guint8 *p = sh;
+    guint32 type, len;
+
+    if (!load_header(l, ch, pre, errp) ||
+        !vh_mig_read_exact(ch, sh, sizeof(sh), "RAM_SETUP section header",
+                           errp)) {
+        return false;
+    }
+    type = vh_mig_take_u32(&p);
+    len = vh_mig_take_u32(&p);
+    if (type != VH_MIG_SEC_RAM_SETUP) {
+        return vh_mig_bad(
+            errp, "section type %u where RAM_SETUP must come first", type);
+    }
+    b = read_body(ch, "RAM_SETUP", len, VH_MIG_RAM_SETUP_MAX, errp);
+    if (!b || !load_ram_setup(l, b, len, errp) ||
+        !vh_mig_wait_channels_connected(l, errp)) {
+        return false;
+    }
+    if ((l->flags & VH_MIG_FLAG_RETURN_PATH) &&
+        !vh_mig_rp_send(ch, VH_MIG_RP_READY, NULL, 0, errp)) {
+        g_prefix_error(errp, "return path: READY: ");
+        return false;
+    }
+    return true;
+}
+
+static bool main_pages(VhMigLoader *l, VhChannel *ch, MainPos *pos, guint32 len,
+                       GError **errp)
+{
+    guint8 body[VH_MIG_PAGES_BODY];
+
+    if (l->channels) {
+        return vh_mig_bad(errp, "PAGES record on the main stream of a "
+                                "multifd migration");
+    }
+    if (pos->devices) {
+        return vh_mig_bad(errp, "PAGES record after the device state");
+    }
+    if (!vh_mig_expect_len("PAGES", len, VH_MIG_PAGES_BODY, errp) ||
+        !vh_mig_read_exact(ch, body, sizeof(body), "PAGES record header",
+                           errp) ||
+        !vh_mig_load_pages(l, ch, body, "main stream", errp)) {
+        return false;
+    }
+    pos->pages_since_iter = true;
+    return true;
+}
+
+static bool main_iter_end(VhMigLoader *l, VhChannel *ch, MainPos *pos,
+                          guint32 len, GError **errp)
+{
+    g_autofree guint8 *b = NULL;
+
+    if (pos->devices) {
+        return vh_mig_bad(errp, "ITER_END after the device state");
+    }
+    b = read_body(ch, "ITER_END", len, VH_MIG_ITER_END_MAX, errp);
+    if (!b || !load_iter_end(l, b, len, &pos->iter, errp)) {
+        return false;
+    }
+    pos->pages_since_iter = false;
+    return true;
+}
+
+/* MACHINE or DEVICE: only after the final ITER_END. */
+static bool main_device(VhMigLoader *l, VhChannel *ch, MainPos *pos,
+                        guint32 type, guint32 len, GError **errp)
+{
+    const char *name = vh_mig_section_name(type);
+    g_autofree guint8 *b = NULL;
+
+    if (pos->iter == 0 || pos->pages_since_iter) {
+        return vh_mig_bad(errp, "%s: device state before the final ITER_END",
+                          name);
+    }
+    pos->devices = true;
+    if (type == VH_MIG_SEC_MACHINE) {
+        b = read_body(ch, name, len, VH_MIG_MACHINE_BODY, errp);
+        return b && vh_mig_load_machine(l, b, len, errp);
+    }
+    b = read_body(ch, name, len, VH_MIG_DEVICE_SECTION_MAX, errp);
+    return b && vh_mig_load_device(l, b, len, errp);
+}
+
+static bool main_end(VhMigLoader *l, VhChannel *ch, guint32 len, GError **errp)
+{
+    guint8 b[VH_MIG_END_BODY];
+
+    return vh_mig_devices_complete(l, errp) &&
+           vh_mig_expect_len("END", len, VH_MIG_END_BODY, errp) &&
+           vh_mig_read_exact(ch, b, sizeof(b), "END section", errp) &&
+           load_end(l, b, errp) &&
+           vh_mig_expect_eof(ch, "the main connection", errp);
+}
+
+/* One section after RAM_SETUP; *@done after END. */
+static bool main_section(VhMigLoader *l, VhChannel *ch, MainPos *pos,
+                         bool *done, GError **errp)
+{
+    guint8 sh[VH_MIG_SECTION_HEADER_SIZE];
+    const guint8 *p = sh;
+    guint32 type, len;
+
+    if (!vh_mig_read_exact(ch, sh, sizeof(sh), "next section header", errp)) {
+        return false;
+    }
+    type = vh_mig_take_u32(&p);
+    len = vh_mig_take_u32(&p);
+    switch (type) {
+    case VH_MIG_SEC_RAM_SETUP:
+        return vh_mig_bad(errp, "RAM_SETUP: a second one");
+    case VH_MIG_SEC_PAGES:
+        return main_pages(l, ch, pos, len, errp);
+    case VH_MIG_SEC_ITER_END:
+        return main_iter_end(l, ch, pos, len, errp);
+    case VH_MIG_SEC_MACHINE:
+    case VH_MIG_SEC_DEVICE:
+        return main_device(l, ch, pos, type, len, errp);
+    case VH_MIG_SEC_END:
+        *done = true;
+        return main_end(l, ch, len, errp);
+    default:
+        return vh_mig_bad(errp, "unknown section type %u on the main stream",
+                          type);
+    }
+}
+
+static bool run_main(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
+                     GError **errp)
+{
+    MainPos pos = {0};
+    bool done = false;
+
+    if (!main_setup(l, ch, pre, errp)) {
+        return false;
+    }
+    while (!done) {
+        if (!main_section(l, ch, &pos, &done, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool vh_mig_loader_run_main(VhMigLoader *l, VhChannel *ch,
+                            const VhMigPreamble *pre, GError **errp)
+{
+    GError *err = NULL;
+
+    if (run_main(l, ch, pre, &err)) {
+        return true;
+    }
+    /* A channel's failure cut this connection: report the cause. */
+    g_mutex_lock(&l->lock);
+    if (l->abort_reason) {
+        g_clear_error(&err);
+        g_set_error_literal(&err, VH_ERROR, VH_ERROR_FAILED, l->abort_reason);
+    } else {
+        l->abort_reason = g_strdup(err->message);
+        g_cond_broadcast(&l->cond);
+    }
+    g_mutex_unlock(&l->lock);
+    g_propagate_error(errp, err);
+    return false;
+}
