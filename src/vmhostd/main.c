@@ -28,16 +28,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#ifdef VMHOSTD_PEERS_MISSING
-/* The driver or the protocol server is not in the tree yet (meson.build). */
-int main(void)
-{
-    fprintf(stderr, "vmhostd: built without its driver or protocol server "
-                    "(placeholders in src/vmhostd)\n");
-    return 1;
-}
-#else
-
 typedef struct {
     char *config;
     char *driver_config;
@@ -289,4 +279,3 @@ int main(int argc, char **argv)
     g_free(o.pid_file);
     return rc;
 }
-#endif
