@@ -71,6 +71,12 @@ struct _VhRpcClient {
     gint64 last_rx_us;
     guint ka_interval_ms, ka_count, ka_missed;
 
+    /* Held around each read, write and close of the channel: the I/O
+     * thread reads and writes, and a caller may write its call directly
+     * when nothing is queued (saving a wakeup of the I/O thread).
+     * Taken after lock, never before it. */
+    GMutex io_lock;
+
     GMutex lock; /* everything below */
     GCond closed_cond;
     guint32 next_serial;
@@ -289,11 +295,37 @@ static void on_cancelled(GCancellable *cancellable, gpointer opaque)
 /* ---- the output queue ---- */
 
 /* With the lock held. */
+/*
+ * With the lock held and nothing queued: write @pkt now, from the calling
+ * thread. Returns the bytes written (0 when the channel is full); the
+ * rest is queued by the caller. An error is left for the I/O thread to
+ * find (the next read fails too).
+ */
+static gsize write_direct(VhRpcClient *c, GByteArray *pkt)
+{
+    struct iovec iov = {pkt->data, pkt->len};
+    gssize w;
+
+    g_mutex_lock(&c->io_lock);
+    w = vh_channel_writev(c->ch, &iov, 1, NULL);
+    g_mutex_unlock(&c->io_lock);
+    return w > 0 ? (gsize)w : 0;
+}
+
 static void queue_locked(VhRpcClient *c, GByteArray *pkt)
 {
     if (c->closed) {
         g_byte_array_unref(pkt);
         return;
+    }
+    if (c->confirmed && g_queue_is_empty(&c->outq)) {
+        gsize w = write_direct(c, pkt);
+
+        if (w == pkt->len) {
+            g_byte_array_unref(pkt);
+            return;
+        }
+        c->out_off = w;
     }
     g_queue_push_tail(&c->outq, pkt);
     if (c->confirmed && !c->flush_scheduled) {
@@ -358,7 +390,9 @@ static void flush_out(VhRpcClient *c)
         if (n == 0) {
             return;
         }
+        g_mutex_lock(&c->io_lock);
         gssize w = vh_channel_writev(c->ch, iov, n, &err);
+        g_mutex_unlock(&c->io_lock);
         if (w == VH_CHANNEL_ERR_BLOCK) {
             c->out_watch = vh_channel_create_watch(c->ch, G_IO_OUT);
             g_source_set_callback(c->out_watch,
@@ -580,7 +614,9 @@ static bool read_confirmation(VhRpcClient *c, bool *again)
 {
     guint8 byte;
     g_autoptr(GError) err = NULL;
+    g_mutex_lock(&c->io_lock);
     gssize n = vh_channel_read(c->ch, &byte, 1, &err);
+    g_mutex_unlock(&c->io_lock);
 
     *again = false;
     if (n == VH_CHANNEL_ERR_BLOCK) {
@@ -649,8 +685,10 @@ static gboolean in_ready_cb(VhChannel *ch, GIOCondition cond, gpointer opaque)
             continue;
         }
         g_byte_array_set_size(c->inbuf, old + READ_CHUNK);
+        g_mutex_lock(&c->io_lock);
         gssize n =
             vh_channel_read(c->ch, c->inbuf->data + old, READ_CHUNK, &err);
+        g_mutex_unlock(&c->io_lock);
         g_byte_array_set_size(c->inbuf, old + MAX(n, 0));
         if (n == VH_CHANNEL_ERR_BLOCK) {
             return G_SOURCE_CONTINUE;
@@ -771,7 +809,9 @@ static void fail_conn(VhRpcClient *c, GError *reason)
     destroy_source(&c->ka_timer);
     destroy_source(&c->timeout_timer);
     destroy_source(&c->flush_src);
+    g_mutex_lock(&c->io_lock);
     vh_channel_close(c->ch, NULL);
+    g_mutex_unlock(&c->io_lock);
 
     g_hash_table_iter_init(&it, streams);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
@@ -878,6 +918,7 @@ VhRpcClient *vh_rpc_client_new(VhChannel *ch, bool tls,
     c->sink->opaque = cfg->opaque;
     c->sink->opaque_free = cfg->opaque_free;
     c->inbuf = g_byte_array_sized_new(READ_CHUNK);
+    g_mutex_init(&c->io_lock);
     g_mutex_init(&c->lock);
     g_cond_init(&c->closed_cond);
     c->next_serial = FIRST_SERIAL;
@@ -936,6 +977,7 @@ void vh_rpc_client_unref(VhRpcClient *c)
     g_clear_error(&c->reason);
     g_object_unref(c->ch);
     sink_unref(c->sink);
+    g_mutex_clear(&c->io_lock);
     g_mutex_clear(&c->lock);
     g_cond_clear(&c->closed_cond);
     g_free(c);
