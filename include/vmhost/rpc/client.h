@@ -13,11 +13,14 @@
  *     ...
  *     vh_rpc_client_unref(c);
  *
- * Threads: the client owns a thread with a private GMainContext that does
- * all I/O on the channel (non-blocking, partial reads and writes, an
- * output queue). Calls may be made from any thread: a call's serial is
- * allocated, its packet queued, and its reply matched by serial on the I/O
- * thread. An async call completes through a GTask in the caller's
+ * Threads: the client owns a thread with a private GMainContext that reads
+ * the channel and writes what is queued (non-blocking, partial reads and
+ * writes, an output queue). Calls may be made from any thread: a call's
+ * serial is allocated and its packet written by the calling thread when
+ * nothing is queued (else queued for the I/O thread; an io lock keeps one
+ * operation on the channel at a time), and its reply matched by serial on
+ * the I/O thread. Calls and stream callbacks must not make sync calls
+ * from the I/O thread. An async call completes through a GTask in the caller's
  * thread-default GMainContext; a sync call blocks the calling thread (it
  * never iterates a main context). MESSAGE packets of other programs
  * (events) and the end of the connection are delivered on @event_context.
