@@ -56,6 +56,7 @@ struct _VhMachine {
     bool guest_shutdown;    /* the guest powered itself off */
     GQueue pending;         /* Change *, not yet emitted */
     GArray *devices;        /* VhDeviceEntry, registration order */
+    GHashTable *device_ids; /* claimed device ids (a set) */
 };
 
 G_DEFINE_FINAL_TYPE(VhMachine, vh_machine, G_TYPE_OBJECT)
@@ -135,6 +136,7 @@ static void vh_machine_finalize(GObject *obj)
 
     g_queue_clear_full(&m->pending, g_free);
     g_array_unref(m->devices);
+    g_hash_table_unref(m->device_ids);
     vh_ram_block_free(m->ram);
     g_main_context_unref(m->context);
     pthread_mutex_destroy(&m->lock);
@@ -164,6 +166,8 @@ static void vh_machine_init(VhMachine *m)
     pthread_mutex_init(&m->lock, NULL);
     g_queue_init(&m->pending);
     m->devices = g_array_new(false, true, sizeof(VhDeviceEntry));
+    m->device_ids =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     m->state = VH_RUN_STATE_PRELAUNCH;
     m->autostart = true;
     m->context = g_main_context_ref_thread_default();
@@ -500,4 +504,27 @@ GArray *vh_machine_get_devices(VhMachine *m)
     g_array_append_vals(copy, m->devices->data, m->devices->len);
     pthread_mutex_unlock(&m->lock);
     return copy;
+}
+
+bool vh_machine_claim_device_id(VhMachine *m, const char *id, GError **errp)
+{
+    bool added;
+
+    g_return_val_if_fail(VH_IS_MACHINE(m) && id != NULL, false);
+    pthread_mutex_lock(&m->lock);
+    added = g_hash_table_add(m->device_ids, g_strdup(id));
+    pthread_mutex_unlock(&m->lock);
+    if (!added) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "a device with id '%s' already exists", id);
+    }
+    return added;
+}
+
+void vh_machine_release_device_id(VhMachine *m, const char *id)
+{
+    g_return_if_fail(VH_IS_MACHINE(m) && id != NULL);
+    pthread_mutex_lock(&m->lock);
+    g_hash_table_remove(m->device_ids, id);
+    pthread_mutex_unlock(&m->lock);
 }

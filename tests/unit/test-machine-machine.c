@@ -313,6 +313,26 @@ static void test_too_small(void)
                     "test guest: 2 pages, at least 3 needed");
 }
 
+/* One id namespace for every device: a clash is refused until released. */
+static void test_device_ids(void)
+{
+    g_autoptr(VhMachine) m = machine_new(1 << 20, NULL);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_machine_claim_device_id(m, "serial0", &err));
+    g_assert_true(vh_machine_claim_device_id(m, "probe0", &err));
+    g_assert_no_error(err);
+    g_assert_false(vh_machine_claim_device_id(m, "serial0", &err));
+    g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+    g_assert_cmpstr(err->message, ==,
+                    "a device with id 'serial0' already exists");
+    g_clear_error(&err);
+    vh_machine_release_device_id(m, "serial0");
+    vh_machine_release_device_id(m, "never-claimed");
+    g_assert_true(vh_machine_claim_device_id(m, "serial0", &err));
+    g_assert_false(vh_machine_claim_device_id(m, "probe0", NULL));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -326,5 +346,6 @@ int main(int argc, char **argv)
                     test_guest_follows_state);
     g_test_add_func("/machine/machine/signal-thread", test_signal_thread);
     g_test_add_func("/machine/machine/too-small", test_too_small);
+    g_test_add_func("/machine/machine/device-ids", test_device_ids);
     return g_test_run();
 }

@@ -169,4 +169,15 @@ void vh_machine_unregister_device(VhMachine *m, gpointer dev);
  */
 GArray *vh_machine_get_devices(VhMachine *m);
 
+/*
+ * Device ids (-device ...,id=ID, the serialN of -serial): one namespace for
+ * every device of the machine, serial ports and probes alike, as QEMU's
+ * /machine/peripheral. Claim @id for a new device: false, with "a device
+ * with id 'ID' already exists", when it is taken. Release it when the
+ * device goes (the machine forgets them all when freed). Any thread.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_machine_claim_device_id(VhMachine *m, const char *id, GError **errp);
+void vh_machine_release_device_id(VhMachine *m, const char *id);
+
 G_END_DECLS
