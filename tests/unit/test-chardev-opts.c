@@ -90,8 +90,10 @@ static void test_socket_reconnect(void)
     both = g_strdup_printf("socket,id=c4,host=127.0.0.1,port=%u,"
                            "reconnect=1,reconnect-ms=5",
                            port);
-    g_test_expect_message("vmhost-chardev", G_LOG_LEVEL_WARNING, "*connecting to*");
-    g_test_expect_message("vmhost-chardev", G_LOG_LEVEL_WARNING, "*connecting to*");
+    g_test_expect_message("vmhost-chardev", G_LOG_LEVEL_WARNING,
+                          "*connecting to*");
+    g_test_expect_message("vmhost-chardev", G_LOG_LEVEL_WARNING,
+                          "*connecting to*");
     a = vh_test_chardev_new_ok(legacy);
     b = vh_test_chardev_new_ok(ms);
     g_assert_false(vh_chardev_is_connected(a));

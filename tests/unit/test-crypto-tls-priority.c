@@ -519,7 +519,8 @@ static void test_at_no_file(void)
     /* The creds object records the baseline; strict refuses to create it. */
     if (VMHOST_TLS_PRIORITY_DEFAULT[0] == '@' &&
         strcmp(VMHOST_TLS_PRIORITY_DEFAULT, "@VMHOST,SYSTEM") != 0) {
-        g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING, "TLS priority *");
+        g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING,
+                              "TLS priority *");
     }
     anon = g_initable_new(VH_TYPE_TLS_CREDS_ANON, NULL, &err, "endpoint",
                           VH_TLS_CREDS_ENDPOINT_SERVER, NULL);
