@@ -25,23 +25,29 @@ void vh_mig_notifier_unref(VhMigNotifier *n);
 typedef struct {
     gatomicrefcount ref;
     VhMigLoader *loader;
-    GPtrArray *chans; /* VhChannel (refs), under mig->lock */
+    GPtrArray *chans; /* VhChannel (refs), under tgt.lock */
     bool has_main;
     bool finished;
 } VhMigAttempt;
 
-struct VhMigration {
-    VhMachine *machine;
-    GMainContext *ctx;
-    VhMigFdLookup fdl;
-    void *fdl_opaque;
-    VhMigStatusFunc status_func;
-    void *status_opaque;
-    VhMigNotifier *notifier;
-
-    GMutex lock; /* everything below */
+/*
+ * The parameters and capabilities. conf.lock protects both: the monitor
+ * sets them, the source thread reads max-bandwidth and downtime-limit as
+ * it goes.
+ */
+typedef struct {
+    GMutex lock;
     VhMigParams params;
     VhMigCaps caps;
+} VhMigConf;
+
+/*
+ * What info migrate shows. stats.lock protects all of it; a status change
+ * is queued for notification under it too, so that MIGRATION events keep
+ * the order of the changes.
+ */
+typedef struct {
+    GMutex lock;
     VhMigStatus status;
     char *error;
     bool incoming;
@@ -59,22 +65,58 @@ struct VhMigration {
     guint64 sync_count;
     guint32 nch;
     const char *mechanism;
+} VhMigStats;
 
-    /* source */
+/*
+ * The source. src.lock protects shut (the channels a cancel cuts);
+ * cancelling is atomic; thread and cancel belong to the main context's
+ * thread (start, cancel, free), which creates and joins them.
+ */
+typedef struct {
+    GMutex lock;
+    GPtrArray *shut; /* VhChannel (refs) to shut down on cancel */
+    gint cancelling; /* atomic */
     GThread *thread;
     GCancellable *cancel;
-    gint cancelling; /* atomic */
-    GPtrArray *shut; /* VhChannel (refs) to shut down on cancel */
+} VhMigSourceState;
 
-    /* target */
-    VhMigUri in_uri;
-    bool in_uri_set;
-    VhMigListener *listener;
+/*
+ * The target. tgt.lock protects attempt, in_threads, in_chans,
+ * in_completed and in_refused (the accepting and loading threads share
+ * them); in_uri, in_uri_set and listener belong to the main context's
+ * thread.
+ */
+typedef struct {
+    GMutex lock;
     VhMigAttempt *attempt;
     GPtrArray *in_threads; /* GThread */
     GPtrArray *in_chans;   /* VhChannel (refs), every accepted one */
     bool in_completed;
     char *in_refused; /* the last connection the listener refused */
+    VhMigUri in_uri;
+    bool in_uri_set;
+    VhMigListener *listener;
+} VhMigTargetState;
+
+/*
+ * Lock order: a thread holds at most one of these locks, except
+ * stats.lock, under which src.lock (cancel) or tgt.lock (info on a target)
+ * may be taken. The machine's lock and a loader's are taken under none of
+ * them, or innermost.
+ */
+struct VhMigration {
+    VhMachine *machine;
+    GMainContext *ctx;
+    VhMigFdLookup fdl;
+    void *fdl_opaque;
+    VhMigStatusFunc status_func;
+    void *status_opaque;
+    VhMigNotifier *notifier;
+
+    VhMigConf conf;
+    VhMigStats stats;
+    VhMigSourceState src;
+    VhMigTargetState tgt;
 };
 
 /* Under no lock: set the status (and error), notify on the main context. */

@@ -25,10 +25,10 @@ static void attempt_unref(VhMigAttempt *a)
     }
 }
 
-/* Under mig->lock: the attempt a new connection joins. */
+/* Under tgt.lock: the attempt a new connection joins. */
 static VhMigAttempt *current_attempt_locked(VhMigration *mig)
 {
-    VhMigAttempt *a = mig->attempt;
+    VhMigAttempt *a = mig->tgt.attempt;
 
     if (!a || a->finished) {
         if (a) {
@@ -41,9 +41,9 @@ static VhMigAttempt *current_attempt_locked(VhMigration *mig)
 
         a->loader =
             vh_mig_loader_new(vh_machine_get_ram(mig->machine),
-                              vh_mig_uri_supports_multiple(&mig->in_uri));
+                              vh_mig_uri_supports_multiple(&mig->tgt.in_uri));
         vh_mig_loader_set_devices(a->loader, devices);
-        mig->attempt = a;
+        mig->tgt.attempt = a;
     }
     return attempt_ref(a);
 }
@@ -52,12 +52,12 @@ static VhMigAttempt *current_attempt_locked(VhMigration *mig)
 static void attempt_fail(VhMigration *mig, VhMigAttempt *a, const char *why)
 {
     vh_mig_loader_abort(a->loader, why);
-    g_mutex_lock(&mig->lock);
+    g_mutex_lock(&mig->tgt.lock);
     a->finished = true;
     for (guint i = 0; i < a->chans->len; i++) {
         vh_mig_shutdown_quietly(g_ptr_array_index(a->chans, i));
     }
-    g_mutex_unlock(&mig->lock);
+    g_mutex_unlock(&mig->tgt.lock);
 }
 
 /* On the main context; a migration freed meanwhile has nothing left. */
@@ -67,7 +67,7 @@ static gboolean free_listener(gpointer opaque)
 
     g_mutex_lock(&n->lock);
     if (n->mig) {
-        g_clear_pointer(&n->mig->listener, vh_mig_listener_free);
+        g_clear_pointer(&n->mig->tgt.listener, vh_mig_listener_free);
     }
     g_mutex_unlock(&n->lock);
     return G_SOURCE_REMOVE;
@@ -127,14 +127,15 @@ static void publish_loaded(VhMigration *mig, VhMigAttempt *a)
 {
     const VhMigCounts *c = vh_mig_loader_get_counts(a->loader);
 
-    g_mutex_lock(&mig->lock);
-    mig->transferred = vh_mig_loader_get_bytes(a->loader);
-    mig->normal = c->normal;
-    mig->zero = c->zero;
-    mig->sync_count = c->iterations;
-    mig->mbps = (double)mig->transferred * 8 /
-                (double)MAX(g_get_monotonic_time() - mig->start_us, 1);
-    g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->stats.lock);
+    mig->stats.transferred = vh_mig_loader_get_bytes(a->loader);
+    mig->stats.normal = c->normal;
+    mig->stats.zero = c->zero;
+    mig->stats.sync_count = c->iterations;
+    mig->stats.mbps =
+        (double)mig->stats.transferred * 8 /
+        (double)MAX(g_get_monotonic_time() - mig->stats.start_us, 1);
+    g_mutex_unlock(&mig->stats.lock);
 }
 
 static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
@@ -143,18 +144,18 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
     g_autoptr(GError) err = NULL;
     GSource *src;
 
-    g_mutex_lock(&mig->lock);
-    mig->start_us = g_get_monotonic_time();
-    mig->end_us = 0;
-    g_clear_pointer(&mig->error, g_free);
-    g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->stats.lock);
+    mig->stats.start_us = g_get_monotonic_time();
+    mig->stats.end_us = 0;
+    g_clear_pointer(&mig->stats.error, g_free);
+    g_mutex_unlock(&mig->stats.lock);
     vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
     if (load_main(mig, a, ch, pre, &err)) {
         publish_loaded(mig, a);
-        g_mutex_lock(&mig->lock);
+        g_mutex_lock(&mig->tgt.lock);
         a->finished = true;
-        mig->in_completed = true;
-        g_mutex_unlock(&mig->lock);
+        mig->tgt.in_completed = true;
+        g_mutex_unlock(&mig->tgt.lock);
         vh_channel_close(ch, NULL);
         vh_mig_set_status(mig, VH_MIG_STATUS_COMPLETED, NULL);
         /* Always from the main context (never directly from here). */
@@ -179,14 +180,14 @@ typedef struct {
     VhChannel *ch;
 } Conn;
 
-/* Why a connection is not taken, or NULL; under mig->lock. */
+/* Why a connection is not taken, or NULL; under tgt.lock. */
 static const char *refuse_locked(VhMigration *mig, bool is_main)
 {
-    if (mig->in_completed) {
+    if (mig->tgt.in_completed) {
         return "a migration is already complete";
     }
-    if (is_main && mig->attempt && !mig->attempt->finished &&
-        mig->attempt->has_main) {
+    if (is_main && mig->tgt.attempt && !mig->tgt.attempt->finished &&
+        mig->tgt.attempt->has_main) {
         return "a migration is already being received";
     }
     return NULL;
@@ -206,10 +207,10 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
         return;
     }
     is_main = pre.kind == VH_MIG_CONN_MAIN;
-    g_mutex_lock(&mig->lock);
+    g_mutex_lock(&mig->tgt.lock);
     why = refuse_locked(mig, is_main);
     if (why) {
-        g_mutex_unlock(&mig->lock);
+        g_mutex_unlock(&mig->tgt.lock);
         g_message("migration: refused an incoming %s: %s",
                   is_main ? "main stream" : "channel", why);
         return;
@@ -219,7 +220,7 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     if (is_main) {
         a->has_main = true;
     }
-    g_mutex_unlock(&mig->lock);
+    g_mutex_unlock(&mig->tgt.lock);
     if (is_main) {
         run_main_conn(mig, a, ch, &pre);
     } else if (!vh_mig_loader_run_channel(a->loader, ch, &pre, &err)) {
@@ -240,9 +241,9 @@ static gpointer conn_thread(gpointer opaque)
     serve_conn(mig, ch);
     /* Whatever happened, the peer sees this connection end now. */
     vh_channel_close(ch, NULL);
-    g_mutex_lock(&mig->lock);
-    g_ptr_array_remove(mig->in_chans, ch);
-    g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->tgt.lock);
+    g_ptr_array_remove(mig->tgt.in_chans, ch);
+    g_mutex_unlock(&mig->tgt.lock);
     g_object_unref(ch);
     return NULL;
 }
@@ -255,11 +256,11 @@ void vh_mig_target_accept(VhChannel *ch, const GError *err, void *opaque)
     if (!ch) {
         g_message("migration: refused an incoming connection: %s",
                   err->message);
-        g_mutex_lock(&mig->lock);
-        g_free(mig->in_refused);
-        mig->in_refused = g_strdup(err->message);
-        g_mutex_unlock(&mig->lock);
-        if (!vh_mig_uri_supports_multiple(&mig->in_uri)) {
+        g_mutex_lock(&mig->tgt.lock);
+        g_free(mig->tgt.in_refused);
+        mig->tgt.in_refused = g_strdup(err->message);
+        g_mutex_unlock(&mig->tgt.lock);
+        if (!vh_mig_uri_supports_multiple(&mig->tgt.in_uri)) {
             vh_mig_set_status(mig, VH_MIG_STATUS_FAILED, err->message);
         }
         return;
@@ -267,33 +268,34 @@ void vh_mig_target_accept(VhChannel *ch, const GError *err, void *opaque)
     c = g_new0(Conn, 1);
     c->mig = mig;
     c->ch = ch;
-    g_mutex_lock(&mig->lock);
-    g_ptr_array_add(mig->in_chans, g_object_ref(ch));
-    g_ptr_array_add(mig->in_threads,
+    g_mutex_lock(&mig->tgt.lock);
+    g_ptr_array_add(mig->tgt.in_chans, g_object_ref(ch));
+    g_ptr_array_add(mig->tgt.in_threads,
                     g_thread_new("mig-incoming", conn_thread, c));
-    g_mutex_unlock(&mig->lock);
+    g_mutex_unlock(&mig->tgt.lock);
 }
 
 void vh_mig_target_stop(VhMigration *mig)
 {
     g_autoptr(GPtrArray) threads = NULL;
 
-    g_clear_pointer(&mig->listener, vh_mig_listener_free);
-    g_mutex_lock(&mig->lock);
-    if (mig->attempt) {
-        vh_mig_loader_abort(mig->attempt->loader, "vmhost is shutting down");
+    g_clear_pointer(&mig->tgt.listener, vh_mig_listener_free);
+    g_mutex_lock(&mig->tgt.lock);
+    if (mig->tgt.attempt) {
+        vh_mig_loader_abort(mig->tgt.attempt->loader,
+                            "vmhost is shutting down");
     }
-    for (guint i = 0; i < mig->in_chans->len; i++) {
-        vh_mig_shutdown_quietly(g_ptr_array_index(mig->in_chans, i));
+    for (guint i = 0; i < mig->tgt.in_chans->len; i++) {
+        vh_mig_shutdown_quietly(g_ptr_array_index(mig->tgt.in_chans, i));
     }
-    threads = g_ptr_array_copy(mig->in_threads, NULL, NULL);
-    g_ptr_array_set_size(mig->in_threads, 0);
-    g_mutex_unlock(&mig->lock);
+    threads = g_ptr_array_copy(mig->tgt.in_threads, NULL, NULL);
+    g_ptr_array_set_size(mig->tgt.in_threads, 0);
+    g_mutex_unlock(&mig->tgt.lock);
     for (guint i = 0; i < threads->len; i++) {
         g_thread_join(g_ptr_array_index(threads, i));
     }
-    g_mutex_lock(&mig->lock);
-    g_clear_pointer(&mig->attempt, attempt_unref);
-    g_ptr_array_set_size(mig->in_chans, 0);
-    g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->tgt.lock);
+    g_clear_pointer(&mig->tgt.attempt, attempt_unref);
+    g_ptr_array_set_size(mig->tgt.in_chans, 0);
+    g_mutex_unlock(&mig->tgt.lock);
 }

@@ -69,7 +69,7 @@ static void note_free(gpointer opaque)
     g_free(note);
 }
 
-/* Under mig->lock, so that notifications keep the order of the changes. */
+/* Under stats.lock, so that notifications keep the order of the changes. */
 static void set_status_locked(VhMigration *mig, VhMigStatus st,
                               const char *error)
 {
@@ -77,18 +77,18 @@ static void set_status_locked(VhMigration *mig, VhMigStatus st,
     GSource *src;
 
     /* A cancel in progress is not undone by the thread's own progress. */
-    if (mig->status == VH_MIG_STATUS_CANCELLING &&
+    if (mig->stats.status == VH_MIG_STATUS_CANCELLING &&
         (st == VH_MIG_STATUS_ACTIVE || st == VH_MIG_STATUS_SETUP)) {
         return;
     }
-    mig->status = st;
+    mig->stats.status = st;
     if (error) {
-        g_free(mig->error);
-        mig->error = g_strdup(error);
+        g_free(mig->stats.error);
+        mig->stats.error = g_strdup(error);
         g_message("migration %s: %s", vh_mig_status_name(st), error);
     }
-    if (!status_is_running(st) && !mig->end_us) {
-        mig->end_us = g_get_monotonic_time();
+    if (!status_is_running(st) && !mig->stats.end_us) {
+        mig->stats.end_us = g_get_monotonic_time();
     }
     note = g_new0(Note, 1);
     note->n = vh_mig_notifier_ref(mig->notifier);
@@ -102,9 +102,9 @@ static void set_status_locked(VhMigration *mig, VhMigStatus st,
 
 void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error)
 {
-    g_mutex_lock(&mig->lock);
+    g_mutex_lock(&mig->stats.lock);
     set_status_locked(mig, st, error);
-    g_mutex_unlock(&mig->lock);
+    g_mutex_unlock(&mig->stats.lock);
 }
 
 /* ---- object ---- */
@@ -130,11 +130,14 @@ VhMigration *vh_migration_new(VhMachine *m)
     g_atomic_ref_count_init(&mig->notifier->ref);
     g_mutex_init(&mig->notifier->lock);
     mig->notifier->mig = mig;
-    g_mutex_init(&mig->lock);
-    params_defaults(&mig->params);
-    mig->shut = g_ptr_array_new_with_free_func(g_object_unref);
-    mig->in_threads = g_ptr_array_new();
-    mig->in_chans = g_ptr_array_new_with_free_func(g_object_unref);
+    g_mutex_init(&mig->conf.lock);
+    g_mutex_init(&mig->stats.lock);
+    g_mutex_init(&mig->src.lock);
+    g_mutex_init(&mig->tgt.lock);
+    params_defaults(&mig->conf.params);
+    mig->src.shut = g_ptr_array_new_with_free_func(g_object_unref);
+    mig->tgt.in_threads = g_ptr_array_new();
+    mig->tgt.in_chans = g_ptr_array_new_with_free_func(g_object_unref);
     return mig;
 }
 
@@ -144,23 +147,26 @@ void vh_migration_free(VhMigration *mig)
         return;
     }
     vh_migration_cancel(mig);
-    if (mig->thread) {
-        g_thread_join(mig->thread);
+    if (mig->src.thread) {
+        g_thread_join(mig->src.thread);
     }
     vh_mig_target_stop(mig);
     g_mutex_lock(&mig->notifier->lock);
     mig->notifier->mig = NULL;
     g_mutex_unlock(&mig->notifier->lock);
     vh_mig_notifier_unref(mig->notifier);
-    g_clear_object(&mig->cancel);
-    g_ptr_array_unref(mig->shut);
-    g_ptr_array_unref(mig->in_threads);
-    g_ptr_array_unref(mig->in_chans);
-    vh_mig_params_clear(&mig->params);
-    vh_mig_uri_clear(&mig->in_uri);
-    g_free(mig->in_refused);
-    g_free(mig->error);
-    g_mutex_clear(&mig->lock);
+    g_clear_object(&mig->src.cancel);
+    g_ptr_array_unref(mig->src.shut);
+    g_ptr_array_unref(mig->tgt.in_threads);
+    g_ptr_array_unref(mig->tgt.in_chans);
+    vh_mig_params_clear(&mig->conf.params);
+    vh_mig_uri_clear(&mig->tgt.in_uri);
+    g_free(mig->tgt.in_refused);
+    g_free(mig->stats.error);
+    g_mutex_clear(&mig->conf.lock);
+    g_mutex_clear(&mig->stats.lock);
+    g_mutex_clear(&mig->src.lock);
+    g_mutex_clear(&mig->tgt.lock);
     g_main_context_unref(mig->ctx);
     g_free(mig);
 }
@@ -321,9 +327,9 @@ bool vh_migration_set_parameter_str(VhMigration *mig, const char *name,
 {
     bool ok;
 
-    g_mutex_lock(&mig->lock);
-    ok = vh_mig_params_set_str(&mig->params, name, value, true, errp);
-    g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->conf.lock);
+    ok = vh_mig_params_set_str(&mig->conf.params, name, value, true, errp);
+    g_mutex_unlock(&mig->conf.lock);
     return ok;
 }
 
@@ -332,26 +338,26 @@ bool vh_migration_set_parameter_int(VhMigration *mig, const char *name,
 {
     bool ok;
 
-    g_mutex_lock(&mig->lock);
-    ok = vh_mig_params_set_int(&mig->params, name, value, errp);
-    g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->conf.lock);
+    ok = vh_mig_params_set_int(&mig->conf.params, name, value, errp);
+    g_mutex_unlock(&mig->conf.lock);
     return ok;
 }
 
 void vh_migration_get_params(VhMigration *mig, VhMigParams *out)
 {
-    g_mutex_lock(&mig->lock);
-    vh_mig_params_copy(out, &mig->params);
-    g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->conf.lock);
+    vh_mig_params_copy(out, &mig->conf.params);
+    g_mutex_unlock(&mig->conf.lock);
 }
 
 void vh_migration_set_params(VhMigration *mig, VhMigParams *p)
 {
-    g_mutex_lock(&mig->lock);
-    vh_mig_params_clear(&mig->params);
-    mig->params = *p;
+    g_mutex_lock(&mig->conf.lock);
+    vh_mig_params_clear(&mig->conf.params);
+    mig->conf.params = *p;
     memset(p, 0, sizeof(*p));
-    g_mutex_unlock(&mig->lock);
+    g_mutex_unlock(&mig->conf.lock);
 }
 
 /* ---- capabilities ---- */
@@ -369,40 +375,42 @@ bool vh_migration_get_capability(VhMigration *mig, const char *name)
 {
     bool v = false;
 
-    g_mutex_lock(&mig->lock);
+    g_mutex_lock(&mig->conf.lock);
     if (g_str_equal(name, "multifd")) {
-        v = mig->caps.multifd;
+        v = mig->conf.caps.multifd;
     } else if (g_str_equal(name, "events")) {
-        v = mig->caps.events;
+        v = mig->conf.caps.events;
     } else if (g_str_equal(name, "return-path")) {
         v = true;
     }
-    g_mutex_unlock(&mig->lock);
+    g_mutex_unlock(&mig->conf.lock);
     return v;
 }
 
 bool vh_migration_set_capability(VhMigration *mig, const char *name, bool state,
                                  GError **errp)
 {
+    /* Capabilities change on the main context, as migrations start. */
+    bool running = status_is_running(vh_migration_get_status(mig));
     bool ok = true;
 
-    g_mutex_lock(&mig->lock);
+    g_mutex_lock(&mig->conf.lock);
     if (!g_strv_contains(cap_names, name)) {
         g_autofree char *known = g_strjoinv(", ", (char **)cap_names);
 
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                     "Capability '%s' is unknown (known: %s)", name, known);
         ok = false;
-    } else if (status_is_running(mig->status)) {
+    } else if (running) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                     "Capability '%s': there's a migration process in "
                     "progress",
                     name);
         ok = false;
     } else if (g_str_equal(name, "multifd")) {
-        mig->caps.multifd = state;
+        mig->conf.caps.multifd = state;
     } else if (g_str_equal(name, "events")) {
-        mig->caps.events = state;
+        mig->conf.caps.events = state;
     } else if (g_str_equal(name, "return-path") && !state) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
                             "Capability 'return-path' cannot be turned off: "
@@ -415,7 +423,7 @@ bool vh_migration_set_capability(VhMigration *mig, const char *name, bool state,
                             "vmhost (pre-copy only)");
         ok = false;
     }
-    g_mutex_unlock(&mig->lock);
+    g_mutex_unlock(&mig->conf.lock);
     return ok;
 }
 
@@ -495,22 +503,22 @@ void vh_mig_tls_clear(VhMigTls *tls)
 
 static void reset_stats_locked(VhMigration *mig, bool incoming)
 {
-    g_clear_pointer(&mig->error, g_free);
-    mig->incoming = incoming;
-    mig->start_us = g_get_monotonic_time();
-    mig->end_us = 0;
-    mig->setup_ms = 0;
-    mig->downtime_ms = 0;
-    mig->expected_downtime_ms = 0;
-    mig->mbps = 0;
-    mig->transferred = 0;
-    mig->remaining = 0;
-    mig->normal = 0;
-    mig->zero = 0;
-    mig->dirty_rate = 0;
-    mig->sync_count = 0;
-    mig->nch = 0;
-    mig->mechanism = NULL;
+    g_clear_pointer(&mig->stats.error, g_free);
+    mig->stats.incoming = incoming;
+    mig->stats.start_us = g_get_monotonic_time();
+    mig->stats.end_us = 0;
+    mig->stats.setup_ms = 0;
+    mig->stats.downtime_ms = 0;
+    mig->stats.expected_downtime_ms = 0;
+    mig->stats.mbps = 0;
+    mig->stats.transferred = 0;
+    mig->stats.remaining = 0;
+    mig->stats.normal = 0;
+    mig->stats.zero = 0;
+    mig->stats.dirty_rate = 0;
+    mig->stats.sync_count = 0;
+    mig->stats.nch = 0;
+    mig->stats.mechanism = NULL;
 }
 
 void vh_mig_source_args_free(VhMigSourceArgs *a)
@@ -526,13 +534,13 @@ static bool check_can_start(VhMigration *mig, GError **errp)
 {
     VhRunState st = vh_machine_get_state(mig->machine);
 
-    if (status_is_running(mig->status)) {
+    if (status_is_running(mig->stats.status)) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                             "There's a migration process in progress");
         return false;
     }
     /* A target that received its guest may send it on (or back). */
-    if (mig->incoming && mig->status != VH_MIG_STATUS_COMPLETED) {
+    if (mig->stats.incoming && mig->stats.status != VH_MIG_STATUS_COMPLETED) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                             "this vmhost is waiting for an incoming "
                             "migration (-incoming)");
@@ -551,15 +559,15 @@ bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp)
 {
     VhMigSourceArgs *a;
 
-    g_mutex_lock(&mig->lock);
+    g_mutex_lock(&mig->stats.lock);
     if (!check_can_start(mig, errp)) {
-        g_mutex_unlock(&mig->lock);
+        g_mutex_unlock(&mig->stats.lock);
         return false;
     }
-    g_mutex_unlock(&mig->lock);
-    if (mig->thread) {
-        g_thread_join(mig->thread);
-        mig->thread = NULL;
+    g_mutex_unlock(&mig->stats.lock);
+    if (mig->src.thread) {
+        g_thread_join(mig->src.thread);
+        mig->src.thread = NULL;
     }
     a = g_new0(VhMigSourceArgs, 1);
     a->mig = mig;
@@ -579,34 +587,36 @@ bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp)
         vh_mig_source_args_free(a);
         return false;
     }
-    g_mutex_lock(&mig->lock);
+    g_mutex_lock(&mig->stats.lock);
     reset_stats_locked(mig, false);
-    mig->status = VH_MIG_STATUS_SETUP;
-    g_mutex_unlock(&mig->lock);
-    g_atomic_int_set(&mig->cancelling, 0);
-    g_clear_object(&mig->cancel);
-    mig->cancel = g_cancellable_new();
+    mig->stats.status = VH_MIG_STATUS_SETUP;
+    g_mutex_unlock(&mig->stats.lock);
+    g_atomic_int_set(&mig->src.cancelling, 0);
+    g_clear_object(&mig->src.cancel);
+    mig->src.cancel = g_cancellable_new();
     vh_mig_set_status(mig, VH_MIG_STATUS_SETUP, NULL);
-    mig->thread = g_thread_new("migration", vh_mig_source_thread, a);
+    mig->src.thread = g_thread_new("migration", vh_mig_source_thread, a);
     return true;
 }
 
 void vh_migration_cancel(VhMigration *mig)
 {
-    g_mutex_lock(&mig->lock);
-    if (mig->incoming || (mig->status != VH_MIG_STATUS_SETUP &&
-                          mig->status != VH_MIG_STATUS_ACTIVE)) {
-        g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->stats.lock);
+    if (mig->stats.incoming || (mig->stats.status != VH_MIG_STATUS_SETUP &&
+                                mig->stats.status != VH_MIG_STATUS_ACTIVE)) {
+        g_mutex_unlock(&mig->stats.lock);
         return;
     }
     /* Before the thread can see the cut: it reports cancelled after. */
     set_status_locked(mig, VH_MIG_STATUS_CANCELLING, NULL);
-    g_atomic_int_set(&mig->cancelling, 1);
-    for (guint i = 0; i < mig->shut->len; i++) {
-        vh_mig_shutdown_quietly(g_ptr_array_index(mig->shut, i));
+    g_atomic_int_set(&mig->src.cancelling, 1);
+    g_mutex_lock(&mig->src.lock);
+    for (guint i = 0; i < mig->src.shut->len; i++) {
+        vh_mig_shutdown_quietly(g_ptr_array_index(mig->src.shut, i));
     }
-    g_mutex_unlock(&mig->lock);
-    g_cancellable_cancel(mig->cancel);
+    g_mutex_unlock(&mig->src.lock);
+    g_mutex_unlock(&mig->stats.lock);
+    g_cancellable_cancel(mig->src.cancel);
 }
 
 /* ---- target: start ---- */
@@ -618,7 +628,7 @@ bool vh_migration_incoming(VhMigration *mig, const char *uri, GError **errp)
     VhRunState st = vh_machine_get_state(mig->machine);
     bool ok;
 
-    if (mig->in_uri_set) {
+    if (mig->tgt.in_uri_set) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                             "The incoming migration has already been started");
         return false;
@@ -630,39 +640,41 @@ bool vh_migration_incoming(VhMigration *mig, const char *uri, GError **errp)
                     vh_run_state_name(st));
         return false;
     }
-    if (!vh_mig_uri_parse(uri, &mig->in_uri, errp)) {
+    if (!vh_mig_uri_parse(uri, &mig->tgt.in_uri, errp)) {
         return false;
     }
     vh_migration_get_params(mig, &p);
     ok = vh_mig_tls_from_params(&p, VH_TLS_CREDS_ENDPOINT_SERVER, &tls, errp);
     vh_mig_params_clear(&p);
     if (!ok) {
-        vh_mig_uri_clear(&mig->in_uri);
+        vh_mig_uri_clear(&mig->tgt.in_uri);
         return false;
     }
-    g_mutex_lock(&mig->lock);
+    g_mutex_lock(&mig->stats.lock);
     reset_stats_locked(mig, true);
-    mig->status = VH_MIG_STATUS_SETUP;
-    g_mutex_unlock(&mig->lock);
-    mig->listener = vh_mig_listen(&mig->in_uri, &tls, mig->fdl, mig->fdl_opaque,
-                                  mig->ctx, vh_mig_target_accept, mig, errp);
+    mig->stats.status = VH_MIG_STATUS_SETUP;
+    g_mutex_unlock(&mig->stats.lock);
+    mig->tgt.listener =
+        vh_mig_listen(&mig->tgt.in_uri, &tls, mig->fdl, mig->fdl_opaque,
+                      mig->ctx, vh_mig_target_accept, mig, errp);
     vh_mig_tls_clear(&tls);
-    if (!mig->listener) {
-        g_mutex_lock(&mig->lock);
-        mig->status = VH_MIG_STATUS_NONE;
-        mig->incoming = false;
-        g_mutex_unlock(&mig->lock);
-        vh_mig_uri_clear(&mig->in_uri);
+    if (!mig->tgt.listener) {
+        g_mutex_lock(&mig->stats.lock);
+        mig->stats.status = VH_MIG_STATUS_NONE;
+        mig->stats.incoming = false;
+        g_mutex_unlock(&mig->stats.lock);
+        vh_mig_uri_clear(&mig->tgt.in_uri);
         return false;
     }
-    mig->in_uri_set = true;
+    mig->tgt.in_uri_set = true;
     vh_mig_set_status(mig, VH_MIG_STATUS_SETUP, NULL);
     return true;
 }
 
 char *vh_migration_incoming_address(VhMigration *mig)
 {
-    return mig->listener ? vh_mig_listener_describe(mig->listener) : NULL;
+    return mig->tgt.listener ? vh_mig_listener_describe(mig->tgt.listener)
+                             : NULL;
 }
 
 /* ---- info ---- */
@@ -671,9 +683,9 @@ VhMigStatus vh_migration_get_status(VhMigration *mig)
 {
     VhMigStatus st;
 
-    g_mutex_lock(&mig->lock);
-    st = mig->status;
-    g_mutex_unlock(&mig->lock);
+    g_mutex_lock(&mig->stats.lock);
+    st = mig->stats.status;
+    g_mutex_unlock(&mig->stats.lock);
     return st;
 }
 
@@ -690,37 +702,42 @@ void vh_migration_get_info(VhMigration *mig, VhMigInfo *o)
     gint64 end;
 
     memset(o, 0, sizeof(*o));
-    g_mutex_lock(&mig->lock);
-    o->status = mig->status;
-    o->incoming = mig->incoming;
-    end = mig->end_us ? mig->end_us : g_get_monotonic_time();
-    o->total_time = mig->start_us ? (end - mig->start_us) / 1000 : 0;
-    o->setup_time = mig->setup_ms;
-    o->expected_downtime = mig->expected_downtime_ms;
-    o->downtime = mig->downtime_ms;
-    o->mbps = mig->mbps;
-    o->transferred = mig->transferred;
-    o->remaining = mig->remaining;
+    g_mutex_lock(&mig->stats.lock);
+    o->status = mig->stats.status;
+    o->incoming = mig->stats.incoming;
+    end = mig->stats.end_us ? mig->stats.end_us : g_get_monotonic_time();
+    o->total_time =
+        mig->stats.start_us ? (end - mig->stats.start_us) / 1000 : 0;
+    o->setup_time = mig->stats.setup_ms;
+    o->expected_downtime = mig->stats.expected_downtime_ms;
+    o->downtime = mig->stats.downtime_ms;
+    o->mbps = mig->stats.mbps;
+    o->transferred = mig->stats.transferred;
+    o->remaining = mig->stats.remaining;
     o->total = ram;
-    o->duplicate = mig->zero;
-    o->normal = mig->normal;
-    o->normal_bytes = mig->normal * VH_RAM_PAGE_SIZE;
-    o->dirty_pages_rate = mig->dirty_rate;
-    o->dirty_sync_count = mig->sync_count;
+    o->duplicate = mig->stats.zero;
+    o->normal = mig->stats.normal;
+    o->normal_bytes = mig->stats.normal * VH_RAM_PAGE_SIZE;
+    o->dirty_pages_rate = mig->stats.dirty_rate;
+    o->dirty_sync_count = mig->stats.sync_count;
     o->page_size = VH_RAM_PAGE_SIZE;
-    o->multifd_channels = mig->nch;
-    if (mig->incoming && mig->status == VH_MIG_STATUS_ACTIVE && mig->attempt) {
+    o->multifd_channels = mig->stats.nch;
+    if (mig->stats.incoming && mig->stats.status == VH_MIG_STATUS_ACTIVE) {
         /* The target counts as it loads. */
-        o->transferred = vh_mig_loader_get_bytes(mig->attempt->loader);
-        o->normal_bytes = o->transferred;
-        o->normal = o->transferred / VH_RAM_PAGE_SIZE;
+        g_mutex_lock(&mig->tgt.lock);
+        if (mig->tgt.attempt) {
+            o->transferred = vh_mig_loader_get_bytes(mig->tgt.attempt->loader);
+            o->normal_bytes = o->transferred;
+            o->normal = o->transferred / VH_RAM_PAGE_SIZE;
+        }
+        g_mutex_unlock(&mig->tgt.lock);
     }
-    o->dirty_tracking = g_strdup(mig->mechanism);
-    if (mig->status == VH_MIG_STATUS_FAILED ||
-        mig->status == VH_MIG_STATUS_CANCELLED) {
-        o->error = g_strdup(mig->error);
+    o->dirty_tracking = g_strdup(mig->stats.mechanism);
+    if (mig->stats.status == VH_MIG_STATUS_FAILED ||
+        mig->stats.status == VH_MIG_STATUS_CANCELLED) {
+        o->error = g_strdup(mig->stats.error);
     }
-    g_mutex_unlock(&mig->lock);
+    g_mutex_unlock(&mig->stats.lock);
 }
 
 VhMigStatus vh_migration_wait(VhMigration *mig, guint timeout_ms)
