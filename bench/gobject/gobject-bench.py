@@ -10,7 +10,9 @@ Figures (median of REPS, the clients interleaved):
   vhg      sync   dom.get_info() in a loop, one connection
   vhg      async  1000 get_info_async() in flight from one thread (the main
                   loop's), refilled as they complete
-Prints one markdown table row per figure.
+Prints one markdown table row per figure: calls/s, the ratio to
+python3-libvirt, and the client's CPU per call (all its threads, from
+time.process_time(): less sensitive than the rate to a loaded machine).
 """
 import statistics
 import sys
@@ -26,7 +28,9 @@ IN_FLIGHT = 1000
 
 
 def rate_sync(call, seconds):
+    """(calls/s, client CPU us per call: every thread of this process)"""
     n = 0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     end = t0 + seconds
     while True:
@@ -35,12 +39,13 @@ def rate_sync(call, seconds):
         n += 50
         t = time.perf_counter()
         if t >= end:
-            return n / (t - t0)
+            return n / (t - t0), (time.process_time() - c0) * 1e6 / n
 
 
 def rate_async(dom, seconds):
     loop = GLib.MainLoop()
     state = {"done": 0, "issued": 0, "errors": 0}
+    c0 = time.process_time()
     t0 = time.perf_counter()
     end = t0 + seconds
 
@@ -63,7 +68,7 @@ def rate_async(dom, seconds):
     t = time.perf_counter()
     if state["errors"]:
         raise SystemExit("async get_info failed %d times" % state["errors"])
-    return state["done"] / (t - t0)
+    return state["done"] / (t - t0), (time.process_time() - c0) * 1e6 / state["done"]
 
 
 def main():
@@ -84,12 +89,13 @@ def main():
         res["lv"].append(rate_sync(ldom.info, seconds))
         res["vs"].append(rate_sync(lambda: vdom.get_info(None), seconds))
         res["va"].append(rate_async(vdom, seconds))
-    lv_m = statistics.median(res["lv"])
+    lv_m = statistics.median(r[0] for r in res["lv"])
     for key, label in (("lv", "python3-libvirt dom.info(), sync"),
                        ("vs", "libvmhost-gobject get_info(), sync"),
                        ("va", "libvmhost-gobject get_info_async(), %d in flight" % IN_FLIGHT)):
-        m = statistics.median(res[key])
-        print("| %s | %.0f | %.2f |" % (label, m, m / lv_m), flush=True)
+        m = statistics.median(r[0] for r in res[key])
+        cpu = statistics.median(r[1] for r in res[key])
+        print("| %s | %.0f | %.2f | %.1f |" % (label, m, m / lv_m, cpu), flush=True)
     conn.close()
     lv.close()
 

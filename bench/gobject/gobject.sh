@@ -61,6 +61,7 @@ ca_file = "$pki/CA/cacert.pem"
 cert_file = "$pki/libvirt/servercert.pem"
 key_file = "$pki/libvirt/private/serverkey.pem"
 tls_allowed_dn_list = ["C=GB,O=vmhost,CN=bench"]
+tls_priority = "NORMAL"
 EOC
 echo "vmhost_binary = \"$vmhost\"" >"$work/driver.conf"
 "$vmhostd" --session --listen --config "$work/vmhostd.conf" \
@@ -72,7 +73,8 @@ until [ -S "$work/sock/vmhost-sock" ]; do
     [ $i -gt 200 ] && { echo "bench/gobject: vmhostd did not start"; cat "$work/d.err"; exit 1; }
     sleep 0.05
 done
-tls="vmhost+tls://localhost:$port/system?pkipath=$pki/pkipath"
+# the same priority as python3-libvirt's (Debian's libvirt: NORMAL)
+tls="vmhost+tls://localhost:$port/system?pkipath=$pki/pkipath&tls_priority=NORMAL"
 unix="vmhost+unix:///system?socket=$work/sock/vmhost-sock"
 "$py" - "$unix" <<'EOP'
 import sys, gi
@@ -96,8 +98,9 @@ mkdir -p "$top/bench/results"
         echo
         echo "## $kind"
         echo
-        echo "| client | calls/s | ratio |"
-        echo "|---|---|---|"
-        "$py" "$here/gobject-bench.py" "$uri" bench "$seconds" "$reps"
+        echo "| client | calls/s | ratio | client CPU us/call |"
+        echo "|---|---|---|---|"
+        "$py" "$here/gobject-bench.py" "$uri" bench "$seconds" "$reps" 2>>"$work/bench.err" ||
+            { cat "$work/bench.err" >&2; exit 1; }
     done
 } | tee "$out"
