@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 vmhostd="$build/src/vmhostd/vmhostd"
 clients="$here/vmhostd-clients.py"
 py=/usr/bin/python3
-log_files="d.err cmd.err"
+log_files="d.err sa.err cmd.err"
 log_lines=30
 dpid=""
 
@@ -39,7 +39,7 @@ if ! "$vmhostd" --version >/dev/null 2>"$work/v.err"; then
     exit 0
 fi
 
-echo "1..39"
+echo "1..40"
 
 # ---- a private home: libvirt's client writes nothing to the real one ----
 export HOME="$work/home" XDG_CONFIG_HOME="$work/cfg" XDG_RUNTIME_DIR="$work/run"
@@ -293,6 +293,31 @@ rc=$?
 check "SIGTERM: exit 0, sockets and pid file removed, the machine keeps running" \
     '[ $rc -eq 0 ] && [ ! -e "$sock/vmhost-sock" ] && [ ! -e "$sock/vmhost-sock-ro" ] &&
      [ ! -e "$XDG_RUNTIME_DIR/vmhost/vmhostd.pid" ] && kill -0 "$mpid"'
+kill_machines
+
+# ---- socket activation (systemd's protocol, via systemd-socket-activate) ----
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+    sa="$work/sa"
+    mkdir "$sa"
+    sport=$(free_port)
+    bg sa systemd-socket-activate -l "$sa/vmhost-sock" -l "$sa/vmhost-sock-ro" \
+        -l "127.0.0.1:$sport" --fdname=vmhostd.socket:vmhostd-ro.socket:vmhostd-tls.socket \
+        "$vmhostd" --session --verbose --pid-file "$work/sa.pid" \
+        --config "$work/vmhostd.conf" --driver-config "$work/driver.conf"
+    sapid=$last
+    wait_until "[ -S '$sa/vmhost-sock-ro' ]" 100
+    v "vmhost+tls://localhost:$sport/system?pkipath=$work/cli" list --all
+    c=$?
+    virsh -q -c "vmhost+unix:///system?socket=$sa/vmhost-sock-ro" create "$work/vm2.xml" \
+        >/dev/null 2>"$work/cmd.err"
+    r=$?
+    check "socket activation: TLS, rw and ro sockets from LISTEN_FDS by their names" \
+        '[ $c -eq 0 ] && [ $r -ne 0 ] && grep -q "fd 5 (vmhostd-tls.socket) is the TLS listener" "$work/sa.err" &&
+         grep -q "fd 4 (vmhostd-ro.socket) is the read-only listener" "$work/sa.err"'
+    stop "$sapid" TERM
+else
+    skip "socket activation: systemd-socket-activate is not installed"
+fi
 kill_machines
 
 # ---- startup errors ----
