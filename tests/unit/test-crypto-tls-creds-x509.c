@@ -465,15 +465,24 @@ static void test_key_mismatch(void)
     VhPkiCertSpec ls = leaf_spec(VH_TLS_CREDS_ENDPOINT_SERVER, "CN=other");
     g_autoptr(Cert) other = cert_new(&ls, NULL);
 
+    /* Full paths: the operator may have named the files (key-file=...). */
+    g_autofree char *msg = g_strdup_printf(
+        "%s/server-key.pem does not match %s/server-cert.pem (the key is not "
+        "the certificate's public key)",
+        dir, dir);
     put_key(dir, "server-key.pem", other);
-    expect_fail(dir, VH_TLS_CREDS_ENDPOINT_SERVER, VH_ERROR_CERT_FILE,
-                "server-key.pem does not match server-cert.pem", dir, NULL);
+    expect_fail(dir, VH_TLS_CREDS_ENDPOINT_SERVER, VH_ERROR_CERT_FILE, msg,
+                NULL);
 
     g_autofree char *cdir =
         simple_dir(VH_TLS_CREDS_ENDPOINT_CLIENT, NULL, NULL);
+    g_autofree char *cmsg = g_strdup_printf(
+        "%s/client-key.pem does not match %s/client-cert.pem (the key is not "
+        "the certificate's public key)",
+        cdir, cdir);
     put_key(cdir, "client-key.pem", other);
-    expect_fail(cdir, VH_TLS_CREDS_ENDPOINT_CLIENT, VH_ERROR_CERT_FILE,
-                "client-key.pem does not match client-cert.pem", NULL);
+    expect_fail(cdir, VH_TLS_CREDS_ENDPOINT_CLIENT, VH_ERROR_CERT_FILE, cmsg,
+                NULL);
 }
 
 static void test_unreadable_dir(void)
@@ -653,8 +662,12 @@ static void test_extra_identities(void)
     /* A key that does not match in an extra identity. */
     put_certs(dir, "server-cert-0.pem", extra, NULL);
     put_key(dir, "server-key-0.pem", leaf);
-    expect_fail(dir, VH_TLS_CREDS_ENDPOINT_SERVER, VH_ERROR_CERT_FILE,
-                "server-key-0.pem does not match server-cert-0.pem", NULL);
+    g_autofree char *mismatch = g_strdup_printf(
+        "%s/server-key-0.pem does not match %s/server-cert-0.pem (the key is "
+        "not the certificate's public key)",
+        dir, dir);
+    expect_fail(dir, VH_TLS_CREDS_ENDPOINT_SERVER, VH_ERROR_CERT_FILE, mismatch,
+                NULL);
 }
 
 /* ---- key usage ------------------------------------------------------- */
@@ -965,7 +978,8 @@ static void test_key_permissions(void)
     msg = g_strdup_printf("%s is accessible by others (mode 0644): chmod 600 "
                           "it",
                           key);
-    g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING, "*accessible by others*");
+    g_test_expect_message("vmhost-crypto", G_LOG_LEVEL_WARNING,
+                          "*accessible by others*");
     creds = creds_new(dir, VH_TLS_CREDS_ENDPOINT_SERVER, &err);
     g_test_assert_expected_messages();
     g_assert_no_error(err);
