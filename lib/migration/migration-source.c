@@ -371,33 +371,27 @@ static bool wait_ready(Source *s, VhMigRpType *rp, VhMigCounts *c,
     return ok;
 }
 
-static bool setup(Source *s, GError **errp)
+/* Connections, header and RAM_SETUP, and the target's READY. */
+static bool setup_connect(Source *s, GError **errp)
 {
-    VhMigration *mig = s->mig;
     g_autoptr(GByteArray) b = g_byte_array_new();
-    guint8 uuid[16];
+    guint8 uuid[VH_MIG_UUID_SIZE];
     guint32 flags = 0;
     VhMigRpType rp;
     VhMigCounts dummy;
 
-    for (guint i = 0; i < 16; i++) {
+    for (guint i = 0; i < VH_MIG_UUID_SIZE; i++) {
         uuid[i] = (guint8)g_random_int();
     }
     s->nch = s->a->multifd ? s->a->params.multifd_channels : 0;
     s->return_path =
         s->a->uri.kind != VH_MIG_URI_EXEC && s->a->uri.kind != VH_MIG_URI_FILE;
-    if (!connect_one(s, "migration main", &s->main, errp)) {
+    if (!connect_one(s, "migration main", &s->main, errp) ||
+        (s->nch && !start_channels(s, uuid, errp))) {
         return false;
     }
-    if (s->nch && !start_channels(s, uuid, errp)) {
-        return false;
-    }
-    if (s->nch) {
-        flags |= VH_MIG_FLAG_MULTIFD;
-    }
-    if (s->return_path) {
-        flags |= VH_MIG_FLAG_RETURN_PATH;
-    }
+    flags |= s->nch ? VH_MIG_FLAG_MULTIFD : 0;
+    flags |= s->return_path ? VH_MIG_FLAG_RETURN_PATH : 0;
     vh_mig_put_header(b, flags, s->nch, uuid);
     vh_mig_put_ram_setup(b, s->ram);
     if (!vh_mig_page_sender_write(&s->ps, s->main, b, errp)) {
@@ -411,6 +405,16 @@ static bool setup(Source *s, GError **errp)
     if (s->return_path && rp != VH_MIG_RP_READY) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
                             "return path: LOADED before READY");
+        return false;
+    }
+    return true;
+}
+
+static bool setup(Source *s, GError **errp)
+{
+    VhMigration *mig = s->mig;
+
+    if (!setup_connect(s, errp)) {
         return false;
     }
     /*
@@ -539,12 +543,14 @@ static void drain(VhChannel *ch)
     }
 }
 
+static bool end_main(Source *s, GError **errp);
+static bool confirm(Source *s, const VhMigCounts *c, GError **errp);
+
 static bool finish(Source *s, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
     g_autoptr(GArray) devices = NULL;
-    VhMigCounts c, got;
-    VhMigRpType rp;
+    VhMigCounts c;
 
     if (!stop_guest(s, errp) || dirty_sync(s, errp) < 0 ||
         !send_pass(s, errp) || !end_iteration(s, errp)) {
@@ -566,6 +572,12 @@ static bool finish(Source *s, GError **errp)
         return false;
     }
     publish(s);
+    return end_main(s, errp) && confirm(s, &c, errp);
+}
+
+/* The clean end of the main connection: close-notify or a half-close. */
+static bool end_main(Source *s, GError **errp)
+{
     if (vh_channel_has_feature(s->main, VH_CHANNEL_FEATURE_SHUTDOWN) ||
         VH_IS_CHANNEL(s->main)) {
         g_autoptr(GError) err = NULL;
@@ -577,6 +589,15 @@ static bool finish(Source *s, GError **errp)
             return false;
         }
     }
+    return true;
+}
+
+/* The target's LOADED with the totals sent (@c), or the clean close. */
+static bool confirm(Source *s, const VhMigCounts *c, GError **errp)
+{
+    VhMigCounts got;
+    VhMigRpType rp;
+
     if (!s->return_path) {
         if (s->a->uri.kind == VH_MIG_URI_EXEC) {
             drain(s->main);
@@ -587,15 +608,15 @@ static bool finish(Source *s, GError **errp)
         g_prefix_error(errp, "waiting for the target to confirm the load: ");
         return false;
     }
-    if (rp != VH_MIG_RP_LOADED || got.records != c.records ||
-        got.normal != c.normal || got.zero != c.zero) {
+    if (rp != VH_MIG_RP_LOADED || got.records != c->records ||
+        got.normal != c->normal || got.zero != c->zero) {
         g_set_error(
             errp, VH_ERROR, VH_ERROR_FAILED,
             "the target confirmed %" G_GUINT64_FORMAT
             " records, %" G_GUINT64_FORMAT " normal and %" G_GUINT64_FORMAT
             " zero pages, but %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
             " and %" G_GUINT64_FORMAT " were sent",
-            got.records, got.normal, got.zero, c.records, c.normal, c.zero);
+            got.records, got.normal, got.zero, c->records, c->normal, c->zero);
         return false;
     }
     return true;
@@ -619,6 +640,39 @@ static void source_cleanup(Source *s, bool ok)
     g_mutex_unlock(&s->mig->src.lock);
 }
 
+/*
+ * Done: the figures of record and postmigrate; failed or cancelled: the
+ * source guest goes on as if nothing happened.
+ */
+static void outcome(Source *s, bool ok, GError **errp)
+{
+    VhMigration *mig = s->mig;
+
+    if (ok) {
+        g_mutex_lock(&mig->stats.lock);
+        mig->stats.downtime_ms = (g_get_monotonic_time() - s->stop_us) / 1000;
+        mig->stats.remaining = 0;
+        mig->stats.transferred = get_bytes(s);
+        /* The average over the whole run, as QEMU reports at the end. */
+        mig->stats.mbps = (double)mig->stats.transferred * 8 /
+                          (double)MAX(g_get_monotonic_time() - s->start_us, 1);
+        g_mutex_unlock(&mig->stats.lock);
+        if (!vh_machine_set_state(mig->machine, VH_RUN_STATE_POSTMIGRATE,
+                                  errp)) {
+            g_warning("migration: %s", (*errp)->message);
+            g_clear_error(errp);
+        }
+    } else if (s->stopped && s->was_running) {
+        g_autoptr(GError) e2 = NULL;
+
+        /* The source guest goes on as if nothing happened. */
+        if (vh_machine_get_state(mig->machine) == VH_RUN_STATE_PAUSED &&
+            !vh_machine_set_state(mig->machine, VH_RUN_STATE_RUNNING, &e2)) {
+            g_warning("migration: cannot resume the guest: %s", e2->message);
+        }
+    }
+}
+
 gpointer vh_mig_source_thread(gpointer opaque)
 {
     VhMigSourceArgs *a = opaque;
@@ -640,29 +694,7 @@ gpointer vh_mig_source_thread(gpointer opaque)
         vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
         ok = precopy(&s, &err) && finish(&s, &err);
     }
-    if (ok) {
-        g_mutex_lock(&mig->stats.lock);
-        mig->stats.downtime_ms = (g_get_monotonic_time() - s.stop_us) / 1000;
-        mig->stats.remaining = 0;
-        mig->stats.transferred = get_bytes(&s);
-        /* The average over the whole run, as QEMU reports at the end. */
-        mig->stats.mbps = (double)mig->stats.transferred * 8 /
-                          (double)MAX(g_get_monotonic_time() - s.start_us, 1);
-        g_mutex_unlock(&mig->stats.lock);
-        if (!vh_machine_set_state(mig->machine, VH_RUN_STATE_POSTMIGRATE,
-                                  &err)) {
-            g_warning("migration: %s", err->message);
-            g_clear_error(&err);
-        }
-    } else if (s.stopped && s.was_running) {
-        g_autoptr(GError) e2 = NULL;
-
-        /* The source guest goes on as if nothing happened. */
-        if (vh_machine_get_state(mig->machine) == VH_RUN_STATE_PAUSED &&
-            !vh_machine_set_state(mig->machine, VH_RUN_STATE_RUNNING, &e2)) {
-            g_warning("migration: cannot resume the guest: %s", e2->message);
-        }
-    }
+    outcome(&s, ok, &err);
     source_cleanup(&s, ok);
     if (ok) {
         vh_mig_set_status(mig, VH_MIG_STATUS_COMPLETED, NULL);
