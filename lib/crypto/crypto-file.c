@@ -15,19 +15,45 @@ char *vh_crypto_read_file(const char *path, const char *what, size_t *len,
     char *data = NULL;
     gsize n = 0;
 
-    /* Credential files are PEM text (keys.psk too): a NUL is an error. */
-    if (!vh_file_read_regular(path, VH_FILE_MAX_CREDENTIALS, VH_FILE_READ_TEXT,
-                              &data, &n, &err)) {
-        /* a NUL is bad content (as the PSK parser has always said) */
-        g_set_error(errp, VH_ERROR,
-                    g_error_matches(err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA)
-                        ? VH_ERROR_CONFIG
-                        : VH_ERROR_CERT_FILE,
-                    "Unable to read %s %s", what, err->message);
+    /*
+     * Read as bytes: what a NUL means depends on the format, so each
+     * parser says it (a PEM slot: vh_crypto_read_pem(); keys.psk: its
+     * parser).
+     */
+    if (!vh_file_read_regular(path, VH_FILE_MAX_CREDENTIALS,
+                              VH_FILE_READ_BINARY, &data, &n, &err)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE, "Unable to read %s %s",
+                    what, err->message);
         return NULL;
     }
     *len = n;
     return data;
+}
+
+char *vh_crypto_read_pem(const char *path, const char *what, size_t *len,
+                         GError **errp)
+{
+    g_autofree char *data = vh_crypto_read_file(path, what, len, errp);
+    const char *nul;
+
+    if (!data) {
+        return NULL;
+    }
+    /*
+     * PEM is text. A NUL means DER (or another binary format) in a PEM
+     * slot: a certificate-file error naming the file, not the generic
+     * "NUL in text" of config files, and never text cut short at the NUL.
+     */
+    nul = memchr(data, '\0', *len);
+    if (nul) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_CERT_FILE,
+                    "Unable to parse %s %s: not PEM text (a NUL byte at byte "
+                    "%zu: DER or another binary format? convert it to PEM)",
+                    what, path, (size_t)(nul - data));
+        explicit_bzero(data, *len); /* it may be a private key */
+        return NULL;
+    }
+    return g_steal_pointer(&data);
 }
 
 void vh_cert_list_clear(VhCertList *list)
@@ -58,7 +84,7 @@ bool vh_crypto_load_certs(const char *path, const char *what,
     size_t len = 0;
     int rc;
 
-    data = vh_crypto_read_file(path, what, &len, errp);
+    data = vh_crypto_read_pem(path, what, &len, errp);
     if (!data) {
         return false;
     }
@@ -91,7 +117,7 @@ gnutls_x509_privkey_t vh_crypto_load_key(const char *path, const char *what,
     size_t len = 0;
     int rc;
 
-    data = vh_crypto_read_file(path, what, &len, errp);
+    data = vh_crypto_read_pem(path, what, &len, errp);
     if (!data) {
         return NULL;
     }
@@ -125,7 +151,7 @@ bool vh_crypto_load_dh_params(const char *dir, gnutls_dh_params_t *out,
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
         return true;
     }
-    data = vh_crypto_read_file(path, "DH parameters", &len, errp);
+    data = vh_crypto_read_pem(path, "DH parameters", &len, errp);
     if (!data) {
         return false;
     }

@@ -25,16 +25,25 @@ void vh_cert_list_clear(VhCertList *list);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VhCertList, vh_cert_list_clear)
 
 /*
- * Read all of @path (transfer full, NUL-terminated; *len excludes the NUL).
+ * Read all of @path (transfer full, NUL-terminated; *len excludes the NUL)
+ * as bytes, with vh_file_read_regular() (a FIFO or a device is refused).
  * On failure the error is VH_ERROR_CERT_FILE "Unable to read @what @path:
  * <why>", e.g. "Unable to read CA certificate /d/ca-cert.pem: No such
- * file or directory" or "...: not a regular file (a FIFO)": the file is
- * read with vh_file_read_regular() as text (a NUL byte is refused, as
- * VH_ERROR_CONFIG: bad content rather than a bad file).
+ * file or directory" or "...: not a regular file (a FIFO)". A NUL byte is
+ * left to the caller's parser (keys.psk refuses it as VH_ERROR_CONFIG).
  */
 G_GNUC_WARN_UNUSED_RESULT
 char *vh_crypto_read_file(const char *path, const char *what, size_t *len,
                           GError **errp);
+
+/*
+ * vh_crypto_read_file() for a file that must be PEM: a NUL byte (DER or
+ * another binary file in a PEM slot) is VH_ERROR_CERT_FILE "Unable to
+ * parse @what @path: not PEM text (a NUL byte at byte N: ...)".
+ */
+G_GNUC_WARN_UNUSED_RESULT
+char *vh_crypto_read_pem(const char *path, const char *what, size_t *len,
+                         GError **errp);
 
 /*
  * Read and parse every PEM certificate in @path (at least one). Errors:

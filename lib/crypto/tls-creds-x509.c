@@ -130,7 +130,7 @@ static bool load_crl(VhTlsCredsX509 *self, const char *dir, GError **errp)
     if (!path || !g_file_test(path, G_FILE_TEST_EXISTS)) {
         return true;
     }
-    data = vh_crypto_read_file(path, "CA revocation list", &len, errp);
+    data = vh_crypto_read_pem(path, "CA revocation list", &len, errp);
     if (!data) {
         return false;
     }

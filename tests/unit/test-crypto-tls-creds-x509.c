@@ -485,6 +485,32 @@ static void test_key_mismatch(void)
                 NULL);
 }
 
+/*
+ * A DER certificate (binary, with NUL bytes) where PEM belongs: a
+ * certificate-file error naming the file and saying it is not PEM text.
+ */
+static void test_der_in_pem_slot(void)
+{
+    g_autofree char *dir = simple_dir(VH_TLS_CREDS_ENDPOINT_SERVER, NULL, NULL);
+    g_autofree char *path = g_build_filename(dir, "server-cert.pem", NULL);
+    VhPkiCertSpec ls = leaf_spec(VH_TLS_CREDS_ENDPOINT_SERVER, "CN=der");
+    g_autoptr(Cert) c = cert_new(&ls, NULL);
+    g_autofree char *msg = g_strdup_printf(
+        "Unable to parse server certificate %s: not PEM text (a NUL byte at "
+        "byte ",
+        path);
+    gnutls_datum_t der = {NULL, 0};
+
+    g_assert_cmpint(gnutls_x509_crt_export2(c->crt, GNUTLS_X509_FMT_DER, &der),
+                    ==, 0);
+    g_assert_nonnull(memchr(der.data, '\0', der.size));
+    g_assert_true(
+        g_file_set_contents(path, (const char *)der.data, der.size, NULL));
+    gnutls_free(der.data);
+    expect_fail(dir, VH_TLS_CREDS_ENDPOINT_SERVER, VH_ERROR_CERT_FILE, msg,
+                "DER", NULL);
+}
+
 static void test_unreadable_dir(void)
 {
     g_autofree char *file = g_build_filename(tmpdir, "plain-file", NULL);
@@ -1414,6 +1440,8 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/tls-creds-x509/missing-files", test_missing_files);
     g_test_add_func("/crypto/tls-creds-x509/corrupt-pem", test_corrupt_pem);
     g_test_add_func("/crypto/tls-creds-x509/key-mismatch", test_key_mismatch);
+    g_test_add_func("/crypto/tls-creds-x509/der-in-pem-slot",
+                    test_der_in_pem_slot);
     g_test_add_func("/crypto/tls-creds-x509/unreadable-dir",
                     test_unreadable_dir);
     g_test_add_func("/crypto/tls-creds-x509/unreadable-dir/permissions",
