@@ -14,15 +14,19 @@
 #include "vmhost/crypto/tls-creds-x509.h"
 #include "vmhost/crypto/tls-priority.h"
 #include "vmhost/crypto/x509-check.h"
+#include "vmhost/io/tls-accept.h"
 #include "vmhost/util/conf.h"
 
 #include <fnmatch.h>
 
 /* A client must finish its TLS handshake within this many seconds. */
-#define HANDSHAKE_TIMEOUT_S 15
+#define HANDSHAKE_TIMEOUT_S 15u
 
 struct _VhDaemonTls {
     VhTlsCreds *creds;
+    VhTlsAccept *accept; /* the one TLS accept path (lib/io/tls-accept.c) */
+    VhDaemonTlsDone done;
+    gpointer opaque;
     bool verify;
     char **allowed; /* NULL: any verified client */
     char *allowed_where;
@@ -87,7 +91,11 @@ static void warn_for_libvirt(const VhDaemonConfig *cfg)
     vh_pki_cert_list_free(cas, ncas);
 }
 
-VhDaemonTls *vh_daemon_tls_new(const VhDaemonConfig *cfg, GError **errp)
+static void on_accepted(VhChannelTls *tls, const char *peer, const GError *err,
+                        gpointer opaque);
+
+VhDaemonTls *vh_daemon_tls_new(const VhDaemonConfig *cfg, VhDaemonTlsDone done,
+                               gpointer opaque, GError **errp)
 {
     g_autoptr(VhTlsCreds) creds = NULL;
     const VhTlsPriority *prio;
@@ -130,6 +138,18 @@ VhDaemonTls *vh_daemon_tls_new(const VhDaemonConfig *cfg, GError **errp)
     t->verify = !cfg->tls_no_verify_certificate;
     t->allowed = g_strdupv(cfg->tls_allowed_dn_list);
     t->allowed_where = g_strdup(cfg->tls_allowed_dn_list_where);
+    t->done = done;
+    t->opaque = opaque;
+    /* max_anonymous_clients is enforced by the listener (it stops
+     * accepting); this bound is only a backstop */
+    t->accept = vh_tls_accept_new(
+        &(VhTlsAcceptOptions){
+            .creds = t->creds,
+            .what = "vmhostd",
+            .timeout_ms = HANDSHAKE_TIMEOUT_S * 1000,
+            .max_pending = cfg->max_anonymous_clients + 1,
+        },
+        on_accepted, t, NULL);
     return t;
 }
 
@@ -138,120 +158,61 @@ void vh_daemon_tls_free(VhDaemonTls *t)
     if (!t) {
         return;
     }
+    vh_tls_accept_free(t->accept);
     g_clear_object(&t->creds);
     g_strfreev(t->allowed);
     g_free(t->allowed_where);
     g_free(t);
 }
 
-/* One client in its handshake. */
-typedef struct {
-    VhDaemonTls *t;
-    VhChannelTls *tls;
-    char *peer;
-    GCancellable *cancel;
-    guint timer;
-    bool timed_out;
-    VhDaemonTlsDone done;
-    gpointer opaque;
-} Pending;
-
-static void pending_free(Pending *p)
-{
-    if (p->timer) {
-        g_source_remove(p->timer);
-    }
-    g_clear_object(&p->tls);
-    g_clear_object(&p->cancel);
-    g_free(p->peer);
-    g_free(p);
-}
-
-static gboolean on_timeout(gpointer opaque)
-{
-    Pending *p = opaque;
-
-    p->timer = 0;
-    p->timed_out = true;
-    g_cancellable_cancel(p->cancel);
-    return G_SOURCE_REMOVE;
-}
-
 /* Refuse after the handshake: a fatal alert the client can show, close. */
-static void refuse(Pending *p)
+static void refuse(VhChannelTls *tls)
 {
     gnutls_session_t s =
-        vh_tls_session_get_gnutls(vh_channel_tls_get_session(p->tls));
+        vh_tls_session_get_gnutls(vh_channel_tls_get_session(tls));
 
-    if (vh_channel_set_blocking(VH_CHANNEL(p->tls), true, NULL)) {
+    if (vh_channel_set_blocking(VH_CHANNEL(tls), true, NULL)) {
         gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_ACCESS_DENIED);
     }
-    vh_channel_close(VH_CHANNEL(p->tls), NULL);
-    p->done(NULL, NULL, p->opaque);
+    vh_channel_close(VH_CHANNEL(tls), NULL);
 }
 
-static void on_handshake(GObject *src, GAsyncResult *res, gpointer opaque)
+/* @tls: transfer full, or NULL when the handshake failed or timed out. */
+static void on_accepted(VhChannelTls *tls, const char *peer, const GError *err,
+                        gpointer opaque)
 {
-    Pending *p = opaque;
-    g_autoptr(GError) err = NULL;
+    VhDaemonTls *t = opaque;
+    g_autoptr(VhChannelTls) owned = tls;
     g_autofree char *identity = NULL;
     const char *dn;
 
-    if (p->timer) {
-        g_source_remove(p->timer);
-        p->timer = 0;
-    }
-    if (!vh_channel_tls_handshake_finish(p->tls, res, &err)) {
-        if (p->timed_out) {
-            g_warning("TLS client %s refused: no TLS handshake within %d s",
-                      p->peer, HANDSHAKE_TIMEOUT_S);
-        } else {
-            g_warning("TLS client %s refused: %s", p->peer, err->message);
-        }
-        vh_channel_close(VH_CHANNEL(p->tls), NULL);
-        p->done(NULL, NULL, p->opaque);
-        pending_free(p);
+    if (!tls) {
+        g_warning("TLS client %s refused: %s", peer, err->message);
+        t->done(NULL, NULL, t->opaque);
         return;
     }
-    dn = vh_channel_tls_get_peer_name(p->tls);
-    if (p->t->verify &&
-        !vh_daemon_dn_allowed((const char *const *)p->t->allowed, dn)) {
+    dn = vh_channel_tls_get_peer_name(tls);
+    if (t->verify &&
+        !vh_daemon_dn_allowed((const char *const *)t->allowed, dn)) {
         g_warning("TLS client %s from %s refused: its DN is not in "
                   "tls_allowed_dn_list (%s)",
-                  dn ? dn : "(no certificate)", p->peer, p->t->allowed_where);
-        refuse(p);
-        pending_free(p);
+                  dn ? dn : "(no certificate)", peer, t->allowed_where);
+        refuse(tls);
+        t->done(NULL, NULL, t->opaque);
         return;
     }
     identity =
-        g_strdup_printf("%s from %s", dn ? dn : "unverified client", p->peer);
-    p->done(p->tls, identity, p->opaque);
-    pending_free(p);
+        g_strdup_printf("%s from %s", dn ? dn : "unverified client", peer);
+    t->done(tls, identity, t->opaque);
 }
 
 void vh_daemon_tls_accept(VhDaemonTls *t, VhChannelSocket *sock,
-                          const char *peer, VhDaemonTlsDone done,
-                          gpointer opaque)
+                          const char *peer)
 {
     g_autoptr(GError) err = NULL;
-    Pending *p;
-    VhChannelTls *tls;
 
-    if (!vh_channel_set_blocking(VH_CHANNEL(sock), false, &err) ||
-        !(tls = vh_channel_tls_new_server(VH_CHANNEL(sock), t->creds, NULL,
-                                          &err))) {
-        g_warning("TLS client %s dropped: %s", peer, err->message);
-        vh_channel_close(VH_CHANNEL(sock), NULL);
-        done(NULL, NULL, opaque);
-        return;
+    if (!vh_tls_accept_add(t->accept, VH_CHANNEL(sock), peer, &err)) {
+        g_warning("TLS client %s refused: %s", peer, err->message);
+        t->done(NULL, NULL, t->opaque);
     }
-    p = g_new0(Pending, 1);
-    p->t = t;
-    p->tls = tls;
-    p->peer = g_strdup(peer);
-    p->cancel = g_cancellable_new();
-    p->done = done;
-    p->opaque = opaque;
-    p->timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S, on_timeout, p);
-    vh_channel_tls_handshake(tls, p->cancel, on_handshake, p);
 }

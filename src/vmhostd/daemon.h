@@ -119,26 +119,28 @@ G_GNUC_WARN_UNUSED_RESULT
 bool vh_daemon_log_setup(const VhDaemonConfig *cfg, bool verbose,
                          GError **errp);
 
-/* TLS: server credentials from the configured files (daemon-tls.c). */
+/*
+ * TLS (daemon-tls.c): server credentials from the configured files, and
+ * the accept path: each client is handshaken by VhTlsAccept (lib/io, the
+ * one TLS accept path, with a 15 s timeout), its certificate verified and
+ * its DN matched against tls_allowed_dn_list; then @done gets the TLS
+ * channel (transfer none) and the client's identity ("DN from ADDR"), or
+ * NULL after the refusal was logged (who and why). @done runs in the
+ * default main context.
+ */
 typedef struct _VhDaemonTls VhDaemonTls;
+typedef void (*VhDaemonTlsDone)(VhChannelTls *tls, const char *identity,
+                                gpointer opaque);
 
 G_GNUC_WARN_UNUSED_RESULT
-VhDaemonTls *vh_daemon_tls_new(const VhDaemonConfig *cfg, GError **errp);
+VhDaemonTls *vh_daemon_tls_new(const VhDaemonConfig *cfg, VhDaemonTlsDone done,
+                               gpointer opaque, GError **errp);
 void vh_daemon_tls_free(VhDaemonTls *tls);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhDaemonTls, vh_daemon_tls_free)
 
-/*
- * Handshake a TLS client on @sock (the accepted socket, transfer none) with
- * a timeout, verify its certificate and DN, and call @done with the TLS
- * channel (transfer none) and the client's identity ("DN from ADDR"), or
- * with NULL after logging who was refused and why. @peer names the client
- * ("127.0.0.1:40312"). @done runs later, in the default main context.
- */
-typedef void (*VhDaemonTlsDone)(VhChannelTls *tls, const char *identity,
-                                gpointer opaque);
+/* Handshake the accepted @sock (transfer none), named @peer in logs. */
 void vh_daemon_tls_accept(VhDaemonTls *t, VhChannelSocket *sock,
-                          const char *peer, VhDaemonTlsDone done,
-                          gpointer opaque);
+                          const char *peer);
 
 /*
  * Whether @dn may connect: true when the list is unset, else when one glob
