@@ -218,6 +218,66 @@ static void test_bad_new(Fixture *f, gconstpointer data)
     vh_probe_free(NULL);
 }
 
+/*
+ * The probe's migration state: what it received and nobody read, and its
+ * counters, saved and loaded into another probe of the same id (through
+ * the machine's registry), staged until applied; another id is refused.
+ */
+static void test_state(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhRamBlock) ram =
+        vh_ram_block_new("pc.ram", 16 * 4096, false, &err);
+    g_autoptr(VhMachine) m = vh_machine_new("vm", g_steal_pointer(&ram), &err);
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    g_autoptr(GArray) devices = NULL;
+    g_autoptr(VhChardev) other = vh_chardev_null_new("n1", NULL, &err);
+    VhStateWriter w = {.buf = payload};
+    const VhDeviceEntry *e = NULL;
+    g_autofree char *got = NULL;
+    VhStateReader r;
+    VhProbe *dst;
+    gpointer st;
+
+    g_assert_no_error(err);
+    vh_probe_register_state(f->probe, m);
+    devices = vh_machine_get_devices(m);
+    for (guint i = 0; i < devices->len; i++) {
+        if (g_array_index(devices, VhDeviceEntry, i).dev == f->probe) {
+            e = &g_array_index(devices, VhDeviceEntry, i);
+        }
+    }
+    g_assert_nonnull(e);
+    g_assert_cmpstr(e->ops->name, ==, "chardev-probe");
+    g_assert_cmpuint(e->instance, ==, 0);
+    send_bytes(f, "unread", 6);
+    wait_pending(f, 6);
+    e->ops->save(e->dev, &w);
+
+    /* The target's probe of the same id takes it, once applied. */
+    vh_probe_free(f->probe);
+    dst = f->probe = vh_probe_new("p0", other, &err);
+    g_assert_no_error(err);
+    vh_state_reader_init(&r, payload->data, payload->len);
+    st = vh_probe_state_ops.load(dst, &r, 1, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(vh_probe_get_pending(dst), ==, 0);
+    g_assert_true(vh_probe_state_ops.apply(dst, st, &err));
+    vh_probe_state_ops.free_staged(st);
+    g_assert_cmpuint(vh_probe_get_received(dst), ==, 6);
+    got = read_str(f, 0);
+    g_assert_cmpstr(got, ==, "unread");
+
+    /* A probe of another id refuses it, naming both. */
+    vh_probe_free(f->probe);
+    f->probe = vh_probe_new("p9", other, &err);
+    g_assert_no_error(err);
+    vh_state_reader_init(&r, payload->data, payload->len);
+    g_assert_null(vh_probe_state_ops.load(f->probe, &r, 1, &err));
+    g_assert_nonnull(
+        strstr(err->message, "the probe is 'p0' on the source but 'p9' here"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -229,6 +289,7 @@ int main(int argc, char **argv)
     ADD("overflow", test_overflow);
     ADD("peer-gone", test_peer_gone);
     ADD("bad-new", test_bad_new);
+    ADD("state", test_state);
 #undef ADD
     return g_test_run();
 }
