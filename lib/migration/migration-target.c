@@ -92,8 +92,8 @@ static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
 
     /*
      * The guest is not running yet (it starts after this): each device
-     * takes the state it loaded, the test guest's workload goes on
-     * exactly where the source's stopped.
+     * takes the state it loaded, so the guest goes on exactly where the
+     * source's stopped.
      */
     if (!vh_mig_loader_run_main(a->loader, ch, pre, errp) ||
         !vh_mig_loader_apply_devices(a->loader, errp)) {
