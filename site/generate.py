@@ -909,10 +909,11 @@ also listed on <a href="docs.html">the docs page</a>.</p></noscript>
             self.written.append(rel)
         self.write("robots.txt", "User-agent: *\nAllow: /\n")
 
-    def sitemap(self):
+    def page_list(self):
+        """pages.txt: the site's own pages, one a line (the checks read it)."""
         pages = sorted(p for p in self.written if p.endswith(".html")
                        and not p.startswith("api/"))
-        self.write("sitemap.txt", "\n".join(pages) + "\n")
+        self.write("pages.txt", "\n".join(pages) + "\n")
 
     def clean_stale(self):
         """Remove what an earlier build wrote and this one did not."""
@@ -944,7 +945,7 @@ also listed on <a href="docs.html">the docs page</a>.</p></noscript>
         self.write("search-index.json",
                    json.dumps(self.index, ensure_ascii=False,
                               separators=(",", ":")))
-        self.sitemap()
+        self.page_list()
         self.clean_stale()
 
 

@@ -109,6 +109,6 @@ export async function launch() {
 
 // The top-level pages of the site (the API reference is gi-docgen's).
 export function sitePages(dir) {
-    const list = readFileSync(join(dir, "sitemap.txt"), "utf-8");
+    const list = readFileSync(join(dir, "pages.txt"), "utf-8");
     return list.split("\n").filter((p) => p && !p.includes("/"));
 }
