@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 vmhostd="$build/src/vmhostd/vmhostd"
 clients="$here/vmhostd-clients.py"
 py=/usr/bin/python3
-log_files="d.err sa.err cmd.err"
+log_files="d.err sa.err anon.log cmd.err"
 log_lines=30
 dpid=""
 
@@ -39,7 +39,7 @@ if ! "$vmhostd" --version >/dev/null 2>"$work/v.err"; then
     exit 0
 fi
 
-echo "1..40"
+echo "1..41"
 
 # ---- a private home: libvirt's client writes nothing to the real one ----
 export HOME="$work/home" XDG_CONFIG_HOME="$work/cfg" XDG_RUNTIME_DIR="$work/run"
@@ -320,6 +320,36 @@ else
     skip "socket activation: systemd-socket-activate is not installed"
 fi
 kill_machines
+
+# ---- max_anonymous_clients, log_outputs to a file ----
+aport=$(free_port)
+cat >"$work/anon.conf" <<EOF
+listen_addr = "127.0.0.1"
+tls_port = "$aport"
+unix_sock_dir = "$work/anon-sock"
+ca_file = "$pki/ca.crt"
+cert_file = "$pki/server.crt"
+key_file = "$pki/server.key"
+max_anonymous_clients = 2
+log_outputs = "2:file:$work/anon.log"
+EOF
+bg anon "$vmhostd" --session --listen --pid-file "$work/anon.pid" \
+    --config "$work/anon.conf" --driver-config "$work/driver.conf"
+apid=$last
+wait_until "grep -q 'vmhostd ready' '$work/anon.log' 2>/dev/null" 100
+idle=""
+for i in 1 2 3; do
+    socat -u "TCP:127.0.0.1:$aport" STDOUT >/dev/null 2>&1 </dev/null &
+    idle="$idle $!"
+done
+wait_until "grep -q 'TLS clients in their handshake (max_anonymous_clients)' '$work/anon.log'" 100
+w=$?
+kill $idle 2>/dev/null
+v "vmhost+tls://localhost:$aport/system?pkipath=$work/cli" list --all
+c=$?
+check "max_anonymous_clients: silent clients pause accepting (logged to the log_outputs file), then it resumes" \
+    '[ $w -eq 0 ] && [ $c -eq 0 ]'
+stop "$apid" TERM
 
 # ---- startup errors ----
 sed -e "s|$pki/server.crt|$pki/stranger.crt|" -e "s|$pki/server.key|$pki/stranger.key|" \
