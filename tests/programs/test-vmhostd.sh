@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 vmhostd="$build/src/vmhostd/vmhostd"
 clients="$here/vmhostd-clients.py"
 py=/usr/bin/python3
-log_files="d.err sa.err anon.log cmd.err"
+log_files="d.err sa.err anon.log lv.out cmd.err"
 log_lines=30
 dpid=""
 
@@ -321,15 +321,22 @@ else
 fi
 kill_machines
 
-# ---- max_anonymous_clients, log_outputs to a file ----
+# ---- vmhost-pki --layout libvirt, max_anonymous_clients, log_outputs ----
+lv="$work/lv"
+{
+    "$pki_tool" init-ca "$lv" --layout libvirt &&
+        "$pki_tool" issue server "$lv" --layout libvirt --hostname localhost --ip 127.0.0.1 &&
+        "$pki_tool" issue client "$lv" --layout libvirt --dn "C=GB,O=vmhost test,CN=admin"
+} >"$work/lv.out" 2>&1
+lvrc=$?
 aport=$(free_port)
 cat >"$work/anon.conf" <<EOF
 listen_addr = "127.0.0.1"
 tls_port = "$aport"
 unix_sock_dir = "$work/anon-sock"
-ca_file = "$pki/ca.crt"
-cert_file = "$pki/server.crt"
-key_file = "$pki/server.key"
+ca_file = "$lv/CA/cacert.pem"
+cert_file = "$lv/libvirt/servercert.pem"
+key_file = "$lv/libvirt/private/serverkey.pem"
 max_anonymous_clients = 2
 log_outputs = "2:file:$work/anon.log"
 EOF
@@ -345,10 +352,10 @@ done
 wait_until "grep -q 'TLS clients in their handshake (max_anonymous_clients)' '$work/anon.log'" 100
 w=$?
 kill $idle 2>/dev/null
-v "vmhost+tls://localhost:$aport/system?pkipath=$work/cli" list --all
+v "vmhost+tls://localhost:$aport/system?pkipath=$lv/pkipath" list --all
 c=$?
-check "max_anonymous_clients: silent clients pause accepting (logged to the log_outputs file), then it resumes" \
-    '[ $w -eq 0 ] && [ $c -eq 0 ]'
+check "vmhost-pki --layout libvirt certificates; max_anonymous_clients: silent clients pause accepting (logged to the log_outputs file), then it resumes" \
+    '[ $lvrc -eq 0 ] && [ $w -eq 0 ] && [ $c -eq 0 ] && ! grep -q "TLS certificate check" "$work/anon.log"'
 stop "$apid" TERM
 
 # ---- startup errors ----
