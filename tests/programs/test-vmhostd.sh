@@ -39,7 +39,7 @@ if ! "$vmhostd" --version >/dev/null 2>"$work/v.err"; then
     exit 0
 fi
 
-echo "1..41"
+echo "1..42"
 
 # ---- a private home: libvirt's client writes nothing to the real one ----
 export HOME="$work/home" XDG_CONFIG_HOME="$work/cfg" XDG_RUNTIME_DIR="$work/run"
@@ -214,6 +214,10 @@ virsh -q -r -c "$ro" start vm1 >/dev/null 2>"$work/cmd.err"
 rc=$?
 check "the read-only socket (virsh -r) reads but may not start" \
     'printf "%s" "$l" | grep -q vm1 && [ $rc -ne 0 ] && grep -Eqi "forbidden|read.only" "$work/cmd.err" && [ "$(state vm1)" = "shut off" ]'
+virsh -q -r -c "$tls" start vm1 >/dev/null 2>"$work/cmd.err"
+rc=$?
+check "virsh -r over TLS: start denied (operation forbidden)" \
+    '[ $rc -ne 0 ] && grep -Eqi "forbidden|read.only" "$work/cmd.err" && [ "$(state vm1)" = "shut off" ]'
 
 v "$tls" start vm1
 timeout 30 virsh -q -c "$tls" shutdown vm1 >/dev/null 2>"$work/cmd.err"
