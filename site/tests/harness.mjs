@@ -85,12 +85,32 @@ export async function launch() {
                 "--font-render-hinting=none",
             ],
             protocolTimeout: 60000,
+            // Our own handlers below also remove the profile directory.
+            handleSIGINT: false,
+            handleSIGTERM: false,
+            handleSIGHUP: false,
         });
     } catch (e) {
         rmSync(profile, { recursive: true, force: true });
         throw e;
     }
+    // Stopped from outside (meson's timeout, Ctrl-C): end chromium and
+    // remove its profile before exiting.
+    const onSignal = (sig) => {
+        const proc = browser.process();
+        if (proc && proc.exitCode === null) {
+            proc.kill("SIGKILL");
+        }
+        rmSync(profile, { recursive: true, force: true });
+        process.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+        process.once(sig, onSignal);
+    }
     const close = async () => {
+        for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+            process.off(sig, onSignal);
+        }
         const proc = browser.process();
         try {
             await Promise.race([
