@@ -1,6 +1,8 @@
 /* authz-list: ordered exact/glob rules, first match wins, default policy. */
 #include "vmhost/authz/authz-list.h"
 
+#include "vmhost/util/json.h"
+
 #include <fnmatch.h>
 #include <string.h>
 
@@ -375,16 +377,21 @@ bool vh_authz_list_set_rules_node(VhAuthzList *authz, JsonNode *rules,
 bool vh_authz_list_set_rules_json(VhAuthzList *authz, const char *json,
                                   GError **errp)
 {
-    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(JsonNode) root = NULL;
     g_autoptr(GError) err = NULL;
 
-    if (!json_parser_load_from_data(parser, json, -1, &err)) {
+    /*
+     * The one JSON parser for operator input, as the rules file uses:
+     * json-glib alone keeps the last of two "policy" members of a rule and
+     * cuts a "match" at \u0000, so the same text would load differently.
+     */
+    root = vh_json_parse(json, -1, &err);
+    if (!root) {
         g_set_error(errp, VH_ERROR, VH_ERROR_CONFIG,
                     "the rules are not valid JSON: %s", err->message);
         return false;
     }
-    return vh_authz_list_set_rules_node(authz, json_parser_get_root(parser),
-                                        errp);
+    return vh_authz_list_set_rules_node(authz, root, errp);
 }
 
 bool vh_authz_list_load_node(VhAuthzList *authz, JsonNode *root, GError **errp)

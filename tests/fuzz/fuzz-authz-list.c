@@ -13,6 +13,7 @@
 
 #include "vmhost/authz/authz-list-file.h"
 #include "vmhost/authz/authz-list.h"
+#include "vmhost/util/json.h"
 
 #include <fnmatch.h>
 
@@ -102,7 +103,7 @@ static void fuzz_rules_file(const uint8_t *data, size_t size)
         g_build_filename(fuzz_scratch_dir(), "authz.json", NULL);
     g_autoptr(VhAuthzListFile) file = NULL;
     g_autoptr(VhAuthzList) list = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
-    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(JsonNode) node = NULL;
     g_autoptr(GError) err = NULL;
     g_autoptr(GError) node_err = NULL;
     bool node_ok;
@@ -111,10 +112,9 @@ static void fuzz_rules_file(const uint8_t *data, size_t size)
     file = vh_authz_list_file_new(path, false, &err);
     fuzz_assert_result(file != NULL, err);
 
-    node_ok =
-        json_parser_load_from_data(parser, (const char *)data, (gssize)size,
-                                   &node_err) &&
-        vh_authz_list_load_node(list, json_parser_get_root(parser), &node_err);
+    /* Operator JSON is parsed by vh_json_parse() wherever it comes from. */
+    node = vh_json_parse((const char *)data, (gssize)size, &node_err);
+    node_ok = node && vh_authz_list_load_node(list, node, &node_err);
     fuzz_assert_result(node_ok, node_err);
     g_assert_cmpint(file != NULL, ==, node_ok);
     if (!file) {
@@ -123,7 +123,7 @@ static void fuzz_rules_file(const uint8_t *data, size_t size)
         return;
     }
 
-    JsonObject *root = json_node_get_object(json_parser_get_root(parser));
+    JsonObject *root = json_node_get_object(node);
     const char *policy = member(root, "policy");
     bool allow = policy && strcmp(policy, "allow") == 0;
     JsonNode *rules = json_object_get_member(root, "rules");

@@ -135,6 +135,10 @@ static void test_json_errors(void)
         "[{\"match\": \"x\", \"policy\": \"maybe\"}]",
         "[{\"match\": \"x\", \"policy\": \"allow\", \"format\": \"regex\"}]",
         "[{\"match\": 3, \"policy\": \"allow\"}]",
+        /* refused as the rules file refuses them (vh_json_parse) */
+        "[{\"match\": \"x\", \"policy\": \"deny\", \"policy\": "
+        "\"allow\"}]",
+        "[{\"match\": \"CN=admin\\u0000garbage\", \"policy\": \"allow\"}]",
     };
     g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
 

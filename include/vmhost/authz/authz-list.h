@@ -76,6 +76,9 @@ void vh_authz_list_clear_rules(VhAuthzList *authz);
 /*
  * Replace all rules with those of a JSON array (the QMP shape above). On
  * failure the rules are left unchanged and the error names the bad entry.
+ * The _json form parses with vh_json_parse() (util/json.h), as the rules
+ * file is: a duplicate key or a NUL (\u0000) is refused. A node handed to
+ * the _node forms should come from that parser too.
  */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_authz_list_set_rules_node(VhAuthzList *authz, JsonNode *rules,
