@@ -537,6 +537,10 @@ static void test_tls_anon_authz(void)
     g_assert_nonnull(strstr(last_error(sfe.chr), "without an identity"));
     g_assert_nonnull(strstr(last_error(sfe.chr), "authz-a"));
     g_assert_cmpint(sfe.opened, ==, 0);
+    /* the client has seen the refusal before its frontend goes */
+    VH_TEST_WAIT_UNTIL(vh_chardev_get_last_error(dfe.chr, NULL) != NULL &&
+                       !vh_chardev_is_connected(dfe.chr));
+    g_test_message("client: %s", last_error(dfe.chr));
     fe_clear(&dfe);
     fe_clear(&sfe);
 }
