@@ -62,21 +62,21 @@ static void on_data(GBytes *data, const GError *err, gpointer opaque)
 
 /* ---- input ---- */
 
-#define VHG_TYPE_CONSOLE_INPUT (vhg_console_input_get_type())
-G_DECLARE_FINAL_TYPE(VhgConsoleInput, vhg_console_input, VHG, CONSOLE_INPUT,
+#define VH_TYPE_CONSOLE_INPUT (vh_console_input_get_type())
+G_DECLARE_FINAL_TYPE(VhConsoleInput, vh_console_input, VH, CONSOLE_INPUT,
                      GInputStream)
 
-struct _VhgConsoleInput {
+struct _VhConsoleInput {
     GInputStream parent;
     ConsoleBuf *buf;
 };
 
-G_DEFINE_TYPE(VhgConsoleInput, vhg_console_input, G_TYPE_INPUT_STREAM)
+G_DEFINE_TYPE(VhConsoleInput, vh_console_input, G_TYPE_INPUT_STREAM)
 
 static gssize input_read(GInputStream *stream, void *out, gsize count,
                          GCancellable *cancellable, GError **error)
 {
-    ConsoleBuf *b = VHG_CONSOLE_INPUT(stream)->buf;
+    ConsoleBuf *b = VH_CONSOLE_INPUT(stream)->buf;
     gssize n = -1;
 
     g_mutex_lock(&b->m);
@@ -112,40 +112,40 @@ static gboolean input_close(GInputStream *stream, GCancellable *cancellable,
     return TRUE;
 }
 
-static void vhg_console_input_finalize(GObject *obj)
+static void vh_console_input_finalize(GObject *obj)
 {
-    buf_unref(VHG_CONSOLE_INPUT(obj)->buf);
-    G_OBJECT_CLASS(vhg_console_input_parent_class)->finalize(obj);
+    buf_unref(VH_CONSOLE_INPUT(obj)->buf);
+    G_OBJECT_CLASS(vh_console_input_parent_class)->finalize(obj);
 }
 
-static void vhg_console_input_init(VhgConsoleInput *in)
+static void vh_console_input_init(VhConsoleInput *in)
 {
 }
 
-static void vhg_console_input_class_init(VhgConsoleInputClass *klass)
+static void vh_console_input_class_init(VhConsoleInputClass *klass)
 {
-    G_OBJECT_CLASS(klass)->finalize = vhg_console_input_finalize;
+    G_OBJECT_CLASS(klass)->finalize = vh_console_input_finalize;
     G_INPUT_STREAM_CLASS(klass)->read_fn = input_read;
     G_INPUT_STREAM_CLASS(klass)->close_fn = input_close;
 }
 
 /* ---- output ---- */
 
-#define VHG_TYPE_CONSOLE_OUTPUT (vhg_console_output_get_type())
-G_DECLARE_FINAL_TYPE(VhgConsoleOutput, vhg_console_output, VHG, CONSOLE_OUTPUT,
+#define VH_TYPE_CONSOLE_OUTPUT (vh_console_output_get_type())
+G_DECLARE_FINAL_TYPE(VhConsoleOutput, vh_console_output, VH, CONSOLE_OUTPUT,
                      GOutputStream)
 
-struct _VhgConsoleOutput {
+struct _VhConsoleOutput {
     GOutputStream parent;
-    VhRpcClientStream *stream; /* borrowed from the VhgConsole */
+    VhRpcClientStream *stream; /* borrowed from the VhConsoleStream */
 };
 
-G_DEFINE_TYPE(VhgConsoleOutput, vhg_console_output, G_TYPE_OUTPUT_STREAM)
+G_DEFINE_TYPE(VhConsoleOutput, vh_console_output, G_TYPE_OUTPUT_STREAM)
 
 static gssize output_write(GOutputStream *stream, const void *data, gsize count,
                            GCancellable *cancellable, GError **error)
 {
-    VhgConsoleOutput *out = VHG_CONSOLE_OUTPUT(stream);
+    VhConsoleOutput *out = VH_CONSOLE_OUTPUT(stream);
 
     if (!out->stream) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED,
@@ -164,11 +164,11 @@ static gboolean output_close(GOutputStream *stream, GCancellable *cancellable,
     return TRUE;
 }
 
-static void vhg_console_output_init(VhgConsoleOutput *out)
+static void vh_console_output_init(VhConsoleOutput *out)
 {
 }
 
-static void vhg_console_output_class_init(VhgConsoleOutputClass *klass)
+static void vh_console_output_class_init(VhConsoleOutputClass *klass)
 {
     G_OUTPUT_STREAM_CLASS(klass)->write_fn = output_write;
     G_OUTPUT_STREAM_CLASS(klass)->close_fn = output_close;
@@ -176,29 +176,30 @@ static void vhg_console_output_class_init(VhgConsoleOutputClass *klass)
 
 /* ---- the pair ---- */
 
-#define VHG_TYPE_CONSOLE (vhg_console_get_type())
-G_DECLARE_FINAL_TYPE(VhgConsole, vhg_console, VHG, CONSOLE, GIOStream)
+#define VH_TYPE_CONSOLE_STREAM (vh_console_stream_get_type())
+G_DECLARE_FINAL_TYPE(VhConsoleStream, vh_console_stream, VH, CONSOLE_STREAM,
+                     GIOStream)
 
-struct _VhgConsole {
+struct _VhConsoleStream {
     GIOStream parent;
     VhRpcClientStream *stream;
-    VhgConsoleInput *in;
-    VhgConsoleOutput *out;
+    VhConsoleInput *in;
+    VhConsoleOutput *out;
 };
 
-G_DEFINE_TYPE(VhgConsole, vhg_console, G_TYPE_IO_STREAM)
+G_DEFINE_TYPE(VhConsoleStream, vh_console_stream, G_TYPE_IO_STREAM)
 
 static GInputStream *console_get_input(GIOStream *io)
 {
-    return G_INPUT_STREAM(VHG_CONSOLE(io)->in);
+    return G_INPUT_STREAM(VH_CONSOLE_STREAM(io)->in);
 }
 
 static GOutputStream *console_get_output(GIOStream *io)
 {
-    return G_OUTPUT_STREAM(VHG_CONSOLE(io)->out);
+    return G_OUTPUT_STREAM(VH_CONSOLE_STREAM(io)->out);
 }
 
-static void console_end(VhgConsole *con)
+static void console_end(VhConsoleStream *con)
 {
     if (con->stream) {
         con->out->stream = NULL;
@@ -209,27 +210,27 @@ static void console_end(VhgConsole *con)
 static gboolean console_close(GIOStream *io, GCancellable *cancellable,
                               GError **error)
 {
-    console_end(VHG_CONSOLE(io));
+    console_end(VH_CONSOLE_STREAM(io));
     return TRUE;
 }
 
-static void vhg_console_finalize(GObject *obj)
+static void vh_console_stream_finalize(GObject *obj)
 {
-    VhgConsole *con = VHG_CONSOLE(obj);
+    VhConsoleStream *con = VH_CONSOLE_STREAM(obj);
 
     console_end(con);
     g_clear_object(&con->in);
     g_clear_object(&con->out);
-    G_OBJECT_CLASS(vhg_console_parent_class)->finalize(obj);
+    G_OBJECT_CLASS(vh_console_stream_parent_class)->finalize(obj);
 }
 
-static void vhg_console_init(VhgConsole *con)
+static void vh_console_stream_init(VhConsoleStream *con)
 {
 }
 
-static void vhg_console_class_init(VhgConsoleClass *klass)
+static void vh_console_stream_class_init(VhConsoleStreamClass *klass)
 {
-    G_OBJECT_CLASS(klass)->finalize = vhg_console_finalize;
+    G_OBJECT_CLASS(klass)->finalize = vh_console_stream_finalize;
     G_IO_STREAM_CLASS(klass)->get_input_stream = console_get_input;
     G_IO_STREAM_CLASS(klass)->get_output_stream = console_get_output;
     G_IO_STREAM_CLASS(klass)->close_fn = console_close;
@@ -240,7 +241,7 @@ GIOStream *vhg_console_open(VhRpcClient *client, const GByteArray *args,
 {
     ConsoleBuf *b = g_new0(ConsoleBuf, 1);
     VhRpcClientStream *s;
-    VhgConsole *con;
+    VhConsoleStream *con;
 
     b->ref = 1;
     b->buf = g_byte_array_new();
@@ -254,11 +255,11 @@ GIOStream *vhg_console_open(VhRpcClient *client, const GByteArray *args,
         buf_unref(b);
         return NULL;
     }
-    con = g_object_new(VHG_TYPE_CONSOLE, NULL);
+    con = g_object_new(VH_TYPE_CONSOLE_STREAM, NULL);
     con->stream = s;
-    con->in = g_object_new(VHG_TYPE_CONSOLE_INPUT, NULL);
+    con->in = g_object_new(VH_TYPE_CONSOLE_INPUT, NULL);
     con->in->buf = b;
-    con->out = g_object_new(VHG_TYPE_CONSOLE_OUTPUT, NULL);
+    con->out = g_object_new(VH_TYPE_CONSOLE_OUTPUT, NULL);
     con->out->stream = s;
     return G_IO_STREAM(con);
 }
