@@ -42,7 +42,6 @@ struct _VhChardevSocket {
     char *peer;
     bool handshaking;
     GCancellable *cancel; /* connect or handshake in progress */
-    GSource *hs_timer;
     GSource *read_src;
     GSource *write_src;
     GSource *hup_idle;
@@ -173,7 +172,6 @@ static void disconnect(VhChardevSocket *s)
         g_cancellable_cancel(s->cancel);
         g_clear_object(&s->cancel);
     }
-    destroy_source(&s->hs_timer);
     destroy_source(&s->read_src);
     destroy_source(&s->write_src);
     destroy_source(&s->hup_idle);
@@ -487,6 +485,19 @@ static void pending_free(Pending *p)
     g_free(p);
 }
 
+/* The client's handshake ran out of time (vh_channel_tls_handshake_timeout). */
+static void handshake_timed_out(VhChardevSocket *s)
+{
+    g_autofree char *why = g_strdup_printf(
+        "TLS handshake timed out after %u ms", s->hs_timeout_ms);
+
+    vh_chardev_record_error(VH_CHARDEV(s),
+                            "TLS handshake with %s timed out after %u ms",
+                            s->peer, s->hs_timeout_ms);
+    notify(s, VH_CHARDEV_NOTICE_REFUSED, why);
+    disconnect(s);
+}
+
 static void handshake_done(GObject *src, GAsyncResult *res, gpointer opaque)
 {
     Pending *p = opaque;
@@ -502,9 +513,10 @@ static void handshake_done(GObject *src, GAsyncResult *res, gpointer opaque)
         return;
     }
     s->handshaking = false;
-    destroy_source(&s->hs_timer);
     g_clear_object(&s->cancel);
-    if (!ok) {
+    if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+        handshake_timed_out(s);
+    } else if (!ok) {
         vh_chardev_record_error(VH_CHARDEV(s),
                                 "TLS handshake with %s refused: %s", s->peer,
                                 reason(s, err));
@@ -517,22 +529,6 @@ static void handshake_done(GObject *src, GAsyncResult *res, gpointer opaque)
         connection_open(s);
     }
     pending_free(p);
-}
-
-static gboolean handshake_timeout(gpointer opaque)
-{
-    VhChardevSocket *s = opaque;
-
-    g_autofree char *why = g_strdup_printf(
-        "TLS handshake timed out after %u ms", s->hs_timeout_ms);
-
-    g_clear_pointer(&s->hs_timer, g_source_unref);
-    vh_chardev_record_error(VH_CHARDEV(s),
-                            "TLS handshake with %s timed out after %u ms",
-                            s->peer, s->hs_timeout_ms);
-    notify(s, VH_CHARDEV_NOTICE_REFUSED, why);
-    disconnect(s);
-    return G_SOURCE_REMOVE;
 }
 
 static bool start_tls(VhChardevSocket *s, GError **errp)
@@ -555,9 +551,9 @@ static bool start_tls(VhChardevSocket *s, GError **errp)
     s->ioc = VH_CHANNEL(tls);
     s->handshaking = true;
     s->cancel = g_cancellable_new();
-    s->hs_timer = attach_timer(s, s->hs_timeout_ms, handshake_timeout);
     g_main_context_push_thread_default(ctx_of(s));
-    vh_channel_tls_handshake(tls, s->cancel, handshake_done, pending_new(s));
+    vh_channel_tls_handshake_timeout(tls, s->hs_timeout_ms, s->cancel,
+                                     handshake_done, pending_new(s));
     g_main_context_pop_thread_default(ctx_of(s));
     return true;
 }

@@ -231,20 +231,25 @@ bool vh_channel_tls_handshake_sync(VhChannelTls *tls, GError **errp)
 typedef struct {
     GSource *io;        /* the pending master watch, or NULL */
     GSource *cancelled; /* fires when the cancellable is cancelled */
+    GSource *timer;     /* the deadline, or NULL */
+    guint timeout_ms;
 } HandshakeState;
+
+static void drop_source(GSource **src)
+{
+    if (*src) {
+        g_source_destroy(*src);
+        g_clear_pointer(src, g_source_unref);
+    }
+}
 
 static void handshake_state_free(gpointer data)
 {
     HandshakeState *st = data;
 
-    if (st->io) {
-        g_source_destroy(st->io);
-        g_source_unref(st->io);
-    }
-    if (st->cancelled) {
-        g_source_destroy(st->cancelled);
-        g_source_unref(st->cancelled);
-    }
+    drop_source(&st->io);
+    drop_source(&st->cancelled);
+    drop_source(&st->timer);
     g_free(st);
 }
 
@@ -267,10 +272,8 @@ static void handshake_done(GTask *task, GError *err)
     HandshakeState *st = g_task_get_task_data(task);
 
     tls->handshaking = false;
-    if (st->cancelled) {
-        g_source_destroy(st->cancelled);
-        g_clear_pointer(&st->cancelled, g_source_unref);
-    }
+    drop_source(&st->cancelled);
+    drop_source(&st->timer);
     if (err) {
         g_task_return_error(task, err);
     } else {
@@ -315,10 +318,7 @@ static gboolean handshake_cancelled(GCancellable *cancellable, gpointer opaque)
     VhChannelTls *tls = g_task_get_source_object(task);
     GError *err = NULL;
 
-    if (st->io) {
-        g_source_destroy(st->io);
-        g_clear_pointer(&st->io, g_source_unref);
-    }
+    drop_source(&st->io);
     g_set_error(&err, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                 "%s: TLS handshake cancelled",
                 vh_channel_get_name(VH_CHANNEL(tls)));
@@ -326,8 +326,32 @@ static gboolean handshake_cancelled(GCancellable *cancellable, gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+static gboolean handshake_timed_out(gpointer opaque)
+{
+    GTask *task = opaque;
+    HandshakeState *st = g_task_get_task_data(task);
+    VhChannelTls *tls = g_task_get_source_object(task);
+    GError *err = NULL;
+
+    g_clear_pointer(&st->timer, g_source_unref); /* removed on return */
+    drop_source(&st->io);
+    g_set_error(&err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                "%s: TLS handshake timed out after %u ms",
+                vh_channel_get_name(VH_CHANNEL(tls)), st->timeout_ms);
+    handshake_done(task, err);
+    return G_SOURCE_REMOVE;
+}
+
 void vh_channel_tls_handshake(VhChannelTls *tls, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer opaque)
+{
+    vh_channel_tls_handshake_timeout(tls, 0, cancellable, callback, opaque);
+}
+
+void vh_channel_tls_handshake_timeout(VhChannelTls *tls, guint timeout_ms,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer opaque)
 {
     GTask *task = g_task_new(tls, cancellable, callback, opaque);
     HandshakeState *st = g_new0(HandshakeState, 1);
@@ -342,6 +366,12 @@ void vh_channel_tls_handshake(VhChannelTls *tls, GCancellable *cancellable,
         return;
     }
     tls->handshaking = true;
+    if (timeout_ms) {
+        st->timeout_ms = timeout_ms;
+        st->timer = g_timeout_source_new(timeout_ms);
+        g_source_set_callback(st->timer, handshake_timed_out, task, NULL);
+        g_source_attach(st->timer, g_task_get_context(task));
+    }
     if (cancellable) {
         st->cancelled = vh_cancel_source_new(cancellable);
         g_source_set_callback(st->cancelled,

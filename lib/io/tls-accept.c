@@ -35,9 +35,7 @@ typedef struct {
     VhChannelTls *tls;
     char *peer;
     GCancellable *cancel;
-    GSource *timer;
-    bool timed_out; /* only touched on the context */
-    bool aborted;   /* under a->lock */
+    bool aborted; /* under a->lock */
 } Hs;
 
 static VhTlsAccept *accept_ref(VhTlsAccept *a)
@@ -134,10 +132,6 @@ VhTlsAccept *vh_tls_accept_new(const VhTlsAcceptOptions *o, VhTlsAcceptFunc cb,
 
 static void hs_free(Hs *hs)
 {
-    if (hs->timer) {
-        g_source_destroy(hs->timer);
-        g_source_unref(hs->timer);
-    }
     g_object_unref(hs->cancel);
     g_object_unref(hs->tls);
     g_free(hs->peer);
@@ -163,7 +157,8 @@ static void hs_done(GObject *src, GAsyncResult *res, gpointer opaque)
         vh_channel_close(VH_CHANNEL(hs->tls), NULL);
     }
     if (!dropped && !ok) {
-        if (hs->timed_out) {
+        if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+            /* the listener and the peer say more than the channel's name */
             g_clear_error(&err);
             g_set_error(&err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                         "%s: TLS handshake with %s timed out after %u ms",
@@ -174,16 +169,6 @@ static void hs_done(GObject *src, GAsyncResult *res, gpointer opaque)
         a->cb(g_object_ref(hs->tls), hs->peer, NULL, a->opaque);
     }
     hs_free(hs);
-}
-
-static gboolean hs_timeout(gpointer opaque)
-{
-    Hs *hs = opaque;
-
-    g_clear_pointer(&hs->timer, g_source_unref);
-    hs->timed_out = true;
-    g_cancellable_cancel(hs->cancel); /* hs_done() follows */
-    return G_SOURCE_REMOVE;
 }
 
 /* Closes @client for @why (set in @errp); returns false. */
@@ -231,13 +216,9 @@ bool vh_tls_accept_add(VhTlsAccept *a, VhChannel *client, const char *peer,
     g_mutex_lock(&a->lock);
     g_ptr_array_add(a->pending, hs);
     g_mutex_unlock(&a->lock);
-    if (a->timeout_ms) {
-        hs->timer = g_timeout_source_new(a->timeout_ms);
-        g_source_set_callback(hs->timer, hs_timeout, hs, NULL);
-        g_source_attach(hs->timer, a->ctx);
-    }
     g_main_context_push_thread_default(a->ctx);
-    vh_channel_tls_handshake(tls, hs->cancel, hs_done, hs);
+    vh_channel_tls_handshake_timeout(tls, a->timeout_ms, hs->cancel, hs_done,
+                                     hs);
     g_main_context_pop_thread_default(a->ctx);
     return true;
 }

@@ -469,6 +469,34 @@ static bool make_tls_pair(VhChannel **writer, VhChannel **reader,
     return true;
 }
 
+/*
+ * A deadline: the client's handshake against a server that never answers
+ * ends with G_IO_ERROR_TIMED_OUT, once, from the context.
+ */
+static void test_handshake_timeout(void)
+{
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    HandshakeResult cr = {0};
+    TlsPair p;
+
+    tls_pair_new(&p, NULL, dir_client);
+    g_main_context_push_thread_default(ctx);
+    vh_channel_tls_handshake_timeout(p.client, 50, NULL, handshake_cb, &cr);
+    while (cr.calls == 0) {
+        g_main_context_iteration(ctx, TRUE);
+    }
+    while (g_main_context_iteration(ctx, FALSE)) {
+    }
+    g_main_context_pop_thread_default(ctx);
+    g_assert_cmpuint(cr.calls, ==, 1);
+    g_assert_false(cr.ok);
+    g_assert_error(cr.err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    g_assert_cmpstr(cr.err->message, ==,
+                    "tls client: TLS handshake timed out after 50 ms");
+    g_clear_error(&cr.err);
+    tls_pair_free(&p);
+}
+
 int main(int argc, char **argv)
 {
     const char *dns[] = {"server.example.org", NULL};
@@ -489,6 +517,8 @@ int main(int argc, char **argv)
                     test_handshake_async_tls13);
     g_test_add_func("/io/channel/tls/handshake-async/failure",
                     test_handshake_async_failure);
+    g_test_add_func("/io/channel/tls/handshake-async/timeout",
+                    test_handshake_timeout);
     g_test_add_func("/io/channel/tls/handshake-async/cancel",
                     test_handshake_cancel);
     g_test_add_func("/io/channel/tls/handshake-async/cancel-other-thread",

@@ -74,6 +74,16 @@ VhChannelTls *vh_channel_tls_new_client(VhChannel *master, VhTlsCreds *creds,
  */
 void vh_channel_tls_handshake(VhChannelTls *tls, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer opaque);
+/*
+ * The same with a deadline, the one handshake-with-timeout of every TLS
+ * user (listeners through VhTlsAccept, chardev clients): when @timeout_ms
+ * (0: none) passes first, the handshake stops and finishes with
+ * G_IO_ERROR_TIMED_OUT, "NAME: TLS handshake timed out after N ms".
+ */
+void vh_channel_tls_handshake_timeout(VhChannelTls *tls, guint timeout_ms,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer opaque);
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_channel_tls_handshake_finish(VhChannelTls *tls, GAsyncResult *result,
                                      GError **errp);
