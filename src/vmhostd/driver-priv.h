@@ -40,6 +40,11 @@ typedef struct {
     GSource *exit_source;
     VhQmpClient *qmp;
     GWeakRef console;
+    /* a migration job (driver-migrate.c), under drv->lock */
+    int mig_op;           /* 0 none, VH_JOB_OP_MIGRATION_IN / _OUT */
+    gint64 mig_started;   /* g_get_monotonic_time() at its start */
+    bool mig_was_running; /* source: resume it if the migration fails */
+    guint mig_port;       /* destination: the port it listens on */
 } VhDomainObj;
 
 struct _VhDriver {
@@ -52,6 +57,10 @@ struct _VhDriver {
     char *vmhost_binary;
     char *chardev_tls_dir;
     bool chardev_tls_verify;
+    char *migrate_tls_dir;
+    bool migrate_tls_verify;
+    guint migration_port_min, migration_port_max;
+    GHashTable *mig_ports; /* ports prepared migrations hold; drv->lock */
     GMainContext *ctx;
 
     GMutex ev_lock;
@@ -65,6 +74,10 @@ enum {
     VH_RUNNING_BOOTED = 1,
     VH_RUNNING_UNPAUSED = 5,
     VH_PAUSED_USER = 1,
+    VH_PAUSED_MIGRATION = 2,
+    VH_RUNNING_MIGRATED = 2,
+    VH_RUNNING_MIGRATION_CANCELED = 6,
+    VH_SHUTOFF_MIGRATED = 4,
     VH_SHUTOFF_SHUTDOWN = 1,
     VH_SHUTOFF_DESTROYED = 2,
     VH_SHUTOFF_CRASHED = 3,
@@ -77,6 +90,10 @@ enum {
     VH_EVENT_DEFINED_UPDATED = 1,
     VH_EVENT_UNDEFINED_REMOVED = 0,
     VH_EVENT_STARTED_BOOTED = 0,
+    VH_EVENT_STARTED_MIGRATED = 1,
+    VH_EVENT_SUSPENDED_MIGRATED = 1,
+    VH_EVENT_RESUMED_MIGRATED = 1,
+    VH_EVENT_STOPPED_MIGRATED = 3,
     VH_EVENT_SUSPENDED_PAUSED = 0,
     VH_EVENT_RESUMED_UNPAUSED = 0,
     VH_EVENT_STOPPED_SHUTDOWN = 0,
@@ -99,10 +116,45 @@ void vh_driver_forget_if_transient(VhDriver *drv, VhDomainObj *obj);
 void vh_driver_emit(VhDriver *drv, VhDomainRef *dom, VhDomainEventType ev,
                     int detail);
 
+/* virDomainJobOperation */
+enum {
+    VH_JOB_OP_MIGRATION_IN = 4,
+    VH_JOB_OP_MIGRATION_OUT = 5,
+};
+
+/* driver.c, for driver-migrate.c: the lookups and job locks above. */
+VhDomainObj *vh_driver_get_obj(VhDriver *drv, const guint8 *uuid,
+                               GError **errp);
+VhDomainObj *vh_driver_job_obj(VhDriver *drv, const guint8 *uuid,
+                               GError **errp);
+void vh_driver_job_obj_end(VhDomainObj *obj);
+/* Under drv->lock: the domain named @name (transfer none) or NULL; a new
+ * one for @def with its job held (transfer full), or NULL with DOM_EXIST;
+ * and the removal of one from the table. */
+VhDomainObj *vh_driver_find_name_locked(VhDriver *drv, const char *name);
+VhDomainObj *vh_driver_insert_locked(VhDriver *drv, const VhDomainDef *def,
+                                     GError **errp);
+void vh_driver_remove_locked(VhDriver *drv, VhDomainObj *obj);
+
 /* driver-process.c; all with obj->job held. */
 bool vh_driver_process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
                              GError **errp);
+/* An incoming migration's machine: @def's vmhost with -S -incoming defer
+ * (state paused/migration, event STARTED_MIGRATED). */
+bool vh_driver_process_start_incoming(VhDriver *drv, VhDomainObj *obj,
+                                      const VhDomainDef *def, GError **errp);
 bool vh_driver_process_destroy(VhDriver *drv, VhDomainObj *obj, GError **errp);
+/* Stop it as destroy does, reporting shut off @reason with STOPPED
+ * @detail (migrated, failed). */
+bool vh_driver_process_stop(VhDriver *drv, VhDomainObj *obj, int reason,
+                            int detail, GError **errp);
+/* The machine's QMP connection (transfer full), or NULL with
+ * OPERATION_INVALID when it is not running. */
+VhQmpClient *vh_driver_process_get_qmp(VhDriver *drv, VhDomainObj *obj,
+                                       GError **errp);
+/* Write the run dir's status file again (state changed). */
+bool vh_driver_process_save_status(VhDriver *drv, VhDomainObj *obj,
+                                   GError **errp);
 /* QMP @cmd on a running domain, without arguments. */
 bool vh_driver_process_qmp(VhDriver *drv, VhDomainObj *obj, const char *cmd,
                            GError **errp);

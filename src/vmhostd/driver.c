@@ -969,6 +969,11 @@ VhDriver *vh_driver_new(const VhDriverConfig *cfg, GError **errp)
         g_strdup(cfg->vmhost_binary ? cfg->vmhost_binary : "vmhost");
     drv->chardev_tls_dir = g_strdup(cfg->chardev_tls_x509_cert_dir);
     drv->chardev_tls_verify = cfg->chardev_tls_x509_verify;
+    drv->migrate_tls_dir = g_strdup(cfg->migrate_tls_x509_cert_dir);
+    drv->migrate_tls_verify = cfg->migrate_tls_x509_verify;
+    drv->migration_port_min = cfg->migration_port_min;
+    drv->migration_port_max = cfg->migration_port_max;
+    drv->mig_ports = g_hash_table_new(NULL, NULL);
     drv->ctx = g_main_context_ref(cfg->context ? cfg->context
                                                : g_main_context_default());
     if (!make_dir(drv->config_dir, errp) || !make_dir(drv->run_dir, errp)) {
@@ -1045,7 +1050,42 @@ void vh_driver_free(VhDriver *drv)
     g_free(drv->run_dir);
     g_free(drv->vmhost_binary);
     g_free(drv->chardev_tls_dir);
+    g_free(drv->migrate_tls_dir);
+    g_clear_pointer(&drv->mig_ports, g_hash_table_unref);
     g_mutex_clear(&drv->lock);
     g_mutex_clear(&drv->ev_lock);
     g_free(drv);
+}
+
+/* ---- for driver-migrate.c ---- */
+
+VhDomainObj *vh_driver_get_obj(VhDriver *drv, const guint8 *uuid, GError **errp)
+{
+    return get_obj(drv, uuid, errp);
+}
+
+VhDomainObj *vh_driver_job_obj(VhDriver *drv, const guint8 *uuid, GError **errp)
+{
+    return job_obj(drv, uuid, errp);
+}
+
+void vh_driver_job_obj_end(VhDomainObj *obj)
+{
+    job_obj_end(obj);
+}
+
+VhDomainObj *vh_driver_find_name_locked(VhDriver *drv, const char *name)
+{
+    return g_hash_table_lookup(drv->domains, name);
+}
+
+VhDomainObj *vh_driver_insert_locked(VhDriver *drv, const VhDomainDef *def,
+                                     GError **errp)
+{
+    return insert_locked(drv, def, errp);
+}
+
+void vh_driver_remove_locked(VhDriver *drv, VhDomainObj *obj)
+{
+    remove_locked(drv, obj);
 }

@@ -55,3 +55,5 @@ extern const VhRpcProc vh_remote_domain_procs[];
 extern const gsize vh_remote_domain_n_procs;
 extern const VhRpcProc vh_remote_event_procs[];
 extern const gsize vh_remote_event_n_procs;
+extern const VhRpcProc vh_remote_migrate_procs[];
+extern const gsize vh_remote_migrate_n_procs;

@@ -274,7 +274,8 @@ static VhRpcProgram remote_program;
 static gpointer build_program(gpointer unused)
 {
     gsize n = vh_remote_connect_n_procs + vh_remote_domain_n_procs +
-              vh_remote_event_n_procs;
+              vh_remote_event_n_procs + vh_remote_migrate_n_procs;
+    gsize at = n - vh_remote_migrate_n_procs;
 
     all_procs = g_new(VhRpcProc, n);
     memcpy(all_procs, vh_remote_connect_procs,
@@ -283,6 +284,8 @@ static gpointer build_program(gpointer unused)
            vh_remote_domain_n_procs * sizeof(VhRpcProc));
     memcpy(all_procs + vh_remote_connect_n_procs + vh_remote_domain_n_procs,
            vh_remote_event_procs, vh_remote_event_n_procs * sizeof(VhRpcProc));
+    memcpy(all_procs + at, vh_remote_migrate_procs,
+           vh_remote_migrate_n_procs * sizeof(VhRpcProc));
     remote_program = (VhRpcProgram){VH_REMOTE_PROGRAM, VH_REMOTE_VERSION,
                                     all_procs, n, VH_VIR_FROM_REMOTE};
     return &remote_program;
