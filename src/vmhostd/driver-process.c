@@ -182,6 +182,11 @@ static void process_cleanup(VhDriver *drv, VhDomainObj *obj, int reason,
     obj->got_shutdown = false;
     obj->pid = 0;
     obj->id = -1;
+    if (obj->mig_port) {
+        g_hash_table_remove(drv->mig_ports, GUINT_TO_POINTER(obj->mig_port));
+        obj->mig_port = 0;
+    }
+    obj->mig_op = 0;
     obj->state = VH_DOMAIN_SHUTOFF;
     obj->reason = reason;
     g_clear_pointer(&obj->live, vh_domain_def_free);
@@ -251,6 +256,12 @@ static void on_qmp_event(VhQmpClient *c, const char *event, JsonObject *data,
 
     g_mutex_lock(&w->drv->lock);
     if (obj->qmp != c || !obj->active || obj->stopping) {
+        g_mutex_unlock(&w->drv->lock);
+        return;
+    }
+    if (obj->mig_op &&
+        (g_str_equal(event, "STOP") || g_str_equal(event, "RESUME"))) {
+        /* driver-migrate.c sets the state and its event (MIGRATED) */
         g_mutex_unlock(&w->drv->lock);
         return;
     }
@@ -413,8 +424,9 @@ static void run_paths_clear(RunPaths *p)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(RunPaths, run_paths_clear)
 
-bool vh_driver_process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
-                             GError **errp)
+/* @incoming: the def to run with -incoming defer, or NULL. */
+static bool process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
+                          const VhDomainDef *incoming, GError **errp)
 {
     g_autoptr(VhDomainDef) live = NULL;
     g_auto(RunPaths) p = {0};
@@ -435,7 +447,7 @@ bool vh_driver_process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
                             "already running");
         return false;
     }
-    live = vh_domain_def_copy(obj->def);
+    live = vh_domain_def_copy(incoming ? incoming : obj->def);
     g_mutex_unlock(&drv->lock);
 
     p.qmp = vh_store_run_path(drv, obj->name, "qmp");
@@ -449,8 +461,17 @@ bool vh_driver_process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
     opts.chardev_tls_dir = drv->chardev_tls_dir;
     opts.chardev_tls_verify = drv->chardev_tls_verify;
     opts.daemonize = true;
-    opts.start_paused = paused;
+    opts.start_paused = paused || incoming;
     argv = vh_domain_def_to_argv(live, &opts, errp);
+    if (argv && incoming) {
+        GStrvBuilder *b = g_strv_builder_new();
+
+        g_strv_builder_addv(b, (const char **)argv);
+        g_strv_builder_add_many(b, "-incoming", "defer", NULL);
+        g_strfreev(argv);
+        argv = g_strv_builder_end(b);
+        g_strv_builder_unref(b);
+    }
     if (!argv || !spawn_vmhost(drv, argv, &pid, p.pidfile, errp)) {
         vh_store_remove_run_files(drv, obj->name);
         return false;
@@ -477,8 +498,14 @@ bool vh_driver_process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
     obj->active = true;
     obj->stopping = false;
     obj->got_shutdown = false;
-    obj->state = paused ? VH_DOMAIN_PAUSED : VH_DOMAIN_RUNNING;
-    obj->reason = paused ? VH_PAUSED_USER : VH_RUNNING_BOOTED;
+    obj->state = paused || incoming ? VH_DOMAIN_PAUSED : VH_DOMAIN_RUNNING;
+    obj->reason = incoming ? VH_PAUSED_MIGRATION
+                  : paused ? VH_PAUSED_USER
+                           : VH_RUNNING_BOOTED;
+    if (incoming) {
+        obj->mig_op = VH_JOB_OP_MIGRATION_IN;
+        obj->mig_started = g_get_monotonic_time();
+    }
     st.name = obj->name;
     st.pid = pid;
     st.id = obj->id;
@@ -502,7 +529,10 @@ bool vh_driver_process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
     }
     vh_domain_def_free(st.live);
     attach_watches(drv, obj);
-    if (paused) {
+    if (incoming) {
+        vh_driver_emit(drv, ref, VH_DOMAIN_EVENT_STARTED,
+                       VH_EVENT_STARTED_MIGRATED);
+    } else if (paused) {
         vh_driver_emit(drv, vh_domain_ref_copy(ref), VH_DOMAIN_EVENT_STARTED,
                        VH_EVENT_STARTED_BOOTED);
         vh_driver_emit(drv, ref, VH_DOMAIN_EVENT_SUSPENDED,
@@ -514,7 +544,26 @@ bool vh_driver_process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
     return true;
 }
 
+bool vh_driver_process_start(VhDriver *drv, VhDomainObj *obj, bool paused,
+                             GError **errp)
+{
+    return process_start(drv, obj, paused, NULL, errp);
+}
+
+bool vh_driver_process_start_incoming(VhDriver *drv, VhDomainObj *obj,
+                                      const VhDomainDef *def, GError **errp)
+{
+    return process_start(drv, obj, true, def, errp);
+}
+
 bool vh_driver_process_destroy(VhDriver *drv, VhDomainObj *obj, GError **errp)
+{
+    return vh_driver_process_stop(drv, obj, VH_SHUTOFF_DESTROYED,
+                                  VH_EVENT_STOPPED_DESTROYED, errp);
+}
+
+bool vh_driver_process_stop(VhDriver *drv, VhDomainObj *obj, int reason,
+                            int detail, GError **errp)
 {
     pid_t pid;
     int pidfd;
@@ -542,8 +591,51 @@ bool vh_driver_process_destroy(VhDriver *drv, VhDomainObj *obj, GError **errp)
                     (int)pid, obj->name);
         return false;
     }
-    process_cleanup(drv, obj, VH_SHUTOFF_DESTROYED, VH_EVENT_STOPPED_DESTROYED);
+    process_cleanup(drv, obj, reason, detail);
     return true;
+}
+
+VhQmpClient *vh_driver_process_get_qmp(VhDriver *drv, VhDomainObj *obj,
+                                       GError **errp)
+{
+    VhQmpClient *qmp = NULL;
+
+    g_mutex_lock(&drv->lock);
+    if (obj->active && !obj->stopping && obj->qmp) {
+        qmp = vh_qmp_client_ref(obj->qmp);
+    }
+    g_mutex_unlock(&drv->lock);
+    if (!qmp) {
+        g_set_error_literal(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: domain is not "
+                            "running");
+    }
+    return qmp;
+}
+
+bool vh_driver_process_save_status(VhDriver *drv, VhDomainObj *obj,
+                                   GError **errp)
+{
+    g_autofree char *qmp = vh_store_run_path(drv, obj->name, "qmp");
+    VhStoreStatus st = {0};
+    bool ok;
+
+    g_mutex_lock(&drv->lock);
+    if (!obj->active || !obj->live) {
+        g_mutex_unlock(&drv->lock);
+        return true;
+    }
+    st.name = obj->name;
+    st.pid = obj->pid;
+    st.id = obj->id;
+    st.state = obj->state;
+    st.reason = obj->reason;
+    st.qmp = qmp;
+    st.live = vh_domain_def_copy(obj->live);
+    g_mutex_unlock(&drv->lock);
+    ok = vh_store_save_status(drv, &st, errp);
+    vh_domain_def_free(st.live);
+    return ok;
 }
 
 bool vh_driver_process_qmp(VhDriver *drv, VhDomainObj *obj, const char *cmd,

@@ -47,6 +47,12 @@ static bool do_supports_feature(VhRpcCall *call, VhXdrReader *a,
         break;
     case VH_REMOTE_FEATURE_REMOTE_EVENT_CALLBACK:
     case VH_REMOTE_FEATURE_REMOTE_CLOSE_CALLBACK:
+    /* migration v3 with parameters, peer to peer (remote-migrate.c) */
+    case VH_REMOTE_FEATURE_MIGRATION_P2P:
+    case VH_REMOTE_FEATURE_MIGRATION_V3:
+    case VH_REMOTE_FEATURE_MIGRATE_CHANGE_PROTECTION:
+    case VH_REMOTE_FEATURE_TYPED_PARAM_STRING:
+    case VH_REMOTE_FEATURE_MIGRATION_PARAMS:
         yes = 1;
         break;
     default:
