@@ -1,0 +1,348 @@
+#!/bin/sh
+# Live migration between two vmhostd daemons with Debian's virsh (TAP).
+# Two hosts, "src" and "dst", are network namespaces joined by a veth pair
+# (addresses that exist only inside them; the names resolve through each
+# namespace's /etc/hosts, /etc/netns/NS/hosts, which `ip netns exec`
+# mounts). Each host runs its own vmhostd (--session, every file under
+# $work/HOST) with its own certificates from vmhost-pki: in libvirt's
+# layout a server certificate and the daemon's client certificate (CN=src,
+# CN=dst; the peer daemon's tls_allowed_dn_list admits it), and in QEMU's
+# layout the migration certificates vmhost loads (migrate_tls_x509_cert_dir).
+# virsh uses an admin certificate (?pkipath=).
+#
+# Covered: virsh migrate --live --p2p --tls there and back (lists, states,
+# lifecycle events on both sides, the guest's verify on the destination
+# through virsh console), --parallel --parallel-connections 2, --persistent
+# --undefinesource, --suspend, --bandwidth, client-managed migration (no
+# --p2p) with --migrateuri, domjobinfo and domjobabort during a throttled
+# migration, --tls with --tunnelled refused; faults: the source's DN not
+# allowed on the destination, a destination without migration
+# certificates, a wrong --tls-destination, the destination's vmhost killed
+# mid-migration, a name already active on the destination. After each fault
+# the source runs and verifies, the destination holds no half-started
+# domain, and the next migration succeeds.
+#
+# Skipped, saying why, where namespaces cannot be made (not root, no ip
+# netns, no veth) or virsh is missing. Every process whose command line
+# names $work (both daemons and every vmhost: they outlive their daemons by
+# design), both namespaces and their hosts files are removed at exit.
+set -u
+. "$(dirname "$0")/testlib.sh"
+tl_start vmhostd-migrate
+vmhostd="$build/src/vmhostd/vmhostd"
+log_files="*-d.err mig.err cmd.err"
+log_lines=25
+tag=$$
+ns_src="vhdm-src-$tag"
+ns_dst="vhdm-dst-$tag"
+veth_src="vhds$tag"
+veth_dst="vhdd$tag"
+net="10.232.$((tag % 250 + 1))"
+src_ip="$net.1" dst_ip="$net.2"
+
+kill_work_procs() {
+    for p in $(ps -eo pid=,args= | awk -v w="$work" 'index($0, w) && $1 != '$$' { print $1 }'); do
+        kill -KILL "$p" 2>/dev/null
+    done
+}
+cleanup_more() {
+    kill_work_procs
+    ip netns del "$ns_src" 2>/dev/null
+    ip netns del "$ns_dst" 2>/dev/null
+    rm -rf "/etc/netns/$ns_src" "/etc/netns/$ns_dst"
+    rmdir /etc/netns 2>/dev/null
+}
+skip_all() {
+    echo "1..0 # SKIP $1"
+    exit 0
+}
+command -v virsh >/dev/null 2>&1 || skip_all "virsh is not installed (libvirt-clients)"
+[ "$(id -u)" = 0 ] || skip_all "two network namespaces: not root"
+command -v ip >/dev/null || skip_all "two network namespaces: no ip(8)"
+"$vmhostd" --version >/dev/null 2>"$work/v.err" || skip_all "vmhostd: $(cat "$work/v.err")"
+ip netns add "$ns_src" 2>"$work/ns.err" || skip_all "ip netns add failed: $(cat "$work/ns.err")"
+ip netns add "$ns_dst" 2>"$work/ns.err" || skip_all "ip netns add failed: $(cat "$work/ns.err")"
+{
+    ip link add "$veth_src" netns "$ns_src" type veth peer name "$veth_dst" netns "$ns_dst" &&
+        ip -n "$ns_src" link set lo up && ip -n "$ns_dst" link set lo up &&
+        ip -n "$ns_src" addr add "$src_ip/24" dev "$veth_src" &&
+        ip -n "$ns_dst" addr add "$dst_ip/24" dev "$veth_dst" &&
+        ip -n "$ns_src" link set "$veth_src" up && ip -n "$ns_dst" link set "$veth_dst" up
+} 2>"$work/ns.err" || skip_all "cannot join the namespaces with a veth pair: $(cat "$work/ns.err")"
+mkdir -p "/etc/netns/$ns_src" "/etc/netns/$ns_dst"
+printf '127.0.0.1 localhost\n%s src\n%s dst\n' "$src_ip" "$dst_ip" >"/etc/netns/$ns_src/hosts"
+cp "/etc/netns/$ns_src/hosts" "/etc/netns/$ns_dst/hosts"
+echo "# src: $ns_src ($src_ip), dst: $ns_dst ($dst_ip)"
+
+# ---- certificates: one CA in libvirt's layout, one for the migration ----
+pki() { "$pki_tool" "$@" >>"$work/pki.log" 2>&1; }
+{
+    pki init-ca "$work/ca" --layout libvirt --cn "vmhostd migration test CA" &&
+        pki init-ca "$work/mca" --cn "vmhost migration CA" &&
+        for d in src dst admin intruder; do
+            mkdir -p "$work/$d/pki" && cp -r "$work/ca/CA" "$work/$d/pki/"
+        done &&
+        for h in src dst; do
+            eval "ip=\$${h}_ip"
+            pki issue server "$work/$h/pki" --layout libvirt --hostname "$h" --ip "$ip" &&
+                pki issue client "$work/$h/pki" --layout libvirt --dn "C=GB,O=vmhost,CN=$h" &&
+                mkdir -p "$work/$h/mig" && cp "$work/mca/ca-cert.pem" "$work/mca/ca-key.pem" "$work/$h/mig/" &&
+                pki issue server "$work/$h/mig" --hostname "$h" --ip "$ip" &&
+                pki issue client "$work/$h/mig" --dn "C=GB,O=vmhost,CN=$h-migration" &&
+                rm "$work/$h/mig/ca-key.pem" || exit 1
+            # the daemon's own client certificate, where libvirt's client
+            # code of a non-root user looks for it
+            mkdir -p "$work/$h/home/.pki/libvirt" &&
+                cp "$work/$h/pki/pkipath/"*.pem "$work/$h/home/.pki/libvirt/" || exit 1
+        done &&
+        pki issue client "$work/admin/pki" --layout libvirt --dn "C=GB,O=vmhost,CN=admin" &&
+        pki issue client "$work/intruder/pki" --layout libvirt --dn "C=GB,O=vmhost,CN=intruder"
+} || {
+    echo "Bail out! vmhost-pki failed: $(tail -n 5 "$work/pki.log")"
+    exit 1
+}
+
+# ---- the two daemons ----
+for h in src dst; do
+    eval "ip=\$${h}_ip"
+    mkdir -p "$work/$h/cfg" "$work/$h/cache"
+    mkdir -m 700 "$work/$h/run"
+    cat >"$work/$h/vmhostd.conf" <<EOC
+listen_tls = 1
+listen_addr = "$ip"
+unix_sock_dir = "$work/$h/sock"
+unix_sock_rw_perms = "0700"
+ca_file = "$work/$h/pki/CA/cacert.pem"
+cert_file = "$work/$h/pki/libvirt/servercert.pem"
+key_file = "$work/$h/pki/libvirt/private/serverkey.pem"
+tls_allowed_dn_list = ["*CN=admin", "*CN=src", "*CN=dst"]
+EOC
+    cat >"$work/$h/driver.conf" <<EOC
+vmhost_binary = "$vmhost"
+migrate_tls_x509_cert_dir = "$work/$h/mig"
+migration_port_min = 49152
+migration_port_max = 49170
+EOC
+done
+# on HOST: run in HOST's namespace with HOST's private home and dirs
+on() {
+    oh=$1
+    shift
+    eval "ons=\$ns_$oh"
+    ip netns exec "$ons" env HOME="$work/$oh/home" XDG_CONFIG_HOME="$work/$oh/cfg" \
+        XDG_RUNTIME_DIR="$work/$oh/run" XDG_CACHE_HOME="$work/$oh/cache" \
+        LIBVIRT_DEFAULT_URI= "$@"
+}
+start_daemon() {
+    bg "$1-d" on "$1" "$vmhostd" --session --listen --verbose \
+        --config "$work/$1/vmhostd.conf" --driver-config "$work/$1/driver.conf"
+    eval "dpid_$1=\$last"
+    wait_until "grep -q 'vmhostd ready' '$work/$1-d.err'" 300
+}
+start_daemon src
+start_daemon dst
+check "two vmhostd daemons run, each in its namespace, TLS on its own address" \
+    'grep -q "listening on $src_ip:16514 (TLS)" "$work/src-d.err" &&
+     grep -q "listening on $dst_ip:16514 (TLS)" "$work/dst-d.err"'
+
+admin="pkipath=$work/admin/pki/pkipath"
+usrc="vmhost+tls://src/system?$admin"
+udst="vmhost+tls://dst/system?$admin"
+# v HOST ARGS...: virsh on HOST's daemon, output in $out, stderr in cmd.err
+v() {
+    vh=$1
+    shift
+    eval "vu=\$u$vh"
+    out=$(on "$vh" timeout 60 virsh -q -c "$vu" "$@" 2>"$work/cmd.err")
+}
+state() { v "$1" domstate "$2"; echo "$out"; }
+# migrate FROM VM ARGS...: virsh migrate on FROM's namespace (to the other
+# host unless the ARGS name it), status in $mrc, stderr in mig.err
+migrate() {
+    mf=$1 mvm=$2
+    shift 2
+    eval "mu=\$u$mf"
+    on "$mf" timeout 120 virsh -c "$mu" migrate "$mvm" "$@" >"$work/mig.out" 2>"$work/mig.err"
+    mrc=$?
+}
+other() { if [ "$1" = src ]; then echo dst; else echo src; fi; }
+
+# console HOST VM COMMAND NEEDLE: COMMAND to the guest's serial console
+# through virsh console; ok when NEEDLE comes back.
+cat >"$work/console.py" <<'EOP'
+import os, pty, select, sys, time
+uri, dom, cmd, needle = sys.argv[1:5]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("virsh", ["virsh", "-c", uri, "console", dom])
+out = b""
+def until(n, secs):
+    global out
+    end = time.time() + secs
+    while n not in out and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                break
+            if not d:
+                break
+            out += d
+    return n in out
+ok = until(b"Escape character", 15)
+if ok:
+    time.sleep(0.3)
+    out = b""
+    os.write(fd, cmd.encode() + b"\r")
+    ok = until(needle.encode(), 30)
+os.write(fd, b"\x1d")
+time.sleep(0.3)
+try:
+    os.kill(pid, 9)
+except OSError:
+    pass
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(0 if ok else 1)
+EOP
+console() {
+    eval "cu=\$u$1"
+    on "$1" timeout 60 python3 "$work/console.py" "$cu" "$2" "$3" "$4" >"$work/console.out" 2>&1
+}
+verify_on() { console "$1" "$2" verify "verify: ok"; }
+
+# a running domain with its guest dirtying RAM (20 MB/s random)
+cat >"$work/vm1.xml" <<EOX
+<domain type='vmhost'>
+  <name>vm1</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type></os>
+  <devices>
+    <serial type='pty'><target port='0'/></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+  </devices>
+</domain>
+EOX
+v src define "$work/vm1.xml" && v src start vm1
+check "vm1 defined and started on src" '[ "$(state src vm1)" = running ]'
+console src vm1 "dirty 20 random" "dirty"
+check "vm1's guest verifies on src and dirties 20 MB/s (virsh console)" 'verify_on src vm1'
+
+# ---- p2p over native TLS ----
+bg evsrc on src timeout 300 virsh -c "$usrc" event --all --loop
+bg evdst on dst timeout 300 virsh -c "$udst" event --all --loop
+sleep 1
+migrate src vm1 --live --p2p --tls vmhost+tls://dst/system
+check "virsh -c vmhost+tls://src/system migrate --live --p2p --tls vm1 vmhost+tls://dst/system" '[ $mrc -eq 0 ]'
+check "... dst: vm1 running (transient); src: vm1 shut off (still defined)" \
+    '[ "$(state dst vm1)" = running ] && [ "$(state src vm1)" = "shut off" ] &&
+     v dst dominfo vm1 && printf "%s" "$out" | grep -Eq "Persistent: +no"'
+check "... the guest verifies on dst" 'verify_on dst vm1'
+check "... events: dst Started Migrated, Resumed Migrated; src Suspended Migrated, Stopped Migrated" \
+    'wait_until "grep -q \"vm1.*Stopped Migrated\" \"$work/evsrc.out\"" 100 &&
+     grep -q "vm1.*Started Migrated" "$work/evdst.out" &&
+     grep -q "vm1.*Resumed Migrated" "$work/evdst.out" &&
+     grep -q "vm1.*Suspended Migrated" "$work/evsrc.out"'
+check "... the source's daemon reached dst with its client certificate (CN=src), over TLS migration certificates" \
+    'grep -q "CN=src" "$work/dst-d.err" && grep -q "incoming migration on .* (TLS)" "$work/dst-d.err"'
+
+# ---- back, with multifd ----
+migrate dst vm1 --live --p2p --tls --parallel --parallel-connections 2 vmhost+tls://src/system
+check "back to src with --parallel --parallel-connections 2: running there (defined one reused), gone from dst" \
+    '[ $mrc -eq 0 ] && [ "$(state src vm1)" = running ] &&
+     v dst list --all --name && ! printf "%s" "$out" | grep -qx vm1'
+check "... the guest verifies on src" 'verify_on src vm1'
+
+# ---- --persistent --undefinesource --bandwidth ----
+migrate src vm1 --live --p2p --tls --persistent --undefinesource --bandwidth 200 vmhost+tls://dst/system
+check "--persistent --undefinesource --bandwidth 200: persistent on dst, undefined on src" \
+    '[ $mrc -eq 0 ] && [ "$(state dst vm1)" = running ] &&
+     v dst dominfo vm1 && printf "%s" "$out" | grep -Eq "Persistent: +yes" &&
+     v src list --all --name && ! printf "%s" "$out" | grep -qx vm1'
+
+# ---- --suspend ----
+migrate dst vm1 --live --p2p --tls --suspend vmhost+tls://src/system
+check "--suspend: paused on src, shut off (defined) on dst" \
+    '[ $mrc -eq 0 ] && [ "$(state src vm1)" = paused ] && [ "$(state dst vm1)" = "shut off" ]'
+v src resume vm1
+check "... resumes and verifies" '[ "$(state src vm1)" = running ] && verify_on src vm1'
+
+# ---- client-managed (no --p2p): virsh talks to both daemons ----
+migrate src vm1 --live --tls --migrateuri tcp://dst "$udst"
+check "client-managed migrate --live --tls --migrateuri tcp://dst (BEGIN3..CONFIRM3 _PARAMS)" \
+    '[ $mrc -eq 0 ] && [ "$(state dst vm1)" = running ] &&
+     v src list --all --name && ! printf "%s" "$out" | grep -qx vm1'
+migrate dst vm1 --live --tls --migrateuri tcp://src "$usrc"
+check "... and back" '[ $mrc -eq 0 ] && [ "$(state src vm1)" = running ] && verify_on src vm1'
+
+# ---- refused before anything moves ----
+migrate src vm1 --live --p2p --tls --tunnelled vmhost+tls://dst/system
+check "--tls with --tunnelled is refused" \
+    '[ $mrc -ne 0 ] && grep -q "mutually exclusive" "$work/mig.err" && [ "$(state src vm1)" = running ]'
+
+# after_fault LABEL: the source runs and verifies, dst holds no active vm1
+after_fault() {
+    [ "$(state src vm1)" = running ] || { why="src: $(state src vm1)"; return 1; }
+    v dst list --name
+    if printf "%s" "$out" | grep -qx vm1; then
+        why="dst still has vm1 active"
+        return 1
+    fi
+    verify_on src vm1 || { why="src guest: $(cat "$work/console.out")"; return 1; }
+}
+
+migrate src vm1 --live --p2p --tls "vmhost+tls://dst/system?pkipath=$work/intruder/pki/pkipath"
+check "a source whose DN dst does not allow is refused; virsh says why" \
+    '[ $mrc -ne 0 ] && grep -qi "tls_allowed_dn_list\|refused\|denied" "$work/mig.err"'
+check "... dst logs the refused DN; src runs on, verifies; dst has no vm1" \
+    'grep -q "CN=intruder" "$work/dst-d.err" && after_fault'
+
+mv "$work/dst/mig" "$work/dst/mig.off"
+migrate src vm1 --live --p2p --tls vmhost+tls://dst/system
+mv "$work/dst/mig.off" "$work/dst/mig"
+check "a destination without migration certificates refuses, naming the missing file" \
+    '[ $mrc -ne 0 ] && grep -q "no migration certificates" "$work/mig.err" && after_fault'
+
+migrate src vm1 --live --p2p --tls --tls-destination wrong.example vmhost+tls://dst/system
+check "a wrong --tls-destination fails the TLS check; the source runs on" \
+    '[ $mrc -ne 0 ] && after_fault'
+
+# domjobinfo / domjobabort while a throttled migration runs (1 MiB/s)
+(migrate src vm1 --live --p2p --tls --bandwidth 1 vmhost+tls://dst/system; echo "$mrc" >"$work/bg.rc") &
+bgmig=$!
+wait_until 'v src domjobinfo vm1 && printf "%s" "$out" | grep -q "Memory bandwidth"' 300
+jobinfo=$out
+why="domjobinfo: $jobinfo $(cat "$work/cmd.err")"
+check "domjobinfo during the migration: Unbounded, processed, remaining, bandwidth, iteration" \
+    'printf "%s" "$jobinfo" | grep -q "Unbounded" && printf "%s" "$jobinfo" | grep -q "Outgoing migration" && printf "%s" "$jobinfo" | grep -q "Data remaining" &&
+     printf "%s" "$jobinfo" | grep -q "Memory bandwidth" && printf "%s" "$jobinfo" | grep -q "Iteration"'
+v src domjobabort vm1
+wait "$bgmig"
+check "domjobabort: virsh migrate fails as aborted; the source runs on; dst has no vm1" \
+    '[ "$(cat "$work/bg.rc")" != 0 ] && grep -qi "abort\|cancel" "$work/mig.err" && after_fault'
+
+# the destination's vmhost killed mid-migration
+(migrate src vm1 --live --p2p --tls --bandwidth 1 vmhost+tls://dst/system; echo "$mrc" >"$work/bg.rc") &
+bgmig=$!
+dpidfile="$work/dst/run/vmhost/qemu/vm1.pid"
+wait_until 'v src domjobinfo vm1 && printf "%s" "$out" | grep -q "Memory bandwidth"' 300
+kill -KILL "$(cat "$dpidfile")" 2>/dev/null
+wait "$bgmig"
+check "the destination's vmhost killed mid-migration: virsh fails; the source runs on; dst has no vm1" \
+    '[ "$(cat "$work/bg.rc")" != 0 ] && after_fault'
+
+# a name already active on the destination (dst's own, defined copy)
+v dst start vm1
+migrate src vm1 --live --p2p --tls vmhost+tls://dst/system
+check "vm1 already active on dst: refused before any data moves (already active); src runs on" \
+    '[ $mrc -ne 0 ] && grep -q "already active" "$work/mig.err" && [ "$(state src vm1)" = running ]'
+v dst destroy vm1
+
+migrate src vm1 --live --p2p --tls vmhost+tls://dst/system
+check "after every fault, the next migration succeeds and the guest verifies on dst" \
+    '[ $mrc -eq 0 ] && [ "$(state dst vm1)" = running ] && verify_on dst vm1'
+
+check "both daemons are still serving" 'kill -0 $dpid_src && kill -0 $dpid_dst'
+echo "1..$n"
