@@ -523,7 +523,7 @@ static void handle_stream(VhRpcClient *c, const VhRpcHeader *hdr,
             g_bytes_new(r->data + r->pos, vh_xdr_remaining(r));
 
         g_mutex_lock(&s->cb_lock);
-        if (s->func) {
+        if (s->func && !s->eof) { /* data after EOF: dropped */
             s->func(data, NULL, s->opaque);
         }
         g_mutex_unlock(&s->cb_lock);

@@ -108,8 +108,9 @@ GBytes *vh_rpc_client_call_sync(VhRpcClient *c, guint32 prog, guint32 vers,
  * Streams (OPEN_CONSOLE): the call's serial carries STREAM packets both
  * ways once its reply is OK. @func runs on the I/O thread for each
  * payload the server sends (@data non-NULL), once at EOF (@data NULL and
- * @err NULL: CONTINUE without data, or OK) and on failure (@err set: the
- * server's ERROR, or the connection ended). After the server's EOF our
+ * @err NULL: CONTINUE without data, or OK; data after it is dropped) and
+ * once on failure (@err set: the server's ERROR, or the connection ended;
+ * nothing follows it, and it may follow EOF). After the server's EOF our
  * side may still send, and ends with OK (vh_rpc_client_stream_finish or
  * _free), which the server confirms with OK. Make the call with
  * vh_rpc_client_stream_call_sync().
