@@ -4,9 +4,10 @@
  * the client certificate verified, its DN matched against
  * tls_allowed_dn_list.
  *
- * A refused client never gets libvirt's 0x01 confirmation byte: the daemon
- * sends a fatal access_denied alert and closes, so virsh reports "Unable to
- * read TLS confirmation" with the alert, and the daemon logs who and why.
+ * A client refused in the handshake (no certificate, another CA) never
+ * gets libvirt's 0x01 confirmation byte (virsh: "Unable to read TLS
+ * confirmation"); one whose DN is not allowed gets an AUTH_FAILED reply
+ * naming the reason (see refuse()). The daemon logs who and why.
  */
 #include "daemon.h"
 
@@ -15,12 +16,16 @@
 #include "vmhost/crypto/tls-priority.h"
 #include "vmhost/crypto/x509-check.h"
 #include "vmhost/io/tls-accept.h"
+#include "vmhost/rpc/packet.h"
+#include "vmhost/util/vir-error.h"
 #include "vmhost/util/conf.h"
 
 #include <fnmatch.h>
 
 /* A client must finish its TLS handshake within this many seconds. */
 #define HANDSHAKE_TIMEOUT_S 15u
+/* A refused client has this long to send its first call. */
+#define REFUSAL_TIMEOUT_S 5u
 
 struct _VhDaemonTls {
     VhTlsCreds *creds;
@@ -165,16 +170,112 @@ void vh_daemon_tls_free(VhDaemonTls *t)
     g_free(t);
 }
 
-/* Refuse after the handshake: a fatal alert the client can show, close. */
-static void refuse(VhChannelTls *tls)
-{
-    gnutls_session_t s =
-        vh_tls_session_get_gnutls(vh_channel_tls_get_session(tls));
+/*
+ * A client refused after its handshake (its DN is not allowed). libvirt's
+ * client waits for the 0x01 byte, and a connection closed without it
+ * gives virsh only "Unable to read TLS confirmation: Input/output error".
+ * So the byte is sent, the client's first call (AUTH_LIST) gets an
+ * AUTH_FAILED error reply naming the reason, and the connection closes:
+ * virsh prints "authentication failed: ...". Nothing else is read or
+ * answered; a client silent for REFUSAL_TIMEOUT_S is closed.
+ */
+typedef struct {
+    VhChannelTls *tls;
+    char *message;
+    GByteArray *in;
+    guint watch;
+    guint timer;
+} Refusal;
 
-    if (vh_channel_set_blocking(VH_CHANNEL(tls), true, NULL)) {
-        gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_ACCESS_DENIED);
+static void refusal_end(Refusal *r)
+{
+    if (r->watch) {
+        g_source_remove(r->watch);
     }
-    vh_channel_close(VH_CHANNEL(tls), NULL);
+    if (r->timer) {
+        g_source_remove(r->timer);
+    }
+    vh_channel_close(VH_CHANNEL(r->tls), NULL);
+    g_object_unref(r->tls);
+    g_byte_array_unref(r->in);
+    g_free(r->message);
+    g_free(r);
+}
+
+/* The error reply to the call whose header is in r->in. */
+static void refusal_reply(Refusal *r)
+{
+    VhXdrReader rd = VH_XDR_READER_INIT(r->in->data, r->in->len);
+    g_autoptr(GError) err =
+        g_error_new_literal(VH_VIR_ERROR, VH_VIR_ERR_AUTH_FAILED, r->message);
+    g_autoptr(GByteArray) pkt = NULL;
+    VhRpcHeader hdr;
+
+    if (!vh_rpc_packet_decode_header(&rd, &hdr, NULL) ||
+        hdr.type != VH_RPC_CALL) {
+        return;
+    }
+    hdr.type = VH_RPC_REPLY;
+    hdr.status = VH_RPC_ERROR;
+    pkt = vh_rpc_packet_new(&hdr);
+    vh_rpc_error_encode(pkt, err, VH_VIR_FROM_REMOTE);
+    vh_rpc_packet_finish(pkt);
+    if (!vh_channel_set_blocking(VH_CHANNEL(r->tls), true, NULL) ||
+        !vh_channel_write_all(VH_CHANNEL(r->tls), pkt->data, pkt->len, NULL)) {
+        g_debug("the refused client left before its error reply");
+    }
+}
+
+static gboolean refusal_readable(VhChannel *ioc, GIOCondition cond,
+                                 gpointer opaque)
+{
+    Refusal *r = opaque;
+    guint8 buf[512];
+    gssize n = vh_channel_read(ioc, buf, sizeof(buf), NULL);
+
+    if (n == VH_CHANNEL_ERR_BLOCK) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n > 0) {
+        g_byte_array_append(r->in, buf, (guint)n);
+        if (r->in->len < VH_RPC_PACKET_MIN) {
+            return G_SOURCE_CONTINUE;
+        }
+        refusal_reply(r);
+    }
+    r->watch = 0;
+    refusal_end(r);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean refusal_timeout(gpointer opaque)
+{
+    Refusal *r = opaque;
+
+    r->timer = 0;
+    refusal_end(r);
+    return G_SOURCE_REMOVE;
+}
+
+/* @tls: transfer none; @message: what the client is told. */
+static void refuse(VhChannelTls *tls, const char *message)
+{
+    static const guint8 confirm = 1;
+    Refusal *r;
+
+    if (!vh_channel_set_blocking(VH_CHANNEL(tls), true, NULL) ||
+        !vh_channel_write_all(VH_CHANNEL(tls), &confirm, 1, NULL) ||
+        !vh_channel_set_blocking(VH_CHANNEL(tls), false, NULL)) {
+        vh_channel_close(VH_CHANNEL(tls), NULL);
+        return;
+    }
+    r = g_new0(Refusal, 1);
+    r->tls = g_object_ref(tls);
+    r->message = g_strdup(message);
+    r->in = g_byte_array_new();
+    r->watch = vh_channel_add_watch(VH_CHANNEL(tls), G_IO_IN, refusal_readable,
+                                    r, NULL, NULL);
+    r->timer = g_timeout_add_seconds(REFUSAL_TIMEOUT_S, refusal_timeout, r);
 }
 
 /* @tls: transfer full, or NULL when the handshake failed or timed out. */
@@ -194,10 +295,15 @@ static void on_accepted(VhChannelTls *tls, const char *peer, const GError *err,
     dn = vh_channel_tls_get_peer_name(tls);
     if (t->verify &&
         !vh_daemon_dn_allowed((const char *const *)t->allowed, dn)) {
+        g_autofree char *msg = g_strdup_printf(
+            "authentication failed: the client certificate's DN '%s' is not "
+            "in the server's tls_allowed_dn_list",
+            dn ? dn : "(none)");
+
         g_warning("TLS client %s from %s refused: its DN is not in "
                   "tls_allowed_dn_list (%s)",
                   dn ? dn : "(no certificate)", peer, t->allowed_where);
-        refuse(tls);
+        refuse(tls, msg);
         t->done(NULL, NULL, t->opaque);
         return;
     }

@@ -252,7 +252,7 @@ v "vmhost+tls://localhost:$port/system?pkipath=$work/intr" list
 rc=$?
 cp "$work/cmd.err" "$work/intr.err"
 check "a DN outside tls_allowed_dn_list: virsh fails and says so" \
-    '[ $rc -ne 0 ] && grep -q "TLS" "$work/intr.err"'
+    '[ $rc -ne 0 ] && grep -q "authentication failed: the client certificate.s DN .C=GB,O=vmhost test,CN=intruder. is not in the server.s tls_allowed_dn_list" "$work/intr.err"'
 sed 's/^/# virsh said: /' "$work/intr.err"
 check "... and the daemon logs who and why" \
     'grep -q "TLS client C=GB,O=vmhost test,CN=intruder from 127.0.0.1:[0-9]* refused: its DN is not in tls_allowed_dn_list ($work/vmhostd.conf:11)" "$work/d.err"'
