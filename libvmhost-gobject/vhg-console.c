@@ -9,6 +9,9 @@
 #include <string.h>
 
 #define WAIT_SLICE_US (100 * 1000)
+/* What the guest may write that nobody reads before the console fails
+ * (a server cannot grow the client without bound). */
+#define MAX_BUFFERED (8 * 1024 * 1024)
 
 /* Shared by the stream objects and the client's callback. */
 typedef struct {
@@ -45,14 +48,24 @@ static void on_data(GBytes *data, const GError *err, gpointer opaque)
     ConsoleBuf *b = opaque;
 
     g_mutex_lock(&b->m);
-    if (data) {
+    if (data && !b->err) {
         gsize len;
         const guint8 *d = g_bytes_get_data(data, &len);
 
-        g_byte_array_append(b->buf, d, len);
+        if (b->buf->len + len > MAX_BUFFERED) {
+            b->err = g_error_new(VHG_ERROR, VHG_ERROR_OVERFLOW,
+                                 "more than %d bytes of console output were "
+                                 "not read",
+                                 MAX_BUFFERED);
+        } else {
+            g_byte_array_append(b->buf, d, len);
+        }
+    } else if (data) {
+        /* failed already: dropped */
     } else if (err) {
-        g_clear_error(&b->err);
-        b->err = g_error_copy(err);
+        if (!b->err) {
+            b->err = g_error_copy(err);
+        }
     } else {
         b->eof = true;
     }
@@ -92,8 +105,10 @@ static gssize input_read(GInputStream *stream, void *out, gsize count,
             break;
         }
         if (b->err) {
-            g_set_error(error, VHG_ERROR, VHG_ERROR_RPC, "console: %s",
-                        b->err->message);
+            g_set_error(error, VHG_ERROR,
+                        b->err->domain == VHG_ERROR ? b->err->code
+                                                    : VHG_ERROR_RPC,
+                        "console: %s", b->err->message);
             break;
         }
         if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
