@@ -926,7 +926,7 @@ static void apply_records(VhgConnection *conn, GPtrArray *recs)
         g_hash_table_replace(fresh, key, dom);
         g_ptr_array_add(updates, dom);
     }
-    g_hash_table_steal_all(conn->domains);
+    /* the fresh table holds its own references; the old one lets go */
     g_hash_table_unref(conn->domains);
     conn->domains = g_hash_table_ref(fresh);
     g_mutex_unlock(&conn->lock);

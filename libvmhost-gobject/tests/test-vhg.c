@@ -433,6 +433,14 @@ static void test_connection_fake(void)
     g_assert_true(vhg_connection_fetch_domains(conn, NULL, &err));
     dom = vhg_connection_find_domain_by_name(conn, "fake");
     g_assert_nonnull(dom);
+    g_clear_object(&dom);
+    /* fetched again: the same object */
+    VhgDomain *first = vhg_connection_find_domain_by_name(conn, "fake");
+    g_assert_true(vhg_connection_fetch_domains(conn, NULL, &err));
+    dom = vhg_connection_find_domain_by_name(conn, "fake");
+    g_assert_true(dom == first);
+    g_object_unref(first);
+    g_assert_nonnull(dom);
     g_assert_cmpint(vhg_domain_get_id(dom), ==, 3);
     g_assert_cmpint(vhg_domain_get_state(dom), ==, VHG_DOMAIN_STATE_RUNNING);
     g_assert_true(vhg_domain_get_persistent(dom));
