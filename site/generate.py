@@ -618,7 +618,8 @@ class Site:
         if index:
             self.index.append(index_page(title, name + ".html", body))
 
-    def doc_page(self, name, title, rendered, description, lead=""):
+    def doc_page(self, name, title, rendered, description, lead="",
+                 current=None):
         body = ['<article class="doc">', "<h1>%s</h1>" % html.escape(title)]
         if lead:
             body.append(lead)
@@ -627,7 +628,8 @@ class Site:
         body.append(toc)
         body.append('<div class="content">\n%s\n</div>' % rendered.html)
         body += ["</div>", "</article>"]
-        self.page(name, title, "\n".join(body), description)
+        self.page(name, title, "\n".join(body), description,
+                  current=current)
 
     # -- the pages made from documents ------------------------------------
 
@@ -653,7 +655,7 @@ class Site:
             r = render_markdown(body, self.targets)
             if charts:
                 r.html = place_charts(r.html, charts)
-            self.doc_page(name, title, r, line)
+            self.doc_page(name, title, r, line, current=name)
             self.menu[c.get("panel", PANELS[2])].append(
                 (conf_order(conf, stem), name + ".html",
                  c.get("menu", title), line))
