@@ -286,6 +286,7 @@ class TextExtractor(HTMLParser):
         self.url = url
         self.skip = 0
         self.in_heading = None
+        self.in_permalink = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -294,11 +295,12 @@ class TextExtractor(HTMLParser):
         elif tag in ("h2", "h3") and a.get("id") and not self.skip:
             self.in_heading = [tag, a["id"], []]
         elif tag == "a" and a.get("class") == "headerlink":
+            self.in_permalink = True
             self.skip += 1
 
     def handle_endtag(self, tag):
-        if tag in self.SKIP or (tag == "a" and self.skip and
-                                self.in_heading is not None):
+        if tag in self.SKIP or (tag == "a" and self.in_permalink):
+            self.in_permalink = self.in_permalink and tag != "a"
             self.skip = max(0, self.skip - 1)
             return
         if self.in_heading and tag == self.in_heading[0]:
@@ -549,7 +551,7 @@ def parse_news(text, targets):
     return entries
 
 
-def atom_feed(entries, version):
+def atom_feed(entries):
     now = entries[0]["date"] if entries else "1970-01-01"
     out = ['<?xml version="1.0" encoding="utf-8"?>',
            '<feed xmlns="http://www.w3.org/2005/Atom">',
@@ -742,7 +744,7 @@ class Site:
         self.page("news", "News", "\n".join(parts),
                   "vmhost's news: releases and milestones, newest first.",
                   current="news")
-        self.write("atom.xml", atom_feed(self.news, self.version))
+        self.write("atom.xml", atom_feed(self.news))
 
     def front_page(self):
         c = self.conf
