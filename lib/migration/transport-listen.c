@@ -23,6 +23,7 @@
 #include "vmhost/io/net-listener.h"
 #include "vmhost/io/tls-accept.h"
 #include "vmhost/util/error.h"
+#include "vmhost/util/file.h"
 
 typedef struct {
     GMainContext *ctx;
@@ -162,11 +163,11 @@ static bool listen_unix(VhMigListener *l, GError **errp)
 static VhChannel *open_file_in(const VhMigUri *u, GError **errp)
 {
     struct stat st;
-    int fd = open(u->path, O_RDONLY | O_CLOEXEC);
+    /* a FIFO or a device would block open() (and SIGTERM): refused */
+    int fd = vh_file_open(u->path, O_RDONLY, 0, VH_FILE_OPEN_REGULAR, errp);
 
     if (fd < 0) {
-        vh_set_error_errno(errp, errno, "cannot open migration file '%s'",
-                           u->path);
+        g_prefix_error(errp, "cannot open migration file: ");
         return NULL;
     }
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&

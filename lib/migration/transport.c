@@ -21,6 +21,7 @@
 #include "vmhost/io/channel-file.h"
 #include "vmhost/io/channel-socket.h"
 #include "vmhost/util/error.h"
+#include "vmhost/util/file.h"
 
 const char *vh_mig_uri_scheme(const VhMigUri *u)
 {
@@ -176,14 +177,18 @@ static VhChannel *connect_unix(const VhMigUri *u, GCancellable *c,
 /* file:: PATH created if needed, cut at the offset, written from there. */
 static VhChannel *open_file_out(const VhMigUri *u, GError **errp)
 {
-    int fd = open(u->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    /* a FIFO without a reader would block open(): regular files only */
+    int fd = vh_file_open(u->path, O_WRONLY | O_CREAT, 0600,
+                          VH_FILE_OPEN_REGULAR, errp);
 
-    if (fd < 0 || ftruncate(fd, (off_t)u->offset) < 0 ||
+    if (fd < 0) {
+        g_prefix_error(errp, "cannot open migration file for writing: ");
+        return NULL;
+    }
+    if (ftruncate(fd, (off_t)u->offset) < 0 ||
         lseek(fd, (off_t)u->offset, SEEK_SET) < 0) {
         int err = errno;
-        if (fd >= 0) {
-            close(fd);
-        }
+        close(fd);
         vh_set_error_errno(errp, err,
                            "cannot open migration file '%s' for writing at "
                            "offset %" G_GUINT64_FORMAT,

@@ -166,3 +166,62 @@ bool vh_file_read_regular(const char *path, gsize max_size,
     *contents = g_string_free(g_steal_pointer(&buf), FALSE);
     return true;
 }
+
+/* What VH_FILE_OPEN_STREAMS lets through besides regular files. */
+static bool is_stream(const struct stat *st)
+{
+    return S_ISCHR(st->st_mode) || S_ISFIFO(st->st_mode);
+}
+
+static bool check_open_kind(const char *path, const struct stat *st,
+                            VhFileOpenFlags flags, GError **errp)
+{
+    if ((flags & VH_FILE_OPEN_STREAMS) && is_stream(st)) {
+        return true;
+    }
+    return check_regular(path, st, errp);
+}
+
+int vh_file_open(const char *path, int oflags, mode_t mode,
+                 VhFileOpenFlags flags, GError **errp)
+{
+    struct stat st;
+    int fd;
+    int fl;
+
+    /* As in vh_file_read_regular(): a refused device is not even opened. */
+    if (stat(path, &st) == 0 && !check_open_kind(path, &st, flags, errp)) {
+        return -1;
+    }
+    /*
+     * O_NONBLOCK: open() of a FIFO returns at once, for reading even with
+     * no writer, for writing with ENXIO when there is no reader.
+     */
+    fd = open(path, oflags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
+    if (fd < 0 && errno == ENXIO && stat(path, &st) == 0 &&
+        S_ISFIFO(st.st_mode)) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                    "%s: a FIFO with no reader (opening it would block)", path);
+        return -1;
+    }
+    if (fd < 0) {
+        vh_set_error_errno(errp, errno, "%s", path);
+        return -1;
+    }
+    if (fstat(fd, &st) < 0) {
+        vh_set_error_errno(errp, errno, "%s", path);
+        close(fd);
+        return -1;
+    }
+    if (!check_open_kind(path, &st, flags, errp)) {
+        close(fd);
+        return -1;
+    }
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        vh_set_error_errno(errp, errno, "%s", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}

@@ -47,6 +47,7 @@
 #include "vmhost/object/object.h"
 #include "vmhost/util/conf.h"
 #include "vmhost/util/error.h"
+#include "vmhost/util/file.h"
 #include "vmhost/util/json.h"
 #include "vmhost/util/opts.h"
 #include "vmhost/util/size.h"
@@ -1076,19 +1077,40 @@ static VhRamBlock *machine_ram(Config *c, GError **errp)
     return vh_memory_backend_take_ram(b, c->memory_backend, errp);
 }
 
+/*
+ * -D: a regular file, or what QEMU's -D also writes to: a character device
+ * (/dev/null, a terminal) or a pipe with a reader (/dev/stderr on a pipe).
+ * Never a blocking open(): a FIFO with no reader is refused at once, naming
+ * it, as are directories, sockets and block devices.
+ */
+static bool open_logfile(Vmhost *vm, const char *path, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    int fd = vh_file_open(path, O_WRONLY | O_APPEND | O_CREAT, 0666,
+                          VH_FILE_OPEN_STREAMS, &err);
+
+    if (fd >= 0) {
+        vm->log = fdopen(fd, "a");
+        if (!vm->log) {
+            vh_set_error_errno(&err, errno, "%s", path);
+            close(fd);
+        }
+    }
+    if (!vm->log) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "-D: cannot open %s",
+                    err->message);
+        return false;
+    }
+    return true;
+}
+
 static bool start(Vmhost *vm, GError **errp)
 {
     Config *c = &vm->cfg;
     g_autoptr(VhRamBlock) ram = NULL;
 
-    if (c->logfile) {
-        vm->log = fopen(c->logfile, "ae");
-        if (!vm->log) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
-                        "-D: cannot open %s: %s", c->logfile,
-                        g_strerror(errno));
-            return false;
-        }
+    if (c->logfile && !open_logfile(vm, c->logfile, errp)) {
+        return false;
     }
     vh_object_register_builtin_types();
     vh_memory_backend_set_default_prealloc(c->mem_prealloc);

@@ -4,7 +4,8 @@
 # used to block in open() and ignore SIGTERM), a NUL byte in a text file is
 # refused naming the file and line (it used to truncate the text), and a
 # world-readable private key is a warning for -object tls-creds-x509 and an
-# error with sanity-check=strict (issue 10 items 2, 7 and 8). Every run is
+# error with sanity-check=strict (issue 10 items 2, 7 and 8); the same for
+# the migration target's file: URI and the -D log file. Every run is
 # bounded by timeout, so a regression fails instead of hanging the suite.
 set -u
 . "$(dirname "$0")/testlib.sh"
@@ -12,7 +13,7 @@ tl_start file-inputs
 policy="$build/src/vmhost-policy/vmhost-policy"
 log_files="out"
 unset GNUTLS_SYSTEM_PRIORITY_FILE VMHOST_CONF
-echo "1..23"
+echo "1..25"
 
 # run PROG ARGS...: at most 10 s, output in $work/out; $rc is the status
 # (124 when it had to be killed: the hang this test is about).
@@ -62,6 +63,15 @@ check "VMHOST_CONF=FIFO fails at once, naming it" \
 run "$vmhost" --config /dev/zero -S
 check "vmhost --config /dev/zero (a character device) is refused" \
     '[ $rc -eq 1 ] && said "/dev/zero: not a regular file (a character device)"'
+
+# the migration target's file: and the -D log: never a blocking open()
+mkfifo "$work/mig.fifo"
+run "$vmhost" -incoming "file:$work/mig.fifo" -S
+check "-incoming file:FIFO fails at once, naming it" \
+    '[ $rc -eq 1 ] && said "mig.fifo: not a regular file (a FIFO)"'
+run "$vmhost" -D "$work/mig.fifo" -S
+check "-D FIFO with no reader fails at once, naming it" \
+    '[ $rc -eq 1 ] && said "-D: cannot open .*mig.fifo: a FIFO with no reader"'
 
 pki_with_fifo server-key.pem
 run "$pki_tool" validate "$work/fp" --endpoint server

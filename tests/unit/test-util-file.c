@@ -1,9 +1,10 @@
 /*
- * Tests for vh_file_read_regular() and vh_text_check_nul()
+ * Tests for vh_file_read_regular(), vh_file_open() and vh_text_check_nul()
  * (lib/util/file.c): every kind of path an operator can name.
  */
 #include "vmhost/util/file.h"
 
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -173,6 +174,85 @@ static void test_check_nul(void)
     g_assert_true(g_str_has_prefix(err->message, "opt:3: a NUL byte"));
 }
 
+/* ---- vh_file_open() ---- */
+
+/* Opening @path must fail at once with @code and a message with @text. */
+static void assert_open_refused(const char *path, int oflags,
+                                VhFileOpenFlags flags, int code,
+                                const char *text)
+{
+    g_autoptr(GError) err = NULL;
+    gint64 t0 = g_get_monotonic_time();
+
+    g_assert_cmpint(vh_file_open(path, oflags, 0600, flags, &err), ==, -1);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, G_USEC_PER_SEC);
+    g_assert_error(err, G_IO_ERROR, code);
+    g_assert_nonnull(strstr(err->message, path));
+    if (!strstr(err->message, text)) {
+        g_error("'%s' lacks '%s'", err->message, text);
+    }
+}
+
+static void assert_open_ok(const char *path, int oflags, VhFileOpenFlags flags)
+{
+    g_autoptr(GError) err = NULL;
+    int fd = vh_file_open(path, oflags, 0600, flags, &err);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(fd, >=, 0);
+    /* blocking and close-on-exec */
+    g_assert_cmpint(fcntl(fd, F_GETFL) & O_NONBLOCK, ==, 0);
+    g_assert_cmpint(fcntl(fd, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+    close(fd);
+}
+
+static void test_open_regular(Fixture *f, gconstpointer data)
+{
+    g_autofree char *p = make_file(f, "mig", "x", 1);
+    g_autofree char *n = g_build_filename(f->dir, "new", NULL);
+
+    assert_open_ok(p, O_RDONLY, VH_FILE_OPEN_REGULAR);
+    assert_open_ok(n, O_WRONLY | O_CREAT, VH_FILE_OPEN_REGULAR);
+    g_assert_true(g_file_test(n, G_FILE_TEST_IS_REGULAR));
+    assert_open_ok(n, O_WRONLY | O_APPEND, VH_FILE_OPEN_STREAMS);
+    assert_open_refused(f->dir, O_RDONLY, VH_FILE_OPEN_REGULAR,
+                        G_IO_ERROR_IS_DIRECTORY, "(a directory)");
+    assert_open_refused("/dev/zero", O_RDONLY, VH_FILE_OPEN_REGULAR,
+                        G_IO_ERROR_NOT_REGULAR_FILE, "(a character device)");
+}
+
+/* A FIFO: refused for reading and writing, never waited on. */
+static void test_open_fifo(Fixture *f, gconstpointer data)
+{
+    g_autofree char *p = g_build_filename(f->dir, "fifo", NULL);
+
+    g_assert_cmpint(mkfifo(p, 0600), ==, 0);
+    assert_open_refused(p, O_RDONLY, VH_FILE_OPEN_REGULAR,
+                        G_IO_ERROR_NOT_REGULAR_FILE,
+                        ": not a regular file (a FIFO)");
+    assert_open_refused(p, O_WRONLY | O_CREAT, VH_FILE_OPEN_REGULAR,
+                        G_IO_ERROR_NOT_REGULAR_FILE,
+                        ": not a regular file (a FIFO)");
+    /* a log may go to a FIFO that has a reader, never wait for one */
+    assert_open_refused(p, O_WRONLY | O_APPEND | O_CREAT, VH_FILE_OPEN_STREAMS,
+                        G_IO_ERROR_NOT_CONNECTED, ": a FIFO with no reader");
+    {
+        int rfd = open(p, O_RDONLY | O_NONBLOCK);
+        g_assert_cmpint(rfd, >=, 0);
+        assert_open_ok(p, O_WRONLY | O_APPEND | O_CREAT, VH_FILE_OPEN_STREAMS);
+        close(rfd);
+    }
+}
+
+static void test_open_streams(Fixture *f, gconstpointer data)
+{
+    assert_open_ok("/dev/null", O_WRONLY | O_APPEND | O_CREAT,
+                   VH_FILE_OPEN_STREAMS);
+    assert_open_ok("/dev/zero", O_WRONLY | O_APPEND, VH_FILE_OPEN_STREAMS);
+    assert_open_refused(f->dir, O_WRONLY | O_APPEND, VH_FILE_OPEN_STREAMS,
+                        G_IO_ERROR_IS_DIRECTORY, "");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -189,6 +269,9 @@ int main(int argc, char **argv)
     ADD("oversize", test_oversize);
     ADD("missing", test_missing);
     ADD("unreadable", test_unreadable);
+    ADD("open/regular", test_open_regular);
+    ADD("open/fifo", test_open_fifo);
+    ADD("open/streams", test_open_streams);
 #undef ADD
     g_test_add_func("/util/file/check-nul", test_check_nul);
     return g_test_run();

@@ -28,6 +28,7 @@
 #include <gio/gio.h>
 #include <glib.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -56,6 +57,31 @@ G_GNUC_WARN_UNUSED_RESULT
 bool vh_file_read_regular(const char *path, gsize max_size,
                           VhFileReadFlags flags, char **contents, gsize *len,
                           GError **errp);
+
+typedef enum {
+    /* Regular files only (and the null device, as above). */
+    VH_FILE_OPEN_REGULAR = 0,
+    /*
+     * Also what a log may be written to: a character device (/dev/null,
+     * a terminal) or a pipe or FIFO that already has a reader
+     * (/dev/stderr on a pipe). A FIFO without a reader is refused at once
+     * (it would block open()); directories, sockets and block devices too.
+     */
+    VH_FILE_OPEN_STREAMS = 1 << 0,
+} VhFileOpenFlags;
+
+/*
+ * open(@path, @oflags, @mode) for a file an operator names, without ever
+ * blocking in open() (O_NONBLOCK, then cleared: the descriptor returned is
+ * blocking; O_CLOEXEC and O_NOCTTY are added), refusing what @flags does
+ * not allow with an error naming the file: "PATH: not a regular file (a
+ * FIFO)" (G_IO_ERROR_NOT_REGULAR_FILE, G_IO_ERROR_IS_DIRECTORY), "PATH: a
+ * FIFO with no reader ..." or the G_IO_ERROR from errno. Returns the fd or
+ * -1. For reading a whole file use vh_file_read_regular().
+ */
+G_GNUC_WARN_UNUSED_RESULT
+int vh_file_open(const char *path, int oflags, mode_t mode,
+                 VhFileOpenFlags flags, GError **errp);
 
 /*
  * Refuse a NUL byte in the @len bytes of @text (G_IO_ERROR_INVALID_DATA,
