@@ -359,7 +359,7 @@ JsonNode *vh_mon_object_add(VhMonitorHost *host, JsonObject *args,
         return NULL;
     }
     /* QEMU took the properties in "props" once; both forms work. */
-    opts = vh_mon_opts_from_json("object_add", args, "props", errp);
+    opts = vh_mon_opts_from_json(VH_OBJECT_ADD_OPTNAME, args, "props", errp);
     if (!opts) {
         return NULL;
     }

@@ -271,6 +271,26 @@ static const char *required(VhOpts *opts, const char *key, const char *what,
     return v;
 }
 
+/*
+ * A key no property and no hook took. QEMU's object_add (QMP and HMP)
+ * says "Parameter 'bogus' is unexpected", and so does ours; elsewhere
+ * (-object) the message names the type and the option.
+ */
+static void unknown_property(VhOpts *opts, const char *type_name,
+                             const char *key, GError **errp)
+{
+    const char *optname = vh_opts_get_optname(opts);
+
+    if (g_strcmp0(optname, VH_OBJECT_ADD_OPTNAME) == 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Parameter '%s' is unexpected", key);
+        return;
+    }
+    g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                "%s: object type '%s' has no property '%s'", optname, type_name,
+                key);
+}
+
 /* Everything after construction: the hook, leftovers, init. */
 static bool finish(GObject *obj, const TypeEntry *entry, VhOpts *opts,
                    const char *type_name, const char *id, GError **errp)
@@ -282,9 +302,7 @@ static bool finish(GObject *obj, const TypeEntry *entry, VhOpts *opts,
     }
     unused = vh_opts_first_unused(opts);
     if (unused) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                    "%s: object type '%s' has no property '%s'",
-                    vh_opts_get_optname(opts), type_name, unused);
+        unknown_property(opts, type_name, unused, errp);
         return false;
     }
     if (G_IS_INITABLE(obj) && !g_initable_init(G_INITABLE(obj), NULL, errp)) {

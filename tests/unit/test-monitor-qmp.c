@@ -851,7 +851,7 @@ static void test_args_checked(void)
     fails(&f,
           "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": "
           "\"tls-creds-anon\", \"id\": \"an1\", \"bogus\": 1}}",
-          "GenericError", "has no property 'bogus'");
+          "GenericError", "Parameter 'bogus' is unexpected");
     teardown(&f);
 }
 

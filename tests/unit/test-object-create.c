@@ -622,13 +622,21 @@ static void test_from_opts(void)
     g_assert_null(vh_opts_first_unused(opts));
     del("fo0");
 
-    /* Messages name the caller's option. */
+    /* An unknown property: object_add says it in QEMU's monitor's words. */
     g_clear_pointer(&opts, vh_opts_free);
     opts = vh_opts_parse("object_add", "authz-simple,id=fo1,x=1", "qom-type",
                          &err);
     g_assert_null(vh_object_create_from_opts(opts, &err));
+    g_assert_cmpstr(err->message, ==, "Parameter 'x' is unexpected");
+
+    /* Other messages name the caller's option. */
+    g_clear_pointer(&opts, vh_opts_free);
+    g_clear_error(&err);
+    opts =
+        vh_opts_parse("-device", "authz-simple,id=fo1,x=1", "qom-type", &err);
+    g_assert_null(vh_object_create_from_opts(opts, &err));
     g_assert_cmpstr(err->message, ==,
-                    "object_add: object type 'authz-simple' has no property "
+                    "-device: object type 'authz-simple' has no property "
                     "'x'");
 }
 

@@ -65,8 +65,12 @@ GStrv vh_object_type_list(void);
  *   "-object: parameter 'endpoint' expects 'client' or 'server', got 'x'"
  *   "-object tls-creds-x509: parameter 'id' is required"
  *   "object 'tls0': <the GInitable error>"
+ * With @opts named VH_OBJECT_ADD_OPTNAME (the monitor's object_add, QMP
+ * and HMP) an unknown property is QEMU's "Parameter 'foo' is unexpected".
  * Every element of @opts is marked used on success.
  */
+#define VH_OBJECT_ADD_OPTNAME "object_add"
+
 G_GNUC_WARN_UNUSED_RESULT
 GObject *vh_object_create_from_opts(VhOpts *opts, GError **errp);
 
