@@ -222,6 +222,7 @@ static void test_uri(void)
 typedef struct {
     int listen_fd;
     int fd;
+    bool mute_open; /* never answer CONNECT_OPEN */
 } Fake;
 
 static bool read_n(int fd, void *buf, size_t n)
@@ -290,6 +291,9 @@ static gpointer fake_server(gpointer opaque)
             vh_xdr_put_i32(b, 0);
             break;
         case VH_REMOTE_PROC_CONNECT_OPEN:
+            if (fk->mute_open) {
+                continue;
+            }
             break;
         case VH_REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY:
             vh_xdr_put_i32(b, 1);
@@ -476,6 +480,91 @@ static void test_connection_fake(void)
     g_clear_error(&seen.info_err);
 }
 
+/* A fake server on a fresh socket; @uri (transfer full) names it. */
+static GThread *fake_start(Fake *fk, char **dir, char **uri)
+{
+    g_autofree char *path = NULL;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+    *dir = g_dir_make_tmp("vhg-test-XXXXXX", NULL);
+    path = g_build_filename(*dir, "sock", NULL);
+    *uri = g_strdup_printf("vmhost+unix:///system?socket=%s", path);
+    fk->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    g_assert_cmpint(bind(fk->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), ==,
+                    0);
+    g_assert_cmpint(listen(fk->listen_fd, 1), ==, 0);
+    return g_thread_new("fake", fake_server, fk);
+}
+
+static void fake_stop(Fake *fk, GThread *t, char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+
+    g_thread_join(t);
+    close(fk->listen_fd);
+    unlink(path);
+    rmdir(dir);
+    g_free(dir);
+}
+
+/* A server that never answers CONNECT_OPEN: the call times out. */
+static void test_connection_timeout(void)
+{
+    Fake fk = {.mute_open = true};
+    char *dir;
+    g_autofree char *uri = NULL;
+    GThread *t = fake_start(&fk, &dir, &uri);
+    g_autoptr(VhgConnection) conn = vhg_connection_new(uri);
+    g_autoptr(GError) err = NULL;
+    gint64 t0 = g_get_monotonic_time();
+
+    vhg_connection_set_call_timeout(conn, 200);
+    g_assert_false(vhg_connection_open(conn, NULL, &err));
+    g_assert_error(err, VHG_ERROR, VHG_ERROR_OPERATION_TIMEOUT);
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 190 * 1000);
+    g_assert_false(vhg_connection_is_open(conn));
+    g_clear_object(&conn); /* the fake sees EOF */
+    fake_stop(&fk, t, dir);
+}
+
+static void on_opened(GObject *src, GAsyncResult *res, gpointer opaque)
+{
+    GError **err = opaque;
+
+    g_assert_false(vhg_connection_open_finish(VHG_CONNECTION(src), res, err));
+}
+
+static gboolean cancel_cb(gpointer opaque)
+{
+    g_cancellable_cancel(opaque);
+    return G_SOURCE_REMOVE;
+}
+
+/* open_async cancelled while the server keeps it waiting. */
+static void test_connection_cancel(void)
+{
+    Fake fk = {.mute_open = true};
+    char *dir;
+    g_autofree char *uri = NULL;
+    GThread *t = fake_start(&fk, &dir, &uri);
+    g_autoptr(VhgConnection) conn = vhg_connection_new(uri);
+    g_autoptr(GCancellable) cancel = g_cancellable_new();
+    GError *err = NULL;
+    gint64 end = g_get_monotonic_time() + WAIT_MS * 1000;
+
+    vhg_connection_open_async(conn, cancel, on_opened, &err);
+    g_timeout_add(100, cancel_cb, cancel);
+    while (!err && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error(&err);
+    g_assert_false(vhg_connection_is_open(conn));
+    g_clear_object(&conn);
+    fake_stop(&fk, t, dir);
+}
+
 static void test_connection_refused(void)
 {
     g_autoptr(VhgConnection) conn =
@@ -505,5 +594,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vhg/uri", test_uri);
     g_test_add_func("/vhg/connection/fake-server", test_connection_fake);
     g_test_add_func("/vhg/connection/refused", test_connection_refused);
+    g_test_add_func("/vhg/connection/timeout", test_connection_timeout);
+    g_test_add_func("/vhg/connection/cancel", test_connection_cancel);
     return g_test_run();
 }
