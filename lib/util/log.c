@@ -2,9 +2,11 @@
 #include "vmhost/util/log.h"
 
 #include "vmhost/util/error.h"
+#include "vmhost/util/file.h"
 #include "vmhost/util/terminal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -59,10 +61,21 @@ void vh_log_init(const char *prog)
 
 bool vh_log_open_file(const char *path, GError **errp)
 {
-    FILE *f = fopen(path, "ae");
+    g_autoptr(GError) err = NULL;
+    int fd = vh_file_open(path, O_WRONLY | O_APPEND | O_CREAT, 0666,
+                          VH_FILE_OPEN_STREAMS, &err);
+    FILE *f = NULL;
 
+    if (fd >= 0) {
+        f = fdopen(fd, "a");
+        if (!f) {
+            vh_set_error_errno(&err, errno, "%s", path);
+            close(fd);
+        }
+    }
     if (!f) {
-        vh_set_error_errno(errp, errno, "cannot open %s", path);
+        g_set_error(errp, err->domain, err->code, "cannot open %s",
+                    err->message);
         return false;
     }
     g_mutex_lock(&lock);

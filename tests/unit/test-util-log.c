@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char *tmpdir;
 
@@ -85,6 +86,29 @@ static void test_open_fails(void)
     g_assert_false(vh_log_has_file());
 }
 
+/* Streams as QEMU's -D takes them; a FIFO without a reader never blocks. */
+static void test_open_streams(void)
+{
+    g_autofree char *fifo = g_build_filename(tmpdir, "fifo", NULL);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_log_open_file("/dev/null", &err));
+    g_assert_no_error(err);
+    g_assert_true(vh_log_has_file());
+    vh_log_line("to nowhere");
+    vh_log_close();
+    g_assert_false(vh_log_has_file());
+
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    g_assert_false(vh_log_open_file(fifo, &err));
+    g_assert_nonnull(err);
+    g_test_message("%s", err->message);
+    g_assert_true(g_str_has_prefix(err->message, "cannot open "));
+    g_assert_nonnull(strstr(err->message, fifo));
+    g_assert_false(vh_log_has_file());
+    g_assert_cmpint(g_unlink(fifo), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -98,6 +122,7 @@ int main(int argc, char **argv)
     g_test_add_func("/util/log/stderr-then-file", test_stderr_then_file);
     g_test_add_func("/util/log/debug-dropped", test_debug_dropped);
     g_test_add_func("/util/log/open-fails", test_open_fails);
+    g_test_add_func("/util/log/open-streams", test_open_streams);
     rc = g_test_run();
     if (tmpdir) {
         /* every case removed its files */

@@ -26,9 +26,12 @@ G_BEGIN_DECLS
 void vh_log_init(const char *prog);
 
 /*
- * Open @path for appending (created 0644 if needed) as the log file,
- * replacing any previous one. Fails with the errno reason: "cannot open
- * PATH: No such file or directory".
+ * Open @path for appending (created, 0666 less the umask, if needed) as
+ * the log file, replacing any previous one. Besides a regular file it may
+ * be what QEMU's -D also writes to: a character device (/dev/null, a
+ * terminal) or a pipe with a reader; never a blocking open() (a FIFO
+ * without a reader is refused at once, vh_file_open()). Fails with "cannot
+ * open PATH: REASON".
  */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_log_open_file(const char *path, GError **errp);
