@@ -1089,22 +1089,53 @@ VhgDomain *vhg_connection_define_domain(VhgConnection *conn,
     return dom;
 }
 
-static void define_done(GObject *source, GAsyncResult *res, gpointer opaque)
+/* What a DEFINE_XML or CREATE_XML reply tells about the domain. */
+typedef struct {
+    int state;      /* -1: unchanged */
+    int persistent; /* 0 or 1 */
+} XmlCallKind;
+
+static const XmlCallKind kind_define = {-1, 1};
+static const XmlCallKind kind_create = {VHG_DOMAIN_STATE_RUNNING, 0};
+
+static void xml_call_done(GObject *source, GAsyncResult *res, gpointer opaque)
 {
     g_autoptr(GTask) task = opaque;
     VhgConnection *conn = g_task_get_source_object(task);
+    const XmlCallKind *kind = g_task_get_task_data(task);
     GError *err = NULL;
-    g_autoptr(GBytes) ret = NULL;
-    g_autoptr(VhRpcClient) c = vhg_connection_get_client(conn, NULL);
+    g_autoptr(GBytes) ret = vh_rpc_client_call_finish(NULL, res, &err);
     VhgDomain *dom = NULL;
 
-    ret = vh_rpc_client_call_finish(c, res, &err);
     if (ret && (dom = reply_domain(conn, ret, &err))) {
-        vhg_domain_update(dom, NULL, -2, -1, 1);
+        vhg_domain_update(dom, NULL, -2, kind->state, kind->persistent);
         g_task_return_pointer(task, dom, g_object_unref);
     } else {
         g_task_return_error(task, err);
     }
+}
+
+/* DEFINE_XML or CREATE_XML without blocking; the domain object is made
+ * (and domain-added emitted) in the caller's context. */
+static void xml_call_async(VhgConnection *conn, guint32 proc, GByteArray *args,
+                           const XmlCallKind *kind, gpointer tag,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GByteArray) a = args;
+    GTask *task = g_task_new(conn, cancellable, callback, user_data);
+    GError *err = NULL;
+    g_autoptr(VhRpcClient) c = vhg_connection_get_client(conn, &err);
+
+    g_task_set_source_tag(task, tag);
+    g_task_set_task_data(task, (gpointer)kind, NULL);
+    if (!c) {
+        g_task_return_error(task, err);
+        g_object_unref(task);
+        return;
+    }
+    vh_rpc_client_call_async(c, VH_REMOTE_PROGRAM, VH_REMOTE_VERSION, proc, a,
+                             cancellable, xml_call_done, task);
 }
 
 /**
@@ -1123,21 +1154,12 @@ void vhg_connection_define_domain_async(VhgConnection *conn,
                                         GAsyncReadyCallback callback,
                                         gpointer user_data)
 {
-    GTask *task = g_task_new(conn, cancellable, callback, user_data);
-    GError *err = NULL;
-    g_autoptr(VhRpcClient) c = vhg_connection_get_client(conn, &err);
-    g_autoptr(GByteArray) args = NULL;
-
-    g_task_set_source_tag(task, vhg_connection_define_domain_async);
-    if (!c) {
-        g_task_return_error(task, err);
-        g_object_unref(task);
-        return;
-    }
-    args = xml_args(conf, false, 0);
-    vh_rpc_client_call_async(c, VH_REMOTE_PROGRAM, VH_REMOTE_VERSION,
-                             VH_REMOTE_PROC_DOMAIN_DEFINE_XML, args,
-                             cancellable, define_done, task);
+    g_return_if_fail(VHG_IS_CONNECTION(conn));
+    g_return_if_fail(VHG_IS_CONFIG_DOMAIN(conf));
+    xml_call_async(conn, VH_REMOTE_PROC_DOMAIN_DEFINE_XML,
+                   xml_args(conf, false, 0), &kind_define,
+                   vhg_connection_define_domain_async, cancellable, callback,
+                   user_data);
 }
 
 /**
@@ -1192,4 +1214,112 @@ VhgDomain *vhg_connection_create_domain(VhgConnection *conn,
     }
     vhg_domain_update(dom, NULL, -2, VHG_DOMAIN_STATE_RUNNING, 0);
     return dom;
+}
+
+/**
+ * vhg_connection_create_domain_async:
+ * @conn: an open connection
+ * @conf: the domain's configuration
+ * @flags: libvirt's virDomainCreateFlags (0: none)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the domain runs
+ * @user_data: data for @callback
+ *
+ * vhg_connection_create_domain() without blocking.
+ */
+void vhg_connection_create_domain_async(VhgConnection *conn,
+                                        VhgConfigDomain *conf, guint flags,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data)
+{
+    g_return_if_fail(VHG_IS_CONNECTION(conn));
+    g_return_if_fail(VHG_IS_CONFIG_DOMAIN(conf));
+    xml_call_async(conn, VH_REMOTE_PROC_DOMAIN_CREATE_XML,
+                   xml_args(conf, true, flags), &kind_create,
+                   vhg_connection_create_domain_async, cancellable, callback,
+                   user_data);
+}
+
+/**
+ * vhg_connection_create_domain_finish:
+ * @conn: a connection
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the running transient domain, or %NULL on error
+ */
+VhgDomain *vhg_connection_create_domain_finish(VhgConnection *conn,
+                                               GAsyncResult *result,
+                                               GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, conn), NULL);
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+static void hostname_done(GObject *source, GAsyncResult *res, gpointer opaque)
+{
+    g_autoptr(GTask) task = opaque;
+    GError *err = NULL;
+    g_autoptr(GBytes) ret = vh_rpc_client_call_finish(NULL, res, &err);
+    char *name = NULL;
+
+    if (ret) {
+        gsize len;
+        const guint8 *d = g_bytes_get_data(ret, &len);
+        VhXdrReader r = VH_XDR_READER_INIT(d, len);
+
+        if (!vh_xdr_get_string(&r, 0, &name, &err) || !vh_xdr_end(&r, &err)) {
+            g_clear_pointer(&name, g_free);
+        }
+    }
+    if (name) {
+        g_task_return_pointer(task, name, g_free);
+    } else {
+        g_task_return_error(task, err);
+    }
+}
+
+/**
+ * vhg_connection_get_hostname_async:
+ * @conn: an open connection
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: data for @callback
+ *
+ * vhg_connection_get_hostname() without blocking.
+ */
+void vhg_connection_get_hostname_async(VhgConnection *conn,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data)
+{
+    GTask *task = g_task_new(conn, cancellable, callback, user_data);
+    GError *err = NULL;
+    g_autoptr(VhRpcClient) c = vhg_connection_get_client(conn, &err);
+
+    g_task_set_source_tag(task, vhg_connection_get_hostname_async);
+    if (!c) {
+        g_task_return_error(task, err);
+        g_object_unref(task);
+        return;
+    }
+    vh_rpc_client_call_async(c, VH_REMOTE_PROGRAM, VH_REMOTE_VERSION,
+                             VH_REMOTE_PROC_CONNECT_GET_HOSTNAME, NULL,
+                             cancellable, hostname_done, task);
+}
+
+/**
+ * vhg_connection_get_hostname_finish:
+ * @conn: a connection
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the server's host name, or %NULL on error
+ */
+char *vhg_connection_get_hostname_finish(VhgConnection *conn,
+                                         GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, conn), NULL);
+    return g_task_propagate_pointer(G_TASK(result), error);
 }

@@ -58,6 +58,12 @@ guint vhg_connection_get_call_timeout(VhgConnection *conn);
 
 char *vhg_connection_get_hostname(VhgConnection *conn,
                                   GCancellable *cancellable, GError **error);
+void vhg_connection_get_hostname_async(VhgConnection *conn,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+char *vhg_connection_get_hostname_finish(VhgConnection *conn,
+                                         GAsyncResult *result, GError **error);
 
 gboolean vhg_connection_fetch_domains(VhgConnection *conn,
                                       GCancellable *cancellable,
@@ -91,5 +97,13 @@ VhgDomain *vhg_connection_create_domain(VhgConnection *conn,
                                         VhgConfigDomain *conf, guint flags,
                                         GCancellable *cancellable,
                                         GError **error);
+void vhg_connection_create_domain_async(VhgConnection *conn,
+                                        VhgConfigDomain *conf, guint flags,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+VhgDomain *vhg_connection_create_domain_finish(VhgConnection *conn,
+                                               GAsyncResult *result,
+                                               GError **error);
 
 G_END_DECLS

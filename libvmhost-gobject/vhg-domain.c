@@ -1000,6 +1000,25 @@ VhgConfigDomain *vhg_domain_get_config_finish(VhgDomain *dom,
     return finish(dom, result, vhg_domain_get_config_async, error);
 }
 
+/* DEFINE_XML's argument for @conf, or NULL when it is another domain's. */
+static GByteArray *config_args(VhgDomain *dom, VhgConfigDomain *conf,
+                               GError **error)
+{
+    g_autofree char *xml = NULL;
+    GByteArray *args;
+
+    if (g_strcmp0(vhg_config_domain_get_uuid(conf), dom->uuid_str) != 0) {
+        g_set_error(error, VHG_ERROR, VHG_ERROR_INVALID_ARG,
+                    "the configuration's UUID %s is not domain %s's (%s)",
+                    vhg_config_domain_get_uuid(conf), dom->name, dom->uuid_str);
+        return NULL;
+    }
+    xml = vhg_config_domain_format(conf);
+    args = g_byte_array_new();
+    vh_xdr_put_string(args, xml);
+    return args;
+}
+
 /**
  * vhg_domain_set_config:
  * @dom: a domain
@@ -1016,21 +1035,57 @@ gboolean vhg_domain_set_config(VhgDomain *dom, VhgConfigDomain *conf,
                                GCancellable *cancellable, GError **error)
 {
     GByteArray *args;
-    g_autofree char *xml = NULL;
 
     g_return_val_if_fail(VHG_IS_DOMAIN(dom), FALSE);
     g_return_val_if_fail(VHG_IS_CONFIG_DOMAIN(conf), FALSE);
-    if (g_strcmp0(vhg_config_domain_get_uuid(conf), dom->uuid_str) != 0) {
-        g_set_error(error, VHG_ERROR, VHG_ERROR_INVALID_ARG,
-                    "the configuration's UUID %s is not domain %s's (%s)",
-                    vhg_config_domain_get_uuid(conf), dom->name, dom->uuid_str);
-        return FALSE;
+    args = config_args(dom, conf, error);
+    return args && call_sync(dom, VH_REMOTE_PROC_DOMAIN_DEFINE_XML, args,
+                             &op_define, cancellable, error) != NULL;
+}
+
+/**
+ * vhg_domain_set_config_async:
+ * @dom: a domain
+ * @conf: the new configuration
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when done
+ * @user_data: data for @callback
+ *
+ * vhg_domain_set_config() without blocking.
+ */
+void vhg_domain_set_config_async(VhgDomain *dom, VhgConfigDomain *conf,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+    GError *err = NULL;
+    GByteArray *args;
+
+    g_return_if_fail(VHG_IS_DOMAIN(dom));
+    g_return_if_fail(VHG_IS_CONFIG_DOMAIN(conf));
+    args = config_args(dom, conf, &err);
+    if (!args) {
+        g_task_report_error(dom, callback, user_data,
+                            vhg_domain_set_config_async, err);
+        return;
     }
-    xml = vhg_config_domain_format(conf);
-    args = g_byte_array_new();
-    vh_xdr_put_string(args, xml);
-    return call_sync(dom, VH_REMOTE_PROC_DOMAIN_DEFINE_XML, args, &op_define,
-                     cancellable, error) != NULL;
+    call_async(dom, VH_REMOTE_PROC_DOMAIN_DEFINE_XML, args, &op_define,
+               vhg_domain_set_config_async, cancellable, callback, user_data);
+}
+
+/**
+ * vhg_domain_set_config_finish:
+ * @dom: a domain
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: whether the configuration was accepted
+ */
+gboolean vhg_domain_set_config_finish(VhgDomain *dom, GAsyncResult *result,
+                                      GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, dom), FALSE);
+    return g_task_propagate_pointer(G_TASK(result), error) != NULL;
 }
 
 /**
@@ -1069,4 +1124,74 @@ GIOStream *vhg_domain_open_console(VhgDomain *dom, const char *devname,
     vh_xdr_put_opt_string(args, devname);
     vh_xdr_put_u32(args, flags);
     return vhg_console_open(c, args, cancellable, error);
+}
+
+typedef struct {
+    char *devname;
+    guint flags;
+} ConsoleArgs;
+
+static void console_args_free(gpointer p)
+{
+    ConsoleArgs *a = p;
+
+    g_free(a->devname);
+    g_free(a);
+}
+
+static void console_thread(GTask *task, gpointer source, gpointer data,
+                           GCancellable *cancellable)
+{
+    ConsoleArgs *a = data;
+    GError *err = NULL;
+    GIOStream *io = vhg_domain_open_console(source, a->devname, a->flags,
+                                            cancellable, &err);
+
+    if (io) {
+        g_task_return_pointer(task, io, g_object_unref);
+    } else {
+        g_task_return_error(task, err);
+    }
+}
+
+/**
+ * vhg_domain_open_console_async:
+ * @dom: a running domain
+ * @devname: (nullable): the device's alias, or %NULL for the first one
+ * @flags: libvirt's virDomainConsoleFlags
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the console
+ * @user_data: data for @callback
+ *
+ * vhg_domain_open_console() without blocking.
+ */
+void vhg_domain_open_console_async(VhgDomain *dom, const char *devname,
+                                   guint flags, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+    g_autoptr(GTask) task = g_task_new(dom, cancellable, callback, user_data);
+    ConsoleArgs *a = g_new0(ConsoleArgs, 1);
+
+    g_return_if_fail(VHG_IS_DOMAIN(dom));
+    a->devname = g_strdup(devname);
+    a->flags = flags;
+    g_task_set_source_tag(task, vhg_domain_open_console_async);
+    g_task_set_task_data(task, a, console_args_free);
+    g_task_run_in_thread(task, console_thread);
+}
+
+/**
+ * vhg_domain_open_console_finish:
+ * @dom: a domain
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the console stream, or %NULL on error
+ */
+GIOStream *vhg_domain_open_console_finish(VhgDomain *dom, GAsyncResult *result,
+                                          GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, dom), NULL);
+    return g_task_propagate_pointer(G_TASK(result), error);
 }

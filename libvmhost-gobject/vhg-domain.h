@@ -149,9 +149,21 @@ VhgConfigDomain *vhg_domain_get_config_finish(VhgDomain *dom,
                                               GError **error);
 gboolean vhg_domain_set_config(VhgDomain *dom, VhgConfigDomain *conf,
                                GCancellable *cancellable, GError **error);
+void vhg_domain_set_config_async(VhgDomain *dom, VhgConfigDomain *conf,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gboolean vhg_domain_set_config_finish(VhgDomain *dom, GAsyncResult *result,
+                                      GError **error);
 
 GIOStream *vhg_domain_open_console(VhgDomain *dom, const char *devname,
                                    guint flags, GCancellable *cancellable,
                                    GError **error);
+void vhg_domain_open_console_async(VhgDomain *dom, const char *devname,
+                                   guint flags, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+GIOStream *vhg_domain_open_console_finish(VhgDomain *dom, GAsyncResult *result,
+                                          GError **error);
 
 G_END_DECLS

@@ -73,12 +73,14 @@ mkdir -p "$HOME"
 timeout 120 $client_env /usr/bin/python3 "$here/vhg-scenario.py" \
     "test+tls://localhost:$port/default?pkipath=$pki/pkipath" test >"$work/tls.out" 2>&1
 rc=$?
+sed 's/^/# tls: /' "$work/tls.out"
 check "Python scenario over test+tls:// (list, info, XML, define, lifecycle signals, undefine, errors)" \
     '[ $rc -eq 0 ] && grep -q PASS "$work/tls.out"'
 
 timeout 120 $client_env /usr/bin/python3 "$here/vhg-scenario.py" \
     "test+unix:///default?socket=$d/run/libvirt-sock" test >"$work/unix.out" 2>&1
 rc=$?
+sed 's/^/# unix: /' "$work/unix.out"
 check "Python scenario over test+unix:// with ?socket=" '[ $rc -eq 0 ] && grep -q PASS "$work/unix.out"'
 
 stop "$lvd"

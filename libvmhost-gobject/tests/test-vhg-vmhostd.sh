@@ -70,11 +70,13 @@ check "vmhostd runs with TLS on 127.0.0.1:$port" 'kill -0 $dpid 2>/dev/null'
 tls="vmhost+tls://localhost:$port/system?pkipath=$pki/pkipath"
 timeout 120 $client_env /usr/bin/python3 "$here/vhg-scenario.py" "$tls" vmhost >"$work/py.out" 2>&1
 rc=$?
+sed 's/^/# py: /' "$work/py.out"
 check "Python (PyGObject): open over TLS, list, define, XML, start, console, info, suspend/resume signals, stop, undefine, errors, close" \
     '[ $rc -eq 0 ] && grep -q PASS "$work/py.out"'
 
 timeout 120 $client_env gjs "$here/vhg-scenario.js" "$tls" vmhost >"$work/gjs.out" 2>&1
 rc=$?
+sed 's/^/# gjs: /' "$work/gjs.out"
 check "gjs: the same scenario" '[ $rc -eq 0 ] && grep -q PASS "$work/gjs.out"'
 
 unix="qemu+unix:///system?socket=$sock/vmhost-sock"

@@ -88,6 +88,12 @@ def main():
     run_until(lambda: done, "fetch_domains_async")
     names = sorted(d.get_name() for d in conn.get_domains())
     step("fetch_domains_async: %s" % names)
+    host = []
+    conn.get_hostname_async(None, lambda c, res: host.append(c.get_hostname_finish(res)))
+    run_until(lambda: host, "get_hostname_async")
+    if not host[0]:
+        fail("get_hostname_async gave no name")
+    step("get_hostname_async: %s" % host[0])
     if driver == "test" and "test" not in names:
         fail("libvirt's test driver lists its domain 'test'")
     for d in conn.get_domains():
@@ -126,8 +132,11 @@ def main():
     if back.get_uuid() != dom.get_uuid():
         fail("get_config uuid %s != %s" % (back.get_uuid(), dom.get_uuid()))
     back.set_description("edited in Python")
-    if not dom.set_config(back, None):
-        fail("set_config")
+    res = []
+    dom.set_config_async(back, None, lambda d, r: res.append(d.set_config_finish(r)))
+    run_until(lambda: res, "set_config_async")
+    if not res[0]:
+        fail("set_config_async")
     again = dom.get_config(2, None)
     if again.get_description() != "edited in Python" or NS not in (again.get_custom_xml(NS) or ""):
         fail("set_config round trip: %s" % again.to_xml())
@@ -146,7 +155,10 @@ def main():
     step("start_async: running, id %d, 'started' emitted" % dom.props.id)
 
     if driver == "vmhost":
-        console = dom.open_console(None, 0, None)
+        opened = []
+        dom.open_console_async(None, 0, None, lambda d, r: opened.append(d.open_console_finish(r)))
+        run_until(lambda: opened, "open_console_async")
+        console = opened[0]
         out, inp = console.get_output_stream(), console.get_input_stream()
         token = b"vhg-console-%d" % os.getpid()
         got = bytearray()
@@ -204,6 +216,21 @@ def main():
         fail("an undefined domain is still listed")
     expect_error(V.Error.NO_DOMAIN, dom.start, 0, None)
     step("undefine: domain-removed emitted; the stale object gets NO_DOMAIN")
+
+    # a transient domain: created running, gone when it stops
+    tname = name + "-t"
+    tconf = V.ConfigDomain.new_from_xml(conf.to_xml())
+    tconf.set_name(tname)
+    tconf.set_uuid(None)
+    made = []
+    conn.create_domain_async(tconf, 0, None, lambda c, r: made.append(c.create_domain_finish(r)))
+    run_until(lambda: made and tname in added, "create_domain_async and domain-added")
+    tdom = made[0]
+    if tdom.props.persistent or tdom.props.state != V.DomainState.RUNNING:
+        fail("create_domain: persistent %s state %r" % (tdom.props.persistent, tdom.props.state))
+    tdom.stop(0, None)
+    run_until(lambda: tname in removed, "domain-removed of the stopped transient domain")
+    step("create_domain_async: a running transient domain, removed when stopped")
 
     e = expect_error(V.Error.XML_ERROR, V.ConfigDomain.new_from_xml, "<domain>\n <name>x</nam>\n</domain>")
     if "line 2" not in e.message or "column" not in e.message:
