@@ -131,8 +131,7 @@ static bool mkdirs(const char *dir, GError **errp)
 {
     if (g_mkdir_with_parents(dir, 0755) < 0) {
         int e = errno;
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
-                    "Cannot create directory %s: %s", dir, g_strerror(e));
+        vh_set_error_errno(errp, e, "Cannot create directory %s", dir);
         return false;
     }
     return true;
@@ -148,8 +147,7 @@ static bool write_all(int fd, const char *path, const char *data, size_t len,
         }
         if (n < 0) {
             int e = errno;
-            g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "Cannot write %s: %s",
-                        path, g_strerror(e));
+            vh_set_error_errno(errp, e, "Cannot write %s", path);
             return false;
         }
         data += n;
@@ -167,8 +165,7 @@ static bool fsync_dir(const char *dir, GError **errp)
         if (fd >= 0) {
             close(fd);
         }
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "Cannot sync %s: %s", dir,
-                    g_strerror(e));
+        vh_set_error_errno(errp, e, "Cannot sync %s", dir);
         return false;
     }
     close(fd);
@@ -189,9 +186,8 @@ static char *write_temp(const char *path, const char *contents, GError **errp)
     fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
-                    "Cannot create a temporary file in %s: %s", dir,
-                    g_strerror(e));
+        vh_set_error_errno(errp, e, "Cannot create a temporary file in %s",
+                           dir);
         return NULL;
     }
     if (fchmod(fd, 0644) < 0 ||
@@ -199,8 +195,7 @@ static char *write_temp(const char *path, const char *contents, GError **errp)
         fsync(fd) < 0) {
         int e = errno;
         if (errp && !*errp) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "Cannot write %s: %s",
-                        tmpl, g_strerror(e));
+            vh_set_error_errno(errp, e, "Cannot write %s", tmpl);
         }
         close(fd);
         g_unlink(tmpl);
@@ -216,8 +211,7 @@ static bool rename_into_place(const char *tmp, const char *path, GError **errp)
 
     if (g_rename(tmp, path) < 0) {
         int e = errno;
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
-                    "Cannot rename %s to %s: %s", tmp, path, g_strerror(e));
+        vh_set_error_errno(errp, e, "Cannot rename %s to %s", tmp, path);
         g_unlink(tmp);
         return false;
     }
@@ -254,8 +248,7 @@ int vh_policy_tree_lock(VhPolicyTree *t, GError **errp)
         if (fd >= 0) {
             close(fd);
         }
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "Cannot lock %s: %s", dir,
-                    g_strerror(e));
+        vh_set_error_errno(errp, e, "Cannot lock %s", dir);
         return -1;
     }
     return fd;

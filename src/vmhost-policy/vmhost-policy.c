@@ -264,8 +264,7 @@ static bool commit_app(gpointer data, GError **errp)
     }
     if (g_unlink(c->path) < 0) {
         int e = errno;
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "Cannot remove %s: %s",
-                    c->path, g_strerror(e));
+        vh_set_error_errno(errp, e, "Cannot remove %s", c->path);
         return false;
     }
     return true;
