@@ -39,8 +39,10 @@ struct _VhRpcConn {
     gint64 last_rx_us;
     guint pings;
     bool keepalive;
+    bool flush_now; /* replies queued by inline calls: flush before poll */
     gsize out_off;
     GHashTable *streams; /* serial -> VhRpcStream */
+    guint rx_pauses; /* streams that paused our input */
 
     GMutex lock; /* everything below */
     GQueue outq; /* GByteArray * */
@@ -70,6 +72,9 @@ void vh_rpc_conn_invoke(VhRpcConn *conn, void (*func)(VhRpcConn *));
 /* Close at once. Main thread. */
 void vh_rpc_conn_close_now(VhRpcConn *conn, const char *why);
 gsize vh_rpc_conn_out_bytes(VhRpcConn *conn);
+/* Stop reading the client (a stream's channel is behind) or read again;
+ * counted, so each pause needs its resume. Main thread. */
+void vh_rpc_conn_pause_input(VhRpcConn *conn, bool pause);
 
 /* The output queue sizes at which stream sources pause and resume. */
 #define VH_RPC_OUT_HIGH (1u * 1024 * 1024)

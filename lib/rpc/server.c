@@ -150,7 +150,11 @@ static void overflow_cb(VhRpcConn *conn)
     vh_rpc_conn_close_now(conn, why);
 }
 
-void vh_rpc_conn_queue(VhRpcConn *conn, GByteArray *pkt)
+/*
+ * @here: we are on the server's thread inside in_ready(), which flushes
+ * before it returns to the poll: no idle source, no wake-up.
+ */
+static void conn_queue(VhRpcConn *conn, GByteArray *pkt, bool here)
 {
     bool schedule = false;
 
@@ -170,13 +174,20 @@ void vh_rpc_conn_queue(VhRpcConn *conn, GByteArray *pkt)
     }
     conn->out_bytes += pkt->len;
     g_queue_push_tail(&conn->outq, pkt);
-    if (!conn->flush_scheduled) {
+    if (here) {
+        conn->flush_now = true;
+    } else if (!conn->flush_scheduled) {
         conn->flush_scheduled = schedule = true;
     }
     g_mutex_unlock(&conn->lock);
     if (schedule) {
         vh_rpc_conn_invoke(conn, flush_cb);
     }
+}
+
+void vh_rpc_conn_queue(VhRpcConn *conn, GByteArray *pkt)
+{
+    conn_queue(conn, pkt, false);
 }
 
 bool vh_rpc_conn_send_message(VhRpcConn *conn, guint32 prog, guint32 vers,
@@ -333,12 +344,33 @@ static void conn_flush(VhRpcConn *conn)
 
 /* ---- reading ---- */
 
+static gboolean in_ready(VhChannel *ch, GIOCondition cond, gpointer opaque);
+
+void vh_rpc_conn_pause_input(VhRpcConn *conn, bool pause)
+{
+    if (pause) {
+        if (conn->rx_pauses++ == 0) {
+            destroy_source(&conn->in_watch);
+        }
+        return;
+    }
+    if (conn->rx_pauses && --conn->rx_pauses == 0 && !conn->closed &&
+        !conn->in_watch) {
+        conn->in_watch = vh_channel_create_watch(conn->ch, G_IO_IN);
+        g_source_set_callback(conn->in_watch, G_SOURCE_FUNC(in_ready), conn,
+                              NULL);
+        g_source_attach(conn->in_watch, conn->srv->ctx);
+    }
+}
+
 static gboolean in_ready(VhChannel *ch, GIOCondition cond, gpointer opaque)
 {
     VhRpcConn *conn = opaque;
     g_autoptr(VhRpcConn) hold = vh_rpc_conn_ref(conn);
 
-    for (int i = 0; i < READS_PER_WAKEUP && !conn->closed; i++) {
+    /* in_watch goes when a stream pauses our input */
+    for (int i = 0; i < READS_PER_WAKEUP && !conn->closed && conn->in_watch;
+         i++) {
         g_autoptr(GError) err = NULL;
         gssize n;
 
@@ -380,6 +412,10 @@ static gboolean in_ready(VhChannel *ch, GIOCondition cond, gpointer opaque)
             conn->rx_have = 0;
             conn_process(conn, pkt, len);
         }
+    }
+    if (conn->flush_now && !conn->closed) {
+        conn->flush_now = false;
+        conn_flush(conn);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -723,8 +759,18 @@ static void dispatch_call(VhRpcConn *conn, const VhRpcHeader *hdr, guint8 *pkt,
         g_free(pkt);
         return;
     }
-    g_thread_pool_push(conn->srv->pool,
-                       call_new(conn, prog, proc, hdr, pkt, len), NULL);
+    VhRpcCall *call = call_new(conn, prog, proc, hdr, pkt, len);
+    if (!(proc->flags & VH_RPC_PROC_INLINE)) {
+        g_thread_pool_push(conn->srv->pool, call, NULL);
+        return;
+    }
+    GByteArray *reply = call_run(call);
+    if (call->stream) {
+        g_critical("inline procedure %s attached a stream", proc->name);
+        vh_channel_close(call->stream, NULL);
+    }
+    call_free(call);
+    conn_queue(conn, reply, true);
 }
 
 GByteArray *vh_rpc_conn_dispatch_sync(VhRpcConn *conn, const guint8 *data,
@@ -931,6 +977,12 @@ VhRpcConn *vh_rpc_server_add_client(VhRpcServer *srv, VhChannel *ch, bool tls,
     }
     conn->in_watch = vh_channel_create_watch(ch, G_IO_IN);
     g_source_set_callback(conn->in_watch, G_SOURCE_FUNC(in_ready), conn, NULL);
+    /*
+     * in_ready() never iterates the context, so GLib need not block the
+     * watch around each dispatch: unblocking re-adds its fd and writes the
+     * context's eventfd, two writes, a read and a spare poll per call.
+     */
+    g_source_set_can_recurse(conn->in_watch, TRUE);
     g_source_attach(conn->in_watch, srv->ctx);
     if (srv->cfg.idle_timeout_ms) {
         conn->idle_timer = g_timeout_source_new(srv->cfg.idle_timeout_ms);

@@ -4,8 +4,9 @@
  * registered; each client's channel is watched on the server's
  * GMainContext (non-blocking, partial reads and writes, an output queue),
  * CALL packets run their handler on a pool of worker threads (calls of one
- * connection may run concurrently, as libvirtd's do), and replies, events
- * and stream data are queued back from any thread.
+ * connection may run concurrently, as libvirtd's do) unless the procedure
+ * is VH_RPC_PROC_INLINE, and replies, events and stream data are queued
+ * back from any thread.
  *
  *     static const VhRpcProc procs[] = {
  *         { 1, "CONNECT_OPEN", do_open, VH_RPC_PROC_BEFORE_OPEN },
@@ -51,6 +52,13 @@ typedef enum {
     VH_RPC_PROC_BEFORE_OPEN = 1 << 0,
     /* changes state: a read-only connection gets OPERATION_DENIED */
     VH_RPC_PROC_WRITE = 1 << 1,
+    /*
+     * cheap and never waits (no job lock, no I/O but procfs): runs on the
+     * server's thread as its packet arrives, and its reply is written in
+     * the same wake-up, with no hand-off to a worker and back (a worker
+     * call costs two cross-thread wake-ups)
+     */
+    VH_RPC_PROC_INLINE = 1 << 2,
 } VhRpcProcFlags;
 
 typedef bool (*VhRpcHandler)(VhRpcCall *call, VhXdrReader *args,
