@@ -7,6 +7,7 @@ The whole scenario against one server: open over URI (async, on a
 GLib.MainLoop), list, define a domain from a VhgConfigDomain built here,
 read its XML back (unmodelled metadata kept), start, read a console line
 (DRIVER vmhost only: libvirt's test driver has no consoles), info,
+another client's define/undefine seen as events (python3-libvirt),
 suspend/resume with the signals arriving on the main loop, stop, undefine,
 errors with libvirt's codes, close. DRIVER is the domain type to write
 (vmhost or test). Prints one line per step; exits 1 at the first failure.
@@ -216,6 +217,27 @@ def main():
         fail("an undefined domain is still listed")
     expect_error(V.Error.NO_DOMAIN, dom.start, 0, None)
     step("undefine: domain-removed emitted; the stale object gets NO_DOMAIN")
+
+    # another client's changes arrive as events: python3-libvirt defines
+    # and undefines a domain on its own connection
+    try:
+        import libvirt
+    except ImportError:
+        libvirt = None
+    if libvirt:
+        other = name + "-lv"
+        lv = libvirt.open(uri)
+        xml = conf.to_xml().replace(name, other)
+        c2 = V.ConfigDomain.new_from_xml(xml)
+        c2.set_uuid(None)
+        ldom = lv.defineXML(c2.to_xml())
+        run_until(lambda: other in added, "domain-added for python3-libvirt's define")
+        if conn.find_domain_by_name(other).props.uuid != ldom.UUIDString():
+            fail("the event's domain has another UUID")
+        ldom.undefine()
+        run_until(lambda: other in removed, "domain-removed for python3-libvirt's undefine")
+        lv.close()
+        step("python3-libvirt's define/undefine on another connection: domain-added, domain-removed")
 
     # a transient domain: created running, gone when it stops
     tname = name + "-t"
