@@ -704,6 +704,12 @@ static gboolean in_ready_cb(VhChannel *ch, GIOCondition cond, gpointer opaque)
         if (!parse_input(c)) {
             return G_SOURCE_REMOVE;
         }
+        if (n < READ_CHUNK) {
+            /* drained for now: the watch says when more comes (the TLS
+             * channel's also for records GnuTLS holds), which saves the
+             * read that would only say EAGAIN */
+            break;
+        }
     }
     return G_SOURCE_CONTINUE;
 }
@@ -937,7 +943,7 @@ VhRpcClient *vh_rpc_client_new(VhChannel *ch, bool tls,
     g_source_attach(c->flush_src, c->ctx);
     if (c->call_timeout_ms) {
         c->timeout_timer =
-            g_timeout_source_new(CLAMP(c->call_timeout_ms / 4, 5, 100));
+            g_timeout_source_new(CLAMP(c->call_timeout_ms / 4, 5, 1000));
         g_source_set_callback(c->timeout_timer, timeout_scan_cb, c, NULL);
         g_source_attach(c->timeout_timer, c->ctx);
     }
