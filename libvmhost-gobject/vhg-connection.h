@@ -21,8 +21,13 @@
  * name HOST. The server sees the URI without transport, host and these
  * parameters (vmhost+tls://h/system opens vmhost:///system).
  *
- * Signals and completion callbacks run in the thread-default main context
- * of the thread that opened the connection (async calls: of the caller).
+ * Signals from the server's lifecycle events (and closed) are emitted in
+ * the thread-default main context of the thread that opened the
+ * connection; an async call's callback runs in its caller's thread-default
+ * context; a signal a call itself causes (domain-added after
+ * define_domain) is emitted where the call completes: in the calling
+ * thread for a sync call, in the callback's context for an async one.
+ * Sync calls block only their thread and never iterate a main context.
  */
 #pragma once
 
