@@ -32,7 +32,7 @@ cleanup_more() { kill_machines; }
 for prog in /usr/bin/python3 gjs; do
     command -v "$prog" >/dev/null 2>&1 || { echo "1..0 # SKIP $prog is not installed"; exit 0; }
 done
-echo "1..5"
+echo "1..6"
 
 export HOME="$work/home" XDG_CONFIG_HOME="$work/cfg" XDG_RUNTIME_DIR="$work/run"
 export XDG_CACHE_HOME="$work/cache"
@@ -88,4 +88,38 @@ timeout 60 "$example" "vmhost+tls://localhost:$port/system?pkipath=$work/nowhere
 rc=$?
 check "a missing pkipath fails, naming the file" '[ $rc -ne 0 ] && grep -q "nowhere/cacert.pem" "$work/ex2.err"'
 
-stop "$dpid" >/dev/null 2>&1
+# The daemon dies under an open TLS connection: closed is emitted on the
+# main loop and calls fail with VHG_ERROR_RPC, without hanging.
+cat >"$work/dropped.py" <<'EOP'
+import sys, gi
+gi.require_version("VmhostGObject", "1.0")
+from gi.repository import GLib, VmhostGObject as V
+conn = V.Connection.new(sys.argv[1])
+conn.open(None)
+conn.fetch_domains(None)
+closed, loop = [], GLib.MainLoop()
+conn.connect("closed", lambda c, why: (closed.append(why), loop.quit()))
+print("open", flush=True)
+GLib.timeout_add_seconds(20, loop.quit)
+loop.run()
+if not closed or conn.is_open():
+    sys.exit("no closed signal")
+try:
+    conn.get_hostname(None)
+    sys.exit("a call on a dropped connection succeeded")
+except GLib.Error as e:
+    if not e.matches(V.error_quark(), V.Error.RPC):
+        sys.exit("unexpected error: %s" % e.message)
+print("closed: %s" % closed[0], flush=True)
+EOP
+$client_env /usr/bin/python3 "$work/dropped.py" "$tls" >"$work/dropped.out" 2>&1 &
+ppid=$!
+pids="$pids $ppid"
+wait_until "grep -q open '$work/dropped.out'" 200
+kill -KILL "$dpid"
+wait "$dpid" 2>/dev/null
+wait "$ppid"
+rc=$?
+sed 's/^/# dropped: /' "$work/dropped.out"
+check "vmhostd killed under an open connection: closed emitted, calls fail with VHG_ERROR_RPC" \
+    '[ $rc -eq 0 ] && grep -q "^closed: " "$work/dropped.out"'
