@@ -42,7 +42,7 @@ struct _VhRpcConn {
     bool flush_now; /* replies queued by inline calls: flush before poll */
     gsize out_off;
     GHashTable *streams; /* serial -> VhRpcStream */
-    guint rx_pauses; /* streams that paused our input */
+    guint rx_pauses;     /* streams that paused our input */
 
     GMutex lock; /* everything below */
     GQueue outq; /* GByteArray * */

@@ -10,6 +10,11 @@
 #define STREAM_READ_MAX (64u * 1024)
 /* What a client may have written to us that the channel has not taken. */
 #define STREAM_IN_MAX (16u * 1024 * 1024)
+/* Past this the client's connection is not read until the channel has
+ * taken all but STREAM_IN_LOW: a client that streams faster than the
+ * channel drains (a migration tunnel) is slowed by TCP, not dropped. */
+#define STREAM_IN_HIGH (4u * 1024 * 1024)
+#define STREAM_IN_LOW  (1u * 1024 * 1024)
 
 struct _VhRpcStream {
     VhRpcConn *conn; /* the connection's table owns the stream */
@@ -19,12 +24,18 @@ struct _VhRpcStream {
     GByteArray *to_ch; /* client data not yet written to ch */
     bool eof;          /* the channel reached EOF (sent to the client) */
     bool paused;
+    bool rx_paused;  /* the connection's input paused for to_ch */
+    bool finishing;  /* the client's OK came: confirm once to_ch is written */
+    bool client_eof; /* an empty CONTINUE came: shut ch's write side */
 };
 
 void vh_rpc_stream_free(gpointer opaque)
 {
     VhRpcStream *st = opaque;
 
+    if (st->rx_paused) {
+        vh_rpc_conn_pause_input(st->conn, false);
+    }
     if (st->rd) {
         g_source_destroy(st->rd);
         g_source_unref(st->rd);
@@ -116,7 +127,7 @@ static gboolean ch_writable(VhChannel *ch, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
-/* false: the stream failed and is gone */
+/* false: the stream failed, or finished, and is gone */
 static bool write_pending(VhRpcStream *st)
 {
     while (st->to_ch->len) {
@@ -137,6 +148,22 @@ static bool write_pending(VhRpcStream *st)
             return false;
         }
         g_byte_array_remove_range(st->to_ch, 0, n);
+        if (st->rx_paused && st->to_ch->len <= STREAM_IN_LOW) {
+            st->rx_paused = false;
+            vh_rpc_conn_pause_input(st->conn, false);
+        }
+    }
+    if (st->client_eof) {
+        /* a half close: the peer of ch sees EOF and may still answer */
+        st->client_eof = false;
+        if (!vh_channel_shutdown(st->ch, VH_CHANNEL_SHUTDOWN_WRITE, NULL)) {
+            g_debug("stream %u: shutdown failed", st->hdr.serial);
+        }
+    }
+    if (st->finishing) {
+        send_stream(st, VH_RPC_OK, NULL, 0);
+        stream_end(st);
+        return false;
     }
     if (st->wr) {
         g_source_destroy(st->wr);
@@ -170,6 +197,8 @@ void vh_rpc_stream_packet(VhRpcConn *conn, VhRpcStream *st,
     case VH_RPC_CONTINUE:
         if (len == 0) {
             /* the client's EOF: nothing more will be written to ch */
+            st->client_eof = true;
+            (void)write_pending(st);
             break;
         }
         if (st->to_ch->len + len > STREAM_IN_MAX) {
@@ -181,15 +210,16 @@ void vh_rpc_stream_packet(VhRpcConn *conn, VhRpcStream *st,
             break;
         }
         g_byte_array_append(st->to_ch, data, len);
-        (void)write_pending(st);
+        if (write_pending(st) && !st->rx_paused &&
+            st->to_ch->len > STREAM_IN_HIGH) {
+            st->rx_paused = true;
+            vh_rpc_conn_pause_input(conn, true);
+        }
         break;
     case VH_RPC_OK:
-        /* finish: flush what we can, confirm, close */
-        if (!write_pending(st)) {
-            break;
-        }
-        send_stream(st, VH_RPC_OK, NULL, 0);
-        stream_end(st);
+        /* finish: confirm and close once everything is written */
+        st->finishing = true;
+        (void)write_pending(st);
         break;
     case VH_RPC_ERROR:
     default:
