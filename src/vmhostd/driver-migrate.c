@@ -16,6 +16,7 @@
 
 #include <gio/gio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driver-priv.h"
 
@@ -305,8 +306,9 @@ static bool start_incoming(VhDriver *drv, VhQmpClient *c,
 {
     g_autoptr(JsonObject) params = json_object_new();
     g_autoptr(JsonObject) in = json_object_new();
-    g_autofree char *hp = host_port(listen, port);
-    g_autofree char *uri = g_strdup_printf("tcp:%s", hp);
+    g_autofree char *hp = port ? host_port(listen, port) : NULL;
+    g_autofree char *uri = port ? g_strdup_printf("tcp:%s", hp)
+                                : g_strdup_printf("unix:%s", listen);
 
     if (a->flags & VH_MIGRATE_TLS) {
         if (!add_tls_creds(drv, c, "server", errp)) {
@@ -329,8 +331,11 @@ static bool start_incoming(VhDriver *drv, VhQmpClient *c,
     return qmp_ok(c, "migrate-incoming", in, errp);
 }
 
-char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
-                                GError **errp)
+/* @tunnel: vmhost listens on RUN_DIR/NAME.tunnel (a UNIX socket) for
+ * the daemon to relay into, and that path is returned; else on a TCP
+ * port, and the URI for the source is returned. */
+static char *prepare(VhDriver *drv, const VhMigrateArgs *a, bool tunnel,
+                     GError **errp)
 {
     static const char *const server_files[] = {"ca-cert.pem", "server-cert.pem",
                                                "server-key.pem", NULL};
@@ -338,6 +343,7 @@ char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
     g_autoptr(VhQmpClient) qmp = NULL;
     g_autofree char *host = NULL;
     const char *listen = a->listen_address ? a->listen_address : "0.0.0.0";
+    g_autofree char *sock = NULL;
     VhDomainObj *obj;
     guint port = 0;
     bool is_new = false;
@@ -352,7 +358,7 @@ char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
         !check_tls_dir(drv, server_files, "destination", errp)) {
         return NULL;
     }
-    if (a->uri && !parse_tcp_uri(a->uri, &host, &port, errp)) {
+    if (!tunnel && a->uri && !parse_tcp_uri(a->uri, &host, &port, errp)) {
         return NULL;
     }
     def = vh_domain_def_parse(a->dest_xml, -1, 0, errp);
@@ -366,15 +372,22 @@ char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
     if (!obj) {
         return NULL;
     }
-    if (!port) {
+    if (tunnel) {
+        sock = vh_store_run_path(drv, obj->name, "tunnel");
+        unlink(sock);
+    } else if (!port) {
         port = take_port(drv, listen, errp);
         own_port = port != 0;
+        if (!port) {
+            goto fail_unstarted;
+        }
     }
-    if (!port || !vh_driver_process_start_incoming(drv, obj, def, errp)) {
+    if (!vh_driver_process_start_incoming(drv, obj, def, errp)) {
         goto fail_unstarted;
     }
     qmp = vh_driver_process_get_qmp(drv, obj, errp);
-    if (!qmp || !start_incoming(drv, qmp, a, listen, port, errp)) {
+    if (!qmp ||
+        !start_incoming(drv, qmp, a, tunnel ? sock : listen, port, errp)) {
         vh_driver_process_stop(drv, obj, VH_SHUTOFF_FAILED,
                                VH_EVENT_STOPPED_FAILED, NULL);
         if (own_port) {
@@ -386,6 +399,11 @@ char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
     g_mutex_lock(&drv->lock);
     obj->mig_port = own_port ? port : 0;
     g_mutex_unlock(&drv->lock);
+    if (tunnel) {
+        g_info("domain %s: incoming tunnelled migration", obj->name);
+        vh_driver_job_obj_end(obj);
+        return g_steal_pointer(&sock);
+    }
     g_info("domain %s: incoming migration on %s port %u%s", obj->name, listen,
            port, a->flags & VH_MIGRATE_TLS ? " (TLS)" : "");
     vh_driver_job_obj_end(obj);
@@ -405,6 +423,18 @@ fail_unstarted:
     return NULL;
 }
 
+char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
+                                GError **errp)
+{
+    return prepare(drv, a, false, errp);
+}
+
+char *vh_driver_migrate_prepare_tunnel(VhDriver *drv, const VhMigrateArgs *a,
+                                       GError **errp)
+{
+    return prepare(drv, a, true, errp);
+}
+
 /* ---- source: perform ---- */
 
 static bool start_outgoing(VhDriver *drv, VhQmpClient *c,
@@ -413,8 +443,9 @@ static bool start_outgoing(VhDriver *drv, VhQmpClient *c,
 {
     g_autoptr(JsonObject) params = json_object_new();
     g_autoptr(JsonObject) mig = json_object_new();
-    g_autofree char *hp = host_port(host, port);
-    g_autofree char *uri = g_strdup_printf("tcp:%s", hp);
+    g_autofree char *hp = port ? host_port(host, port) : NULL;
+    g_autofree char *uri =
+        port ? g_strdup_printf("tcp:%s", hp) : g_strdup_printf("unix:%s", host);
 
     if (a->flags & VH_MIGRATE_TLS) {
         if (!add_tls_creds(drv, c, "client", errp)) {
@@ -507,12 +538,18 @@ bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
     if (!obj) {
         return false;
     }
-    if (!parse_tcp_uri(uri, &host, &port, errp) ||
-        !(qmp = vh_driver_process_get_qmp(drv, obj, errp))) {
+    if (g_str_has_prefix(uri, "unix:")) {
+        /* a tunnel: the daemon relays what vmhost writes there */
+        host = g_strdup(uri + 5);
+    } else if (!parse_tcp_uri(uri, &host, &port, errp)) {
         vh_driver_job_obj_end(obj);
         return false;
     }
-    if (!port) {
+    if (!(qmp = vh_driver_process_get_qmp(drv, obj, errp))) {
+        vh_driver_job_obj_end(obj);
+        return false;
+    }
+    if (!port && !g_str_has_prefix(uri, "unix:")) {
         vh_driver_job_obj_end(obj);
         g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_INVALID_ARG,
                     "invalid argument: migration URI '%s' has no port", uri);
@@ -533,7 +570,8 @@ bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
     obj->mig_was_running = obj->state == VH_DOMAIN_RUNNING;
     g_mutex_unlock(&drv->lock);
 
-    g_info("domain %s: migrating to %s:%u%s", obj->name, host, port,
+    g_info("domain %s: migrating to %s%s%s", obj->name, uri,
+           port ? "" : " (tunnelled)",
            a->flags & VH_MIGRATE_TLS ? " over TLS" : "");
     ok = start_outgoing(drv, qmp, a, host, port, errp);
     /* The transfer runs without the job lock: suspend (virsh
@@ -683,12 +721,15 @@ VhDomainRef *vh_driver_migrate_finish(VhDriver *drv, const VhMigrateArgs *a,
     VhDomainObj *obj = finish_obj(drv, a, errp);
     g_autoptr(VhQmpClient) qmp = NULL;
     g_autoptr(GError) err = NULL;
+    g_autofree char *sock = NULL;
     VhDomainRef *ref = NULL;
     bool run = !(a->flags & VH_MIGRATE_PAUSED);
 
     if (!obj) {
         return NULL;
     }
+    sock = vh_store_run_path(drv, obj->name, "tunnel");
+    unlink(sock);
     if (cancelled) {
         g_info("domain %s: incoming migration cancelled by the source",
                obj->name);

@@ -79,7 +79,13 @@ char *vh_driver_migrate_begin(VhDriver *drv, const guint8 *uuid,
  * before any data moves. */
 char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
                                 GError **errp);
-/* Source: migrate to @uri and wait for the end. */
+/* Destination, tunnelled: the same, with vmhost listening on a UNIX
+ * socket in the run dir whose path is returned (transfer full); the
+ * daemon relays the migration stream into it. */
+char *vh_driver_migrate_prepare_tunnel(VhDriver *drv, const VhMigrateArgs *a,
+                                       GError **errp);
+/* Source: migrate to @uri (tcp://HOST:PORT, or unix:PATH of a tunnel the
+ * caller relays) and wait for the end. */
 bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
                                const char *uri, const VhMigrateArgs *a,
                                GError **errp);

@@ -300,6 +300,23 @@ char *vh_migrate_peer_prepare(VhMigratePeer *p, GPtrArray *params, guint flags,
     return g_steal_pointer(&uri);
 }
 
+VhRpcClientStream *
+vh_migrate_peer_prepare_tunnel(VhMigratePeer *p, GPtrArray *params, guint flags,
+                               VhRpcClientStreamFunc func, gpointer opaque,
+                               GError **errp)
+{
+    g_autoptr(GByteArray) args = g_byte_array_new();
+
+    /* {params<>; opaque cookie_in<>; unsigned flags} -> {cookie_out<>} */
+    vh_typed_params_encode(args, params);
+    vh_xdr_put_opaque(args, NULL, 0);
+    vh_xdr_put_u32(args, flags);
+    return vh_rpc_client_stream_call_sync(
+        p->client, VH_REMOTE_PROGRAM, VH_REMOTE_VERSION,
+        VH_REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS, args, func,
+        opaque, NULL, NULL, errp);
+}
+
 VhDomainRef *vh_migrate_peer_finish(VhMigratePeer *p, GPtrArray *params,
                                     guint flags, bool cancelled, GError **errp)
 {

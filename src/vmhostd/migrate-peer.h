@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "driver.h"
+#include "vmhost/rpc/client.h"
 
 G_BEGIN_DECLS
 
@@ -43,6 +44,14 @@ const char *vh_migrate_peer_get_host(VhMigratePeer *p);
 G_GNUC_WARN_UNUSED_RESULT
 char *vh_migrate_peer_prepare(VhMigratePeer *p, GPtrArray *params, guint flags,
                               GError **errp);
+/* DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS: the stream that carries the
+ * migration to the destination's vmhost (transfer full); @func gets what
+ * comes back (see vh_rpc_client_stream_call_sync). */
+G_GNUC_WARN_UNUSED_RESULT
+VhRpcClientStream *
+vh_migrate_peer_prepare_tunnel(VhMigratePeer *p, GPtrArray *params, guint flags,
+                               VhRpcClientStreamFunc func, gpointer opaque,
+                               GError **errp);
 /* DOMAIN_MIGRATE_FINISH3_PARAMS: the destination's domain (transfer full)
  * or NULL (always, when @cancelled). */
 VhDomainRef *vh_migrate_peer_finish(VhMigratePeer *p, GPtrArray *params,

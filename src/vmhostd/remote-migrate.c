@@ -13,10 +13,13 @@
 
 #include "remote-internal.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <string.h>
 
 #include "driver-migrate.h"
 #include "migrate-peer.h"
+#include "migrate-tunnel.h"
+#include "vmhost/io/channel-socket.h"
 #include "vmhost/rpc/typed-params.h"
 
 /* The VIR_MIGRATE_PARAM_* names vmhostd takes (libvirt-domain.h). */
@@ -82,12 +85,11 @@ static bool migrate_args(GPtrArray *params, guint32 flags, VhMigrateArgs *ma,
                             "daemons' own TLS connection");
         return false;
     }
-    if (flags & VH_MIGRATE_TUNNELLED) {
-        g_set_error_literal(errp, VH_VIR_ERROR,
-                            VH_VIR_ERR_OPERATION_UNSUPPORTED,
-                            "Operation not supported: tunnelled migration is "
-                            "not implemented by vmhostd yet; use --tls for "
-                            "vmhost's native TLS stream");
+    if ((flags & VH_MIGRATE_TUNNELLED) && (flags & VH_MIGRATE_PARALLEL)) {
+        g_set_error_literal(errp, VH_VIR_ERROR, VH_VIR_ERR_INVALID_ARG,
+                            "invalid argument: Flags 'VIR_MIGRATE_TUNNELLED' "
+                            "and 'VIR_MIGRATE_PARALLEL' are mutually "
+                            "exclusive: a tunnel is one stream");
         return false;
     }
     memset(ma, 0, sizeof(*ma));
@@ -163,6 +165,78 @@ static bool do_prepare3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
     return true;
 }
 
+/* DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS: {params<>; opaque cookie_in<>;
+ * flags} -> {opaque cookie_out<>}, then the call's serial carries the
+ * migration stream, relayed into the destination's vmhost. */
+static bool do_prepare_tunnel3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
+                               GError **errp)
+{
+    g_autoptr(GPtrArray) params = NULL;
+    g_autoptr(GSocketAddress) addr = NULL;
+    g_autoptr(VhChannelSocket) ch = vh_channel_socket_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = NULL;
+    VhMigrateArgs ma;
+    guint32 flags;
+
+    if (!get_params(a, &params, errp) || !get_cookie(a, errp) ||
+        !vh_xdr_get_u32(a, &flags, errp) || !vh_xdr_end(a, errp) ||
+        !migrate_args(params, flags, &ma, errp)) {
+        return false;
+    }
+    if (!(flags & VH_MIGRATE_TUNNELLED)) {
+        g_set_error_literal(errp, VH_VIR_ERROR, VH_VIR_ERR_INVALID_ARG,
+                            "invalid argument: PREPARE_TUNNEL3 needs "
+                            "VIR_MIGRATE_TUNNELLED");
+        return false;
+    }
+    path = vh_driver_migrate_prepare_tunnel(remote_driver(call), &ma, errp);
+    if (!path) {
+        return false;
+    }
+    addr = g_unix_socket_address_new(path);
+    if (!vh_channel_socket_connect_sync(ch, addr, &err)) {
+        /* the source's finish (cancelled) stops the machine */
+        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_FAILED,
+                    "operation failed: cannot reach the incoming vmhost at "
+                    "%s: %s",
+                    path, err->message);
+        return false;
+    }
+    vh_xdr_put_opaque(ret, NULL, 0);
+    vh_rpc_call_attach_stream(call, VH_CHANNEL(ch));
+    return true;
+}
+
+/* Tunnelled peer to peer: the stream first, then vmhost migrates into
+ * the tunnel. */
+static bool perform_tunnel(VhDriver *drv, const guint8 *uuid,
+                           VhMigratePeer *peer, GPtrArray *dp,
+                           const VhMigrateArgs *ma, bool *prepared,
+                           GError **errp)
+{
+    g_autoptr(VhMigrateTunnel) t = vh_migrate_tunnel_new(errp);
+    VhRpcClientStream *s;
+    bool ok;
+
+    if (!t) {
+        return false;
+    }
+    s = vh_migrate_peer_prepare_tunnel(peer, dp, ma->flags,
+                                       vh_migrate_tunnel_on_stream, t, errp);
+    if (!s) {
+        return false;
+    }
+    *prepared = true;
+    vh_migrate_tunnel_start(t, s);
+    ok = vh_driver_migrate_perform(drv, uuid, vh_migrate_tunnel_get_uri(t), ma,
+                                   errp);
+    guint64 bytes = vh_migrate_tunnel_stop(t, !ok);
+    vh_rpc_client_stream_free(s);
+    g_info("tunnelled migration: %" G_GUINT64_FORMAT " bytes relayed", bytes);
+    return ok;
+}
+
 /*
  * Peer to peer: this daemon is virsh for the destination. Nothing on the
  * source changes before the destination has prepared; any failure after
@@ -197,11 +271,22 @@ static bool perform_p2p(VhDriver *drv, const guint8 *uuid, const char *dconnuri,
 
         vh_typed_params_set_string(dp, "migrate_uri", u);
     }
-    uri = vh_migrate_peer_prepare(peer, dp, ma->flags, errp);
-    if (!uri) {
-        return false;
+    if (ma->flags & VH_MIGRATE_TUNNELLED) {
+        bool prepared = false;
+
+        ok = perform_tunnel(drv, uuid, peer, dp, ma, &prepared, &err);
+        if (!prepared) {
+            /* refused at prepare: nothing to cancel */
+            g_propagate_error(errp, g_steal_pointer(&err));
+            return false;
+        }
+    } else {
+        uri = vh_migrate_peer_prepare(peer, dp, ma->flags, errp);
+        if (!uri) {
+            return false;
+        }
+        ok = vh_driver_migrate_perform(drv, uuid, uri, ma, &err);
     }
-    ok = vh_driver_migrate_perform(drv, uuid, uri, ma, &err);
     if (!ok) {
         g_info("migration to %s failed: %s", dconnuri, err->message);
     }
@@ -239,7 +324,12 @@ static bool do_perform3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
         !migrate_args(params, flags, &ma, errp)) {
         return false;
     }
-    if (flags & VH_MIGRATE_PEER2PEER) {
+    if ((flags & VH_MIGRATE_TUNNELLED) && !(flags & VH_MIGRATE_PEER2PEER)) {
+        g_set_error_literal(errp, VH_VIR_ERROR, VH_VIR_ERR_INVALID_ARG,
+                            "invalid argument: tunnelled migration needs "
+                            "peer-to-peer mode (--p2p)");
+        ok = false;
+    } else if (flags & VH_MIGRATE_PEER2PEER) {
         ok = perform_p2p(drv, uuid, dconnuri, params, &ma, errp);
     } else if (!ma.uri) {
         g_set_error_literal(errp, VH_VIR_ERROR, VH_VIR_ERR_INVALID_ARG,
@@ -388,6 +478,9 @@ const VhRpcProc vh_remote_migrate_procs[] = {
      "DOMAIN_MIGRATE_BEGIN3_PARAMS", do_begin3, VH_RPC_PROC_WRITE},
     {VH_REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS,
      "DOMAIN_MIGRATE_PREPARE3_PARAMS", do_prepare3, VH_RPC_PROC_WRITE},
+    {VH_REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS,
+     "DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS", do_prepare_tunnel3,
+     VH_RPC_PROC_WRITE},
     {VH_REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3_PARAMS,
      "DOMAIN_MIGRATE_PERFORM3_PARAMS", do_perform3, VH_RPC_PROC_WRITE},
     {VH_REMOTE_PROC_DOMAIN_MIGRATE_FINISH3_PARAMS,

@@ -268,6 +268,13 @@ char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
     return NULL;
 }
 
+char *vh_driver_migrate_prepare_tunnel(VhDriver *drv, const VhMigrateArgs *a,
+                                       GError **errp)
+{
+    fz_no_migration(errp);
+    return NULL;
+}
+
 bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
                                const char *uri, const VhMigrateArgs *a,
                                GError **errp)

@@ -277,6 +277,14 @@ check "client-managed migrate --live --tls --migrateuri tcp://dst (BEGIN3..CONFI
 migrate dst vm1 --live --tls --migrateuri tcp://src "$usrc"
 check "... and back" '[ $mrc -eq 0 ] && [ "$(state src vm1)" = running ] && verify_on src vm1'
 
+# ---- tunnelled: the stream inside the daemons' own TLS connection ----
+migrate src vm1 --live --p2p --tunnelled vmhost+tls://dst/system
+check "--p2p --tunnelled (PREPARE_TUNNEL3_PARAMS + an RPC stream): running on dst, verifies" \
+    '[ $mrc -eq 0 ] && [ "$(state dst vm1)" = running ] && verify_on dst vm1 &&
+     grep -q "tunnelled migration: [1-9][0-9]* bytes relayed" "$work/src-d.err"'
+migrate dst vm1 --live --p2p --tunnelled --bandwidth 500 vmhost+tls://src/system
+check "... and back" '[ $mrc -eq 0 ] && [ "$(state src vm1)" = running ] && verify_on src vm1'
+
 # ---- refused before anything moves ----
 migrate src vm1 --live --p2p --tls --tunnelled vmhost+tls://dst/system
 check "--tls with --tunnelled is refused" \
