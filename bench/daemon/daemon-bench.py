@@ -12,9 +12,17 @@ line of key=value pairs for bench/daemon/daemon.sh:
                                    connections/s, daemon CPU per connection
   idle    URI PID N                N idle connections kept open: daemon
                                    VmRSS growth per connection (KiB)
+  full    URI N SECONDS            with N clients open (the daemon's
+                                   max_clients), what client N+1 gets: its
+                                   error, or a hang cut after SECONDS; for
+                                   virsh and for python3-libvirt
+  cycle   URI PID XML CYCLES       define the domain of XML, then CYCLES x
+                                   (create -> running, destroy -> shut off):
+                                   p50/p99 of each (ms), daemon CPU per cycle
 """
 import gc
 import os
+import subprocess
 import sys
 import time
 
@@ -120,6 +128,70 @@ def mode_idle(uri, pid, n):
           f"kib_per_conn={(after - before) / n:.2f}")
 
 
+def next_client(argv, seconds):
+    """Run argv (a client connecting once); its first error line, or 'hung'."""
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return "hung", time.monotonic() - t0
+    lines = [l.strip() for l in (p.stderr + p.stdout).splitlines() if l.strip()]
+    what = "exit %d: %s" % (p.returncode, " / ".join(lines[:2]))
+    return what.replace(" ", "_"), time.monotonic() - t0
+
+
+def mode_full(uri, n, seconds):
+    conns = []
+    for _ in range(n):
+        c = libvirt.open(uri)
+        c.getLibVersion()
+        conns.append(c)
+    py = ("import libvirt, sys\n"
+          "libvirt.registerErrorHandler(lambda c, e: None, None)\n"
+          "try:\n"
+          "    libvirt.open(sys.argv[1]).getLibVersion()\n"
+          "    print('connected')\n"
+          "except libvirt.libvirtError as e:\n"
+          "    sys.exit(str(e))\n")
+    vw, vt = next_client(["virsh", "-c", uri, "version"], seconds)
+    pw, pt = next_client([sys.executable, "-c", py, uri], seconds)
+    for c in conns:
+        c.close()
+    print(f"virsh={vw} virsh_s={vt:.2f} python={pw} python_s={pt:.2f}")
+
+
+def mode_cycle(uri, pid, xml, cycles):
+    conn = libvirt.open(uri)
+    with open(xml) as f:
+        dom = conn.defineXML(f.read())
+    start, stop = [], []
+    clock = time.perf_counter_ns
+    c0 = cpu_seconds(pid)
+    for _ in range(cycles):
+        t0 = clock()
+        dom.create()
+        while dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING:
+            time.sleep(0.001)
+        t1 = clock()
+        dom.destroy()
+        while dom.state()[0] != libvirt.VIR_DOMAIN_SHUTOFF:
+            time.sleep(0.001)
+        t2 = clock()
+        start.append(t1 - t0)
+        stop.append(t2 - t1)
+    c1 = cpu_seconds(pid)
+    dom.undefine()
+    conn.close()
+    start.sort()
+    stop.sort()
+    print(f"cycles={cycles} start_p50_ms={percentile(start, 50) / 1e6:.2f} "
+          f"start_p99_ms={percentile(start, 99) / 1e6:.2f} "
+          f"destroy_p50_ms={percentile(stop, 50) / 1e6:.2f} "
+          f"destroy_p99_ms={percentile(stop, 99) / 1e6:.2f} "
+          f"cpu_ms_per_cycle={(c1 - c0) / cycles * 1e3:.2f}")
+
+
 def main(argv):
     libvirt.registerErrorHandler(quiet, None)
     mode = argv[1]
@@ -129,6 +201,10 @@ def main(argv):
         mode_connect(argv[2], int(argv[3]), float(argv[4]))
     elif mode == "idle":
         mode_idle(argv[2], int(argv[3]), int(argv[4]))
+    elif mode == "full":
+        mode_full(argv[2], int(argv[3]), float(argv[4]))
+    elif mode == "cycle":
+        mode_cycle(argv[2], int(argv[3]), argv[4], int(argv[5]))
     else:
         sys.exit(f"daemon-bench.py: unknown mode {mode!r}\n{__doc__}")
 

@@ -9,7 +9,13 @@
 #      connections/s (client-bound: the client's RSA work dominates) and the
 #      daemon's CPU per connection, which is what the daemon controls;
 #   3. the daemon's VmRSS growth per idle connection, over N idle TLS and N
-#      idle UNIX-socket connections.
+#      idle UNIX-socket connections, and GnuTLS's own share of it: N bare
+#      GnuTLS server sessions after their handshake (tls-idle-mem.c);
+#   4. create -> running and destroy -> shut off, CYCLES times over one TLS
+#      connection (the calls `virsh start` and `virsh destroy` make), p50
+#      and p99, and the daemon's CPU per cycle;
+#   5. at max_clients (fresh daemons with a small limit), what the next
+#      client sees, from virsh and from python3-libvirt, cut after a bound.
 # libvirtd runs its built-in test driver (test:///default, domain "test")
 # from a private config on 127.0.0.1, unprivileged (as nobody when we are
 # root). vmhostd runs side by side when it exists: VMHOSTD=path (default
@@ -17,7 +23,8 @@
 # running domain "bench"; then every figure gets a vmhostd/libvirtd ratio.
 # Calls and connections are the median of REPS runs, the daemons
 # interleaved. Environment: BENCH_REPS (3), BENCH_SECONDS (3 per figure per
-# daemon per run), BENCH_IDLE (100 connections), BENCH_PRIORITY (NORMAL).
+# daemon per run), BENCH_IDLE (100 connections), BENCH_PRIORITY (NORMAL),
+# BENCH_CYCLES (50), BENCH_MAX_CLIENTS (5), BENCH_FULL_WAIT (5 s).
 set -eu
 
 build=${1:-build}
@@ -87,7 +94,7 @@ pki="$work/pki"
     --ip 127.0.0.1 >/dev/null
 "$pki_tool" issue client "$pki" --layout libvirt --dn "CN=bench-client" >/dev/null
 client_env=$(penv client)
-# daemon_conf PORT SOCKDIR: the listener keys both daemons share
+# daemon_conf PORT SOCKDIR MAX_CLIENTS: the listener keys both daemons share
 daemon_conf() {
     cat <<EOF
 listen_tls = 1
@@ -101,70 +108,88 @@ cert_file = "$pki/libvirt/servercert.pem"
 ca_file = "$pki/CA/cacert.pem"
 tls_priority = "$prio"
 tls_allowed_dn_list = ["CN=bench-client"]
-max_clients = 5000
-max_anonymous_clients = 5000
+max_clients = $3
+max_anonymous_clients = $3
 EOF
 }
 
-# ---- libvirtd ----
-lv_port=$(free_port)
-mkdir -p "$work/lv/sock"
-{
-    daemon_conf "$lv_port" "$work/lv/sock"
-    echo 'auth_tls = "none"'
-    echo 'auth_unix_rw = "none"'
-    echo 'auth_unix_ro = "none"'
-} >"$work/libvirtd.conf"
-lv_env=$(penv lv)
 as_user=""
 if [ "$(id -u)" -eq 0 ]; then
     chmod 0711 "$work"
-    chown -R nobody:nogroup "$work/lv" "$pki"
+    chown -R nobody:nogroup "$pki"
     as_user="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 fi
-$lv_env $as_user /usr/sbin/libvirtd --listen -f "$work/libvirtd.conf" \
-    >"$work/libvirtd.log" 2>&1 &
-lv_pid=$!
-pids="$pids $lv_pid"
-wait_for '[ -S "$work/lv/sock/libvirt-sock" ]' "libvirtd did not start (see its log)"
-lv_tls="test+tls://localhost:$lv_port/default?pkipath=$pki/pkipath&tls_priority=$prio"
-lv_unix="test+unix:///default?socket=$work/lv/sock/libvirt-sock"
-lv_dom=test
 lv_ver=$(/usr/sbin/libvirtd --version | awk '{ print $NF }')
 
-# ---- vmhostd, when there is one ----
-have_vd=0
-if [ -n "$VMHOSTD" ]; then
-    vd_port=$(free_port)
-    mkdir -p "$work/vd/sock"
-    daemon_conf "$vd_port" "$work/vd/sock" >"$work/vmhostd.conf"
-    echo "vmhost_binary = \"$vmhost\"" >"$work/driver.conf"
-    vd_env=$(penv vd)
-    $vd_env "$VMHOSTD" --session --listen --config "$work/vmhostd.conf" \
-        --driver-config "$work/driver.conf" >"$work/vmhostd.log" 2>&1 &
-    vd_pid=$!
-    pids="$pids $vd_pid"
-    vd_tls="vmhost+tls://localhost:$vd_port/system?pkipath=$pki/pkipath&tls_priority=$prio"
-    vd_unix="vmhost+unix:///system?socket=$work/vd/sock/vmhost-sock"
-    vd_dom=bench
-    cat >"$work/bench.xml" <<EOF
-<domain type='vmhost'>
-  <name>bench</name>
+# start_lv TAG MAX_CLIENTS: a libvirtd; sets TAG_pid, TAG_tls, TAG_unix
+start_lv() {
+    port=$(free_port)
+    mkdir -p "$work/$1/sock"
+    {
+        daemon_conf "$port" "$work/$1/sock" "$2"
+        echo 'auth_tls = "none"'
+        echo 'auth_unix_rw = "none"'
+        echo 'auth_unix_ro = "none"'
+    } >"$work/$1.conf"
+    env=$(penv "$1")
+    [ -z "$as_user" ] || chown -R nobody:nogroup "$work/$1"
+    $env $as_user /usr/sbin/libvirtd --listen -f "$work/$1.conf" \
+        >"$work/$1.log" 2>&1 &
+    eval "$1_pid=$!"
+    pids="$pids $!"
+    sock="$work/$1/sock/libvirt-sock"
+    wait_for '[ -S "$sock" ]' "libvirtd did not start: $(cat "$work/$1.log")"
+    eval "$1_tls='test+tls://localhost:$port/default?pkipath=$pki/pkipath&tls_priority=$prio'"
+    eval "$1_unix='test+unix:///default?socket=$work/$1/sock/libvirt-sock'"
+}
+
+# start_vd TAG MAX_CLIENTS: a vmhostd; sets TAG_pid, TAG_tls, TAG_unix
+start_vd() {
+    port=$(free_port)
+    mkdir -p "$work/$1/sock"
+    daemon_conf "$port" "$work/$1/sock" "$2" >"$work/$1.conf"
+    echo "vmhost_binary = \"$vmhost\"" >"$work/$1-driver.conf"
+    env=$(penv "$1")
+    $env "$VMHOSTD" --session --listen --config "$work/$1.conf" \
+        --driver-config "$work/$1-driver.conf" >"$work/$1.log" 2>&1 &
+    eval "$1_pid=$!"
+    pids="$pids $!"
+    i=0
+    until [ -S "$work/$1/sock/vmhost-sock" ] || [ "$i" -ge 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    eval "$1_tls='vmhost+tls://localhost:$port/system?pkipath=$pki/pkipath&tls_priority=$prio'"
+    eval "$1_unix='vmhost+unix:///system?socket=$work/$1/sock/vmhost-sock'"
+}
+
+# domain_xml TYPE NAME
+domain_xml() {
+    cat <<EOF
+<domain type='$1'>
+  <name>$2</name>
   <memory unit='MiB'>32</memory>
   <vcpu>1</vcpu>
   <os><type>hvm</type></os>
 </domain>
 EOF
-    i=0
-    until [ -S "$work/vd/sock/vmhost-sock" ] || [ "$i" -ge 200 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+}
+
+# ---- libvirtd ----
+start_lv lv 5000
+lv_dom=test
+
+# ---- vmhostd, when there is one ----
+have_vd=0
+if [ -n "$VMHOSTD" ]; then
+    start_vd vd 5000
+    vd_dom=bench
+    domain_xml vmhost bench >"$work/bench.xml"
     if $client_env virsh -q -c "$vd_tls" create "$work/bench.xml" \
         >"$work/vd-create.log" 2>&1; then
         have_vd=1
     else
-        echo "bench/daemon: vmhostd ($VMHOSTD) left out: $(tail -n 2 "$work/vd-create.log" "$work/vmhostd.log" | tr '\n' ' ')"
+        echo "bench/daemon: vmhostd ($VMHOSTD) left out: $(tail -n 2 "$work/vd-create.log" "$work/vd.log" | tr '\n' ' ')"
     fi
 fi
 
@@ -221,33 +246,77 @@ for d in lv vd; do
     done
 done
 
-report=$(awk -v have_vd="$have_vd" -v ver="$lv_ver" -v idle="$idle" \
-    -v a1="$lvc_lv" -v a2="$lp50_lv" -v a3="$lp99_lv" -v a4="$lcpu_lv" \
-    -v a5="$crate_lv" -v a6="$ccpu_lv" -v a7="$mtls_lv" -v a8="$munix_lv" \
-    -v b1="${lvc_vd:-}" -v b2="${lp50_vd:-}" -v b3="${lp99_vd:-}" \
-    -v b4="${lcpu_vd:-}" -v b5="${crate_vd:-}" -v b6="${ccpu_vd:-}" \
-    -v b7="${mtls_vd:-}" -v b8="${munix_vd:-}" 'BEGIN {
-    split("dom.info() calls/s (one TLS connection)|dom.info() p50 us|dom.info() p99 us|daemon CPU per call, us|TLS connect+open+close per s|daemon CPU per TLS connection, ms|daemon RSS per idle TLS connection, KiB|daemon RSS per idle UNIX connection, KiB", name, "|")
-    split("1|0|0|0|1|0|0|0", higher, "|")
-    a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7; a[8] = a8
-    b[1] = b1; b[2] = b2; b[3] = b3; b[4] = b4; b[5] = b5; b[6] = b6; b[7] = b7; b[8] = b8
-    if (have_vd == 1) {
-        printf "| %s | libvirtd %s | vmhostd | vmhostd / libvirtd |\n", "figure", ver
-        printf "|---|---|---|---|\n"
-    } else {
-        printf "| %s | libvirtd %s |\n|---|---|\n", "figure", ver
-    }
-    for (i = 1; i <= 8; i++) {
-        if (have_vd == 1) {
-            r = (a[i] > 0) ? b[i] / a[i] : 0
-            printf "| %s | %.1f | %.1f | %.2fx%s |\n", name[i], a[i], b[i], r,
-                (higher[i] ? " (higher is better)" : "")
-        } else {
-            printf "| %s | %.2f |\n", name[i], a[i]
-        }
-    }
-    printf "\n(idle connections: %d per transport; RSS growth after a first connection)\n", idle
-}')
+# GnuTLS's own share of an idle TLS connection: bare server sessions with
+# the same certificates and priority (tls-idle-mem.c), with one compiled
+# priority shared (as vmhostd) and one per session (as libvirtd)
+gnutls_kib="" gnutls_direct_kib=""
+mem_tool="$build/bench/daemon/tls-idle-mem"
+if [ -x "$mem_tool" ]; then
+    set -- "$pki/CA/cacert.pem" "$pki/libvirt/servercert.pem" \
+        "$pki/libvirt/private/serverkey.pem" "$pki/pkipath/clientcert.pem" \
+        "$pki/pkipath/clientkey.pem" "$prio" "$idle"
+    gnutls_kib=$("$mem_tool" "$@" | field kib_per_conn)
+    gnutls_direct_kib=$("$mem_tool" "$@" direct | field kib_per_conn)
+fi
+
+# start -> running and destroy -> shut off, over one open TLS connection
+# (what `virsh start` and `virsh destroy` call after connecting)
+cycles=${BENCH_CYCLES:-50}
+domain_xml test cycle >"$work/cycle-test.xml"
+domain_xml vmhost cycle >"$work/cycle-vmhost.xml"
+cyc_lv=$(run lv-cycle cycle "$lv_tls" "$lv_pid" "$work/cycle-test.xml" "$cycles")
+cyc_vd=""
+if [ "$have_vd" = 1 ]; then
+    cyc_vd=$(run vd-cycle cycle "$vd_tls" "$vd_pid" "$work/cycle-vmhost.xml" "$cycles")
+fi
+
+# max_clients: fresh daemons with a small limit, the limit's clients held
+# open; what the next client sees (virsh and python3-libvirt), bounded
+maxc=${BENCH_MAX_CLIENTS:-5}
+full_wait=${BENCH_FULL_WAIT:-5}
+start_lv lvf "$maxc"
+full_lv=$(run lv-full full "$lvf_tls" "$maxc" "$full_wait")
+full_vd=""
+if [ "$have_vd" = 1 ]; then
+    start_vd vdf "$maxc"
+    full_vd=$(run vd-full full "$vdf_tls" "$maxc" "$full_wait")
+fi
+
+# row NAME HIGHER_IS_BETTER LIBVIRTD VMHOSTD: one table row with the ratio
+row() {
+    awk -v n="$1" -v h="$2" -v a="$3" -v b="$4" -v vd="$have_vd" 'BEGIN {
+        if (vd != 1) { printf "| %s | %.2f |\n", n, a; exit }
+        r = (a > 0) ? b / a : 0
+        printf "| %s | %.2f | %.2f | %.2fx%s |\n", n, a, b, r,
+            (h == 1 ? " (higher is better)" : "")
+    }'
+}
+report=$(
+    if [ "$have_vd" = 1 ]; then
+        echo "| figure | libvirtd $lv_ver | vmhostd | vmhostd / libvirtd |"
+        echo "|---|---|---|---|"
+    else
+        echo "| figure | libvirtd $lv_ver |"
+        echo "|---|---|"
+    fi
+    row "dom.info() calls/s (one TLS connection)" 1 "$lvc_lv" "${lvc_vd:-0}"
+    row "dom.info() p50 us" 0 "$lp50_lv" "${lp50_vd:-0}"
+    row "dom.info() p99 us" 0 "$lp99_lv" "${lp99_vd:-0}"
+    row "daemon CPU per call, us" 0 "$lcpu_lv" "${lcpu_vd:-0}"
+    row "TLS connect+open+close per s" 1 "$crate_lv" "${crate_vd:-0}"
+    row "daemon CPU per TLS connection, ms" 0 "$ccpu_lv" "${ccpu_vd:-0}"
+    row "daemon RSS per idle TLS connection, KiB" 0 "$mtls_lv" "${mtls_vd:-0}"
+    row "daemon RSS per idle UNIX connection, KiB" 0 "$munix_lv" "${munix_vd:-0}"
+    for k in start_p50_ms start_p99_ms destroy_p50_ms destroy_p99_ms cpu_ms_per_cycle; do
+        row "create/destroy x$cycles: $k" 0 "$(echo "$cyc_lv" | field $k)" \
+            "$(echo "${cyc_vd:-}" | field $k)"
+    done
+    echo
+    echo "(idle connections: $idle per transport; RSS growth after a first connection)"
+    [ -z "$gnutls_kib" ] || echo "GnuTLS's own share (tls-idle-mem: bare server sessions, same certificates and priority, one record each way): $gnutls_kib KiB per session with a shared compiled priority (vmhostd's way), $gnutls_direct_kib KiB with gnutls_priority_set_direct() per session (libvirtd's way)"
+    echo "at max_clients=$maxc, client $((maxc + 1)) of libvirtd: $full_lv"
+    [ -z "$full_vd" ] || echo "at max_clients=$maxc, client $((maxc + 1)) of vmhostd: $full_vd"
+)
 echo
 echo "$report"
 mkdir -p "$here/results"
