@@ -573,6 +573,33 @@ void vhg_config_domain_set_on_crash(VhgConfigDomain *conf, const char *action)
     set_child_text(conf, "on_crash", action);
 }
 
+/**
+ * vhg_config_domain_get_on_reboot:
+ * @conf: a configuration
+ *
+ * Returns: (transfer none) (nullable): `<on_reboot>`, or %NULL (libvirt's
+ *   default: restart)
+ */
+const char *vhg_config_domain_get_on_reboot(VhgConfigDomain *conf)
+{
+    g_return_val_if_fail(VHG_IS_CONFIG_DOMAIN(conf), NULL);
+    return child_text(conf, "on_reboot");
+}
+
+/**
+ * vhg_config_domain_set_on_reboot:
+ * @conf: a configuration
+ * @action: (nullable): destroy, restart, preserve or rename-restart; %NULL
+ *   removes it
+ *
+ * Sets `<on_reboot>`.
+ */
+void vhg_config_domain_set_on_reboot(VhgConfigDomain *conf, const char *action)
+{
+    g_return_if_fail(VHG_IS_CONFIG_DOMAIN(conf));
+    set_child_text(conf, "on_reboot", action);
+}
+
 /* ---- serial ports and consoles ---- */
 
 /**

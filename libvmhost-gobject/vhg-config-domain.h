@@ -76,6 +76,8 @@ void vhg_config_domain_set_on_poweroff(VhgConfigDomain *conf,
                                        const char *action);
 const char *vhg_config_domain_get_on_crash(VhgConfigDomain *conf);
 void vhg_config_domain_set_on_crash(VhgConfigDomain *conf, const char *action);
+const char *vhg_config_domain_get_on_reboot(VhgConfigDomain *conf);
+void vhg_config_domain_set_on_reboot(VhgConfigDomain *conf, const char *action);
 
 GList *vhg_config_domain_get_serials(VhgConfigDomain *conf);
 VhgConfigDomainSerial *

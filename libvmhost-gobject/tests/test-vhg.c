@@ -68,6 +68,11 @@ static void test_config_round_trip(void)
     vhg_config_domain_serial_set_host_service(s, "127.0.0.1", "4556");
     g_list_free_full(serials, g_object_unref);
     vhg_config_domain_set_title(c, "t");
+    vhg_config_domain_set_on_reboot(c, "destroy");
+    vhg_config_domain_set_on_poweroff(c, "destroy");
+    vhg_config_domain_set_on_crash(c, "restart");
+    g_assert_cmpstr(vhg_config_domain_get_on_reboot(c), ==, "destroy");
+    g_assert_cmpstr(vhg_config_domain_get_on_crash(c), ==, "restart");
     g_assert_true(vhg_config_domain_set_custom_xml(c, "<app><z/></app>", "a",
                                                    "urn:a", &err));
     xml = vhg_config_domain_to_xml(c);
