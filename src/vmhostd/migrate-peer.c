@@ -20,6 +20,11 @@
 #define PEER_DEFAULT_TLS_PORT 16514
 /* prepare starts a machine and finish waits for its last pages */
 #define PEER_CALL_TIMEOUT_MS 120000
+/* libvirt's client keepalive: a ping after 5 s without input, the link
+ * given up after 5 unanswered; it also keeps the destination from
+ * dropping us as idle while a long migration runs between two calls */
+#define PEER_KEEPALIVE_MS    5000
+#define PEER_KEEPALIVE_COUNT 5
 
 struct _VhMigratePeer {
     char *uri;
@@ -223,6 +228,10 @@ VhMigratePeer *vh_migrate_peer_open(const char *dconnuri, GError **errp)
         return NULL;
     }
     g_clear_pointer(&ret, g_bytes_unref);
+    if (supports(p, VH_REMOTE_FEATURE_PROGRAM_KEEPALIVE)) {
+        vh_rpc_client_start_keepalive(p->client, PEER_KEEPALIVE_MS,
+                                      PEER_KEEPALIVE_COUNT);
+    }
     name = g_strdup_printf("%s://%s", u.driver, u.path);
     vh_xdr_put_opt_string(args, name);
     vh_xdr_put_u32(args, 0);

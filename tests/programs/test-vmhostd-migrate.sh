@@ -13,9 +13,12 @@
 # Covered: virsh migrate --live --p2p --tls there and back (lists, states,
 # lifecycle events on both sides, the guest's verify on the destination
 # through virsh console), --parallel --parallel-connections 2, --persistent
-# --undefinesource, --suspend, --bandwidth, client-managed migration (no
-# --p2p) with --migrateuri, domjobinfo and domjobabort during a throttled
-# migration, --tls with --tunnelled refused; faults: the source's DN not
+# --undefinesource, --suspend, --bandwidth, --timeout --timeout-suspend,
+# --listen-address and --abort-on-error on an 8 s migration that outlives
+# the destination's idle limit (keepalive), client-managed migration (no
+# --p2p) with --migrateuri, --p2p --tunnelled both ways, domjobinfo and
+# domjobabort during a throttled migration, --tls with --tunnelled
+# refused; faults: the source's DN not
 # allowed on the destination, a destination without migration
 # certificates, a wrong --tls-destination, the destination's vmhost killed
 # mid-migration, a name already active on the destination. After each fault
@@ -116,6 +119,10 @@ ca_file = "$work/$h/pki/CA/cacert.pem"
 cert_file = "$work/$h/pki/libvirt/servercert.pem"
 key_file = "$work/$h/pki/libvirt/private/serverkey.pem"
 tls_allowed_dn_list = ["*CN=admin", "*CN=src", "*CN=dst"]
+# a client that sends nothing for 2 s is dropped: the source daemon's
+# connection must keep itself alive through a long migration
+keepalive_interval = 1
+keepalive_count = 2
 EOC
     cat >"$work/$h/driver.conf" <<EOC
 vmhost_binary = "$vmhost"
@@ -268,6 +275,16 @@ check "--suspend: paused on src, shut off (defined) on dst" \
     '[ $mrc -eq 0 ] && [ "$(state src vm1)" = paused ] && [ "$(state dst vm1)" = "shut off" ]'
 v src resume vm1
 check "... resumes and verifies" '[ "$(state src vm1)" = running ] && verify_on src vm1'
+
+# ---- a longer one: keepalive, --timeout-suspend, --listen-address ----
+migrate src vm1 --live --p2p --tls --bandwidth 8 --timeout 2 --timeout-suspend \
+    --listen-address "$dst_ip" --abort-on-error vmhost+tls://dst/system
+check "--bandwidth 8 (8 s) --timeout 2 --timeout-suspend --listen-address --abort-on-error: the peer connection outlives dst's 2 s idle limit, virsh suspends the guest after 2 s, it runs on dst" \
+    '[ $mrc -eq 0 ] && [ "$(state dst vm1)" = running ] &&
+     grep -q "incoming migration on $dst_ip port" "$work/dst-d.err" &&
+     grep -q "vm1.*Suspended Paused" "$work/evsrc.out" && verify_on dst vm1'
+migrate dst vm1 --live --p2p --tls vmhost+tls://src/system
+check "... and back" '[ $mrc -eq 0 ] && [ "$(state src vm1)" = running ]'
 
 # ---- client-managed (no --p2p): virsh talks to both daemons ----
 migrate src vm1 --live --tls --migrateuri tcp://dst "$udst"
