@@ -346,6 +346,19 @@ static void conn_flush(VhRpcConn *conn)
 
 static gboolean in_ready(VhChannel *ch, GIOCondition cond, gpointer opaque);
 
+static void watch_input(VhRpcConn *conn)
+{
+    conn->in_watch = vh_channel_create_watch(conn->ch, G_IO_IN);
+    g_source_set_callback(conn->in_watch, G_SOURCE_FUNC(in_ready), conn, NULL);
+    /*
+     * in_ready() never iterates the context, so GLib need not block the
+     * watch around each dispatch: unblocking re-adds its fd and writes the
+     * context's eventfd, two writes, a read and a spare poll per call.
+     */
+    g_source_set_can_recurse(conn->in_watch, TRUE);
+    g_source_attach(conn->in_watch, conn->srv->ctx);
+}
+
 void vh_rpc_conn_pause_input(VhRpcConn *conn, bool pause)
 {
     if (pause) {
@@ -356,10 +369,7 @@ void vh_rpc_conn_pause_input(VhRpcConn *conn, bool pause)
     }
     if (conn->rx_pauses && --conn->rx_pauses == 0 && !conn->closed &&
         !conn->in_watch) {
-        conn->in_watch = vh_channel_create_watch(conn->ch, G_IO_IN);
-        g_source_set_callback(conn->in_watch, G_SOURCE_FUNC(in_ready), conn,
-                              NULL);
-        g_source_attach(conn->in_watch, conn->srv->ctx);
+        watch_input(conn);
     }
 }
 
@@ -975,15 +985,7 @@ VhRpcConn *vh_rpc_server_add_client(VhRpcServer *srv, VhChannel *ch, bool tls,
         g_byte_array_append(one, (const guint8 *)"\1", 1);
         vh_rpc_conn_queue(conn, one);
     }
-    conn->in_watch = vh_channel_create_watch(ch, G_IO_IN);
-    g_source_set_callback(conn->in_watch, G_SOURCE_FUNC(in_ready), conn, NULL);
-    /*
-     * in_ready() never iterates the context, so GLib need not block the
-     * watch around each dispatch: unblocking re-adds its fd and writes the
-     * context's eventfd, two writes, a read and a spare poll per call.
-     */
-    g_source_set_can_recurse(conn->in_watch, TRUE);
-    g_source_attach(conn->in_watch, srv->ctx);
+    watch_input(conn);
     if (srv->cfg.idle_timeout_ms) {
         conn->idle_timer = g_timeout_source_new(srv->cfg.idle_timeout_ms);
         g_source_set_callback(conn->idle_timer, idle_expired, conn, NULL);
