@@ -71,14 +71,86 @@ static bool check_nul(const char *text, gsize len, GError **errp)
     return true;
 }
 
+static bool trailing(gsize at, GError **errp)
+{
+    g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                "unexpected data after the JSON value at byte %" G_GSIZE_FORMAT,
+                at);
+    return false;
+}
+
+/*
+ * One JSON value and nothing but blanks after it. json-glib 1.6 takes
+ * "[1] [2]" or "0 {...}" as its last value, dropping (and leaking) the
+ * ones before: '{"policy": "deny"} {"policy": "allow"}' would read as
+ * allow. So follow strings and brackets (not the grammar, which is
+ * json-glib's to judge) to where the first top-level value ends, and
+ * refuse anything after it before json-glib sees the text.
+ */
+static bool check_one_value(const char *text, gsize len, GError **errp)
+{
+    guint depth = 0;
+    bool in_string = false;
+    bool in_scalar = false; /* a top-level number, true, null... */
+    bool done = false;      /* the first top-level value has ended */
+
+    for (gsize i = 0; i < len; i++) {
+        char c = text[i];
+        bool blank = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+                done = depth == 0;
+            }
+            continue;
+        }
+        if (done && !blank) {
+            return trailing(i, errp);
+        }
+        if (depth == 0 && in_scalar &&
+            (blank || c == '{' || c == '[' || c == '"')) {
+            in_scalar = false;
+            done = true;
+            if (!blank) {
+                return trailing(i, errp);
+            }
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_string = true;
+            break;
+        case '{':
+        case '[':
+            depth++;
+            break;
+        case '}':
+        case ']':
+            if (depth == 0) {
+                return true; /* unbalanced: json-glib says where */
+            }
+            done = --depth == 0;
+            break;
+        default:
+            in_scalar = in_scalar || (depth == 0 && !blank);
+            break;
+        }
+    }
+    return true;
+}
+
 JsonNode *vh_json_parse(const char *text, gssize len, GError **errp)
 {
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     DupCheck d = {.counts = g_array_new(false, false, sizeof(guint))};
     g_autoptr(GError) err = NULL;
     JsonNode *root = NULL;
+    gsize n = len < 0 ? strlen(text) : (gsize)len;
 
-    if (!check_nul(text, len < 0 ? strlen(text) : (gsize)len, errp)) {
+    if (!check_nul(text, n, errp) || !check_one_value(text, n, errp)) {
         g_array_unref(d.counts);
         return NULL;
     }

@@ -1,5 +1,6 @@
 /* authz-list: exact and glob rules, first match wins, JSON rules. */
 #include "vmhost/authz/authz-list.h"
+#include "vmhost/util/json.h"
 
 static bool allowed(VhAuthzList *authz, const char *identity)
 {
@@ -139,6 +140,11 @@ static void test_json_errors(void)
         "[{\"match\": \"x\", \"policy\": \"deny\", \"policy\": "
         "\"allow\"}]",
         "[{\"match\": \"CN=admin\\u0000garbage\", \"policy\": \"allow\"}]",
+        /* json-glib alone would take the last of two values (and leak) */
+        "[{\"match\": \"x\", \"policy\": \"deny\"}] "
+        "[{\"match\": \"x\", \"policy\": \"allow\"}]",
+        "0 [{\"match\": \"x\", \"policy\": \"allow\"}]",
+        "\"x\"[]",
     };
     g_autoptr(VhAuthzList) authz = vh_authz_list_new(VH_AUTHZ_LIST_POLICY_DENY);
 
@@ -209,7 +215,8 @@ static void test_json_random(void)
             g_assert_error(err, VH_ERROR, VH_ERROR_CONFIG);
             g_clear_error(&err);
         }
-        root = json_from_string(text, NULL);
+        /* the rules file's parser (json-glib alone leaks on "0 {...}") */
+        root = vh_json_parse(text, -1, NULL);
         if (root && !vh_authz_list_load_node(authz, root, &err)) {
             g_assert_error(err, VH_ERROR, VH_ERROR_CONFIG);
         }

@@ -596,6 +596,11 @@ static void test_json_errors(void)
     add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\", \"id\": "
               "\"b\"}",
               "-object: JSON parse error, duplicate key 'id'");
+    /* json-glib alone would create the second and leak the first */
+    add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\"} "
+              "{\"qom-type\": \"authz-simple\", \"id\": \"b\"}",
+              "-object: JSON parse error, unexpected data after the JSON "
+              "value at byte 42");
     add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\"",
               "-object: JSON parse error, *");
     add_fails("{\"qom-type\": \"tls-creds-anon\", \"id\": \"a\", \"bogus\": 1}",

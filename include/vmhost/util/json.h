@@ -25,7 +25,10 @@ G_BEGIN_DECLS
  * depth). Callers prefix "JSON parse error, " as QEMU does. A NUL, raw
  * or as the escape \u0000, is refused too ("a NUL character (\u0000) in
  * a string at byte N"): json-glib would cut the string short there, so
- * "NORMAL\u0000:+VERS-TLS1.0" would read as "NORMAL".
+ * "NORMAL\u0000:+VERS-TLS1.0" would read as "NORMAL". So is anything but
+ * blanks after the first value ("unexpected data after the JSON value at
+ * byte N"): json-glib 1.6 takes "[1] [2]" as its last value, dropping
+ * (and leaking) the first.
  */
 G_GNUC_WARN_UNUSED_RESULT
 JsonNode *vh_json_parse(const char *text, gssize len, GError **errp);
