@@ -618,6 +618,14 @@ static void tls_set_delay(VhChannel *ioc, bool enabled)
     vh_channel_set_delay(VH_CHANNEL_TLS(ioc)->master, enabled);
 }
 
+/* Decrypted bytes GnuTLS holds and ciphertext it has not pulled yet. */
+static gsize tls_get_read_ahead(VhChannel *ioc)
+{
+    VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
+
+    return vh_tls_session_check_pending(tls->session) + (tls->rlen - tls->rpos);
+}
+
 /*
  * The watch: a child source on the master records what it saw; the parent
  * dispatches the caller with that, or with G_IO_IN as soon as GnuTLS holds
@@ -764,5 +772,6 @@ static void vh_channel_tls_class_init(VhChannelTlsClass *klass)
     cc->set_blocking = tls_set_blocking;
     cc->shutdown = tls_shutdown;
     cc->set_cork = tls_set_cork;
+    cc->get_read_ahead = tls_get_read_ahead;
     cc->set_delay = tls_set_delay;
 }

@@ -360,6 +360,16 @@ void vh_channel_set_delay(VhChannel *ioc, bool enabled)
     }
 }
 
+gssize vh_channel_get_read_ahead(VhChannel *ioc)
+{
+    VhChannelClass *klass = VH_CHANNEL_GET_CLASS(ioc);
+
+    if (!klass->get_read_ahead || vh_channel_is_closed(ioc)) {
+        return -1;
+    }
+    return (gssize)klass->get_read_ahead(ioc);
+}
+
 off_t vh_channel_seek(VhChannel *ioc, off_t offset, int whence, GError **errp)
 {
     if (!check_feature(ioc, VH_CHANNEL_FEATURE_SEEK, "seeking", errp) ||

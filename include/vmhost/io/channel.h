@@ -102,8 +102,14 @@ struct _VhChannelClass {
     void (*set_delay)(VhChannel *ioc, bool enabled);
     /* Optional (VH_CHANNEL_FEATURE_SEEK). Like lseek(2). */
     off_t (*seek)(VhChannel *ioc, off_t offset, int whence, GError **errp);
+    /*
+     * Optional, for a channel that reads ahead from its transport (TLS):
+     * the bytes it holds, which a read returns without touching the
+     * transport. 0 means the next read goes to the transport.
+     */
+    gsize (*get_read_ahead)(VhChannel *ioc);
 
-    gpointer padding[8];
+    gpointer padding[7];
 };
 
 /* Feature flags. set_feature is for channel implementations. */
@@ -184,6 +190,14 @@ bool vh_channel_set_blocking(VhChannel *ioc, bool enabled, GError **errp);
 /* No-ops on channels that lack them. */
 void vh_channel_set_cork(VhChannel *ioc, bool enabled);
 void vh_channel_set_delay(VhChannel *ioc, bool enabled);
+/*
+ * What a channel that reads ahead holds (see get_read_ahead), or -1 for a
+ * channel that does not read ahead, whose every read may find more data in
+ * its transport. A reader that has what it needed and gets 0 may return to
+ * its watch instead of reading on to would-block: the watch reports what
+ * comes next.
+ */
+gssize vh_channel_get_read_ahead(VhChannel *ioc);
 /* Fails with VH_ERROR_NOT_SUPPORTED without VH_CHANNEL_FEATURE_SEEK. */
 G_GNUC_WARN_UNUSED_RESULT
 off_t vh_channel_seek(VhChannel *ioc, off_t offset, int whence, GError **errp);
