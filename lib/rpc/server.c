@@ -421,6 +421,15 @@ static gboolean in_ready(VhChannel *ch, GIOCondition cond, gpointer opaque)
             guint32 len = conn->rx_len;
             conn->rx_have = 0;
             conn_process(conn, pkt, len);
+            /*
+             * A TLS channel holding nothing more took all the socket had
+             * at its last read: reading on would, call after call, only
+             * meet would-block (one recvmsg of five syscalls per call).
+             * The watch reports what comes next.
+             */
+            if (vh_channel_get_read_ahead(ch) == 0) {
+                break;
+            }
         }
     }
     if (conn->flush_now && !conn->closed) {
