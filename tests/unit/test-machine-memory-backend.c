@@ -34,7 +34,7 @@ static VhRamBlock *take(const char *opts, const char *id)
 
     g_assert_true(vh_object_add_from_string(opts, &err));
     g_assert_no_error(err);
-    VhMemoryBackend *b =
+    g_autoptr(VhMemoryBackend) b =
         vh_object_lookup_typed(id, VH_TYPE_MEMORY_BACKEND, &err);
     g_assert_nonnull(b);
     g_assert_false(vh_memory_backend_is_used(b));
