@@ -335,7 +335,7 @@ static bool start_incoming(VhDriver *drv, VhQmpClient *c,
  * the daemon to relay into, and that path is returned; else on a TCP
  * port, and the URI for the source is returned. */
 static char *prepare(VhDriver *drv, const VhMigrateArgs *a, bool tunnel,
-                     GError **errp)
+                     char **name, GError **errp)
 {
     static const char *const server_files[] = {"ca-cert.pem", "server-cert.pem",
                                                "server-key.pem", NULL};
@@ -399,6 +399,7 @@ static char *prepare(VhDriver *drv, const VhMigrateArgs *a, bool tunnel,
     g_mutex_lock(&drv->lock);
     obj->mig_port = own_port ? port : 0;
     g_mutex_unlock(&drv->lock);
+    *name = g_strdup(obj->name);
     if (tunnel) {
         g_info("domain %s: incoming tunnelled migration", obj->name);
         vh_driver_job_obj_end(obj);
@@ -424,15 +425,15 @@ fail_unstarted:
 }
 
 char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
-                                GError **errp)
+                                char **name, GError **errp)
 {
-    return prepare(drv, a, false, errp);
+    return prepare(drv, a, false, name, errp);
 }
 
 char *vh_driver_migrate_prepare_tunnel(VhDriver *drv, const VhMigrateArgs *a,
-                                       GError **errp)
+                                       char **name, GError **errp)
 {
-    return prepare(drv, a, true, errp);
+    return prepare(drv, a, true, name, errp);
 }
 
 /* ---- source: perform ---- */
@@ -488,8 +489,12 @@ static JsonObject *query_migrate(VhQmpClient *c, GError **errp)
 }
 
 /* Until the outgoing migration ends: "completed", or an error. */
-static bool wait_outgoing(VhQmpClient *c, const char *name, GError **errp)
+static bool wait_outgoing(VhQmpClient *c, const char *name,
+                          VhMigrateAliveFunc alive, gpointer opaque,
+                          GError **errp)
 {
+    bool lost = false;
+
     for (;;) {
         g_autoptr(GError) err = NULL;
         g_autoptr(JsonObject) o = query_migrate(c, &err);
@@ -513,6 +518,12 @@ static bool wait_outgoing(VhQmpClient *c, const char *name, GError **errp)
                             o, "error-desc", "no reason given"));
             return false;
         }
+        if (g_str_equal(st, "cancelled") && lost) {
+            g_set_error_literal(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_FAILED,
+                                "operation failed: Lost connection to "
+                                "destination host");
+            return false;
+        }
         if (g_str_equal(st, "cancelled")) {
             g_set_error_literal(errp, VH_VIR_ERROR,
                                 VH_VIR_ERR_OPERATION_ABORTED,
@@ -520,12 +531,23 @@ static bool wait_outgoing(VhQmpClient *c, const char *name, GError **errp)
                                 "canceled by client");
             return false;
         }
+        if (!lost && alive && !alive(opaque)) {
+            g_warning("domain %s: lost the connection to the destination "
+                      "daemon; cancelling the migration",
+                      name);
+            lost = true;
+            if (!qmp_ok(c, "migrate_cancel", NULL, &err)) {
+                g_propagate_error(errp, g_steal_pointer(&err));
+                return false;
+            }
+        }
         g_usleep(POLL_US);
     }
 }
 
 bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
                                const char *uri, const VhMigrateArgs *a,
+                               VhMigrateAliveFunc alive, gpointer opaque,
                                GError **errp)
 {
     VhDomainObj *obj = vh_driver_job_obj(drv, uuid, errp);
@@ -577,7 +599,7 @@ bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
     /* The transfer runs without the job lock: suspend (virsh
      * --timeout-suspend), job stats and abort reach the machine. */
     g_mutex_unlock(&obj->job);
-    ok = ok && wait_outgoing(qmp, obj->name, errp);
+    ok = ok && wait_outgoing(qmp, obj->name, alive, opaque, errp);
 
     g_mutex_lock(&drv->lock);
     if (ok && obj->active) {
@@ -782,6 +804,27 @@ VhDomainRef *vh_driver_migrate_finish(VhDriver *drv, const VhMigrateArgs *a,
            run ? ", running" : ", paused");
     vh_driver_job_obj_end(obj);
     return ref;
+}
+
+void vh_driver_migrate_abort_incoming(VhDriver *drv, const char *name)
+{
+    VhMigrateArgs a = {.dname = name};
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VhDomainRef) dom = NULL;
+    VhDomainObj *obj;
+    bool waiting;
+
+    g_mutex_lock(&drv->lock);
+    obj = vh_driver_find_name_locked(drv, name);
+    waiting = obj && obj->active && obj->mig_op == VH_JOB_OP_MIGRATION_IN;
+    g_mutex_unlock(&drv->lock);
+    if (!waiting) {
+        return;
+    }
+    g_warning("domain %s: the source's connection ended before the "
+              "migration finished; stopping the incoming machine",
+              name);
+    dom = vh_driver_migrate_finish(drv, &a, true, &err);
 }
 
 /* ---- source: confirm ---- */

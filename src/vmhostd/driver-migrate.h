@@ -75,20 +75,28 @@ typedef struct {
 char *vh_driver_migrate_begin(VhDriver *drv, const guint8 *uuid,
                               const VhMigrateArgs *a, GError **errp);
 /* Destination: the URI the source's vmhost must connect to (transfer
- * full). A domain of that name or uuid already active is refused here,
+ * full), and in *@name the domain's name (transfer full). A domain of that name or uuid already active is refused here,
  * before any data moves. */
 char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
-                                GError **errp);
+                                char **name, GError **errp);
 /* Destination, tunnelled: the same, with vmhost listening on a UNIX
  * socket in the run dir whose path is returned (transfer full); the
  * daemon relays the migration stream into it. */
 char *vh_driver_migrate_prepare_tunnel(VhDriver *drv, const VhMigrateArgs *a,
-                                       GError **errp);
+                                       char **name, GError **errp);
 /* Source: migrate to @uri (tcp://HOST:PORT, or unix:PATH of a tunnel the
  * caller relays) and wait for the end. */
+/* @alive (may be NULL) is asked while the transfer runs: false cancels it
+ * ("Lost connection to destination host"), as a p2p source does when its
+ * connection to the destination daemon ends. */
+typedef bool (*VhMigrateAliveFunc)(gpointer opaque);
 bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
                                const char *uri, const VhMigrateArgs *a,
+                               VhMigrateAliveFunc alive, gpointer opaque,
                                GError **errp);
+/* Destination: stop the incoming migration of @name if it is still
+ * waiting (its source's connection ended before finish). */
+void vh_driver_migrate_abort_incoming(VhDriver *drv, const char *name);
 /* Destination: the migrated domain (transfer full); NULL when cancelled
  * (the half-started machine is gone) or on failure. */
 VhDomainRef *vh_driver_migrate_finish(VhDriver *drv, const VhMigrateArgs *a,

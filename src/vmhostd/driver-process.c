@@ -721,6 +721,16 @@ bool vh_driver_process_reconnect(VhDriver *drv, VhDomainObj *obj, pid_t pid,
         return false;
     }
     o = json_node_get_object(ret);
+    if (g_str_equal(json_object_get_string_member_with_default(o, "status", ""),
+                    "inmigrate")) {
+        /* an incoming migration the last daemon never finished: no
+         * half-started domain survives it */
+        g_warning("domain %s: vmhost pid %d still waits for an incoming "
+                  "migration the last daemon started; stopping it",
+                  obj->name, (int)pid);
+        kill_process(pid, -1);
+        return false;
+    }
     state = state_from_status(
         json_object_get_string_member_with_default(o, "status", "running"),
         &reason);

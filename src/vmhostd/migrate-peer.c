@@ -20,11 +20,6 @@
 #define PEER_DEFAULT_TLS_PORT 16514
 /* prepare starts a machine and finish waits for its last pages */
 #define PEER_CALL_TIMEOUT_MS 120000
-/* libvirt's client keepalive: a ping after 5 s without input, the link
- * given up after 5 unanswered; it also keeps the destination from
- * dropping us as idle while a long migration runs between two calls */
-#define PEER_KEEPALIVE_MS    5000
-#define PEER_KEEPALIVE_COUNT 5
 
 struct _VhMigratePeer {
     char *uri;
@@ -194,7 +189,9 @@ static void prefix_open_error(GError **errp, const char *uri)
     }
 }
 
-VhMigratePeer *vh_migrate_peer_open(const char *dconnuri, GError **errp)
+VhMigratePeer *vh_migrate_peer_open(const char *dconnuri,
+                                    guint keepalive_interval_ms,
+                                    guint keepalive_count, GError **errp)
 {
     g_auto(PeerUri) u = {0};
     g_autoptr(VhChannel) ch = NULL;
@@ -228,9 +225,13 @@ VhMigratePeer *vh_migrate_peer_open(const char *dconnuri, GError **errp)
         return NULL;
     }
     g_clear_pointer(&ret, g_bytes_unref);
-    if (supports(p, VH_REMOTE_FEATURE_PROGRAM_KEEPALIVE)) {
-        vh_rpc_client_start_keepalive(p->client, PEER_KEEPALIVE_MS,
-                                      PEER_KEEPALIVE_COUNT);
+    /* libvirt's client keepalive: it notices a destination that is gone
+     * (the migration is then cancelled), and keeps the destination from
+     * dropping us as idle while a long migration runs between two calls */
+    if (keepalive_interval_ms &&
+        supports(p, VH_REMOTE_FEATURE_PROGRAM_KEEPALIVE)) {
+        vh_rpc_client_start_keepalive(p->client, keepalive_interval_ms,
+                                      MAX(keepalive_count, 1));
     }
     name = g_strdup_printf("%s://%s", u.driver, u.path);
     vh_xdr_put_opt_string(args, name);
@@ -267,6 +268,11 @@ void vh_migrate_peer_free(VhMigratePeer *p)
     g_free(p->uri);
     g_free(p->host);
     g_free(p);
+}
+
+bool vh_migrate_peer_is_alive(VhMigratePeer *p)
+{
+    return !vh_rpc_client_is_closed(p->client);
 }
 
 const char *vh_migrate_peer_get_host(VhMigratePeer *p)

@@ -30,12 +30,18 @@ G_BEGIN_DECLS
 
 typedef struct _VhMigratePeer VhMigratePeer;
 
+/* @keepalive_interval_ms / @keepalive_count: our pings once the
+ * destination takes them (0: none). */
 G_GNUC_WARN_UNUSED_RESULT
-VhMigratePeer *vh_migrate_peer_open(const char *dconnuri, GError **errp);
+VhMigratePeer *vh_migrate_peer_open(const char *dconnuri,
+                                    guint keepalive_interval_ms,
+                                    guint keepalive_count, GError **errp);
 /* CONNECT_CLOSE and the end of the connection. */
 void vh_migrate_peer_free(VhMigratePeer *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhMigratePeer, vh_migrate_peer_free)
 
+/* False once the connection has ended (EOF, missed keepalives). */
+bool vh_migrate_peer_is_alive(VhMigratePeer *p);
 /* The host part of the URI opened (transfer none). */
 const char *vh_migrate_peer_get_host(VhMigratePeer *p);
 

@@ -14,6 +14,8 @@ struct _VhRemoteServer {
     guint event_id;
     GMutex lock;      /* conns */
     GPtrArray *conns; /* VhRpcConn * (a reference each) */
+    /* our keepalive on the connections we open (p2p migration) */
+    guint keepalive_interval_ms, keepalive_count;
 };
 
 typedef struct {
@@ -32,6 +34,8 @@ typedef struct {
     GArray *cbs; /* RemoteEventCb */
     int next_cb_id;
     bool legacy_lifecycle; /* DOMAIN_EVENT_REGISTER(_ANY) of LIFECYCLE */
+    GPtrArray *incoming;   /* names of migrations prepared here: stopped
+                              if the connection ends before their finish */
 } RemoteConn;
 
 static inline RemoteConn *remote_conn(VhRpcCall *call)
@@ -55,5 +59,7 @@ extern const VhRpcProc vh_remote_domain_procs[];
 extern const gsize vh_remote_domain_n_procs;
 extern const VhRpcProc vh_remote_event_procs[];
 extern const gsize vh_remote_event_n_procs;
+/* remote-migrate.c: the connection ended; stop what it left prepared. */
+void vh_remote_migrate_conn_closed(RemoteConn *rc);
 extern const VhRpcProc vh_remote_migrate_procs[];
 extern const gsize vh_remote_migrate_n_procs;

@@ -141,6 +141,57 @@ static bool do_begin3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
     return true;
 }
 
+/* An incoming migration prepared on this connection (@name transfer
+ * full): stopped if the connection ends before its finish. */
+static void remember_incoming(VhRpcCall *call, char *name)
+{
+    RemoteConn *rc = remote_conn(call);
+
+    g_mutex_lock(&rc->lock);
+    g_ptr_array_add(rc->incoming, name);
+    g_mutex_unlock(&rc->lock);
+}
+
+typedef struct {
+    VhDriver *drv;
+    GPtrArray *names;
+} AbortIncoming;
+
+static gpointer abort_incoming_thread(gpointer opaque)
+{
+    AbortIncoming *ai = opaque;
+
+    for (guint i = 0; i < ai->names->len; i++) {
+        vh_driver_migrate_abort_incoming(ai->drv, ai->names->pdata[i]);
+    }
+    g_ptr_array_unref(ai->names);
+    g_free(ai);
+    return NULL;
+}
+
+void vh_remote_migrate_conn_closed(RemoteConn *rc)
+{
+    AbortIncoming *ai;
+
+    g_mutex_lock(&rc->lock);
+    if (!rc->incoming->len) {
+        g_mutex_unlock(&rc->lock);
+        return;
+    }
+    ai = g_new0(AbortIncoming, 1);
+    ai->drv = rc->srv->drv;
+    ai->names = g_steal_pointer(&rc->incoming);
+    rc->incoming = g_ptr_array_new_with_free_func(g_free);
+    g_mutex_unlock(&rc->lock);
+    /* stopping a machine waits; not on the server's thread */
+    g_thread_unref(g_thread_new("mig-abort", abort_incoming_thread, ai));
+}
+
+static bool peer_alive(gpointer opaque)
+{
+    return vh_migrate_peer_is_alive(opaque);
+}
+
 /* DOMAIN_MIGRATE_PREPARE3_PARAMS: {params<>; opaque cookie_in<>; flags}
  * -> {opaque cookie_out<>; remote_string uri_out} */
 static bool do_prepare3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
@@ -148,6 +199,7 @@ static bool do_prepare3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
 {
     g_autoptr(GPtrArray) params = NULL;
     g_autofree char *uri = NULL;
+    char *name = NULL;
     VhMigrateArgs ma;
     guint32 flags;
 
@@ -156,10 +208,11 @@ static bool do_prepare3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
         !migrate_args(params, flags, &ma, errp)) {
         return false;
     }
-    uri = vh_driver_migrate_prepare(remote_driver(call), &ma, errp);
+    uri = vh_driver_migrate_prepare(remote_driver(call), &ma, &name, errp);
     if (!uri) {
         return false;
     }
+    remember_incoming(call, name);
     vh_xdr_put_opaque(ret, NULL, 0);
     vh_xdr_put_opt_string(ret, uri);
     return true;
@@ -176,6 +229,7 @@ static bool do_prepare_tunnel3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
     g_autoptr(VhChannelSocket) ch = vh_channel_socket_new();
     g_autoptr(GError) err = NULL;
     g_autofree char *path = NULL;
+    char *name = NULL;
     VhMigrateArgs ma;
     guint32 flags;
 
@@ -190,10 +244,12 @@ static bool do_prepare_tunnel3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                             "VIR_MIGRATE_TUNNELLED");
         return false;
     }
-    path = vh_driver_migrate_prepare_tunnel(remote_driver(call), &ma, errp);
+    path =
+        vh_driver_migrate_prepare_tunnel(remote_driver(call), &ma, &name, errp);
     if (!path) {
         return false;
     }
+    remember_incoming(call, name);
     addr = g_unix_socket_address_new(path);
     if (!vh_channel_socket_connect_sync(ch, addr, &err)) {
         /* the source's finish (cancelled) stops the machine */
@@ -230,7 +286,7 @@ static bool perform_tunnel(VhDriver *drv, const guint8 *uuid,
     *prepared = true;
     vh_migrate_tunnel_start(t, s);
     ok = vh_driver_migrate_perform(drv, uuid, vh_migrate_tunnel_get_uri(t), ma,
-                                   errp);
+                                   peer_alive, peer, errp);
     guint64 bytes = vh_migrate_tunnel_stop(t, !ok);
     vh_rpc_client_stream_free(s);
     g_info("tunnelled migration: %" G_GUINT64_FORMAT " bytes relayed", bytes);
@@ -243,10 +299,11 @@ static bool perform_tunnel(VhDriver *drv, const guint8 *uuid,
  * that cancels on both sides (finish with cancelled=1 stops the
  * destination's machine, confirm with cancelled=1 resumes ours).
  */
-static bool perform_p2p(VhDriver *drv, const guint8 *uuid, const char *dconnuri,
-                        GPtrArray *params, const VhMigrateArgs *ma,
-                        GError **errp)
+static bool perform_p2p(VhRemoteServer *srv, const guint8 *uuid,
+                        const char *dconnuri, GPtrArray *params,
+                        const VhMigrateArgs *ma, GError **errp)
 {
+    VhDriver *drv = srv->drv;
     g_autoptr(VhMigratePeer) peer = NULL;
     g_autoptr(GPtrArray) dp = NULL;
     g_autoptr(VhDomainRef) dom = NULL;
@@ -257,7 +314,9 @@ static bool perform_p2p(VhDriver *drv, const guint8 *uuid, const char *dconnuri,
 
     /* the domain first: a connection only for a domain that can go */
     xml = vh_driver_migrate_begin(drv, uuid, ma, errp);
-    if (!xml || !(peer = vh_migrate_peer_open(dconnuri, errp))) {
+    if (!xml ||
+        !(peer = vh_migrate_peer_open(dconnuri, srv->keepalive_interval_ms,
+                                      srv->keepalive_count, errp))) {
         return false;
     }
     dp = vh_typed_params_copy(params);
@@ -285,7 +344,8 @@ static bool perform_p2p(VhDriver *drv, const guint8 *uuid, const char *dconnuri,
         if (!uri) {
             return false;
         }
-        ok = vh_driver_migrate_perform(drv, uuid, uri, ma, &err);
+        ok = vh_driver_migrate_perform(drv, uuid, uri, ma, peer_alive, peer,
+                                       &err);
     }
     if (!ok) {
         g_info("migration to %s failed: %s", dconnuri, err->message);
@@ -330,14 +390,16 @@ static bool do_perform3(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                             "peer-to-peer mode (--p2p)");
         ok = false;
     } else if (flags & VH_MIGRATE_PEER2PEER) {
-        ok = perform_p2p(drv, uuid, dconnuri, params, &ma, errp);
+        ok = perform_p2p(remote_conn(call)->srv, uuid, dconnuri, params, &ma,
+                         errp);
     } else if (!ma.uri) {
         g_set_error_literal(errp, VH_VIR_ERROR, VH_VIR_ERR_INVALID_ARG,
                             "invalid argument: no migration URI: the "
                             "destination's prepare step gives it");
         ok = false;
     } else {
-        ok = vh_driver_migrate_perform(drv, uuid, ma.uri, &ma, errp);
+        ok =
+            vh_driver_migrate_perform(drv, uuid, ma.uri, &ma, NULL, NULL, errp);
     }
     if (ok) {
         vh_xdr_put_opaque(ret, NULL, 0);

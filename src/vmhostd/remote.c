@@ -32,6 +32,7 @@ static void remote_conn_free(gpointer opaque)
 
     g_free(rc->uri);
     g_array_unref(rc->cbs);
+    g_ptr_array_unref(rc->incoming);
     g_mutex_clear(&rc->lock);
     g_free(rc);
 }
@@ -43,6 +44,7 @@ static void conn_added(VhRpcConn *conn, gpointer opaque)
 
     rc->srv = srv;
     rc->cbs = g_array_new(FALSE, TRUE, sizeof(RemoteEventCb));
+    rc->incoming = g_ptr_array_new_with_free_func(g_free);
     rc->next_cb_id = 1;
     g_mutex_init(&rc->lock);
     vh_rpc_conn_set_data(conn, rc, remote_conn_free);
@@ -59,6 +61,7 @@ static void conn_closed(VhRpcConn *conn, gpointer opaque)
     g_mutex_lock(&srv->lock);
     bool found = g_ptr_array_remove_fast(srv->conns, conn);
     g_mutex_unlock(&srv->lock);
+    vh_remote_migrate_conn_closed(vh_rpc_conn_get_data(conn));
     if (found) {
         vh_rpc_conn_unref(conn);
     }
@@ -319,6 +322,8 @@ VhRemoteServer *vh_remote_server_new(VhDriver *drv,
         cfg.idle_timeout_ms = 30000;
     }
     srv->drv = drv;
+    srv->keepalive_interval_ms = cfg.keepalive_interval_ms;
+    srv->keepalive_count = limits->keepalive_count;
     srv->conns = g_ptr_array_new();
     g_mutex_init(&srv->lock);
     srv->rpc = vh_rpc_server_new(&cfg, ctx);

@@ -262,14 +262,14 @@ char *vh_driver_migrate_begin(VhDriver *drv, const guint8 *uuid,
 }
 
 char *vh_driver_migrate_prepare(VhDriver *drv, const VhMigrateArgs *a,
-                                GError **errp)
+                                char **name, GError **errp)
 {
     fz_no_migration(errp);
     return NULL;
 }
 
 char *vh_driver_migrate_prepare_tunnel(VhDriver *drv, const VhMigrateArgs *a,
-                                       GError **errp)
+                                       char **name, GError **errp)
 {
     fz_no_migration(errp);
     return NULL;
@@ -277,6 +277,7 @@ char *vh_driver_migrate_prepare_tunnel(VhDriver *drv, const VhMigrateArgs *a,
 
 bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
                                const char *uri, const VhMigrateArgs *a,
+                               VhMigrateAliveFunc alive, gpointer opaque,
                                GError **errp)
 {
     return fz_check(uuid, errp) && fz_no_migration(errp);
@@ -294,6 +295,10 @@ bool vh_driver_migrate_confirm(VhDriver *drv, const guint8 *uuid,
                                GError **errp)
 {
     return fz_check(uuid, errp) && fz_no_migration(errp);
+}
+
+void vh_driver_migrate_abort_incoming(VhDriver *drv, const char *name)
+{
 }
 
 bool vh_driver_get_job_stats(VhDriver *drv, const guint8 *uuid, VhJobStats *st,

@@ -21,7 +21,9 @@
 # refused; faults: the source's DN not
 # allowed on the destination, a destination without migration
 # certificates, a wrong --tls-destination, the destination's vmhost killed
-# mid-migration, a name already active on the destination. After each fault
+# mid-migration, the veth link cut mid-migration, the destination daemon
+# killed mid-migration and restarted, a name already active on the
+# destination. After each fault
 # the source runs and verifies, the destination holds no half-started
 # domain, and the next migration succeeds.
 #
@@ -140,8 +142,13 @@ on() {
         XDG_RUNTIME_DIR="$work/$oh/run" XDG_CACHE_HOME="$work/$oh/cache" \
         LIBVIRT_DEFAULT_URI= "$@"
 }
+# the daemon in HOST's namespace; $dpid_HOST is vmhostd's own pid (ip netns
+# exec and env exec it)
 start_daemon() {
-    bg "$1-d" on "$1" "$vmhostd" --session --listen --verbose \
+    eval "dns=\$ns_$1"
+    bg "$1-d" ip netns exec "$dns" env HOME="$work/$1/home" XDG_CONFIG_HOME="$work/$1/cfg" \
+        XDG_RUNTIME_DIR="$work/$1/run" XDG_CACHE_HOME="$work/$1/cache" \
+        "$vmhostd" --session --listen --verbose \
         --config "$work/$1/vmhostd.conf" --driver-config "$work/$1/driver.conf"
     eval "dpid_$1=\$last"
     wait_until "grep -q 'vmhostd ready' '$work/$1-d.err'" 300
@@ -356,6 +363,32 @@ wait_until 'v src domjobinfo vm1 && printf "%s" "$out" | grep -q "Memory bandwid
 kill -KILL "$(cat "$dpidfile")" 2>/dev/null
 wait "$bgmig"
 check "the destination's vmhost killed mid-migration: virsh fails; the source runs on; dst has no vm1" \
+    '[ "$(cat "$work/bg.rc")" != 0 ] && after_fault'
+
+# the veth link cut mid-migration (on dst's side; bounded by keepalive)
+(migrate src vm1 --live --p2p --tls --bandwidth 2 vmhost+tls://dst/system; echo "$mrc" >"$work/bg.rc") &
+bgmig=$!
+wait_until 'v src domjobinfo vm1 && printf "%s" "$out" | grep -q "Memory bandwidth"' 300
+ip -n "$ns_dst" link set "$veth_dst" down
+t0=$(date +%s)
+wait "$bgmig"
+t1=$(date +%s)
+ip -n "$ns_dst" link set "$veth_dst" up
+check "the veth link cut mid-migration: virsh fails within 30 s (Lost connection to destination host); the source runs on; dst stops its half-started domain" \
+    '[ "$(cat "$work/bg.rc")" != 0 ] && [ $((t1 - t0)) -le 30 ] &&
+     grep -q "Lost connection to destination host" "$work/mig.err" &&
+     wait_until "v dst list --name && ! printf \"%s\" \"\$out\" | grep -qx vm1" 300 && after_fault'
+
+# the destination daemon killed mid-migration, then started again
+(migrate src vm1 --live --p2p --tls --bandwidth 2 vmhost+tls://dst/system; echo "$mrc" >"$work/bg.rc") &
+bgmig=$!
+wait_until 'v src domjobinfo vm1 && printf "%s" "$out" | grep -q "Memory bandwidth"' 300
+kill -KILL "$dpid_dst"
+wait "$bgmig"
+wait "$dpid_dst" 2>/dev/null
+mv "$work/dst-d.err" "$work/dst-d1.err"
+start_daemon dst
+check "the destination daemon killed mid-migration: virsh fails, the source runs on and verifies; the restarted daemon keeps no half-started vm1" \
     '[ "$(cat "$work/bg.rc")" != 0 ] && after_fault'
 
 # a name already active on the destination (dst's own, defined copy)
