@@ -25,9 +25,10 @@
 #define READ_AHEAD  (256 * 1024)
 #define WRITE_BATCH (256 * 1024)
 /*
- * A master that would block after reads no larger than this is idle, not
- * streaming: its read-ahead buffer is freed then, as 100 idle connections
- * of a daemon each kept 17 KiB of touched heap in it. Streams keep theirs.
+ * Reads no larger than this are not a stream: once their ciphertext is all
+ * taken, or the master would block, the read-ahead buffer is freed, as 100
+ * idle connections of a daemon each kept 17 KiB of touched heap in it.
+ * Streams keep theirs.
  */
 #define READ_AHEAD_IDLE (16 * 1024)
 
@@ -138,6 +139,12 @@ static ssize_t tls_pull(char *buf, size_t len, void *opaque)
     n = MIN(len, tls->rlen - tls->rpos);
     memcpy(buf, tls->rbuf + tls->rpos, n);
     tls->rpos += n;
+    if (tls->rpos == tls->rlen && !tls->rbig) {
+        /* all taken and not a stream: a reader that stops here (see
+         * vh_channel_get_read_ahead()) may well be idle from now on */
+        g_clear_pointer(&tls->rbuf, g_free);
+        tls->rpos = tls->rlen = 0;
+    }
     return n;
 }
 
