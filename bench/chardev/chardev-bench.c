@@ -8,7 +8,9 @@
  *       and one over plain TCP, both connections open for the whole run,
  *       N round trips each, in B alternating blocks (so that a noisy spell
  *       on a shared machine hits both). Prints, per transport:
- *           rtt tls|plain N p50_us p99_us mean_us
+ *           rtt tls|plain N p50_us p99_us mean_us p90_us csw_per_rtt
+ *       csw_per_rtt is this client's voluntary context switches (times it
+ *       blocked waiting for a reply) per round trip (getrusage).
  *
  *   chardev-bench connrate --connect HOST:PORT --dir DIR --seconds S
  *                 [--priority P]
@@ -42,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,7 +252,16 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void report(const char *name, double *v, long n)
+/* This process's voluntary context switches so far. */
+static long voluntary_switches(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_nvcsw;
+}
+
+static void report(const char *name, double *v, long n, long csw)
 {
     double sum = 0;
 
@@ -257,8 +269,8 @@ static void report(const char *name, double *v, long n)
     for (long i = 0; i < n; i++) {
         sum += v[i];
     }
-    printf("rtt %s %ld %.1f %.1f %.1f\n", name, n, v[n / 2],
-           v[(long)(n * 0.99)], sum / n);
+    printf("rtt %s %ld %.1f %.1f %.1f %.1f %.2f\n", name, n, v[n / 2],
+           v[(long)(n * 0.99)], sum / n, v[(long)(n * 0.9)], (double)csw / n);
 }
 
 static int cmd_rtt(const char *tls_hp, const char *plain_hp, long count,
@@ -268,7 +280,7 @@ static int cmd_rtt(const char *tls_hp, const char *plain_hp, long count,
     double *tls_v = calloc(count, sizeof(double));
     double *plain_v = calloc(count, sizeof(double));
     Conn *t, *p;
-    long per = count / blocks, done = 0;
+    long per = count / blocks, done = 0, tcsw = 0, pcsw = 0;
 
     if (!tls_hp || !plain_hp || count < 100 || blocks < 1 || per < 1) {
         die("rtt", "needs --tls, --plain, --count >= 100, --blocks >= 1");
@@ -290,19 +302,23 @@ static int cmd_rtt(const char *tls_hp, const char *plain_hp, long count,
     }
     for (long b = 0; b < blocks; b++) {
         long n = b == blocks - 1 ? count - done : per;
+        long csw = voluntary_switches();
 
         for (long i = 0; i < n; i++) {
             tls_v[done + i] = round_trip(t, line);
         }
+        tcsw += voluntary_switches() - csw;
+        csw = voluntary_switches();
         for (long i = 0; i < n; i++) {
             plain_v[done + i] = round_trip(p, line);
         }
+        pcsw += voluntary_switches() - csw;
         done += n;
     }
     conn_close(t);
     conn_close(p);
-    report("tls", tls_v, count);
-    report("plain", plain_v, count);
+    report("tls", tls_v, count, tcsw);
+    report("plain", plain_v, count, pcsw);
     free(tls_v);
     free(plain_v);
     return 0;

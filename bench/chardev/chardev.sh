@@ -1,10 +1,13 @@
 #!/bin/sh
 # bench/chardev: character device servers, in the same run:
-#   1. round-trip latency (p50, p99) of 64-byte lines ("echo " + 58
-#      characters + newline) answered by the test guest console behind a
-#      vmhost TLS chardev server and behind a vmhost plain TCP chardev
+#   1. round-trip latency (p50, mean, p90, p99) of 64-byte lines ("echo "
+#      + 58 characters + newline) answered by the test guest console behind
+#      a vmhost TLS chardev server and behind a vmhost plain TCP chardev
 #      server; both connections stay open and the round trips alternate in
-#      blocks (chardev-bench rtt);
+#      blocks (chardev-bench rtt). Each run prints its own figures and the
+#      wake-ups per round trip (voluntary context switches of the client
+#      and of each server, and the servers' CPU migrations), so a run that
+#      falls into a slow mode shows, and shows where (issue 11);
 #   1b. what TLS itself costs per round trip on this CPU, without network
 #      or main loop: the same 64- and 59-byte exchange between two GnuTLS
 #      sessions over a socketpair in one thread, against plain send/recv
@@ -17,7 +20,7 @@
 #      for reference, QEMU with nodelay=on (chardev-bench connrate).
 # Same certificates (vmhost-pki), same priority (TLS 1.3 only) everywhere.
 # Every figure is the median of REPS runs, the peers interleaved.
-# Environment: BENCH_REPS (3), BENCH_RTT_COUNT (20000 round trips per
+# Environment: BENCH_REPS (3), BENCH_RTT_COUNT (40000 round trips per
 # transport per run), BENCH_CONN_SECONDS (3 per server per run), QEMU.
 set -eu
 
@@ -29,7 +32,7 @@ stream="$build/src/vmhost-stream/vmhost-stream"
 client="$build/bench/chardev/chardev-bench"
 qemu=${QEMU:-qemu-system-x86_64}
 reps=${BENCH_REPS:-3}
-count=${BENCH_RTT_COUNT:-20000}
+count=${BENCH_RTT_COUNT:-40000}
 seconds=${BENCH_CONN_SECONDS:-3}
 prio="NORMAL:-VERS-ALL:+VERS-TLS1.3"
 
@@ -74,7 +77,16 @@ vmhost_server() {
             -device isa-serial,chardev=c0 >"$work/$1.log" 2>&1 &
     fi
     pids="$pids $!"
+    eval "pid_$1=$!"
     wait_listening "$2" "vmhost $1"
+}
+
+# wakes PID: voluntary context switches of all its threads, and CPU
+# migrations of its main thread (the chardev's main loop).
+wakes() {
+    awk '/^voluntary_ctxt_switches/ { v += $2 } END { printf "%d ", v }' \
+        /proc/"$1"/task/*/status
+    awk '/nr_migrations/ { print $3; exit }' /proc/"$1"/sched 2>/dev/null || echo 0
 }
 
 # qemu_server PORT [CHARDEV OPTIONS]: QEMU's TLS chardev server with its
@@ -95,17 +107,29 @@ vmhost_server plain "$plain_port"
 
 echo "bench/chardev: $(nproc) cores, median of $reps runs"
 echo "round trips: $count per transport per run, 64-byte lines to the test guest console"
-tp50="" tp99="" pp50="" pp99=""
+echo "  (wake-ups: voluntary context switches per round trip, client/server;"
+echo "   mig: the server main loop's CPU migrations during the run)"
+tp50="" tp99="" tmean="" tp90="" pp50="" pp99="" pmean="" pp90=""
 i=0
 while [ "$i" -lt "$reps" ]; do
+    set -- $(wakes "$pid_tls") $(wakes "$pid_plain")
+    tw0=$1 tm0=$2 pw0=$3 pm0=$4
     "$client" rtt --tls "127.0.0.1:$tls_port" --plain "127.0.0.1:$plain_port" \
         --dir "$pki" --priority "$prio" --count "$count" --blocks 8 >"$work/rtt"
-    set -- $(awk '$2 == "tls" { print $4, $5 }' "$work/rtt")
-    tp50="$tp50 $1" tp99="$tp99 $2"
-    set -- $(awk '$2 == "plain" { print $4, $5 }' "$work/rtt")
-    pp50="$pp50 $1" pp99="$pp99 $2"
-    echo "  run $((i + 1)): TLS p50/p99 $(awk '$2 == "tls" { print $4 "/" $5 }' "$work/rtt") us," \
-        "plain TCP $(awk '$2 == "plain" { print $4 "/" $5 }' "$work/rtt") us"
+    set -- $(wakes "$pid_tls") $(wakes "$pid_plain")
+    tw=$(($1 - tw0)) tm=$(($2 - tm0)) pw=$(($3 - pw0)) pm=$(($4 - pm0))
+    # rtt NAME N p50 p99 mean p90 client-csw-per-rtt
+    set -- $(awk '$2 == "tls" { print $4, $5, $6, $7, $8 }' "$work/rtt")
+    tp50="$tp50 $1" tp99="$tp99 $2" tmean="$tmean $3" tp90="$tp90 $4"
+    tline=$(awk -v w="$tw" -v m="$tm" -v n="$count" -v c="$5" -v p50="$1" \
+        -v mean="$3" -v p90="$4" -v p99="$2" 'BEGIN {
+        printf "TLS %.1f/%.1f/%.1f/%.1f us, wake-ups %.2f/%.2f, mig %d", p50, mean, p90, p99, c, w / n, m }')
+    set -- $(awk '$2 == "plain" { print $4, $5, $6, $7, $8 }' "$work/rtt")
+    pp50="$pp50 $1" pp99="$pp99 $2" pmean="$pmean $3" pp90="$pp90 $4"
+    pline=$(awk -v w="$pw" -v m="$pm" -v n="$count" -v c="$5" -v p50="$1" \
+        -v mean="$3" -v p90="$4" -v p99="$2" 'BEGIN {
+        printf "plain %.1f/%.1f/%.1f/%.1f us, wake-ups %.2f/%.2f, mig %d", p50, mean, p90, p99, c, w / n, m }')
+    echo "  run $((i + 1)) (p50/mean/p90/p99): $tline; $pline"
     i=$((i + 1))
 done
 rt="" rp=""
@@ -119,7 +143,9 @@ done
 rec_tls=$(echo "$rt" | median) rec_plain=$(echo "$rp" | median)
 echo "  GnuTLS alone, 4 record calls per round trip: $rec_tls us vs $rec_plain us for send/recv"
 tls_p50=$(echo "$tp50" | median) tls_p99=$(echo "$tp99" | median)
+tls_mean=$(echo "$tmean" | median) tls_p90=$(echo "$tp90" | median)
 plain_p50=$(echo "$pp50" | median) plain_p99=$(echo "$pp99" | median)
+plain_mean=$(echo "$pmean" | median) plain_p90=$(echo "$pp90" | median)
 
 have_qemu=0
 if command -v "$qemu" >/dev/null 2>&1; then
@@ -155,14 +181,15 @@ conn_q=$(echo "$cq" | median)
 conn_qn=$(echo "$cqn" | median)
 
 report=$(awk -v tp50="$tls_p50" -v tp99="$tls_p99" -v pp50="$plain_p50" \
-    -v pp99="$plain_p99" -v cv="$conn_v" -v cq="${conn_q:-}" \
+    -v pp99="$plain_p99" -v tmean="$tls_mean" -v tp90="$tls_p90" \
+    -v pmean="$plain_mean" -v pp90="$plain_p90" -v cv="$conn_v" -v cq="${conn_q:-}" \
     -v cqn="${conn_qn:-}" -v qver="${qver:-}" -v rt="$rec_tls" \
     -v rp="$rec_plain" 'BEGIN {
-    printf "| round trip, 64-byte line | p50 us | p99 us | p50 vs plain TCP |\n"
-    printf "|---|---|---|---|\n"
-    printf "| vmhost TLS 1.3 chardev server | %.1f | %.1f | %.2fx |\n", tp50, tp99, tp50 / pp50
-    printf "| vmhost plain TCP chardev server | %.1f | %.1f | 1.00x |\n", pp50, pp99
-    printf "| floor: plain p50 + GnuTLS record cost (%.2f us) | %.1f | - | %.2fx |\n", rt - rp, pp50 + rt - rp, (pp50 + rt - rp) / pp50
+    printf "| round trip, 64-byte line | p50 us | mean us | p90 us | p99 us | p50 / mean / p99 vs plain TCP |\n"
+    printf "|---|---|---|---|---|---|\n"
+    printf "| vmhost TLS 1.3 chardev server | %.1f | %.1f | %.1f | %.1f | %.2fx / %.2fx / %.2fx |\n", tp50, tmean, tp90, tp99, tp50 / pp50, tmean / pmean, tp99 / pp99
+    printf "| vmhost plain TCP chardev server | %.1f | %.1f | %.1f | %.1f | 1.00x |\n", pp50, pmean, pp90, pp99
+    printf "| floor: plain p50 + GnuTLS record cost (%.2f us) | %.1f | - | - | - | %.2fx |\n", rt - rp, pp50 + rt - rp, (pp50 + rt - rp) / pp50
     printf "\n| new TLS 1.3 connections | per second | vmhost vs this |\n"
     printf "|---|---|---|\n"
     printf "| vmhost TLS chardev server | %.1f | 1.00x |\n", cv
