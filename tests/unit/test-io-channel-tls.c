@@ -372,6 +372,90 @@ static void test_pending_wakeup(void)
     tls_pair_free(&p);
 }
 
+/* A source with no fds of its own that only holds a child, as the
+ * chardev's read source holds a channel's watch. */
+static gboolean holder_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs holder_funcs = {.dispatch = holder_dispatch};
+
+/* One non-blocking iteration; true if it dispatched anything. */
+static bool iterate_once(GMainContext *ctx)
+{
+    return g_main_context_iteration(ctx, FALSE);
+}
+
+/*
+ * Issue 11: a TLS watch costs no extra main loop iteration. A record that
+ * reaches the socket is delivered by the very iteration whose poll sees
+ * the fd ready (GLib dispatches the fd child before its parent), and data
+ * GnuTLS already holds is delivered by every iteration with a zero poll
+ * timeout, never after a poll sleep, also when the watch is itself the
+ * child of another source (char-socket.c's read source). Counted, not
+ * timed.
+ */
+static void test_dispatch_iterations(gconstpointer nested)
+{
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *out = g_malloc(1000);
+    ReadState *st = g_new0(ReadState, 1);
+    GSource *src, *holder = NULL;
+    TlsPair p;
+
+    tls_pair_connect(&p, NULL);
+    memset(out, 'x', 1000);
+    src = vh_channel_create_watch(VH_CHANNEL(p.server), G_IO_IN);
+    g_source_set_callback(src, (GSourceFunc)(void (*)(void))read_some, st,
+                          NULL);
+    if (nested) {
+        holder = g_source_new(&holder_funcs, sizeof(GSource));
+        g_source_add_child_source(holder, src);
+        g_source_attach(holder, ctx);
+    } else {
+        g_source_attach(src, ctx);
+    }
+    /* nothing to read: an iteration dispatches nothing */
+    g_assert_false(iterate_once(ctx));
+    g_assert_cmpuint(st->calls, ==, 0);
+
+    /* a 64-byte line on the socket: the first iteration delivers it */
+    g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), out, 64, &err), ==,
+                    64);
+    g_assert_true(fd_readable(p.server));
+    g_assert_true(iterate_once(ctx));
+    g_assert_cmpuint(st->calls, ==, 1);
+    g_assert_cmpuint(st->got, ==, 64);
+    g_assert_false(iterate_once(ctx));
+    g_assert_cmpuint(st->calls, ==, 1);
+
+    /* 1000 bytes read 100 at a time: ten iterations, ten reads */
+    g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), out, 1000, &err), ==,
+                    1000);
+    for (size_t i = 1; i <= 10; i++) {
+        g_assert_true(iterate_once(ctx));
+        g_assert_cmpuint(st->calls, ==, 1 + i);
+        g_assert_cmpuint(st->got, ==, 64 + 100 * i);
+        if (i == 1) {
+            /* the rest is in GnuTLS, the fd is idle */
+            g_assert_false(fd_readable(p.server));
+        }
+    }
+    g_assert_false(iterate_once(ctx));
+    g_assert_cmpuint(st->calls, ==, 11);
+    g_assert_no_error(err);
+    if (holder) {
+        g_source_destroy(holder);
+        g_source_unref(holder);
+    }
+    g_source_destroy(src);
+    g_source_unref(src);
+    g_free(st);
+    tls_pair_free(&p);
+}
+
 static void test_eof(bool clean)
 {
     g_autoptr(GError) err = NULL;
@@ -525,6 +609,10 @@ int main(int argc, char **argv)
                     test_handshake_cancel_other_thread);
     g_test_add_func("/io/channel/tls/blocking-thread", test_blocking_thread);
     g_test_add_func("/io/channel/tls/pending-wakeup", test_pending_wakeup);
+    g_test_add_data_func("/io/channel/tls/dispatch-iterations/watch", NULL,
+                         test_dispatch_iterations);
+    g_test_add_data_func("/io/channel/tls/dispatch-iterations/nested",
+                         GINT_TO_POINTER(1), test_dispatch_iterations);
     g_test_add_func("/io/channel/tls/eof/clean", test_eof_clean);
     g_test_add_func("/io/channel/tls/eof/premature", test_eof_premature);
     g_test_add_func("/io/channel/tls/io-before-handshake",
