@@ -65,6 +65,7 @@ typedef struct {
     guint64 sync_count;
     guint32 nch;
     const char *mechanism;
+    char *postcopy; /* post-copy's figures once it ran, or NULL */
 } VhMigStats;
 
 /*
@@ -74,8 +75,9 @@ typedef struct {
  */
 typedef struct {
     GMutex lock;
-    GPtrArray *shut; /* VhChannel (refs) to shut down on cancel */
-    gint cancelling; /* atomic */
+    GPtrArray *shut;         /* VhChannel (refs) to shut down on cancel */
+    gint cancelling;         /* atomic */
+    gint postcopy_requested; /* atomic: migrate_start_postcopy */
     GThread *thread;
     GCancellable *cancel;
 } VhMigSourceState;
@@ -142,6 +144,7 @@ typedef struct {
     char *hostname;
     VhMigParams params; /* snapshot at start (tls, channels) */
     bool multifd;
+    bool postcopy; /* capability postcopy-ram */
 } VhMigSourceArgs;
 void vh_mig_source_args_free(VhMigSourceArgs *a);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "multifd-send.h"
+#include "postcopy-priv.h"
 #include "source-pages.h"
 #include "vmhost/migration/dirty.h"
 #include "vmhost/util/error.h"
@@ -29,6 +30,9 @@ typedef struct {
     VhDirtyTracker *tracker;
     VhMigPageSender ps; /* records, and the bytes of every connection */
     VhChannel *main;
+    VhChannel *pc_req;    /* post-copy: the target's page requests */
+    VhChannel *pc_urgent; /* post-copy: the requested pages */
+    guint64 urgent_records;
     guint nch;
     VhMultifdSend *mf; /* NULL without multifd */
     bool return_path;
@@ -45,6 +49,8 @@ typedef struct {
     guint64 remaining_pages;
     bool stopped;
     bool was_running;
+    bool to_postcopy;      /* pre-copy ends in post-copy (not finish) */
+    bool postcopy_started; /* POSTCOPY_RUN sent: the target may run it */
     gint64 stop_us;
     gint64 start_us;
 } Source;
@@ -107,6 +113,53 @@ static bool start_channels(Source *s, const guint8 uuid[VH_MIG_UUID_SIZE],
             !vh_multifd_send_start_channel(s->mf, i, ch, uuid, errp)) {
             return false;
         }
+    }
+    return true;
+}
+
+/* Post-copy's REQUEST and URGENT connections, each with its hello. */
+static bool connect_postcopy(Source *s, const guint8 uuid[VH_MIG_UUID_SIZE],
+                             GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    if (!connect_one(s, "migration postcopy requests", &s->pc_req, errp) ||
+        !connect_one(s, "migration postcopy urgent", &s->pc_urgent, errp)) {
+        return false;
+    }
+    vh_mig_put_pc_hello(b, VH_MIG_PC_ROLE_REQUEST, uuid);
+    if (!vh_mig_page_sender_write(&s->ps, s->pc_req, b, errp)) {
+        g_prefix_error(errp, "migration postcopy requests: ");
+        return false;
+    }
+    vh_mig_put_pc_hello(b, VH_MIG_PC_ROLE_URGENT, uuid);
+    if (!vh_mig_page_sender_write(&s->ps, s->pc_urgent, b, errp)) {
+        g_prefix_error(errp, "migration postcopy urgent: ");
+        return false;
+    }
+    return true;
+}
+
+/* The URGENT connection's CHANNEL_END and clean end (before END). */
+static bool end_urgent(Source *s, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+
+    if (!s->pc_urgent) {
+        return true;
+    }
+    vh_mig_put_section(b, VH_MIG_SEC_CHANNEL_END, VH_MIG_CHANNEL_END_BODY);
+    vh_mig_put_u64(b, s->urgent_records);
+    if (!vh_mig_page_sender_write(&s->ps, s->pc_urgent, b, errp)) {
+        g_prefix_error(errp, "migration postcopy urgent: ");
+        return false;
+    }
+    if (!vh_channel_shutdown(s->pc_urgent, VH_CHANNEL_SHUTDOWN_WRITE, &err) &&
+        !g_error_matches(err, VH_ERROR, VH_ERROR_NOT_SUPPORTED)) {
+        g_propagate_prefixed_error(errp, g_steal_pointer(&err),
+                                   "migration postcopy urgent: ending: ");
+        return false;
     }
     return true;
 }
@@ -206,6 +259,16 @@ static bool throttle(Source *s, GError **errp)
 
 /* ---- the passes ---- */
 
+/* migrate_start_postcopy came (pre-copy only, postcopy-ram on). */
+static bool postcopy_wanted(Source *s)
+{
+    if (!s->stopped && s->a->postcopy &&
+        g_atomic_int_get(&s->mig->src.postcopy_requested)) {
+        s->to_postcopy = true;
+    }
+    return s->to_postcopy;
+}
+
 /* One record on the main connection (no multifd). */
 static bool send_record(Source *s, guint64 first, guint32 count,
                         const guint64 present[4], GError **errp)
@@ -266,6 +329,10 @@ static bool send_pass(Source *s, GError **errp)
             return false;
         }
         estimate(s);
+        if (postcopy_wanted(s)) {
+            /* The rest of this pass goes in post-copy. */
+            return true;
+        }
     }
     return true;
 }
@@ -387,11 +454,13 @@ static bool setup_connect(Source *s, GError **errp)
     s->return_path =
         s->a->uri.kind != VH_MIG_URI_EXEC && s->a->uri.kind != VH_MIG_URI_FILE;
     if (!connect_one(s, "migration main", &s->main, errp) ||
-        (s->nch && !start_channels(s, uuid, errp))) {
+        (s->nch && !start_channels(s, uuid, errp)) ||
+        (s->a->postcopy && !connect_postcopy(s, uuid, errp))) {
         return false;
     }
     flags |= s->nch ? VH_MIG_FLAG_MULTIFD : 0;
     flags |= s->return_path ? VH_MIG_FLAG_RETURN_PATH : 0;
+    flags |= s->a->postcopy ? VH_MIG_FLAG_POSTCOPY : 0;
     vh_mig_put_header(b, flags, s->nch, uuid);
     vh_mig_put_ram_setup(b, s->ram);
     if (!vh_mig_page_sender_write(&s->ps, s->main, b, errp)) {
@@ -469,6 +538,20 @@ static bool converged(Source *s, guint64 dirty)
            (double)dirty * VH_RAM_PAGE_SIZE <= bw * (double)limit / 1000.0;
 }
 
+/* x-postcopy-after-passes: that many passes without converging. */
+static bool auto_postcopy(Source *s)
+{
+    guint32 n;
+
+    if (!s->a->postcopy) {
+        return false;
+    }
+    g_mutex_lock(&s->mig->conf.lock);
+    n = s->mig->conf.params.postcopy_after_passes;
+    g_mutex_unlock(&s->mig->conf.lock);
+    return n && s->iteration >= n;
+}
+
 static bool precopy(Source *s, GError **errp)
 {
     gint64 pass_start = g_get_monotonic_time();
@@ -482,7 +565,13 @@ static bool precopy(Source *s, GError **errp)
     for (;;) {
         gint64 n, now;
 
-        if (!send_pass(s, errp) || !end_iteration(s, errp)) {
+        if (!send_pass(s, errp)) {
+            return false;
+        }
+        if (s->to_postcopy) {
+            return true;
+        }
+        if (!end_iteration(s, errp)) {
             return false;
         }
         n = dirty_sync(s, errp);
@@ -501,6 +590,17 @@ static bool precopy(Source *s, GError **errp)
         }
         if (cancelled(s, errp)) {
             return false;
+        }
+        if (auto_postcopy(s)) {
+            g_message(
+                "migration: pre-copy has not converged after %" G_GUINT64_FORMAT
+                " passes: starting post-copy (x-postcopy-after-passes)",
+                s->iteration);
+            s->to_postcopy = true;
+            return true;
+        }
+        if (postcopy_wanted(s)) {
+            return true;
         }
     }
 }
@@ -563,6 +663,9 @@ static bool finish(Source *s, GError **errp)
     if (channels_failed(s, errp)) {
         return false;
     }
+    if (!end_urgent(s, errp)) {
+        return false;
+    }
     /* With the guest stopped, each device saves its own state. */
     devices = vh_machine_get_devices(s->mig->machine);
     vh_mig_put_devices(b, devices, s->was_running);
@@ -622,8 +725,198 @@ static bool confirm(Source *s, const VhMigCounts *c, GError **errp)
     return true;
 }
 
+/* ---- post-copy ---- */
+
+static guint64 bitmap_count(Source *s)
+{
+    guint64 n = 0;
+
+    for (guint64 w = 0; w < s->nwords; w++) {
+        n += (guint64)__builtin_popcountll(s->bitmap[w]);
+    }
+    return n;
+}
+
+/* Pages [first, first + count) went on URGENT: the bulk skips them. */
+static void skip_range(Source *s, guint64 first, guint32 count)
+{
+    for (guint64 p = first; p < first + count && p < s->pages; p++) {
+        if ((s->bitmap[p / 64] >> (p % 64)) & 1) {
+            s->bitmap[p / 64] &= ~(1ULL << (p % 64));
+            s->remaining_pages -= MIN(1, s->remaining_pages);
+        }
+    }
+}
+
+/*
+ * The switch: with the guest stopped, the pages still to send (the rest
+ * of the pass, those dirtied since) are discarded on the target, which
+ * then has the device state and runs the guest.
+ */
+static bool postcopy_switch(Source *s, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GArray) devices = NULL;
+
+    if (!stop_guest(s, errp) || dirty_sync(s, errp) < 0 ||
+        !end_iteration(s, errp)) {
+        return false;
+    }
+    /* The rest goes on the main connection, ahead of nothing. */
+    if (s->mf) {
+        vh_multifd_send_end(s->mf);
+    }
+    if (channels_failed(s, errp)) {
+        return false;
+    }
+    s->remaining_pages = bitmap_count(s);
+    vh_mig_put_discard(b, s->bitmap, s->pages);
+    devices = vh_machine_get_devices(s->mig->machine);
+    vh_mig_put_devices(b, devices, s->was_running);
+    vh_mig_put_postcopy_run(b);
+    if (!vh_mig_page_sender_write(&s->ps, s->main, b, errp)) {
+        return false;
+    }
+    s->postcopy_started = true;
+    g_mutex_lock(&s->mig->stats.lock);
+    s->mig->stats.downtime_ms = (g_get_monotonic_time() - s->stop_us) / 1000;
+    g_mutex_unlock(&s->mig->stats.lock);
+    vh_mig_set_status(s->mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
+    publish(s);
+    return true;
+}
+
+/* Every requested page queued so far, ahead of the background. */
+static bool serve_requests(Source *s, VhPostcopySource *pc, guint64 *cursor,
+                           GError **errp)
+{
+    for (;;) {
+        guint64 first;
+        guint32 count;
+        VhMigCounts loaded;
+
+        switch (
+            vh_postcopy_source_next(pc, false, &first, &count, &loaded, errp)) {
+        case VH_PC_NONE:
+            return true;
+        case VH_PC_REQUEST:
+            /* Served already; the bulk goes on from there. */
+            skip_range(s, first, count);
+            *cursor = (first + count) / 64 / VH_MIG_BITMAP_WORDS *
+                      VH_MIG_BITMAP_WORDS;
+            break;
+        case VH_PC_LOADED:
+            g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                                "the target sent LOADED before END");
+            return false;
+        case VH_PC_FAILED:
+        default:
+            return false;
+        }
+    }
+}
+
+/* The background: every page still set, requests first. */
+static bool postcopy_push(Source *s, VhPostcopySource *pc, GError **errp)
+{
+    guint64 cursor = 0, left = s->nwords;
+
+    while (s->remaining_pages) {
+        guint64 *p;
+        guint64 any = 0;
+
+        if (!serve_requests(s, pc, &cursor, errp)) {
+            return false;
+        }
+        if (cursor >= s->nwords) {
+            cursor = 0;
+        }
+        p = &s->bitmap[cursor];
+        for (guint k = 0; k < VH_MIG_BITMAP_WORDS; k++) {
+            any |= p[k];
+        }
+        if (any) {
+            guint64 first = cursor * 64;
+            guint64 present[VH_MIG_BITMAP_WORDS];
+            guint n = 0;
+
+            for (guint k = 0; k < VH_MIG_BITMAP_WORDS; k++) {
+                present[k] = p[k];
+                n += (guint)__builtin_popcountll(p[k]);
+                p[k] = 0;
+            }
+            if (!vh_mig_page_sender_send(
+                    &s->ps, s->main, false, first,
+                    (guint32)MIN(VH_MIG_RECORD_PAGES, s->pages - first),
+                    present, &s->counts, errp)) {
+                return false;
+            }
+            s->remaining_pages -= MIN(n, s->remaining_pages);
+            left = s->nwords;
+            estimate(s);
+        } else if (left-- == 0) {
+            break; /* nothing set anywhere */
+        }
+        cursor += VH_MIG_BITMAP_WORDS;
+    }
+    return true;
+}
+
+static bool postcopy(Source *s, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    VhPostcopySource *pc;
+    VhMigCounts c;
+    bool ok;
+
+    if (!postcopy_switch(s, errp)) {
+        return false;
+    }
+    pc = vh_postcopy_source_start(s->pc_req, s->pc_urgent, &s->ps, s->pages);
+    ok = postcopy_push(s, pc, errp);
+    /*
+     * Every page is out (or it failed): requests still coming are for
+     * pages on their way. Cutting REQUEST ends the server thread; then
+     * URGENT is this thread's to end.
+     */
+    vh_mig_shutdown_quietly(s->pc_req);
+    sum_counts(s, &c);
+    vh_postcopy_source_stop(pc, &c, &s->urgent_records);
+    if (ok && end_urgent(s, errp)) {
+        vh_mig_put_end(b, &c);
+        ok = vh_mig_page_sender_write(&s->ps, s->main, b, errp) &&
+             end_main(s, errp) && confirm(s, &c, errp);
+    } else {
+        ok = false;
+    }
+    if (!ok) {
+        vh_mig_shutdown_quietly(s->main);
+    }
+    g_mutex_lock(&s->mig->stats.lock);
+    g_free(s->mig->stats.postcopy);
+    s->mig->stats.postcopy =
+        g_strdup_printf("page requests served %" G_GUINT64_FORMAT,
+                        vh_postcopy_source_requests(pc));
+    g_mutex_unlock(&s->mig->stats.lock);
+    vh_postcopy_source_free(pc);
+    return ok;
+}
+
+static void close_conn(VhChannel **ch, bool ok)
+{
+    if (*ch) {
+        if (!ok) {
+            vh_mig_shutdown_quietly(*ch);
+        }
+        vh_channel_close(*ch, NULL);
+        g_clear_object(ch);
+    }
+}
+
 static void source_cleanup(Source *s, bool ok)
 {
+    close_conn(&s->pc_req, ok);
+    close_conn(&s->pc_urgent, ok);
     g_clear_pointer(&s->mf, vh_multifd_send_free);
     vh_dirty_tracker_free(s->tracker);
     vh_mig_page_sender_clear(&s->ps);
@@ -650,7 +943,11 @@ static void outcome(Source *s, bool ok, GError **errp)
 
     if (ok) {
         g_mutex_lock(&mig->stats.lock);
-        mig->stats.downtime_ms = (g_get_monotonic_time() - s->stop_us) / 1000;
+        if (!s->postcopy_started) {
+            /* Post-copy's downtime is the switch's, recorded there. */
+            mig->stats.downtime_ms =
+                (g_get_monotonic_time() - s->stop_us) / 1000;
+        }
         mig->stats.remaining = 0;
         mig->stats.transferred = get_bytes(s);
         /* The average over the whole run, as QEMU reports at the end. */
@@ -662,6 +959,12 @@ static void outcome(Source *s, bool ok, GError **errp)
             g_warning("migration: %s", (*errp)->message);
             g_clear_error(errp);
         }
+    } else if (s->postcopy_started) {
+        /* The target runs the guest on; this copy must not diverge. */
+        g_prefix_error(errp, "post-copy failed: ");
+        g_warning("migration: %s; the guest stays paused here (its state "
+                  "is split with the target)",
+                  (*errp)->message);
     } else if (s->stopped && s->was_running) {
         g_autoptr(GError) e2 = NULL;
 
@@ -692,7 +995,8 @@ gpointer vh_mig_source_thread(gpointer opaque)
     ok = setup(&s, &err);
     if (ok) {
         vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
-        ok = precopy(&s, &err) && finish(&s, &err);
+        ok = precopy(&s, &err) &&
+             (s.to_postcopy ? postcopy(&s, &err) : finish(&s, &err));
     }
     outcome(&s, ok, &err);
     source_cleanup(&s, ok);

@@ -25,6 +25,28 @@ static void attempt_unref(VhMigAttempt *a)
     }
 }
 
+/* The guest may run now (QEMU's autostart rule): MACHINE's flag, no -S. */
+static VhRunState next_state(VhMigration *mig, VhMigLoader *l)
+{
+    return vh_machine_get_autostart(mig->machine) &&
+                   vh_mig_loader_get_running(l)
+               ? VH_RUN_STATE_RUNNING
+               : VH_RUN_STATE_PAUSED;
+}
+
+/*
+ * POSTCOPY_RUN (in the main stream's thread): the devices have their
+ * state and the RAM is registered; the guest starts at once and fetches
+ * what it touches.
+ */
+static bool postcopy_run(VhMigLoader *l, void *opaque, GError **errp)
+{
+    VhMigration *mig = opaque;
+
+    vh_mig_set_status(mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
+    return vh_machine_set_state(mig->machine, next_state(mig, l), errp);
+}
+
 /* Under tgt.lock: the attempt a new connection joins. */
 static VhMigAttempt *current_attempt_locked(VhMigration *mig)
 {
@@ -43,6 +65,9 @@ static VhMigAttempt *current_attempt_locked(VhMigration *mig)
             vh_mig_loader_new(vh_machine_get_ram(mig->machine),
                               vh_mig_uri_supports_multiple(&mig->tgt.in_uri));
         vh_mig_loader_set_devices(a->loader, devices);
+        if (vh_migration_get_capability(mig, "postcopy-ram")) {
+            vh_mig_loader_allow_postcopy(a->loader, postcopy_run, mig);
+        }
         mig->tgt.attempt = a;
     }
     return attempt_ref(a);
@@ -88,16 +113,30 @@ static bool end_cleanly(VhChannel *ch, GError **errp)
 static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
                       const VhMigPreamble *pre, GError **errp)
 {
-    VhRunState next;
+    bool postcopy;
 
     /*
      * The guest is not running yet (it starts after this): each device
      * takes the state it loaded, so the guest goes on exactly where the
-     * source's stopped.
+     * source's stopped. After post-copy it runs already, every page in.
      */
-    if (!vh_mig_loader_run_main(a->loader, ch, pre, errp) ||
-        !vh_mig_loader_apply_devices(a->loader, errp)) {
+    if (!vh_mig_loader_run_main(a->loader, ch, pre, errp)) {
         return false;
+    }
+    postcopy = vh_mig_loader_in_postcopy(a->loader);
+    if (postcopy) {
+        g_mutex_lock(&mig->stats.lock);
+        g_free(mig->stats.postcopy);
+        mig->stats.postcopy = vh_mig_loader_postcopy_stats(a->loader);
+        g_mutex_unlock(&mig->stats.lock);
+        g_message("migration: post-copy done: %s", mig->stats.postcopy);
+        vh_mig_loader_postcopy_finish(a->loader);
+    } else {
+        /* A pre-copy that converged: the REQUEST connection may end. */
+        vh_mig_loader_postcopy_finish(a->loader);
+        if (!vh_mig_loader_apply_devices(a->loader, errp)) {
+            return false;
+        }
     }
     if (vh_mig_loader_has_return_path(a->loader)) {
         g_autoptr(GError) err = NULL;
@@ -116,11 +155,8 @@ static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
         }
     }
     /* Everything is in: the guest may run (QEMU's autostart rule). */
-    next = vh_machine_get_autostart(mig->machine) &&
-                   vh_mig_loader_get_running(a->loader)
-               ? VH_RUN_STATE_RUNNING
-               : VH_RUN_STATE_PAUSED;
-    return vh_machine_set_state(mig->machine, next, errp);
+    return postcopy ||
+           vh_machine_set_state(mig->machine, next_state(mig, a->loader), errp);
 }
 
 static void publish_loaded(VhMigration *mig, VhMigAttempt *a)
@@ -168,6 +204,21 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
         return;
     }
     publish_loaded(mig, a);
+    if (vh_mig_loader_in_postcopy(a->loader)) {
+        /*
+         * The guest runs here on RAM that is partly still on the source:
+         * nothing can make it whole without that source. Its threads stay
+         * blocked on the missing pages rather than read zeros.
+         */
+        g_autofree char *why = g_strdup_printf(
+            "post-copy failed: %s; the guest's state is split between the "
+            "source and this target (pages it lacks are only on the "
+            "source): it cannot run on here",
+            err->message);
+
+        g_clear_error(&err);
+        g_set_error_literal(&err, VH_ERROR, VH_ERROR_FAILED, why);
+    }
     if (vh_mig_loader_has_return_path(a->loader)) {
         vh_mig_rp_send_error(ch, err->message);
     }
@@ -223,6 +274,15 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     g_mutex_unlock(&mig->tgt.lock);
     if (is_main) {
         run_main_conn(mig, a, ch, &pre);
+    } else if (pre.kind == VH_MIG_CONN_POSTCOPY) {
+        bool cause;
+
+        if (!vh_mig_loader_run_postcopy_conn(a->loader, ch, &pre, &cause,
+                                             &err) &&
+            cause) {
+            g_message("migration: %s", err->message);
+            attempt_fail(mig, a, err->message);
+        }
     } else if (!vh_mig_loader_run_channel(a->loader, ch, &pre, &err)) {
         g_message("migration: %s", err->message);
         /* The main stream's thread reports the failure. */

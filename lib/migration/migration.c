@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "postcopy-priv.h"
 #include "vmhost/authz/authz.h"
 #include "vmhost/io/channel-tls.h"
 #include "vmhost/object/object.h"
@@ -13,7 +14,8 @@
 #include "vmhost/util/size.h"
 
 static const char *const status_names[] = {
-    "none", "setup", "active", "cancelling", "cancelled", "completed", "failed",
+    "none",      "setup",     "active", "cancelling",
+    "cancelled", "completed", "failed", "postcopy-active",
 };
 
 const char *vh_mig_status_name(VhMigStatus s)
@@ -24,7 +26,7 @@ const char *vh_mig_status_name(VhMigStatus s)
 static bool status_is_running(VhMigStatus s)
 {
     return s == VH_MIG_STATUS_SETUP || s == VH_MIG_STATUS_ACTIVE ||
-           s == VH_MIG_STATUS_CANCELLING;
+           s == VH_MIG_STATUS_CANCELLING || s == VH_MIG_STATUS_POSTCOPY_ACTIVE;
 }
 
 /* ---- notification ---- */
@@ -163,6 +165,7 @@ void vh_migration_free(VhMigration *mig)
     vh_mig_uri_clear(&mig->tgt.in_uri);
     g_free(mig->tgt.in_refused);
     g_free(mig->stats.error);
+    g_free(mig->stats.postcopy);
     g_mutex_clear(&mig->conf.lock);
     g_mutex_clear(&mig->stats.lock);
     g_mutex_clear(&mig->src.lock);
@@ -193,8 +196,14 @@ void vh_migration_set_status_func(VhMigration *mig, VhMigStatusFunc func,
 /* ---- parameters ---- */
 
 static const char *const param_names[] = {
-    "tls-creds",      "tls-hostname",     "tls-authz", "max-bandwidth",
-    "downtime-limit", "multifd-channels", NULL,
+    "tls-creds",
+    "tls-hostname",
+    "tls-authz",
+    "max-bandwidth",
+    "downtime-limit",
+    "multifd-channels",
+    "x-postcopy-after-passes",
+    NULL,
 };
 
 const char *const *vh_mig_param_names(void)
@@ -281,6 +290,16 @@ bool vh_mig_params_set_int(VhMigParams *p, const char *name, gint64 value,
         p->multifd_channels = (guint32)value;
         return true;
     }
+    if (g_str_equal(name, "x-postcopy-after-passes")) {
+        if (value < 0 || value > 1000) {
+            g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                                "Parameter 'x-postcopy-after-passes' expects "
+                                "0 (never) to 1000 pre-copy passes");
+            return false;
+        }
+        p->postcopy_after_passes = (guint32)value;
+        return true;
+    }
     return unknown_param(name, errp);
 }
 
@@ -310,7 +329,8 @@ bool vh_mig_params_set_str(VhMigParams *p, const char *name, const char *value,
         return vh_mig_params_set_int(p, name, (gint64)bw, errp);
     }
     if (!g_str_equal(name, "downtime-limit") &&
-        !g_str_equal(name, "multifd-channels")) {
+        !g_str_equal(name, "multifd-channels") &&
+        !g_str_equal(name, "x-postcopy-after-passes")) {
         return unknown_param(name, errp);
     }
     if (!g_ascii_string_to_signed(value, 10, G_MININT64, G_MAXINT64, &v,
@@ -380,6 +400,8 @@ bool vh_migration_get_capability(VhMigration *mig, const char *name)
         v = mig->conf.caps.multifd;
     } else if (g_str_equal(name, "events")) {
         v = mig->conf.caps.events;
+    } else if (g_str_equal(name, "postcopy-ram")) {
+        v = mig->conf.caps.postcopy_ram;
     } else if (g_str_equal(name, "return-path")) {
         v = true;
     }
@@ -417,11 +439,18 @@ bool vh_migration_set_capability(VhMigration *mig, const char *name, bool state,
                             "vmhost reports completed only after the target "
                             "confirmed over it");
         ok = false;
-    } else if (g_str_equal(name, "postcopy-ram") && state) {
-        g_set_error_literal(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
-                            "Capability 'postcopy-ram' is not supported by "
-                            "vmhost (pre-copy only)");
-        ok = false;
+    } else if (g_str_equal(name, "postcopy-ram")) {
+        g_autoptr(GError) err = NULL;
+
+        if (state &&
+            !vh_postcopy_check_ram(vh_machine_get_ram(mig->machine), &err)) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                        "Capability 'postcopy-ram' is not supported here: %s",
+                        err->message);
+            ok = false;
+        } else {
+            mig->conf.caps.postcopy_ram = state;
+        }
     }
     g_mutex_unlock(&mig->conf.lock);
     return ok;
@@ -504,6 +533,7 @@ void vh_mig_tls_clear(VhMigTls *tls)
 static void reset_stats_locked(VhMigration *mig, bool incoming)
 {
     g_clear_pointer(&mig->stats.error, g_free);
+    g_clear_pointer(&mig->stats.postcopy, g_free);
     mig->stats.incoming = incoming;
     mig->stats.start_us = g_get_monotonic_time();
     mig->stats.end_us = 0;
@@ -573,6 +603,7 @@ bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp)
     a->mig = mig;
     vh_migration_get_params(mig, &a->params);
     a->multifd = vh_migration_get_capability(mig, "multifd");
+    a->postcopy = vh_migration_get_capability(mig, "postcopy-ram");
     if (!vh_mig_uri_parse(uri, &a->uri, errp) ||
         !vh_mig_tls_from_params(&a->params, VH_TLS_CREDS_ENDPOINT_CLIENT,
                                 &a->tls, errp)) {
@@ -581,6 +612,15 @@ bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp)
     }
     a->hostname = g_strdup(a->tls.hostname);
     a->tls.hostname = a->hostname;
+    if (a->postcopy &&
+        (a->uri.kind == VH_MIG_URI_FILE || a->uri.kind == VH_MIG_URI_EXEC)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "postcopy-ram needs a return path for the target's page "
+                    "requests: tcp:, unix: or fd:, not '%s'",
+                    uri);
+        vh_mig_source_args_free(a);
+        return false;
+    }
     if (a->multifd && !vh_mig_uri_supports_multiple(&a->uri)) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                     "multifd needs a tcp: or unix: URI, not '%s'", uri);
@@ -592,10 +632,36 @@ bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp)
     mig->stats.status = VH_MIG_STATUS_SETUP;
     g_mutex_unlock(&mig->stats.lock);
     g_atomic_int_set(&mig->src.cancelling, 0);
+    g_atomic_int_set(&mig->src.postcopy_requested, 0);
     g_clear_object(&mig->src.cancel);
     mig->src.cancel = g_cancellable_new();
     vh_mig_set_status(mig, VH_MIG_STATUS_SETUP, NULL);
     mig->src.thread = g_thread_new("migration", vh_mig_source_thread, a);
+    return true;
+}
+
+bool vh_migration_start_postcopy(VhMigration *mig, GError **errp)
+{
+    VhMigStatus st = vh_migration_get_status(mig);
+    bool incoming;
+
+    g_mutex_lock(&mig->stats.lock);
+    incoming = mig->stats.incoming;
+    g_mutex_unlock(&mig->stats.lock);
+    if (!vh_migration_get_capability(mig, "postcopy-ram")) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "Enable postcopy with migrate_set_capability "
+                            "before the start of migration");
+        return false;
+    }
+    if (incoming || (st != VH_MIG_STATUS_SETUP && st != VH_MIG_STATUS_ACTIVE)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "migrate_start_postcopy: no outgoing pre-copy is running "
+                    "(status %s)",
+                    vh_mig_status_name(st));
+        return false;
+    }
+    g_atomic_int_set(&mig->src.postcopy_requested, 1);
     return true;
 }
 
@@ -693,6 +759,7 @@ void vh_mig_info_clear(VhMigInfo *info)
 {
     g_free(info->dirty_tracking);
     g_free(info->error);
+    g_free(info->postcopy);
     memset(info, 0, sizeof(*info));
 }
 
@@ -722,9 +789,16 @@ void vh_migration_get_info(VhMigration *mig, VhMigInfo *o)
     o->dirty_sync_count = mig->stats.sync_count;
     o->page_size = VH_RAM_PAGE_SIZE;
     o->multifd_channels = mig->stats.nch;
-    if (mig->stats.incoming && mig->stats.status == VH_MIG_STATUS_ACTIVE) {
+    o->postcopy = g_strdup(mig->stats.postcopy);
+    if (mig->stats.incoming &&
+        (mig->stats.status == VH_MIG_STATUS_ACTIVE ||
+         mig->stats.status == VH_MIG_STATUS_POSTCOPY_ACTIVE)) {
         /* The target counts as it loads. */
         g_mutex_lock(&mig->tgt.lock);
+        if (mig->tgt.attempt && !o->postcopy) {
+            o->postcopy =
+                vh_mig_loader_postcopy_stats(mig->tgt.attempt->loader);
+        }
         if (mig->tgt.attempt) {
             o->transferred = vh_mig_loader_get_bytes(mig->tgt.attempt->loader);
             o->normal_bytes = o->transferred;

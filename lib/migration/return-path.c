@@ -60,7 +60,20 @@ static const RpKind rp_kinds[] = {
     {VH_MIG_RP_READY, "READY", 0, 0},
     {VH_MIG_RP_LOADED, "LOADED", VH_MIG_RP_LOADED_BODY, VH_MIG_RP_LOADED_BODY},
     {VH_MIG_RP_ERROR, "ERROR", 0, VH_MIG_RP_ERROR_MAX},
+    {VH_MIG_RP_REQ_PAGES, "REQ_PAGES", VH_MIG_RP_REQ_PAGES_BODY,
+     VH_MIG_RP_REQ_PAGES_BODY},
 };
+
+bool vh_mig_rp_send_req_pages(VhChannel *ch, guint32 block, guint64 first,
+                              guint32 count, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    vh_mig_put_u32(b, block);
+    vh_mig_put_u32(b, count);
+    vh_mig_put_u64(b, first);
+    return vh_mig_rp_send(ch, VH_MIG_RP_REQ_PAGES, b->data, b->len, errp);
+}
 
 static const RpKind *rp_kind(guint32 type, guint32 len)
 {
@@ -111,13 +124,26 @@ static bool rp_read_header(VhChannel *ch, guint8 *hdr, GError **errp)
 }
 
 /* What the message says, its body read into @body (@len bytes). */
-static bool rp_handle(const RpKind *k, guint8 *body, guint32 len,
-                      VhMigCounts *c, GError **errp)
+static bool rp_handle(const RpKind *k, guint8 *body, guint32 len, VhMigRpMsg *m,
+                      GError **errp)
 {
     const guint8 *p = body;
+    VhMigCounts *c = &m->counts;
 
     switch (k->type) {
     case VH_MIG_RP_READY:
+        return true;
+    case VH_MIG_RP_REQ_PAGES:
+        m->block = vh_mig_take_u32(&p);
+        m->count = vh_mig_take_u32(&p);
+        m->first = vh_mig_take_u64(&p);
+        if (m->count == 0 || m->count > VH_MIG_RECORD_PAGES) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                        "return path from the target: REQ_PAGES: page count "
+                        "%u out of range (1..%u)",
+                        m->count, VH_MIG_RECORD_PAGES);
+            return false;
+        }
         return true;
     case VH_MIG_RP_LOADED:
         memset(c, 0, sizeof(*c));
@@ -137,8 +163,7 @@ static bool rp_handle(const RpKind *k, guint8 *body, guint32 len,
     }
 }
 
-bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
-                    GError **errp)
+bool vh_mig_rp_recv_msg(VhChannel *ch, VhMigRpMsg *m, GError **errp)
 {
     guint8 hdr[VH_MIG_RP_HEADER_SIZE];
     guint8 body[VH_MIG_RP_ERROR_MAX + 1];
@@ -167,6 +192,26 @@ bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
                     err->message);
         return false;
     }
-    *type = k->type;
-    return rp_handle(k, body, len, c, errp);
+    memset(m, 0, sizeof(*m));
+    m->type = k->type;
+    return rp_handle(k, body, len, m, errp);
+}
+
+bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
+                    GError **errp)
+{
+    VhMigRpMsg m;
+
+    if (!vh_mig_rp_recv_msg(ch, &m, errp)) {
+        return false;
+    }
+    if (m.type == VH_MIG_RP_REQ_PAGES) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            "return path from the target: REQ_PAGES outside "
+                            "post-copy");
+        return false;
+    }
+    *type = m.type;
+    *c = m.counts;
+    return true;
 }

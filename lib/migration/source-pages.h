@@ -9,7 +9,7 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct VhMigPageSender {
     VhRamBlock *ram;
     int pagemap;   /* /proc/self/pagemap for anonymous RAM, else -1 */
     guint64 bytes; /* on the wire, every connection (atomic) */

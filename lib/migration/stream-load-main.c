@@ -67,6 +67,10 @@ static bool check_header(VhMigLoader *l, const Header *h, GError **errp)
     if (h->reserved != 0) {
         return vh_mig_bad(errp, "header: reserved field is not zero");
     }
+    if ((h->flags & VH_MIG_FLAG_POSTCOPY) &&
+        !(h->flags & VH_MIG_FLAG_RETURN_PATH)) {
+        return vh_mig_bad(errp, "header: post-copy without a return path");
+    }
     return true;
 }
 
@@ -94,6 +98,9 @@ static bool load_header(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
     g_mutex_lock(&l->lock);
     l->flags = h.flags;
     l->channels = h.channels;
+    if ((h.flags & VH_MIG_FLAG_POSTCOPY) && l->allow_postcopy) {
+        l->pc = vh_postcopy_target_new(l->ram);
+    }
     memcpy(l->uuid, h.uuid, VH_MIG_UUID_SIZE);
     l->have_header = true;
     g_cond_broadcast(&l->cond);
@@ -237,6 +244,8 @@ typedef struct {
     guint64 iter;          /* the last ITER_END */
     bool pages_since_iter; /* PAGES after it */
     bool devices;          /* device state began: only more of it, or END */
+    bool discards;         /* DISCARD came: only more, device state */
+    bool postcopy;         /* POSTCOPY_RUN came: PAGES, then END */
 } MainPos;
 
 /* A section body of @len (at most @max) bytes, NUL-terminated. */
@@ -278,8 +287,17 @@ static bool main_setup(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
             errp, "section type %u where RAM_SETUP must come first", type);
     }
     b = read_body(ch, "RAM_SETUP", len, VH_MIG_RAM_SETUP_MAX, errp);
-    if (!b || !load_ram_setup(l, b, len, errp) ||
-        !vh_mig_wait_channels_connected(l, errp)) {
+    if (!b || !load_ram_setup(l, b, len, errp)) {
+        return false;
+    }
+    /* Refused once the source's first bytes are read: it gets the ERROR. */
+    if ((l->flags & VH_MIG_FLAG_POSTCOPY) && !l->allow_postcopy) {
+        return vh_mig_bad(errp, "header: the source has postcopy-ram on, this "
+                                "target does not (migrate_set_capability "
+                                "postcopy-ram on here too)");
+    }
+    if (!vh_mig_wait_channels_connected(l, errp) ||
+        (l->pc && !vh_mig_wait_postcopy_connected(l, errp))) {
         return false;
     }
     if ((l->flags & VH_MIG_FLAG_RETURN_PATH) &&
@@ -295,11 +313,15 @@ static bool main_pages(VhMigLoader *l, VhChannel *ch, MainPos *pos, guint32 len,
 {
     guint8 body[VH_MIG_PAGES_BODY];
 
-    if (l->channels) {
+    if (l->channels && !pos->postcopy) {
         return vh_mig_bad(errp, "PAGES record on the main stream of a "
                                 "multifd migration");
     }
-    if (pos->devices) {
+    if (pos->discards && !pos->postcopy) {
+        return vh_mig_bad(errp, "PAGES record between DISCARD and "
+                                "POSTCOPY_RUN");
+    }
+    if (pos->devices && !pos->postcopy) {
         return vh_mig_bad(errp, "PAGES record after the device state");
     }
     if (!vh_mig_expect_len("PAGES", len, VH_MIG_PAGES_BODY, errp) ||
@@ -317,7 +339,7 @@ static bool main_iter_end(VhMigLoader *l, VhChannel *ch, MainPos *pos,
 {
     g_autofree guint8 *b = NULL;
 
-    if (pos->devices) {
+    if (pos->devices || pos->discards) {
         return vh_mig_bad(errp, "ITER_END after the device state");
     }
     b = read_body(ch, "ITER_END", len, VH_MIG_ITER_END_MAX, errp);
@@ -339,6 +361,9 @@ static bool main_device(VhMigLoader *l, VhChannel *ch, MainPos *pos,
         return vh_mig_bad(errp, "%s: device state before the final ITER_END",
                           name);
     }
+    if (pos->postcopy) {
+        return vh_mig_bad(errp, "%s: device state after POSTCOPY_RUN", name);
+    }
     pos->devices = true;
     if (type == VH_MIG_SEC_MACHINE) {
         b = read_body(ch, name, len, VH_MIG_MACHINE_BODY, errp);
@@ -352,11 +377,106 @@ static bool main_end(VhMigLoader *l, VhChannel *ch, guint32 len, GError **errp)
 {
     guint8 b[VH_MIG_END_BODY];
 
+    /* The URGENT connection ends first (with or without post-copy). */
+    if (l->pc && !vh_mig_wait_urgent_done(l, errp)) {
+        return false;
+    }
     return vh_mig_devices_complete(l, errp) &&
            vh_mig_expect_len("END", len, VH_MIG_END_BODY, errp) &&
            vh_mig_read_exact(ch, b, sizeof(b), "END section", errp) &&
            load_end(l, b, errp) &&
            vh_mig_expect_eof(ch, "the main connection", errp);
+}
+
+/*
+ * DISCARD: pages dirtied on the source after their last pre-copy send;
+ * the target fetches them again (only with the POSTCOPY flag).
+ */
+static bool main_discard(VhMigLoader *l, VhChannel *ch, MainPos *pos,
+                         guint32 len, GError **errp)
+{
+    g_autofree guint8 *b = NULL;
+    const guint8 *p;
+    guint32 block, n;
+
+    if (!l->pc) {
+        return vh_mig_bad(errp, "DISCARD without the post-copy flag");
+    }
+    if (pos->iter == 0 || pos->pages_since_iter || pos->devices ||
+        pos->postcopy) {
+        return vh_mig_bad(errp, "DISCARD: only between the final ITER_END "
+                                "and the device state");
+    }
+    b = read_body(ch, "DISCARD", len, VH_MIG_DISCARD_MAX, errp);
+    if (!b) {
+        return false;
+    }
+    if (len < VH_MIG_DISCARD_BASE) {
+        return vh_mig_bad(errp, "DISCARD: section length %u too short", len);
+    }
+    p = b;
+    block = vh_mig_take_u32(&p);
+    n = vh_mig_take_u32(&p);
+    if (block != 0) {
+        return vh_mig_bad(errp,
+                          "DISCARD: block index %u out of range (1 "
+                          "block)",
+                          block);
+    }
+    if (n == 0 || n > VH_MIG_DISCARD_MAX_RANGES ||
+        !vh_mig_expect_len("DISCARD", len, VH_MIG_DISCARD_BASE + 16 * n,
+                           errp)) {
+        return n == 0 || n > VH_MIG_DISCARD_MAX_RANGES
+                   ? vh_mig_bad(errp,
+                                "DISCARD: range count %u out of range "
+                                "(1..%u)",
+                                n, VH_MIG_DISCARD_MAX_RANGES)
+                   : false;
+    }
+    for (guint32 i = 0; i < n; i++) {
+        guint64 first = vh_mig_take_u64(&p);
+        guint64 count = vh_mig_take_u64(&p);
+
+        if (count == 0 || first >= l->pages || count > l->pages - first) {
+            return vh_mig_bad(errp,
+                              "DISCARD: range %" G_GUINT64_FORMAT
+                              "+%" G_GUINT64_FORMAT
+                              " empty or past the end of block 0 "
+                              "(%" G_GUINT64_FORMAT " pages)",
+                              first, count, l->pages);
+        }
+        vh_postcopy_discard(l->pc, first, count);
+    }
+    pos->discards = true;
+    return true;
+}
+
+/*
+ * POSTCOPY_RUN: every device's state is in; drop the pages not here,
+ * register the RAM, start requesting, apply the devices, run the guest.
+ */
+static bool main_postcopy_run(VhMigLoader *l, VhChannel *ch, MainPos *pos,
+                              guint32 len, GError **errp)
+{
+    if (!l->pc) {
+        return vh_mig_bad(errp, "POSTCOPY_RUN without the post-copy flag");
+    }
+    if (pos->postcopy) {
+        return vh_mig_bad(errp, "POSTCOPY_RUN: a second one");
+    }
+    if (!vh_mig_devices_complete(l, errp) ||
+        !vh_mig_expect_len("POSTCOPY_RUN", len, 0, errp)) {
+        return false;
+    }
+    if (!vh_postcopy_target_start(l->pc, l->req_ch, &l->rp_lock, errp)) {
+        return false;
+    }
+    __atomic_store_n(&l->postcopy_live, true, __ATOMIC_RELEASE);
+    pos->postcopy = true;
+    if (!vh_mig_loader_apply_devices(l, errp)) {
+        return false;
+    }
+    return !l->run_func || l->run_func(l, l->run_opaque, errp);
 }
 
 /* One section after RAM_SETUP; *@done after END. */
@@ -382,6 +502,10 @@ static bool main_section(VhMigLoader *l, VhChannel *ch, MainPos *pos,
     case VH_MIG_SEC_MACHINE:
     case VH_MIG_SEC_DEVICE:
         return main_device(l, ch, pos, type, len, errp);
+    case VH_MIG_SEC_DISCARD:
+        return main_discard(l, ch, pos, len, errp);
+    case VH_MIG_SEC_POSTCOPY_RUN:
+        return main_postcopy_run(l, ch, pos, len, errp);
     case VH_MIG_SEC_END:
         *done = true;
         return main_end(l, ch, len, errp);

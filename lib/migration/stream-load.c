@@ -20,8 +20,51 @@ VhMigLoader *vh_mig_loader_new(VhRamBlock *ram, bool allow_multifd)
     l->devices = g_array_new(false, true, sizeof(VhDeviceEntry));
     l->staged = g_ptr_array_new();
     g_mutex_init(&l->lock);
+    g_mutex_init(&l->rp_lock);
     g_cond_init(&l->cond);
     return l;
+}
+
+void vh_mig_loader_allow_postcopy(VhMigLoader *l, VhMigPostcopyRunFunc func,
+                                  void *opaque)
+{
+    l->allow_postcopy = true;
+    l->run_func = func;
+    l->run_opaque = opaque;
+}
+
+bool vh_mig_loader_in_postcopy(VhMigLoader *l)
+{
+    return __atomic_load_n(&l->postcopy_live, __ATOMIC_ACQUIRE);
+}
+
+void vh_mig_loader_postcopy_finish(VhMigLoader *l)
+{
+    if (l->pc) {
+        vh_postcopy_target_finish(l->pc);
+    }
+    /* The REQUEST connection's thread may end it now. */
+    g_mutex_lock(&l->lock);
+    l->pc_done = true;
+    g_cond_broadcast(&l->cond);
+    g_mutex_unlock(&l->lock);
+}
+
+char *vh_mig_loader_postcopy_stats(VhMigLoader *l)
+{
+    VhPostcopyStats st;
+
+    if (!vh_mig_loader_in_postcopy(l)) {
+        return NULL;
+    }
+    vh_postcopy_get_stats(l->pc, &st);
+    return g_strdup_printf(
+        "faults %" G_GUINT64_FORMAT ", page requests %" G_GUINT64_FORMAT
+        ", served %" G_GUINT64_FORMAT ", zero %" G_GUINT64_FORMAT
+        ", request to placement p50 %" G_GUINT64_FORMAT
+        " us, p99 %" G_GUINT64_FORMAT " us, max %" G_GUINT64_FORMAT " us",
+        st.faults, st.requests, st.served, st.zero, st.p50_us, st.p99_us,
+        st.max_us);
 }
 
 void vh_mig_loader_free(VhMigLoader *l)
@@ -30,6 +73,9 @@ void vh_mig_loader_free(VhMigLoader *l)
         return;
     }
     vh_mig_loader_clear_staged(l);
+    vh_postcopy_target_free(l->pc);
+    g_clear_object(&l->req_ch);
+    g_mutex_clear(&l->rp_lock);
     g_ptr_array_unref(l->staged);
     g_array_unref(l->devices);
     g_free(l->abort_reason);
@@ -178,6 +224,8 @@ const char *vh_mig_section_name(guint32 type)
         [VH_MIG_SEC_SYNC] = "SYNC",
         [VH_MIG_SEC_CHANNEL_END] = "CHANNEL_END",
         [VH_MIG_SEC_DEVICE] = "DEVICE",
+        [VH_MIG_SEC_DISCARD] = "DISCARD",
+        [VH_MIG_SEC_POSTCOPY_RUN] = "POSTCOPY_RUN",
     };
 
     return type < G_N_ELEMENTS(names) ? names[type] : NULL;
@@ -200,6 +248,10 @@ bool vh_mig_read_preamble(VhChannel *ch, VhMigPreamble *pre, GError **errp)
     }
     if (memcmp(pre->magic, VH_MIG_CHANNEL_MAGIC, VH_MIG_MAGIC_SIZE) == 0) {
         pre->kind = VH_MIG_CONN_CHANNEL;
+        return true;
+    }
+    if (memcmp(pre->magic, VH_MIG_POSTCOPY_MAGIC, VH_MIG_MAGIC_SIZE) == 0) {
+        pre->kind = VH_MIG_CONN_POSTCOPY;
         return true;
     }
     g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
@@ -323,6 +375,78 @@ static size_t place_pages(VhMigLoader *l, const PagesHeader *h,
     return niov;
 }
 
+static void count_record(VhMigLoader *l, guint64 normal, guint64 nzero)
+{
+    g_mutex_lock(&l->lock);
+    l->counts.records++;
+    l->counts.normal += normal;
+    l->counts.zero += nzero;
+    l->bytes += normal * VH_RAM_PAGE_SIZE;
+    g_mutex_unlock(&l->lock);
+}
+
+/* Pre-copy with post-copy ahead: the pages the target now has. */
+static void mark_received(VhMigLoader *l, const PagesHeader *h)
+{
+    if (!l->pc) {
+        return;
+    }
+    for (guint32 i = 0; i < h->count; i++) {
+        if (vh_mig_bit_test(h->present, i)) {
+            vh_postcopy_mark_received(l->pc, h->first + i);
+        }
+    }
+}
+
+/*
+ * Post-copy: the guest runs on this RAM, so the data goes to a buffer and
+ * each page is placed atomically (a page a fault placed already stays).
+ */
+static bool load_pages_postcopy(VhMigLoader *l, VhChannel *ch,
+                                const PagesHeader *h, const char *where,
+                                GError **errp)
+{
+    g_autofree guint8 *buf = NULL;
+    guint64 normal = 0, nzero = 0;
+    guint32 n = 0;
+
+    for (guint32 i = 0; i < h->count; i++) {
+        if (vh_mig_bit_test(h->present, i) && !vh_mig_bit_test(h->zero, i)) {
+            normal++;
+        } else if (vh_mig_bit_test(h->present, i)) {
+            nzero++;
+        }
+    }
+    if (normal) {
+        g_autoptr(GError) err = NULL;
+        int r;
+
+        buf = g_malloc(normal * VH_RAM_PAGE_SIZE);
+        r = vh_channel_read_all_eof(ch, buf, normal * VH_RAM_PAGE_SIZE, &err);
+        if (r != 1) {
+            return vh_mig_bad(errp,
+                              "truncated in the %s PAGES record data (pages "
+                              "%" G_GUINT64_FORMAT "+%u): %s",
+                              where, h->first, h->count,
+                              r == 0 ? "the connection ended" : err->message);
+        }
+    }
+    for (guint32 i = 0; i < h->count; i++) {
+        if (!vh_mig_bit_test(h->present, i)) {
+            continue;
+        }
+        if (!vh_postcopy_place(l->pc, h->first + i,
+                               vh_mig_bit_test(h->zero, i)
+                                   ? NULL
+                                   : buf + (gsize)(n++) * VH_RAM_PAGE_SIZE,
+                               errp)) {
+            return false;
+        }
+    }
+    count_record(l, normal, nzero);
+    return true;
+}
+
 bool vh_mig_load_pages(VhMigLoader *l, VhChannel *ch, const guint8 *body,
                        const char *where, GError **errp)
 {
@@ -344,6 +468,9 @@ bool vh_mig_load_pages(VhMigLoader *l, VhChannel *ch, const guint8 *body,
     if (!check_pages(l, &h, where, errp)) {
         return false;
     }
+    if (vh_mig_loader_in_postcopy(l)) {
+        return load_pages_postcopy(l, ch, &h, where, errp);
+    }
     niov = place_pages(l, &h, iov, &normal, &nzero);
     if (niov) {
         g_autoptr(GError) err = NULL;
@@ -357,6 +484,7 @@ bool vh_mig_load_pages(VhMigLoader *l, VhChannel *ch, const guint8 *body,
                               r == 0 ? "the connection ended" : err->message);
         }
     }
+    mark_received(l, &h);
     g_mutex_lock(&l->lock);
     l->counts.records++;
     l->counts.normal += normal;

@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "postcopy-priv.h"
 #include "vmhost/migration/stream.h"
 
 G_BEGIN_DECLS
@@ -66,6 +67,18 @@ struct VhMigLoader {
     GPtrArray *staged; /* per device: its loaded state, NULL until loaded */
     bool have_machine; /* MACHINE loaded */
     bool running;      /* MACHINE's flag */
+    /* post-copy (set once by the caller before any thread runs) */
+    bool allow_postcopy;
+    VhMigPostcopyRunFunc run_func;
+    void *run_opaque;
+    /* post-copy: created with the header when it has the flag */
+    VhPostcopyTarget *pc;
+    GMutex rp_lock;        /* the REQUEST connection's writes */
+    bool postcopy_live;    /* POSTCOPY_RUN loaded: pages are placed */
+    VhChannel *req_ch;     /* under lock: the REQUEST connection (ref) */
+    bool urgent_connected; /* under lock */
+    bool urgent_done;      /* under lock: CHANNEL_END and its clean end */
+    bool pc_done;          /* under lock: post-copy over, REQUEST may end */
 
     GMutex lock;
     GCond cond;
@@ -119,6 +132,13 @@ bool vh_mig_release_iteration(VhMigLoader *l, guint64 it, const guint8 *packets,
                               GError **errp);
 /* END: wait for every channel's clean end. */
 bool vh_mig_wait_channels_done(VhMigLoader *l, GError **errp);
+
+/* ---- post-copy connections (stream-load-postcopy.c) ---- */
+
+/* Both post-copy connections said hello (flag POSTCOPY). */
+bool vh_mig_wait_postcopy_connected(VhMigLoader *l, GError **errp);
+/* END of a post-copy: the URGENT connection ended cleanly. */
+bool vh_mig_wait_urgent_done(VhMigLoader *l, GError **errp);
 
 /* ---- device state (stream-load-devices.c) ---- */
 

@@ -46,6 +46,17 @@ void vh_mig_put_hello(GByteArray *b, guint32 index,
     vh_mig_put_u64(b, 0);
 }
 
+void vh_mig_put_pc_hello(GByteArray *b, guint32 role,
+                         const guint8 uuid[VH_MIG_UUID_SIZE])
+{
+    g_byte_array_append(b, (const guint8 *)VH_MIG_POSTCOPY_MAGIC,
+                        VH_MIG_MAGIC_SIZE);
+    vh_mig_put_u32(b, VH_MIG_STREAM_VERSION);
+    vh_mig_put_u32(b, role);
+    g_byte_array_append(b, uuid, VH_MIG_UUID_SIZE);
+    vh_mig_put_u64(b, 0);
+}
+
 void vh_mig_put_section(GByteArray *b, VhMigSection type, guint32 len)
 {
     vh_mig_put_u32(b, type);
@@ -126,6 +137,50 @@ void vh_mig_put_end(GByteArray *b, const VhMigCounts *c)
     vh_mig_put_u64(b, c->normal);
     vh_mig_put_u64(b, c->zero);
     vh_mig_put_u64(b, c->iterations);
+}
+
+guint64 vh_mig_put_discard(GByteArray *b, const guint64 *bitmap, guint64 pages)
+{
+    g_autoptr(GByteArray) r = g_byte_array_new();
+    guint64 total = 0;
+    guint32 n = 0;
+    guint64 p = 0;
+
+    while (p < pages) {
+        guint64 q;
+
+        if (!((bitmap[p / 64] >> (p % 64)) & 1)) {
+            p++;
+            continue;
+        }
+        for (q = p + 1; q < pages && ((bitmap[q / 64] >> (q % 64)) & 1); q++) {
+        }
+        vh_mig_put_u64(r, p);
+        vh_mig_put_u64(r, q - p);
+        total += q - p;
+        p = q;
+        if (++n == VH_MIG_DISCARD_MAX_RANGES || p >= pages) {
+            vh_mig_put_section(b, VH_MIG_SEC_DISCARD,
+                               VH_MIG_DISCARD_BASE + r->len);
+            vh_mig_put_u32(b, 0);
+            vh_mig_put_u32(b, n);
+            g_byte_array_append(b, r->data, r->len);
+            g_byte_array_set_size(r, 0);
+            n = 0;
+        }
+    }
+    if (n) {
+        vh_mig_put_section(b, VH_MIG_SEC_DISCARD, VH_MIG_DISCARD_BASE + r->len);
+        vh_mig_put_u32(b, 0);
+        vh_mig_put_u32(b, n);
+        g_byte_array_append(b, r->data, r->len);
+    }
+    return total;
+}
+
+void vh_mig_put_postcopy_run(GByteArray *b)
+{
+    vh_mig_put_section(b, VH_MIG_SEC_POSTCOPY_RUN, 0);
 }
 
 bool vh_mig_page_is_zero(const void *p)

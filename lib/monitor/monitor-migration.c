@@ -246,6 +246,17 @@ JsonNode *vh_mon_migrate_cancel(VhMonitorHost *host, JsonObject *args,
     return vh_mon_empty();
 }
 
+JsonNode *vh_mon_migrate_start_postcopy(VhMonitorHost *host, JsonObject *args,
+                                        GError **errp)
+{
+    VhMigration *mig = get_mig(host, errp);
+
+    if (!mig || !vh_migration_start_postcopy(mig, errp)) {
+        return NULL;
+    }
+    return vh_mon_empty();
+}
+
 JsonObject *vh_mon_parse_uri(const char *rest, char **argv, GError **errp)
 {
     return vh_mon_hmp_one("uri", rest, argv, errp);
@@ -517,7 +528,9 @@ JsonNode *vh_mon_query_migrate(VhMonitorHost *host, JsonObject *args,
     if (i.status != VH_MIG_STATUS_NONE) {
         json_object_set_int_member(o, "total-time", i.total_time);
         json_object_set_int_member(o, "setup-time", i.setup_time);
-        if (i.status == VH_MIG_STATUS_COMPLETED && !i.incoming) {
+        if ((i.status == VH_MIG_STATUS_COMPLETED ||
+             i.status == VH_MIG_STATUS_POSTCOPY_ACTIVE) &&
+            !i.incoming) {
             json_object_set_int_member(o, "downtime", i.downtime);
         }
         if (i.status == VH_MIG_STATUS_ACTIVE && !i.incoming) {
@@ -546,6 +559,9 @@ JsonNode *vh_mon_query_migrate(VhMonitorHost *host, JsonObject *args,
         if (i.multifd_channels) {
             json_object_set_int_member(o, "x-multifd-channels",
                                        i.multifd_channels);
+        }
+        if (i.postcopy) {
+            json_object_set_string_member(o, "x-postcopy", i.postcopy);
         }
     }
     if (i.error) {
@@ -619,6 +635,10 @@ char *vh_mon_format_migrate(JsonNode *r)
         g_string_append_printf(
             s, "dirty tracking: %s\n",
             json_object_get_string_member(o, "x-dirty-tracking"));
+    }
+    if (json_object_has_member(o, "x-postcopy")) {
+        g_string_append_printf(s, "postcopy: %s\n",
+                               json_object_get_string_member(o, "x-postcopy"));
     }
     if (json_object_has_member(o, "error-desc")) {
         g_string_append_printf(s, "error: %s\n",

@@ -123,12 +123,16 @@ static const VhMonitorCommand commands[] = {
      vh_mon_migrate, vh_mon_parse_migrate, NULL, args_migrate},
     {"migrate_cancel", "migrate_cancel", "", "cancel the current migration",
      vh_mon_migrate_cancel, NULL, NULL},
+    {"migrate-start-postcopy", "migrate_start_postcopy", "",
+     "switch the running pre-copy to post-copy (postcopy-ram on both sides)",
+     vh_mon_migrate_start_postcopy, NULL, NULL},
     {"migrate-incoming", "migrate_incoming", "uri",
      "receive a migration on uri (after -incoming defer, once)",
      vh_mon_migrate_incoming, vh_mon_parse_uri, NULL, args_uri},
     {NULL, "migrate_set_parameter", "parameter value",
      "set a migration parameter (tls-creds, tls-hostname, tls-authz, "
-     "max-bandwidth, downtime-limit, multifd-channels)",
+     "max-bandwidth, downtime-limit, multifd-channels, "
+     "x-postcopy-after-passes)",
      vh_mon_migrate_set_parameter, vh_mon_parse_set_parameter, NULL},
     {NULL, "migrate_set_str_parameter", "parameter value",
      "the same as migrate_set_parameter", vh_mon_migrate_set_parameter,

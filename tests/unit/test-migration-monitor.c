@@ -94,7 +94,11 @@ static void test_parameters(void)
     expect_hmp(&h, "info migrate_capabilities", "return-path: on");
     expect_hmp(&h, "migrate_set_capability multifd maybe",
                "state must be on or off");
-    expect_hmp(&h, "migrate_set_capability postcopy-ram on", "not supported");
+    expect_hmp(&h, "migrate_set_capability postcopy-ram on", "");
+    expect_hmp(&h, "info migrate_capabilities", "postcopy-ram: on");
+    expect_hmp(&h, "migrate_set_capability postcopy-ram off", "");
+    expect_hmp(&h, "migrate_start_postcopy",
+               "Enable postcopy with migrate_set_capability");
     r = qmp(&h, "migrate-set-capabilities",
             "{\"capabilities\": [{\"capability\": \"multifd\", "
             "\"state\": false}, {\"capability\": \"events\", \"state\": "

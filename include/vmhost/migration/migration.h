@@ -62,6 +62,7 @@ typedef enum {
     VH_MIG_STATUS_CANCELLED,
     VH_MIG_STATUS_COMPLETED,
     VH_MIG_STATUS_FAILED,
+    VH_MIG_STATUS_POSTCOPY_ACTIVE, /* the target's guest runs, pages follow */
 } VhMigStatus;
 
 const char *vh_mig_status_name(VhMigStatus s);
@@ -78,11 +79,13 @@ typedef struct {
     guint64 max_bandwidth;  /* bytes/s; 0 = unlimited */
     guint64 downtime_limit; /* ms */
     guint32 multifd_channels;
+    guint32 postcopy_after_passes; /* x-postcopy-after-passes; 0 = never */
 } VhMigParams;
 
 typedef struct {
     bool multifd;
     bool events;
+    bool postcopy_ram;
 } VhMigCaps;
 
 /* A snapshot for query-migrate / info migrate. */
@@ -106,6 +109,7 @@ typedef struct {
     guint32 multifd_channels; /* 0 without multifd */
     char *dirty_tracking;     /* mechanism, or NULL */
     char *error;              /* NULL unless failed */
+    char *postcopy;           /* post-copy figures, or NULL */
 } VhMigInfo;
 
 void vh_mig_info_clear(VhMigInfo *info);
@@ -173,6 +177,12 @@ bool vh_migration_get_capability(VhMigration *mig, const char *name);
  */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp);
+/*
+ * migrate_start_postcopy: a running pre-copy with postcopy-ram on switches
+ * to post-copy as soon as it can (the source thread checks between
+ * records).
+ */
+bool vh_migration_start_postcopy(VhMigration *mig, GError **errp);
 
 /* migrate_cancel: no-op unless setup or active. */
 void vh_migration_cancel(VhMigration *mig);

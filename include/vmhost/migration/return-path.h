@@ -54,6 +54,21 @@ void vh_mig_rp_send_error(VhChannel *ch, const char *reason);
  * (a TLS target's alert to a plain source): false, VH_MIG_TLS_TARGET_HINT.
  * Anything else (EOF, a malformed message): false naming it.
  */
+/* One message of any type (post-copy's reader: REQ_PAGES too). */
+typedef struct {
+    VhMigRpType type;
+    VhMigCounts counts; /* LOADED */
+    guint32 block;      /* REQ_PAGES: block, count (checked 1..256), first */
+    guint32 count;
+    guint64 first;
+} VhMigRpMsg;
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_rp_recv_msg(VhChannel *ch, VhMigRpMsg *m, GError **errp);
+/* Post-copy: ask the source for pages first..first+count-1 of @block. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_rp_send_req_pages(VhChannel *ch, guint32 block, guint64 first,
+                              guint32 count, GError **errp);
+/* READY, LOADED or ERROR; REQ_PAGES here is an error. */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
                     GError **errp);

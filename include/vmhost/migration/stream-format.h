@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 #define VH_MIG_MAGIC_SIZE     8u
 #define VH_MIG_STREAM_MAGIC   "VHMIGSTR" /* main stream header */
 #define VH_MIG_CHANNEL_MAGIC  "VHMIGCHN" /* multifd channel hello */
+#define VH_MIG_POSTCOPY_MAGIC "VHMIGPCC" /* post-copy connection hello */
 #define VH_MIG_STREAM_VERSION 3u
 #define VH_MIG_UUID_SIZE      16u /* the session uuid, header and hello */
 /* magic, version, page size, flags, channels, uuid, reserved u64 */
@@ -24,12 +25,27 @@ G_BEGIN_DECLS
 /* magic, version, channel index, uuid, reserved u64 */
 #define VH_MIG_HELLO_SIZE 40u
 
+/*
+ * Post-copy's two connections (header flag POSTCOPY), each used in one
+ * direction only: REQUEST carries the target's REQ_PAGES to the source,
+ * URGENT the requested pages back, ahead of the bulk on the main stream
+ * (QEMU's postcopy-preempt channel). Hello: magic, u32 version, u32 role,
+ * uuid, u64 reserved (40 bytes, like a multifd channel's).
+ */
+enum {
+    VH_MIG_PC_ROLE_REQUEST = 0,
+    VH_MIG_PC_ROLE_URGENT = 1,
+};
+
 /* Header flags; any other bit is refused. */
 enum {
     VH_MIG_FLAG_MULTIFD = 1u << 0,
     VH_MIG_FLAG_RETURN_PATH = 1u << 1,
+    /* post-copy may follow (capability postcopy-ram): needs RETURN_PATH */
+    VH_MIG_FLAG_POSTCOPY = 1u << 2,
 };
-#define VH_MIG_FLAGS_KNOWN (VH_MIG_FLAG_MULTIFD | VH_MIG_FLAG_RETURN_PATH)
+#define VH_MIG_FLAGS_KNOWN                                                     \
+    (VH_MIG_FLAG_MULTIFD | VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY)
 
 /* ---- sections: u32 type, u32 body length, body ---- */
 
@@ -45,7 +61,16 @@ typedef enum {
     VH_MIG_SEC_SYNC = 8,
     VH_MIG_SEC_CHANNEL_END = 9,
     VH_MIG_SEC_DEVICE = 10,
+    /* only with VH_MIG_FLAG_POSTCOPY */
+    VH_MIG_SEC_DISCARD = 11,
+    VH_MIG_SEC_POSTCOPY_RUN = 12,
 } VhMigSection;
+
+/* DISCARD: u32 block, u32 ranges, then per range u64 first page, u64 count. */
+#define VH_MIG_DISCARD_BASE       8u
+#define VH_MIG_DISCARD_MAX_RANGES 4096u
+#define VH_MIG_DISCARD_MAX                                                     \
+    (VH_MIG_DISCARD_BASE + 16u * VH_MIG_DISCARD_MAX_RANGES)
 
 /* RAM_SETUP: u32 blocks; per block a name, u64 size, u64 pages. */
 #define VH_MIG_MAX_BLOCKS     8u
@@ -87,7 +112,11 @@ typedef enum {
     VH_MIG_RP_READY = 1,
     VH_MIG_RP_LOADED = 2,
     VH_MIG_RP_ERROR = 3,
+    VH_MIG_RP_REQ_PAGES = 4, /* post-copy: the target faulted on these */
 } VhMigRpType;
+
+/* REQ_PAGES: u32 block, u32 count (1..VH_MIG_RECORD_PAGES), u64 first page. */
+#define VH_MIG_RP_REQ_PAGES_BODY 16u
 
 #define VH_MIG_RP_LOADED_BODY 24u   /* u64 records, normal, zero */
 #define VH_MIG_RP_ERROR_MAX   1024u /* UTF-8 reason */

@@ -61,8 +61,9 @@ void vh_mig_loader_set_devices(VhMigLoader *l, GArray *devices);
 
 /* What a connection is, by its first bytes. */
 typedef enum {
-    VH_MIG_CONN_MAIN,    /* a main stream: "VHMIGSTR" */
-    VH_MIG_CONN_CHANNEL, /* a multifd channel: "VHMIGCHN" */
+    VH_MIG_CONN_MAIN,     /* a main stream: "VHMIGSTR" */
+    VH_MIG_CONN_CHANNEL,  /* a multifd channel: "VHMIGCHN" */
+    VH_MIG_CONN_POSTCOPY, /* a post-copy connection: "VHMIGPCC" */
 } VhMigConnKind;
 
 /* A connection's preamble, read by vh_mig_read_preamble(). */
@@ -98,6 +99,36 @@ bool vh_mig_loader_run_main(VhMigLoader *l, VhChannel *ch,
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_loader_run_channel(VhMigLoader *l, VhChannel *ch,
                                const VhMigPreamble *pre, GError **errp);
+
+/*
+ * Post-copy (docs/migration-stream.md): a stream with the POSTCOPY flag
+ * is refused unless allowed. At POSTCOPY_RUN the loader drops the pages it
+ * does not have, registers the RAM with userfaultfd, starts requesting
+ * faulting pages, applies the devices and calls @func (which starts the
+ * guest); the pages that come after are placed atomically.
+ */
+typedef bool (*VhMigPostcopyRunFunc)(VhMigLoader *l, void *opaque,
+                                     GError **errp);
+void vh_mig_loader_allow_postcopy(VhMigLoader *l, VhMigPostcopyRunFunc func,
+                                  void *opaque);
+/* POSTCOPY_RUN came (the devices are applied, the guest may run). */
+bool vh_mig_loader_in_postcopy(VhMigLoader *l);
+/* After run_main succeeded in post-copy: unregister the RAM. */
+void vh_mig_loader_postcopy_finish(VhMigLoader *l);
+/* Fault service figures so far as text (NULL before post-copy). */
+char *vh_mig_loader_postcopy_stats(VhMigLoader *l);
+
+/*
+ * Serve one post-copy connection (hello; REQUEST: held for the fault
+ * thread's requests until post-copy ends; URGENT: requested pages placed
+ * as they come, CHANNEL_END, close-notify). @pre as for run_main.
+ * *@cause: the failure is this connection's own (the attempt must fail),
+ * not the end of an attempt that failed elsewhere.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_loader_run_postcopy_conn(VhMigLoader *l, VhChannel *ch,
+                                     const VhMigPreamble *pre, bool *cause,
+                                     GError **errp);
 
 /* Fail every wait of the loader with @reason (the first reason sticks). */
 void vh_mig_loader_abort(VhMigLoader *l, const char *reason);

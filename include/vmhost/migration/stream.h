@@ -36,6 +36,9 @@ void vh_mig_put_header(GByteArray *b, guint32 flags, guint32 channels,
 void vh_mig_put_hello(GByteArray *b, guint32 index,
                       const guint8 uuid[VH_MIG_UUID_SIZE]);
 /* A section header: type and body length. */
+/* A post-copy connection's hello (VH_MIG_PC_ROLE_*). */
+void vh_mig_put_pc_hello(GByteArray *b, guint32 role,
+                         const guint8 uuid[VH_MIG_UUID_SIZE]);
 void vh_mig_put_section(GByteArray *b, VhMigSection type, guint32 len);
 void vh_mig_put_u32(GByteArray *b, guint32 v);
 void vh_mig_put_u64(GByteArray *b, guint64 v);
@@ -60,6 +63,13 @@ void vh_mig_put_device_section(GByteArray *b, const char *name,
                                guint32 instance, guint32 version,
                                const void *payload, guint32 len);
 void vh_mig_put_end(GByteArray *b, const VhMigCounts *c);
+/*
+ * Post-copy: DISCARD sections (block 0) for every page set in @bitmap
+ * (@pages bits), at most VH_MIG_DISCARD_MAX_RANGES ranges each; returns
+ * the pages they name. Then POSTCOPY_RUN once the device state is out.
+ */
+guint64 vh_mig_put_discard(GByteArray *b, const guint64 *bitmap, guint64 pages);
+void vh_mig_put_postcopy_run(GByteArray *b);
 
 /*
  * One PAGES record for the pages of @ram block @block whose bits are set in

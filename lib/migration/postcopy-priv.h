@@ -1,0 +1,111 @@
+/*
+ * Private to lib/migration: the target's half of post-copy
+ * (postcopy-target.c). Its RAM is registered with userfaultfd for MISSING
+ * faults; a fault thread asks the source for each page the guest touches
+ * before having it (REQ_PAGES on the return path), and every page that
+ * arrives, requested or pushed, is placed atomically (UFFDIO_COPY /
+ * UFFDIO_ZEROPAGE), which wakes whoever waits for it.
+ */
+#pragma once
+
+#include "vmhost/io/channel.h"
+#include "vmhost/machine/ram.h"
+#include "vmhost/migration/stream-format.h"
+
+G_BEGIN_DECLS
+
+typedef struct VhPostcopyTarget VhPostcopyTarget;
+
+/* Fault service figures (the target's, page request to placement). */
+typedef struct {
+    guint64 faults;   /* faults seen */
+    guint64 requests; /* REQ_PAGES sent */
+    guint64 zero;     /* faults on pages received as zero: placed here */
+    guint64 served;   /* requests whose page was placed */
+    guint64 sum_us;
+    guint64 max_us;
+    guint64 p50_us;
+    guint64 p99_us;
+} VhPostcopyStats;
+
+/*
+ * Whether userfaultfd can register @ram for MISSING faults and place
+ * pages in it (anonymous and shared memory, shmem/tmpfs files); if not,
+ * the error says why.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_postcopy_check_ram(VhRamBlock *ram, GError **errp);
+
+VhPostcopyTarget *vh_postcopy_target_new(VhRamBlock *ram);
+/*
+ * Stops the fault thread. After vh_postcopy_target_finish() the RAM is
+ * unregistered; otherwise (post-copy failed, pages missing) the
+ * userfaultfd stays open on purpose: the guest's threads stay blocked on
+ * pages that will never come instead of reading zeros.
+ */
+void vh_postcopy_target_free(VhPostcopyTarget *pt);
+
+/* Pre-copy: pages loaded (any thread). */
+void vh_postcopy_mark_received(VhPostcopyTarget *pt, guint64 page);
+bool vh_postcopy_is_received(VhPostcopyTarget *pt, guint64 page);
+/* DISCARD: these pages were dirtied after their last send. */
+void vh_postcopy_discard(VhPostcopyTarget *pt, guint64 first, guint64 count);
+guint64 vh_postcopy_received_count(VhPostcopyTarget *pt);
+
+/*
+ * Switch-over: drop every page not received from the RAM, register it,
+ * start the fault thread that requests pages on @rp (its writes are
+ * serialised by @rp_lock, which the caller holds for any other write).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_postcopy_target_start(VhPostcopyTarget *pt, VhChannel *rp,
+                              GMutex *rp_lock, GError **errp);
+bool vh_postcopy_target_started(VhPostcopyTarget *pt);
+/* Place one page (@data NULL: a zero page); a page already there is fine. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_postcopy_place(VhPostcopyTarget *pt, guint64 page, const void *data,
+                       GError **errp);
+/* Every page is in: stop the fault thread, unregister the RAM. */
+void vh_postcopy_target_finish(VhPostcopyTarget *pt);
+void vh_postcopy_get_stats(VhPostcopyTarget *pt, VhPostcopyStats *st);
+
+G_END_DECLS
+
+/* ---- the source's half (postcopy-source.c) ---- */
+
+G_BEGIN_DECLS
+
+/*
+ * The source's request server during post-copy: a thread reads REQ_PAGES
+ * on the REQUEST connection (checked against guest RAM: a request outside
+ * it is a protocol error) and sends each requested range at once on the
+ * URGENT connection, so that a fault never waits behind the bulk on the
+ * main connection; it then queues the request for the migration thread,
+ * which skips those pages and goes on from there.
+ */
+typedef struct VhPostcopySource VhPostcopySource;
+
+typedef enum {
+    VH_PC_NONE,    /* nothing queued (without waiting) */
+    VH_PC_REQUEST, /* a page request */
+    VH_PC_LOADED,  /* the target's LOADED: counts */
+    VH_PC_FAILED,  /* the return path failed: the error */
+} VhPcEvent;
+
+struct VhMigPageSender;
+VhPostcopySource *vh_postcopy_source_start(VhChannel *req, VhChannel *urgent,
+                                           struct VhMigPageSender *sender,
+                                           guint64 pages);
+VhPcEvent vh_postcopy_source_next(VhPostcopySource *ps, bool wait,
+                                  guint64 *first, guint32 *count,
+                                  VhMigCounts *loaded, GError **errp);
+guint64 vh_postcopy_source_requests(VhPostcopySource *ps);
+/*
+ * Joins the thread (the caller cut the REQUEST connection first) and adds
+ * what it sent on URGENT to @c; *@records: its PAGES records.
+ */
+void vh_postcopy_source_stop(VhPostcopySource *ps, VhMigCounts *c,
+                             guint64 *records);
+void vh_postcopy_source_free(VhPostcopySource *ps);
+
+G_END_DECLS

@@ -1,0 +1,439 @@
+/*
+ * Post-copy on the target: the received bitmap, the userfaultfd that
+ * registers guest RAM for MISSING faults, the fault thread that requests
+ * pages from the source, and atomic placement
+ * (Documentation/admin-guide/mm/userfaultfd.rst).
+ */
+#include "postcopy-priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vmhost/migration/return-path.h"
+#include "vmhost/util/error.h"
+
+#define MAX_SAMPLES (1u << 20) /* fault latencies kept for p50/p99 */
+
+struct VhPostcopyTarget {
+    VhRamBlock *ram;
+    guint8 *host;
+    guint64 pages;
+    guint64 *received; /* bit per page, atomic */
+    int uffd;
+    int stop_fd; /* eventfd: the fault thread ends */
+    GThread *thread;
+    VhChannel *rp; /* ref while started */
+    GMutex *rp_lock;
+    bool finished;
+    bool rp_failed; /* the fault thread's: requests can no longer go */
+
+    GMutex lock;         /* protects what follows */
+    GHashTable *pending; /* page -> request time (us), requested pages */
+    GArray *samples;     /* guint32 us */
+    VhPostcopyStats st;
+};
+
+static int uffd_open(GError **errp)
+{
+    struct uffdio_api api = {.api = UFFD_API};
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0) {
+        vh_set_error_errno(errp, errno,
+                           "userfaultfd (post-copy needs it; as non-root "
+                           "see /proc/sys/vm/unprivileged_userfaultfd)");
+        return -1;
+    }
+    if (ioctl(fd, UFFDIO_API, &api) < 0) {
+        vh_set_error_errno(errp, errno, "userfaultfd: UFFDIO_API");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool uffd_register(int fd, VhRamBlock *ram, GError **errp)
+{
+    struct uffdio_register reg = {
+        .range = {.start = (guintptr)vh_ram_block_get_host(ram),
+                  .len = vh_ram_block_get_size(ram)},
+        .mode = UFFDIO_REGISTER_MODE_MISSING,
+    };
+
+    if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) {
+        vh_set_error_errno(errp, errno,
+                           "userfaultfd cannot register RAM '%s' for missing "
+                           "pages (%s; post-copy needs anonymous memory or "
+                           "a shared shmem/tmpfs memory-backend-file)",
+                           vh_ram_block_get_name(ram),
+                           vh_ram_block_get_path(ram)
+                               ? vh_ram_block_get_path(ram)
+                               : "anonymous");
+        return false;
+    }
+    if (!(reg.ioctls & (1ULL << _UFFDIO_COPY))) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                    "userfaultfd cannot place pages in RAM '%s'",
+                    vh_ram_block_get_name(ram));
+        return false;
+    }
+    return true;
+}
+
+bool vh_postcopy_check_ram(VhRamBlock *ram, GError **errp)
+{
+    struct uffdio_range r = {.start = (guintptr)vh_ram_block_get_host(ram),
+                             .len = vh_ram_block_get_size(ram)};
+    int fd = uffd_open(errp);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = uffd_register(fd, ram, errp);
+    if (ok) {
+        (void)ioctl(fd, UFFDIO_UNREGISTER, &r);
+    }
+    close(fd);
+    return ok;
+}
+
+VhPostcopyTarget *vh_postcopy_target_new(VhRamBlock *ram)
+{
+    VhPostcopyTarget *pt = g_new0(VhPostcopyTarget, 1);
+
+    pt->ram = ram;
+    pt->host = vh_ram_block_get_host(ram);
+    pt->pages = vh_ram_block_get_pages(ram);
+    pt->received = g_new0(guint64, (pt->pages + 63) / 64);
+    pt->uffd = -1;
+    pt->stop_fd = -1;
+    g_mutex_init(&pt->lock);
+    pt->pending = g_hash_table_new(g_int64_hash, g_int64_equal);
+    pt->samples = g_array_new(false, false, sizeof(guint32));
+    return pt;
+}
+
+static void stop_thread(VhPostcopyTarget *pt)
+{
+    if (pt->thread) {
+        guint64 one = 1;
+
+        if (write(pt->stop_fd, &one, sizeof(one)) < 0) {
+            g_warning("post-copy: cannot stop the fault thread: %s",
+                      g_strerror(errno));
+        }
+        g_thread_join(pt->thread);
+        pt->thread = NULL;
+    }
+}
+
+void vh_postcopy_target_free(VhPostcopyTarget *pt)
+{
+    if (!pt) {
+        return;
+    }
+    stop_thread(pt);
+    if (pt->uffd >= 0 && pt->finished) {
+        close(pt->uffd);
+    } else if (pt->uffd >= 0) {
+        g_warning("post-copy: the guest's RAM stays registered: its missing "
+                  "pages can only come from the source");
+    }
+    if (pt->stop_fd >= 0) {
+        close(pt->stop_fd);
+    }
+    g_clear_object(&pt->rp);
+    g_hash_table_destroy(pt->pending);
+    g_array_unref(pt->samples);
+    g_mutex_clear(&pt->lock);
+    g_free(pt->received);
+    g_free(pt);
+}
+
+void vh_postcopy_mark_received(VhPostcopyTarget *pt, guint64 page)
+{
+    __atomic_fetch_or(&pt->received[page / 64], 1ULL << (page % 64),
+                      __ATOMIC_RELEASE);
+}
+
+bool vh_postcopy_is_received(VhPostcopyTarget *pt, guint64 page)
+{
+    return (__atomic_load_n(&pt->received[page / 64], __ATOMIC_ACQUIRE) >>
+            (page % 64)) &
+           1;
+}
+
+void vh_postcopy_discard(VhPostcopyTarget *pt, guint64 first, guint64 count)
+{
+    for (guint64 p = first; p < first + count; p++) {
+        __atomic_fetch_and(&pt->received[p / 64], ~(1ULL << (p % 64)),
+                           __ATOMIC_RELEASE);
+    }
+}
+
+guint64 vh_postcopy_received_count(VhPostcopyTarget *pt)
+{
+    guint64 n = 0;
+
+    for (guint64 w = 0; w < (pt->pages + 63) / 64; w++) {
+        n += (guint64)__builtin_popcountll(pt->received[w]);
+    }
+    return n;
+}
+
+/* Pages not received leave the RAM, so that touching them faults. */
+static bool drop_missing(VhPostcopyTarget *pt, GError **errp)
+{
+    int advice = vh_ram_block_is_shared(pt->ram) ? MADV_REMOVE : MADV_DONTNEED;
+    guint64 p = 0;
+
+    while (p < pt->pages) {
+        guint64 q;
+
+        if (vh_postcopy_is_received(pt, p)) {
+            p++;
+            continue;
+        }
+        for (q = p + 1; q < pt->pages && !vh_postcopy_is_received(pt, q); q++) {
+        }
+        if (madvise(pt->host + p * VH_RAM_PAGE_SIZE,
+                    (size_t)(q - p) * VH_RAM_PAGE_SIZE, advice) < 0) {
+            vh_set_error_errno(errp, errno,
+                               "post-copy: dropping the pages to fetch");
+            return false;
+        }
+        p = q;
+    }
+    return true;
+}
+
+static gint64 now_us(void)
+{
+    return g_get_monotonic_time();
+}
+
+/* A page just placed: if it was requested, the request is served. */
+static void served(VhPostcopyTarget *pt, guint64 page)
+{
+    gpointer v;
+
+    g_mutex_lock(&pt->lock);
+    if (g_hash_table_size(pt->pending) &&
+        g_hash_table_lookup_extended(pt->pending, &page, NULL, &v)) {
+        gint64 *t0 = v;
+        guint32 us = (guint32)MIN(now_us() - *t0, (gint64)G_MAXUINT32);
+
+        g_hash_table_remove(pt->pending, &page);
+        g_free(t0);
+        pt->st.served++;
+        pt->st.sum_us += us;
+        pt->st.max_us = MAX(pt->st.max_us, us);
+        if (pt->samples->len < MAX_SAMPLES) {
+            g_array_append_val(pt->samples, us);
+        }
+    }
+    g_mutex_unlock(&pt->lock);
+}
+
+bool vh_postcopy_place(VhPostcopyTarget *pt, guint64 page, const void *data,
+                       GError **errp)
+{
+    static const guint8 zero[VH_RAM_PAGE_SIZE];
+    guintptr dst = (guintptr)(pt->host + page * VH_RAM_PAGE_SIZE);
+    int r;
+
+    if (page >= pt->pages) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "post-copy: page %" G_GUINT64_FORMAT " outside RAM", page);
+        return false;
+    }
+    for (;;) {
+        if (data) {
+            struct uffdio_copy c = {
+                .dst = dst, .src = (guintptr)data, .len = VH_RAM_PAGE_SIZE};
+
+            r = ioctl(pt->uffd, UFFDIO_COPY, &c);
+        } else {
+            struct uffdio_zeropage z = {
+                .range = {.start = dst, .len = VH_RAM_PAGE_SIZE}};
+
+            r = ioctl(pt->uffd, UFFDIO_ZEROPAGE, &z);
+            if (r < 0 && errno == EINVAL) {
+                data = zero; /* no zero page here: copy one */
+                continue;
+            }
+        }
+        if (r == 0 || errno == EEXIST) {
+            break;
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            vh_set_error_errno(errp, errno,
+                               "post-copy: placing page %" G_GUINT64_FORMAT,
+                               page);
+            return false;
+        }
+    }
+    vh_postcopy_mark_received(pt, page);
+    served(pt, page);
+    return true;
+}
+
+/* One fault: a page received as zero is made here, any other requested. */
+static bool on_fault(VhPostcopyTarget *pt, guint64 addr, GError **errp)
+{
+    guint64 page = (addr - (guintptr)pt->host) / VH_RAM_PAGE_SIZE;
+    bool ask;
+    bool ok;
+
+    if (addr < (guintptr)pt->host || page >= pt->pages) {
+        return true;
+    }
+    g_mutex_lock(&pt->lock);
+    pt->st.faults++;
+    g_mutex_unlock(&pt->lock);
+    if (vh_postcopy_is_received(pt, page)) {
+        /* Received as zero and never written: nobody sends it again. */
+        g_mutex_lock(&pt->lock);
+        pt->st.zero++;
+        g_mutex_unlock(&pt->lock);
+        return vh_postcopy_place(pt, page, NULL, errp);
+    }
+    g_mutex_lock(&pt->lock);
+    ask = !g_hash_table_contains(pt->pending, &page);
+    if (ask) {
+        gint64 *t0 = g_new(gint64, 2);
+
+        t0[0] = now_us();
+        t0[1] = (gint64)page; /* the key lives in the value */
+        g_hash_table_insert(pt->pending, &t0[1], t0);
+        pt->st.requests++;
+    }
+    g_mutex_unlock(&pt->lock);
+    if (!ask || pt->rp_failed) {
+        return true;
+    }
+    g_mutex_lock(pt->rp_lock);
+    ok = vh_mig_rp_send_req_pages(pt->rp, 0, page, 1, errp);
+    g_mutex_unlock(pt->rp_lock);
+    /* It may have come meanwhile, before the request was in the table. */
+    if (ok && vh_postcopy_is_received(pt, page)) {
+        served(pt, page);
+    }
+    return ok;
+}
+
+static gpointer fault_thread(gpointer opaque)
+{
+    VhPostcopyTarget *pt = opaque;
+    struct pollfd fds[2] = {{.fd = pt->uffd, .events = POLLIN},
+                            {.fd = pt->stop_fd, .events = POLLIN}};
+
+    for (;;) {
+        struct uffd_msg msg;
+        g_autoptr(GError) err = NULL;
+        ssize_t n;
+
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            g_warning("post-copy: poll: %s", g_strerror(errno));
+            return NULL;
+        }
+        if (fds[1].revents) {
+            return NULL;
+        }
+        n = read(pt->uffd, &msg, sizeof(msg));
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                continue;
+            }
+            g_warning("post-copy: reading faults: %s", g_strerror(errno));
+            return NULL;
+        }
+        if (n != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT) {
+            continue;
+        }
+        if (!on_fault(pt,
+                      msg.arg.pagefault.address &
+                          ~(guint64)(VH_RAM_PAGE_SIZE - 1),
+                      &err) &&
+            !pt->rp_failed) {
+            /*
+             * The page still comes with the bulk (every page not here is
+             * in it); a dead link is the main stream's to report. Faults
+             * on pages received as zero go on being served here.
+             */
+            g_message("post-copy: %s", err->message);
+            pt->rp_failed = true;
+        }
+    }
+}
+
+bool vh_postcopy_target_start(VhPostcopyTarget *pt, VhChannel *rp,
+                              GMutex *rp_lock, GError **errp)
+{
+    if (!drop_missing(pt, errp)) {
+        return false;
+    }
+    pt->uffd = uffd_open(errp);
+    if (pt->uffd < 0 || !uffd_register(pt->uffd, pt->ram, errp)) {
+        return false;
+    }
+    pt->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (pt->stop_fd < 0) {
+        vh_set_error_errno(errp, errno, "post-copy: eventfd");
+        return false;
+    }
+    pt->rp = g_object_ref(rp);
+    pt->rp_lock = rp_lock;
+    pt->thread = g_thread_new("postcopy-fault", fault_thread, pt);
+    return true;
+}
+
+bool vh_postcopy_target_started(VhPostcopyTarget *pt)
+{
+    return pt->uffd >= 0;
+}
+
+void vh_postcopy_target_finish(VhPostcopyTarget *pt)
+{
+    stop_thread(pt);
+    pt->finished = true;
+    if (pt->uffd >= 0) {
+        close(pt->uffd);
+        pt->uffd = -1;
+    }
+}
+
+static int cmp_u32(gconstpointer a, gconstpointer b)
+{
+    guint32 x = *(const guint32 *)a, y = *(const guint32 *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+void vh_postcopy_get_stats(VhPostcopyTarget *pt, VhPostcopyStats *st)
+{
+    g_autoptr(GArray) s = NULL;
+
+    g_mutex_lock(&pt->lock);
+    *st = pt->st;
+    s = g_array_copy(pt->samples);
+    g_mutex_unlock(&pt->lock);
+    if (s->len) {
+        g_array_sort(s, cmp_u32);
+        st->p50_us = g_array_index(s, guint32, s->len / 2);
+        st->p99_us =
+            g_array_index(s, guint32, MIN(s->len - 1, s->len * 99 / 100));
+    }
+}

@@ -1,0 +1,209 @@
+#!/bin/sh
+# vmhost post-copy live migration (TAP), driven through HMP and QMP on UNIX
+# sockets with QEMU's commands: migrate_set_capability postcopy-ram on at
+# both ends, migrate, migrate_start_postcopy (HMP and QMP):
+#   - manual switch over TLS with anonymous RAM, a guest writing faster than
+#     max-bandwidth lets pre-copy carry (it would never converge): both
+#     sides reach completed, the target's guest ran during post-copy and
+#     verifies, the target shows its page-fault figures;
+#   - a shared memory-backend-file on shmem (/dev/shm), TLS and multifd;
+#   - the automatic switch (x-postcopy-after-passes) of a non-converging
+#     pre-copy;
+#   - cancel before migrate_start_postcopy: the source runs on, verifying;
+#   - refusals with their messages: file: and exec: transports, a target
+#     without the capability (the source runs on), migrate_start_postcopy
+#     without it, RAM userfaultfd cannot register (share=on on ext4).
+# Every server is on 127.0.0.1 or a UNIX socket; every process is killed
+# and reaped, $work and the /dev/shm file removed.
+set -u
+mem=128M
+
+. "$(dirname "$0")/migration-lib.sh"
+tl_start mig-postcopy
+shm="/dev/shm/vh-postcopy-$$"
+cleanup_more() { rm -f "$shm"; }
+
+if [ "$(id -u)" != 0 ] && [ "$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null)" != 1 ]; then
+    echo "1..0 # SKIP userfaultfd needs root or vm.unprivileged_userfaultfd=1"
+    exit 0
+fi
+
+pki="$work/pki"
+mkdir "$pki"
+{
+    "$pki_tool" init-ca "$pki" &&
+        "$pki_tool" issue server "$pki" --hostname localhost --ip 127.0.0.1 &&
+        "$pki_tool" issue client "$pki" --dn "C=GB,O=vmhost,CN=mig-source"
+} >/dev/null || {
+    echo "Bail out! vmhost-pki failed"
+    exit 1
+}
+tls_src="tls-creds-x509,id=tls0,endpoint=client,dir=$pki"
+tls_dst="tls-creds-x509,id=tls0,endpoint=server,dir=$pki"
+tls_on="migrate_set_parameter tls-creds tls0"
+pc_on="migrate_set_capability postcopy-ram on"
+# 20 MiB/s of link against a guest writing 60 MiB/s: pre-copy cannot end.
+slow="migrate_set_parameter max-bandwidth 20M"
+
+# pair [SRC-ARGS] -- [DST-ARGS]: a running source "src" with TLS
+# credentials (RAM written once, then a random 60 MiB/s writer) and a
+# target "dst" waiting with -incoming defer.
+pair() {
+    sa="" da="" side=src
+    for a in "$@"; do
+        if [ "$a" = -- ]; then side=dst; continue; fi
+        if [ $side = src ]; then sa="$sa $a"; else da="$da $a"; fi
+    done
+    # shellcheck disable=SC2086
+    vm src -object "$tls_src" $sa
+    # shellcheck disable=SC2086
+    vm dst -incoming defer -object "$tls_dst" $da
+    fill src
+    hmp src "guest dirty 60M random" >/dev/null
+}
+# pages_written NAME: the test guest's count of pages written.
+pages_written() { guest "$1" status 'pages written:' | sed 's/.*: //'; }
+# postcopied SRC DST: both completed, the source in postmigrate, the
+# target's guest running and verifying.
+postcopied() {
+    st=$(wait_mig "$1" "completed failed cancelled" 600)
+    [ "$st" = completed ] || {
+        why="source status $st: $(merror "$1")"
+        return 1
+    }
+    st=$(wait_mig "$2" "completed failed" 300)
+    [ "$st" = completed ] || {
+        why="target status $st: $(merror "$2")"
+        return 1
+    }
+    rs=$(rstate "$1")
+    [ "$rs" = postmigrate ] || {
+        why="source run state $rs"
+        return 1
+    }
+    rs=$(rstate "$2")
+    [ "$rs" = running ] || {
+        why="target run state $rs"
+        return 1
+    }
+    verify_ok "$2" || {
+        why="target: $(guest "$2" verify verify:)"
+        return 1
+    }
+}
+port=$(free_port)
+
+# ======== manual switch over TLS, anonymous RAM ========
+pair
+hmp dst "$tls_on" "$pc_on" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "$tls_on" "$pc_on" "$slow" "migrate -d tcp:127.0.0.1:$port" >/dev/null
+wait_mig src active 100 >/dev/null
+sleep 1
+w0=$(pages_written src)
+sleep 1
+w1=$(pages_written src)
+hmp src migrate_start_postcopy >/dev/null
+st=$(wait_mig dst "postcopy-active completed failed" 100)
+# The target's guest runs while its pages arrive.
+wp0=$(pages_written dst)
+sleep 0.5
+wp1=$(pages_written dst)
+check "manual: the target reaches postcopy-active (or completed), its guest runs" \
+    'case "$st" in postcopy-active | completed) true ;; *) why="target $st: $(merror dst)"; false ;; esac'
+check "manual over TLS: both completed, the target's guest verifies" 'postcopied src dst'
+info=$(hmp dst "info migrate")
+check "target's info migrate shows the page-fault figures" \
+    'echo "$info" | grep -q "^postcopy: faults [0-9]*, page requests"'
+echo "# target: $(echo "$info" | grep '^postcopy:')"
+echo "# source: $(hmp src "info migrate" | grep -E '^(downtime|postcopy):' | tr '\n' ' ')"
+echo "# guest pages written per second: pre-copy $(((w1 - w0))), first 0.5 s of post-copy $(((wp1 - wp0) * 2))"
+hmp dst "guest dirty off" >/dev/null
+check "the target's guest keeps running after completion" '[ "$(rstate dst)" = running ]'
+both_gone src dst
+
+# ======== QMP migrate-start-postcopy, shmem memory-backend-file, multifd ========
+rm -f "$shm"
+pair -object "memory-backend-file,id=m0,size=$mem,mem-path=$shm.src,share=on" \
+    -machine memory-backend=m0 -- \
+    -object "memory-backend-file,id=m0,size=$mem,mem-path=$shm,share=on" \
+    -machine memory-backend=m0
+rm -f "$shm.src" # the source keeps its mapping
+hmp dst "$tls_on" "$pc_on" "migrate_set_capability multifd on" \
+    "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "$tls_on" "$pc_on" "migrate_set_capability multifd on" "$slow" \
+    "migrate -d tcp:127.0.0.1:$port" >/dev/null
+wait_mig src active 100 >/dev/null
+sleep 1
+r=$(qmp src migrate-start-postcopy)
+check "QMP migrate-start-postcopy answers return" 'echo "$r" | grep -q "\"return\""'
+check "shmem file RAM, TLS, multifd: both completed, the target verifies" \
+    'postcopied src dst'
+both_gone src dst
+rm -f "$shm"
+
+# ======== automatic switch ========
+pair
+hmp dst "$tls_on" "$pc_on" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "$tls_on" "$pc_on" "$slow" "migrate_set_parameter x-postcopy-after-passes 2" \
+    "migrate -d tcp:127.0.0.1:$port" >/dev/null
+check "x-postcopy-after-passes 2: a non-converging pre-copy ends in post-copy, completed, verifies" \
+    'postcopied src dst'
+check "the source logged the automatic switch" \
+    'grep -q "starting post-copy (x-postcopy-after-passes)" "$work/src.log" "$work/src.err" 2>/dev/null'
+both_gone src dst
+
+# ======== cancel before the switch ========
+pair
+hmp dst "$tls_on" "$pc_on" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "$tls_on" "$pc_on" "$slow" "migrate -d tcp:127.0.0.1:$port" >/dev/null
+wait_mig src active 100 >/dev/null
+sleep 0.5
+hmp src migrate_cancel >/dev/null
+st=$(wait_mig src "cancelled failed completed" 100)
+check "cancel before migrate_start_postcopy: cancelled, the source runs on and verifies" \
+    '[ "$st" = cancelled ] && intact src'
+check "and the target did not start a guest" 'not_started dst'
+r=$(hmp src migrate_start_postcopy)
+check "migrate_start_postcopy with no migration running is refused" \
+    'echo "$r" | grep -q "no outgoing pre-copy is running"'
+both_gone src dst
+
+# ======== refusals ========
+vm src
+fill src
+hmp src "$pc_on" >/dev/null
+r=$(hmp src "migrate -d file:$work/state.bin")
+check "file: with postcopy-ram is refused before anything is sent" \
+    'echo "$r" | grep -q "postcopy-ram needs a return path" && [ ! -e "$work/state.bin" ]'
+r=$(hmp src "migrate -d \"exec:cat >$work/state.bin\"")
+check "exec: with postcopy-ram is refused" 'echo "$r" | grep -q "postcopy-ram needs a return path"'
+vm dst -incoming defer
+hmp dst "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "migrate -d tcp:127.0.0.1:$port" >/dev/null
+st=$(wait_mig src "failed completed cancelled" 100)
+err=$(merror src)
+check "a target without postcopy-ram refuses, saying so; the source runs on" \
+    '[ "$st" = failed ] && echo "$err" | grep -q "this target does not" && intact src'
+both_gone src dst
+vm src
+hmp src "migrate_set_capability postcopy-ram off" >/dev/null
+r=$(hmp src "migrate_start_postcopy")
+check "migrate_start_postcopy without the capability is refused" \
+    'echo "$r" | grep -q "Enable postcopy with migrate_set_capability"'
+gone src
+# A shared file on ext4 or another disk file system: no MISSING faults.
+fs=$(stat -f -c %T "$work" 2>/dev/null)
+if [ "$fs" != tmpfs ]; then
+    vm src -object "memory-backend-file,id=m0,size=$mem,mem-path=$work/ram.img,share=on" \
+        -machine memory-backend=m0
+    r=$(hmp src "$pc_on")
+    check "RAM userfaultfd cannot register ($fs file): postcopy-ram refused, saying why" \
+        'echo "$r" | grep -q "userfaultfd cannot register RAM"'
+    gone src
+else
+    skip "RAM userfaultfd cannot register: \$work is on tmpfs"
+fi
+
+check "no sanitizer report from any vmhost (stderr of every machine)" 'sanitizer_clean'
+check "every vmhost exited on SIGTERM, none needed SIGKILL" 'all_exited_on_sigterm'
+echo "1..$n"
