@@ -13,6 +13,9 @@
 
 #include <string.h>
 
+/* The post-copy received bitmap and the RAM check (private to lib/migration). */
+#include "../../lib/migration/postcopy-priv.h"
+
 #define PAGES 1024u /* 4 MiB */
 
 static const guint8 uuid[16] = {1, 2,  3,  4,  5,  6,  7,  8,
@@ -1205,6 +1208,146 @@ static void test_channel_malformed(void)
     }
 }
 
+static guint32 take32(const guint8 **p)
+{
+    guint32 v;
+
+    memcpy(&v, *p, 4);
+    *p += 4;
+    return GUINT32_FROM_LE(v);
+}
+
+static guint64 take64(const guint8 **p)
+{
+    guint64 v;
+
+    memcpy(&v, *p, 8);
+    *p += 8;
+    return GUINT64_FROM_LE(v);
+}
+
+/* Post-copy's REQ_PAGES: round trip, bounds, and where it does not belong. */
+static void test_postcopy_req_pages(void)
+{
+    g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(64);
+    g_autoptr(GError) err = NULL;
+    VhMigCounts got;
+    VhMigRpType t;
+    VhMigRpMsg m;
+    guint8 bad[24] = {VH_MIG_RP_REQ_PAGES, 0, 0, 0, 16, 0, 0, 0};
+
+    g_assert_true(vh_mig_rp_send_req_pages(VH_CHANNEL(buf), 0, 1234, 3, &err));
+    g_assert_true(vh_mig_rp_send_req_pages(VH_CHANNEL(buf), 0, 7, 1, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), 0, SEEK_SET, &err), ==, 0);
+    g_assert_true(vh_mig_rp_recv_msg(VH_CHANNEL(buf), &m, &err));
+    g_assert_cmpint(m.type, ==, VH_MIG_RP_REQ_PAGES);
+    g_assert_cmpuint(m.block, ==, 0);
+    g_assert_cmpuint(m.first, ==, 1234);
+    g_assert_cmpuint(m.count, ==, 3);
+    /* Only post-copy's reader takes it. */
+    g_assert_false(vh_mig_rp_recv(VH_CHANNEL(buf), &t, &got, &err));
+    g_assert_nonnull(strstr(err->message, "REQ_PAGES outside post-copy"));
+    g_clear_error(&err);
+    /* A count of 0 (body all zero) and one over a record. */
+    g_assert_true(
+        vh_channel_write_all(VH_CHANNEL(buf), bad, sizeof(bad), &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), -24, SEEK_END, &err), >,
+                    0);
+    g_assert_false(vh_mig_rp_recv_msg(VH_CHANNEL(buf), &m, &err));
+    g_assert_nonnull(strstr(err->message, "page count 0 out of range"));
+    g_clear_error(&err);
+    g_assert_true(vh_mig_rp_send_req_pages(VH_CHANNEL(buf), 0, 0,
+                                           VH_MIG_RECORD_PAGES + 1, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), -24, SEEK_END, &err), >,
+                    0);
+    g_assert_false(vh_mig_rp_recv_msg(VH_CHANNEL(buf), &m, &err));
+    g_assert_nonnull(strstr(err->message, "page count 257 out of range"));
+    g_clear_error(&err);
+    /* A body of the wrong length is malformed, whatever it holds. */
+    g_assert_true(
+        vh_mig_rp_send(VH_CHANNEL(buf), VH_MIG_RP_REQ_PAGES, bad, 8, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), -16, SEEK_END, &err), >,
+                    0);
+    g_assert_false(vh_mig_rp_recv_msg(VH_CHANNEL(buf), &m, &err));
+    g_assert_nonnull(
+        strstr(err->message, "malformed message (type 4, length 8"));
+}
+
+/* DISCARD sections from a bitmap: ranges, and a split past the maximum. */
+static void test_postcopy_discard(void)
+{
+    guint64 pages = 2 * VH_MIG_DISCARD_MAX_RANGES * 2 + 100;
+    g_autofree guint64 *map = g_new0(guint64, (pages + 63) / 64);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    const guint8 *p;
+    guint32 type, len, n;
+
+    /* Pages 3-4 and 70. */
+    map[0] = 3ULL << 3;
+    map[1] = 1ULL << 6;
+    g_assert_cmpuint(vh_mig_put_discard(b, map, 128), ==, 3);
+    g_assert_cmpuint(b->len, ==, 8 + VH_MIG_DISCARD_BASE + 2 * 16);
+    p = b->data;
+    type = take32(&p);
+    len = take32(&p);
+    g_assert_cmpuint(type, ==, VH_MIG_SEC_DISCARD);
+    g_assert_cmpuint(len, ==, VH_MIG_DISCARD_BASE + 32);
+    g_assert_cmpuint(take32(&p), ==, 0); /* block */
+    g_assert_cmpuint(take32(&p), ==, 2);
+    g_assert_cmpuint(take64(&p), ==, 3);
+    g_assert_cmpuint(take64(&p), ==, 2);
+    g_assert_cmpuint(take64(&p), ==, 70);
+    g_assert_cmpuint(take64(&p), ==, 1);
+    /* Every other page: more ranges than one section holds. */
+    g_byte_array_set_size(b, 0);
+    for (guint64 i = 0; i < pages; i += 2) {
+        map[i / 64] |= 1ULL << (i % 64);
+    }
+    map[0] = 0x5555555555555555ULL;
+    map[1] = 0x5555555555555555ULL;
+    g_assert_cmpuint(vh_mig_put_discard(b, map, pages), ==, (pages + 1) / 2);
+    p = b->data + 8 + 4;
+    n = take32(&p);
+    g_assert_cmpuint(n, ==, VH_MIG_DISCARD_MAX_RANGES);
+    g_assert_cmpuint(b->len, ==,
+                     3 * (8 + VH_MIG_DISCARD_BASE) + (pages + 1) / 2 * 16);
+    g_byte_array_set_size(b, 0);
+    memset(map, 0, (pages + 63) / 64 * 8);
+    g_assert_cmpuint(vh_mig_put_discard(b, map, pages), ==, 0);
+    g_assert_cmpuint(b->len, ==, 0);
+}
+
+/* The target's received bitmap, and which RAM userfaultfd can take. */
+static void test_postcopy_received(void)
+{
+    g_autoptr(VhRamBlock) ram = new_ram(200);
+    g_autoptr(GError) err = NULL;
+    VhPostcopyTarget *pt = vh_postcopy_target_new(ram);
+
+    g_assert_cmpuint(vh_postcopy_received_count(pt), ==, 0);
+    for (guint64 p = 60; p < 140; p++) {
+        vh_postcopy_mark_received(pt, p);
+    }
+    vh_postcopy_mark_received(pt, 199);
+    vh_postcopy_mark_received(pt, 199);
+    g_assert_cmpuint(vh_postcopy_received_count(pt), ==, 81);
+    vh_postcopy_discard(pt, 63, 66); /* 63..128 */
+    g_assert_cmpuint(vh_postcopy_received_count(pt), ==, 81 - 66);
+    g_assert_true(vh_postcopy_is_received(pt, 62));
+    g_assert_false(vh_postcopy_is_received(pt, 63));
+    g_assert_false(vh_postcopy_is_received(pt, 128));
+    g_assert_true(vh_postcopy_is_received(pt, 129));
+    g_assert_true(vh_postcopy_is_received(pt, 199));
+    g_assert_false(vh_postcopy_is_received(pt, 0));
+    g_assert_false(vh_postcopy_target_started(pt));
+    vh_postcopy_target_free(pt);
+    /* Anonymous RAM registers for missing pages where userfaultfd exists. */
+    if (!vh_postcopy_check_ram(ram, &err)) {
+        g_assert_nonnull(strstr(err->message, "userfaultfd"));
+        g_test_message("no userfaultfd here: %s", err->message);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1220,6 +1363,12 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/stream/truncated", test_truncated);
     g_test_add_func("/migration/stream/corpus", test_corpus);
     g_test_add_func("/migration/stream/return-path", test_return_path);
+    g_test_add_func("/migration/stream/postcopy-req-pages",
+                    test_postcopy_req_pages);
+    g_test_add_func("/migration/stream/postcopy-discard",
+                    test_postcopy_discard);
+    g_test_add_func("/migration/stream/postcopy-received",
+                    test_postcopy_received);
     g_test_add_func("/migration/stream/tls-mismatch", test_tls_mismatch);
     g_test_add_func("/migration/stream/ready", test_ready_sent);
     g_test_add_func("/migration/stream/multifd-order", test_multifd_order);
