@@ -5,8 +5,8 @@
  * console, and guest RAM.
  *
  *   vmhost -object tls-creds-x509,id=tls0,endpoint=server,dir=$PKI \
- *          -chardev socket,id=s0,host=127.0.0.1,port=9000,tls-creds=tls0,server
- * \ -device isa-serial,chardev=s0
+ *          -chardev socket,id=s0,host=127.0.0.1,port=9000,tls-creds=tls0,server \
+ *          -device isa-serial,chardev=s0
  *
  * Startup follows QEMU's order: objects, then chardevs (a server with
  * wait=on blocks here until its first client is in), then the machine
@@ -21,8 +21,6 @@
  * SIGTERM/SIGINT: chardevs closed (TLS close-notify), UNIX sockets and the
  * pidfile removed, exit 0. Any startup error names the option, exit 1.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +34,7 @@
 #include "vmhost/chardev/char-socket.h"
 #include "vmhost/chardev/char-stdio.h"
 #include "vmhost/chardev/chardev-opts.h"
+#include "vmhost/chardev/chardev-shorthand.h"
 #include "vmhost/machine/machine.h"
 #include "vmhost/machine/memory-backend.h"
 #include "vmhost/machine/probe.h"
@@ -47,10 +46,12 @@
 #include "vmhost/object/object.h"
 #include "vmhost/util/conf.h"
 #include "vmhost/util/error.h"
-#include "vmhost/util/file.h"
 #include "vmhost/util/json.h"
+#include "vmhost/util/log.h"
 #include "vmhost/util/opts.h"
+#include "vmhost/util/process.h"
 #include "vmhost/util/size.h"
+#include "vmhost/util/terminal.h"
 #include "vmhost/vmhost-types.h"
 
 #define DEFAULT_RAM "128M"
@@ -173,48 +174,12 @@ typedef struct {
     GPtrArray *hmps, *qmps; /* VhHmp, VhQmp */
     VhMonitorHost mon_host;
     bool quit; /* a monitor's quit ended the run */
-    FILE *log;
-    int pidfile_fd;
+    VhPidfile *pidfile;
     int ready_fd; /* -daemonize: the pipe to the waiting parent */
     int signal;   /* the signal that ends the run, 0 while none */
 } Vmhost;
 
 /* ---- messages ---- */
-
-/* A line to the -D log, when there is one. */
-static void log_line(Vmhost *vm, const char *text)
-{
-    g_autoptr(GDateTime) now = NULL;
-    g_autofree char *stamp = NULL;
-
-    if (!vm->log) {
-        return;
-    }
-    now = g_date_time_new_now_utc();
-    stamp = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
-    fprintf(vm->log, "%s %s\n", stamp, text);
-    fflush(vm->log);
-}
-
-/* Log messages (chardev warnings: refused handshakes, lost peers, ...)
- * go to the -D file, else to stderr. */
-static GLogWriterOutput log_writer(GLogLevelFlags level,
-                                   const GLogField *fields, gsize n_fields,
-                                   gpointer opaque)
-{
-    Vmhost *vm = opaque;
-    g_autofree char *text = vh_log_format("vmhost", level, fields, n_fields);
-
-    if (!text) {
-        return G_LOG_WRITER_HANDLED;
-    }
-    if (vm->log) {
-        log_line(vm, text);
-    } else {
-        fprintf(stderr, "%s%s", text, vh_tty_line_end(STDERR_FILENO));
-    }
-    return G_LOG_WRITER_HANDLED;
-}
 
 /* "waiting for connection on: ..." is for the operator: stderr, and the
  * log. */
@@ -223,7 +188,7 @@ static void chardev_info(const char *message, void *opaque)
     g_autofree char *text = g_strdup_printf("vmhost: %s", message);
 
     fprintf(stderr, "%s%s", text, vh_tty_line_end(STDERR_FILENO));
-    log_line(opaque, text);
+    vh_log_line(text);
 }
 
 /* Make the message name @opt, unless it already does. */
@@ -519,107 +484,41 @@ static bool add_chardev(const char *arg, GError **errp)
     return chr && chardev_start(chr, o, errp);
 }
 
-/* "tcp:HOST:PORT,..." and "unix:PATH,...": a socket chardev's options. */
-static bool shorthand_socket_opts(VhOpts *out, const char *optname,
-                                  const char *dev, bool tcp, GError **errp)
-{
-    const char *rest = strchr(dev, ':') + 1;
-    g_autoptr(VhOpts) in = vh_opts_parse(optname, rest, "addr", errp);
-    const char *addr = in ? vh_opts_get_string(in, "addr") : NULL;
-
-    if (!in) {
-        return false;
-    }
-    if (!addr || !addr[0]) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                    "%s: '%s': the address is missing (%s)", optname, dev,
-                    tcp ? "tcp:HOST:PORT" : "unix:PATH");
-        return false;
-    }
-    if (tcp) {
-        const char *colon = strrchr(addr, ':');
-        g_autofree char *host = NULL;
-
-        if (!colon || !colon[1]) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s': expected %.*s:HOST:PORT", optname, dev,
-                        (int)(strchr(dev, ':') - dev), dev);
-            return false;
-        }
-        host = g_strndup(addr, colon - addr);
-        if (host[0] == '[' && g_str_has_suffix(host, "]")) {
-            host[strlen(host) - 1] = '\0';
-            memmove(host, host + 1, strlen(host));
-        }
-        if (host[0]) {
-            vh_opts_append(out, "host", host);
-        }
-        vh_opts_append(out, "port", colon + 1);
-    } else {
-        vh_opts_append(out, "path", addr);
-    }
-    for (guint i = 0; i < vh_opts_count(in); i++) {
-        if (!g_str_equal(vh_opts_nth_key(in, i), "addr")) {
-            vh_opts_append(out, vh_opts_nth_key(in, i),
-                           vh_opts_nth_value(in, i));
-        }
-    }
-    return true;
-}
-
 /*
  * The chardev behind @optname (-serial, -monitor, -qmp) @dev, QEMU's
- * shorthand (transfer full): created and registered as @id unless @dev
- * is chardev:ID; NULL without an error for none.
+ * shorthand (chardev-shorthand.h; transfer full): created and registered
+ * as @id unless @dev is chardev:ID; NULL without an error for none.
  */
 static VhChardev *shorthand_chardev(const char *optname, const char *dev,
                                     const char *id, GError **errp)
 {
-    g_autoptr(VhOpts) o = vh_opts_new(optname);
+    VhChardevShorthand sh;
     g_autoptr(VhChardev) chr = NULL;
 
-    if (g_str_has_prefix(dev, "chardev:")) {
-        VhChardev *found = vh_chardev_lookup(dev + strlen("chardev:"));
-        if (!found) {
+    if (!vh_chardev_shorthand_parse(optname, dev, id, &sh, errp)) {
+        return NULL;
+    }
+    switch (sh.kind) {
+    case VH_CHARDEV_SHORTHAND_EXISTING:
+        chr = vh_chardev_lookup(sh.chardev_id);
+        if (!chr) {
             g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "%s: chardev '%s' not found", optname,
-                        dev + strlen("chardev:"));
-            return NULL;
+                        "%s: chardev '%s' not found", optname, sh.chardev_id);
+        } else {
+            g_object_ref(chr);
         }
-        return g_object_ref(found);
-    }
-    if (g_str_equal(dev, "none")) {
-        return NULL;
-    }
-    if (g_str_equal(dev, "null") || g_str_equal(dev, "stdio") ||
-        g_str_equal(dev, "pty")) {
-        vh_opts_append(o, "backend", dev);
-    } else if (g_str_has_prefix(dev, "file:") && dev[5]) {
-        vh_opts_append(o, "backend", "file");
-        vh_opts_append(o, "path", dev + 5);
-    } else if (g_str_has_prefix(dev, "tcp:") ||
-               g_str_has_prefix(dev, "telnet:") ||
-               g_str_has_prefix(dev, "unix:")) {
-        vh_opts_append(o, "backend", "socket");
-        if (g_str_has_prefix(dev, "telnet:")) {
-            vh_opts_append(o, "telnet", "on");
+        break;
+    case VH_CHARDEV_SHORTHAND_NEW:
+        chr = vh_chardev_new_from_opts(sh.opts, NULL, errp);
+        if (chr && !chardev_start(chr, sh.opts, errp)) {
+            g_clear_object(&chr);
         }
-        if (!shorthand_socket_opts(o, optname, dev, dev[0] == 't', errp)) {
-            return NULL;
-        }
-    } else {
-        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                    "%s: '%s': unknown device (expected chardev:ID, "
-                    "null, stdio, pty, file:PATH, tcp:HOST:PORT, "
-                    "telnet:HOST:PORT, unix:PATH or none)",
-                    optname, dev);
-        return NULL;
+        break;
+    case VH_CHARDEV_SHORTHAND_NONE:
+    default:
+        break;
     }
-    vh_opts_append(o, "id", id);
-    chr = vh_chardev_new_from_opts(o, NULL, errp);
-    if (!chr || !chardev_start(chr, o, errp)) {
-        return NULL;
-    }
+    vh_chardev_shorthand_clear(&sh);
     return g_steal_pointer(&chr);
 }
 
@@ -631,23 +530,12 @@ static bool add_port(Vmhost *vm, const char *optname, const char *id,
     VhTestGuest *console = NULL;
     VhSerial *port;
 
-    if (vh_probe_lookup(id)) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                    "%s: a device with id '%s' already exists", optname, id);
-        return false;
-    }
     for (guint i = 0; i < vm->ports->len; i++) {
         VhSerial *other = g_ptr_array_index(vm->ports, i);
         if (vh_serial_get_chardev(other) == chr) {
             g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                         "%s: chardev '%s' is already in use by %s", optname,
                         vh_chardev_get_id(chr), vh_serial_get_id(other));
-            return false;
-        }
-        if (g_str_equal(vh_serial_get_id(other), id)) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "%s: a device with id '%s' already exists", optname,
-                        id);
             return false;
         }
     }
@@ -657,11 +545,16 @@ static bool add_port(Vmhost *vm, const char *optname, const char *id,
                     vh_chardev_get_id(chr));
         return false;
     }
+    if (!vh_machine_claim_device_id(vm->machine, id, errp)) {
+        g_prefix_error(errp, "%s: ", optname);
+        return false;
+    }
     if (vm->ports->len == 0) {
         console = vh_machine_get_test_guest(vm->machine);
     }
     port = vh_serial_new(id, chr, console, errp);
     if (!port) {
+        vh_machine_release_device_id(vm->machine, id);
         return false;
     }
     g_ptr_array_add(vm->ports, port);
@@ -691,17 +584,13 @@ static bool add_probe(Vmhost *vm, VhOpts *o, GError **errp)
                     "-device chardev-probe: chardev '%s' not found", chardev);
         return false;
     }
-    for (guint i = 0; i < vm->ports->len; i++) {
-        if (g_str_equal(vh_serial_get_id(vm->ports->pdata[i]), id)) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "-device chardev-probe: a device with id '%s' "
-                        "already exists",
-                        id);
-            return false;
-        }
+    if (!vh_machine_claim_device_id(vm->machine, id, errp)) {
+        g_prefix_error(errp, "-device chardev-probe: ");
+        return false;
     }
     probe = vh_probe_new(id, chr, errp);
     if (!probe) {
+        vh_machine_release_device_id(vm->machine, id);
         return false;
     }
     g_ptr_array_add(vm->probes, probe);
@@ -943,86 +832,30 @@ static bool add_monitors(Vmhost *vm, GError **errp)
 
 /* ---- process: daemon, pidfile, signals ---- */
 
-/* Fork; the parent waits for the child's "ready" byte and exits with 0,
- * or 1 when the child fails (it says why on stderr itself). */
+/* -daemonize: the parent exits only once the child is ready. */
 static bool daemonize_start(Vmhost *vm, GError **errp)
 {
-    int fds[2];
-    pid_t pid;
-
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "-daemonize: pipe: %s",
-                    g_strerror(errno));
+    if (!vh_daemonize_start(&vm->ready_fd, errp)) {
+        g_prefix_error(errp, "-daemonize: ");
         return false;
     }
-    pid = fork();
-    if (pid < 0) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "-daemonize: fork: %s",
-                    g_strerror(errno));
-        return false;
-    }
-    if (pid > 0) {
-        char c = 1;
-        ssize_t n;
-
-        close(fds[1]);
-        do {
-            n = read(fds[0], &c, 1);
-        } while (n < 0 && errno == EINTR);
-        _exit(n == 1 && c == 0 ? 0 : 1);
-    }
-    close(fds[0]);
-    setsid();
-    vm->ready_fd = fds[1];
     return true;
 }
 
 static void daemonize_finish(Vmhost *vm)
 {
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    ssize_t n;
-
-    if (null >= 0) {
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO);
-        close(null);
-    }
-    do {
-        n = write(vm->ready_fd, "", 1);
-    } while (n < 0 && errno == EINTR);
-    close(vm->ready_fd);
+    vh_daemonize_finish(vm->ready_fd);
     vm->ready_fd = -1;
 }
 
 /* Written once everything is up; locked so two vmhosts cannot share it. */
 static bool pidfile_write(Vmhost *vm, GError **errp)
 {
-    const char *path = vm->cfg.pidfile;
-    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-
-    if (fd < 0) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
-                    "-pidfile: cannot open %s: %s", path, g_strerror(errno));
+    vm->pidfile = vh_pidfile_acquire(vm->cfg.pidfile, errp);
+    if (!vm->pidfile) {
+        g_prefix_error(errp, "-pidfile: ");
         return false;
     }
-    if (fcntl(fd, F_SETLK, &lock) < 0) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
-                    "-pidfile: %s is locked by another running process", path);
-        close(fd);
-        return false;
-    }
-    if (ftruncate(fd, 0) < 0 ||
-        write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid)) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
-                    "-pidfile: cannot write %s: %s", path, g_strerror(errno));
-        close(fd);
-        unlink(path);
-        return false;
-    }
-    vm->pidfile_fd = fd;
     return true;
 }
 
@@ -1077,39 +910,13 @@ static VhRamBlock *machine_ram(Config *c, GError **errp)
     return vh_memory_backend_take_ram(b, c->memory_backend, errp);
 }
 
-/*
- * -D: a regular file, or what QEMU's -D also writes to: a character device
- * (/dev/null, a terminal) or a pipe with a reader (/dev/stderr on a pipe).
- * Never a blocking open(): a FIFO with no reader is refused at once, naming
- * it, as are directories, sockets and block devices.
- */
-static bool open_logfile(Vmhost *vm, const char *path, GError **errp)
-{
-    g_autoptr(GError) err = NULL;
-    int fd = vh_file_open(path, O_WRONLY | O_APPEND | O_CREAT, 0666,
-                          VH_FILE_OPEN_STREAMS, &err);
-
-    if (fd >= 0) {
-        vm->log = fdopen(fd, "a");
-        if (!vm->log) {
-            vh_set_error_errno(&err, errno, "%s", path);
-            close(fd);
-        }
-    }
-    if (!vm->log) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "-D: cannot open %s",
-                    err->message);
-        return false;
-    }
-    return true;
-}
-
 static bool start(Vmhost *vm, GError **errp)
 {
     Config *c = &vm->cfg;
     g_autoptr(VhRamBlock) ram = NULL;
 
-    if (c->logfile && !open_logfile(vm, c->logfile, errp)) {
+    if (c->logfile && !vh_log_open_file(c->logfile, errp)) {
+        g_prefix_error(errp, "-D: ");
         return false;
     }
     vh_object_register_builtin_types();
@@ -1194,11 +1001,7 @@ static void stop(Vmhost *vm)
         g_clear_object(&vm->machine);
     }
     vh_monitor_host_clear(&vm->mon_host);
-    if (vm->pidfile_fd >= 0) {
-        unlink(vm->cfg.pidfile);
-        close(vm->pidfile_fd);
-        vm->pidfile_fd = -1;
-    }
+    g_clear_pointer(&vm->pidfile, vh_pidfile_remove);
 }
 
 static void report_ready(Vmhost *vm)
@@ -1210,7 +1013,7 @@ static void report_ready(Vmhost *vm)
         c->name ? c->name : "vmhost", ram, vm->ports->len,
         vh_run_state_name(vh_machine_get_state(vm->machine)), (int)getpid());
 
-    log_line(vm, text);
+    vh_log_line(text);
 }
 
 static int run(Vmhost *vm)
@@ -1219,7 +1022,7 @@ static int run(Vmhost *vm)
     int rc = 0;
 
     vm->loop = g_main_loop_new(NULL, FALSE);
-    g_log_set_writer_func(log_writer, vm, NULL);
+    vh_log_init("vmhost");
     vh_chardev_set_info_func(chardev_info, vm);
     g_unix_signal_add(SIGTERM, on_sigterm, vm);
     g_unix_signal_add(SIGINT, on_sigint, vm);
@@ -1232,7 +1035,7 @@ static int run(Vmhost *vm)
             g_autofree char *text = g_strdup_printf("vmhost: %s", err->message);
             /* a stdio chardev may still hold the terminal in raw mode */
             fprintf(stderr, "%s%s", text, vh_tty_line_end(STDERR_FILENO));
-            log_line(vm, text);
+            vh_log_line(text);
             rc = 1;
         }
     }
@@ -1247,12 +1050,12 @@ static int run(Vmhost *vm)
         g_autofree char *text =
             g_strdup_printf("vmhost: terminating on signal %d", vm->signal);
         fprintf(stderr, "%s\n", text);
-        log_line(vm, text);
+        vh_log_line(text);
     } else if (vm->quit && vm->machine &&
                vh_machine_get_guest_shutdown(vm->machine)) {
-        log_line(vm, "vmhost: the guest powered off (system_powerdown)");
+        vh_log_line("vmhost: the guest powered off (system_powerdown)");
     } else if (vm->quit) {
-        log_line(vm, "vmhost: quit from the monitor");
+        vh_log_line("vmhost: quit from the monitor");
     }
     stop(vm);
     g_main_loop_unref(vm->loop);
@@ -1263,7 +1066,6 @@ int main(int argc, char **argv)
 {
     g_autoptr(GError) err = NULL;
     Vmhost vm = {
-        .pidfile_fd = -1,
         .ready_fd = -1,
     };
     Config *c = &vm.cfg;
@@ -1299,8 +1101,6 @@ int main(int argc, char **argv)
     g_ptr_array_unref(c->devices);
     g_free(c->name);
     g_free(c->memory_backend);
-    if (vm.log) {
-        fclose(vm.log);
-    }
+    vh_log_close();
     return rc;
 }
