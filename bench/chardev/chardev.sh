@@ -81,12 +81,14 @@ vmhost_server() {
     wait_listening "$2" "vmhost $1"
 }
 
-# wakes PID: voluntary context switches of all its threads, and CPU
-# migrations of its main thread (the chardev's main loop).
+# wakes PID: voluntary context switches of all its threads, CPU
+# migrations of its main thread (the chardev's main loop), and the CPU time
+# of all its threads in ns (schedstat).
 wakes() {
     awk '/^voluntary_ctxt_switches/ { v += $2 } END { printf "%d ", v }' \
         /proc/"$1"/task/*/status
-    awk '/nr_migrations/ { print $3; exit }' /proc/"$1"/sched 2>/dev/null || echo 0
+    awk '/nr_migrations/ { printf "%d ", $3; exit }' /proc/"$1"/sched 2>/dev/null || printf "0 "
+    cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { printf "%.0f\n", t }'
 }
 
 # qemu_server PORT [CHARDEV OPTIONS]: QEMU's TLS chardev server with its
@@ -108,27 +110,29 @@ vmhost_server plain "$plain_port"
 echo "bench/chardev: $(nproc) cores, median of $reps runs"
 echo "round trips: $count per transport per run, 64-byte lines to the test guest console"
 echo "  (wake-ups: voluntary context switches per round trip, client/server;"
-echo "   mig: the server main loop's CPU migrations during the run)"
+echo "   mig: the server main loop's CPU migrations during the run;"
+echo "   server CPU: all its threads, per round trip)"
 tp50="" tp99="" tmean="" tp90="" pp50="" pp99="" pmean="" pp90=""
 i=0
 while [ "$i" -lt "$reps" ]; do
     set -- $(wakes "$pid_tls") $(wakes "$pid_plain")
-    tw0=$1 tm0=$2 pw0=$3 pm0=$4
+    tw0=$1 tm0=$2 tc0=$3 pw0=$4 pm0=$5 pc0=$6
     "$client" rtt --tls "127.0.0.1:$tls_port" --plain "127.0.0.1:$plain_port" \
         --dir "$pki" --priority "$prio" --count "$count" --blocks 8 >"$work/rtt"
     set -- $(wakes "$pid_tls") $(wakes "$pid_plain")
-    tw=$(($1 - tw0)) tm=$(($2 - tm0)) pw=$(($3 - pw0)) pm=$(($4 - pm0))
+    tw=$(($1 - tw0)) tm=$(($2 - tm0)) tc=$(($3 - tc0))
+    pw=$(($4 - pw0)) pm=$(($5 - pm0)) pc=$(($6 - pc0))
     # rtt NAME N p50 p99 mean p90 client-csw-per-rtt
     set -- $(awk '$2 == "tls" { print $4, $5, $6, $7, $8 }' "$work/rtt")
     tp50="$tp50 $1" tp99="$tp99 $2" tmean="$tmean $3" tp90="$tp90 $4"
     tline=$(awk -v w="$tw" -v m="$tm" -v n="$count" -v c="$5" -v p50="$1" \
-        -v mean="$3" -v p90="$4" -v p99="$2" 'BEGIN {
-        printf "TLS %.1f/%.1f/%.1f/%.1f us, wake-ups %.2f/%.2f, mig %d", p50, mean, p90, p99, c, w / n, m }')
+        -v mean="$3" -v p90="$4" -v p99="$2" -v cpu="$tc" 'BEGIN {
+        printf "TLS %.1f/%.1f/%.1f/%.1f us, wake-ups %.2f/%.2f, mig %d, server CPU %.1f us", p50, mean, p90, p99, c, w / n, m, cpu / n / 1000 }')
     set -- $(awk '$2 == "plain" { print $4, $5, $6, $7, $8 }' "$work/rtt")
     pp50="$pp50 $1" pp99="$pp99 $2" pmean="$pmean $3" pp90="$pp90 $4"
     pline=$(awk -v w="$pw" -v m="$pm" -v n="$count" -v c="$5" -v p50="$1" \
-        -v mean="$3" -v p90="$4" -v p99="$2" 'BEGIN {
-        printf "plain %.1f/%.1f/%.1f/%.1f us, wake-ups %.2f/%.2f, mig %d", p50, mean, p90, p99, c, w / n, m }')
+        -v mean="$3" -v p90="$4" -v p99="$2" -v cpu="$pc" 'BEGIN {
+        printf "plain %.1f/%.1f/%.1f/%.1f us, wake-ups %.2f/%.2f, mig %d, server CPU %.1f us", p50, mean, p90, p99, c, w / n, m, cpu / n / 1000 }')
     echo "  run $((i + 1)) (p50/mean/p90/p99): $tline; $pline"
     i=$((i + 1))
 done
