@@ -78,6 +78,8 @@ typedef struct {
     GPtrArray *shut;         /* VhChannel (refs) to shut down on cancel */
     gint cancelling;         /* atomic */
     gint postcopy_requested; /* atomic: migrate_start_postcopy */
+    GCond cond;              /* with lock: a resume or a cancel came */
+    VhMigUri *resume_uri;    /* under lock: migrate -r's, for the thread */
     GThread *thread;
     GCancellable *cancel;
 } VhMigSourceState;

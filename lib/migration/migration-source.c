@@ -49,8 +49,11 @@ typedef struct {
     guint64 remaining_pages;
     bool stopped;
     bool was_running;
-    bool to_postcopy;      /* pre-copy ends in post-copy (not finish) */
-    bool postcopy_started; /* POSTCOPY_RUN sent: the target may run it */
+    bool to_postcopy; /* pre-copy ends in post-copy (not finish) */
+    bool resumed;     /* post-copy resumed: LOADED's totals differ */
+    guint8 uuid[VH_MIG_UUID_SIZE];
+    VhMigCounts urgent_counts; /* every URGENT connection's so far */
+    bool postcopy_started;     /* POSTCOPY_RUN sent: the target may run it */
     gint64 stop_us;
     gint64 start_us;
 } Source;
@@ -210,7 +213,9 @@ static guint64 max_bandwidth(Source *s)
     guint64 v;
 
     g_mutex_lock(&s->mig->conf.lock);
-    v = s->mig->conf.params.max_bandwidth;
+    /* Post-copy's bulk has a limit of its own (QEMU's too). */
+    v = s->postcopy_started ? s->mig->conf.params.max_postcopy_bandwidth
+                            : s->mig->conf.params.max_bandwidth;
     g_mutex_unlock(&s->mig->conf.lock);
     return v;
 }
@@ -226,7 +231,7 @@ static guint64 max_bandwidth(Source *s)
 static bool throttle(Source *s, GError **errp)
 {
     /* The guest is stopped: the rest goes at full speed (QEMU does too). */
-    if (s->stopped) {
+    if (s->stopped && !s->postcopy_started) {
         return true;
     }
     for (;;) {
@@ -450,6 +455,7 @@ static bool setup_connect(Source *s, GError **errp)
     for (guint i = 0; i < VH_MIG_UUID_SIZE; i++) {
         uuid[i] = (guint8)g_random_int();
     }
+    memcpy(s->uuid, uuid, VH_MIG_UUID_SIZE);
     s->nch = s->a->multifd ? s->a->params.multifd_channels : 0;
     s->return_path =
         s->a->uri.kind != VH_MIG_URI_EXEC && s->a->uri.kind != VH_MIG_URI_FILE;
@@ -711,8 +717,10 @@ static bool confirm(Source *s, const VhMigCounts *c, GError **errp)
         g_prefix_error(errp, "waiting for the target to confirm the load: ");
         return false;
     }
-    if (rp != VH_MIG_RP_LOADED || got.records != c->records ||
-        got.normal != c->normal || got.zero != c->zero) {
+    /* A resume sent again what a cut lost: the totals differ by that. */
+    if (rp != VH_MIG_RP_LOADED ||
+        (!s->resumed && (got.records != c->records || got.normal != c->normal ||
+                         got.zero != c->zero))) {
         g_set_error(
             errp, VH_ERROR, VH_ERROR_FAILED,
             "the target confirmed %" G_GUINT64_FORMAT
@@ -854,6 +862,9 @@ static bool postcopy_push(Source *s, VhPostcopySource *pc, GError **errp)
             s->remaining_pages -= MIN(n, s->remaining_pages);
             left = s->nwords;
             estimate(s);
+            if (!throttle(s, errp)) {
+                return false;
+            }
         } else if (left-- == 0) {
             break; /* nothing set anywhere */
         }
@@ -862,16 +873,14 @@ static bool postcopy_push(Source *s, VhPostcopySource *pc, GError **errp)
     return true;
 }
 
-static bool postcopy(Source *s, GError **errp)
+/* One round of post-copy on the connections there are now. */
+static bool postcopy_round(Source *s, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
     VhPostcopySource *pc;
     VhMigCounts c;
     bool ok;
 
-    if (!postcopy_switch(s, errp)) {
-        return false;
-    }
     pc = vh_postcopy_source_start(s->pc_req, s->pc_urgent, &s->ps, s->pages);
     ok = postcopy_push(s, pc, errp);
     /*
@@ -880,8 +889,11 @@ static bool postcopy(Source *s, GError **errp)
      * URGENT is this thread's to end.
      */
     vh_mig_shutdown_quietly(s->pc_req);
+    vh_postcopy_source_stop(pc, &s->urgent_counts, &s->urgent_records);
     sum_counts(s, &c);
-    vh_postcopy_source_stop(pc, &c, &s->urgent_records);
+    c.records += s->urgent_counts.records;
+    c.normal += s->urgent_counts.normal;
+    c.zero += s->urgent_counts.zero;
     if (ok && end_urgent(s, errp)) {
         vh_mig_put_end(b, &c);
         ok = vh_mig_page_sender_write(&s->ps, s->main, b, errp) &&
@@ -891,6 +903,7 @@ static bool postcopy(Source *s, GError **errp)
     }
     if (!ok) {
         vh_mig_shutdown_quietly(s->main);
+        vh_mig_shutdown_quietly(s->pc_urgent);
     }
     g_mutex_lock(&s->mig->stats.lock);
     g_free(s->mig->stats.postcopy);
@@ -900,6 +913,113 @@ static bool postcopy(Source *s, GError **errp)
     g_mutex_unlock(&s->mig->stats.lock);
     vh_postcopy_source_free(pc);
     return ok;
+}
+
+static void close_conn(VhChannel **ch, bool ok);
+
+/* Wait for migrate -r; false when vmhost gives up (shutting down). */
+static bool wait_resume(Source *s, GError **errp)
+{
+    VhMigration *mig = s->mig;
+    VhMigUri *u;
+
+    g_mutex_lock(&mig->src.lock);
+    g_ptr_array_set_size(mig->src.shut, 0);
+    while (!mig->src.resume_uri && !g_atomic_int_get(&mig->src.cancelling)) {
+        g_cond_wait(&mig->src.cond, &mig->src.lock);
+    }
+    u = g_steal_pointer(&mig->src.resume_uri);
+    g_mutex_unlock(&mig->src.lock);
+    if (!u) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            "vmhost is shutting down while post-copy is "
+                            "paused: the guest's state stays split");
+        return false;
+    }
+    vh_mig_uri_clear(&s->a->uri);
+    s->a->uri = *u;
+    g_free(u);
+    return true;
+}
+
+/* The three connections again, the RESUME header, the target's bitmap. */
+static bool reconnect(Source *s, GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autofree guint64 *recv = g_new0(guint64, s->nwords);
+
+    if (!connect_one(s, "migration main", &s->main, errp) ||
+        !connect_postcopy(s, s->uuid, errp)) {
+        return false;
+    }
+    vh_mig_put_header(
+        b, VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY | VH_MIG_FLAG_RESUME,
+        0, s->uuid);
+    if (!vh_mig_page_sender_write(&s->ps, s->main, b, errp) ||
+        !vh_mig_rp_recv_bitmap(s->main, recv, s->pages, errp)) {
+        return false;
+    }
+    /* What the target lacks is what is left (this RAM is frozen). */
+    for (guint64 w = 0; w < s->nwords; w++) {
+        s->bitmap[w] = ~recv[w];
+    }
+    if (s->pages % 64) {
+        s->bitmap[s->pages / 64] &= (1ULL << (s->pages % 64)) - 1;
+    }
+    for (guint64 w = (s->pages + 63) / 64; w < s->nwords; w++) {
+        s->bitmap[w] = 0;
+    }
+    s->remaining_pages = bitmap_count(s);
+    s->urgent_records = 0;
+    s->resumed = true;
+    return true;
+}
+
+/*
+ * A post-copy connection failed: the guest stays paused here with its
+ * whole state until migrate -r reconnects (postcopy-paused).
+ */
+static bool postcopy_pause(Source *s, GError **errp)
+{
+    for (;;) {
+        g_autofree char *msg = g_strdup_printf(
+            "post-copy paused: %s. The guest stays paused here with its "
+            "whole state; the target runs it on: migrate_recover URI there "
+            "and migrate -r URI here resume",
+            (*errp)->message);
+
+        g_clear_error(errp);
+        close_conn(&s->main, false);
+        close_conn(&s->pc_req, false);
+        close_conn(&s->pc_urgent, false);
+        vh_mig_set_status(s->mig, VH_MIG_STATUS_POSTCOPY_PAUSED, msg);
+        if (!wait_resume(s, errp)) {
+            return false;
+        }
+        if (reconnect(s, errp)) {
+            g_message("migration: post-copy resumed, %" G_GUINT64_FORMAT
+                      " pages left",
+                      s->remaining_pages);
+            vh_mig_set_status(s->mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
+            return true;
+        }
+        g_prefix_error(errp, "resuming: ");
+    }
+}
+
+static bool postcopy(Source *s, GError **errp)
+{
+    if (!postcopy_switch(s, errp)) {
+        return false;
+    }
+    for (;;) {
+        if (postcopy_round(s, errp)) {
+            return true;
+        }
+        if (!postcopy_pause(s, errp)) {
+            return false;
+        }
+    }
 }
 
 static void close_conn(VhChannel **ch, bool ok)

@@ -47,6 +47,30 @@ static bool postcopy_run(VhMigLoader *l, void *opaque, GError **errp)
     return vh_machine_set_state(mig->machine, next_state(mig, l), errp);
 }
 
+/*
+ * A post-copy connection failed (@why), or the link is back (NULL): the
+ * guest runs on here, waiting on the pages it lacks.
+ */
+static void postcopy_pause(VhMigLoader *l, const char *why, void *opaque)
+{
+    VhMigration *mig = opaque;
+
+    if (why) {
+        g_autofree char *msg = g_strdup_printf(
+            "post-copy paused: the connection to the source failed (%s). "
+            "The guest runs on and waits for the pages it lacks: "
+            "migrate_recover URI here and migrate -r URI on the source "
+            "resume it. If the source is gone, the guest's state is split "
+            "and cannot be recovered",
+            why);
+
+        vh_mig_set_status(mig, VH_MIG_STATUS_POSTCOPY_PAUSED, msg);
+    } else {
+        g_message("migration: post-copy resumed");
+        vh_mig_set_status(mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
+    }
+}
+
 /* Under tgt.lock: the attempt a new connection joins. */
 static VhMigAttempt *current_attempt_locked(VhMigration *mig)
 {
@@ -67,6 +91,7 @@ static VhMigAttempt *current_attempt_locked(VhMigration *mig)
         vh_mig_loader_set_devices(a->loader, devices);
         if (vh_migration_get_capability(mig, "postcopy-ram")) {
             vh_mig_loader_allow_postcopy(a->loader, postcopy_run, mig);
+            vh_mig_loader_set_postcopy_pause(a->loader, postcopy_pause);
         }
         mig->tgt.attempt = a;
     }
@@ -138,6 +163,10 @@ static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
             return false;
         }
     }
+    if (vh_mig_loader_main_channel(a->loader)) {
+        /* Resumed: the answer goes on the connection that finished. */
+        ch = vh_mig_loader_main_channel(a->loader);
+    }
     if (vh_mig_loader_has_return_path(a->loader)) {
         g_autoptr(GError) err = NULL;
 
@@ -187,6 +216,7 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
     g_mutex_unlock(&mig->stats.lock);
     vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
     if (load_main(mig, a, ch, pre, &err)) {
+        vh_mig_loader_release_main(a->loader);
         publish_loaded(mig, a);
         g_mutex_lock(&mig->tgt.lock);
         a->finished = true;
@@ -203,6 +233,7 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
         g_source_unref(src);
         return;
     }
+    vh_mig_loader_release_main(a->loader);
     publish_loaded(mig, a);
     if (vh_mig_loader_in_postcopy(a->loader)) {
         /*
@@ -238,7 +269,8 @@ static const char *refuse_locked(VhMigration *mig, bool is_main)
         return "a migration is already complete";
     }
     if (is_main && mig->tgt.attempt && !mig->tgt.attempt->finished &&
-        mig->tgt.attempt->has_main) {
+        mig->tgt.attempt->has_main &&
+        !vh_mig_loader_is_paused(mig->tgt.attempt->loader)) {
         return "a migration is already being received";
     }
     return NULL;
@@ -250,7 +282,7 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     VhMigPreamble pre;
     g_autoptr(GError) err = NULL;
     const char *why;
-    bool is_main;
+    bool is_main, is_first_main = false;
 
     if (!vh_mig_read_preamble(ch, &pre, &err)) {
         g_message("migration: refused an incoming connection: %s",
@@ -268,12 +300,18 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     }
     a = current_attempt_locked(mig);
     g_ptr_array_add(a->chans, g_object_ref(ch));
-    if (is_main) {
+    if (is_main && !a->has_main) {
         a->has_main = true;
+        is_first_main = true;
     }
     g_mutex_unlock(&mig->tgt.lock);
-    if (is_main) {
+    if (is_first_main) {
         run_main_conn(mig, a, ch, &pre);
+    } else if (is_main) {
+        /* Post-copy paused: the source's new main connection. */
+        if (!vh_mig_loader_resume_main(a->loader, ch, &pre, &err)) {
+            g_message("migration: refused a resume: %s", err->message);
+        }
     } else if (pre.kind == VH_MIG_CONN_POSTCOPY) {
         bool cause;
 

@@ -14,8 +14,8 @@
 #include "vmhost/util/size.h"
 
 static const char *const status_names[] = {
-    "none",      "setup",     "active", "cancelling",
-    "cancelled", "completed", "failed", "postcopy-active",
+    "none",      "setup",  "active",          "cancelling",      "cancelled",
+    "completed", "failed", "postcopy-active", "postcopy-paused",
 };
 
 const char *vh_mig_status_name(VhMigStatus s)
@@ -26,7 +26,9 @@ const char *vh_mig_status_name(VhMigStatus s)
 static bool status_is_running(VhMigStatus s)
 {
     return s == VH_MIG_STATUS_SETUP || s == VH_MIG_STATUS_ACTIVE ||
-           s == VH_MIG_STATUS_CANCELLING || s == VH_MIG_STATUS_POSTCOPY_ACTIVE;
+           s == VH_MIG_STATUS_CANCELLING ||
+           s == VH_MIG_STATUS_POSTCOPY_ACTIVE ||
+           s == VH_MIG_STATUS_POSTCOPY_PAUSED;
 }
 
 /* ---- notification ---- */
@@ -135,6 +137,7 @@ VhMigration *vh_migration_new(VhMachine *m)
     g_mutex_init(&mig->conf.lock);
     g_mutex_init(&mig->stats.lock);
     g_mutex_init(&mig->src.lock);
+    g_cond_init(&mig->src.cond);
     g_mutex_init(&mig->tgt.lock);
     params_defaults(&mig->conf.params);
     mig->src.shut = g_ptr_array_new_with_free_func(g_object_unref);
@@ -149,6 +152,11 @@ void vh_migration_free(VhMigration *mig)
         return;
     }
     vh_migration_cancel(mig);
+    /* A paused post-copy gives up waiting for migrate -r. */
+    g_mutex_lock(&mig->src.lock);
+    g_atomic_int_set(&mig->src.cancelling, 1);
+    g_cond_broadcast(&mig->src.cond);
+    g_mutex_unlock(&mig->src.lock);
     if (mig->src.thread) {
         g_thread_join(mig->src.thread);
     }
@@ -166,9 +174,14 @@ void vh_migration_free(VhMigration *mig)
     g_free(mig->tgt.in_refused);
     g_free(mig->stats.error);
     g_free(mig->stats.postcopy);
+    if (mig->src.resume_uri) {
+        vh_mig_uri_clear(mig->src.resume_uri);
+        g_free(mig->src.resume_uri);
+    }
     g_mutex_clear(&mig->conf.lock);
     g_mutex_clear(&mig->stats.lock);
     g_mutex_clear(&mig->src.lock);
+    g_cond_clear(&mig->src.cond);
     g_mutex_clear(&mig->tgt.lock);
     g_main_context_unref(mig->ctx);
     g_free(mig);
@@ -203,6 +216,7 @@ static const char *const param_names[] = {
     "downtime-limit",
     "multifd-channels",
     "x-postcopy-after-passes",
+    "max-postcopy-bandwidth",
     NULL,
 };
 
@@ -290,6 +304,17 @@ bool vh_mig_params_set_int(VhMigParams *p, const char *name, gint64 value,
         p->multifd_channels = (guint32)value;
         return true;
     }
+    if (g_str_equal(name, "max-postcopy-bandwidth")) {
+        if (value < 0) {
+            g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                                "Parameter 'max-postcopy-bandwidth' expects a "
+                                "size in bytes per second, 0 (unlimited) or "
+                                "more");
+            return false;
+        }
+        p->max_postcopy_bandwidth = (guint64)value;
+        return true;
+    }
     if (g_str_equal(name, "x-postcopy-after-passes")) {
         if (value < 0 || value > 1000) {
             g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
@@ -314,16 +339,17 @@ bool vh_mig_params_set_str(VhMigParams *p, const char *name, const char *value,
         *s = g_strdup(value ? value : "");
         return true;
     }
-    if (g_str_equal(name, "max-bandwidth")) {
+    if (g_str_equal(name, "max-bandwidth") ||
+        g_str_equal(name, "max-postcopy-bandwidth")) {
         guint64 bw;
         g_autoptr(GError) err = NULL;
 
         if (!vh_size_parse(value, hmp ? 'M' : 'B', &bw, &err) ||
             bw > G_MAXINT64) {
             g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "Parameter 'max-bandwidth' expects a size (bytes "
+                        "Parameter '%s' expects a size (bytes "
                         "per second; a bare number is MiB/s): '%s'",
-                        value);
+                        name, value);
             return false;
         }
         return vh_mig_params_set_int(p, name, (gint64)bw, errp);
@@ -665,6 +691,82 @@ bool vh_migration_start_postcopy(VhMigration *mig, GError **errp)
     return true;
 }
 
+bool vh_migration_resume(VhMigration *mig, const char *uri, GError **errp)
+{
+    VhMigUri u;
+    bool ok = true;
+
+    if (vh_migration_get_status(mig) != VH_MIG_STATUS_POSTCOPY_PAUSED ||
+        mig->stats.incoming) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "migrate -r: no outgoing post-copy is paused");
+        return false;
+    }
+    if (!vh_mig_uri_parse(uri, &u, errp)) {
+        return false;
+    }
+    if (u.kind == VH_MIG_URI_FILE || u.kind == VH_MIG_URI_EXEC) {
+        vh_mig_uri_clear(&u);
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "migrate -r: post-copy needs tcp:, unix: or fd:, not '%s'",
+                    uri);
+        return false;
+    }
+    g_mutex_lock(&mig->src.lock);
+    if (mig->src.resume_uri) {
+        ok = false;
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "migrate -r: a resume is already under way");
+        vh_mig_uri_clear(&u);
+    } else {
+        mig->src.resume_uri = g_memdup2(&u, sizeof(u));
+        g_cond_broadcast(&mig->src.cond);
+    }
+    g_mutex_unlock(&mig->src.lock);
+    return ok;
+}
+
+bool vh_migration_recover(VhMigration *mig, const char *uri, GError **errp)
+{
+    VhMigParams p;
+    VhMigTls tls;
+    VhMigUri u;
+    bool ok;
+
+    if (vh_migration_get_status(mig) != VH_MIG_STATUS_POSTCOPY_PAUSED ||
+        !mig->stats.incoming) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                            "migrate_recover: no incoming post-copy is paused");
+        return false;
+    }
+    if (!vh_mig_uri_parse(uri, &u, errp)) {
+        return false;
+    }
+    if (!vh_mig_uri_supports_multiple(&u)) {
+        vh_mig_uri_clear(&u);
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "migrate_recover: post-copy needs tcp: or unix:, not '%s'",
+                    uri);
+        return false;
+    }
+    vh_migration_get_params(mig, &p);
+    ok = vh_mig_tls_from_params(&p, VH_TLS_CREDS_ENDPOINT_SERVER, &tls, errp);
+    vh_mig_params_clear(&p);
+    if (!ok) {
+        vh_mig_uri_clear(&u);
+        return false;
+    }
+    /* A new listener (the old one may be on the same address). */
+    g_clear_pointer(&mig->tgt.listener, vh_mig_listener_free);
+    vh_mig_uri_clear(&mig->tgt.in_uri);
+    mig->tgt.in_uri = u;
+    mig->tgt.listener =
+        vh_mig_listen(&mig->tgt.in_uri, &tls, mig->fdl, mig->fdl_opaque,
+                      mig->ctx, vh_mig_target_accept, mig, errp);
+    vh_mig_tls_clear(&tls);
+    return mig->tgt.listener != NULL;
+}
+
 void vh_migration_cancel(VhMigration *mig)
 {
     g_mutex_lock(&mig->stats.lock);
@@ -808,7 +910,8 @@ void vh_migration_get_info(VhMigration *mig, VhMigInfo *o)
     }
     o->dirty_tracking = g_strdup(mig->stats.mechanism);
     if (mig->stats.status == VH_MIG_STATUS_FAILED ||
-        mig->stats.status == VH_MIG_STATUS_CANCELLED) {
+        mig->stats.status == VH_MIG_STATUS_CANCELLED ||
+        mig->stats.status == VH_MIG_STATUS_POSTCOPY_PAUSED) {
         o->error = g_strdup(mig->stats.error);
     }
     g_mutex_unlock(&mig->stats.lock);

@@ -61,6 +61,15 @@ G_GNUC_WARN_UNUSED_RESULT
 bool vh_postcopy_target_start(VhPostcopyTarget *pt, VhChannel *rp,
                               GMutex *rp_lock, GError **errp);
 bool vh_postcopy_target_started(VhPostcopyTarget *pt);
+/*
+ * Resume: requests go on @rp now (NULL while paused: faults are only
+ * recorded); those still waiting are sent again on it.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_postcopy_target_set_channel(VhPostcopyTarget *pt, VhChannel *rp,
+                                    GError **errp);
+/* The received bitmap ((pages + 63) / 64 words, read atomically). */
+const guint64 *vh_postcopy_received_map(VhPostcopyTarget *pt);
 /* Place one page (@data NULL: a zero page); a page already there is fine. */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_postcopy_place(VhPostcopyTarget *pt, guint64 page, const void *data,

@@ -142,11 +142,16 @@ void vh_postcopy_target_free(VhPostcopyTarget *pt)
         return;
     }
     stop_thread(pt);
-    if (pt->uffd >= 0 && pt->finished) {
+    if (pt->uffd >= 0) {
+        /*
+         * Only when the attempt is over for good (vmhost exits): threads
+         * still waiting for pages read zeros, and nobody runs it on.
+         */
+        if (!pt->finished) {
+            g_warning("post-copy: the guest's missing pages are lost with "
+                      "the source");
+        }
         close(pt->uffd);
-    } else if (pt->uffd >= 0) {
-        g_warning("post-copy: the guest's RAM stays registered: its missing "
-                  "pages can only come from the source");
     }
     if (pt->stop_fd >= 0) {
         close(pt->stop_fd);
@@ -318,11 +323,12 @@ static bool on_fault(VhPostcopyTarget *pt, guint64 addr, GError **errp)
         pt->st.requests++;
     }
     g_mutex_unlock(&pt->lock);
-    if (!ask || pt->rp_failed) {
+    if (!ask) {
         return true;
     }
     g_mutex_lock(pt->rp_lock);
-    ok = vh_mig_rp_send_req_pages(pt->rp, 0, page, 1, errp);
+    ok = !pt->rp || pt->rp_failed ||
+         vh_mig_rp_send_req_pages(pt->rp, 0, page, 1, errp);
     g_mutex_unlock(pt->rp_lock);
     /* It may have come meanwhile, before the request was in the table. */
     if (ok && vh_postcopy_is_received(pt, page)) {
@@ -366,15 +372,16 @@ static gpointer fault_thread(gpointer opaque)
         if (!on_fault(pt,
                       msg.arg.pagefault.address &
                           ~(guint64)(VH_RAM_PAGE_SIZE - 1),
-                      &err) &&
-            !pt->rp_failed) {
+                      &err)) {
             /*
              * The page still comes with the bulk (every page not here is
              * in it); a dead link is the main stream's to report. Faults
              * on pages received as zero go on being served here.
              */
             g_message("post-copy: %s", err->message);
+            g_mutex_lock(pt->rp_lock);
             pt->rp_failed = true;
+            g_mutex_unlock(pt->rp_lock);
         }
     }
 }
@@ -398,6 +405,41 @@ bool vh_postcopy_target_start(VhPostcopyTarget *pt, VhChannel *rp,
     pt->rp_lock = rp_lock;
     pt->thread = g_thread_new("postcopy-fault", fault_thread, pt);
     return true;
+}
+
+static void resend(gpointer key, gpointer value, gpointer opaque)
+{
+    GArray *pages = opaque;
+    guint64 page = *(guint64 *)key;
+
+    g_array_append_val(pages, page);
+}
+
+bool vh_postcopy_target_set_channel(VhPostcopyTarget *pt, VhChannel *rp,
+                                    GError **errp)
+{
+    g_autoptr(GArray) pages = g_array_new(false, false, sizeof(guint64));
+    bool ok = true;
+
+    g_mutex_lock(&pt->lock);
+    g_hash_table_foreach(pt->pending, resend, pages);
+    g_mutex_unlock(&pt->lock);
+    g_mutex_lock(pt->rp_lock);
+    g_clear_object(&pt->rp);
+    pt->rp = rp ? g_object_ref(rp) : NULL;
+    pt->rp_failed = false;
+    /* The faults still waiting ask again on the new connection. */
+    for (guint i = 0; rp && ok && i < pages->len; i++) {
+        ok = vh_mig_rp_send_req_pages(rp, 0, g_array_index(pages, guint64, i),
+                                      1, errp);
+    }
+    g_mutex_unlock(pt->rp_lock);
+    return ok;
+}
+
+const guint64 *vh_postcopy_received_map(VhPostcopyTarget *pt)
+{
+    return pt->received;
 }
 
 bool vh_postcopy_target_started(VhPostcopyTarget *pt)

@@ -48,6 +48,69 @@ void vh_mig_rp_send_error(VhChannel *ch, const char *reason)
     }
 }
 
+bool vh_mig_rp_send_bitmap(VhChannel *ch, const guint64 *map, guint64 pages,
+                           GError **errp)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    guint64 words = (pages + 63) / 64;
+
+    vh_mig_put_u32(b, VH_MIG_RP_RECV_BITMAP);
+    vh_mig_put_u32(b, (guint32)(VH_MIG_RP_RECV_BITMAP_BASE + words * 8));
+    vh_mig_put_u32(b, 0);
+    vh_mig_put_u32(b, 0);
+    vh_mig_put_u64(b, pages);
+    for (guint64 w = 0; w < words; w++) {
+        vh_mig_put_u64(b, __atomic_load_n(&map[w], __ATOMIC_ACQUIRE));
+    }
+    return vh_channel_write_all(ch, b->data, b->len, errp);
+}
+
+bool vh_mig_rp_recv_bitmap(VhChannel *ch, guint64 *map, guint64 pages,
+                           GError **errp)
+{
+    guint8 hdr[VH_MIG_RP_HEADER_SIZE + VH_MIG_RP_RECV_BITMAP_BASE];
+    const guint8 *p = hdr;
+    guint64 words = (pages + 63) / 64;
+    g_autofree guint64 *raw = g_new(guint64, words);
+    g_autoptr(GError) err = NULL;
+    guint32 type, len;
+    guint64 n;
+
+    if (!vh_channel_read_all(ch, hdr, sizeof(hdr), &err)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "return path from the target: RECV_BITMAP: %s",
+                    err->message);
+        return false;
+    }
+    type = vh_mig_take_u32(&p);
+    len = vh_mig_take_u32(&p);
+    p += 8; /* block 0, reserved */
+    n = vh_mig_take_u64(&p);
+    if (type == VH_MIG_RP_ERROR) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            "the target refused to resume");
+        return false;
+    }
+    if (type != VH_MIG_RP_RECV_BITMAP || n != pages ||
+        len != VH_MIG_RP_RECV_BITMAP_BASE + words * 8) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "return path from the target: malformed RECV_BITMAP "
+                    "(type %u, length %u, %" G_GUINT64_FORMAT " pages)",
+                    type, len, n);
+        return false;
+    }
+    if (!vh_channel_read_all(ch, raw, words * 8, &err)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "return path from the target: RECV_BITMAP: %s",
+                    err->message);
+        return false;
+    }
+    for (guint64 w = 0; w < words; w++) {
+        map[w] = GUINT64_FROM_LE(raw[w]);
+    }
+    return true;
+}
+
 /* The messages a source takes, with the body lengths each may have. */
 typedef struct {
     VhMigRpType type;

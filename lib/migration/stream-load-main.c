@@ -224,8 +224,10 @@ static bool load_end(VhMigLoader *l, const guint8 *b, GError **errp)
     g_mutex_lock(&l->lock);
     got = l->counts;
     g_mutex_unlock(&l->lock);
-    if (want.records != got.records || want.normal != got.normal ||
-        want.zero != got.zero || want.iterations != got.iterations) {
+    /* After a resume the lost records were sent again: the totals differ. */
+    if (!l->resumed &&
+        (want.records != got.records || want.normal != got.normal ||
+         want.zero != got.zero || want.iterations != got.iterations)) {
         return vh_mig_bad(
             errp,
             "END: the source sent %" G_GUINT64_FORMAT
@@ -515,6 +517,55 @@ static bool main_section(VhMigLoader *l, VhChannel *ch, MainPos *pos,
     }
 }
 
+/*
+ * Post-copy lost a connection: pause, wait for a RESUME main stream and
+ * its two post-copy connections, tell the source what is here, go on.
+ * Returns the new main connection, or NULL when the loader is aborted.
+ */
+static VhChannel *pause_and_resume(VhMigLoader *l, const GError *why,
+                                   GError **errp)
+{
+    VhChannel *ch = NULL;
+
+    g_mutex_lock(&l->lock);
+    l->paused = true;
+    l->pc_epoch++;
+    g_clear_object(&l->req_ch);
+    l->urgent_connected = false;
+    l->urgent_done = false;
+    g_cond_broadcast(&l->cond);
+    g_mutex_unlock(&l->lock);
+    if (!vh_postcopy_target_set_channel(l->pc, NULL, errp)) {
+        return NULL;
+    }
+    l->pause_func(l, why->message, l->run_opaque);
+    g_mutex_lock(&l->lock);
+    while (!l->resume_ch && !l->abort_reason) {
+        g_cond_wait(&l->cond, &l->lock);
+    }
+    if (!vh_mig_loader_aborted_locked(l, errp)) {
+        ch = g_steal_pointer(&l->resume_ch);
+    }
+    g_mutex_unlock(&l->lock);
+    if (!ch) {
+        return NULL;
+    }
+    if (!vh_mig_wait_postcopy_connected(l, errp) ||
+        !vh_postcopy_target_set_channel(l->pc, l->req_ch, errp) ||
+        !vh_mig_rp_send_bitmap(ch, vh_postcopy_received_map(l->pc), l->pages,
+                               errp)) {
+        g_prefix_error(errp, "resuming post-copy: ");
+        g_object_unref(ch);
+        return NULL;
+    }
+    g_mutex_lock(&l->lock);
+    l->paused = false;
+    l->resumed = true;
+    g_mutex_unlock(&l->lock);
+    l->pause_func(l, NULL, l->run_opaque);
+    return ch;
+}
+
 static bool run_main(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
                      GError **errp)
 {
@@ -525,9 +576,31 @@ static bool run_main(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
         return false;
     }
     while (!done) {
-        if (!main_section(l, ch, &pos, &done, errp)) {
+        g_autoptr(GError) err = NULL;
+        VhChannel *next;
+        bool aborted;
+
+        if (main_section(l, ch, &pos, &done, &err)) {
+            continue;
+        }
+        g_mutex_lock(&l->lock);
+        aborted = l->abort_reason != NULL;
+        g_mutex_unlock(&l->lock);
+        if (!pos.postcopy || !l->pause_func || aborted || done) {
+            g_propagate_error(errp, g_steal_pointer(&err));
             return false;
         }
+        /* The guest runs here: wait for the link instead of failing. */
+        if (!vh_channel_shutdown(ch, VH_CHANNEL_SHUTDOWN_BOTH, NULL)) {
+            g_debug("migration: the failed main connection is cut already");
+        }
+        next = pause_and_resume(l, err, errp);
+        if (!next) {
+            return false;
+        }
+        g_clear_object(&l->cur_main);
+        l->cur_main = next;
+        ch = next;
     }
     return true;
 }

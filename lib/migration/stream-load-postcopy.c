@@ -173,16 +173,61 @@ static bool run_urgent(VhMigLoader *l, VhChannel *ch, GError **errp)
     return true;
 }
 
-/* REQUEST: the fault thread writes on it; held until post-copy ends. */
+/*
+ * REQUEST: the fault thread writes on it; held until post-copy ends, or
+ * a pause replaces it.
+ */
 static bool run_request(VhMigLoader *l, GError **errp)
 {
+    guint epoch;
     bool ok;
 
     g_mutex_lock(&l->lock);
-    while (!l->pc_done && !l->abort_reason) {
+    epoch = l->pc_epoch;
+    while (!l->pc_done && !l->abort_reason && l->pc_epoch == epoch) {
         g_cond_wait(&l->cond, &l->lock);
     }
-    ok = !vh_mig_loader_aborted_locked(l, errp);
+    ok = l->pc_epoch != epoch || !vh_mig_loader_aborted_locked(l, errp);
+    g_mutex_unlock(&l->lock);
+    return ok;
+}
+
+bool vh_mig_loader_resume_main(VhMigLoader *l, VhChannel *ch,
+                               const VhMigPreamble *pre, GError **errp)
+{
+    guint8 buf[VH_MIG_HEADER_SIZE];
+    const guint8 *p = buf + VH_MIG_MAGIC_SIZE + 8;
+    guint32 flags;
+    bool ok = true;
+
+    if (!vh_mig_preamble_bytes(ch, pre, buf, sizeof(buf), "resume header",
+                               errp)) {
+        return false;
+    }
+    flags = vh_mig_take_u32(&p);
+    p += 4; /* channels */
+    if (memcmp(buf, VH_MIG_STREAM_MAGIC, VH_MIG_MAGIC_SIZE) != 0 ||
+        !(flags & VH_MIG_FLAG_RESUME)) {
+        return vh_mig_bad(errp, "a main stream arrived while post-copy is "
+                                "paused (only a RESUME one may come)");
+    }
+    g_mutex_lock(&l->lock);
+    if (memcmp(p, l->uuid, VH_MIG_UUID_SIZE) != 0) {
+        ok = vh_mig_bad(errp, "resume header: session uuid is not the "
+                              "paused migration's");
+    } else if (!l->paused || l->resume_ch) {
+        ok = vh_mig_bad(errp, "resume header: post-copy is not paused");
+    } else {
+        l->resume_ch = g_object_ref(ch);
+        l->main_released = false;
+        g_cond_broadcast(&l->cond);
+        /* Held until the answer went out on it, or the next pause. */
+        guint epoch = l->pc_epoch;
+
+        while (!l->main_released && !l->abort_reason && l->pc_epoch == epoch) {
+            g_cond_wait(&l->cond, &l->lock);
+        }
+    }
     g_mutex_unlock(&l->lock);
     return ok;
 }
@@ -201,9 +246,12 @@ bool vh_mig_loader_run_postcopy_conn(VhMigLoader *l, VhChannel *ch,
                                                  : run_request(l, &err))) {
         return true;
     }
-    /* Only a failure of its own, not the end of an aborted attempt. */
+    /*
+     * Only a failure of its own, not the end of an aborted attempt; in
+     * post-copy a lost connection pauses (the main stream sees it too).
+     */
     g_mutex_lock(&l->lock);
-    *cause = joined && !l->abort_reason;
+    *cause = joined && !l->abort_reason && !vh_mig_loader_in_postcopy(l);
     g_mutex_unlock(&l->lock);
     if (*cause) {
         vh_mig_loader_abort(l, err->message);

@@ -33,6 +33,35 @@ void vh_mig_loader_allow_postcopy(VhMigLoader *l, VhMigPostcopyRunFunc func,
     l->run_opaque = opaque;
 }
 
+void vh_mig_loader_set_postcopy_pause(VhMigLoader *l,
+                                      VhMigPostcopyPauseFunc func)
+{
+    l->pause_func = func;
+}
+
+bool vh_mig_loader_is_paused(VhMigLoader *l)
+{
+    bool p;
+
+    g_mutex_lock(&l->lock);
+    p = l->paused;
+    g_mutex_unlock(&l->lock);
+    return p;
+}
+
+VhChannel *vh_mig_loader_main_channel(VhMigLoader *l)
+{
+    return l->cur_main;
+}
+
+void vh_mig_loader_release_main(VhMigLoader *l)
+{
+    g_mutex_lock(&l->lock);
+    l->main_released = true;
+    g_cond_broadcast(&l->cond);
+    g_mutex_unlock(&l->lock);
+}
+
 bool vh_mig_loader_in_postcopy(VhMigLoader *l)
 {
     return __atomic_load_n(&l->postcopy_live, __ATOMIC_ACQUIRE);
@@ -75,6 +104,8 @@ void vh_mig_loader_free(VhMigLoader *l)
     vh_mig_loader_clear_staged(l);
     vh_postcopy_target_free(l->pc);
     g_clear_object(&l->req_ch);
+    g_clear_object(&l->resume_ch);
+    g_clear_object(&l->cur_main);
     g_mutex_clear(&l->rp_lock);
     g_ptr_array_unref(l->staged);
     g_array_unref(l->devices);

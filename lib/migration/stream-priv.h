@@ -79,6 +79,14 @@ struct VhMigLoader {
     bool urgent_connected; /* under lock */
     bool urgent_done;      /* under lock: CHANNEL_END and its clean end */
     bool pc_done;          /* under lock: post-copy over, REQUEST may end */
+    /* recovery (docs/migration-stream.md "Post-copy recovery") */
+    VhMigPostcopyPauseFunc pause_func;
+    bool paused;          /* under lock: waiting for a RESUME main stream */
+    VhChannel *resume_ch; /* under lock: it came (ref), for the main thread */
+    guint pc_epoch;       /* under lock: pauses so far */
+    bool main_released;   /* under lock: the answer is sent, it may close */
+    VhChannel *cur_main;  /* the main thread's current connection (ref) */
+    bool resumed;         /* a resume happened: END's totals differ */
 
     GMutex lock;
     GCond cond;

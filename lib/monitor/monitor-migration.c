@@ -178,15 +178,17 @@ static gboolean progress_tick(gpointer opaque)
 JsonObject *vh_mon_parse_migrate(const char *rest, char **argv, GError **errp)
 {
     JsonObject *o;
-    bool detach = false;
+    bool detach = false, resume = false;
     const char *uri = NULL;
 
     for (guint i = 0; argv && argv[i]; i++) {
         if (g_str_equal(argv[i], "-d")) {
             detach = true;
+        } else if (g_str_equal(argv[i], "-r")) {
+            resume = detach = true;
         } else if (argv[i][0] == '-' && !uri) {
             g_set_error(errp, VH_QMP_ERROR, VH_QMP_ERROR_GENERIC,
-                        "migrate: option '%s' is not supported (only -d)",
+                        "migrate: option '%s' is not supported (only -d, -r)",
                         argv[i]);
             return NULL;
         } else if (!uri) {
@@ -205,6 +207,9 @@ JsonObject *vh_mon_parse_migrate(const char *rest, char **argv, GError **errp)
     o = json_object_new();
     json_object_set_string_member(o, "uri", uri);
     json_object_set_boolean_member(o, "detach", detach);
+    if (resume) {
+        json_object_set_boolean_member(o, "resume", true);
+    }
     json_object_set_boolean_member(o, "x-hmp-progress", !detach);
     return o;
 }
@@ -213,13 +218,19 @@ JsonNode *vh_mon_migrate(VhMonitorHost *host, JsonObject *args, GError **errp)
 {
     VhMigration *mig = get_mig(host, errp);
     const char *uri = NULL;
-    bool progress = false;
+    bool progress = false, resume = false;
     VhHmpAsync *async;
     Progress *p;
 
     if (!mig || !vh_mon_arg_str(args, "uri", true, &uri, errp) ||
         !vh_mon_arg_bool(args, "x-hmp-progress", false, &progress, errp) ||
-        !vh_migration_start(mig, uri, errp)) {
+        !vh_mon_arg_bool(args, "resume", false, &resume, errp)) {
+        return NULL;
+    }
+    if (resume) {
+        return vh_migration_resume(mig, uri, errp) ? vh_mon_empty() : NULL;
+    }
+    if (!vh_migration_start(mig, uri, errp)) {
         return NULL;
     }
     /* Only a human monitor's own line waits (not human-monitor-command). */
@@ -243,6 +254,19 @@ JsonNode *vh_mon_migrate_cancel(VhMonitorHost *host, JsonObject *args,
         return NULL;
     }
     vh_migration_cancel(mig);
+    return vh_mon_empty();
+}
+
+JsonNode *vh_mon_migrate_recover(VhMonitorHost *host, JsonObject *args,
+                                 GError **errp)
+{
+    VhMigration *mig = get_mig(host, errp);
+    const char *uri = NULL;
+
+    if (!mig || !vh_mon_arg_str(args, "uri", true, &uri, errp) ||
+        !vh_migration_recover(mig, uri, errp)) {
+        return NULL;
+    }
     return vh_mon_empty();
 }
 

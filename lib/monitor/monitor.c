@@ -56,6 +56,7 @@ static const VhMonitorArg args_hmc[] = {
 static const VhMonitorArg args_migrate[] = {
     {"uri", VH_MON_ARG_STRING},
     {"detach", VH_MON_ARG_BOOL, true}, /* QMP always detaches */
+    {"resume", VH_MON_ARG_BOOL, true}, /* a paused post-copy */
     {NULL},
 };
 static const VhMonitorArg args_uri[] = {{"uri", VH_MON_ARG_STRING}, {NULL}};
@@ -117,12 +118,15 @@ static const VhMonitorCommand commands[] = {
      "run a test guest console command (help, echo, status, dirty, verify, "
      "checksum)",
      vh_mon_guest, vh_mon_parse_guest, vh_mon_format_string, args_command_line},
-    {"migrate", "migrate", "[-d] uri",
+    {"migrate", "migrate", "[-d] [-r] uri",
      "migrate the machine to uri (tcp:, unix:, fd:, exec:, file:); without "
-     "-d, show the progress until it ends",
+     "-d, show the progress until it ends; -r resumes a paused post-copy",
      vh_mon_migrate, vh_mon_parse_migrate, NULL, args_migrate},
     {"migrate_cancel", "migrate_cancel", "", "cancel the current migration",
      vh_mon_migrate_cancel, NULL, NULL},
+    {"migrate-recover", "migrate_recover", "uri",
+     "listen on uri for a paused post-copy's source to resume",
+     vh_mon_migrate_recover, vh_mon_parse_uri, NULL, args_uri},
     {"migrate-start-postcopy", "migrate_start_postcopy", "",
      "switch the running pre-copy to post-copy (postcopy-ram on both sides)",
      vh_mon_migrate_start_postcopy, NULL, NULL},

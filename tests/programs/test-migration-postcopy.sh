@@ -9,6 +9,11 @@
 #   - a shared memory-backend-file on shmem (/dev/shm), TLS and multifd;
 #   - the automatic switch (x-postcopy-after-passes) of a non-converging
 #     pre-copy;
+#   - the link cut during post-copy (ss -K on the loopback connections):
+#     both sides postcopy-paused, the target's guest running, then
+#     migrate_recover and migrate resume (TLS again) finish it, verifying;
+#   - the source killed during post-copy: the target says the state is
+#     split;
 #   - cancel before migrate_start_postcopy: the source runs on, verifying;
 #   - refusals with their messages: file: and exec: transports, a target
 #     without the capability (the source runs on), migrate_start_postcopy
@@ -16,7 +21,7 @@
 # Every server is on 127.0.0.1 or a UNIX socket; every process is killed
 # and reaped, $work and the /dev/shm file removed.
 set -u
-mem=128M
+mem=64M
 
 . "$(dirname "$0")/migration-lib.sh"
 tl_start mig-postcopy
@@ -42,8 +47,8 @@ tls_src="tls-creds-x509,id=tls0,endpoint=client,dir=$pki"
 tls_dst="tls-creds-x509,id=tls0,endpoint=server,dir=$pki"
 tls_on="migrate_set_parameter tls-creds tls0"
 pc_on="migrate_set_capability postcopy-ram on"
-# 20 MiB/s of link against a guest writing 60 MiB/s: pre-copy cannot end.
-slow="migrate_set_parameter max-bandwidth 20M"
+# 10 MiB/s of link against a guest writing 60 MiB/s: pre-copy cannot end.
+slow="migrate_set_parameter max-bandwidth 10M"
 
 # pair [SRC-ARGS] -- [DST-ARGS]: a running source "src" with TLS
 # credentials (RAM written once, then a random 60 MiB/s writer) and a
@@ -86,6 +91,8 @@ postcopied() {
         why="target run state $rs"
         return 1
     }
+    # A quiet guest answers verify within the monitor helper's wait.
+    hmp "$2" "guest dirty off" >/dev/null
     verify_ok "$2" || {
         why="target: $(guest "$2" verify verify:)"
         return 1
@@ -152,6 +159,55 @@ check "the source logged the automatic switch" \
     'grep -q "starting post-copy (x-postcopy-after-passes)" "$work/src.log" "$work/src.err" 2>/dev/null'
 both_gone src dst
 
+# ======== link cut during post-copy: both pause, recover, resume ========
+# cut_link PORT: kill every TCP connection to or from PORT on loopback
+# (both ends are here); ss -K needs the kernel's sock_diag destroy.
+cut_link() { ss -K "( sport = :$1 or dport = :$1 )" >/dev/null 2>&1; }
+pc_slow="migrate_set_parameter max-postcopy-bandwidth 10M"
+pair
+port2=$(free_port)
+hmp dst "$tls_on" "$pc_on" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "$tls_on" "$pc_on" "$slow" "$pc_slow" "migrate -d tcp:127.0.0.1:$port" >/dev/null
+wait_mig src active 100 >/dev/null
+sleep 0.5
+hmp src migrate_start_postcopy >/dev/null
+st=$(wait_mig dst "postcopy-active completed failed" 100)
+sleep 0.5
+cut_link "$port"
+ss=$(wait_mig src "postcopy-paused completed failed" 100)
+st=$(wait_mig dst "postcopy-paused completed failed" 100)
+if [ "$ss" = completed ]; then
+    skip "link cut: post-copy completed before the cut"
+else
+    check "link cut: the source pauses (postcopy-paused), its guest stays paused" \
+        '[ "$ss" = postcopy-paused ] && [ "$(rstate src)" = paused ]'
+    check "link cut: the target pauses, its guest runs on, it says how to recover" \
+        '[ "$st" = postcopy-paused ] && [ "$(rstate dst)" = running ] && merror dst | grep -q "migrate_recover URI"'
+    hmp dst "migrate_recover tcp:127.0.0.1:$port2" >/dev/null
+    r=$(qmp src migrate "{\"uri\": \"tcp:127.0.0.1:$port2\", \"resume\": true}")
+    check "migrate_recover on the target, QMP migrate resume: true on the source" \
+        'echo "$r" | grep -q "\"return\""'
+    check "recovered: both completed, the target's guest verifies" 'postcopied src dst'
+fi
+both_gone src dst
+
+# ======== the source dies during post-copy ========
+pair
+hmp dst "$tls_on" "$pc_on" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "$tls_on" "$pc_on" "$slow" "$pc_slow" "migrate -d tcp:127.0.0.1:$port" >/dev/null
+wait_mig src active 100 >/dev/null
+sleep 0.5
+hmp src migrate_start_postcopy >/dev/null
+wait_mig dst "postcopy-active completed failed" 100 >/dev/null
+sleep 0.3
+kill -KILL "$(pid src)"
+wait "$(pid src)" 2>/dev/null
+st=$(wait_mig dst "postcopy-paused completed failed" 100)
+err=$(merror dst)
+check "source killed during post-copy: the target does not pretend (postcopy-paused, the state is split)" \
+    '[ "$st" = postcopy-paused ] && echo "$err" | grep -q "state is split"'
+gone dst
+
 # ======== cancel before the switch ========
 pair
 hmp dst "$tls_on" "$pc_on" "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
@@ -166,6 +222,12 @@ check "and the target did not start a guest" 'not_started dst'
 r=$(hmp src migrate_start_postcopy)
 check "migrate_start_postcopy with no migration running is refused" \
     'echo "$r" | grep -q "no outgoing pre-copy is running"'
+r=$(hmp src "migrate -r tcp:127.0.0.1:$port")
+check "migrate -r with no post-copy paused is refused" \
+    'echo "$r" | grep -q "no outgoing post-copy is paused"'
+r=$(hmp dst "migrate_recover tcp:127.0.0.1:$port")
+check "migrate_recover with no post-copy paused is refused" \
+    'echo "$r" | grep -q "no incoming post-copy is paused"'
 both_gone src dst
 
 # ======== refusals ========

@@ -63,6 +63,7 @@ typedef enum {
     VH_MIG_STATUS_COMPLETED,
     VH_MIG_STATUS_FAILED,
     VH_MIG_STATUS_POSTCOPY_ACTIVE, /* the target's guest runs, pages follow */
+    VH_MIG_STATUS_POSTCOPY_PAUSED, /* a post-copy connection failed */
 } VhMigStatus;
 
 const char *vh_mig_status_name(VhMigStatus s);
@@ -79,7 +80,8 @@ typedef struct {
     guint64 max_bandwidth;  /* bytes/s; 0 = unlimited */
     guint64 downtime_limit; /* ms */
     guint32 multifd_channels;
-    guint32 postcopy_after_passes; /* x-postcopy-after-passes; 0 = never */
+    guint32 postcopy_after_passes;  /* x-postcopy-after-passes; 0 = never */
+    guint64 max_postcopy_bandwidth; /* bytes/s of post-copy's bulk; 0 = all */
 } VhMigParams;
 
 typedef struct {
@@ -183,6 +185,16 @@ bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp);
  * records).
  */
 bool vh_migration_start_postcopy(VhMigration *mig, GError **errp);
+/*
+ * migrate -r URI (QMP resume: true) on a source in postcopy-paused: it
+ * reconnects to @uri (TLS again), learns what the target has, finishes.
+ */
+bool vh_migration_resume(VhMigration *mig, const char *uri, GError **errp);
+/*
+ * migrate_recover URI on a target in postcopy-paused: listen on @uri (TLS
+ * and tls-authz as set) for the source's resume.
+ */
+bool vh_migration_recover(VhMigration *mig, const char *uri, GError **errp);
 
 /* migrate_cancel: no-op unless setup or active. */
 void vh_migration_cancel(VhMigration *mig);

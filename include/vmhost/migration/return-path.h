@@ -68,6 +68,14 @@ bool vh_mig_rp_recv_msg(VhChannel *ch, VhMigRpMsg *m, GError **errp);
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_send_req_pages(VhChannel *ch, guint32 block, guint64 first,
                               guint32 count, GError **errp);
+/* Resume: the target's received bitmap of @pages pages (block 0). */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_rp_send_bitmap(VhChannel *ch, const guint64 *map, guint64 pages,
+                           GError **errp);
+/* The source's side: exactly @pages pages' bitmap into @map. */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_rp_recv_bitmap(VhChannel *ch, guint64 *map, guint64 pages,
+                           GError **errp);
 /* READY, LOADED or ERROR; REQ_PAGES here is an error. */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,

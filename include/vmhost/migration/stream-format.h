@@ -43,9 +43,12 @@ enum {
     VH_MIG_FLAG_RETURN_PATH = 1u << 1,
     /* post-copy may follow (capability postcopy-ram): needs RETURN_PATH */
     VH_MIG_FLAG_POSTCOPY = 1u << 2,
+    /* a paused post-copy's new main connection (header, then PAGES, END) */
+    VH_MIG_FLAG_RESUME = 1u << 3,
 };
 #define VH_MIG_FLAGS_KNOWN                                                     \
-    (VH_MIG_FLAG_MULTIFD | VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY)
+    (VH_MIG_FLAG_MULTIFD | VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY |    \
+     VH_MIG_FLAG_RESUME)
 
 /* ---- sections: u32 type, u32 body length, body ---- */
 
@@ -112,8 +115,12 @@ typedef enum {
     VH_MIG_RP_READY = 1,
     VH_MIG_RP_LOADED = 2,
     VH_MIG_RP_ERROR = 3,
-    VH_MIG_RP_REQ_PAGES = 4, /* post-copy: the target faulted on these */
+    VH_MIG_RP_REQ_PAGES = 4,   /* post-copy: the target faulted on these */
+    VH_MIG_RP_RECV_BITMAP = 5, /* resume: the pages the target has */
 } VhMigRpType;
+
+/* RECV_BITMAP: u32 block, u32 reserved, u64 pages, u64 words[(pages+63)/64]. */
+#define VH_MIG_RP_RECV_BITMAP_BASE 16u
 
 /* REQ_PAGES: u32 block, u32 count (1..VH_MIG_RECORD_PAGES), u64 first page. */
 #define VH_MIG_RP_REQ_PAGES_BODY 16u

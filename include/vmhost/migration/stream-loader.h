@@ -111,6 +111,29 @@ typedef bool (*VhMigPostcopyRunFunc)(VhMigLoader *l, void *opaque,
                                      GError **errp);
 void vh_mig_loader_allow_postcopy(VhMigLoader *l, VhMigPostcopyRunFunc func,
                                   void *opaque);
+/*
+ * Recovery: when a post-copy connection fails, the loader calls @func
+ * (@why: the failure) with the run opaque, and waits for a main stream
+ * with the RESUME flag (vh_mig_loader_resume_main), then calls @func with
+ * NULL and goes on. Without it a failure fails.
+ */
+typedef void (*VhMigPostcopyPauseFunc)(VhMigLoader *l, const char *why,
+                                       void *opaque);
+void vh_mig_loader_set_postcopy_pause(VhMigLoader *l,
+                                      VhMigPostcopyPauseFunc func);
+bool vh_mig_loader_is_paused(VhMigLoader *l);
+/*
+ * A main connection while paused: reads its header (RESUME, the session's
+ * uuid), hands it to the paused main stream and holds it until the
+ * migration ends (vh_mig_loader_release_main) or fails.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_mig_loader_resume_main(VhMigLoader *l, VhChannel *ch,
+                               const VhMigPreamble *pre, GError **errp);
+/* The main stream's connection now (a resumed one, or NULL: the first). */
+VhChannel *vh_mig_loader_main_channel(VhMigLoader *l);
+/* The answer went out on it: a resumed main connection may close. */
+void vh_mig_loader_release_main(VhMigLoader *l);
 /* POSTCOPY_RUN came (the devices are applied, the guest may run). */
 bool vh_mig_loader_in_postcopy(VhMigLoader *l);
 /* After run_main succeeded in post-copy: unregister the RAM. */
