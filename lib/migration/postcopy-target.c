@@ -117,7 +117,9 @@ VhPostcopyTarget *vh_postcopy_target_new(VhRamBlock *ram)
     pt->uffd = -1;
     pt->stop_fd = -1;
     g_mutex_init(&pt->lock);
-    pt->pending = g_hash_table_new(g_int64_hash, g_int64_equal);
+    /* The key lives in the value: freeing the value frees both. */
+    pt->pending =
+        g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     pt->samples = g_array_new(false, false, sizeof(guint32));
     return pt;
 }
@@ -237,8 +239,7 @@ static void served(VhPostcopyTarget *pt, guint64 page)
         gint64 *t0 = v;
         guint32 us = (guint32)MIN(now_us() - *t0, (gint64)G_MAXUINT32);
 
-        g_hash_table_remove(pt->pending, &page);
-        g_free(t0);
+        g_hash_table_remove(pt->pending, &page); /* frees t0 */
         pt->st.served++;
         pt->st.sum_us += us;
         pt->st.max_us = MAX(pt->st.max_us, us);
