@@ -15,7 +15,8 @@
 # throughput (guest RAM / time), and the CPU each side spent per GiB of
 # guest RAM (utime + stime of the vmhost and vmhostd processes from
 # /proc/PID/stat, before and after). Each figure is the median of
-# BENCH_REPS (3) runs, alternating directions. Needs root (namespaces).
+# BENCH_REPS (3) runs, alternating directions; each reference run follows
+# a native TLS run, so both see the same load. Needs root (namespaces).
 set -eu
 
 build=${1:-build}
@@ -150,6 +151,32 @@ os.waitpid(pid, 0)
 EOP
 }
 
+# guestcmd HOST COMMAND: one command to bvm's guest through its console
+guestcmd() {
+    eval "ns=\$ns_$1"
+    # shellcheck disable=SC2046
+    ip netns exec "$ns" env $(env_of "$1") timeout 60 python3 - "vmhost+tls://$1/system?$admin" "$2" <<'EOP'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("virsh", ["virsh", "-c", sys.argv[1], "console", "bvm"])
+def until(n, secs):
+    out = b""; end = time.time() + secs
+    while n not in out and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try: out += os.read(fd, 4096)
+            except OSError: break
+    return n in out
+until(b"Escape character", 15); time.sleep(0.3)
+os.write(fd, sys.argv[2].encode() + b"\r"); until(sys.argv[2].split()[0].encode(), 5)
+os.write(fd, b"\x1d"); time.sleep(0.3)
+try: os.kill(pid, 9)
+except OSError: pass
+os.waitpid(pid, 0)
+EOP
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 {
@@ -164,6 +191,50 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
     echo "|---|---|---|---|---|---|---|"
 } >"$out"
 
+# ref_once SIZE REP: vmhost's own migrate over TLS on the same link, no
+# daemon: one run, appended to rt, rcs, rcd
+ref_once() {
+    size=$1 r=$2
+    port=$((47000 + r))
+    rm -f "$work/a.hmp" "$work/b.hmp"
+    ip netns exec "$ns_src" "$vmhost" -name a -nodefaults -m "${size}M" \
+        -object "tls-creds-x509,id=tls0,endpoint=client,dir=$work/src/mig" \
+        -monitor "unix:$work/a.hmp,server,nowait" -D "$work/a.log" >/dev/null 2>&1 &
+    apid=$!
+    ip netns exec "$ns_dst" "$vmhost" -name b -nodefaults -m "${size}M" -S -incoming defer \
+        -object "tls-creds-x509,id=tls0,endpoint=server,dir=$work/dst/mig" \
+        -monitor "unix:$work/b.hmp,server,nowait" -D "$work/b.log" >/dev/null 2>&1 &
+    bpid=$!
+    i=0
+    while [ ! -S "$work/a.hmp" ] || [ ! -S "$work/b.hmp" ]; do
+        i=$((i + 1)); [ $i -lt 300 ] || { echo "vmhost did not start"; exit 1; }
+        sleep 0.05
+    done
+    hmp() { s=$1; shift; printf '%s\n' "$@" | timeout 20 socat -t 0.5 - "UNIX-CONNECT:$work/$s.hmp" >/dev/null 2>&1; }
+    hmp a "guest dirty 4G sequential"
+    sleep $((size / 1024 + 2))
+    hmp a "guest dirty off"
+    hmp b "migrate_set_parameter tls-creds tls0" "migrate_incoming tcp:$dst_ip:$port"
+    s0=$(ticks $apid); d0=$(ticks $bpid)
+    t0=$(now_ms)
+    hmp a "migrate_set_parameter tls-creds tls0" "migrate_set_parameter tls-hostname dst" \
+        "migrate_set_parameter max-bandwidth 0" "migrate -d tcp:dst:$port"
+    while :; do
+        st=$(printf 'info migrate\n' | timeout 20 socat -t 0.1 - "UNIX-CONNECT:$work/a.hmp" 2>/dev/null | tr -d '\r' |
+            sed -n 's/.*Migration status: *\([a-z]*\).*/\1/p' | head -n 1)
+        case "$st" in completed | failed | cancelled) break ;; esac
+        sleep 0.02
+    done
+    t1=$(now_ms)
+    [ "$st" = completed ] || { echo "vmhost alone: $st"; exit 1; }
+    s1=$(ticks $apid); d1=$(ticks $bpid)
+    echo $((t1 - t0)) >>"$work/rt"
+    awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/rcs"
+    awk -v a="$d0" -v b="$d1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/rcd"
+    kill -KILL $apid $bpid 2>/dev/null || true
+    wait $apid $bpid 2>/dev/null || true
+}
+
 for size in $sizes; do
     cat >"$work/bvm.xml" <<EOX
 <domain type='vmhost'>
@@ -177,6 +248,7 @@ for size in $sizes; do
   </devices>
 </domain>
 EOX
+    : >"$work/rt" ; : >"$work/rcs" ; : >"$work/rcd"
     vs src create "$work/bvm.xml" >/dev/null
     FILL_S=$((size / 1024 + 2)) fill src
     at=src
@@ -204,6 +276,8 @@ EOX
             awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/cs"
             awk -v a="$d0" -v b="$d1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/cd"
             at=$to
+            # the reference right after, so both see the same load
+            [ "$name" != "native TLS" ] || ref_once "$size" "$r"
             r=$((r + 1))
         done
         tm=$(median <"$work/t")
@@ -211,53 +285,27 @@ EOX
         awk -v n="$name" -v s="$size" -v t="$tm" -v nt="$native_t" -v cs="$(median <"$work/cs")" -v cd="$(median <"$work/cd")" \
             'BEGIN { printf "| %d MiB | %s | %.2f | %.0f | %.2fx | %s | %s |\n", s, n, t / 1000, s / (t / 1000), nt / t, cs, cd }' | tee -a "$out"
     done
-    vs $at destroy bvm >/dev/null
-    # the reference: vmhost's own migrate over TLS on the same link, no daemon
-    : >"$work/t" ; : >"$work/cs" ; : >"$work/cd"
+    # downtime with the guest writing 100 MB/s (vmhost's downtime-limit is
+    # 300 ms): the source daemon logs query-migrate's downtime
+    : >"$work/dt"
     r=0
     while [ $r -lt "$reps" ]; do
-        port=$((47000 + r))
-        rm -f "$work/a.hmp" "$work/b.hmp"
-        ip netns exec "$ns_src" "$vmhost" -name a -nodefaults -m "${size}M" \
-            -object "tls-creds-x509,id=tls0,endpoint=client,dir=$work/src/mig" \
-            -monitor "unix:$work/a.hmp,server,nowait" -D "$work/a.log" >/dev/null 2>&1 &
-        apid=$!
-        ip netns exec "$ns_dst" "$vmhost" -name b -nodefaults -m "${size}M" -S -incoming defer \
-            -object "tls-creds-x509,id=tls0,endpoint=server,dir=$work/dst/mig" \
-            -monitor "unix:$work/b.hmp,server,nowait" -D "$work/b.log" >/dev/null 2>&1 &
-        bpid=$!
-        i=0
-        while [ ! -S "$work/a.hmp" ] || [ ! -S "$work/b.hmp" ]; do
-            i=$((i + 1)); [ $i -lt 300 ] || { echo "vmhost did not start"; exit 1; }
-            sleep 0.05
-        done
-        hmp() { s=$1; shift; printf '%s\n' "$@" | timeout 20 socat -t 0.5 - "UNIX-CONNECT:$work/$s.hmp" >/dev/null 2>&1; }
-        hmp a "guest dirty 4G sequential"
-        sleep $((size / 1024 + 2))
-        hmp a "guest dirty off"
-        hmp b "migrate_set_parameter tls-creds tls0" "migrate_incoming tcp:$dst_ip:$port"
-        s0=$(ticks $apid); d0=$(ticks $bpid)
-        t0=$(now_ms)
-        hmp a "migrate_set_parameter tls-creds tls0" "migrate_set_parameter tls-hostname dst" \
-            "migrate_set_parameter max-bandwidth 0" "migrate -d tcp:dst:$port"
-        while :; do
-            st=$(printf 'info migrate\n' | timeout 20 socat -t 0.3 - "UNIX-CONNECT:$work/a.hmp" 2>/dev/null | tr -d '\r' |
-                sed -n 's/.*Migration status: *\([a-z]*\).*/\1/p' | head -n 1)
-            case "$st" in completed | failed | cancelled) break ;; esac
-            sleep 0.02
-        done
-        t1=$(now_ms)
-        [ "$st" = completed ] || { echo "vmhost alone: $st"; exit 1; }
-        s1=$(ticks $apid); d1=$(ticks $bpid)
-        echo $((t1 - t0)) >>"$work/t"
-        awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/cs"
-        awk -v a="$d0" -v b="$d1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/cd"
-        kill -KILL $apid $bpid 2>/dev/null || true
-        wait $apid $bpid 2>/dev/null || true
+        to=$(other $at)
+        guestcmd $at "dirty 100 random"
+        vs $at migrate bvm --live --p2p --tls "vmhost+tls://$to/system" >/dev/null 2>"$work/mig.err" ||
+            { echo "migrate (dirtying) failed: $(cat "$work/mig.err")"; exit 1; }
+        sed -n 's/.*domain bvm: migration completed in \([0-9]*\) ms, downtime \([0-9]*\) ms.*/\1 \2/p' \
+            "$work/$at-d.err" | tail -n 1 >>"$work/dt"
+        at=$to
         r=$((r + 1))
     done
-    tm=$(median <"$work/t")
-    awk -v s="$size" -v t="$tm" -v nt="$native_t" -v cs="$(median <"$work/cs")" -v cd="$(median <"$work/cd")" \
+    guestcmd $at "dirty off"
+    awk '{ print $2 }' "$work/dt" | median >"$work/dtm"
+    awk -v s="$size" -v d="$(cat "$work/dtm")" -v all="$(awk '{ printf "%s%s", sep, $2; sep = "/" }' "$work/dt")" \
+        'BEGIN { printf "| %d MiB | native TLS, guest writing 100 MB/s: downtime %s ms (runs: %s) | | | | | |\n", s, d, all }' | tee -a "$out"
+    vs $at destroy bvm >/dev/null
+    tm=$(median <"$work/rt")
+    awk -v s="$size" -v t="$tm" -v nt="$native_t" -v cs="$(median <"$work/rcs")" -v cd="$(median <"$work/rcd")" \
         'BEGIN { printf "| %d MiB | vmhost alone, TLS (reference) | %.2f | %.0f | %.2fx | %s | %s |\n", s, t / 1000, s / (t / 1000), nt / t, cs, cd }' | tee -a "$out"
 done
 {
