@@ -5,10 +5,10 @@
  * the server TLS handshakes (VhTlsAccept, the accept path the TLS chardev
  * server uses too: concurrent, each with VH_MIG_HANDSHAKE_TIMEOUT_MS on
  * tcp: and unix:, at most VH_MIG_MAX_PENDING_HANDSHAKES at once, more
- * refused; tls-authz is checked there too), and the callback. The state the callbacks need lives
- * in a reference-counted Core that the acceptor holds, so freeing the
- * listener only has to mark it closed and free the acceptor, which cuts the
- * handshakes still running.
+ * refused; tls-authz is checked there too), and the callback. The state
+ * the callbacks need lives in a reference-counted Core that the acceptor
+ * holds, so freeing the listener only has to mark it closed and free the
+ * acceptor, which cuts the handshakes still running.
  */
 #include "transport-priv.h"
 
