@@ -5,8 +5,8 @@
  * console, and guest RAM.
  *
  *   vmhost -object tls-creds-x509,id=tls0,endpoint=server,dir=$PKI \
- *          -chardev socket,id=s0,host=127.0.0.1,port=9000,tls-creds=tls0,server \
- *          -device isa-serial,chardev=s0
+ *       -chardev socket,id=s0,host=127.0.0.1,port=9000,tls-creds=tls0,server \
+ *       -device isa-serial,chardev=s0
  *
  * Startup follows QEMU's order: objects, then chardevs (a server with
  * wait=on blocks here until its first client is in), then the machine
