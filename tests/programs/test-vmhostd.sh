@@ -254,15 +254,20 @@ cp "$work/cmd.err" "$work/intr.err"
 check "a DN outside tls_allowed_dn_list: virsh fails and says so" \
     '[ $rc -ne 0 ] && grep -q "authentication failed: the client certificate.s DN .C=GB,O=vmhost test,CN=intruder. is not in the server.s tls_allowed_dn_list" "$work/intr.err"'
 sed 's/^/# virsh said: /' "$work/intr.err"
+# The daemon logs a refusal after the client has gone: wait for the line.
+logged() { wait_until "grep -Eq '$1' '$work/d.err'" || true; }
+logged 'CN=intruder from 127.0.0.1:[0-9]* refused'
 check "... and the daemon logs who and why" \
     'grep -q "TLS client C=GB,O=vmhost test,CN=intruder from 127.0.0.1:[0-9]* refused: its DN is not in tls_allowed_dn_list ($work/vmhostd.conf:11)" "$work/d.err"'
 v "vmhost+tls://localhost:$port/system?pkipath=$work/wca" list
 rc=$?
 timeout 10 gnutls-cli --x509cafile "$pki/ca.crt" --x509certfile "$pki/stranger.crt" \
     --x509keyfile "$pki/stranger.key" -p "$port" localhost </dev/null >"$work/wca.out" 2>&1
+logged 'TLS client 127.0.0.1:[0-9]+ refused: .*(certificate|issuer|signer|CA)'
 check "a client certificate from another CA: virsh refuses it, the daemon too (logged)" \
     '[ $rc -ne 0 ] && grep -Eq "TLS client 127.0.0.1:[0-9]+ refused: .*(certificate|issuer|signer|CA)" "$work/d.err"'
 timeout 10 gnutls-cli --x509cafile "$pki/ca.crt" -p "$port" localhost </dev/null >"$work/nocert.out" 2>&1
+logged 'did not send a certificate'
 check "a client without a certificate is refused (logged)" \
     'grep -q "did not send a certificate" "$work/d.err"'
 grep "refused" "$work/d.err" | sed 's/^[^:]*:[^:]*:[^:]*: [0-9]*: /# vmhostd said: /'
