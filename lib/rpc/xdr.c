@@ -221,7 +221,9 @@ bool vh_xdr_get_opaque(VhXdrReader *r, guint32 max, guint8 **data, guint32 *len,
         r->pos = at;
         return false;
     }
-    *data = g_memdup2(p, n ? n : 1);
+    /* Never NULL, so a caller can tell "empty" from "not read"; an empty
+     * one may sit at the very end of the buffer, with nothing to copy. */
+    *data = n ? g_memdup2(p, n) : g_malloc0(1);
     *len = n;
     return true;
 }

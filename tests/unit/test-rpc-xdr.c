@@ -206,6 +206,26 @@ static void test_opaque_limit(void)
     assert_rpc_error(err, "limit");
 }
 
+/* An empty opaque as the last field: nothing past the buffer is read
+ * (the buffer is exactly the 4-byte length, so ASan sees any overread). */
+static void test_opaque_empty_at_end(void)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autofree guint8 *d = NULL;
+    guint32 len = 99;
+    g_autoptr(GError) err = NULL;
+
+    vh_xdr_put_opaque(b, NULL, 0);
+    g_assert_cmpuint(b->len, ==, 4);
+    g_autofree guint8 *exact = g_memdup2(b->data, b->len);
+    VhXdrReader r = VH_XDR_READER_INIT(exact, 4);
+    g_assert_true(vh_xdr_get_opaque(&r, 8, &d, &len, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(len, ==, 0);
+    g_assert_nonnull(d);
+    g_assert_true(vh_xdr_end(&r, &err));
+}
+
 static void test_framing(void)
 {
     guint8 w[4];
@@ -323,6 +343,7 @@ int main(int argc, char **argv)
     g_test_add_func("/rpc/xdr/string-limit", test_string_limit);
     g_test_add_func("/rpc/xdr/array-count", test_count);
     g_test_add_func("/rpc/xdr/opaque-limit", test_opaque_limit);
+    g_test_add_func("/rpc/xdr/opaque-empty-at-end", test_opaque_empty_at_end);
     g_test_add_func("/rpc/packet/framing", test_framing);
     g_test_add_func("/rpc/packet/header", test_header);
     g_test_add_func("/rpc/packet/error", test_error_struct);

@@ -88,7 +88,8 @@ bool vh_xdr_get_opt_string(VhXdrReader *r, guint32 max, char **s,
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_xdr_get_opaque_fixed(VhXdrReader *r, void *out, gsize len,
                              GError **errp);
-/* Variable opaque of at most @max bytes; *data is (transfer full). */
+/* Variable opaque of at most @max bytes; *data is (transfer full), never
+ * NULL on success (a 1-byte zeroed buffer when *len is 0). */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_xdr_get_opaque(VhXdrReader *r, guint32 max, guint8 **data, guint32 *len,
                        GError **errp);
