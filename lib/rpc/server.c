@@ -369,6 +369,10 @@ void vh_rpc_conn_pause_input(VhRpcConn *conn, bool pause)
     }
     if (conn->rx_pauses && --conn->rx_pauses == 0 && !conn->closed &&
         !conn->in_watch) {
+        /* the client could not be heard while paused: that time is not
+         * silence (ka_tick), its keepalive count starts afresh */
+        conn->last_rx_us = g_get_monotonic_time();
+        conn->pings = 0;
         watch_input(conn);
     }
 }
@@ -454,6 +458,13 @@ static gboolean ka_tick(gpointer opaque)
     gint64 idle_ms = (g_get_monotonic_time() - conn->last_rx_us) / 1000;
 
     if (idle_ms + 5 < cfg->keepalive_interval_ms) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (conn->rx_pauses) {
+        /* a stream paused our input (its channel is behind): the PONGs
+         * wait unread behind the stream's data, so no ping is counted; we
+         * still ping, and the client hears that we are alive */
+        send_keepalive(conn, VH_RPC_KEEPALIVE_PING);
         return G_SOURCE_CONTINUE;
     }
     if (conn->pings >= cfg->keepalive_count) {

@@ -864,6 +864,54 @@ static void test_stream_backpressure(void)
     fixture_stop();
 }
 
+typedef struct {
+    int fd;
+    guint32 serial;
+    gsize len;
+} StreamSender;
+
+static gpointer stream_sender(gpointer opaque)
+{
+    StreamSender *ss = opaque;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    g_byte_array_set_size(b, 256 * 1024);
+    memset(b->data, 0x5a, b->len);
+    for (gsize sent = 0; sent < ss->len; sent += b->len) {
+        send_packet(ss->fd, PROG, P_STREAM, VH_RPC_STREAM, ss->serial,
+                    VH_RPC_CONTINUE, b);
+    }
+    return NULL;
+}
+
+/* A stream whose channel stops reading pauses the client's input for
+ * longer than keepalive allows (3 x 100 ms): the client cannot be heard
+ * meanwhile, so that time is not held against it, and the tunnel resumes
+ * once the channel drains. */
+static void test_stream_paused_keepalive(void)
+{
+    VhRpcServerConfig cfg = {
+        .max_workers = 2, .keepalive_interval_ms = 100, .keepalive_count = 2};
+    fixture_start(&cfg);
+    int fd = open_client();
+    call(fd, P_KA, 2, NULL);
+    expect_ok(fd, 2);
+    call(fd, P_STREAM, 3, NULL);
+    expect_ok(fd, 3);
+
+    StreamSender ss = {fd, 3, 12 * 1024 * 1024};
+    GThread *t = g_thread_new("sender", stream_sender, &ss);
+    g_usleep(1000 * 1000); /* the peer reads nothing: the input pauses */
+    static guint8 buf[256 * 1024];
+    for (gsize got = 0; got < ss.len; got += sizeof(buf)) {
+        g_assert_cmpint(read_exact(fx->stream_peer, buf, sizeof(buf)), ==, 1);
+    }
+    g_thread_join(t);
+    echo_ok(fd, 4, "still here");
+    close(fd);
+    fixture_stop();
+}
+
 static void test_tls_byte(void)
 {
     int sv[2];
@@ -904,6 +952,8 @@ int main(int argc, char **argv)
     g_test_add_func("/rpc/server/stream", test_stream);
     g_test_add_func("/rpc/server/stream-backpressure",
                     test_stream_backpressure);
+    g_test_add_func("/rpc/server/stream-paused-keepalive",
+                    test_stream_paused_keepalive);
     g_test_add_func("/rpc/server/tls-byte", test_tls_byte);
     return g_test_run();
 }
