@@ -51,6 +51,7 @@ struct _VhRpcClientStream {
     bool eof;      /* the server said EOF (CONTINUE without data) */
     bool ended;    /* the server ended it (OK, ERROR) or the connection did */
     bool finished; /* we sent OK */
+    bool stop_sending; /* under the client's lock: sends fail */
 };
 
 struct _VhRpcClient {
@@ -84,7 +85,9 @@ struct _VhRpcClient {
     GHashTable *streams; /* serial -> VhRpcClientStream (a reference) */
     GQueue outq;         /* GByteArray * */
     gsize out_off;
-    bool confirmed; /* TLS byte seen (or no TLS) */
+    gsize out_bytes; /* the lengths of what outq holds */
+    GCond room_cond; /* out_bytes fell, or senders must give up */
+    bool confirmed;  /* TLS byte seen (or no TLS) */
     bool flush_scheduled;
     bool closed;
     GError *reason;
@@ -218,6 +221,7 @@ static void drop_stream(VhRpcClient *c, guint32 serial)
     if (g_hash_table_steal_extended(c->streams, GUINT_TO_POINTER(serial), NULL,
                                     (gpointer *)&s)) {
         s->ended = true;
+        g_cond_broadcast(&c->room_cond);
     }
     g_mutex_unlock(&c->lock);
     if (s) {
@@ -327,6 +331,7 @@ static void queue_locked(VhRpcClient *c, GByteArray *pkt)
         }
         c->out_off = w;
     }
+    c->out_bytes += pkt->len;
     g_queue_push_tail(&c->outq, pkt);
     if (c->confirmed && !c->flush_scheduled) {
         c->flush_scheduled = true;
@@ -420,8 +425,11 @@ static void flush_out(VhRpcClient *c)
             }
             left -= rest;
             c->out_off = 0;
+            c->out_bytes -= b->len;
             g_byte_array_unref(g_queue_pop_head(&c->outq));
         }
+        /* room for senders blocked in stream_queue */
+        g_cond_broadcast(&c->room_cond);
         g_mutex_unlock(&c->lock);
     }
 }
@@ -474,6 +482,7 @@ static void stream_end(VhRpcClient *c, VhRpcClientStream *s, GError *err)
     g_mutex_lock(&c->lock);
     if (g_hash_table_steal(c->streams, GUINT_TO_POINTER(s->serial))) {
         s->ended = true;
+        g_cond_broadcast(&c->room_cond);
     } else {
         s = NULL;
     }
@@ -808,6 +817,8 @@ static void fail_conn(VhRpcClient *c, GError *reason)
     streams = c->streams;
     c->streams = g_hash_table_new(NULL, NULL);
     g_queue_clear_full(&c->outq, (GDestroyNotify)g_byte_array_unref);
+    c->out_bytes = 0;
+    g_cond_broadcast(&c->room_cond);
     g_mutex_unlock(&c->lock);
 
     destroy_source(&c->in_watch);
@@ -879,6 +890,14 @@ bool vh_rpc_client_is_closed(VhRpcClient *c)
     return closed;
 }
 
+gsize vh_rpc_client_get_queued_bytes(VhRpcClient *c)
+{
+    g_mutex_lock(&c->lock);
+    gsize n = c->out_bytes;
+    g_mutex_unlock(&c->lock);
+    return n;
+}
+
 /* ---- life ---- */
 
 static gpointer io_thread(gpointer opaque)
@@ -927,6 +946,7 @@ VhRpcClient *vh_rpc_client_new(VhChannel *ch, bool tls,
     g_mutex_init(&c->io_lock);
     g_mutex_init(&c->lock);
     g_cond_init(&c->closed_cond);
+    g_cond_init(&c->room_cond);
     c->next_serial = FIRST_SERIAL;
     c->calls = g_hash_table_new(NULL, NULL);
     c->streams = g_hash_table_new(NULL, NULL);
@@ -986,6 +1006,7 @@ void vh_rpc_client_unref(VhRpcClient *c)
     g_mutex_clear(&c->io_lock);
     g_mutex_clear(&c->lock);
     g_cond_clear(&c->closed_cond);
+    g_cond_clear(&c->room_cond);
     g_free(c);
 }
 
@@ -1154,13 +1175,26 @@ VhRpcClientStream *vh_rpc_client_stream_call_sync(
     return s;
 }
 
-static bool stream_queue(VhRpcClientStream *s, GByteArray *pkt, GError **errp)
+/*
+ * @data: a CONTINUE packet, which waits (off the I/O thread) while the
+ * output queue could not take it within VH_RPC_CLIENT_QUEUE_MAX: a
+ * producer faster than the server reads is slowed to the socket's pace
+ * instead of growing the queue.
+ */
+static bool stream_queue(VhRpcClientStream *s, GByteArray *pkt, bool data,
+                         GError **errp)
 {
     VhRpcClient *c = s->client;
+    bool wait = data && g_thread_self() != c->thread;
 
     vh_rpc_packet_finish(pkt);
     g_mutex_lock(&c->lock);
-    if (c->closed || s->ended || s->finished) {
+    while (wait && !c->closed && !s->ended && !s->finished &&
+           !s->stop_sending && c->out_bytes > 0 &&
+           c->out_bytes + pkt->len > VH_RPC_CLIENT_QUEUE_MAX) {
+        g_cond_wait(&c->room_cond, &c->lock);
+    }
+    if (c->closed || s->ended || s->finished || (data && s->stop_sending)) {
         g_mutex_unlock(&c->lock);
         g_byte_array_unref(pkt);
         g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_RPC, "the stream has ended");
@@ -1183,7 +1217,7 @@ bool vh_rpc_client_stream_send(VhRpcClientStream *s, const void *data,
                                      s->serial, VH_RPC_CONTINUE);
 
         g_byte_array_append(pkt, p, n);
-        if (!stream_queue(s, pkt, errp)) {
+        if (!stream_queue(s, pkt, true, errp)) {
             return false;
         }
         p += n;
@@ -1199,9 +1233,22 @@ void vh_rpc_client_stream_finish(VhRpcClientStream *s)
     }
     GByteArray *pkt = new_packet(s->prog, s->vers, s->proc, VH_RPC_STREAM,
                                  s->serial, VH_RPC_OK);
-    if (stream_queue(s, pkt, NULL)) {
+    if (stream_queue(s, pkt, false, NULL)) {
         s->finished = true;
     }
+}
+
+void vh_rpc_client_stream_stop_sending(VhRpcClientStream *s)
+{
+    VhRpcClient *c = s->client;
+
+    if (!c) {
+        return;
+    }
+    g_mutex_lock(&c->lock);
+    s->stop_sending = true;
+    g_cond_broadcast(&c->room_cond);
+    g_mutex_unlock(&c->lock);
 }
 
 void vh_rpc_client_stream_free(VhRpcClientStream *s)

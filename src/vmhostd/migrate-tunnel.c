@@ -156,6 +156,9 @@ static gpointer relay(gpointer opaque)
         if (n <= 0 || g_atomic_int_get(&t->cancel)) {
             break;
         }
+        /* waits while the client's queue holds VH_RPC_CLIENT_QUEUE_MAX:
+         * vmhost's stream is not read meanwhile, so a slow destination
+         * slows vmhost instead of growing this daemon */
         if (!vh_rpc_client_stream_send(t->stream, buf, n, &err)) {
             g_info("tunnelled migration: the stream ended: %s", err->message);
             break;
@@ -189,6 +192,11 @@ guint64 vh_migrate_tunnel_stop(VhMigrateTunnel *t, bool cancel)
         g_autoptr(VhChannelSocket) vm = NULL;
 
         g_atomic_int_set(&t->cancel, 1);
+        /* the relay may wait for room in the client's output queue (a
+         * destination that does not read): release it */
+        if (t->stream) {
+            vh_rpc_client_stream_stop_sending(t->stream);
+        }
         vm = get_vm(t);
         if (vm) {
             shut(vm, VH_CHANNEL_SHUTDOWN_BOTH);

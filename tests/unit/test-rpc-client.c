@@ -703,6 +703,100 @@ static void test_stream_refused(Fixture *f, gconstpointer data)
     g_mutex_clear(&sink.m);
 }
 
+typedef struct {
+    VhRpcClientStream *s;
+    gsize total;
+    gsize sent; /* atomic */
+    bool ok;
+} Producer;
+
+static gpointer producer(gpointer opaque)
+{
+    Producer *p = opaque;
+    g_autofree guint8 *buf = g_malloc0(VH_RPC_STREAM_CHUNK);
+
+    p->ok = true;
+    while (g_atomic_pointer_get(&p->sent) < p->total) {
+        if (!vh_rpc_client_stream_send(p->s, buf, VH_RPC_STREAM_CHUNK, NULL)) {
+            p->ok = false;
+            break;
+        }
+        g_atomic_pointer_add(&p->sent, VH_RPC_STREAM_CHUNK);
+    }
+    return NULL;
+}
+
+/* The fake server's OK to the stream call. */
+static gpointer stream_acceptor(gpointer opaque)
+{
+    Fixture *f = opaque;
+    VhRpcHeader h;
+
+    g_bytes_unref(srv_read(f, &h));
+    srv_reply(f, &h, VH_RPC_OK, NULL, 0);
+    return NULL;
+}
+
+/* A producer faster than the server reads (a migration tunnel's relay):
+ * while the server reads nothing the queue stays within
+ * VH_RPC_CLIENT_QUEUE_MAX and the producer waits; as the server drains,
+ * everything arrives. A producer still waiting is released by
+ * stop_sending. */
+static void test_stream_bounded(Fixture *f, gconstpointer data)
+{
+    Producer p = {.total = 32 * 1024 * 1024};
+    g_autoptr(GError) err = NULL;
+    GThread *t = g_thread_new("fake", stream_acceptor, f);
+    gsize max_queued = 0, got = 0, sent;
+
+    p.s = vh_rpc_client_stream_call_sync(f->c, PROG, VERS, 201, NULL, NULL,
+                                         NULL, NULL, NULL, &err);
+    g_assert_no_error(err);
+    g_thread_join(t);
+    t = g_thread_new("producer", producer, &p);
+    /* the server reads nothing for a second */
+    for (int i = 0; i < 100; i++) {
+        max_queued = MAX(max_queued, vh_rpc_client_get_queued_bytes(f->c));
+        g_usleep(10000);
+    }
+    sent = (gsize)g_atomic_pointer_get(&p.sent);
+    g_test_message("queued at most %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
+                   " sent while the server read nothing",
+                   max_queued, sent);
+    g_assert_cmpuint(max_queued, <=, VH_RPC_CLIENT_QUEUE_MAX);
+    g_assert_cmpuint(max_queued, >, VH_RPC_CLIENT_QUEUE_MAX / 2);
+    g_assert_cmpuint(sent, <, p.total);
+    /* it drains: all 32 MiB arrive while the queue stays bounded */
+    while (got < p.total) {
+        VhRpcHeader h;
+        g_autoptr(GBytes) b = srv_read(f, &h);
+
+        g_assert_cmpuint(h.type, ==, VH_RPC_STREAM);
+        g_assert_cmpuint(h.status, ==, VH_RPC_CONTINUE);
+        got += g_bytes_get_size(b);
+        g_assert_cmpuint(vh_rpc_client_get_queued_bytes(f->c), <=,
+                         VH_RPC_CLIENT_QUEUE_MAX);
+    }
+    g_thread_join(t);
+    g_assert_true(p.ok);
+    g_assert_cmpuint(got, ==, p.total);
+
+    /* stop_sending releases a producer that waits for room */
+    p.total = 64 * 1024 * 1024;
+    p.sent = 0;
+    t = g_thread_new("producer", producer, &p);
+    gint64 end = g_get_monotonic_time() + WAIT_MS * 1000;
+    while (vh_rpc_client_get_queued_bytes(f->c) + VH_RPC_STREAM_CHUNK <=
+           VH_RPC_CLIENT_QUEUE_MAX) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+    vh_rpc_client_stream_stop_sending(p.s);
+    g_thread_join(t);
+    g_assert_false(p.ok);
+    vh_rpc_client_stream_free(p.s);
+}
+
 /* 1000 calls in flight from one thread, answered in reverse order. */
 static void test_many_in_flight(Fixture *f, gconstpointer data)
 {
@@ -755,6 +849,7 @@ int main(int argc, char **argv)
     ADD("events", test_events);
     ADD("stream", test_stream);
     ADD("stream-refused", test_stream_refused);
+    ADD("stream-bounded", test_stream_bounded);
     ADD("many-in-flight", test_many_in_flight);
     return g_test_run();
 }

@@ -85,6 +85,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhRpcClient, vh_rpc_client_unref)
 /* End the connection now; pending calls fail. Harmless when ended. */
 void vh_rpc_client_close(VhRpcClient *c);
 bool vh_rpc_client_is_closed(VhRpcClient *c);
+/* The bytes queued for the channel that it has not taken yet. */
+gsize vh_rpc_client_get_queued_bytes(VhRpcClient *c);
 void vh_rpc_client_start_keepalive(VhRpcClient *c, guint interval_ms,
                                    guint count);
 
@@ -128,9 +130,24 @@ VhRpcClientStream *vh_rpc_client_stream_call_sync(
     VhRpcClient *c, guint32 prog, guint32 vers, guint32 proc,
     const GByteArray *args, VhRpcClientStreamFunc func, gpointer opaque,
     GDestroyNotify opaque_free, GCancellable *cancellable, GError **errp);
-/* Queue @len bytes as STREAM CONTINUE packets; false once it has ended. */
+/*
+ * What the output queue holds at most for stream data: a sender waits for
+ * the channel to take enough (so a producer is slowed to the peer's pace
+ * and memory stays bounded) - except on the I/O thread (a stream
+ * callback), which never waits.
+ */
+#define VH_RPC_CLIENT_QUEUE_MAX (4u * 1024 * 1024)
+/*
+ * Queue @len bytes as STREAM CONTINUE packets; false once it has ended.
+ * Blocks while the output queue is full (VH_RPC_CLIENT_QUEUE_MAX) until
+ * the channel drains, the stream or connection ends, or
+ * vh_rpc_client_stream_stop_sending().
+ */
 bool vh_rpc_client_stream_send(VhRpcClientStream *s, const void *data,
                                gsize len, GError **errp);
+/* Any thread: a send waiting for room, and every later send, fails (the
+ * stream may still be finished). */
+void vh_rpc_client_stream_stop_sending(VhRpcClientStream *s);
 /* Send STREAM OK (our end); the server answers OK, which ends it. */
 void vh_rpc_client_stream_finish(VhRpcClientStream *s);
 /* Finishes the stream if still open and drops it; no callback follows. */
