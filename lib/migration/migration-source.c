@@ -765,15 +765,14 @@ static bool postcopy_switch(Source *s, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
     g_autoptr(GArray) devices = NULL;
+    VhMigCounts dummy;
+    VhMigRpType rp;
 
     if (!stop_guest(s, errp) || dirty_sync(s, errp) < 0 ||
         !end_iteration(s, errp)) {
         return false;
     }
-    /* The rest goes on the main connection, ahead of nothing. */
-    if (s->mf) {
-        vh_multifd_send_end(s->mf);
-    }
+    /* Multifd channels carry post-copy's bulk too (POSTCOPY_END ends them). */
     if (channels_failed(s, errp)) {
         return false;
     }
@@ -786,6 +785,16 @@ static bool postcopy_switch(Source *s, GError **errp)
         return false;
     }
     s->postcopy_started = true;
+    /* The target runs the guest and then says READY: the bulk may go. */
+    if (!vh_mig_rp_recv(s->main, &rp, &dummy, errp)) {
+        g_prefix_error(errp, "waiting for the target to run the guest: ");
+        return false;
+    }
+    if (rp != VH_MIG_RP_READY) {
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            "return path: LOADED after POSTCOPY_RUN");
+        return false;
+    }
     g_mutex_lock(&s->mig->stats.lock);
     s->mig->stats.downtime_ms = (g_get_monotonic_time() - s->stop_us) / 1000;
     g_mutex_unlock(&s->mig->stats.lock);
@@ -827,6 +836,7 @@ static bool serve_requests(Source *s, VhPostcopySource *pc, guint64 *cursor,
 /* The background: every page still set, requests first. */
 static bool postcopy_push(Source *s, VhPostcopySource *pc, GError **errp)
 {
+    guint step = s->mf ? VH_MULTIFD_JOB_WORDS : VH_MIG_BITMAP_WORDS;
     guint64 cursor = 0, left = s->nwords;
 
     while (s->remaining_pages) {
@@ -836,27 +846,32 @@ static bool postcopy_push(Source *s, VhPostcopySource *pc, GError **errp)
         if (!serve_requests(s, pc, &cursor, errp)) {
             return false;
         }
+        cursor -= cursor % step;
         if (cursor >= s->nwords) {
             cursor = 0;
         }
         p = &s->bitmap[cursor];
-        for (guint k = 0; k < VH_MIG_BITMAP_WORDS; k++) {
+        for (guint k = 0; k < step; k++) {
             any |= p[k];
         }
         if (any) {
             guint64 first = cursor * 64;
-            guint64 present[VH_MIG_BITMAP_WORDS];
+            guint64 present[VH_MULTIFD_JOB_WORDS];
             guint n = 0;
+            bool ok;
 
-            for (guint k = 0; k < VH_MIG_BITMAP_WORDS; k++) {
+            for (guint k = 0; k < step; k++) {
                 present[k] = p[k];
                 n += (guint)__builtin_popcountll(p[k]);
                 p[k] = 0;
             }
-            if (!vh_mig_page_sender_send(
-                    &s->ps, s->main, false, first,
-                    (guint32)MIN(VH_MIG_RECORD_PAGES, s->pages - first),
-                    present, &s->counts, errp)) {
+            ok = s->mf
+                     ? send_job(s, first, present, errp)
+                     : vh_mig_page_sender_send(
+                           &s->ps, s->main, false, first,
+                           (guint32)MIN(VH_MIG_RECORD_PAGES, s->pages - first),
+                           present, &s->counts, errp);
+            if (!ok) {
                 return false;
             }
             s->remaining_pages -= MIN(n, s->remaining_pages);
@@ -865,10 +880,20 @@ static bool postcopy_push(Source *s, VhPostcopySource *pc, GError **errp)
             if (!throttle(s, errp)) {
                 return false;
             }
-        } else if (left-- == 0) {
+        } else if (left < step) {
             break; /* nothing set anywhere */
+        } else {
+            left -= step;
         }
-        cursor += VH_MIG_BITMAP_WORDS;
+        cursor += step;
+    }
+    /* The channels' last records land before END: a barrier, then their end. */
+    if (s->mf) {
+        if (!end_iteration(s, errp)) {
+            return false;
+        }
+        vh_multifd_send_end(s->mf);
+        return !channels_failed(s, errp);
     }
     return true;
 }
@@ -989,6 +1014,13 @@ static bool postcopy_pause(Source *s, GError **errp)
             (*errp)->message);
 
         g_clear_error(errp);
+        /* Multifd channels do not come back: the bulk goes on main. */
+        g_mutex_lock(&s->mig->src.lock);
+        for (guint i = 0; i < s->mig->src.shut->len; i++) {
+            vh_mig_shutdown_quietly(g_ptr_array_index(s->mig->src.shut, i));
+        }
+        g_mutex_unlock(&s->mig->src.lock);
+        g_clear_pointer(&s->mf, vh_multifd_send_free);
         close_conn(&s->main, false);
         close_conn(&s->pc_req, false);
         close_conn(&s->pc_urgent, false);

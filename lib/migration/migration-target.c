@@ -110,6 +110,22 @@ static void attempt_fail(VhMigration *mig, VhMigAttempt *a, const char *why)
     g_mutex_unlock(&mig->tgt.lock);
 }
 
+/*
+ * Post-copy lost one of its connections: cut them all, so that the main
+ * stream pauses (it would wait for the lost one otherwise).
+ */
+static void attempt_cut(VhMigration *mig, VhMigAttempt *a)
+{
+    if (vh_mig_loader_is_paused(a->loader)) {
+        return;
+    }
+    g_mutex_lock(&mig->tgt.lock);
+    for (guint i = 0; i < a->chans->len; i++) {
+        vh_mig_shutdown_quietly(g_ptr_array_index(a->chans, i));
+    }
+    g_mutex_unlock(&mig->tgt.lock);
+}
+
 /* On the main context; a migration freed meanwhile has nothing left. */
 static gboolean free_listener(gpointer opaque)
 {
@@ -315,13 +331,22 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     } else if (pre.kind == VH_MIG_CONN_POSTCOPY) {
         bool cause;
 
-        if (!vh_mig_loader_run_postcopy_conn(a->loader, ch, &pre, &cause,
-                                             &err) &&
-            cause) {
+        if (vh_mig_loader_run_postcopy_conn(a->loader, ch, &pre, &cause,
+                                            &err)) {
+            /* served its time */
+        } else if (cause) {
             g_message("migration: %s", err->message);
             attempt_fail(mig, a, err->message);
+        } else if (vh_mig_loader_in_postcopy(a->loader)) {
+            g_message("migration: %s", err->message);
+            attempt_cut(mig, a);
         }
-    } else if (!vh_mig_loader_run_channel(a->loader, ch, &pre, &err)) {
+    } else if (!vh_mig_loader_run_channel(a->loader, ch, &pre, &err) &&
+               vh_mig_loader_in_postcopy(a->loader)) {
+        /* In post-copy the main stream pauses; the bulk goes on main. */
+        g_message("migration: %s", err->message);
+        attempt_cut(mig, a);
+    } else if (err) {
         g_message("migration: %s", err->message);
         /* The main stream's thread reports the failure. */
         attempt_fail(mig, a, err->message);

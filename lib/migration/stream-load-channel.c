@@ -303,7 +303,7 @@ bool vh_mig_loader_run_channel(VhMigLoader *l, VhChannel *ch,
          * A stray connection that never became one of ours does not abort
          * the migration; a failure inside a registered channel does.
          */
-        if (idx != G_MAXUINT32) {
+        if (idx != G_MAXUINT32 && !vh_mig_loader_in_postcopy(l)) {
             vh_mig_loader_abort(l, err->message);
         }
         g_propagate_error(errp, err);

@@ -341,7 +341,8 @@ static bool main_iter_end(VhMigLoader *l, VhChannel *ch, MainPos *pos,
 {
     g_autofree guint8 *b = NULL;
 
-    if (pos->devices || pos->discards) {
+    /* Post-copy's bulk on multifd channels ends with one more ITER_END. */
+    if ((pos->devices || pos->discards) && !pos->postcopy) {
         return vh_mig_bad(errp, "ITER_END after the device state");
     }
     b = read_body(ch, "ITER_END", len, VH_MIG_ITER_END_MAX, errp);
@@ -470,15 +471,27 @@ static bool main_postcopy_run(VhMigLoader *l, VhChannel *ch, MainPos *pos,
         !vh_mig_expect_len("POSTCOPY_RUN", len, 0, errp)) {
         return false;
     }
-    if (!vh_postcopy_target_start(l->pc, l->req_ch, &l->rp_lock, errp)) {
-        return false;
-    }
+    /*
+     * Live first: the fault thread's first request can be answered on
+     * URGENT before this thread is back. No bulk is in flight yet (the
+     * source waits for READY below).
+     */
     __atomic_store_n(&l->postcopy_live, true, __ATOMIC_RELEASE);
     pos->postcopy = true;
-    if (!vh_mig_loader_apply_devices(l, errp)) {
+    if (!vh_postcopy_target_start(l->pc, l->req_ch, &l->rp_lock, errp) ||
+        !vh_mig_loader_apply_devices(l, errp) ||
+        (l->run_func && !l->run_func(l, l->run_opaque, errp))) {
         return false;
     }
-    return !l->run_func || l->run_func(l, l->run_opaque, errp);
+    /*
+     * READY: the bulk may come. Before it, a multifd channel could load a
+     * page in the pre-copy way while the missing pages are dropped.
+     */
+    if (!vh_mig_rp_send(ch, VH_MIG_RP_READY, NULL, 0, errp)) {
+        g_prefix_error(errp, "return path: READY after POSTCOPY_RUN: ");
+        return false;
+    }
+    return true;
 }
 
 /* One section after RAM_SETUP; *@done after END. */
@@ -530,6 +543,10 @@ static VhChannel *pause_and_resume(VhMigLoader *l, const GError *why,
     g_mutex_lock(&l->lock);
     l->paused = true;
     l->pc_epoch++;
+    /* Multifd channels do not come back: END no longer waits for them. */
+    for (guint i = 0; i < l->channels; i++) {
+        l->chan[i].done = true;
+    }
     g_clear_object(&l->req_ch);
     l->urgent_connected = false;
     l->urgent_done = false;
