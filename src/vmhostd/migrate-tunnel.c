@@ -193,8 +193,9 @@ guint64 vh_migrate_tunnel_stop(VhMigrateTunnel *t, bool cancel)
 
         g_atomic_int_set(&t->cancel, 1);
         /* the relay may wait for room in the client's output queue (a
-         * destination that does not read): release it */
-        if (t->stream) {
+         * destination that does not read): release it (once it is joined
+         * the stream may be gone: vh_migrate_tunnel_free stops again) */
+        if (t->thread) {
             vh_rpc_client_stream_stop_sending(t->stream);
         }
         vm = get_vm(t);
