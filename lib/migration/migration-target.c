@@ -330,14 +330,13 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
         }
     } else if (pre.kind == VH_MIG_CONN_POSTCOPY) {
         bool cause;
+        bool ok =
+            vh_mig_loader_run_postcopy_conn(a->loader, ch, &pre, &cause, &err);
 
-        if (vh_mig_loader_run_postcopy_conn(a->loader, ch, &pre, &cause,
-                                            &err)) {
-            /* served its time */
-        } else if (cause) {
+        if (!ok && cause) {
             g_message("migration: %s", err->message);
             attempt_fail(mig, a, err->message);
-        } else if (vh_mig_loader_in_postcopy(a->loader)) {
+        } else if (!ok && vh_mig_loader_in_postcopy(a->loader)) {
             g_message("migration: %s", err->message);
             attempt_cut(mig, a);
         }
