@@ -16,7 +16,9 @@
 # --undefinesource, --suspend, --bandwidth, --timeout --timeout-suspend,
 # --listen-address and --abort-on-error on an 8 s migration that outlives
 # the destination's idle limit (keepalive), client-managed migration (no
-# --p2p) with --migrateuri, --p2p --tunnelled both ways, domjobinfo and
+# --p2p) with --migrateuri, --p2p --tunnelled both ways and with the
+# destination's vmhost stopped for 5 s (the source daemon's memory stays
+# bounded, the stalled link is not dropped), domjobinfo and
 # domjobabort during a throttled migration, --tls with --tunnelled
 # refused; faults: the source's DN not
 # allowed on the destination, a destination without migration
@@ -308,6 +310,35 @@ check "--p2p --tunnelled (PREPARE_TUNNEL3_PARAMS + an RPC stream): running on ds
      grep -q "tunnelled migration: [1-9][0-9]* bytes relayed" "$work/src-d.err"'
 migrate dst vm1 --live --p2p --tunnelled --bandwidth 500 vmhost+tls://src/system
 check "... and back" '[ $mrc -eq 0 ] && [ "$(state src vm1)" = running ] && verify_on src vm1'
+
+# ---- a tunnel whose destination stalls: bounded, and not dropped ----
+# dst's vmhost stopped (SIGSTOP) for 5 s mid-transfer at 32 MiB/s: the
+# source daemon's relay waits for its RPC client's bounded queue (4 MiB)
+# instead of buffering what vmhost sends (160 MiB in 5 s), and dst's
+# daemon, whose input the stream paused meanwhile, does not drop the
+# source as silent (its keepalive limit is 3 s); continued, it completes
+src_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$dpid_src/status"; }
+rss0=$(src_rss)
+(migrate src vm1 --live --p2p --tunnelled --bandwidth 32 vmhost+tls://dst/system; echo "$mrc" >"$work/bg.rc") &
+bgmig=$!
+wait_until 'v src domjobinfo vm1 && printf "%s" "$out" | grep -q "Memory bandwidth"' 300
+stalled=$(cat "$work/dst/run/vmhost/qemu/vm1.pid" 2>/dev/null)
+kill -STOP "$stalled"
+rssmax=$rss0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    sleep 0.5
+    r=$(src_rss)
+    [ "$r" -gt "$rssmax" ] && rssmax=$r
+done
+kill -CONT "$stalled"
+wait "$bgmig"
+why="the source daemon's VmRSS: $rss0 kB before, at most $rssmax kB with dst's vmhost stopped; $(tail -n 3 "$work/mig.err")"
+check "--p2p --tunnelled with dst's vmhost stopped 5 s: the source daemon grows < 24 MiB, the link survives dst's 3 s keepalive limit, the migration completes and verifies" \
+    '[ -n "$stalled" ] && [ "$(cat "$work/bg.rc")" = 0 ] && [ $((rssmax - rss0)) -lt 24576 ] &&
+     [ "$(state dst vm1)" = running ] && verify_on dst vm1'
+echo "# source daemon VmRSS $rss0 kB -> at most $rssmax kB while dst's vmhost was stopped"
+migrate dst vm1 --live --p2p --tls vmhost+tls://src/system
+check "... and back" '[ $mrc -eq 0 ] && [ "$(state src vm1)" = running ]'
 
 # ---- refused before anything moves ----
 migrate src vm1 --live --p2p --tls --tunnelled vmhost+tls://dst/system
