@@ -296,6 +296,13 @@ static void assert_contains(const char *haystack, const char *needle)
     }
 }
 
+/* virsh ARGS... succeeds, and its output contains NEEDLE */
+#define virsh_says(needle, ...)                                                \
+    do {                                                                       \
+        g_autofree char *virsh_out_ = virsh(__VA_ARGS__);                      \
+        assert_contains(virsh_out_, needle);                                   \
+    } while (0)
+
 static char *write_xml(const char *name)
 {
     g_autofree char *xml = g_strdup_printf(XML, name);
@@ -351,8 +358,7 @@ static void test_virsh_lifecycle(void)
         return;
     }
     g_autofree char *file = write_xml("rv1");
-    g_autofree char *def = virsh("define", file);
-    assert_contains(def, "Domain 'rv1' defined");
+    virsh_says("Domain 'rv1' defined", "define", file);
     g_autofree char *list = virsh("list", "--all");
     assert_contains(list, "rv1");
     assert_contains(list, "shut off");
@@ -362,48 +368,33 @@ static void test_virsh_lifecycle(void)
     assert_contains(info, "State:          shut off");
     assert_contains(info, "Persistent:     yes");
     assert_contains(info, "Autostart:      disable");
-    g_autofree char *xml = virsh("dumpxml", "rv1");
-    assert_contains(xml, "<name>rv1</name>");
+    virsh_says("<name>rv1</name>", "dumpxml", "rv1");
     g_autofree char *uuid = virsh("domuuid", "rv1");
     g_assert_cmpuint(strlen(g_strstrip(uuid)), ==, 36);
 
     g_autofree char *as = virsh("autostart", "rv1");
     assert_contains(as, "marked as autostarted");
-    g_autofree char *info2 = virsh("dominfo", "rv1");
-    assert_contains(info2, "Autostart:      enable");
-    g_autofree char *las = virsh("list", "--all", "--autostart");
-    assert_contains(las, "rv1");
-    g_autofree char *asd = virsh("autostart", "--disable", "rv1");
-    assert_contains(asd, "unmarked as autostarted");
+    virsh_says("Autostart:      enable", "dominfo", "rv1");
+    virsh_says("rv1", "list", "--all", "--autostart");
+    virsh_says("unmarked as autostarted", "autostart", "--disable", "rv1");
     g_autofree char *lnas = virsh("list", "--all", "--autostart");
     g_assert_null(strstr(lnas, "rv1"));
 
-    g_autofree char *start = virsh("start", "rv1");
-    assert_contains(start, "Domain 'rv1' started");
-    g_autofree char *lrun = virsh("list", "--state-running");
-    assert_contains(lrun, "rv1");
+    virsh_says("Domain 'rv1' started", "start", "rv1");
+    virsh_says("rv1", "list", "--state-running");
     g_autofree char *loff = virsh("list", "--state-shutoff");
     g_assert_null(strstr(loff, "rv1"));
-    g_autofree char *st1 = virsh("domstate", "rv1");
-    assert_contains(st1, "running");
+    virsh_says("running", "domstate", "rv1");
     g_autofree char *id = virsh("domid", "rv1");
     g_assert_cmpint(atoi(id), >, 0);
-    g_autofree char *running = virsh("list");
-    assert_contains(running, "rv1");
-    g_autofree char *sus = virsh("suspend", "rv1");
-    assert_contains(sus, "suspended");
-    g_autofree char *st2 = virsh("domstate", "rv1");
-    assert_contains(st2, "paused");
-    g_autofree char *lpau = virsh("list", "--state-paused");
-    assert_contains(lpau, "rv1");
-    g_autofree char *res = virsh("resume", "rv1");
-    assert_contains(res, "resumed");
-    g_autofree char *des = virsh("destroy", "rv1");
-    assert_contains(des, "destroyed");
-    g_autofree char *st3 = virsh("domstate", "rv1");
-    assert_contains(st3, "shut off");
-    g_autofree char *und = virsh("undefine", "rv1");
-    assert_contains(und, "undefined");
+    virsh_says("rv1", "list");
+    virsh_says("suspended", "suspend", "rv1");
+    virsh_says("paused", "domstate", "rv1");
+    virsh_says("rv1", "list", "--state-paused");
+    virsh_says("resumed", "resume", "rv1");
+    virsh_says("destroyed", "destroy", "rv1");
+    virsh_says("shut off", "domstate", "rv1");
+    virsh_says("undefined", "undefine", "rv1");
     g_autofree char *after = virsh("list", "--all");
     g_assert_null(strstr(after, "rv1"));
 
@@ -421,13 +412,11 @@ static void test_virsh_transient(void)
         return;
     }
     g_autofree char *file = write_xml("rv2");
-    g_autofree char *cr = virsh("create", file);
-    assert_contains(cr, "Domain 'rv2' created");
+    virsh_says("Domain 'rv2' created", "create", file);
     g_autofree char *info = virsh("dominfo", "rv2");
     assert_contains(info, "Persistent:     no");
     assert_contains(info, "State:          running");
-    g_autofree char *des = virsh("destroy", "rv2");
-    assert_contains(des, "destroyed");
+    virsh_says("destroyed", "destroy", "rv2");
     g_autofree char *after = virsh("list", "--all");
     g_assert_null(strstr(after, "rv2"));
 }
@@ -454,8 +443,7 @@ static void test_virsh_readonly(void)
         virsh_full(F.uri_ro, false, &errtext2, "define", file, NULL);
     g_assert_null(def2);
     assert_contains(errtext2, "read only access prevents virDomainDefineXML");
-    g_autofree char *ok = virsh("define", file);
-    assert_contains(ok, "defined");
+    virsh_says("defined", "define", file);
     g_autofree char *start =
         virsh_full(F.uri_ro, false, &errtext3, "start", "rv3", NULL);
     g_assert_null(start);
@@ -463,8 +451,7 @@ static void test_virsh_readonly(void)
     g_autofree char *info =
         virsh_full(F.uri_ro, false, NULL, "dominfo", "rv3", NULL);
     assert_contains(info, "shut off");
-    g_autofree char *und = virsh("undefine", "rv3");
-    assert_contains(und, "undefined");
+    virsh_says("undefined", "undefine", "rv3");
 }
 
 static bool have_python_module(const char *check)
@@ -612,8 +599,7 @@ static void test_glib(void)
         return;
     }
     g_autofree char *file = write_xml("lg1");
-    g_autofree char *def = virsh("define", file);
-    assert_contains(def, "defined");
+    virsh_says("defined", "define", file);
     g_autofree char *out = NULL;
     const char *argv[] = {PYTHON, "-c", PY_GLIB, F.uri, NULL};
 
@@ -681,13 +667,10 @@ static void test_virsh_event(void)
      * give it a moment and repeat the define until the events arrive) */
     g_usleep(1500 * 1000);
     g_autofree char *file = write_xml("ev1");
-    g_autofree char *def = virsh("define", file);
-    assert_contains(def, "defined");
-    g_autofree char *start = virsh("start", "ev1");
-    assert_contains(start, "started");
+    virsh_says("defined", "define", file);
+    virsh_says("started", "start", "ev1");
     g_autofree char *des = virsh("destroy", "ev1");
-    g_autofree char *und = virsh("undefine", "ev1");
-    assert_contains(und, "undefined");
+    virsh_says("undefined", "undefine", "ev1");
 
     /* read what virsh prints until the undefine shows up */
     g_autoptr(GDataInputStream) in =
@@ -718,10 +701,8 @@ static void test_virsh_shutdown(void)
         return;
     }
     g_autofree char *file = write_xml("sd1");
-    g_autofree char *cr = virsh("create", file);
-    assert_contains(cr, "created");
-    g_autofree char *sd = virsh("shutdown", "sd1");
-    assert_contains(sd, "is being shutdown");
+    virsh_says("created", "create", file);
+    virsh_says("is being shutdown", "shutdown", "sd1");
     bool gone = false;
     for (int i = 0; i < 100 && !gone; i++) {
         g_autofree char *list = virsh("list", "--all");
@@ -747,8 +728,7 @@ static void test_virsh_console(void)
         return;
     }
     g_autofree char *file = write_xml("vc1");
-    g_autofree char *cr = virsh("create", file);
-    assert_contains(cr, "created");
+    virsh_says("created", "create", file);
 
     g_autoptr(GError) err = NULL;
     g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
@@ -792,8 +772,7 @@ static void test_virsh_console(void)
     g_assert_true(g_subprocess_get_if_exited(p));
     g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
 
-    g_autofree char *des = virsh("destroy", "vc1");
-    assert_contains(des, "destroyed");
+    virsh_says("destroyed", "destroy", "vc1");
 }
 
 int main(int argc, char **argv)
