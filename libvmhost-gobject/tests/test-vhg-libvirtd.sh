@@ -39,31 +39,8 @@ pki="$d/pki"
 } >"$work/pki.out" 2>&1 || { echo "Bail out! vmhost-pki failed"; exit 1; }
 
 port=$(free_port)
-cat >"$d/libvirtd.conf" <<EOC
-listen_tls = 1
-listen_tcp = 0
-tls_port = "$port"
-listen_addr = "127.0.0.1"
-unix_sock_dir = "$d/run"
-key_file = "$pki/libvirt/private/serverkey.pem"
-cert_file = "$pki/libvirt/servercert.pem"
-ca_file = "$pki/CA/cacert.pem"
-auth_tls = "none"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-tls_allowed_dn_list = ["C=GB,O=vmhost,CN=vhg"]
-EOC
-penv="env HOME=$d/home XDG_CONFIG_HOME=$d/home/.config XDG_CACHE_HOME=$d/home/.cache XDG_RUNTIME_DIR=$d/run XDG_DATA_HOME=$d/home/.local/share"
-if [ "$(id -u)" -eq 0 ]; then
-    chmod 0711 "$work"
-    chown -R nobody:nogroup "$d"
-    as_user="setpriv --reuid=nobody --regid=nogroup --clear-groups"
-else
-    as_user=""
-fi
-bg libvirtd $penv $as_user /usr/sbin/libvirtd --listen -f "$d/libvirtd.conf"
-lvd=$last
-wait_until '[ -S "$d/run/libvirt-sock" ]' 400
+lv_conf "$d" "$pki" "$port" "C=GB,O=vmhost,CN=vhg"
+lv_start "$d"
 check "libvirtd (test driver, unprivileged, loopback TLS on $port) starts" \
     'kill -0 "$lvd" 2>/dev/null && [ -S "$d/run/libvirt-sock" ]'
 

@@ -66,51 +66,19 @@ cp "$work/ec/client-key.pem" "$d/ecpath/clientkey.pem"
 
 # ---- libvirtd with a private config on loopback ----
 port=$(free_port)
-cat >"$d/libvirtd.conf" <<EOF
-listen_tls = 1
-listen_tcp = 0
-tls_port = "$port"
-listen_addr = "127.0.0.1"
-unix_sock_dir = "$d/run"
-key_file = "$pki/libvirt/private/serverkey.pem"
-cert_file = "$pki/libvirt/servercert.pem"
-ca_file = "$pki/CA/cacert.pem"
-auth_tls = "none"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-tls_allowed_dn_list = ["C=GB,O=vmhost,CN=virsh"]
-EOF
-# penv [SUFFIX]: the env command that gives libvirtd or virsh a private
-# HOME/XDG tree (env execs, so a background job's pid is the program's own;
-# each libvirtd needs its own runtime dir for its pidfile).
-penv() {
-    echo "env HOME=$d/home${1:-} XDG_CONFIG_HOME=$d/home${1:-}/.config" \
-        "XDG_CACHE_HOME=$d/home${1:-}/.cache XDG_RUNTIME_DIR=$d/run${1:-}" \
-        "XDG_DATA_HOME=$d/home${1:-}/.local/share"
-}
-if [ "$(id -u)" -eq 0 ]; then
-    # nobody must reach its files: $work is 0700 (mktemp)
-    chmod 0711 "$work"
-    chown -R nobody:nogroup "$d"
-    as_user="setpriv --reuid=nobody --regid=nogroup --clear-groups"
-else
-    as_user=""
-fi
-bg libvirtd $(penv) $as_user /usr/sbin/libvirtd --listen -f "$d/libvirtd.conf"
-lvd=$last
-# the UNIX socket and the TLS port are set up together
-wait_until '[ -S "$d/run/libvirt-sock" ]' 400
+lv_conf "$d" "$pki" "$port" "C=GB,O=vmhost,CN=virsh"
+lv_start "$d"
 check "libvirtd (test driver, unprivileged) starts with the libvirt-layout certificates" \
     'kill -0 "$lvd" 2>/dev/null && [ -S "$d/run/libvirt-sock" ] &&
      { [ -z "$as_user" ] || [ "$(ps -o user= -p "$lvd")" = nobody ]; }'
 
 uri="test+tls://localhost:$port/default"
-$(penv) timeout 30 virsh -c "$uri?pkipath=$pki/pkipath" list --all \
+$(lv_penv "$d") timeout 30 virsh -c "$uri?pkipath=$pki/pkipath" list --all \
     >"$work/list.out" 2>"$work/list.err"
 rc=$?
 check "virsh -c 'test+tls://localhost:PORT/default?pkipath=DIR' list --all accepts them" \
     '[ $rc -eq 0 ] && grep -q " test .*running" "$work/list.out"'
-$(penv) /usr/bin/python3 - "$uri?pkipath=$pki/pkipath" >"$work/py.out" 2>&1 <<'EOF'
+$(lv_penv "$d") /usr/bin/python3 - "$uri?pkipath=$pki/pkipath" >"$work/py.out" 2>&1 <<'EOF'
 import sys
 import libvirt
 conn = libvirt.open(sys.argv[1])
@@ -121,7 +89,7 @@ rc=$?
 check "python3-libvirt opens the same URI and lists the test domain" \
     '[ $rc -eq 0 ] && grep -q "domains: .*test" "$work/py.out"'
 
-$(penv) timeout 30 virsh -c "$uri?pkipath=$d/ecpath" list --all \
+$(lv_penv "$d") timeout 30 virsh -c "$uri?pkipath=$d/ecpath" list --all \
     >"$work/ec.out" 2>"$work/ec.err"
 rc=$?
 check "vmhost-pki's default ECDSA certificates: virsh refuses them (usage does not permit key encipherment)" \
@@ -138,7 +106,7 @@ sed -e "s|$pki/|$d/pki-ec/|" -e "s|\"$port\"|\"$ecport\"|" \
     -e "s|unix_sock_dir = .*|unix_sock_dir = \"$d/run-ec\"|" \
     "$d/libvirtd.conf" >"$d/libvirtd-ec.conf"
 [ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$d"
-$(penv -ec) $as_user timeout 30 /usr/sbin/libvirtd --listen \
+$(lv_penv "$d" -ec) $as_user timeout 30 /usr/sbin/libvirtd --listen \
     -f "$d/libvirtd-ec.conf" >"$work/libvirtd-ec.out" 2>&1
 rc=$?
 check "libvirtd refuses to start with an ECDSA server certificate from vmhost-pki, saying why" \

@@ -101,6 +101,55 @@ stop() {
     wait "$1"
 }
 
+# lv_penv DIR [SUFFIX]: the env command that gives libvirtd or a client a
+# private HOME/XDG tree under DIR (env execs, so a background job's pid is
+# the program's own; each libvirtd needs its own runtime dir for its pidfile).
+lv_penv() {
+    echo "env HOME=$1/home${2:-} XDG_CONFIG_HOME=$1/home${2:-}/.config" \
+        "XDG_CACHE_HOME=$1/home${2:-}/.cache XDG_RUNTIME_DIR=$1/run${2:-}" \
+        "XDG_DATA_HOME=$1/home${2:-}/.local/share"
+}
+
+# lv_conf DIR PKI PORT DN: DIR/libvirtd.conf, a private config for Debian's
+# libvirtd: TLS on 127.0.0.1:PORT with the libvirt-layout certificates in
+# PKI, for the client DN only; its UNIX socket in DIR/run; no auth.
+lv_conf() {
+    cat >"$1/libvirtd.conf" <<EOC
+listen_tls = 1
+listen_tcp = 0
+tls_port = "$3"
+listen_addr = "127.0.0.1"
+unix_sock_dir = "$1/run"
+key_file = "$2/libvirt/private/serverkey.pem"
+cert_file = "$2/libvirt/servercert.pem"
+ca_file = "$2/CA/cacert.pem"
+auth_tls = "none"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+tls_allowed_dn_list = ["$4"]
+EOC
+}
+
+# lv_start DIR: libvirtd with DIR/libvirtd.conf in the background (bg
+# libvirtd), unprivileged: as nobody (setpriv, $as_user) when we are root,
+# else as ourselves; $lvd is its pid. Waits for its UNIX socket (the TLS
+# port is set up with it).
+lv_start() {
+    lv_dir=$1
+    if [ "$(id -u)" -eq 0 ]; then
+        # nobody must reach its files: $work is 0700 (mktemp)
+        chmod 0711 "$work"
+        chown -R nobody:nogroup "$lv_dir"
+        as_user="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+    else
+        as_user=""
+    fi
+    bg libvirtd $(lv_penv "$lv_dir") $as_user /usr/sbin/libvirtd --listen \
+        -f "$lv_dir/libvirtd.conf"
+    lvd=$last
+    wait_until '[ -S "$lv_dir/run/libvirt-sock" ]' 400
+}
+
 # unix_talk SOCK: stdin's lines to the monitor or console on the UNIX socket
 # SOCK; what comes back, CRs removed, on stdout (10 s at most).
 unix_talk() {
