@@ -366,6 +366,11 @@ static VhRpcClient *client_of(VhgDomain *dom, GError **error)
     return vhg_connection_get_client(conn, error);
 }
 
+VhRpcClient *vhg_domain_get_client(VhgDomain *dom, GError **error)
+{
+    return client_of(dom, error);
+}
+
 static GByteArray *dom_args(VhgDomain *dom, bool with_flags, guint flags)
 {
     GByteArray *b = g_byte_array_new();

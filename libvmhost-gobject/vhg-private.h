@@ -71,6 +71,10 @@ void vhg_domain_update(VhgDomain *dom, const char *name, int id, int state,
                        int persistent);
 G_GNUC_INTERNAL
 void vhg_domain_handle_event(VhgDomain *dom, int event, int detail);
+/* The client of the domain's open connection (transfer full), or an
+ * INVALID_CONN error. */
+G_GNUC_INTERNAL
+VhRpcClient *vhg_domain_get_client(VhgDomain *dom, GError **error);
 
 /* ---- vhg-console.c ---- */
 G_GNUC_INTERNAL

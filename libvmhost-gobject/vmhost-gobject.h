@@ -10,4 +10,5 @@
 #include "vhg-domain.h"
 #include "vhg-enum-types.h"
 #include "vhg-error.h"
+#include "vhg-migrate.h"
 #undef VMHOST_GOBJECT_INSIDE
