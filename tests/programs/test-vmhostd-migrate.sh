@@ -25,7 +25,8 @@
 # certificates, a wrong --tls-destination, the destination's vmhost killed
 # mid-migration, the veth link cut mid-migration, the destination daemon
 # killed mid-migration and restarted, a name already active on the
-# destination. After each fault
+# destination; libvmhost-gobject's vhg_domain_migrate_async from Python
+# (PyGObject): progress reports, a cancelled migration. After each fault
 # the source runs and verifies, the destination holds no half-started
 # domain, and the next migration succeeds.
 #
@@ -432,6 +433,103 @@ v dst destroy vm1
 migrate src vm1 --live --p2p --tls vmhost+tls://dst/system
 check "after every fault, the next migration succeeds and the guest verifies on dst" \
     '[ $mrc -eq 0 ] && [ "$(state dst vm1)" = running ] && verify_on dst vm1'
+
+# ---- libvmhost-gobject: vhg_domain_migrate_async from Python ----
+# /usr/bin/python3 (PyGObject) with this build's typelib and library, on
+# src, through src's daemon: a migration cancelled mid-way (ABORT_JOB,
+# G_IO_ERROR_CANCELLED, the source runs on), then one to dst with its
+# progress reports on a GLib.MainLoop.
+cat >"$work/vhg-migrate.py" <<'EOP'
+import sys
+import gi
+gi.require_version("VmhostGObject", "1.0")
+from gi.repository import Gio, GLib, VmhostGObject as V
+uri, dest, mode = sys.argv[1:4]
+loop = GLib.MainLoop()
+GLib.timeout_add_seconds(100, loop.quit)
+conn = V.Connection.new(uri)
+conn.open(None)
+dom = conn.find_domain_by_name("vm1")
+if dom is None:
+    conn.fetch_domains(None)
+    dom = conn.find_domain_by_name("vm1")
+params = V.MigrateParams.new()
+params.set_progress_interval(100)
+# 64 MiB at 1 MiB/s (cancelled) or 40 MiB/s (about 2 s): reports come
+params.set_bandwidth(1 if mode == "cancel" else 40)
+cancellable = Gio.Cancellable()
+reports = []
+result = []
+
+def progress(d, p, *data):
+    reports.append((p.data_processed, p.data_remaining, p.data_total, p.memory_bps))
+    print("progress: processed %d remaining %d total %d speed %d B/s iteration %d"
+          % (p.data_processed, p.data_remaining, p.data_total, p.memory_bps,
+             p.memory_iteration), flush=True)
+    if mode == "cancel" and p.data_processed > 0:
+        cancellable.cancel()
+
+def done(d, res, *data):
+    try:
+        result.append(d.migrate_finish(res))
+    except GLib.Error as e:
+        result.append(e)
+    loop.quit()
+
+flags = (V.DomainMigrateFlags.LIVE | V.DomainMigrateFlags.PEER2PEER
+         | V.DomainMigrateFlags.TLS)
+# PyGObject wants a tuple for a callback's data that is not the last
+# argument (as with Gio.File.copy_async)
+dom.migrate_async(dest, flags, params, cancellable, progress, (), done, None)
+loop.run()
+if not result:
+    print("FAIL: no result")
+    sys.exit(1)
+r = result[0]
+print("reports: %d" % len(reports))
+if isinstance(r, GLib.Error):
+    print("error: %s %d %s" % (r.domain, r.code, r.message))
+    ok = mode == "cancel" and r.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED)
+else:
+    print("migrated: %s" % r)
+    ok = mode == "migrate" and r
+if not reports:
+    ok = False
+if mode == "cancel":
+    # the source's state is settled when the call returns
+    state = dom.get_info(None).state
+    print("source state: %s" % state.value_nick)
+    ok = ok and state == V.DomainState.RUNNING
+sys.exit(0 if ok else 1)
+EOP
+gobj="$build/libvmhost-gobject"
+if [ ! -f "$gobj/VmhostGObject-1.0.typelib" ] || ! /usr/bin/python3 -c 'import gi' 2>/dev/null; then
+    skip "libvmhost-gobject's migrate_async from Python: no typelib in $gobj or no python3-gi"
+    skip "... migrated to dst with progress"
+else
+    # an instrumented library in an uninstrumented interpreter needs the
+    # ASan runtime first
+    asan=$(ldd "$gobj/libvmhost-gobject-1.0.so" | awk '/libasan/ { print $3 }')
+    pyenv="GI_TYPELIB_PATH=$gobj LD_LIBRARY_PATH=$gobj"
+    [ -n "$asan" ] && pyenv="$pyenv LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0"
+    migrate dst vm1 --live --p2p --tls vmhost+tls://src/system
+    # shellcheck disable=SC2086
+    on src env $pyenv timeout 120 /usr/bin/python3 "$work/vhg-migrate.py" "$usrc" \
+        vmhost+tls://dst/system cancel >"$work/vhg-cancel.out" 2>&1
+    pyrc=$?
+    why="$(tr "\n" " " <"$work/vhg-cancel.out")"
+    check "libvmhost-gobject from Python: migrate_async src -> dst (1 MiB/s) cancelled after a progress report: ABORT_JOB, G_IO_ERROR_CANCELLED; src runs on, dst has no vm1" \
+        '[ $mrc -eq 0 ] && [ $pyrc -eq 0 ] && grep -q "^progress: processed [1-9]" "$work/vhg-cancel.out" &&
+         grep -q "^error: g-io-error-quark" "$work/vhg-cancel.out" && after_fault'
+    on src env $pyenv timeout 120 /usr/bin/python3 "$work/vhg-migrate.py" "$usrc" \
+        vmhost+tls://dst/system migrate >"$work/vhg-migrate.out" 2>&1
+    pyrc=$?
+    why="$(tr "\n" " " <"$work/vhg-migrate.out")"
+    check "... migrate_async src -> dst (LIVE|PEER2PEER|TLS, 40 MiB/s) on a GLib.MainLoop: progress reports, running on dst, shut off on src, verifies" \
+        '[ $pyrc -eq 0 ] && grep -q "^progress: processed [1-9]" "$work/vhg-migrate.out" &&
+         grep -q "^migrated: True" "$work/vhg-migrate.out" &&
+         [ "$(state dst vm1)" = running ] && [ "$(state src vm1)" != running ] && verify_on dst vm1'
+fi
 
 check "both daemons are still serving" 'kill -0 $dpid_src && kill -0 $dpid_dst'
 echo "1..$n"
