@@ -63,6 +63,39 @@ static bool args_dom_flags(VhXdrReader *a, guint8 *uuid, guint32 *flags,
            vh_xdr_end(a, errp);
 }
 
+/* {dom}, or {dom; unsigned flags} when the call is flags_proc (flags 0) */
+static bool args_dom_opt_flags(VhRpcCall *call, guint32 flags_proc,
+                               VhXdrReader *a, guint8 *uuid, guint32 *flags,
+                               GError **errp)
+{
+    *flags = 0;
+    if (vh_rpc_call_get_header(call)->proc == flags_proc) {
+        return args_dom_flags(a, uuid, flags, errp);
+    }
+    return args_dom(a, uuid, errp);
+}
+
+/*
+ * {dom} (flags_func NULL) or {dom; unsigned flags} with the flags checked
+ * against allowed for flags_func; fails unless the domain exists. For the
+ * queries whose answer is the same for every domain vmhost keeps.
+ */
+static bool args_existing_dom(VhRpcCall *call, VhXdrReader *a,
+                              const char *flags_func, guint32 allowed,
+                              GError **errp)
+{
+    guint8 uuid[VH_REMOTE_UUID_LEN];
+    guint32 flags;
+    bool active;
+
+    if (flags_func ? !args_dom_flags(a, uuid, &flags, errp) ||
+                         !remote_check_flags(flags, allowed, flags_func, errp)
+                   : !args_dom(a, uuid, errp)) {
+        return false;
+    }
+    return vh_driver_is_active(remote_driver(call), uuid, &active, errp);
+}
+
 /* ---- lists ---- */
 
 /* CONNECT_NUM_OF_DOMAINS / NUM_OF_DEFINED_DOMAINS: void -> {int num} */
@@ -93,38 +126,30 @@ static bool get_max(VhXdrReader *a, gint32 *max, GError **errp)
     return true;
 }
 
-/* CONNECT_LIST_DOMAINS: {int maxids} -> {int ids<16384>} */
+/* CONNECT_LIST_DOMAINS: {int maxids} -> {int ids<16384>};
+ * CONNECT_LIST_DEFINED_DOMAINS: {int maxnames} -> {string names<16384>} */
 static bool do_list_domains(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                             GError **errp)
 {
+    bool active = vh_rpc_call_get_header(call)->proc ==
+                  VH_REMOTE_PROC_CONNECT_LIST_DOMAINS;
     gint32 max;
 
     if (!get_max(a, &max, errp)) {
         return false;
     }
-    g_autoptr(GPtrArray) doms = vh_driver_list_domains(remote_driver(call), 1);
+    g_autoptr(GPtrArray) doms =
+        vh_driver_list_domains(remote_driver(call), active ? 1 : 2);
     guint n = MIN(doms->len, (guint)max);
     vh_xdr_put_u32(ret, n);
     for (guint i = 0; i < n; i++) {
-        vh_xdr_put_i32(ret, ((VhDomainRef *)doms->pdata[i])->id);
-    }
-    return true;
-}
+        VhDomainRef *d = doms->pdata[i];
 
-/* CONNECT_LIST_DEFINED_DOMAINS: {int maxnames} -> {string names<16384>} */
-static bool do_list_defined(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
-                            GError **errp)
-{
-    gint32 max;
-
-    if (!get_max(a, &max, errp)) {
-        return false;
-    }
-    g_autoptr(GPtrArray) doms = vh_driver_list_domains(remote_driver(call), 2);
-    guint n = MIN(doms->len, (guint)max);
-    vh_xdr_put_u32(ret, n);
-    for (guint i = 0; i < n; i++) {
-        vh_xdr_put_string(ret, ((VhDomainRef *)doms->pdata[i])->name);
+        if (active) {
+            vh_xdr_put_i32(ret, d->id);
+        } else {
+            vh_xdr_put_string(ret, d->name);
+        }
     }
     return true;
 }
@@ -282,11 +307,7 @@ static bool do_get_state(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
 static bool do_get_os_type(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                            GError **errp)
 {
-    guint8 uuid[VH_REMOTE_UUID_LEN];
-    bool active;
-
-    if (!args_dom(a, uuid, errp) ||
-        !vh_driver_is_active(remote_driver(call), uuid, &active, errp)) {
+    if (!args_existing_dom(call, a, NULL, 0, errp)) {
         return false;
     }
     vh_xdr_put_string(ret, "hvm");
@@ -334,11 +355,7 @@ static bool do_get_autostart(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
 static bool do_is_updated(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                           GError **errp)
 {
-    guint8 uuid[VH_REMOTE_UUID_LEN];
-    bool active;
-
-    if (!args_dom(a, uuid, errp) ||
-        !vh_driver_is_active(remote_driver(call), uuid, &active, errp)) {
+    if (!args_existing_dom(call, a, NULL, 0, errp)) {
         return false;
     }
     vh_xdr_put_i32(ret, 0);
@@ -361,44 +378,20 @@ static bool do_set_autostart(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
 static bool do_has_managed_save(VhRpcCall *call, VhXdrReader *a,
                                 GByteArray *ret, GError **errp)
 {
-    guint8 uuid[VH_REMOTE_UUID_LEN];
-    guint32 flags;
-    bool active;
-
-    if (!args_dom_flags(a, uuid, &flags, errp) ||
-        !remote_check_flags(flags, 0, "virDomainHasManagedSaveImage", errp) ||
-        !vh_driver_is_active(remote_driver(call), uuid, &active, errp)) {
+    if (!args_existing_dom(call, a, "virDomainHasManagedSaveImage", 0, errp)) {
         return false;
     }
     vh_xdr_put_i32(ret, 0);
     return true;
 }
 
-/* DOMAIN_GET_SECURITY_LABEL: {dom} -> {char label<4097>; int enforcing} */
+/* DOMAIN_GET_SECURITY_LABEL: {dom} -> {char label<4097>; int enforcing};
+ * DOMAIN_GET_SECURITY_LABEL_LIST: {dom} -> {labels<64>; int ret}:
+ * both empty, in the same bytes */
 static bool do_get_security_label(VhRpcCall *call, VhXdrReader *a,
                                   GByteArray *ret, GError **errp)
 {
-    guint8 uuid[VH_REMOTE_UUID_LEN];
-    bool active;
-
-    if (!args_dom(a, uuid, errp) ||
-        !vh_driver_is_active(remote_driver(call), uuid, &active, errp)) {
-        return false;
-    }
-    vh_xdr_put_u32(ret, 0);
-    vh_xdr_put_i32(ret, 0);
-    return true;
-}
-
-/* DOMAIN_GET_SECURITY_LABEL_LIST: {dom} -> {labels<64>; int ret} */
-static bool do_get_security_label_list(VhRpcCall *call, VhXdrReader *a,
-                                       GByteArray *ret, GError **errp)
-{
-    guint8 uuid[VH_REMOTE_UUID_LEN];
-    bool active;
-
-    if (!args_dom(a, uuid, errp) ||
-        !vh_driver_is_active(remote_driver(call), uuid, &active, errp)) {
+    if (!args_existing_dom(call, a, NULL, 0, errp)) {
         return false;
     }
     vh_xdr_put_u32(ret, 0);
@@ -410,14 +403,8 @@ static bool do_get_security_label_list(VhRpcCall *call, VhXdrReader *a,
 static bool do_get_messages(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                             GError **errp)
 {
-    guint8 uuid[VH_REMOTE_UUID_LEN];
-    guint32 flags;
-    bool active;
-
-    if (!args_dom_flags(a, uuid, &flags, errp) ||
-        !remote_check_flags(flags, MESSAGES_ALLOWED, "virDomainGetMessages",
-                            errp) ||
-        !vh_driver_is_active(remote_driver(call), uuid, &active, errp)) {
+    if (!args_existing_dom(call, a, "virDomainGetMessages", MESSAGES_ALLOWED,
+                           errp)) {
         return false;
     }
     vh_xdr_put_u32(ret, 0);
@@ -429,14 +416,8 @@ static bool do_get_messages(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
 static bool do_snapshot_num(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                             GError **errp)
 {
-    guint8 uuid[VH_REMOTE_UUID_LEN];
-    guint32 flags;
-    bool active;
-
-    if (!args_dom_flags(a, uuid, &flags, errp) ||
-        !remote_check_flags(flags, SNAPSHOT_LIST_ALLOWED,
-                            "virDomainSnapshotNum", errp) ||
-        !vh_driver_is_active(remote_driver(call), uuid, &active, errp)) {
+    if (!args_existing_dom(call, a, "virDomainSnapshotNum",
+                           SNAPSHOT_LIST_ALLOWED, errp)) {
         return false;
     }
     vh_xdr_put_i32(ret, 0);
@@ -525,17 +506,11 @@ static bool do_undefine(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                         GError **errp)
 {
     guint8 uuid[VH_REMOTE_UUID_LEN];
-    guint32 flags = 0;
+    guint32 flags;
 
-    if (vh_rpc_call_get_header(call)->proc ==
-        VH_REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS) {
-        if (!args_dom_flags(a, uuid, &flags, errp)) {
-            return false;
-        }
-    } else if (!args_dom(a, uuid, errp)) {
-        return false;
-    }
-    return remote_check_flags(flags, UNDEFINE_ALLOWED, "virDomainUndefineFlags",
+    return args_dom_opt_flags(call, VH_REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS, a,
+                              uuid, &flags, errp) &&
+           remote_check_flags(flags, UNDEFINE_ALLOWED, "virDomainUndefineFlags",
                               errp) &&
            vh_driver_undefine(remote_driver(call), uuid, 0, errp);
 }
@@ -546,15 +521,13 @@ static bool do_create(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                       GError **errp)
 {
     guint8 uuid[VH_REMOTE_UUID_LEN];
-    guint32 flags = 0;
+    guint32 flags;
     bool with_flags = vh_rpc_call_get_header(call)->proc ==
                       VH_REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS;
 
-    if (with_flags ? !args_dom_flags(a, uuid, &flags, errp)
-                   : !args_dom(a, uuid, errp)) {
-        return false;
-    }
-    if (!remote_check_flags(
+    if (!args_dom_opt_flags(call, VH_REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS, a,
+                            uuid, &flags, errp) ||
+        !remote_check_flags(
             flags, CREATE_PAUSED | CREATE_BYPASS_CACHE | CREATE_FORCE_BOOT,
             "virDomainCreateWithFlags", errp) ||
         !vh_driver_start(remote_driver(call), uuid, flags & CREATE_PAUSED,
@@ -573,12 +546,10 @@ static bool do_shutdown(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                         GError **errp)
 {
     guint8 uuid[VH_REMOTE_UUID_LEN];
-    guint32 flags = 0;
+    guint32 flags;
 
-    if (vh_rpc_call_get_header(call)->proc ==
-                VH_REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS
-            ? !args_dom_flags(a, uuid, &flags, errp)
-            : !args_dom(a, uuid, errp)) {
+    if (!args_dom_opt_flags(call, VH_REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS, a, uuid,
+                            &flags, errp)) {
         return false;
     }
     if (!remote_check_flags(flags, 0x1f, "virDomainShutdownFlags", errp)) {
@@ -599,12 +570,10 @@ static bool do_destroy(VhRpcCall *call, VhXdrReader *a, GByteArray *ret,
                        GError **errp)
 {
     guint8 uuid[VH_REMOTE_UUID_LEN];
-    guint32 flags = 0;
+    guint32 flags;
 
-    if (vh_rpc_call_get_header(call)->proc ==
-                VH_REMOTE_PROC_DOMAIN_DESTROY_FLAGS
-            ? !args_dom_flags(a, uuid, &flags, errp)
-            : !args_dom(a, uuid, errp)) {
+    if (!args_dom_opt_flags(call, VH_REMOTE_PROC_DOMAIN_DESTROY_FLAGS, a, uuid,
+                            &flags, errp)) {
         return false;
     }
     /* REMOVE_LOGS: vmhostd keeps no per-domain log beyond the run dir */
@@ -670,7 +639,7 @@ const VhRpcProc vh_remote_domain_procs[] = {
     {VH_REMOTE_PROC_CONNECT_LIST_DOMAINS, "CONNECT_LIST_DOMAINS",
      do_list_domains, 0},
     {VH_REMOTE_PROC_CONNECT_LIST_DEFINED_DOMAINS,
-     "CONNECT_LIST_DEFINED_DOMAINS", do_list_defined, 0},
+     "CONNECT_LIST_DEFINED_DOMAINS", do_list_domains, 0},
     {VH_REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, "CONNECT_LIST_ALL_DOMAINS",
      do_list_all, 0},
     {VH_REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME, "DOMAIN_LOOKUP_BY_NAME",
@@ -698,7 +667,7 @@ const VhRpcProc vh_remote_domain_procs[] = {
     {VH_REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL, "DOMAIN_GET_SECURITY_LABEL",
      do_get_security_label, 0},
     {VH_REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL_LIST,
-     "DOMAIN_GET_SECURITY_LABEL_LIST", do_get_security_label_list, 0},
+     "DOMAIN_GET_SECURITY_LABEL_LIST", do_get_security_label, 0},
     {VH_REMOTE_PROC_DOMAIN_GET_MESSAGES, "DOMAIN_GET_MESSAGES", do_get_messages,
      0},
     {VH_REMOTE_PROC_DOMAIN_SNAPSHOT_NUM, "DOMAIN_SNAPSHOT_NUM", do_snapshot_num,
