@@ -59,7 +59,7 @@ typedef struct {
     const char *config_dir; /* persistent XML: CONFIG_DIR/NAME.xml, and
                                CONFIG_DIR/autostart/NAME.xml symlinks */
     const char *run_dir;    /* RUN_DIR/NAME.{xml,pid,qmp,log} of active ones */
-    const char *vmhost_binary;          /* default "vmhost" from PATH */
+    const char *vmhost_binary;             /* default "vmhost" from PATH */
     const char *chardev_tls_x509_cert_dir; /* qemu.conf's keys */
     bool chardev_tls;
     bool chardev_tls_x509_verify;
@@ -152,12 +152,12 @@ VhDomainRef *vh_driver_lookup_by_id(VhDriver *drv, int id, GError **errp);
 
 /* Persistent define (new or update), undefine (a running domain becomes
  * transient), and a transient create that starts at once. */
-VhDomainRef *vh_driver_define_xml(VhDriver *drv, const char *xml,
-                                  guint flags, GError **errp);
+VhDomainRef *vh_driver_define_xml(VhDriver *drv, const char *xml, guint flags,
+                                  GError **errp);
 bool vh_driver_undefine(VhDriver *drv, const guint8 *uuid, guint flags,
                         GError **errp);
-VhDomainRef *vh_driver_create_xml(VhDriver *drv, const char *xml,
-                                  guint flags, GError **errp);
+VhDomainRef *vh_driver_create_xml(VhDriver *drv, const char *xml, guint flags,
+                                  GError **errp);
 
 /* Lifecycle. start: flags VIR_DOMAIN_START_PAUSED 1 (events STARTED_BOOTED
  * then SUSPENDED_PAUSED). shutdown is graceful (system_powerdown; returns

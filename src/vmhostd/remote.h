@@ -52,8 +52,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VhRemoteServer, vh_remote_server_free)
  * its own reference.
  */
 void vh_remote_server_add_client(VhRemoteServer *srv, VhChannel *channel,
-                                 bool tls, bool readonly,
-                                 const char *identity);
+                                 bool tls, bool readonly, const char *identity);
 guint vh_remote_server_get_n_clients(VhRemoteServer *srv);
 
 /* Close every client (their pending calls finish first). */
