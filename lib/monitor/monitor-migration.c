@@ -395,6 +395,10 @@ JsonNode *vh_mon_query_migrate_parameters(VhMonitorHost *host, JsonObject *args,
     json_object_set_int_member(o, "max-bandwidth", (gint64)p.max_bandwidth);
     json_object_set_int_member(o, "downtime-limit", (gint64)p.downtime_limit);
     json_object_set_int_member(o, "multifd-channels", p.multifd_channels);
+    json_object_set_int_member(o, "x-postcopy-after-passes",
+                               p.postcopy_after_passes);
+    json_object_set_int_member(o, "max-postcopy-bandwidth",
+                               (gint64)p.max_postcopy_bandwidth);
     vh_mig_params_clear(&p);
     n = json_node_new(JSON_NODE_OBJECT);
     json_node_take_object(n, o);
@@ -409,13 +413,17 @@ char *vh_mon_format_migrate_parameters(JsonNode *r)
         "tls-creds: '%s'\ntls-hostname: '%s'\ntls-authz: '%s'\n"
         "max-bandwidth: %" G_GINT64_FORMAT " bytes/second\n"
         "downtime-limit: %" G_GINT64_FORMAT " ms\n"
-        "multifd-channels: %" G_GINT64_FORMAT "\n",
+        "multifd-channels: %" G_GINT64_FORMAT "\n"
+        "x-postcopy-after-passes: %" G_GINT64_FORMAT "\n"
+        "max-postcopy-bandwidth: %" G_GINT64_FORMAT " bytes/second\n",
         json_object_get_string_member(o, "tls-creds"),
         json_object_get_string_member(o, "tls-hostname"),
         json_object_get_string_member(o, "tls-authz"),
         json_object_get_int_member(o, "max-bandwidth"),
         json_object_get_int_member(o, "downtime-limit"),
-        json_object_get_int_member(o, "multifd-channels"));
+        json_object_get_int_member(o, "multifd-channels"),
+        json_object_get_int_member(o, "x-postcopy-after-passes"),
+        json_object_get_int_member(o, "max-postcopy-bandwidth"));
 }
 
 /* ---- capabilities ---- */

@@ -51,6 +51,14 @@ static void test_parameters(void)
                "max-bandwidth: 134217728 bytes/second");
     expect_hmp(&h, "info migrate_parameters", "downtime-limit: 300 ms");
     expect_hmp(&h, "info migrate_parameters", "multifd-channels: 2");
+    expect_hmp(&h, "info migrate_parameters", "x-postcopy-after-passes: 0");
+    expect_hmp(&h, "info migrate_parameters",
+               "max-postcopy-bandwidth: 0 bytes/second");
+    expect_hmp(&h, "migrate_set_parameter x-postcopy-after-passes 3", "");
+    expect_hmp(&h, "migrate_set_parameter max-postcopy-bandwidth 5M", "");
+    expect_hmp(&h, "info migrate_parameters", "x-postcopy-after-passes: 3");
+    expect_hmp(&h, "info migrate_parameters",
+               "max-postcopy-bandwidth: 5242880 bytes/second");
     expect_hmp(&h, "migrate_set_parameter max-bandwidth 1G", "");
     expect_hmp(&h, "migrate_set_str_parameter tls-creds tls0", "");
     expect_hmp(&h, "migrate_set_parameter downtime-limit 9999999",
@@ -86,6 +94,22 @@ static void test_parameters(void)
     g_assert_cmpint(json_object_get_int_member(o, "max-bandwidth"), ==, 1000);
     g_assert_cmpint(json_object_get_int_member(o, "downtime-limit"), ==, 5);
     g_assert_cmpstr(json_object_get_string_member(o, "tls-creds"), ==, "");
+    g_assert_cmpint(json_object_get_int_member(o, "x-postcopy-after-passes"),
+                    ==, 3);
+    g_assert_cmpint(json_object_get_int_member(o, "max-postcopy-bandwidth"), ==,
+                    5 << 20);
+    g_clear_pointer(&r, json_node_unref);
+    r = qmp(&h, "migrate-set-parameters",
+            "{\"x-postcopy-after-passes\": 0, \"max-postcopy-bandwidth\": 0}",
+            &err);
+    g_assert_no_error(err);
+    g_clear_pointer(&r, json_node_unref);
+    r = qmp(&h, "query-migrate-parameters", NULL, &err);
+    o = json_node_get_object(r);
+    g_assert_cmpint(json_object_get_int_member(o, "x-postcopy-after-passes"),
+                    ==, 0);
+    g_assert_cmpint(json_object_get_int_member(o, "max-postcopy-bandwidth"), ==,
+                    0);
     g_clear_pointer(&r, json_node_unref);
     /* Capabilities. */
     expect_hmp(&h, "info migrate_capabilities", "multifd: off");
