@@ -52,6 +52,7 @@ static const VhConfKey driver_keys[] = {
     {"default_tls_x509_verify", VH_CONF_BOOL},
     {"migrate_tls_x509_cert_dir", VH_CONF_STRING},
     {"migrate_tls_x509_verify", VH_CONF_BOOL},
+    {"migrate_tls_allowed_dn_list", VH_CONF_LIST},
     {"migration_port_min", VH_CONF_INT},
     {"migration_port_max", VH_CONF_INT},
     {"vmhost_binary", VH_CONF_STRING},
@@ -152,6 +153,8 @@ void vh_daemon_config_free(VhDaemonConfig *cfg)
     g_free(cfg->chardev_tls_x509_cert_dir);
     g_free(cfg->default_tls_x509_cert_dir);
     g_free(cfg->migrate_tls_x509_cert_dir);
+    g_strfreev(cfg->migrate_tls_allowed_dn_list);
+    g_free(cfg->migrate_tls_allowed_dn_list_where);
     g_free(cfg->vmhost_binary);
     g_free(cfg->domain_config_dir);
     g_free(cfg->run_dir);
@@ -198,6 +201,21 @@ static void get_str(VhConf *conf, const char *key, char **out)
     }
 }
 
+/* A list key into *@list (a copy) and "FILE:LINE" into *@where. */
+static void get_list(VhConf *conf, const char *key, char ***list, char **where)
+{
+    const char *const *v = vh_conf_get_list(conf, key);
+
+    if (!v) {
+        return;
+    }
+    g_strfreev(*list);
+    *list = g_strdupv((char **)v);
+    g_free(*where);
+    *where = g_strdup_printf("%s:%u", vh_conf_get_name(conf),
+                             vh_conf_get_line(conf, key));
+}
+
 /* "0770": octal file permissions, as libvirtd.conf writes them. */
 static bool get_perms(VhConf *conf, const char *key, guint *out, GError **errp)
 {
@@ -234,7 +252,6 @@ static bool get_port(VhConf *conf, const char *key, char **out, GError **errp)
 
 static bool apply_daemon(VhDaemonConfig *cfg, VhConf *conf, GError **errp)
 {
-    const char *const *dn = vh_conf_get_list(conf, "tls_allowed_dn_list");
     gint64 ka;
 
     get_bool(conf, "listen_tls", &cfg->listen_tls);
@@ -252,14 +269,8 @@ static bool apply_daemon(VhDaemonConfig *cfg, VhConf *conf, GError **errp)
              &cfg->tls_no_verify_certificate);
     get_str(conf, "tls_priority", &cfg->tls_priority);
     get_str(conf, "log_outputs", &cfg->log_outputs);
-    if (dn) {
-        g_strfreev(cfg->tls_allowed_dn_list);
-        cfg->tls_allowed_dn_list = g_strdupv((char **)dn);
-        g_free(cfg->tls_allowed_dn_list_where);
-        cfg->tls_allowed_dn_list_where =
-            g_strdup_printf("%s:%u", vh_conf_get_name(conf),
-                            vh_conf_get_line(conf, "tls_allowed_dn_list"));
-    }
+    get_list(conf, "tls_allowed_dn_list", &cfg->tls_allowed_dn_list,
+             &cfg->tls_allowed_dn_list_where);
     ka = vh_conf_get_int(conf, "keepalive_interval", cfg->keepalive_interval);
     if (ka < -1 || ka > 3600) {
         return bad_value(conf, "keepalive_interval", errp,
@@ -319,6 +330,15 @@ static bool apply_driver(VhDaemonConfig *cfg, VhConf *conf, GError **errp)
     get_bool(conf, "chardev_tls_x509_verify", &cfg->chardev_tls_x509_verify);
     get_str(conf, "migrate_tls_x509_cert_dir", &cfg->migrate_tls_x509_cert_dir);
     get_bool(conf, "migrate_tls_x509_verify", &cfg->migrate_tls_x509_verify);
+    get_list(conf, "migrate_tls_allowed_dn_list",
+             &cfg->migrate_tls_allowed_dn_list,
+             &cfg->migrate_tls_allowed_dn_list_where);
+    /* without a verified certificate there is no DN to match */
+    if (cfg->migrate_tls_allowed_dn_list && !cfg->migrate_tls_x509_verify) {
+        return bad_value(conf, "migrate_tls_allowed_dn_list", errp,
+                         "left unset when migrate_tls_x509_verify is 0 (an "
+                         "unverified client has no DN to match)");
+    }
     get_str(conf, "vmhost_binary", &cfg->vmhost_binary);
     if (!get_uint(conf, "migration_port_min", 1, 65535,
                   &cfg->migration_port_min, errp) ||

@@ -78,6 +78,10 @@ typedef struct {
     bool default_tls_x509_verify;
     char *migrate_tls_x509_cert_dir;
     bool migrate_tls_x509_verify;
+    /* NULL: any client certificate from the migration CA; else globs its
+     * DN must match (vmhost's tls-authz on the incoming side) */
+    char **migrate_tls_allowed_dn_list;
+    char *migrate_tls_allowed_dn_list_where; /* "FILE:LINE" */
     guint migration_port_min;
     guint migration_port_max;
     char *vmhost_binary; /* NULL: "vmhost" from PATH */

@@ -24,10 +24,14 @@
 /* query-migrate every 20 ms at first, backing off to 250 ms: a short
  * migration ends without delay, a long one is not slowed by the source
  * vmhost counting its dirty pages for each query */
-#define POLL_MIN_US      20000
-#define POLL_MAX_US      250000
-#define FINISH_WAIT_US   (30 * G_USEC_PER_SEC)
-#define MIG_TLS_ID       "vh-mig-tls"
+#define POLL_MIN_US    20000
+#define POLL_MAX_US    250000
+#define FINISH_WAIT_US (30 * G_USEC_PER_SEC)
+#define MIG_TLS_ID     "vh-mig-tls"
+#define MIG_AUTHZ_ID   "vh-mig-authz"
+/* what the destination's vmhost logs for each connection it refused */
+#define LOG_REFUSED      "refused an incoming connection: "
+#define LOG_TAIL_MAX     (64 * 1024)
 #define DEFAULT_PORT_MIN 49152
 #define DEFAULT_PORT_MAX 49215
 
@@ -72,6 +76,34 @@ static bool add_tls_creds(VhDriver *drv, VhQmpClient *c, const char *endpoint,
     json_object_set_string_member(o, "endpoint", endpoint);
     json_object_set_string_member(o, "dir", drv->migrate_tls_dir);
     json_object_set_boolean_member(o, "verify-peer", drv->migrate_tls_verify);
+    return qmp_ok(c, "object-add", o, errp);
+}
+
+/* migrate_tls_allowed_dn_list as an authz-list (deny unless a glob
+ * matches: tls_allowed_dn_list's fnmatch, on the same DN form), for the
+ * incoming side's tls-authz. */
+static bool add_authz(VhDriver *drv, VhQmpClient *c, GError **errp)
+{
+    g_autoptr(JsonObject) del = json_object_new();
+    g_autoptr(JsonObject) o = json_object_new();
+    g_autoptr(JsonNode) ignored = NULL;
+    JsonArray *rules = json_array_new();
+
+    json_object_set_string_member(del, "id", MIG_AUTHZ_ID);
+    ignored =
+        vh_qmp_client_execute_sync(c, "object-del", del, QMP_TIMEOUT_MS, NULL);
+    for (char **g = drv->migrate_tls_allowed_dn; *g; g++) {
+        JsonObject *r = json_object_new();
+
+        json_object_set_string_member(r, "match", *g);
+        json_object_set_string_member(r, "policy", "allow");
+        json_object_set_string_member(r, "format", "glob");
+        json_array_add_object_element(rules, r);
+    }
+    json_object_set_string_member(o, "qom-type", "authz-list");
+    json_object_set_string_member(o, "id", MIG_AUTHZ_ID);
+    json_object_set_string_member(o, "policy", "deny");
+    json_object_set_array_member(o, "rules", rules);
     return qmp_ok(c, "object-add", o, errp);
 }
 
@@ -250,6 +282,56 @@ char *vh_driver_migrate_begin(VhDriver *drv, const guint8 *uuid,
 
 /* ---- destination: prepare ---- */
 
+/* The size of the domain's vmhost log (RUN_DIR/NAME.log, appended to by
+ * each of its machines), 0 when there is none. */
+static goffset log_size(VhDriver *drv, const char *name)
+{
+    g_autofree char *path = vh_store_run_path(drv, name, "log");
+    g_autoptr(GFile) f = g_file_new_for_path(path);
+    g_autoptr(GFileInfo) fi = g_file_query_info(
+        f, G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE, NULL, NULL);
+
+    return fi ? g_file_info_get_size(fi) : 0;
+}
+
+/*
+ * Why the incoming vmhost refused a connection since @from (its log's
+ * size at prepare), from the last such line it logged (transfer full), or
+ * NULL: what libvirt does with QEMU's log to explain a failure. A
+ * refused client certificate (tls-authz, another CA) shows only here:
+ * the source's vmhost sees a connection closed after its handshake.
+ */
+static char *incoming_refusal(VhDriver *drv, const char *name, goffset from)
+{
+    g_autofree char *path = vh_store_run_path(drv, name, "log");
+    g_autoptr(GFile) f = g_file_new_for_path(path);
+    g_autoptr(GFileInputStream) in = g_file_read(f, NULL, NULL);
+    g_autofree char *buf = NULL;
+    goffset size = log_size(drv, name);
+    gsize len = 0;
+    char *line, *end;
+
+    if (!in || size <= from) {
+        return NULL;
+    }
+    from = MAX(from, size - LOG_TAIL_MAX);
+    buf = g_malloc(size - from + 1);
+    if (!g_seekable_seek(G_SEEKABLE(in), from, G_SEEK_SET, NULL, NULL) ||
+        !g_input_stream_read_all(G_INPUT_STREAM(in), buf, size - from, &len,
+                                 NULL, NULL)) {
+        return NULL;
+    }
+    buf[len] = '\0';
+    line = g_strrstr(buf, LOG_REFUSED);
+    if (!line) {
+        return NULL;
+    }
+    line += strlen(LOG_REFUSED);
+    end = strchr(line, '\n');
+    return g_strstrip(
+        g_strndup(line, end ? (gsize)(end - line) : strlen(line)));
+}
+
 /* The domain to receive @def: a new transient one, or a defined one that
  * is not running (same uuid); its job held. */
 static VhDomainObj *incoming_obj(VhDriver *drv, const VhDomainDef *def,
@@ -319,6 +401,12 @@ static bool start_incoming(VhDriver *drv, VhQmpClient *c,
             return false;
         }
         json_object_set_string_member(params, "tls-creds", MIG_TLS_ID);
+        if (drv->migrate_tls_allowed_dn) {
+            if (!add_authz(drv, c, errp)) {
+                return false;
+            }
+            json_object_set_string_member(params, "tls-authz", MIG_AUTHZ_ID);
+        }
     }
     if ((a->flags & VH_MIGRATE_PARALLEL) && a->parallel_connections > 0) {
         json_object_set_int_member(params, "multifd-channels",
@@ -350,6 +438,7 @@ static char *prepare(VhDriver *drv, const VhMigrateArgs *a, bool tunnel,
     g_autofree char *sock = NULL;
     VhDomainObj *obj;
     guint port = 0;
+    goffset log_from;
     bool is_new = false;
     bool own_port = false;
 
@@ -360,6 +449,14 @@ static char *prepare(VhDriver *drv, const VhMigrateArgs *a, bool tunnel,
     }
     if ((a->flags & VH_MIGRATE_TLS) &&
         !check_tls_dir(drv, server_files, "destination", errp)) {
+        return NULL;
+    }
+    if ((a->flags & VH_MIGRATE_TLS) && drv->migrate_tls_allowed_dn &&
+        !drv->migrate_tls_allowed_dn[0]) {
+        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_DENIED,
+                    "operation forbidden: migrate_tls_allowed_dn_list (%s) "
+                    "is empty: this host accepts no TLS migration",
+                    drv->migrate_tls_allowed_dn_where);
         return NULL;
     }
     if (!tunnel && a->uri && !parse_tcp_uri(a->uri, &host, &port, errp)) {
@@ -386,6 +483,7 @@ static char *prepare(VhDriver *drv, const VhMigrateArgs *a, bool tunnel,
             goto fail_unstarted;
         }
     }
+    log_from = log_size(drv, obj->name);
     if (!vh_driver_process_start_incoming(drv, obj, def, errp)) {
         goto fail_unstarted;
     }
@@ -402,6 +500,7 @@ static char *prepare(VhDriver *drv, const VhMigrateArgs *a, bool tunnel,
     }
     g_mutex_lock(&drv->lock);
     obj->mig_port = own_port ? port : 0;
+    obj->mig_log_from = log_from;
     g_mutex_unlock(&drv->lock);
     *name = g_strdup(obj->name);
     if (tunnel) {
@@ -409,8 +508,14 @@ static char *prepare(VhDriver *drv, const VhMigrateArgs *a, bool tunnel,
         vh_driver_job_obj_end(obj);
         return g_steal_pointer(&sock);
     }
-    g_info("domain %s: incoming migration on %s port %u%s", obj->name, listen,
-           port, a->flags & VH_MIGRATE_TLS ? " (TLS)" : "");
+    g_info("domain %s: incoming migration on %s port %u%s%s%s", obj->name,
+           listen, port, a->flags & VH_MIGRATE_TLS ? " (TLS)" : "",
+           (a->flags & VH_MIGRATE_TLS) && drv->migrate_tls_allowed_dn
+               ? " with tls-authz from migrate_tls_allowed_dn_list "
+               : "",
+           (a->flags & VH_MIGRATE_TLS) && drv->migrate_tls_allowed_dn
+               ? drv->migrate_tls_allowed_dn_where
+               : "");
     vh_driver_job_obj_end(obj);
     return g_strdup_printf("tcp://%s:%u", host ? host : g_get_host_name(),
                            port);
@@ -464,6 +569,8 @@ static bool start_outgoing(VhDriver *drv, VhQmpClient *c,
         json_object_set_string_member(params, "tls-creds", "");
         json_object_set_string_member(params, "tls-hostname", "");
     }
+    /* a machine that came in with one: a source checks no client */
+    json_object_set_string_member(params, "tls-authz", "");
     /* libvirt's default is no limit; vmhost's own is 128 MiB/s */
     json_object_set_int_member(params, "max-bandwidth",
                                (gint64)MIN(a->bandwidth_mib, G_MAXINT64 >> 20)
@@ -764,14 +871,28 @@ VhDomainRef *vh_driver_migrate_finish(VhDriver *drv, const VhMigrateArgs *a,
     sock = vh_store_run_path(drv, obj->name, "tunnel");
     unlink(sock);
     if (cancelled) {
-        g_info("domain %s: incoming migration cancelled by the source",
-               obj->name);
+        g_mutex_lock(&drv->lock);
+        goffset from = obj->mig_log_from;
+        g_mutex_unlock(&drv->lock);
+        g_autofree char *why = incoming_refusal(drv, obj->name, from);
+
+        g_info("domain %s: incoming migration cancelled by the source%s%s",
+               obj->name, why ? "; vmhost refused a connection: " : "",
+               why ? why : "");
         vh_driver_process_stop(drv, obj, VH_SHUTOFF_FAILED,
                                VH_EVENT_STOPPED_FAILED, NULL);
-        g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_FAILED,
-                    "operation failed: migration of domain %s was "
-                    "cancelled",
-                    obj->name);
+        if (why) {
+            /* the source's vmhost cannot know: tell its daemon */
+            g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_AUTH_FAILED,
+                        "authentication failed: the destination's vmhost "
+                        "refused the migration connection: %s",
+                        why);
+        } else {
+            g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_FAILED,
+                        "operation failed: migration of domain %s was "
+                        "cancelled",
+                        obj->name);
+        }
         vh_driver_job_obj_end(obj);
         return NULL;
     }

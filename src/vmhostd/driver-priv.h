@@ -45,6 +45,7 @@ typedef struct {
     gint64 mig_started;   /* g_get_monotonic_time() at its start */
     bool mig_was_running; /* source: resume it if the migration fails */
     guint mig_port;       /* destination: the port it listens on */
+    goffset mig_log_from; /* destination: its log's size at prepare */
 } VhDomainObj;
 
 struct _VhDriver {
@@ -59,6 +60,8 @@ struct _VhDriver {
     bool chardev_tls_verify;
     char *migrate_tls_dir;
     bool migrate_tls_verify;
+    char **migrate_tls_allowed_dn;      /* NULL: no tls-authz */
+    char *migrate_tls_allowed_dn_where; /* "FILE:LINE" */
     guint migration_port_min, migration_port_max;
     GHashTable *mig_ports; /* ports prepared migrations hold; drv->lock */
     GMainContext *ctx;

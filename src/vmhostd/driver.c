@@ -971,6 +971,10 @@ VhDriver *vh_driver_new(const VhDriverConfig *cfg, GError **errp)
     drv->chardev_tls_verify = cfg->chardev_tls_x509_verify;
     drv->migrate_tls_dir = g_strdup(cfg->migrate_tls_x509_cert_dir);
     drv->migrate_tls_verify = cfg->migrate_tls_x509_verify;
+    drv->migrate_tls_allowed_dn =
+        g_strdupv((char **)cfg->migrate_tls_allowed_dn_list);
+    drv->migrate_tls_allowed_dn_where =
+        g_strdup(cfg->migrate_tls_allowed_dn_list_where);
     drv->migration_port_min = cfg->migration_port_min;
     drv->migration_port_max = cfg->migration_port_max;
     drv->mig_ports = g_hash_table_new(NULL, NULL);
@@ -1051,6 +1055,8 @@ void vh_driver_free(VhDriver *drv)
     g_free(drv->vmhost_binary);
     g_free(drv->chardev_tls_dir);
     g_free(drv->migrate_tls_dir);
+    g_strfreev(drv->migrate_tls_allowed_dn);
+    g_free(drv->migrate_tls_allowed_dn_where);
     g_clear_pointer(&drv->mig_ports, g_hash_table_unref);
     g_mutex_clear(&drv->lock);
     g_mutex_clear(&drv->ev_lock);

@@ -65,6 +65,11 @@ typedef struct {
     bool chardev_tls_x509_verify;
     const char *migrate_tls_x509_cert_dir;
     bool migrate_tls_x509_verify;
+    /* NULL: any migration certificate from the CA; else the globs an
+     * incoming TLS migration's client DN must match ("FILE:LINE" where
+     * the list was set, for messages) */
+    const char *const *migrate_tls_allowed_dn_list;
+    const char *migrate_tls_allowed_dn_list_where;
     guint migration_port_min, migration_port_max;
     GMainContext *context; /* NULL: the global default context */
 } VhDriverConfig;

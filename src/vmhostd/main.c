@@ -176,6 +176,10 @@ static VhDriver *driver_open(const VhDaemonConfig *cfg, GError **errp)
         .chardev_tls_x509_verify = cfg->chardev_tls_x509_verify,
         .migrate_tls_x509_cert_dir = cfg->migrate_tls_x509_cert_dir,
         .migrate_tls_x509_verify = cfg->migrate_tls_x509_verify,
+        .migrate_tls_allowed_dn_list =
+            (const char *const *)cfg->migrate_tls_allowed_dn_list,
+        .migrate_tls_allowed_dn_list_where =
+            cfg->migrate_tls_allowed_dn_list_where,
         .migration_port_min = cfg->migration_port_min,
         .migration_port_max = cfg->migration_port_max,
     };

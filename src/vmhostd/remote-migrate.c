@@ -308,6 +308,7 @@ static bool perform_p2p(VhRemoteServer *srv, const guint8 *uuid,
     g_autoptr(GPtrArray) dp = NULL;
     g_autoptr(VhDomainRef) dom = NULL;
     g_autoptr(GError) err = NULL;
+    g_autoptr(GError) ferr = NULL;
     g_autofree char *xml = NULL;
     g_autofree char *uri = NULL;
     bool ok;
@@ -350,9 +351,17 @@ static bool perform_p2p(VhRemoteServer *srv, const guint8 *uuid,
     if (!ok) {
         g_info("migration to %s failed: %s", dconnuri, err->message);
     }
-    dom = vh_migrate_peer_finish(peer, dp, ma->flags, !ok, ok ? &err : NULL);
+    dom = vh_migrate_peer_finish(peer, dp, ma->flags, !ok, &ferr);
     if (ok && !dom) {
         ok = false;
+        err = g_steal_pointer(&ferr);
+    } else if (!ok && ferr &&
+               g_error_matches(ferr, VH_VIR_ERROR, VH_VIR_ERR_AUTH_FAILED)) {
+        /* the destination's vmhost refused our certificate (tls-authz):
+         * ours only saw the connection close */
+        g_prefix_error(&ferr, "%s; ", err->message);
+        g_clear_error(&err);
+        err = g_steal_pointer(&ferr);
     }
     if (!vh_driver_migrate_confirm(drv, uuid, ma, !ok, ok ? &err : NULL) &&
         ok) {

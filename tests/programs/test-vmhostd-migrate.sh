@@ -22,7 +22,9 @@
 # domjobabort during a throttled migration, --tls with --tunnelled
 # refused; faults: the source's DN not
 # allowed on the destination, a destination without migration
-# certificates, a wrong --tls-destination, the destination's vmhost killed
+# certificates, a wrong --tls-destination, a source's migration
+# certificate whose DN the destination's migrate_tls_allowed_dn_list does
+# not list (vmhost's tls-authz; every other TLS migration here passes it), the destination's vmhost killed
 # mid-migration, the veth link cut mid-migration, the destination daemon
 # killed mid-migration and restarted, a name already active on the
 # destination; libvmhost-gobject's vhg_domain_migrate_async from Python
@@ -111,6 +113,7 @@ pki() { "$pki_tool" "$@" >>"$work/pki.log" 2>&1; }
 }
 
 # ---- the two daemons ----
+other() { if [ "$1" = src ]; then echo dst; else echo src; fi; }
 for h in src dst; do
     eval "ip=\$${h}_ip"
     mkdir -p "$work/$h/cfg" "$work/$h/cache"
@@ -132,6 +135,8 @@ EOC
     cat >"$work/$h/driver.conf" <<EOC
 vmhost_binary = "$vmhost"
 migrate_tls_x509_cert_dir = "$work/$h/mig"
+# the other host's migration certificate only (vmhost's tls-authz)
+migrate_tls_allowed_dn_list = ["C=GB,O=vmhost,CN=$(other $h)-migration"]
 migration_port_min = 49152
 migration_port_max = 49170
 EOC
@@ -156,6 +161,14 @@ start_daemon() {
     eval "dpid_$1=\$last"
     wait_until "grep -q 'vmhostd ready' '$work/$1-d.err'" 300
 }
+# a DN list needs verified certificates: a startup error naming FILE:LINE
+printf 'migrate_tls_x509_verify = 0\nmigrate_tls_allowed_dn_list = ["CN=x"]\n' >"$work/bad-driver.conf"
+on src timeout 20 "$vmhostd" --session --config "$work/src/vmhostd.conf" \
+    --driver-config "$work/bad-driver.conf" >/dev/null 2>"$work/bad.err"
+brc=$?
+why="exit $brc: $(cat "$work/bad.err")"
+check "migrate_tls_allowed_dn_list with migrate_tls_x509_verify = 0: vmhostd refuses to start, naming the file and line" \
+    '[ $brc -eq 1 ] && grep -q "bad-driver.conf:2: migrate_tls_allowed_dn_list must be left unset when migrate_tls_x509_verify is 0" "$work/bad.err"'
 start_daemon src
 start_daemon dst
 check "two vmhostd daemons run, each in its namespace, TLS on its own address" \
@@ -182,7 +195,6 @@ migrate() {
     on "$mf" timeout 120 virsh -c "$mu" migrate "$mvm" "$@" >"$work/mig.out" 2>"$work/mig.err"
     mrc=$?
 }
-other() { if [ "$1" = src ]; then echo dst; else echo src; fi; }
 
 # console HOST VM COMMAND NEEDLE: COMMAND to the guest's serial console
 # through virsh console; ok when NEEDLE comes back.
@@ -264,6 +276,8 @@ check "... events: dst Started Migrated, Resumed Migrated; src Suspended Migrate
      grep -q "vm1.*Suspended Migrated" "$work/evsrc.out"'
 check "... the source's daemon reached dst with its client certificate (CN=src), over TLS migration certificates" \
     'grep -q "CN=src" "$work/dst-d.err" && grep -q "incoming migration on .* (TLS)" "$work/dst-d.err"'
+check "... dst's vmhost checked the source's migration certificate against migrate_tls_allowed_dn_list (tls-authz)" \
+    'grep -q "incoming migration on .* (TLS) with tls-authz from migrate_tls_allowed_dn_list" "$work/dst-d.err"'
 
 # ---- back, with multifd ----
 migrate dst vm1 --live --p2p --tls --parallel --parallel-connections 2 vmhost+tls://src/system
@@ -379,6 +393,30 @@ check "a destination without migration certificates refuses, naming the missing 
 migrate src vm1 --live --p2p --tls --tls-destination wrong.example vmhost+tls://dst/system
 check "a wrong --tls-destination fails the TLS check; the source runs on" \
     '[ $mrc -ne 0 ] && after_fault'
+
+# a source whose migration certificate is valid (the migration CA's) but
+# whose DN dst's migrate_tls_allowed_dn_list does not list: dst's vmhost
+# refuses it after the TLS handshake (tls-authz), the source's vmhost sees
+# the connection closed, and dst's daemon reads why from its vmhost's log
+mkdir -p "$work/src/mig-rogue" && cp "$work/src/mig/"*.pem "$work/src/mig-rogue/" &&
+    cp "$work/mca/ca-key.pem" "$work/src/mig-rogue/" &&
+    pki issue client "$work/src/mig-rogue" --force --dn "C=GB,O=vmhost,CN=rogue-migration" &&
+    rm "$work/src/mig-rogue/ca-key.pem"
+mv "$work/src/mig" "$work/src/mig.good" && mv "$work/src/mig-rogue" "$work/src/mig"
+migrate src vm1 --live --p2p --tls vmhost+tls://dst/system
+mv "$work/src/mig" "$work/src/mig-rogue" && mv "$work/src/mig.good" "$work/src/mig"
+why="virsh: $(cat "$work/mig.err")"
+check "a source whose migration certificate (CN=rogue-migration, same CA) is not in dst's migrate_tls_allowed_dn_list is refused; virsh names the DN and the refusal" \
+    '[ $mrc -ne 0 ] && grep -q "refused the migration connection" "$work/mig.err" &&
+     grep -q "CN=rogue-migration" "$work/mig.err"'
+echo "# virsh: $(tail -n 1 "$work/mig.err")"
+check "... dst's daemon logs it; src runs on, verifies; dst has no vm1 (its half-started one is stopped)" \
+    'grep -q "vmhost refused a connection: .*CN=rogue-migration" "$work/dst-d.err" && after_fault'
+migrate src vm1 --live --p2p --tls vmhost+tls://dst/system
+check "... the listed certificate (CN=src-migration) right after: migrated, verifies on dst" \
+    '[ $mrc -eq 0 ] && [ "$(state dst vm1)" = running ] && verify_on dst vm1'
+migrate dst vm1 --live --p2p --tls vmhost+tls://src/system
+check "... and back (dst's CN=dst-migration is in src's list)" '[ $mrc -eq 0 ] && [ "$(state src vm1)" = running ]'
 
 # domjobinfo / domjobabort while a throttled migration runs (1 MiB/s)
 (migrate src vm1 --live --p2p --tls --bandwidth 1 vmhost+tls://dst/system; echo "$mrc" >"$work/bg.rc") &
