@@ -66,6 +66,17 @@ typedef struct {
     guint32 nch;
     const char *mechanism;
     char *postcopy; /* post-copy's figures once it ran, or NULL */
+    /*
+     * The guest's own writes (its workload's pages written) over one span:
+     * on a source from the start to post-copy's switch, on a target from
+     * the switch on (t1 0: still going). How much post-copy slows the
+     * guest is the one figure no transfer counter shows.
+     */
+    gint64 guest_t0;
+    guint64 guest_pages0;
+    gint64 guest_t1;
+    guint64 guest_pages1;
+    guint64 guest_set1; /* the workload's set rate (bytes/s) at t1 */
 } VhMigStats;
 
 /*
@@ -122,6 +133,12 @@ struct VhMigration {
     VhMigSourceState src;
     VhMigTargetState tgt;
 };
+
+/*
+ * Under stats.lock: the guest's write span starts (@end false) or ends
+ * now (see VhMigStats).
+ */
+void vh_mig_guest_mark_locked(VhMigration *mig, bool end);
 
 /* Under no lock: set the status (and error), notify on the main context. */
 void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error);

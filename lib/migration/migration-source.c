@@ -768,8 +768,13 @@ static bool postcopy_switch(Source *s, GError **errp)
     VhMigCounts dummy;
     VhMigRpType rp;
 
-    if (!stop_guest(s, errp) || dirty_sync(s, errp) < 0 ||
-        !end_iteration(s, errp)) {
+    if (!stop_guest(s, errp)) {
+        return false;
+    }
+    g_mutex_lock(&s->mig->stats.lock);
+    vh_mig_guest_mark_locked(s->mig, true);
+    g_mutex_unlock(&s->mig->stats.lock);
+    if (dirty_sync(s, errp) < 0 || !end_iteration(s, errp)) {
         return false;
     }
     /* Multifd channels carry post-copy's bulk too (POSTCOPY_END ends them). */

@@ -43,6 +43,9 @@ static bool postcopy_run(VhMigLoader *l, void *opaque, GError **errp)
 {
     VhMigration *mig = opaque;
 
+    g_mutex_lock(&mig->stats.lock);
+    vh_mig_guest_mark_locked(mig, false);
+    g_mutex_unlock(&mig->stats.lock);
     vh_mig_set_status(mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
     return vh_machine_set_state(mig->machine, next_state(mig, l), errp);
 }
@@ -169,6 +172,7 @@ static bool load_main(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
         g_mutex_lock(&mig->stats.lock);
         g_free(mig->stats.postcopy);
         mig->stats.postcopy = vh_mig_loader_postcopy_stats(a->loader);
+        vh_mig_guest_mark_locked(mig, true);
         g_mutex_unlock(&mig->stats.lock);
         g_message("migration: post-copy done: %s", mig->stats.postcopy);
         vh_mig_loader_postcopy_finish(a->loader);

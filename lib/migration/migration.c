@@ -9,6 +9,7 @@
 #include "postcopy-priv.h"
 #include "vmhost/authz/authz.h"
 #include "vmhost/io/channel-tls.h"
+#include "vmhost/machine/test-guest.h"
 #include "vmhost/object/object.h"
 #include "vmhost/util/error.h"
 #include "vmhost/util/size.h"
@@ -109,6 +110,49 @@ void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error)
     g_mutex_lock(&mig->stats.lock);
     set_status_locked(mig, st, error);
     g_mutex_unlock(&mig->stats.lock);
+}
+
+void vh_mig_guest_mark_locked(VhMigration *mig, bool end)
+{
+    VhTestGuest *g = vh_machine_get_test_guest(mig->machine);
+
+    if (end) {
+        mig->stats.guest_t1 = g_get_monotonic_time();
+        mig->stats.guest_pages1 = vh_test_guest_get_pages_written(g);
+        mig->stats.guest_set1 = vh_test_guest_get_rate(g);
+    } else {
+        mig->stats.guest_t0 = g_get_monotonic_time();
+        mig->stats.guest_pages0 = vh_test_guest_get_pages_written(g);
+        mig->stats.guest_t1 = 0;
+    }
+}
+
+/* Under stats.lock: the guest's write rate for info migrate, if any. */
+static void guest_rate_locked(VhMigration *mig, VhMigInfo *o)
+{
+    VhTestGuest *g = vh_machine_get_test_guest(mig->machine);
+    gint64 t1 = mig->stats.guest_t1;
+    guint64 pages1 = mig->stats.guest_pages1;
+    guint64 set = mig->stats.guest_set1;
+
+    if (!mig->stats.guest_t0 || (!mig->stats.incoming && !t1)) {
+        return; /* no post-copy (yet) */
+    }
+    if (!t1 && mig->stats.status != VH_MIG_STATUS_POSTCOPY_ACTIVE &&
+        mig->stats.status != VH_MIG_STATUS_POSTCOPY_PAUSED) {
+        return; /* a target whose post-copy failed */
+    }
+    if (!t1) {
+        /* A target in post-copy: live. */
+        t1 = g_get_monotonic_time();
+        pages1 = vh_test_guest_get_pages_written(g);
+        set = vh_test_guest_get_rate(g);
+    }
+    o->guest_phase = mig->stats.incoming ? "post-copy" : "pre-copy";
+    o->guest_pps =
+        (guint64)((double)(pages1 - mig->stats.guest_pages0) * G_USEC_PER_SEC /
+                  (double)MAX(t1 - mig->stats.guest_t0, 1));
+    o->guest_set_pps = set / VH_RAM_PAGE_SIZE;
 }
 
 /* ---- object ---- */
@@ -575,6 +619,11 @@ static void reset_stats_locked(VhMigration *mig, bool incoming)
     mig->stats.sync_count = 0;
     mig->stats.nch = 0;
     mig->stats.mechanism = NULL;
+    mig->stats.guest_t0 = 0;
+    mig->stats.guest_t1 = 0;
+    if (!incoming) {
+        vh_mig_guest_mark_locked(mig, false);
+    }
 }
 
 void vh_mig_source_args_free(VhMigSourceArgs *a)
@@ -908,6 +957,7 @@ void vh_migration_get_info(VhMigration *mig, VhMigInfo *o)
         }
         g_mutex_unlock(&mig->tgt.lock);
     }
+    guest_rate_locked(mig, o);
     o->dirty_tracking = g_strdup(mig->stats.mechanism);
     if (mig->stats.status == VH_MIG_STATUS_FAILED ||
         mig->stats.status == VH_MIG_STATUS_CANCELLED ||

@@ -595,7 +595,18 @@ JsonNode *vh_mon_query_migrate(VhMonitorHost *host, JsonObject *args,
         if (i.postcopy) {
             json_object_set_string_member(o, "x-postcopy", i.postcopy);
         }
+        if (i.guest_phase) {
+            JsonObject *g = json_object_new();
+
+            json_object_set_string_member(g, "phase", i.guest_phase);
+            json_object_set_int_member(g, "pages-per-second",
+                                       (gint64)i.guest_pps);
+            json_object_set_int_member(g, "set-pages-per-second",
+                                       (gint64)i.guest_set_pps);
+            json_object_set_object_member(o, "x-guest-write-rate", g);
+        }
     }
+
     if (i.error) {
         json_object_set_string_member(o, "error-desc", i.error);
     }
@@ -671,6 +682,23 @@ char *vh_mon_format_migrate(JsonNode *r)
     if (json_object_has_member(o, "x-postcopy")) {
         g_string_append_printf(s, "postcopy: %s\n",
                                json_object_get_string_member(o, "x-postcopy"));
+    }
+    if (json_object_has_member(o, "x-guest-write-rate")) {
+        JsonObject *g = json_object_get_object_member(o, "x-guest-write-rate");
+        gint64 pps = member_int(g, "pages-per-second");
+        gint64 set = member_int(g, "set-pages-per-second");
+
+        g_string_append_printf(
+            s, "guest write rate: %" G_GINT64_FORMAT " pages/s %s", pps,
+            g_str_equal(json_object_get_string_member(g, "phase"), "post-copy")
+                ? "during post-copy"
+                : "before the switch to post-copy");
+        if (set) {
+            g_string_append_printf(
+                s, " (%.0f%% of its set %" G_GINT64_FORMAT " pages/s)",
+                100.0 * (double)pps / (double)set, set);
+        }
+        g_string_append_c(s, '\n');
     }
     if (json_object_has_member(o, "error-desc")) {
         g_string_append_printf(s, "error: %s\n",

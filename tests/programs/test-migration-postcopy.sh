@@ -5,7 +5,8 @@
 #   - manual switch over TLS with anonymous RAM, a guest writing faster than
 #     max-bandwidth lets pre-copy carry (it would never converge): both
 #     sides reach completed, the target's guest ran during post-copy and
-#     verifies, the target shows its page-fault figures;
+#     verifies, the target shows its page-fault figures and the guest's
+#     write rate during post-copy (the source its rate before the switch);
 #   - a shared memory-backend-file on shmem (/dev/shm), TLS and multifd;
 #   - the automatic switch (x-postcopy-after-passes) of a non-converging
 #     pre-copy;
@@ -128,8 +129,16 @@ check "manual over TLS: both completed, the target's guest verifies" 'postcopied
 info=$(hmp dst "info migrate")
 check "target's info migrate shows the page-fault figures" \
     'echo "$info" | grep -q "^postcopy: faults [0-9]*, page requests"'
-echo "# target: $(echo "$info" | grep '^postcopy:')"
-echo "# source: $(hmp src "info migrate" | grep -E '^(downtime|postcopy):' | tr '\n' ' ')"
+check "target's info migrate shows the guest's write rate during post-copy, as a share of its set rate" \
+    'echo "$info" | grep -q "^guest write rate: [0-9]* pages/s during post-copy ([0-9]*% of its set 15360 pages/s)"'
+sinfo=$(hmp src "info migrate")
+check "source's info migrate shows the guest's write rate before the switch" \
+    'echo "$sinfo" | grep -q "^guest write rate: [0-9]* pages/s before the switch to post-copy"'
+r=$(qmp dst query-migrate)
+check "QMP query-migrate has x-guest-write-rate (phase post-copy)" \
+    'echo "$r" | grep -q "\"x-guest-write-rate\":{\"phase\":\"post-copy\",\"pages-per-second\":[0-9]*"'
+echo "# target: $(echo "$info" | grep -E '^(postcopy|guest write rate):' | tr '\n' ' ')"
+echo "# source: $(echo "$sinfo" | grep -E '^(downtime|postcopy|guest write rate):' | tr '\n' ' ')"
 echo "# guest pages written per second: pre-copy $(((w1 - w0))), first 0.5 s of post-copy $(((wp1 - wp0) * 2))"
 hmp dst "guest dirty off" >/dev/null
 check "the target's guest keeps running after completion" '[ "$(rstate dst)" = running ]'

@@ -112,6 +112,16 @@ typedef struct {
     char *dirty_tracking;     /* mechanism, or NULL */
     char *error;              /* NULL unless failed */
     char *postcopy;           /* post-copy figures, or NULL */
+    /*
+     * The guest's write rate (pages/s, its workload's pages written):
+     * "pre-copy" on a source that switched to post-copy (from the start to
+     * the switch), "post-copy" on a target (since the switch, live while
+     * postcopy-active); NULL without post-copy. guest_set_pps: the rate
+     * its workload was set to, for the share.
+     */
+    const char *guest_phase;
+    guint64 guest_pps;
+    guint64 guest_set_pps;
 } VhMigInfo;
 
 void vh_mig_info_clear(VhMigInfo *info);
