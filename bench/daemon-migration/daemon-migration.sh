@@ -3,20 +3,39 @@
 # virsh, the hosts being two network namespaces on a veth pair (as
 # tests/programs/test-vmhostd-migrate.sh sets them up), for guests of
 # BENCH_MIG_SIZES MiB (default "1024 4096") whose RAM was first written
-# through (the test guest's sequential dirtying), idle during the transfer:
+# through with pseudo-random pages (the test guest's sequential
+# dirtying), idle during the transfer:
 #   native TLS         virsh migrate --live --p2p --tls
 #   native TLS x2      ... --parallel --parallel-connections 2 (multifd)
 #   tunnelled          virsh migrate --live --p2p --tunnelled (the stream
 #                      inside the daemons' TLS connection)
 #   plain              virsh migrate --live --p2p (no TLS)
-# and, on the same link, vmhost's own migrate over TLS without any daemon
-# (both vmhosts driven over QMP) as the reference for "native TLS through
-# the daemons". For each: wall time of the whole migrate command, the
-# throughput (guest RAM / time), and the CPU each side spent per GiB of
-# guest RAM (utime + stime of the vmhost and vmhostd processes from
-# /proc/PID/stat, before and after). Each figure is the median of
-# BENCH_REPS (3) runs, alternating directions; each reference run follows
-# a native TLS run, so both see the same load. Needs root (namespaces).
+# and two references without any daemon, through the same veth with the
+# same migration certificates, each run right after a native TLS run so
+# that all three see the same load:
+#   vmhost alone       two vmhost processes (the same guest, its RAM filled
+#                      the same way) driven over QMP by qmp-migrate.py as
+#                      vmhostd drives them: migrate-set-parameters
+#                      tls-creds/tls-hostname/max-bandwidth 0,
+#                      migrate-incoming, migrate, query-migrate polled on
+#                      vmhostd's schedule (20 ms backing off to 250 ms)
+#   QEMU 7.2           qemu-system-x86_64 -machine none, RAM a
+#                      memory-backend-file over a tmpfs file of random
+#                      bytes (no guest OS needed to fill it, so no zero
+#                      pages), the target a memory-backend-ram; native TLS
+#                      with tls-creds-x509 on both sides, -incoming defer,
+#                      the same driver (skipped if QEMU is not installed)
+# For each: the wall time (virsh migrate, or the driver from its migrate
+# command), the migration's own time (query-migrate's total-time: the
+# daemons' log it, the driver reads it), MiB/s on that time, the ratio of
+# that time to vmhost alone's, and the CPU each side spent per GiB of
+# guest RAM (utime + stime from /proc/PID/stat: vmhost + vmhostd for the
+# daemon rows, the machine alone for the references). Each figure is the
+# median of BENCH_REPS (3) runs, alternating directions for the daemons.
+# Then the downtime with the guest writing 100 MB/s at random pages
+# (`dirty 100 random`), through the daemons and with vmhost alone, against
+# the default downtime-limit (300 ms). The load average is recorded at
+# the start and the end. Needs root (namespaces) and virsh.
 set -eu
 
 build=${1:-build}
@@ -27,12 +46,16 @@ pki_tool="$build/src/vmhost-pki/vmhost-pki"
 sizes=${BENCH_MIG_SIZES:-1024 4096}
 reps=${BENCH_REPS:-3}
 out="$here/results/daemon-migration.md"
+driver="$(cd "$(dirname "$0")" && pwd)/qmp-migrate.py"
+qemu=$(command -v qemu-system-x86_64 || true)
 
 if [ "$(id -u)" != 0 ] || ! command -v virsh >/dev/null 2>&1; then
     echo "bench/daemon-migration: skipped (needs root for namespaces and virsh)"
     exit 0
 fi
 work=$(mktemp -d /tmp/vh-bench-dmig.XXXXXX)
+# QEMU's source RAM: a file of random bytes in memory (tmpfs)
+shm=$(mktemp -d /dev/shm/vh-bench-dmig.XXXXXX)
 tag=$$
 ns_src="vhbm-src-$tag" ns_dst="vhbm-dst-$tag"
 veth_src="vhbs$tag" veth_dst="vhbd$tag"
@@ -44,7 +67,7 @@ cleanup() {
     done
     ip netns del "$ns_src" 2>/dev/null || true
     ip netns del "$ns_dst" 2>/dev/null || true
-    rm -rf "/etc/netns/$ns_src" "/etc/netns/$ns_dst" "$work"
+    rm -rf "/etc/netns/$ns_src" "/etc/netns/$ns_dst" "$work" "$shm"
     rmdir /etc/netns 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -178,64 +201,119 @@ EOP
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# per_gib TICKS SIZE: CPU seconds per GiB of guest RAM
+per_gib() { awk -v t="$1" -v hz="$hz" -v s="$2" 'BEGIN { printf "%.3f\n", t / hz / (s / 1024) }'; }
+# field NAME LINE: NAME=VALUE from a qmp-migrate.py result line
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# last_mig HOST: "TOTAL DOWNTIME" (ms) of HOST daemon's last completed migration
+last_mig() {
+    sed -n 's/.*domain bvm: migration completed in \([0-9]*\) ms, downtime \([0-9]*\) ms.*/\1 \2/p' \
+        "$work/$1-d.err" | tail -n 1
+}
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+commit=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 {
-    echo "# bench/daemon-migration ($(date -u +%Y-%m-%d), $(nproc) CPUs)"
+    echo "# bench/daemon-migration ($(date -u '+%Y-%m-%d %H:%MZ'), commit $commit, $(nproc) CPUs)"
     echo
     echo "virsh migrate --live between two vmhostd daemons in network namespaces"
-    echo "(veth); guest RAM written through once, then idle; median of $reps runs."
-    echo "CPU in seconds per GiB of guest RAM, source side (vmhost + vmhostd) and"
-    echo "destination side (vmhost + vmhostd)."
+    echo "(veth); guest RAM written through once with random pages, then idle;"
+    echo "median of $reps runs. \"wall\" is the whole virsh command (or the driver's"
+    echo "migrate to completed for the references), \"migration\" query-migrate's"
+    echo "total-time; MiB/s on the migration time. CPU in seconds per GiB of guest"
+    echo "RAM, source and destination (vmhost + vmhostd for the daemon rows)."
     echo
-    echo "| RAM | mode | time s | MiB/s | vs native TLS | src CPU s/GiB | dst CPU s/GiB |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| RAM | mode | wall s | migration s | MiB/s | migration time vs vmhost alone | src CPU s/GiB | dst CPU s/GiB |"
+    echo "|---|---|---|---|---|---|---|---|"
 } >"$out"
 
-# ref_once SIZE REP: vmhost's own migrate over TLS on the same link, no
-# daemon: one run, appended to rt, rcs, rcd
-ref_once() {
-    size=$1 r=$2
-    port=$((47000 + r))
-    rm -f "$work/a.hmp" "$work/b.hmp"
-    ip netns exec "$ns_src" "$vmhost" -name a -nodefaults -m "${size}M" \
-        -object "tls-creds-x509,id=tls0,endpoint=client,dir=$work/src/mig" \
-        -monitor "unix:$work/a.hmp,server,nowait" -D "$work/a.log" >/dev/null 2>&1 &
-    apid=$!
-    ip netns exec "$ns_dst" "$vmhost" -name b -nodefaults -m "${size}M" -S -incoming defer \
-        -object "tls-creds-x509,id=tls0,endpoint=server,dir=$work/dst/mig" \
-        -monitor "unix:$work/b.hmp,server,nowait" -D "$work/b.log" >/dev/null 2>&1 &
-    bpid=$!
+# start_vmhost NS NAME SIZE ARGS...: a reference vmhost in NS (QMP socket
+# $work/NAME.qmp); its pid in $last
+start_vmhost() {
+    sns=$1 sname=$2 ssize=$3
+    shift 3
+    rm -f "$work/$sname.qmp"
+    ip netns exec "$sns" "$vmhost" -name "$sname" -nodefaults -m "${ssize}M" \
+        -qmp "unix:$work/$sname.qmp,server,nowait" -D "$work/$sname.log" "$@" >/dev/null 2>&1 &
+    last=$!
+}
+wait_sock() {
     i=0
-    while [ ! -S "$work/a.hmp" ] || [ ! -S "$work/b.hmp" ]; do
-        i=$((i + 1)); [ $i -lt 300 ] || { echo "vmhost did not start"; exit 1; }
+    while [ ! -S "$1" ]; do
+        i=$((i + 1)); [ $i -lt 400 ] || { echo "no monitor at $1"; exit 1; }
         sleep 0.05
     done
-    hmp() { s=$1; shift; printf '%s\n' "$@" | timeout 20 socat -t 0.5 - "UNIX-CONNECT:$work/$s.hmp" >/dev/null 2>&1; }
-    hmp a "guest dirty 4G sequential"
+}
+# ref_vmhost SIZE PORT [DIRTY]: vmhost alone, src -> dst over TLS; appends
+# the result line to $work/ref (or $work/refdt with DIRTY, a rate the guest
+# keeps writing at random pages during the migration)
+ref_vmhost() {
+    size=$1 port=$2 dirty=${3:-}
+    start_vmhost "$ns_src" ra "$size" -object "tls-creds-x509,id=tls0,endpoint=client,dir=$work/src/mig"
+    apid=$last
+    start_vmhost "$ns_dst" rb "$size" -S -incoming defer \
+        -object "tls-creds-x509,id=tls0,endpoint=server,dir=$work/dst/mig"
+    bpid=$last
+    wait_sock "$work/ra.qmp"; wait_sock "$work/rb.qmp"
+    python3 "$driver" hmp "$work/ra.qmp" "guest dirty 4G sequential" >/dev/null
     sleep $((size / 1024 + 2))
-    hmp a "guest dirty off"
-    hmp b "migrate_set_parameter tls-creds tls0" "migrate_incoming tcp:$dst_ip:$port"
-    s0=$(ticks $apid); d0=$(ticks $bpid)
-    t0=$(now_ms)
-    hmp a "migrate_set_parameter tls-creds tls0" "migrate_set_parameter tls-hostname dst" \
-        "migrate_set_parameter max-bandwidth 0" "migrate -d tcp:dst:$port"
-    while :; do
-        st=$(printf 'info migrate\n' | timeout 20 socat -t 0.1 - "UNIX-CONNECT:$work/a.hmp" 2>/dev/null | tr -d '\r' |
-            sed -n 's/.*Migration status: *\([a-z]*\).*/\1/p' | head -n 1)
-        case "$st" in completed | failed | cancelled) break ;; esac
-        sleep 0.02
-    done
-    t1=$(now_ms)
-    [ "$st" = completed ] || { echo "vmhost alone: $st"; exit 1; }
-    s1=$(ticks $apid); d1=$(ticks $bpid)
-    echo $((t1 - t0)) >>"$work/rt"
-    awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/rcs"
-    awk -v a="$d0" -v b="$d1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/rcd"
-    kill -KILL $apid $bpid 2>/dev/null || true
-    wait $apid $bpid 2>/dev/null || true
+    python3 "$driver" hmp "$work/ra.qmp" "guest dirty off" >/dev/null
+    [ -z "$dirty" ] || python3 "$driver" hmp "$work/ra.qmp" "guest dirty $dirty random" >/dev/null
+    res=$(python3 "$driver" migrate --src "$work/ra.qmp" --dst "$work/rb.qmp" \
+        --src-pid "$apid" --dst-pid "$bpid" --uri "tcp:$dst_ip:$port" \
+        --tls-creds tls0 --tls-hostname dst --max-bandwidth 0) || { echo "vmhost alone: $res"; exit 1; }
+    ok=$(python3 "$driver" hmp "$work/rb.qmp" "guest verify")
+    case "$ok" in *"verify: ok"*) ;; *) echo "vmhost alone: the target does not verify: $ok"; exit 1 ;; esac
+    if [ -n "$dirty" ]; then echo "$res" >>"$work/refdt"; else echo "$res" >>"$work/ref"; fi
+    kill -KILL "$apid" "$bpid" 2>/dev/null || true
+    wait "$apid" "$bpid" 2>/dev/null || true
+}
+# ref_qemu SIZE PORT: QEMU 7.2, src -> dst over TLS, its RAM the random
+# file $shm/qram; appends the result line to $work/qref
+ref_qemu() {
+    size=$1 port=$2
+    rm -f "$work/qa.qmp" "$work/qb.qmp"
+    ip netns exec "$ns_src" "$qemu" -machine none,memory-backend=m -nodefaults -display none \
+        -object "memory-backend-file,id=m,size=${size}M,mem-path=$shm/qram,share=off" \
+        -object "tls-creds-x509,id=tls0,endpoint=client,dir=$work/src/mig" \
+        -qmp "unix:$work/qa.qmp,server=on,wait=off" >"$work/qa.log" 2>&1 &
+    apid=$!
+    ip netns exec "$ns_dst" "$qemu" -machine none,memory-backend=m -nodefaults -display none \
+        -object "memory-backend-ram,id=m,size=${size}M" -incoming defer \
+        -object "tls-creds-x509,id=tls0,endpoint=server,dir=$work/dst/mig" \
+        -qmp "unix:$work/qb.qmp,server=on,wait=off" >"$work/qb.log" 2>&1 &
+    bpid=$!
+    wait_sock "$work/qa.qmp"; wait_sock "$work/qb.qmp"
+    # QEMU's 0 is no limit too, but say so the way libvirt does
+    res=$(python3 "$driver" migrate --src "$work/qa.qmp" --dst "$work/qb.qmp" \
+        --src-pid "$apid" --dst-pid "$bpid" --uri "tcp:$dst_ip:$port" \
+        --tls-creds tls0 --tls-hostname dst --max-bandwidth 1099511627776) ||
+        { echo "QEMU: $res $(cat "$work/qa.log" "$work/qb.log")"; exit 1; }
+    echo "$res" >>"$work/qref"
+    kill -KILL "$apid" "$bpid" 2>/dev/null || true
+    wait "$apid" "$bpid" 2>/dev/null || true
+}
+# row LABEL SIZE WALLS TOTALS SRC_TICKS DST_TICKS: a table row from files of
+# one value per run (medians); the ratio is to $ref_total
+row() {
+    wm=$(median <"$3") tm=$(median <"$4")
+    awk -v n="$1" -v s="$2" -v w="$wm" -v t="$tm" -v r="${ref_total:-$tm}" \
+        -v cs="$(per_gib "$(median <"$5")" "$2")" -v cd="$(per_gib "$(median <"$6")" "$2")" \
+        'BEGIN { printf "| %d MiB | %s | %.2f | %.2f | %.0f | %.2fx | %s | %s |\n", s, n, w / 1000, t / 1000, s / (t / 1000), t / r, cs, cd }' |
+        tee -a "$out"
+}
+# split_res FILE: the driver's result lines into FILE.w FILE.t FILE.cs FILE.cd
+split_res() {
+    : >"$1.w"; : >"$1.t"; : >"$1.cs"; : >"$1.cd"
+    while read -r l; do
+        field wall_ms "$l" >>"$1.w"; field total_ms "$l" >>"$1.t"
+        field src_ticks "$l" >>"$1.cs"; field dst_ticks "$l" >>"$1.cd"
+    done <"$1"
 }
 
+si=0
 for size in $sizes; do
+    si=$((si + 1))
     cat >"$work/bvm.xml" <<EOX
 <domain type='vmhost'>
   <name>bvm</name>
@@ -248,15 +326,17 @@ for size in $sizes; do
   </devices>
 </domain>
 EOX
-    : >"$work/rt" ; : >"$work/rcs" ; : >"$work/rcd"
+    : >"$work/ref"; : >"$work/qref"; : >"$work/refdt"
+    [ -z "$qemu" ] || head -c "${size}M" /dev/urandom >"$shm/qram"
     vs src create "$work/bvm.xml" >/dev/null
     FILL_S=$((size / 1024 + 2)) fill src
     at=src
-    native_t=""
-    for mode in "native TLS:--tls" "native TLS x2:--tls --parallel --parallel-connections 2" \
+    : >"$work/rows"
+    for mode in "native TLS:--tls" "native TLS x2 (multifd):--tls --parallel --parallel-connections 2" \
         "tunnelled:--tunnelled" "plain:"; do
         name=${mode%%:*} opts=${mode#*:}
-        : >"$work/t" ; : >"$work/cs" ; : >"$work/cd"
+        m=$(echo "$name" | tr -c 'a-zA-Z0-9\n' _)
+        : >"$work/$m.w"; : >"$work/$m.t"; : >"$work/$m.cs"; : >"$work/$m.cd"
         r=0
         while [ $r -lt "$reps" ]; do
             to=$(other $at)
@@ -272,21 +352,35 @@ EOX
             s1=$(( $(ticks "$sv") + $(ticks "$sd") ))
             [ "$s1" -ge "$s0" ] || s1=$s0
             d1=$(( $(ticks "$dd") + $(ticks "$dv") ))
-            echo $((t1 - t0)) >>"$work/t"
-            awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/cs"
-            awk -v a="$d0" -v b="$d1" -v hz="$hz" -v s="$size" 'BEGIN { printf "%.3f\n", (b - a) / hz / (s / 1024) }' >>"$work/cd"
+            echo $((t1 - t0)) >>"$work/$m.w"
+            lm=$(last_mig $at)
+            echo "${lm%% *}" >>"$work/$m.t"
+            echo $((s1 - s0)) >>"$work/$m.cs"
+            echo $((d1 - d0)) >>"$work/$m.cd"
             at=$to
-            # the reference right after, so both see the same load
-            [ "$name" != "native TLS" ] || ref_once "$size" "$r"
+            if [ "$name" = "native TLS" ]; then
+                # the references right after, so all three see the same load
+                ref_vmhost "$size" $((47000 + si * 10 + r))
+                [ -z "$qemu" ] || ref_qemu "$size" $((47100 + si * 10 + r))
+            fi
             r=$((r + 1))
         done
-        tm=$(median <"$work/t")
-        [ -n "$native_t" ] || native_t=$tm
-        awk -v n="$name" -v s="$size" -v t="$tm" -v nt="$native_t" -v cs="$(median <"$work/cs")" -v cd="$(median <"$work/cd")" \
-            'BEGIN { printf "| %d MiB | %s | %.2f | %.0f | %.2fx | %s | %s |\n", s, n, t / 1000, s / (t / 1000), nt / t, cs, cd }' | tee -a "$out"
+        echo "$m|$name" >>"$work/rows"
     done
-    # downtime with the guest writing 100 MB/s (vmhost's downtime-limit is
-    # 300 ms): the source daemon logs query-migrate's downtime
+    split_res "$work/ref"
+    ref_total=$(median <"$work/ref.t")
+    row "vmhost alone, TLS (reference, QMP)" "$size" "$work/ref.w" "$work/ref.t" "$work/ref.cs" "$work/ref.cd"
+    while IFS='|' read -r m name; do
+        row "$name" "$size" "$work/$m.w" "$work/$m.t" "$work/$m.cs" "$work/$m.cd"
+    done <"$work/rows"
+    if [ -n "$qemu" ]; then
+        split_res "$work/qref"
+        row "QEMU 7.2, TLS (-machine none, random file-backed RAM)" "$size" "$work/qref.w" "$work/qref.t" "$work/qref.cs" "$work/qref.cd"
+    fi
+
+    # downtime with the guest writing 100 MB/s at random pages (the default
+    # downtime-limit is 300 ms): the daemons' (query-migrate's, from the
+    # source daemon's log) interleaved with vmhost alone's
     : >"$work/dt"
     r=0
     while [ $r -lt "$reps" ]; do
@@ -294,26 +388,31 @@ EOX
         guestcmd $at "dirty 100 random"
         vs $at migrate bvm --live --p2p --tls "vmhost+tls://$to/system" >/dev/null 2>"$work/mig.err" ||
             { echo "migrate (dirtying) failed: $(cat "$work/mig.err")"; exit 1; }
-        sed -n 's/.*domain bvm: migration completed in \([0-9]*\) ms, downtime \([0-9]*\) ms.*/\1 \2/p' \
-            "$work/$at-d.err" | tail -n 1 >>"$work/dt"
+        last_mig $at >>"$work/dt"
         at=$to
+        ref_vmhost "$size" $((47200 + si * 10 + r)) 100
         r=$((r + 1))
     done
     guestcmd $at "dirty off"
-    awk '{ print $2 }' "$work/dt" | median >"$work/dtm"
-    awk -v s="$size" -v d="$(cat "$work/dtm")" -v all="$(awk '{ printf "%s%s", sep, $2; sep = "/" }' "$work/dt")" \
-        'BEGIN { printf "| %d MiB | native TLS, guest writing 100 MB/s: downtime %s ms (runs: %s) | | | | | |\n", s, d, all }' | tee -a "$out"
     vs $at destroy bvm >/dev/null
-    tm=$(median <"$work/rt")
-    awk -v s="$size" -v t="$tm" -v nt="$native_t" -v cs="$(median <"$work/rcs")" -v cd="$(median <"$work/rcd")" \
-        'BEGIN { printf "| %d MiB | vmhost alone, TLS (reference) | %.2f | %.0f | %.2fx | %s | %s |\n", s, t / 1000, s / (t / 1000), nt / t, cs, cd }' | tee -a "$out"
+    rm -f "$shm/qram"
+    split_res "$work/refdt"
+    : >"$work/refdt.d"
+    while read -r l; do field downtime_ms "$l" >>"$work/refdt.d"; done <"$work/refdt"
+    awk -v s="$size" -v d="$(awk '{ print $2 }' "$work/dt" | median)" \
+        -v all="$(awk '{ printf "%s%s", sep, $2; sep = "/" }' "$work/dt")" \
+        -v tm="$(awk '{ print $1 }' "$work/dt" | median)" \
+        -v rd="$(median <"$work/refdt.d")" -v rall="$(awk '{ printf "%s%s", sep, $1; sep = "/" }' "$work/refdt.d")" \
+        -v rtm="$(median <"$work/refdt.t")" \
+        'BEGIN { printf "| %d MiB | guest writing 100 MB/s: downtime through the daemons %d ms (runs %s, migration %.2f s); vmhost alone %d ms (runs %s, migration %.2f s); downtime-limit 300 ms | | | | | | |\n", s, d, all, tm / 1000, rd, rall, rtm / 1000 }' |
+        tee -a "$out"
 done
 {
     echo
-    echo "\"vs native TLS\" is native TLS's time over the row's: above 1 is faster."
-    echo "The reference row's time is vmhost's migrate alone (from the migrate"
-    echo "command to 'completed'); the daemon rows include virsh, both daemons'"
-    echo "steps and the destination vmhost's start."
+    echo "Load average (1, 5, 15 min): $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+    echo "The ratio column is the row's migration time over vmhost alone's (below 1"
+    echo "is faster). The daemon rows' wall time includes virsh, both daemons' steps"
+    echo "and the destination vmhost's start; the references start their target first."
 } >>"$out"
 
 echo
