@@ -89,8 +89,10 @@ typedef struct {
     GPtrArray *shut;         /* VhChannel (refs) to shut down on cancel */
     gint cancelling;         /* atomic */
     gint postcopy_requested; /* atomic: migrate_start_postcopy */
+    gint pause_requested;    /* atomic: migrate_pause cut the connections */
     GCond cond;              /* with lock: a resume or a cancel came */
-    VhMigUri *resume_uri;    /* under lock: migrate -r's, for the thread */
+    /* under lock: migrate -r's URI and TLS, for the thread */
+    struct VhMigSourceArgs *resume;
     GThread *thread;
     GCancellable *cancel;
 } VhMigSourceState;
@@ -111,6 +113,7 @@ typedef struct {
     VhMigUri in_uri;
     bool in_uri_set;
     VhMigListener *listener;
+    gint pause_requested; /* atomic: migrate_pause cut the connections */
 } VhMigTargetState;
 
 /*
@@ -155,8 +158,8 @@ void vh_mig_tls_clear(VhMigTls *tls);
 
 /* migration-source.c */
 gpointer vh_mig_source_thread(gpointer opaque);
-/* The source run handed to the thread. */
-typedef struct {
+/* The source run handed to the thread (and a resume's new URI and TLS). */
+typedef struct VhMigSourceArgs {
     VhMigration *mig;
     VhMigUri uri;
     VhMigTls tls;
@@ -170,5 +173,10 @@ void vh_mig_source_args_free(VhMigSourceArgs *a);
 /* migration-target.c */
 void vh_mig_target_accept(VhChannel *ch, const GError *err, void *opaque);
 void vh_mig_target_stop(VhMigration *mig);
+/*
+ * migrate_pause on a target in post-copy: cut every connection of the
+ * attempt, so that it pauses (postcopy-paused) and the source does too.
+ */
+void vh_mig_target_pause(VhMigration *mig);
 
 G_END_DECLS

@@ -947,28 +947,42 @@ static bool postcopy_round(Source *s, GError **errp)
 
 static void close_conn(VhChannel **ch, bool ok);
 
+/* migrate -r's URI and TLS (the credentials may be new) replace @a's. */
+static void take_resume(VhMigSourceArgs *a, VhMigSourceArgs *r)
+{
+    VhMigUri u = a->uri;
+    VhMigTls t = a->tls;
+    char *h = a->hostname;
+
+    a->uri = r->uri;
+    a->tls = r->tls;
+    a->hostname = r->hostname;
+    r->uri = u;
+    r->tls = t;
+    r->hostname = h;
+}
+
 /* Wait for migrate -r; false when vmhost gives up (shutting down). */
 static bool wait_resume(Source *s, GError **errp)
 {
     VhMigration *mig = s->mig;
-    VhMigUri *u;
+    VhMigSourceArgs *r;
 
     g_mutex_lock(&mig->src.lock);
     g_ptr_array_set_size(mig->src.shut, 0);
-    while (!mig->src.resume_uri && !g_atomic_int_get(&mig->src.cancelling)) {
+    while (!mig->src.resume && !g_atomic_int_get(&mig->src.cancelling)) {
         g_cond_wait(&mig->src.cond, &mig->src.lock);
     }
-    u = g_steal_pointer(&mig->src.resume_uri);
+    r = g_steal_pointer(&mig->src.resume);
     g_mutex_unlock(&mig->src.lock);
-    if (!u) {
+    if (!r) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
                             "vmhost is shutting down while post-copy is "
                             "paused: the guest's state stays split");
         return false;
     }
-    vh_mig_uri_clear(&s->a->uri);
-    s->a->uri = *u;
-    g_free(u);
+    take_resume(s->a, r);
+    vh_mig_source_args_free(r);
     return true;
 }
 
@@ -1019,6 +1033,15 @@ static bool postcopy_pause(Source *s, GError **errp)
             (*errp)->message);
 
         g_clear_error(errp);
+        if (g_atomic_int_compare_and_exchange(&s->mig->src.pause_requested, 1,
+                                              0)) {
+            g_free(msg);
+            msg = g_strdup("post-copy paused by migrate_pause (its "
+                           "connections were cut). The guest stays paused "
+                           "here with its whole state; the target runs it "
+                           "on: migrate_recover URI there and migrate -r "
+                           "URI here resume");
+        }
         /* Multifd channels do not come back: the bulk goes on main. */
         g_mutex_lock(&s->mig->src.lock);
         for (guint i = 0; i < s->mig->src.shut->len; i++) {

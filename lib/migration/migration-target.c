@@ -50,6 +50,8 @@ static bool postcopy_run(VhMigLoader *l, void *opaque, GError **errp)
     return vh_machine_set_state(mig->machine, next_state(mig, l), errp);
 }
 
+static void cut_all(VhMigration *mig, VhMigAttempt *a);
+
 /*
  * A post-copy connection failed (@why), or the link is back (NULL): the
  * guest runs on here, waiting on the pages it lacks.
@@ -59,14 +61,27 @@ static void postcopy_pause(VhMigLoader *l, const char *why, void *opaque)
     VhMigration *mig = opaque;
 
     if (why) {
+        bool asked =
+            g_atomic_int_compare_and_exchange(&mig->tgt.pause_requested, 1, 0);
         g_autofree char *msg = g_strdup_printf(
-            "post-copy paused: the connection to the source failed (%s). "
+            "post-copy paused: %s (%s). "
             "The guest runs on and waits for the pages it lacks: "
             "migrate_recover URI here and migrate -r URI on the source "
             "resume it. If the source is gone, the guest's state is split "
             "and cannot be recovered",
+            asked ? "migrate_pause cut the connections"
+                  : "the connection to the source failed",
             why);
 
+        /*
+         * Every connection of the paused session ends now (a dead link
+         * would hold them): none of them can then fail a resumed one.
+         */
+        g_mutex_lock(&mig->tgt.lock);
+        if (mig->tgt.attempt) {
+            cut_all(mig, mig->tgt.attempt);
+        }
+        g_mutex_unlock(&mig->tgt.lock);
         vh_mig_set_status(mig, VH_MIG_STATUS_POSTCOPY_PAUSED, msg);
     } else {
         g_message("migration: post-copy resumed");
@@ -123,8 +138,24 @@ static void attempt_cut(VhMigration *mig, VhMigAttempt *a)
         return;
     }
     g_mutex_lock(&mig->tgt.lock);
+    cut_all(mig, a);
+    g_mutex_unlock(&mig->tgt.lock);
+}
+
+/* Under tgt.lock: cut every connection @a has had. */
+static void cut_all(VhMigration *mig, VhMigAttempt *a)
+{
     for (guint i = 0; i < a->chans->len; i++) {
         vh_mig_shutdown_quietly(g_ptr_array_index(a->chans, i));
+    }
+}
+
+void vh_mig_target_pause(VhMigration *mig)
+{
+    g_mutex_lock(&mig->tgt.lock);
+    if (mig->tgt.attempt && !mig->tgt.attempt->finished) {
+        g_atomic_int_set(&mig->tgt.pause_requested, 1);
+        cut_all(mig, mig->tgt.attempt);
     }
     g_mutex_unlock(&mig->tgt.lock);
 }

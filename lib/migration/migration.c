@@ -218,10 +218,7 @@ void vh_migration_free(VhMigration *mig)
     g_free(mig->tgt.in_refused);
     g_free(mig->stats.error);
     g_free(mig->stats.postcopy);
-    if (mig->src.resume_uri) {
-        vh_mig_uri_clear(mig->src.resume_uri);
-        g_free(mig->src.resume_uri);
-    }
+    g_clear_pointer(&mig->src.resume, vh_mig_source_args_free);
     g_mutex_clear(&mig->conf.lock);
     g_mutex_clear(&mig->stats.lock);
     g_mutex_clear(&mig->src.lock);
@@ -742,7 +739,7 @@ bool vh_migration_start_postcopy(VhMigration *mig, GError **errp)
 
 bool vh_migration_resume(VhMigration *mig, const char *uri, GError **errp)
 {
-    VhMigUri u;
+    VhMigSourceArgs *r;
     bool ok = true;
 
     if (vh_migration_get_status(mig) != VH_MIG_STATUS_POSTCOPY_PAUSED ||
@@ -751,28 +748,70 @@ bool vh_migration_resume(VhMigration *mig, const char *uri, GError **errp)
                             "migrate -r: no outgoing post-copy is paused");
         return false;
     }
-    if (!vh_mig_uri_parse(uri, &u, errp)) {
+    r = g_new0(VhMigSourceArgs, 1);
+    r->mig = mig;
+    /* As QEMU: the TLS parameters as they are now (new credentials). */
+    vh_migration_get_params(mig, &r->params);
+    if (!vh_mig_uri_parse(uri, &r->uri, errp) ||
+        !vh_mig_tls_from_params(&r->params, VH_TLS_CREDS_ENDPOINT_CLIENT,
+                                &r->tls, errp)) {
+        vh_mig_source_args_free(r);
         return false;
     }
-    if (u.kind == VH_MIG_URI_FILE || u.kind == VH_MIG_URI_EXEC) {
-        vh_mig_uri_clear(&u);
+    r->hostname = g_strdup(r->tls.hostname);
+    r->tls.hostname = r->hostname;
+    if (r->uri.kind == VH_MIG_URI_FILE || r->uri.kind == VH_MIG_URI_EXEC) {
         g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                     "migrate -r: post-copy needs tcp:, unix: or fd:, not '%s'",
                     uri);
+        vh_mig_source_args_free(r);
         return false;
     }
     g_mutex_lock(&mig->src.lock);
-    if (mig->src.resume_uri) {
+    if (mig->src.resume) {
         ok = false;
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
                             "migrate -r: a resume is already under way");
-        vh_mig_uri_clear(&u);
+        vh_mig_source_args_free(r);
     } else {
-        mig->src.resume_uri = g_memdup2(&u, sizeof(u));
+        mig->src.resume = r;
         g_cond_broadcast(&mig->src.cond);
     }
     g_mutex_unlock(&mig->src.lock);
     return ok;
+}
+
+bool vh_migration_pause(VhMigration *mig, GError **errp)
+{
+    VhMigStatus st;
+    bool incoming;
+
+    g_mutex_lock(&mig->stats.lock);
+    st = mig->stats.status;
+    incoming = mig->stats.incoming;
+    g_mutex_unlock(&mig->stats.lock);
+    if (st != VH_MIG_STATUS_POSTCOPY_ACTIVE) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "migrate_pause: only a running post-copy can be paused "
+                    "(status %s)%s",
+                    vh_mig_status_name(st),
+                    st == VH_MIG_STATUS_SETUP || st == VH_MIG_STATUS_ACTIVE
+                        ? "; a pre-copy is stopped with migrate_cancel"
+                        : "");
+        return false;
+    }
+    if (incoming) {
+        vh_mig_target_pause(mig);
+        return true;
+    }
+    /* The thread sees its connections fail and pauses, saying why. */
+    g_atomic_int_set(&mig->src.pause_requested, 1);
+    g_mutex_lock(&mig->src.lock);
+    for (guint i = 0; i < mig->src.shut->len; i++) {
+        vh_mig_shutdown_quietly(g_ptr_array_index(mig->src.shut, i));
+    }
+    g_mutex_unlock(&mig->src.lock);
+    return true;
 }
 
 bool vh_migration_recover(VhMigration *mig, const char *uri, GError **errp)

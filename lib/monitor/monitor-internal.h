@@ -112,6 +112,7 @@ JsonNode *vh_mon_migrate_cancel(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonNode *vh_mon_migrate_start_postcopy(VhMonitorHost *h, JsonObject *a,
                                         GError **e);
 JsonNode *vh_mon_migrate_recover(VhMonitorHost *h, JsonObject *a, GError **e);
+JsonNode *vh_mon_migrate_pause(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonNode *vh_mon_migrate_incoming(VhMonitorHost *h, JsonObject *a, GError **e);
 JsonObject *vh_mon_parse_uri(const char *rest, char **argv, GError **e);
 JsonNode *vh_mon_migrate_set_parameter(VhMonitorHost *h, JsonObject *a,

@@ -270,6 +270,17 @@ JsonNode *vh_mon_migrate_recover(VhMonitorHost *host, JsonObject *args,
     return vh_mon_empty();
 }
 
+JsonNode *vh_mon_migrate_pause(VhMonitorHost *host, JsonObject *args,
+                               GError **errp)
+{
+    VhMigration *mig = get_mig(host, errp);
+
+    if (!mig || !vh_migration_pause(mig, errp)) {
+        return NULL;
+    }
+    return vh_mon_empty();
+}
+
 JsonNode *vh_mon_migrate_start_postcopy(VhMonitorHost *host, JsonObject *args,
                                         GError **errp)
 {
@@ -606,7 +617,6 @@ JsonNode *vh_mon_query_migrate(VhMonitorHost *host, JsonObject *args,
             json_object_set_object_member(o, "x-guest-write-rate", g);
         }
     }
-
     if (i.error) {
         json_object_set_string_member(o, "error-desc", i.error);
     }

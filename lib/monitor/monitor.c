@@ -127,6 +127,10 @@ static const VhMonitorCommand commands[] = {
     {"migrate-recover", "migrate_recover", "uri",
      "listen on uri for a paused post-copy's source to resume",
      vh_mon_migrate_recover, vh_mon_parse_uri, NULL, args_uri},
+    {"migrate-pause", "migrate_pause", "",
+     "cut a running post-copy's connections (either side): both go "
+     "postcopy-paused until migrate_recover and migrate -r",
+     vh_mon_migrate_pause, NULL, NULL},
     {"migrate-start-postcopy", "migrate_start_postcopy", "",
      "switch the running pre-copy to post-copy (postcopy-ram on both sides)",
      vh_mon_migrate_start_postcopy, NULL, NULL},

@@ -201,6 +201,14 @@ bool vh_migration_start_postcopy(VhMigration *mig, GError **errp);
  */
 bool vh_migration_resume(VhMigration *mig, const char *uri, GError **errp);
 /*
+ * migrate_pause (QEMU's) on either side in postcopy-active: cut the
+ * migration's connections so that both sides go postcopy-paused (a link
+ * that hangs without failing, say); migrate_recover and migrate -r then
+ * resume it. Refused, saying why, in any other status.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_migration_pause(VhMigration *mig, GError **errp);
+/*
  * migrate_recover URI on a target in postcopy-paused: listen on @uri (TLS
  * and tls-authz as set) for the source's resume.
  */
