@@ -986,21 +986,45 @@ static bool wait_resume(Source *s, GError **errp)
     return true;
 }
 
-/* The three connections again, the RESUME header, the target's bitmap. */
+/*
+ * The target's answer to the RESUME header: a refused TLS session (its
+ * tls-authz, say) only shows as a connection closed without one.
+ */
+static bool recv_bitmap(Source *s, guint64 *recv, GError **errp)
+{
+    guint32 iteration;
+
+    if (!vh_mig_rp_recv_bitmap(s->main, recv, s->pages, &iteration, errp)) {
+        g_prefix_error(errp, "the target refused or dropped the resume (its "
+                             "tls-authz, or no migrate_recover there): ");
+        return false;
+    }
+    /* The channels' SYNC and ITER_END go on from the target's count. */
+    s->iteration = iteration;
+    return true;
+}
+
+/*
+ * The connections again (the multifd channels too), the RESUME header,
+ * the target's bitmap.
+ */
 static bool reconnect(Source *s, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
     g_autofree guint64 *recv = g_new0(guint64, s->nwords);
+    guint32 flags =
+        VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY | VH_MIG_FLAG_RESUME;
 
+    g_clear_pointer(&s->mf, vh_multifd_send_free);
     if (!connect_one(s, "migration main", &s->main, errp) ||
+        (s->nch && !start_channels(s, s->uuid, errp)) ||
         !connect_postcopy(s, s->uuid, errp)) {
         return false;
     }
-    vh_mig_put_header(
-        b, VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY | VH_MIG_FLAG_RESUME,
-        0, s->uuid);
+    flags |= s->nch ? VH_MIG_FLAG_MULTIFD : 0;
+    vh_mig_put_header(b, flags, s->nch, s->uuid);
     if (!vh_mig_page_sender_write(&s->ps, s->main, b, errp) ||
-        !vh_mig_rp_recv_bitmap(s->main, recv, s->pages, errp)) {
+        !recv_bitmap(s, recv, errp)) {
         return false;
     }
     /* What the target lacks is what is left (this RAM is frozen). */
@@ -1042,7 +1066,7 @@ static bool postcopy_pause(Source *s, GError **errp)
                            "on: migrate_recover URI there and migrate -r "
                            "URI here resume");
         }
-        /* Multifd channels do not come back: the bulk goes on main. */
+        /* Every connection goes; reconnect() makes them all again. */
         g_mutex_lock(&s->mig->src.lock);
         for (guint i = 0; i < s->mig->src.shut->len; i++) {
             vh_mig_shutdown_quietly(g_ptr_array_index(s->mig->src.shut, i));
@@ -1057,9 +1081,15 @@ static bool postcopy_pause(Source *s, GError **errp)
             return false;
         }
         if (reconnect(s, errp)) {
-            g_message("migration: post-copy resumed, %" G_GUINT64_FORMAT
-                      " pages left",
-                      s->remaining_pages);
+            if (s->nch) {
+                g_message("migration: post-copy resumed over %u multifd "
+                          "channels, %" G_GUINT64_FORMAT " pages left",
+                          s->nch, s->remaining_pages);
+            } else {
+                g_message("migration: post-copy resumed, %" G_GUINT64_FORMAT
+                          " pages left",
+                          s->remaining_pages);
+            }
             vh_mig_set_status(s->mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
             return true;
         }

@@ -49,7 +49,7 @@ void vh_mig_rp_send_error(VhChannel *ch, const char *reason)
 }
 
 bool vh_mig_rp_send_bitmap(VhChannel *ch, const guint64 *map, guint64 pages,
-                           GError **errp)
+                           guint32 iteration, GError **errp)
 {
     g_autoptr(GByteArray) b = g_byte_array_new();
     guint64 words = (pages + 63) / 64;
@@ -57,7 +57,7 @@ bool vh_mig_rp_send_bitmap(VhChannel *ch, const guint64 *map, guint64 pages,
     vh_mig_put_u32(b, VH_MIG_RP_RECV_BITMAP);
     vh_mig_put_u32(b, (guint32)(VH_MIG_RP_RECV_BITMAP_BASE + words * 8));
     vh_mig_put_u32(b, 0);
-    vh_mig_put_u32(b, 0);
+    vh_mig_put_u32(b, iteration);
     vh_mig_put_u64(b, pages);
     for (guint64 w = 0; w < words; w++) {
         vh_mig_put_u64(b, __atomic_load_n(&map[w], __ATOMIC_ACQUIRE));
@@ -65,38 +65,48 @@ bool vh_mig_rp_send_bitmap(VhChannel *ch, const guint64 *map, guint64 pages,
     return vh_channel_write_all(ch, b->data, b->len, errp);
 }
 
+static bool rp_read_header(VhChannel *ch, guint8 *hdr, GError **errp);
+
 bool vh_mig_rp_recv_bitmap(VhChannel *ch, guint64 *map, guint64 pages,
-                           GError **errp)
+                           guint32 *iteration, GError **errp)
 {
     guint8 hdr[VH_MIG_RP_HEADER_SIZE + VH_MIG_RP_RECV_BITMAP_BASE];
     const guint8 *p = hdr;
     guint64 words = (pages + 63) / 64;
     g_autofree guint64 *raw = g_new(guint64, words);
     g_autoptr(GError) err = NULL;
-    guint32 type, len;
+    guint32 type, len, block;
     guint64 n;
 
-    if (!vh_channel_read_all(ch, hdr, sizeof(hdr), &err)) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
-                    "return path from the target: RECV_BITMAP: %s",
-                    err->message);
+    /* A refused TLS session (tls-authz) ends here without an answer. */
+    if (!rp_read_header(ch, hdr, errp)) {
+        g_prefix_error(errp, "RECV_BITMAP: ");
         return false;
     }
     type = vh_mig_take_u32(&p);
     len = vh_mig_take_u32(&p);
-    p += 8; /* block 0, reserved */
-    n = vh_mig_take_u64(&p);
     if (type == VH_MIG_RP_ERROR) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
                             "the target refused to resume");
         return false;
     }
-    if (type != VH_MIG_RP_RECV_BITMAP || n != pages ||
+    if (!vh_channel_read_all(ch, hdr + VH_MIG_RP_HEADER_SIZE,
+                             VH_MIG_RP_RECV_BITMAP_BASE, &err)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "return path from the target: RECV_BITMAP: %s",
+                    err->message);
+        return false;
+    }
+    block = vh_mig_take_u32(&p);
+    *iteration = vh_mig_take_u32(&p);
+    n = vh_mig_take_u64(&p);
+    if (type != VH_MIG_RP_RECV_BITMAP || block != 0 || n != pages ||
         len != VH_MIG_RP_RECV_BITMAP_BASE + words * 8) {
         g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
                     "return path from the target: malformed RECV_BITMAP "
-                    "(type %u, length %u, %" G_GUINT64_FORMAT " pages)",
-                    type, len, n);
+                    "(type %u, length %u, block %u, %" G_GUINT64_FORMAT
+                    " pages)",
+                    type, len, block, n);
         return false;
     }
     if (!vh_channel_read_all(ch, raw, words * 8, &err)) {

@@ -44,11 +44,17 @@ bool vh_mig_release_iteration(VhMigLoader *l, guint64 it, const guint8 *packets,
     for (guint32 i = 0; i < l->channels && ok; i++) {
         guint64 want = vh_mig_take_u64(&packets);
 
-        while (l->chan[i].synced_iter < it && !l->abort_reason) {
+        while (l->chan[i].synced_iter < it && !l->abort_reason &&
+               !l->chan[i].failed) {
             g_cond_wait(&l->cond, &l->lock);
         }
         if (vh_mig_loader_aborted_locked(l, errp)) {
             ok = false;
+        } else if (l->chan[i].synced_iter < it) {
+            ok = vh_mig_bad(errp,
+                            "ITER_END %" G_GUINT64_FORMAT
+                            ": multifd channel %u failed before its SYNC",
+                            it, i);
         } else if (l->chan[i].sync_packets != want) {
             ok = vh_mig_bad(errp,
                             "ITER_END %" G_GUINT64_FORMAT
@@ -72,10 +78,14 @@ bool vh_mig_wait_channels_done(VhMigLoader *l, GError **errp)
 
     g_mutex_lock(&l->lock);
     for (guint i = 0; i < l->channels && ok; i++) {
-        while (!l->chan[i].done && !l->abort_reason) {
+        while (!l->chan[i].done && !l->abort_reason && !l->chan[i].failed) {
             g_cond_wait(&l->cond, &l->lock);
         }
-        ok = !vh_mig_loader_aborted_locked(l, errp);
+        if (vh_mig_loader_aborted_locked(l, errp)) {
+            ok = false;
+        } else if (!l->chan[i].done) {
+            ok = vh_mig_bad(errp, "END: multifd channel %u failed", i);
+        }
     }
     g_mutex_unlock(&l->lock);
     return ok;
@@ -83,7 +93,7 @@ bool vh_mig_wait_channels_done(VhMigLoader *l, GError **errp)
 
 /* Under the lock, once the header is in: may channel @idx join? */
 static bool hello_join_locked(VhMigLoader *l, guint32 idx, const guint8 *uuid,
-                              GError **errp)
+                              guint *epoch, GError **errp)
 {
     if (vh_mig_loader_aborted_locked(l, errp)) {
         return false;
@@ -111,6 +121,7 @@ static bool hello_join_locked(VhMigLoader *l, guint32 idx, const guint8 *uuid,
             errp, "multifd channel hello: index %u connected twice", idx);
     }
     l->chan[idx].connected = true;
+    *epoch = l->pc_epoch;
     g_cond_broadcast(&l->cond);
     return true;
 }
@@ -118,7 +129,7 @@ static bool hello_join_locked(VhMigLoader *l, guint32 idx, const guint8 *uuid,
 /* The channel's hello: checked against the main header once known. */
 static bool channel_hello(VhMigLoader *l, VhChannel *ch,
                           const VhMigPreamble *pre, guint32 *index,
-                          GError **errp)
+                          guint *epoch, GError **errp)
 {
     guint8 h[VH_MIG_HELLO_SIZE];
     const guint8 *p = h + VH_MIG_MAGIC_SIZE;
@@ -149,21 +160,23 @@ static bool channel_hello(VhMigLoader *l, VhChannel *ch,
     while (!l->have_header && !l->abort_reason) {
         g_cond_wait(&l->cond, &l->lock);
     }
-    ok = hello_join_locked(l, *index, uuid, errp);
+    ok = hello_join_locked(l, *index, uuid, epoch, errp);
     g_mutex_unlock(&l->lock);
     return ok;
 }
 
 /* SYNC: wait until the main stream has checked this iteration. */
-static bool channel_sync(VhMigLoader *l, guint32 idx, const guint8 *b,
-                         guint64 received, GError **errp)
+static bool channel_sync(VhMigLoader *l, guint32 idx, guint epoch,
+                         const guint8 *b, guint64 received, GError **errp)
 {
     guint64 it = vh_mig_take_u64(&b);
     guint64 n = vh_mig_take_u64(&b);
     bool ok = true;
 
     g_mutex_lock(&l->lock);
-    if (it != l->chan[idx].synced_iter + 1) {
+    if (epoch != l->pc_epoch) {
+        ok = vh_mig_bad(errp, "multifd channel %u: replaced by a resume", idx);
+    } else if (it != l->chan[idx].synced_iter + 1) {
         ok = vh_mig_bad(errp,
                         "multifd channel %u SYNC: iteration %" G_GUINT64_FORMAT
                         " out of order (expected %" G_GUINT64_FORMAT ")",
@@ -178,10 +191,15 @@ static bool channel_sync(VhMigLoader *l, guint32 idx, const guint8 *b,
         l->chan[idx].synced_iter = it;
         l->chan[idx].sync_packets = n;
         g_cond_broadcast(&l->cond);
-        while (l->released_iter < it && !l->abort_reason) {
+        while (l->released_iter < it && !l->abort_reason &&
+               l->pc_epoch == epoch) {
             g_cond_wait(&l->cond, &l->lock);
         }
         ok = !vh_mig_loader_aborted_locked(l, errp);
+        if (ok && l->pc_epoch != epoch) {
+            ok = vh_mig_bad(errp, "multifd channel %u: replaced by a resume",
+                            idx);
+        }
     }
     g_mutex_unlock(&l->lock);
     return ok;
@@ -190,6 +208,7 @@ static bool channel_sync(VhMigLoader *l, guint32 idx, const guint8 *b,
 /* Where a channel is. */
 typedef struct {
     guint32 idx;
+    guint epoch; /* the post-copy pauses when it joined */
     char *where; /* "multifd channel N" */
     guint64 in_iter;
     guint64 total;
@@ -223,9 +242,11 @@ static bool channel_end(VhMigLoader *l, VhChannel *ch, ChanPos *c, guint32 len,
         return false;
     }
     g_mutex_lock(&l->lock);
-    l->chan[c->idx].done = true;
-    l->chan[c->idx].total_packets = c->total;
-    g_cond_broadcast(&l->cond);
+    if (c->epoch == l->pc_epoch) {
+        l->chan[c->idx].done = true;
+        l->chan[c->idx].total_packets = c->total;
+        g_cond_broadcast(&l->cond);
+    }
     g_mutex_unlock(&l->lock);
     return true;
 }
@@ -260,7 +281,7 @@ static bool channel_section(VhMigLoader *l, VhChannel *ch, ChanPos *c,
         if (!vh_mig_expect_len("SYNC", len, VH_MIG_SYNC_BODY, errp) ||
             !vh_mig_read_exact(ch, body, VH_MIG_SYNC_BODY, "SYNC section",
                                errp) ||
-            !channel_sync(l, c->idx, body, c->in_iter, errp)) {
+            !channel_sync(l, c->idx, c->epoch, body, c->in_iter, errp)) {
             return false;
         }
         c->in_iter = 0;
@@ -274,16 +295,17 @@ static bool channel_section(VhMigLoader *l, VhChannel *ch, ChanPos *c,
 }
 
 static bool run_channel(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
-                        guint32 *idxp, GError **errp)
+                        guint32 *idxp, guint *epoch, GError **errp)
 {
     ChanPos c = {0};
     bool done = false, ok = true;
 
-    if (!channel_hello(l, ch, pre, &c.idx, errp)) {
+    if (!channel_hello(l, ch, pre, &c.idx, &c.epoch, errp)) {
         /* An index out of range or taken is no channel of ours. */
         return false;
     }
     *idxp = c.idx;
+    *epoch = c.epoch;
     c.where = g_strdup_printf("multifd channel %u", c.idx);
     while (ok && !done) {
         ok = channel_section(l, ch, &c, &done, errp);
@@ -296,15 +318,25 @@ bool vh_mig_loader_run_channel(VhMigLoader *l, VhChannel *ch,
                                const VhMigPreamble *pre, GError **errp)
 {
     guint32 idx = G_MAXUINT32;
+    guint epoch = 0;
     GError *err = NULL;
 
-    if (!run_channel(l, ch, pre, &idx, &err)) {
+    if (!run_channel(l, ch, pre, &idx, &epoch, &err)) {
         /*
          * A stray connection that never became one of ours does not abort
-         * the migration; a failure inside a registered channel does.
+         * the migration; a failure inside a registered channel does. In
+         * post-copy it pauses instead: the main stream's waits for this
+         * channel end (unless a resume replaced it meanwhile).
          */
         if (idx != G_MAXUINT32 && !vh_mig_loader_in_postcopy(l)) {
             vh_mig_loader_abort(l, err->message);
+        } else if (idx != G_MAXUINT32) {
+            g_mutex_lock(&l->lock);
+            if (epoch == l->pc_epoch) {
+                l->chan[idx].failed = true;
+                g_cond_broadcast(&l->cond);
+            }
+            g_mutex_unlock(&l->lock);
         }
         g_propagate_error(errp, err);
         return false;

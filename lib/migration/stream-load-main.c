@@ -204,8 +204,12 @@ static bool load_iter_end(VhMigLoader *l, const guint8 *b, guint32 len,
     if (vh_mig_take_u32(&p) != 0) {
         return vh_mig_bad(errp, "ITER_END: reserved field is not zero");
     }
+    /* Not before: a resume goes on from the last one checked. */
+    if (!vh_mig_release_iteration(l, it, p, errp)) {
+        return false;
+    }
     *iter = it;
-    return vh_mig_release_iteration(l, it, p, errp);
+    return true;
 }
 
 /* END's totals against what every connection loaded. */
@@ -539,17 +543,27 @@ static VhChannel *pause_and_resume(VhMigLoader *l, const GError *why,
                                    GError **errp)
 {
     VhChannel *ch = NULL;
+    guint32 iteration;
 
     g_mutex_lock(&l->lock);
     l->paused = true;
     l->pc_epoch++;
-    /* Multifd channels do not come back: END no longer waits for them. */
+    /*
+     * The multifd channels may come back with the resume: until then END
+     * waits for none, and their next SYNC follows the last ITER_END.
+     */
     for (guint i = 0; i < l->channels; i++) {
+        l->chan[i].connected = false;
         l->chan[i].done = true;
+        l->chan[i].failed = false;
+        l->chan[i].synced_iter = l->released_iter;
+        l->chan[i].sync_packets = 0;
     }
+    l->resume_channels = 0;
     g_clear_object(&l->req_ch);
     l->urgent_connected = false;
     l->urgent_done = false;
+    l->urgent_failed = false;
     g_cond_broadcast(&l->cond);
     g_mutex_unlock(&l->lock);
     if (!vh_postcopy_target_set_channel(l->pc, NULL, errp)) {
@@ -562,15 +576,20 @@ static VhChannel *pause_and_resume(VhMigLoader *l, const GError *why,
     }
     if (!vh_mig_loader_aborted_locked(l, errp)) {
         ch = g_steal_pointer(&l->resume_ch);
+        for (guint i = 0; i < l->resume_channels; i++) {
+            l->chan[i].done = false;
+        }
     }
+    iteration = (guint32)l->released_iter;
     g_mutex_unlock(&l->lock);
     if (!ch) {
         return NULL;
     }
-    if (!vh_mig_wait_postcopy_connected(l, errp) ||
+    if ((l->resume_channels && !vh_mig_wait_channels_connected(l, errp)) ||
+        !vh_mig_wait_postcopy_connected(l, errp) ||
         !vh_postcopy_target_set_channel(l->pc, l->req_ch, errp) ||
         !vh_mig_rp_send_bitmap(ch, vh_postcopy_received_map(l->pc), l->pages,
-                               errp)) {
+                               iteration, errp)) {
         g_prefix_error(errp, "resuming post-copy: ");
         g_object_unref(ch);
         return NULL;
@@ -581,6 +600,33 @@ static VhChannel *pause_and_resume(VhMigLoader *l, const GError *why,
     g_mutex_unlock(&l->lock);
     l->pause_func(l, NULL, l->run_opaque);
     return ch;
+}
+
+/*
+ * Pause until a resume works: one that fails after its main connection
+ * came (its channels did not connect, say) pauses again.
+ */
+static VhChannel *resume_after(VhMigLoader *l, GError **why, GError **errp)
+{
+    for (;;) {
+        GError *err = NULL;
+        VhChannel *next = pause_and_resume(l, *why, &err);
+        bool aborted;
+
+        if (next) {
+            return next;
+        }
+        g_mutex_lock(&l->lock);
+        aborted = l->abort_reason != NULL;
+        g_mutex_unlock(&l->lock);
+        if (aborted) {
+            g_propagate_error(errp, err);
+            return NULL;
+        }
+        g_message("migration: %s", err->message);
+        g_clear_error(why);
+        *why = err;
+    }
 }
 
 static bool run_main(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
@@ -611,7 +657,7 @@ static bool run_main(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
         if (!vh_channel_shutdown(ch, VH_CHANNEL_SHUTDOWN_BOTH, NULL)) {
             g_debug("migration: the failed main connection is cut already");
         }
-        next = pause_and_resume(l, err, errp);
+        next = resume_after(l, &err, errp);
         if (!next) {
             return false;
         }

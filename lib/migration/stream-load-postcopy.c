@@ -38,17 +38,19 @@ bool vh_mig_wait_urgent_done(VhMigLoader *l, GError **errp)
     bool ok;
 
     g_mutex_lock(&l->lock);
-    while (!l->urgent_done && !l->abort_reason) {
+    while (!l->urgent_done && !l->abort_reason && !l->urgent_failed) {
         g_cond_wait(&l->cond, &l->lock);
     }
-    ok = !vh_mig_loader_aborted_locked(l, errp);
+    ok = !vh_mig_loader_aborted_locked(l, errp) &&
+         (l->urgent_done ||
+          vh_mig_bad(errp, "END: the URGENT connection failed"));
     g_mutex_unlock(&l->lock);
     return ok;
 }
 
 /* Under the lock, once the header is in: may this connection join? */
 static bool join_locked(VhMigLoader *l, VhChannel *ch, guint32 role,
-                        const guint8 *uuid, GError **errp)
+                        const guint8 *uuid, guint *epoch, GError **errp)
 {
     if (vh_mig_loader_aborted_locked(l, errp)) {
         return false;
@@ -71,12 +73,13 @@ static bool join_locked(VhMigLoader *l, VhChannel *ch, guint32 role,
         }
         l->urgent_connected = true;
     }
+    *epoch = l->pc_epoch;
     g_cond_broadcast(&l->cond);
     return true;
 }
 
 static bool hello(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
-                  guint32 *role, GError **errp)
+                  guint32 *role, guint *epoch, GError **errp)
 {
     guint8 h[VH_MIG_HELLO_SIZE];
     const guint8 *p = h + VH_MIG_MAGIC_SIZE;
@@ -111,13 +114,14 @@ static bool hello(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
         /* Without postcopy-ram here the main stream refuses: wait for it. */
         g_cond_wait(&l->cond, &l->lock);
     }
-    ok = join_locked(l, ch, *role, uuid, errp);
+    ok = join_locked(l, ch, *role, uuid, epoch, errp);
     g_mutex_unlock(&l->lock);
     return ok;
 }
 
 /* URGENT: PAGES (only once post-copy runs), CHANNEL_END, the clean end. */
-static bool run_urgent(VhMigLoader *l, VhChannel *ch, GError **errp)
+static bool run_urgent(VhMigLoader *l, VhChannel *ch, guint epoch,
+                       GError **errp)
 {
     guint64 records = 0;
 
@@ -167,8 +171,10 @@ static bool run_urgent(VhMigLoader *l, VhChannel *ch, GError **errp)
         return false;
     }
     g_mutex_lock(&l->lock);
-    l->urgent_done = true;
-    g_cond_broadcast(&l->cond);
+    if (epoch == l->pc_epoch) {
+        l->urgent_done = true;
+        g_cond_broadcast(&l->cond);
+    }
     g_mutex_unlock(&l->lock);
     return true;
 }
@@ -197,7 +203,7 @@ bool vh_mig_loader_resume_main(VhMigLoader *l, VhChannel *ch,
 {
     guint8 buf[VH_MIG_HEADER_SIZE];
     const guint8 *p = buf + VH_MIG_MAGIC_SIZE + 8;
-    guint32 flags;
+    guint32 flags, channels;
     bool ok = true;
 
     if (!vh_mig_preamble_bytes(ch, pre, buf, sizeof(buf), "resume header",
@@ -205,7 +211,7 @@ bool vh_mig_loader_resume_main(VhMigLoader *l, VhChannel *ch,
         return false;
     }
     flags = vh_mig_take_u32(&p);
-    p += 4; /* channels */
+    channels = vh_mig_take_u32(&p);
     if (memcmp(buf, VH_MIG_STREAM_MAGIC, VH_MIG_MAGIC_SIZE) != 0 ||
         !(flags & VH_MIG_FLAG_RESUME)) {
         return vh_mig_bad(errp, "a main stream arrived while post-copy is "
@@ -217,7 +223,15 @@ bool vh_mig_loader_resume_main(VhMigLoader *l, VhChannel *ch,
                               "paused migration's");
     } else if (!l->paused || l->resume_ch) {
         ok = vh_mig_bad(errp, "resume header: post-copy is not paused");
+    } else if (!(flags & VH_MIG_FLAG_MULTIFD) != !channels ||
+               (channels && channels != l->channels)) {
+        /* The paused migration's multifd channels come back, or none. */
+        ok = vh_mig_bad(errp,
+                        "resume header: %u multifd channels, the paused "
+                        "migration has %u",
+                        channels, l->channels);
     } else {
+        l->resume_channels = channels;
         l->resume_ch = g_object_ref(ch);
         l->main_released = false;
         g_cond_broadcast(&l->cond);
@@ -238,12 +252,14 @@ bool vh_mig_loader_run_postcopy_conn(VhMigLoader *l, VhChannel *ch,
 {
     GError *err = NULL;
     guint32 role = G_MAXUINT32;
+    guint epoch = 0;
     bool joined;
 
     *cause = false;
-    joined = hello(l, ch, pre, &role, &err);
-    if (joined && (role == VH_MIG_PC_ROLE_URGENT ? run_urgent(l, ch, &err)
-                                                 : run_request(l, &err))) {
+    joined = hello(l, ch, pre, &role, &epoch, &err);
+    if (joined &&
+        (role == VH_MIG_PC_ROLE_URGENT ? run_urgent(l, ch, epoch, &err)
+                                       : run_request(l, &err))) {
         return true;
     }
     /*
@@ -252,6 +268,11 @@ bool vh_mig_loader_run_postcopy_conn(VhMigLoader *l, VhChannel *ch,
      */
     g_mutex_lock(&l->lock);
     *cause = joined && !l->abort_reason && !vh_mig_loader_in_postcopy(l);
+    if (joined && role == VH_MIG_PC_ROLE_URGENT && epoch == l->pc_epoch) {
+        /* END waits for URGENT's end: it waits no more. */
+        l->urgent_failed = true;
+        g_cond_broadcast(&l->cond);
+    }
     g_mutex_unlock(&l->lock);
     if (*cause) {
         vh_mig_loader_abort(l, err->message);

@@ -53,6 +53,7 @@ static inline bool vh_mig_bit_test(const guint64 *map, guint i)
 typedef struct {
     bool connected;
     bool done;
+    bool failed;         /* its connection failed (in post-copy: waits end) */
     guint64 synced_iter; /* the last SYNC this channel reached */
     guint64 sync_packets;
     guint64 total_packets;
@@ -78,15 +79,17 @@ struct VhMigLoader {
     VhChannel *req_ch;     /* under lock: the REQUEST connection (ref) */
     bool urgent_connected; /* under lock */
     bool urgent_done;      /* under lock: CHANNEL_END and its clean end */
+    bool urgent_failed;    /* under lock: URGENT failed (this epoch's) */
     bool pc_done;          /* under lock: post-copy over, REQUEST may end */
     /* recovery (docs/migration-stream.md "Post-copy recovery") */
     VhMigPostcopyPauseFunc pause_func;
     bool paused;          /* under lock: waiting for a RESUME main stream */
     VhChannel *resume_ch; /* under lock: it came (ref), for the main thread */
     guint pc_epoch;       /* under lock: pauses so far */
-    bool main_released;   /* under lock: the answer is sent, it may close */
-    VhChannel *cur_main;  /* the main thread's current connection (ref) */
-    bool resumed;         /* a resume happened: END's totals differ */
+    guint32 resume_channels; /* under lock: the RESUME header's channels */
+    bool main_released;      /* under lock: the answer is sent, it may close */
+    VhChannel *cur_main;     /* the main thread's current connection (ref) */
+    bool resumed;            /* a resume happened: END's totals differ */
 
     GMutex lock;
     GCond cond;

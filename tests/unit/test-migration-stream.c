@@ -15,6 +15,8 @@
 
 /* The post-copy received bitmap and the RAM check (private to lib/migration). */
 #include "../../lib/migration/postcopy-priv.h"
+/* A paused loader, for the resume header (private to lib/migration). */
+#include "../../lib/migration/stream-priv.h"
 
 #define PAGES 1024u /* 4 MiB */
 
@@ -1273,6 +1275,91 @@ static void test_postcopy_req_pages(void)
         strstr(err->message, "malformed message (type 4, length 8"));
 }
 
+/*
+ * RECV_BITMAP: the bitmap and the target's last ITER_END round trip; a
+ * bad block is malformed; a target that closes without it (tls-authz
+ * refused the source) says so.
+ */
+static void test_postcopy_recv_bitmap(void)
+{
+    g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(64);
+    g_autoptr(VhChannelBuffer) bad = vh_channel_buffer_new(64);
+    g_autoptr(VhChannelBuffer) empty = vh_channel_buffer_new(64);
+    g_autoptr(GError) err = NULL;
+    guint64 map[3] = {0x8000000000000001ULL, 0, 0x5};
+    guint64 got[3] = {0};
+    g_autofree guint8 *raw = NULL;
+    const guint8 *data;
+    size_t len;
+    guint32 it = 0;
+
+    g_assert_true(vh_mig_rp_send_bitmap(VH_CHANNEL(buf), map, 130, 7, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), 0, SEEK_SET, &err), ==, 0);
+    g_assert_true(vh_mig_rp_recv_bitmap(VH_CHANNEL(buf), got, 130, &it, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(it, ==, 7);
+    g_assert_cmpmem(got, sizeof(got), map, sizeof(map));
+    /* Block 1: there is only block 0. */
+    data = vh_channel_buffer_get_data(buf, &len);
+    raw = g_memdup2(data, len);
+    raw[8] = 1;
+    g_assert_true(vh_channel_write_all(VH_CHANNEL(bad), raw, len, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(bad), 0, SEEK_SET, &err), ==, 0);
+    g_assert_false(vh_mig_rp_recv_bitmap(VH_CHANNEL(bad), got, 130, &it, &err));
+    g_assert_nonnull(strstr(err->message, "malformed RECV_BITMAP"));
+    g_assert_nonnull(strstr(err->message, "block 1"));
+    g_clear_error(&err);
+    g_assert_false(
+        vh_mig_rp_recv_bitmap(VH_CHANNEL(empty), got, 130, &it, &err));
+    g_assert_nonnull(strstr(err->message, "closed the connection without an "
+                                          "answer (it refused this source"));
+}
+
+/* What a paused target refuses on a RESUME main connection. */
+static void expect_resume_refused(VhMigLoader *l, guint32 flags,
+                                  guint32 channels, const guint8 *id,
+                                  const char *want)
+{
+    g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(64);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+
+    vh_mig_put_header(b, flags, channels, id);
+    g_assert_true(vh_channel_write_all(VH_CHANNEL(buf), b->data, b->len, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), 0, SEEK_SET, &err), ==, 0);
+    g_assert_false(vh_mig_loader_resume_main(l, VH_CHANNEL(buf), NULL, &err));
+    if (!strstr(err->message, want)) {
+        g_error("resume refused with '%s', lacking '%s'", err->message, want);
+    }
+}
+
+static void test_postcopy_resume_header(void)
+{
+    g_autoptr(VhRamBlock) ram = new_ram(64);
+    VhMigLoader *l = vh_mig_loader_new(ram, true);
+    const guint32 resume =
+        VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY | VH_MIG_FLAG_RESUME;
+    guint8 other[16] = {9};
+
+    /* A paused migration with 2 multifd channels. */
+    l->channels = 2;
+    l->flags = resume | VH_MIG_FLAG_MULTIFD;
+    memcpy(l->uuid, uuid, sizeof(uuid));
+    expect_resume_refused(l, resume | VH_MIG_FLAG_MULTIFD, 2, uuid,
+                          "post-copy is not paused");
+    l->paused = true;
+    expect_resume_refused(l, resume | VH_MIG_FLAG_MULTIFD, 1, uuid,
+                          "resume header: 1 multifd channels, the paused "
+                          "migration has 2");
+    expect_resume_refused(l, resume | VH_MIG_FLAG_MULTIFD, 0, uuid,
+                          "0 multifd channels");
+    expect_resume_refused(l, resume | VH_MIG_FLAG_MULTIFD, 2, other,
+                          "session uuid is not the paused migration's");
+    expect_resume_refused(l, VH_MIG_FLAG_RETURN_PATH, 0, uuid,
+                          "only a RESUME one may come");
+    vh_mig_loader_free(l);
+}
+
 /* DISCARD sections from a bitmap: ranges, and a split past the maximum. */
 static void test_postcopy_discard(void)
 {
@@ -1365,6 +1452,10 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/stream/return-path", test_return_path);
     g_test_add_func("/migration/stream/postcopy-req-pages",
                     test_postcopy_req_pages);
+    g_test_add_func("/migration/stream/postcopy-recv-bitmap",
+                    test_postcopy_recv_bitmap);
+    g_test_add_func("/migration/stream/postcopy-resume-header",
+                    test_postcopy_resume_header);
     g_test_add_func("/migration/stream/postcopy-discard",
                     test_postcopy_discard);
     g_test_add_func("/migration/stream/postcopy-received",

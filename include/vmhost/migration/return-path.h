@@ -71,11 +71,14 @@ bool vh_mig_rp_send_req_pages(VhChannel *ch, guint32 block, guint64 first,
 /* Resume: the target's received bitmap of @pages pages (block 0). */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_send_bitmap(VhChannel *ch, const guint64 *map, guint64 pages,
-                           GError **errp);
-/* The source's side: exactly @pages pages' bitmap into @map. */
+                           guint32 iteration, GError **errp);
+/*
+ * The source's side: exactly @pages pages' bitmap into @map, and the last
+ * ITER_END the target checked (the resumed channels go on from there).
+ */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_recv_bitmap(VhChannel *ch, guint64 *map, guint64 pages,
-                           GError **errp);
+                           guint32 *iteration, GError **errp);
 /* READY, LOADED or ERROR; REQ_PAGES here is an error. */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,
