@@ -1,0 +1,157 @@
+#!/bin/sh
+# vmhost post-copy across a real link that goes down (TAP): the source and
+# the target each in its own network namespace, joined by a veth pair
+# (10.x addresses that exist only inside the namespaces), TLS with
+# tls-authz on every connection, multifd. During post-copy the link is
+# taken down (ip link set down: packets vanish, nothing resets the TCP
+# connections, as when a cable is pulled). Neither side can tell a dead
+# link from a slow one, so, bounded, the operator runs migrate_pause where
+# post-copy still looks active (QEMU's procedure); both sides are then
+# postcopy-paused, the target's guest running on; the link comes back,
+# migrate_recover and migrate -r finish it and the target's guest
+# verifies. Skipped, saying why, where namespaces cannot be made (not
+# root, no ip netns, no veth, no userfaultfd).
+set -u
+mem=64M
+tag=$$
+ns_src="vhpc-src-$tag"
+ns_dst="vhpc-dst-$tag"
+veth_src="vhps$tag"
+veth_dst="vhpd$tag"
+net="10.232.$((tag % 250 + 1))"
+src_ip="$net.1" dst_ip="$net.2"
+
+. "$(dirname "$0")/migration-lib.sh"
+tl_start mig-pc-netns
+cleanup_more() {
+    ip netns del "$ns_src" 2>/dev/null
+    ip netns del "$ns_dst" 2>/dev/null
+}
+
+skip_all() {
+    echo "1..0 # SKIP post-copy across two network namespaces: $1"
+    exit 0
+}
+[ "$(id -u)" = 0 ] || skip_all "not root"
+command -v ip >/dev/null || skip_all "no ip(8)"
+ip netns add "$ns_src" 2>"$work/ns.err" || skip_all "ip netns add failed: $(cat "$work/ns.err")"
+ip netns add "$ns_dst" 2>"$work/ns.err" || skip_all "ip netns add failed: $(cat "$work/ns.err")"
+setup_net() {
+    ip link add "$veth_src" netns "$ns_src" type veth peer name "$veth_dst" netns "$ns_dst" ||
+        return 1
+    for side in src dst; do
+        eval "ns=\$ns_$side dev=\$veth_$side ip4=\$${side}_ip"
+        ip -n "$ns" link set lo up &&
+            ip -n "$ns" addr add "$ip4/24" dev "$dev" &&
+            ip -n "$ns" link set "$dev" up || return 1
+    done
+}
+setup_net 2>"$work/ns.err" ||
+    skip_all "cannot join the namespaces with a veth pair: $(cat "$work/ns.err")"
+
+pki="$work/pki"
+mkdir "$pki"
+{
+    "$pki_tool" init-ca "$pki" &&
+        "$pki_tool" issue server "$pki" --hostname "target-$tag" --ip "$dst_ip" &&
+        "$pki_tool" issue client "$pki" --dn "C=GB,O=vmhost,CN=source-$tag"
+} >/dev/null || {
+    echo "Bail out! vmhost-pki failed"
+    exit 1
+}
+echo "# source $ns_src ($src_ip), target $ns_dst ($dst_ip)"
+# link_ok: the target's kernel answers the source's namespace (a refused
+# connection to a port nobody listens on; a dead link gives no answer).
+link_ok() {
+    ip netns exec "$ns_src" socat -T 1 /dev/null "TCP:$dst_ip:9,connect-timeout=1" 2>&1 |
+        grep -q "refused"
+}
+check "the namespaces reach each other over the veth pair" 'link_ok'
+
+VM_WRAP="ip netns exec $ns_src" vm src \
+    -object "tls-creds-x509,id=tls0,endpoint=client,dir=$pki"
+VM_WRAP="ip netns exec $ns_dst" vm dst -incoming defer \
+    -object "tls-creds-x509,id=tls0,endpoint=server,dir=$pki" \
+    -object "authz-simple,id=auth0,identity=C=GB,,O=vmhost,,CN=source-$tag"
+r=$(hmp src "migrate_set_capability postcopy-ram on")
+if echo "$r" | grep -q "not supported"; then
+    gone src
+    gone dst
+    skip_all "postcopy-ram: $r"
+fi
+fill src
+hmp src "guest dirty 60M random" >/dev/null
+port=$((20000 + tag % 20000))
+tls_on="migrate_set_parameter tls-creds tls0"
+pc_on="migrate_set_capability postcopy-ram on"
+mf_on="migrate_set_capability multifd on"
+hmp dst "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter tls-authz auth0" \
+    "migrate_incoming tcp:$dst_ip:$port" >/dev/null
+hmp src "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter max-bandwidth 10M" \
+    "migrate_set_parameter max-postcopy-bandwidth 8M" "migrate -d tcp:$dst_ip:$port" >/dev/null
+wait_mig src active 100 >/dev/null
+sleep 0.5
+hmp src migrate_start_postcopy >/dev/null
+st=$(wait_mig dst "postcopy-active completed failed" 100)
+check "TLS + tls-authz + multifd between namespaces: the target reaches postcopy-active" \
+    '[ "$st" = postcopy-active ] || { why="target $st: $(merror dst)"; false; }'
+sleep 0.5
+ip -n "$ns_src" link set "$veth_src" down
+check "the link is down: the source's namespace no longer reaches the target" '! link_ok'
+# A dead link looks like a slow one: neither side can know for minutes
+# (TCP's retransmission timeout). Wait a bounded 3 s, then pause by hand
+# wherever post-copy still looks active.
+sleep 3
+ss=$(mstatus src) st=$(mstatus dst)
+echo "# 3 s after the cut: source $ss, target $st"
+paused_by_hand=""
+for side in src dst; do
+    if [ "$(mstatus $side)" = postcopy-active ]; then
+        hmp "$side" migrate_pause >/dev/null
+        paused_by_hand="$paused_by_hand $side"
+    fi
+done
+echo "# migrate_pause on:${paused_by_hand:- neither}"
+ss=$(wait_mig src "postcopy-paused completed failed" 100)
+st=$(wait_mig dst "postcopy-paused completed failed" 100)
+check "link down: both sides postcopy-paused within 13 s of the cut" \
+    '[ "$ss" = postcopy-paused ] && [ "$st" = postcopy-paused ] || { why="source $ss ($(merror src)), target $st ($(merror dst))"; false; }'
+check "... the source's guest stays paused, the target's runs on" \
+    '[ "$(rstate src)" = paused ] && [ "$(rstate dst)" = running ]'
+w0=$(guest dst status 'pages written:' | sed 's/.*: //')
+sleep 0.5
+w1=$(guest dst status 'pages written:' | sed 's/.*: //')
+echo "# the target's guest wrote $((w1 - w0)) pages in 0.5 s while paused (it waits on pages it lacks)"
+r=$(hmp src "migrate -r tcp:$dst_ip:$((port + 1))")
+wait_mig src "postcopy-active completed failed" 20 >/dev/null
+check "migrate -r while the link is still down does not resume: the source stays paused" \
+    '[ "$(mstatus src)" = postcopy-paused ] || { why="source $(mstatus src): $(merror src)"; false; }'
+ip -n "$ns_src" link set "$veth_src" up
+check "the link is back" 'wait_until link_ok 50'
+hmp dst "migrate_recover tcp:$dst_ip:$((port + 2))" >/dev/null
+# The failed attempt above ends (connect timeout or refusal) and the source
+# waits for a new migrate -r; a resume still under way is refused, so retry.
+i=0
+while :; do
+    r=$(hmp src "migrate -r tcp:$dst_ip:$((port + 2))")
+    echo "$r" | grep -q "already under way" || break
+    i=$((i + 1))
+    [ "$i" -gt 150 ] && break
+    sleep 0.2
+done
+check "link back: migrate_recover + migrate -r (TLS and tls-authz again) are taken" \
+    '! echo "$r" | grep -qi error || { why="$r"; false; }'
+ss=$(wait_mig src "completed failed" 600)
+st=$(wait_mig dst "completed failed" 300)
+check "recovered across the namespaces: both completed" \
+    '[ "$ss" = completed ] && [ "$st" = completed ] || { why="source $ss ($(merror src)), target $st ($(merror dst))"; false; }'
+hmp dst "guest dirty off" >/dev/null
+check "... the target's guest runs and verifies" \
+    '[ "$(rstate dst)" = running ] && printf "guest verify\n" | timeout 20 socat -t 10 - "UNIX-CONNECT:$work/dst.hmp" 2>/dev/null | grep -q "verify: ok"'
+check "... the source resumed over the 2 multifd channels" \
+    'grep -q "post-copy resumed over 2 multifd channels" "$work/src.log"'
+both_gone src dst
+
+check "no sanitizer report from any vmhost (stderr of every machine)" 'sanitizer_clean'
+check "every vmhost exited on SIGTERM, none needed SIGKILL" 'all_exited_on_sigterm'
+echo "1..$n"
