@@ -112,6 +112,8 @@ static VhMigAttempt *current_attempt_locked(VhMigration *mig)
             vh_mig_loader_set_postcopy_pause(a->loader, postcopy_pause);
         }
         mig->tgt.attempt = a;
+        /* A migrate_pause that came too late for the last attempt. */
+        g_atomic_int_set(&mig->tgt.pause_requested, 0);
     }
     return attempt_ref(a);
 }

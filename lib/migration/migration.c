@@ -705,6 +705,7 @@ bool vh_migration_start(VhMigration *mig, const char *uri, GError **errp)
     g_mutex_unlock(&mig->stats.lock);
     g_atomic_int_set(&mig->src.cancelling, 0);
     g_atomic_int_set(&mig->src.postcopy_requested, 0);
+    g_atomic_int_set(&mig->src.pause_requested, 0);
     g_clear_object(&mig->src.cancel);
     mig->src.cancel = g_cancellable_new();
     vh_mig_set_status(mig, VH_MIG_STATUS_SETUP, NULL);
