@@ -16,11 +16,14 @@ wait_ticks=100
 
 # ---- monitors ----
 # hmp NAME CMD...: each CMD a line to NAME's HMP monitor; prints the
-# replies (CRs and terminal escapes removed).
+# replies (CRs and terminal escapes removed). The monitor closes the
+# connection once it has answered every line it read before our EOF, so a
+# quick reply costs no wait; socat's -t only bounds how long a slow one (a
+# `guest verify` of a large guest under ASan) may take, and must not cut it.
 hmp() {
     sock="$work/$1.hmp"
     shift
-    printf '%s\n' "$@" | timeout 20 socat -t 0.5 - "UNIX-CONNECT:$sock" 2>/dev/null |
+    printf '%s\n' "$@" | timeout 25 socat -t 20 - "UNIX-CONNECT:$sock" 2>/dev/null |
         tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/^(vmhost) //' |
         tee -a "$work/hmp.log"
 }
@@ -32,7 +35,7 @@ qmp() {
         c="{\"execute\":\"$2\"}"
     fi
     printf '{"execute":"qmp_capabilities"}\n%s\n' "$c" |
-        timeout 20 socat -t 0.5 - "UNIX-CONNECT:$work/$1.qmp" 2>/dev/null |
+        timeout 25 socat -t 20 - "UNIX-CONNECT:$work/$1.qmp" 2>/dev/null |
         tr -d '\r' | grep '"return"\|"error"' | tail -n 1
 }
 json_str() {
