@@ -728,6 +728,88 @@ static bool socket_is_tcp(VhChannelSocket *s)
     return s->fd >= 0 && (s->family == AF_INET || s->family == AF_INET6);
 }
 
+/* The kernel's bounds for the keepalive options (include/net/tcp.h). */
+#define KEEPALIVE_MAX_TIME   32767 /* s, TCP_KEEPIDLE and TCP_KEEPINTVL */
+#define KEEPALIVE_MAX_PROBES 127   /* TCP_KEEPCNT */
+
+static bool liveness_check(const VhTcpLiveness *l, GError **errp)
+{
+    const char *what = NULL;
+
+    if (l->user_timeout_ms > G_MAXINT) {
+        what = "TCP_USER_TIMEOUT";
+    } else if (!l->keepalive_idle_s) {
+        return true;
+    } else if (l->keepalive_idle_s > KEEPALIVE_MAX_TIME) {
+        what = "TCP_KEEPIDLE";
+    } else if (l->keepalive_interval_s < 1 ||
+               l->keepalive_interval_s > KEEPALIVE_MAX_TIME) {
+        what = "TCP_KEEPINTVL";
+    } else if (l->keepalive_count < 1 ||
+               l->keepalive_count > KEEPALIVE_MAX_PROBES) {
+        what = "TCP_KEEPCNT";
+    }
+    if (what) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "%s out of range (user timeout %u ms, keepalive idle %u "
+                    "s, interval %u s, count %u; idle and interval 1 to %d "
+                    "s, count 1 to %d)",
+                    what, l->user_timeout_ms, l->keepalive_idle_s,
+                    l->keepalive_interval_s, l->keepalive_count,
+                    KEEPALIVE_MAX_TIME, KEEPALIVE_MAX_PROBES);
+        return false;
+    }
+    return true;
+}
+
+static bool socket_set_opt(VhChannelSocket *s, int level, int opt,
+                           const char *name, guint value, GError **errp)
+{
+    if (!socket_set_int(s->fd, level, opt, (int)value)) {
+        g_autofree char *what = socket_describe(s);
+        vh_set_error_errno(errp, errno, "Failed to set %s to %u on %s", name,
+                           value, what);
+        return false;
+    }
+    return true;
+}
+
+int vh_channel_socket_set_liveness(VhChannelSocket *s, const VhTcpLiveness *l,
+                                   GError **errp)
+{
+    bool on;
+
+    g_return_val_if_fail(VH_IS_CHANNEL_SOCKET(s), -1);
+    g_return_val_if_fail(l != NULL, -1);
+    if (!liveness_check(l, errp) || !socket_check_connected(s, errp)) {
+        return -1;
+    }
+    if (vh_channel_has_feature(VH_CHANNEL(s), VH_CHANNEL_FEATURE_LISTEN)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_NOT_SUPPORTED,
+                    "%s is a listening socket: set TCP liveness on each "
+                    "connection",
+                    vh_channel_get_name(VH_CHANNEL(s)));
+        return -1;
+    }
+    if (!socket_is_tcp(s)) {
+        return 0;
+    }
+    on = l->keepalive_idle_s != 0;
+    if (!socket_set_opt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT",
+                        l->user_timeout_ms, errp) ||
+        (on && (!socket_set_opt(s, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE",
+                                l->keepalive_idle_s, errp) ||
+                !socket_set_opt(s, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL",
+                                l->keepalive_interval_s, errp) ||
+                !socket_set_opt(s, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT",
+                                l->keepalive_count, errp))) ||
+        !socket_set_opt(s, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", on,
+                        errp)) {
+        return -1;
+    }
+    return 1;
+}
+
 static void socket_set_cork(VhChannel *ioc, bool enabled)
 {
     VhChannelSocket *s = VH_CHANNEL_SOCKET(ioc);

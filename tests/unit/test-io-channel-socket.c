@@ -688,6 +688,144 @@ static void test_nodelay_cork(void)
     echo_once(u1, u2);
 }
 
+static int get_sol_opt(VhChannelSocket *s, int opt)
+{
+    int value = -1;
+    socklen_t len = sizeof(value);
+
+    g_assert_cmpint(
+        getsockopt(vh_channel_socket_get_fd(s), SOL_SOCKET, opt, &value, &len),
+        ==, 0);
+    return value;
+}
+
+/* What the kernel reports for @s, as a VhTcpLiveness. */
+static void read_liveness(VhChannelSocket *s, VhTcpLiveness *l, bool *on)
+{
+    l->user_timeout_ms = (guint)get_tcp_opt(s, TCP_USER_TIMEOUT);
+    l->keepalive_idle_s = (guint)get_tcp_opt(s, TCP_KEEPIDLE);
+    l->keepalive_interval_s = (guint)get_tcp_opt(s, TCP_KEEPINTVL);
+    l->keepalive_count = (guint)get_tcp_opt(s, TCP_KEEPCNT);
+    *on = get_sol_opt(s, SO_KEEPALIVE) != 0;
+}
+
+static void liveness_on_pair(const char *ip)
+{
+    g_autoptr(VhChannelSocket) a = NULL;
+    g_autoptr(VhChannelSocket) b = NULL;
+    g_autoptr(GError) err = NULL;
+    const VhTcpLiveness want = {2000, 1, 2, 3};
+    const VhTcpLiveness off = {0};
+    VhTcpLiveness got, before;
+    bool on;
+
+    if (strchr(ip, ':') && !vh_socket_ipv6_loopback_available()) {
+        g_test_message("IPv6 loopback is not available: %s skipped", ip);
+        return;
+    }
+    g_assert_true(tcp_pair(ip, &a, &b, &err));
+    g_assert_no_error(err);
+    read_liveness(a, &before, &on);
+    g_assert_cmpuint(before.user_timeout_ms, ==, 0);
+    g_assert_false(on);
+
+    /* Both ends, the connecting and the accepted one. */
+    g_assert_cmpint(vh_channel_socket_set_liveness(a, &want, &err), ==, 1);
+    g_assert_no_error(err);
+    g_assert_cmpint(vh_channel_socket_set_liveness(b, &want, &err), ==, 1);
+    g_assert_no_error(err);
+    read_liveness(a, &got, &on);
+    g_assert_cmpuint(got.user_timeout_ms, ==, 2000);
+    g_assert_cmpuint(got.keepalive_idle_s, ==, 1);
+    g_assert_cmpuint(got.keepalive_interval_s, ==, 2);
+    g_assert_cmpuint(got.keepalive_count, ==, 3);
+    g_assert_true(on);
+    read_liveness(b, &got, &on);
+    g_assert_cmpuint(got.user_timeout_ms, ==, 2000);
+    g_assert_true(on);
+    /* A live peer acknowledges: data still flows. */
+    echo_once(a, b);
+
+    /* All zero: the kernel's behaviour again (keepalive off). */
+    g_assert_cmpint(vh_channel_socket_set_liveness(a, &off, &err), ==, 1);
+    g_assert_no_error(err);
+    read_liveness(a, &got, &on);
+    g_assert_cmpuint(got.user_timeout_ms, ==, 0);
+    g_assert_false(on);
+    echo_once(a, b);
+}
+
+static void test_liveness(void)
+{
+    liveness_on_pair("127.0.0.1");
+    liveness_on_pair("::1");
+}
+
+/*
+ * Where the options do not exist (UNIX), 0 and no error; where they
+ * cannot be set, -1 naming why, and nothing half-applied.
+ */
+static void test_liveness_refused(void)
+{
+    g_autoptr(VhChannelSocket) u1 = NULL;
+    g_autoptr(VhChannelSocket) u2 = NULL;
+    g_autoptr(VhChannelSocket) a = NULL;
+    g_autoptr(VhChannelSocket) b = NULL;
+    g_autoptr(VhChannelSocket) unconnected = vh_channel_socket_new();
+    g_autoptr(VhChannelSocket) lsn = vh_channel_socket_new();
+    g_autoptr(GInetAddress) lo =
+        g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
+    g_autoptr(GError) err = NULL;
+    const VhTcpLiveness l = {2000, 1, 1, 3};
+    const VhTcpLiveness bad[] = {
+        {(guint)G_MAXINT + 1u, 0, 0, 0},
+        {1000, 32768, 1, 3},
+        {1000, 1, 0, 3},
+        {1000, 1, 1, 0},
+        {1000, 1, 1, 128},
+    };
+    const char *const bad_opt[] = {
+        "TCP_USER_TIMEOUT", "TCP_KEEPIDLE", "TCP_KEEPINTVL",
+        "TCP_KEEPCNT",      "TCP_KEEPCNT",
+    };
+    VhTcpLiveness got;
+    bool on;
+
+    pair_or_die(&u1, &u2);
+    g_assert_cmpint(vh_channel_socket_set_liveness(u1, &l, &err), ==, 0);
+    g_assert_no_error(err);
+    echo_once(u1, u2);
+
+    g_assert_cmpint(vh_channel_socket_set_liveness(unconnected, &l, &err), ==,
+                    -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+    g_clear_error(&err);
+
+    g_assert_true(vh_channel_socket_listen_sync(lsn, any, 1, &err));
+    g_assert_cmpint(vh_channel_socket_set_liveness(lsn, &l, &err), ==, -1);
+    g_assert_error(err, VH_ERROR, VH_ERROR_NOT_SUPPORTED);
+    g_assert_nonnull(strstr(err->message, "listening"));
+    g_clear_error(&err);
+
+    g_assert_true(tcp_pair("127.0.0.1", &a, &b, &err));
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_cmpint(vh_channel_socket_set_liveness(a, &bad[i], &err), ==,
+                        -1);
+        g_assert_error(err, VH_ERROR, VH_ERROR_INVALID_ARGUMENT);
+        g_assert_nonnull(strstr(err->message, bad_opt[i]));
+        g_clear_error(&err);
+        /* Checked before anything is set. */
+        read_liveness(a, &got, &on);
+        g_assert_cmpuint(got.user_timeout_ms, ==, 0);
+        g_assert_false(on);
+    }
+
+    g_assert_true(vh_channel_close(VH_CHANNEL(a), &err));
+    g_assert_cmpint(vh_channel_socket_set_liveness(a, &l, &err), ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+}
+
 static void test_new_fd(void)
 {
     g_autoptr(GError) err = NULL;
@@ -847,6 +985,9 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/socket/accept-would-block",
                     test_accept_would_block);
     g_test_add_func("/io/channel/socket/nodelay-cork", test_nodelay_cork);
+    g_test_add_func("/io/channel/socket/liveness", test_liveness);
+    g_test_add_func("/io/channel/socket/liveness-refused",
+                    test_liveness_refused);
     g_test_add_func("/io/channel/socket/new-fd", test_new_fd);
     g_test_add_func("/io/channel/socket/listen-in-use", test_listen_in_use);
     g_test_add_func("/io/channel/socket/peer-gone", test_peer_gone);

@@ -103,4 +103,42 @@ GSocketAddress *vh_channel_socket_get_remote_address(VhChannelSocket *s,
 /* The socket fd (still owned by the channel), or -1 when unconnected. */
 int vh_channel_socket_get_fd(VhChannelSocket *s);
 
+/*
+ * How soon a TCP connection whose peer fell silent fails. Without these a
+ * link that dies without a word (a pulled cable, a firewall dropping
+ * packets: no RST ever comes) keeps the connection up for the kernel's
+ * ~15 minutes of retransmissions, and an idle one forever.
+ *
+ * user_timeout_ms: TCP_USER_TIMEOUT, how long sent data may stay
+ *     unacknowledged (and, with keepalive, how long probes may go
+ *     unanswered) before the connection fails with ETIMEDOUT; 0 = the
+ *     kernel's default. A slow but live peer keeps acknowledging, so it
+ *     does not fire.
+ * keepalive_idle_s, keepalive_interval_s, keepalive_count: SO_KEEPALIVE
+ *     with TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT: an idle connection
+ *     is probed after idle seconds, then every interval seconds, and fails
+ *     after count unanswered probes (Linux: after user_timeout_ms when
+ *     that is set). keepalive_idle_s 0 turns keepalive off (the other two
+ *     are then ignored). Ranges: idle and interval 1..32767, count 1..127.
+ *
+ * All zero is what a new socket has: the kernel's behaviour.
+ */
+typedef struct {
+    guint user_timeout_ms;
+    guint keepalive_idle_s;
+    guint keepalive_interval_s;
+    guint keepalive_count;
+} VhTcpLiveness;
+
+/*
+ * Apply @l to @s. Returns 1 when set; 0 when @s is connected but not TCP
+ * (a UNIX socket, as fd: and the tests use): the options do not exist
+ * there, nothing is done and no error is set; -1 with @errp set when @s
+ * is not connected, @l is out of range or the kernel refuses an option
+ * (the error names the option and the channel).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+int vh_channel_socket_set_liveness(VhChannelSocket *s, const VhTcpLiveness *l,
+                                   GError **errp);
+
 G_END_DECLS
