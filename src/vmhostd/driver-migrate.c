@@ -23,7 +23,9 @@
 #define QMP_TIMEOUT_MS 30000
 /* query-migrate every 20 ms at first, backing off to 250 ms: a short
  * migration ends without delay, a long one is not slowed by the source
- * vmhost counting its dirty pages for each query */
+ * vmhost counting its dirty pages for each query; a MIGRATION event (the
+ * end, or a failure) cuts the wait short, so the destination's guest is
+ * resumed (finish) without waiting for the next poll */
 #define POLL_MIN_US    20000
 #define POLL_MAX_US    250000
 #define FINISH_WAIT_US (30 * G_USEC_PER_SEC)
@@ -107,16 +109,22 @@ static bool add_authz(VhDriver *drv, VhQmpClient *c, GError **errp)
     return qmp_ok(c, "object-add", o, errp);
 }
 
+/* multifd as asked; MIGRATION events on, so that the source's wait
+ * (wait_outgoing) ends when the migration does, not at its next poll */
 static bool set_multifd(VhQmpClient *c, const VhMigrateArgs *a, GError **errp)
 {
     g_autoptr(JsonObject) o = json_object_new();
     JsonArray *caps = json_array_new();
     JsonObject *cap = json_object_new();
+    JsonObject *events = json_object_new();
 
     json_object_set_string_member(cap, "capability", "multifd");
     json_object_set_boolean_member(cap, "state",
                                    (a->flags & VH_MIGRATE_PARALLEL) != 0);
     json_array_add_object_element(caps, cap);
+    json_object_set_string_member(events, "capability", "events");
+    json_object_set_boolean_member(events, "state", true);
+    json_array_add_object_element(caps, events);
     json_object_set_array_member(o, "capabilities", caps);
     return qmp_ok(c, "migrate-set-capabilities", o, errp);
 }
@@ -600,17 +608,37 @@ static JsonObject *query_migrate(VhQmpClient *c, GError **errp)
 }
 
 /* Until the outgoing migration ends: "completed", or an error. */
-static bool wait_outgoing(VhQmpClient *c, const char *name,
+/* Sleep up to @us, or until @obj's vmhost sends a MIGRATION event after
+ * the @seen-th. */
+static void wait_event(VhDriver *drv, VhDomainObj *obj, guint seen, gulong us)
+{
+    gint64 until = g_get_monotonic_time() + us;
+
+    g_mutex_lock(&drv->lock);
+    while (obj->mig_events == seen &&
+           g_cond_wait_until(&drv->mig_cond, &drv->lock, until)) {
+    }
+    g_mutex_unlock(&drv->lock);
+}
+
+static bool wait_outgoing(VhDriver *drv, VhDomainObj *obj, VhQmpClient *c,
                           VhMigrateAliveFunc alive, gpointer opaque,
                           GError **errp)
 {
+    const char *name = obj->name;
     bool lost = false;
     gulong poll_us = POLL_MIN_US;
 
     for (;;) {
         g_autoptr(GError) err = NULL;
-        g_autoptr(JsonObject) o = query_migrate(c, &err);
+        g_autoptr(JsonObject) o = NULL;
         const char *st;
+        guint seen;
+
+        g_mutex_lock(&drv->lock);
+        seen = obj->mig_events;
+        g_mutex_unlock(&drv->lock);
+        o = query_migrate(c, &err);
 
         if (!o) {
             g_set_error(errp, VH_VIR_ERROR, VH_VIR_ERR_OPERATION_FAILED,
@@ -658,7 +686,7 @@ static bool wait_outgoing(VhQmpClient *c, const char *name,
                 return false;
             }
         }
-        g_usleep(poll_us);
+        wait_event(drv, obj, seen, poll_us);
         poll_us = MIN(poll_us * 2, POLL_MAX_US);
     }
 }
@@ -717,7 +745,7 @@ bool vh_driver_migrate_perform(VhDriver *drv, const guint8 *uuid,
     /* The transfer runs without the job lock: suspend (virsh
      * --timeout-suspend), job stats and abort reach the machine. */
     g_mutex_unlock(&obj->job);
-    ok = ok && wait_outgoing(qmp, obj->name, alive, opaque, errp);
+    ok = ok && wait_outgoing(drv, obj, qmp, alive, opaque, errp);
 
     g_mutex_lock(&drv->lock);
     if (ok && obj->active) {

@@ -46,10 +46,12 @@ typedef struct {
     bool mig_was_running; /* source: resume it if the migration fails */
     guint mig_port;       /* destination: the port it listens on */
     goffset mig_log_from; /* destination: its log's size at prepare */
+    guint mig_events;     /* MIGRATION events seen (drv->mig_cond) */
 } VhDomainObj;
 
 struct _VhDriver {
     GMutex lock;
+    GCond mig_cond;      /* with lock: a MIGRATION event arrived (mig_events) */
     GHashTable *domains; /* name -> VhDomainObj (ref) */
     int next_id;
     char *config_dir;

@@ -267,6 +267,13 @@ static void on_qmp_event(VhQmpClient *c, const char *event, JsonObject *data,
         g_mutex_unlock(&w->drv->lock);
         return;
     }
+    if (g_str_equal(event, "MIGRATION")) {
+        /* wakes driver-migrate.c's wait for the end of a migration */
+        obj->mig_events++;
+        g_cond_broadcast(&w->drv->mig_cond);
+        g_mutex_unlock(&w->drv->lock);
+        return;
+    }
     if (obj->mig_op &&
         (g_str_equal(event, "STOP") || g_str_equal(event, "RESUME"))) {
         /* driver-migrate.c sets the state and its event (MIGRATED) */

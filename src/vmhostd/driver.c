@@ -957,6 +957,7 @@ VhDriver *vh_driver_new(const VhDriverConfig *cfg, GError **errp)
     g_autoptr(GPtrArray) statuses = NULL;
 
     g_mutex_init(&drv->lock);
+    g_cond_init(&drv->mig_cond);
     g_mutex_init(&drv->ev_lock);
     drv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify)vh_domain_obj_unref);
@@ -1059,6 +1060,7 @@ void vh_driver_free(VhDriver *drv)
     g_free(drv->migrate_tls_allowed_dn_where);
     g_clear_pointer(&drv->mig_ports, g_hash_table_unref);
     g_mutex_clear(&drv->lock);
+    g_cond_clear(&drv->mig_cond);
     g_mutex_clear(&drv->ev_lock);
     g_free(drv);
 }
