@@ -6,6 +6,7 @@
 #pragma once
 
 #include "vmhost/crypto/tls-creds.h"
+#include "vmhost/io/channel-socket.h"
 #include "vmhost/migration/migration.h"
 #include "vmhost/migration/stream.h"
 
@@ -28,6 +29,12 @@ typedef struct {
     GPtrArray *chans; /* VhChannel (refs), under tgt.lock */
     bool has_main;
     bool finished;
+    /*
+     * Under tgt.lock: x-postcopy-link-timeout (ms) is on every connection
+     * of the attempt, and on each that joins, while post-copy runs.
+     */
+    bool link_guard;
+    guint link_ms;
 } VhMigAttempt;
 
 /*
@@ -155,6 +162,21 @@ G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_tls_from_params(const VhMigParams *p, VhTlsCredsEndpoint endpoint,
                             VhMigTls *tls, GError **errp);
 void vh_mig_tls_clear(VhMigTls *tls);
+
+/* link-timeout.c: x-postcopy-link-timeout */
+/* The socket options for @timeout_ms (0: the kernel's behaviour). */
+void vh_mig_link_liveness(guint timeout_ms, VhTcpLiveness *out);
+/*
+ * Apply @timeout_ms (0: back to the kernel's behaviour) to the TCP
+ * connection under @ch (a socket, or TLS over one). 1: done; 0: not TCP
+ * (unix:, a pipe) or closed; -1: the kernel refused, logged, and the
+ * migration goes on without it.
+ */
+int vh_mig_link_timeout_apply(VhChannel *ch, guint timeout_ms);
+/* The parameter as it is now. */
+guint vh_mig_conf_link_timeout(VhMigration *mig);
+/* Whether @err is a connection that timed out (ETIMEDOUT). */
+bool vh_mig_is_link_timeout(const GError *err);
 
 /* migration-source.c */
 gpointer vh_mig_source_thread(gpointer opaque);

@@ -10,6 +10,7 @@
 #include "multifd-send.h"
 #include "postcopy-priv.h"
 #include "source-pages.h"
+#include "vmhost/io/channel-tls.h"
 #include "vmhost/migration/dirty.h"
 #include "vmhost/util/error.h"
 
@@ -54,6 +55,9 @@ typedef struct {
     guint8 uuid[VH_MIG_UUID_SIZE];
     VhMigCounts urgent_counts; /* every URGENT connection's so far */
     bool postcopy_started;     /* POSTCOPY_RUN sent: the target may run it */
+    /* x-postcopy-link-timeout: on every connection while link_guard */
+    bool link_guard;
+    guint link_ms;
     gint64 stop_us;
     gint64 start_us;
 } Source;
@@ -98,9 +102,71 @@ static bool connect_one(Source *s, const char *what, VhChannel **out,
         return false;
     }
     vh_channel_set_name(ch, what);
+    if (VH_IS_CHANNEL_TLS(ch)) {
+        /* Its socket's errors name the connection too. */
+        vh_channel_set_name(vh_channel_tls_get_master(VH_CHANNEL_TLS(ch)),
+                            what);
+    }
+    if (s->link_guard) {
+        /* A resume's connection: a dead link must not hang it either. */
+        (void)vh_mig_link_timeout_apply(ch, s->link_ms);
+    }
     keep_for_cancel(s, ch);
     *out = ch;
     return true;
+}
+
+/* ---- x-postcopy-link-timeout ---- */
+
+/*
+ * The parameter as it is now (the switch, each resume): from here on
+ * every connection made gets it.
+ */
+static void link_guard_read(Source *s)
+{
+    s->link_ms = vh_mig_conf_link_timeout(s->mig);
+    s->link_guard = s->link_ms != 0;
+}
+
+/* @ms (0: the kernel's behaviour) on every connection; how many took it. */
+static guint link_guard_set(Source *s, guint ms)
+{
+    guint n = 0;
+
+    g_mutex_lock(&s->mig->src.lock);
+    for (guint i = 0; i < s->mig->src.shut->len; i++) {
+        n += vh_mig_link_timeout_apply(g_ptr_array_index(s->mig->src.shut, i),
+                                       ms) > 0;
+    }
+    g_mutex_unlock(&s->mig->src.lock);
+    return n;
+}
+
+/* The timeout on every connection there is now, and the log says so. */
+static void link_guard_apply(Source *s, const char *when)
+{
+    guint n;
+
+    if (!s->link_guard) {
+        g_message("migration: %s: x-postcopy-link-timeout 0: a link that "
+                  "dies silently goes unnoticed for minutes (migrate_pause "
+                  "pauses by hand)",
+                  when);
+        return;
+    }
+    n = link_guard_set(s, s->link_ms);
+    g_message("migration: %s: x-postcopy-link-timeout %u ms on %u TCP "
+              "connections",
+              when, s->link_ms, n);
+}
+
+/* Post-copy is over: sockets that live on get the kernel's behaviour. */
+static void link_guard_off(Source *s)
+{
+    if (s->link_guard) {
+        s->link_guard = false;
+        (void)link_guard_set(s, 0);
+    }
 }
 
 /* Connect every multifd channel and start its thread. */
@@ -768,6 +834,9 @@ static bool postcopy_switch(Source *s, GError **errp)
     VhMigCounts dummy;
     VhMigRpType rp;
 
+    /* From here the source holds a guest that may not run again. */
+    link_guard_read(s);
+    link_guard_apply(s, "post-copy");
     if (!stop_guest(s, errp)) {
         return false;
     }
@@ -928,6 +997,9 @@ static bool postcopy_round(Source *s, GError **errp)
         vh_mig_put_end(b, &c);
         ok = vh_mig_page_sender_write(&s->ps, s->main, b, errp) &&
              end_main(s, errp) && confirm(s, &c, errp);
+        if (ok) {
+            link_guard_off(s);
+        }
     } else {
         ok = false;
     }
@@ -983,6 +1055,8 @@ static bool wait_resume(Source *s, GError **errp)
     }
     take_resume(s->a, r);
     vh_mig_source_args_free(r);
+    /* The resume's connections get it as they connect. */
+    link_guard_read(s);
     return true;
 }
 
@@ -1050,11 +1124,18 @@ static bool reconnect(Source *s, GError **errp)
 static bool postcopy_pause(Source *s, GError **errp)
 {
     for (;;) {
+        g_autofree char *hint =
+            s->link_guard && vh_mig_is_link_timeout(*errp)
+                ? g_strdup_printf(" (nothing came back from the target for "
+                                  "x-postcopy-link-timeout, %u ms: the link "
+                                  "or the target is down)",
+                                  s->link_ms)
+                : g_strdup("");
         g_autofree char *msg = g_strdup_printf(
-            "post-copy paused: %s. The guest stays paused here with its "
+            "post-copy paused: %s%s. The guest stays paused here with its "
             "whole state; the target runs it on: migrate_recover URI there "
             "and migrate -r URI here resume",
-            (*errp)->message);
+            (*errp)->message, hint);
 
         g_clear_error(errp);
         if (g_atomic_int_compare_and_exchange(&s->mig->src.pause_requested, 1,
@@ -1090,6 +1171,7 @@ static bool postcopy_pause(Source *s, GError **errp)
                           " pages left",
                           s->remaining_pages);
             }
+            link_guard_apply(s, "post-copy resumed");
             vh_mig_set_status(s->mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
             return true;
         }

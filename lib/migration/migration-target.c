@@ -35,6 +35,63 @@ static VhRunState next_state(VhMigration *mig, VhMigLoader *l)
 }
 
 /*
+ * Post-copy starts: x-postcopy-link-timeout @ms on every connection of
+ * the current attempt (as cut_all, under tgt.lock: none has ended yet);
+ * connections that join later, a resume's, get it in serve_conn. Returns
+ * how many TCP connections took it.
+ */
+static guint link_guard_on(VhMigration *mig, guint ms)
+{
+    VhMigAttempt *a;
+    guint n = 0;
+
+    g_mutex_lock(&mig->tgt.lock);
+    a = mig->tgt.attempt;
+    if (a) {
+        a->link_guard = true;
+        a->link_ms = ms;
+        for (guint i = 0; ms && i < a->chans->len; i++) {
+            n += vh_mig_link_timeout_apply(g_ptr_array_index(a->chans, i), ms) >
+                 0;
+        }
+    }
+    g_mutex_unlock(&mig->tgt.lock);
+    return n;
+}
+
+/* Under tgt.lock: the timeout on @ch, joining @a (a resume's connection). */
+static void link_guard_join_locked(VhMigAttempt *a, VhChannel *ch, guint ms)
+{
+    if (a->link_guard) {
+        a->link_ms = ms;
+        if (ms) {
+            (void)vh_mig_link_timeout_apply(ch, ms);
+        }
+    }
+}
+
+/*
+ * Post-copy is over: the kernel's behaviour again on the main
+ * connections this thread still holds (every other one has ended).
+ */
+static void link_guard_off(VhMigration *mig, VhMigAttempt *a, VhChannel *ch)
+{
+    VhChannel *resumed = vh_mig_loader_main_channel(a->loader);
+    bool was;
+
+    g_mutex_lock(&mig->tgt.lock);
+    was = a->link_guard && a->link_ms;
+    a->link_guard = false;
+    g_mutex_unlock(&mig->tgt.lock);
+    if (was) {
+        (void)vh_mig_link_timeout_apply(ch, 0);
+        if (resumed) {
+            (void)vh_mig_link_timeout_apply(resumed, 0);
+        }
+    }
+}
+
+/*
  * POSTCOPY_RUN (in the main stream's thread): the devices have their
  * state and the RAM is registered; the guest starts at once and fetches
  * what it touches.
@@ -42,7 +99,19 @@ static VhRunState next_state(VhMigration *mig, VhMigLoader *l)
 static bool postcopy_run(VhMigLoader *l, void *opaque, GError **errp)
 {
     VhMigration *mig = opaque;
+    guint ms = vh_mig_conf_link_timeout(mig);
+    guint n = link_guard_on(mig, ms);
 
+    /* From here the guest runs on pages only the source has. */
+    if (ms) {
+        g_message("migration: post-copy: x-postcopy-link-timeout %u ms on %u "
+                  "TCP connections",
+                  ms, n);
+    } else {
+        g_message("migration: post-copy: x-postcopy-link-timeout 0: a link "
+                  "that dies silently goes unnoticed for minutes "
+                  "(migrate_pause pauses by hand)");
+    }
     g_mutex_lock(&mig->stats.lock);
     vh_mig_guest_mark_locked(mig, false);
     g_mutex_unlock(&mig->stats.lock);
@@ -63,15 +132,29 @@ static void postcopy_pause(VhMigLoader *l, const char *why, void *opaque)
     if (why) {
         bool asked =
             g_atomic_int_compare_and_exchange(&mig->tgt.pause_requested, 1, 0);
+        guint ms = 0;
+
+        g_mutex_lock(&mig->tgt.lock);
+        if (mig->tgt.attempt && mig->tgt.attempt->link_guard) {
+            ms = mig->tgt.attempt->link_ms;
+        }
+        g_mutex_unlock(&mig->tgt.lock);
+        g_autofree char *hint =
+            !asked && ms && strstr(why, "timed out")
+                ? g_strdup_printf("; nothing came back from the source for "
+                                  "x-postcopy-link-timeout, %u ms: the link "
+                                  "or the source is down",
+                                  ms)
+                : g_strdup("");
         g_autofree char *msg = g_strdup_printf(
-            "post-copy paused: %s (%s). "
+            "post-copy paused: %s (%s%s). "
             "The guest runs on and waits for the pages it lacks: "
             "migrate_recover URI here and migrate -r URI on the source "
             "resume it. If the source is gone, the guest's state is split "
             "and cannot be recovered",
             asked ? "migrate_pause cut the connections"
                   : "the connection to the source failed",
-            why);
+            why, hint);
 
         /*
          * Every connection of the paused session ends now (a dead link
@@ -84,7 +167,17 @@ static void postcopy_pause(VhMigLoader *l, const char *why, void *opaque)
         g_mutex_unlock(&mig->tgt.lock);
         vh_mig_set_status(mig, VH_MIG_STATUS_POSTCOPY_PAUSED, msg);
     } else {
-        g_message("migration: post-copy resumed");
+        /* The resumed connections got it as they joined (serve_conn). */
+        guint ms = 0;
+
+        g_mutex_lock(&mig->tgt.lock);
+        if (mig->tgt.attempt) {
+            ms = mig->tgt.attempt->link_ms;
+        }
+        g_mutex_unlock(&mig->tgt.lock);
+        g_message("migration: post-copy resumed (x-postcopy-link-timeout %u "
+                  "ms on its connections)",
+                  ms);
         vh_mig_set_status(mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
     }
 }
@@ -269,6 +362,8 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
     g_mutex_unlock(&mig->stats.lock);
     vh_mig_set_status(mig, VH_MIG_STATUS_ACTIVE, NULL);
     if (load_main(mig, a, ch, pre, &err)) {
+        /* Before the resumed main connection is released to its thread. */
+        link_guard_off(mig, a, ch);
         vh_mig_loader_release_main(a->loader);
         publish_loaded(mig, a);
         g_mutex_lock(&mig->tgt.lock);
@@ -336,6 +431,7 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     g_autoptr(GError) err = NULL;
     const char *why;
     bool is_main, is_first_main = false;
+    guint ms;
 
     if (!vh_mig_read_preamble(ch, &pre, &err)) {
         g_message("migration: refused an incoming connection: %s",
@@ -343,6 +439,7 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
         return;
     }
     is_main = pre.kind == VH_MIG_CONN_MAIN;
+    ms = vh_mig_conf_link_timeout(mig); /* conf.lock: not under tgt.lock */
     g_mutex_lock(&mig->tgt.lock);
     why = refuse_locked(mig, is_main);
     if (why) {
@@ -353,6 +450,8 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     }
     a = current_attempt_locked(mig);
     g_ptr_array_add(a->chans, g_object_ref(ch));
+    /* A resume's connection: a dead link must not hang it either. */
+    link_guard_join_locked(a, ch, ms);
     if (is_main && !a->has_main) {
         a->has_main = true;
         is_first_main = true;

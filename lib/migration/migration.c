@@ -166,6 +166,7 @@ static void params_defaults(VhMigParams *p)
     p->max_bandwidth = VH_MIG_DEFAULT_MAX_BANDWIDTH;
     p->downtime_limit = VH_MIG_DEFAULT_DOWNTIME_LIMIT;
     p->multifd_channels = VH_MIG_DEFAULT_CHANNELS;
+    p->postcopy_link_timeout = VH_MIG_DEFAULT_POSTCOPY_LINK_TIMEOUT;
 }
 
 VhMigration *vh_migration_new(VhMachine *m)
@@ -258,6 +259,7 @@ static const char *const param_names[] = {
     "multifd-channels",
     "x-postcopy-after-passes",
     "max-postcopy-bandwidth",
+    "x-postcopy-link-timeout",
     NULL,
 };
 
@@ -366,6 +368,20 @@ bool vh_mig_params_set_int(VhMigParams *p, const char *name, gint64 value,
         p->postcopy_after_passes = (guint32)value;
         return true;
     }
+    if (g_str_equal(name, "x-postcopy-link-timeout")) {
+        if (value != 0 && (value < VH_MIG_MIN_POSTCOPY_LINK_TIMEOUT ||
+                           value > VH_MIG_MAX_POSTCOPY_LINK_TIMEOUT)) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "Parameter 'x-postcopy-link-timeout' expects 0 (off: "
+                        "the kernel's TCP timeouts) or %d to %d milliseconds, "
+                        "not %" G_GINT64_FORMAT,
+                        VH_MIG_MIN_POSTCOPY_LINK_TIMEOUT,
+                        VH_MIG_MAX_POSTCOPY_LINK_TIMEOUT, value);
+            return false;
+        }
+        p->postcopy_link_timeout = (guint32)value;
+        return true;
+    }
     return unknown_param(name, errp);
 }
 
@@ -397,7 +413,8 @@ bool vh_mig_params_set_str(VhMigParams *p, const char *name, const char *value,
     }
     if (!g_str_equal(name, "downtime-limit") &&
         !g_str_equal(name, "multifd-channels") &&
-        !g_str_equal(name, "x-postcopy-after-passes")) {
+        !g_str_equal(name, "x-postcopy-after-passes") &&
+        !g_str_equal(name, "x-postcopy-link-timeout")) {
         return unknown_param(name, errp);
     }
     if (!g_ascii_string_to_signed(value, 10, G_MININT64, G_MAXINT64, &v,

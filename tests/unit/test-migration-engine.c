@@ -835,6 +835,29 @@ static void test_parameters(void)
     expect_param_error(mig, "no-such", "1", "Parameter 'no-such' is unknown");
     g_assert_false(vh_migration_set_parameter_int(mig, "tls-creds", 1, &err));
     g_clear_error(&err);
+    /* x-postcopy-link-timeout: 0 or 1 s to 1 h, in ms. */
+    vh_migration_get_params(mig, &p);
+    g_assert_cmpuint(p.postcopy_link_timeout, ==, 10000);
+    vh_mig_params_clear(&p);
+    g_assert_true(vh_migration_set_parameter_str(mig, "x-postcopy-link-timeout",
+                                                 "2000", &err));
+    expect_param_error(mig, "x-postcopy-link-timeout", "-1",
+                       "'x-postcopy-link-timeout' expects 0 (off");
+    expect_param_error(mig, "x-postcopy-link-timeout", "999",
+                       "or 1000 to 3600000 milliseconds, not 999");
+    expect_param_error(mig, "x-postcopy-link-timeout", "3600001",
+                       "'x-postcopy-link-timeout' expects 0 (off");
+    expect_param_error(mig, "x-postcopy-link-timeout", "1h",
+                       "'x-postcopy-link-timeout' expects an integer");
+    g_assert_false(vh_migration_set_parameter_int(
+        mig, "x-postcopy-link-timeout", G_MAXINT64, &err));
+    g_assert_nonnull(strstr(err->message, "'x-postcopy-link-timeout'"));
+    g_clear_error(&err);
+    vh_migration_get_params(mig, &p);
+    g_assert_cmpuint(p.postcopy_link_timeout, ==, 2000);
+    vh_mig_params_clear(&p);
+    g_assert_true(vh_migration_set_parameter_int(mig, "x-postcopy-link-timeout",
+                                                 0, &err));
     /* Capabilities. */
     g_assert_false(vh_migration_get_capability(mig, "multifd"));
     g_assert_true(vh_migration_get_capability(mig, "return-path"));

@@ -328,10 +328,81 @@ static void test_qmp_events_and_failure(void)
     two_clear(&t);
 }
 
+/*
+ * x-postcopy-link-timeout: listed with its default, set from HMP and QMP,
+ * and every bad value refused naming the parameter, leaving it as it was.
+ */
+static void test_link_timeout(void)
+{
+    g_autoptr(VhMachine) m = mon_machine_new();
+    VhMonitorHost h = {.machine = m};
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    const char *const bad_hmp[] = {"-1",  "999", "3600001", "99999999999999",
+                                   "abc", "2s",  "1e4",     ""};
+    const char *const bad_qmp[] = {
+        "{\"x-postcopy-link-timeout\": -2000}",
+        "{\"x-postcopy-link-timeout\": 500}",
+        "{\"x-postcopy-link-timeout\": 86400000000}",
+        "{\"x-postcopy-link-timeout\": \"x\"}",
+        "{\"x-postcopy-link-timeout\": 2.5}",
+        /* all or nothing: max-bandwidth is not changed either */
+        "{\"max-bandwidth\": 7, \"x-postcopy-link-timeout\": 1}",
+    };
+
+    expect_hmp(&h, "info migrate_parameters",
+               "x-postcopy-link-timeout: 10000 ms");
+    expect_hmp(&h, "help migrate_set_parameter", "x-postcopy-link-timeout");
+    expect_hmp(&h, "migrate_set_parameter x-postcopy-link-timeout 2000", "");
+    expect_hmp(&h, "info migrate_parameters",
+               "x-postcopy-link-timeout: 2000 ms");
+    for (guint i = 0; i < G_N_ELEMENTS(bad_hmp); i++) {
+        g_autofree char *line = g_strdup_printf(
+            "migrate_set_parameter x-postcopy-link-timeout %s", bad_hmp[i]);
+        g_autofree char *out = hmp(&h, line);
+
+        if (!strstr(out, "Parameter 'x-postcopy-link-timeout' expects") &&
+            !strstr(out, "expects PARAMETER VALUE")) {
+            g_error("'%s' said '%s'", line, out);
+        }
+    }
+    expect_hmp(&h, "migrate_set_parameter x-postcopy-link-timeout 999",
+               "expects 0 (off: the kernel's TCP timeouts) or 1000 to "
+               "3600000 milliseconds, not 999");
+    expect_hmp(&h, "migrate_set_parameter x-postcopy-link-timeout abc",
+               "expects an integer, not 'abc'");
+    expect_hmp(&h, "info migrate_parameters",
+               "x-postcopy-link-timeout: 2000 ms");
+    expect_hmp(&h, "migrate_set_parameter x-postcopy-link-timeout 0", "");
+    expect_hmp(&h, "info migrate_parameters", "x-postcopy-link-timeout: 0 ms");
+
+    r = qmp(&h, "migrate-set-parameters",
+            "{\"x-postcopy-link-timeout\": 3600000}", &err);
+    g_assert_no_error(err);
+    g_clear_pointer(&r, json_node_unref);
+    for (guint i = 0; i < G_N_ELEMENTS(bad_qmp); i++) {
+        g_assert_null(qmp(&h, "migrate-set-parameters", bad_qmp[i], &err));
+        g_assert_nonnull(err);
+        if (!strstr(err->message, "Parameter 'x-postcopy-link-timeout' "
+                                  "expects")) {
+            g_error("%s: %s", bad_qmp[i], err->message);
+        }
+        g_clear_error(&err);
+    }
+    r = qmp(&h, "query-migrate-parameters", NULL, &err);
+    g_assert_no_error(err);
+    JsonObject *o = json_node_get_object(r);
+    g_assert_cmpint(json_object_get_int_member(o, "x-postcopy-link-timeout"),
+                    ==, 3600000);
+    g_assert_cmpint(json_object_get_int_member(o, "max-bandwidth"), ==,
+                    VH_MIG_DEFAULT_MAX_BANDWIDTH);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/migration/monitor/parameters", test_parameters);
+    g_test_add_func("/migration/monitor/link-timeout", test_link_timeout);
     g_test_add_func("/migration/monitor/hmp-migrate", test_hmp_migrate);
     g_test_add_data_func("/migration/monitor/hmp-progress/lines",
                          GINT_TO_POINTER(false), test_hmp_progress);

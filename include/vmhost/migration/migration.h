@@ -72,6 +72,10 @@ const char *vh_mig_status_name(VhMigStatus s);
 #define VH_MIG_DEFAULT_DOWNTIME_LIMIT 300            /* ms */
 #define VH_MIG_DEFAULT_CHANNELS       2
 #define VH_MIG_MAX_DOWNTIME_LIMIT     2000000 /* ms, QEMU's bound */
+/* x-postcopy-link-timeout, ms: 0 (off) or MIN..MAX */
+#define VH_MIG_DEFAULT_POSTCOPY_LINK_TIMEOUT 10000
+#define VH_MIG_MIN_POSTCOPY_LINK_TIMEOUT     1000
+#define VH_MIG_MAX_POSTCOPY_LINK_TIMEOUT     3600000
 
 typedef struct {
     char *tls_creds;        /* "" = no TLS */
@@ -82,6 +86,15 @@ typedef struct {
     guint32 multifd_channels;
     guint32 postcopy_after_passes;  /* x-postcopy-after-passes; 0 = never */
     guint64 max_postcopy_bandwidth; /* bytes/s of post-copy's bulk; 0 = all */
+    /*
+     * x-postcopy-link-timeout (ms): from post-copy's switch to its end,
+     * and again on each resume, every TCP connection of the migration
+     * fails after this long without an answer from the peer (unacked
+     * data, unanswered keepalive probes), so that a link that died
+     * silently pauses post-copy; 0 = off (the kernel's ~15 minutes).
+     * Each side reads its own. Pre-copy is not affected.
+     */
+    guint32 postcopy_link_timeout;
 } VhMigParams;
 
 typedef struct {
