@@ -33,6 +33,7 @@ typedef struct {
     VhChannel *main;
     VhChannel *pc_req;    /* post-copy: the target's page requests */
     VhChannel *pc_urgent; /* post-copy: the requested pages */
+    VhPostcopySource *pc; /* post-copy: the request server, per round */
     guint64 urgent_records;
     guint nch;
     VhMultifdSend *mf; /* NULL without multifd */
@@ -322,6 +323,15 @@ static bool throttle(Source *s, GError **errp)
         }
         if (cancelled(s, errp)) {
             return false;
+        }
+        /*
+         * A connection failed: the caller finds out (and pauses) at its
+         * next step instead of sleeping off the debt first, which the
+         * URGENT pages served can have run up to seconds.
+         */
+        if ((s->pc && vh_postcopy_source_failed(s->pc)) ||
+            (s->mf && vh_multifd_send_failed(s->mf, NULL))) {
+            return true;
         }
         wait_us = -s->allow * G_USEC_PER_SEC / (double)max;
         g_usleep((gulong)MIN(wait_us + 1, 10000.0));
@@ -981,6 +991,7 @@ static bool postcopy_round(Source *s, GError **errp)
     bool ok;
 
     pc = vh_postcopy_source_start(s->pc_req, s->pc_urgent, &s->ps, s->pages);
+    s->pc = pc;
     ok = postcopy_push(s, pc, errp);
     /*
      * Every page is out (or it failed): requests still coming are for
@@ -1013,6 +1024,7 @@ static bool postcopy_round(Source *s, GError **errp)
         g_strdup_printf("page requests served %" G_GUINT64_FORMAT,
                         vh_postcopy_source_requests(pc));
     g_mutex_unlock(&s->mig->stats.lock);
+    s->pc = NULL;
     vh_postcopy_source_free(pc);
     return ok;
 }

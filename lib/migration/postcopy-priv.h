@@ -110,6 +110,12 @@ VhPcEvent vh_postcopy_source_next(VhPostcopySource *ps, bool wait,
                                   VhMigCounts *loaded, GError **errp);
 guint64 vh_postcopy_source_requests(VhPostcopySource *ps);
 /*
+ * Whether the reader has failed (its VH_PC_FAILED is queued), for a
+ * caller that cannot take the queue now (the migration thread sleeping
+ * off max-postcopy-bandwidth).
+ */
+bool vh_postcopy_source_failed(VhPostcopySource *ps);
+/*
  * Joins the thread (the caller cut the REQUEST connection first) and adds
  * what it sent on URGENT to @c; *@records: its PAGES records.
  */

@@ -26,6 +26,7 @@ struct VhPostcopySource {
     GAsyncQueue *q; /* Item */
     GThread *thread;
     guint64 requests; /* atomic */
+    gint failed;      /* atomic: the reader queued VH_PC_FAILED */
 };
 
 static void item_free(gpointer p)
@@ -93,6 +94,9 @@ static gpointer reader(gpointer opaque)
         }
         bool more = it->ev == VH_PC_REQUEST;
 
+        if (it->ev == VH_PC_FAILED) {
+            g_atomic_int_set(&ps->failed, 1);
+        }
         g_async_queue_push(ps->q, it); /* the consumer's now */
         if (!more) {
             return NULL;
@@ -134,6 +138,11 @@ VhPcEvent vh_postcopy_source_next(VhPostcopySource *ps, bool wait,
     }
     item_free(it);
     return ev;
+}
+
+bool vh_postcopy_source_failed(VhPostcopySource *ps)
+{
+    return g_atomic_int_get(&ps->failed);
 }
 
 guint64 vh_postcopy_source_requests(VhPostcopySource *ps)
