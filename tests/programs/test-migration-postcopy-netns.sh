@@ -4,13 +4,19 @@
 # (10.x addresses that exist only inside the namespaces), TLS with
 # tls-authz on every connection, multifd. During post-copy the link is
 # taken down (ip link set down: packets vanish, nothing resets the TCP
-# connections, as when a cable is pulled). Neither side can tell a dead
-# link from a slow one, so, bounded, the operator runs migrate_pause where
-# post-copy still looks active (QEMU's procedure); both sides are then
-# postcopy-paused, the target's guest running on; the link comes back,
-# migrate_recover and migrate -r finish it and the target's guest
-# verifies. Skipped, saying why, where namespaces cannot be made (not
-# root, no ip netns, no veth, no userfaultfd).
+# connections, as when a cable is pulled).
+#   1. x-postcopy-link-timeout 0 on both sides (the kernel's TCP timeouts):
+#      3 s after the cut neither side has noticed, so the operator runs
+#      migrate_pause where post-copy still looks active (QEMU's
+#      procedure); both sides are then postcopy-paused, the target's guest
+#      running on; the link comes back, migrate_recover and migrate -r
+#      finish it and the target's guest verifies.
+#   2. x-postcopy-link-timeout 2000 on both sides and no migrate_pause:
+#      both sides notice the dead link by themselves and pause within a
+#      bounded time (the time each took is printed), the source keeping
+#      its guest; the link comes back and the resume finishes as in 1.
+# Skipped, saying why, where namespaces cannot be made (not root, no ip
+# netns, no veth, no userfaultfd).
 set -u
 mem=64M
 tag=$$
@@ -85,10 +91,13 @@ port=$((20000 + tag % 20000))
 tls_on="migrate_set_parameter tls-creds tls0"
 pc_on="migrate_set_capability postcopy-ram on"
 mf_on="migrate_set_capability multifd on"
+# Case 1: the kernel's timeouts (x-postcopy-link-timeout off).
+lt_off="migrate_set_parameter x-postcopy-link-timeout 0"
 hmp dst "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter tls-authz auth0" \
-    "migrate_incoming tcp:$dst_ip:$port" >/dev/null
+    "$lt_off" "migrate_incoming tcp:$dst_ip:$port" >/dev/null
 hmp src "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter max-bandwidth 10M" \
-    "migrate_set_parameter max-postcopy-bandwidth 8M" "migrate -d tcp:$dst_ip:$port" >/dev/null
+    "migrate_set_parameter max-postcopy-bandwidth 8M" "$lt_off" \
+    "migrate -d tcp:$dst_ip:$port" >/dev/null
 wait_mig src active 100 >/dev/null
 sleep 0.5
 hmp src migrate_start_postcopy >/dev/null
@@ -104,6 +113,8 @@ check "the link is down: the source's namespace no longer reaches the target" '!
 sleep 3
 ss=$(mstatus src) st=$(mstatus dst)
 echo "# 3 s after the cut: source $ss, target $st"
+check "x-postcopy-link-timeout 0: 3 s after the cut neither side has noticed (both postcopy-active)" \
+    '[ "$ss" = postcopy-active ] && [ "$st" = postcopy-active ] || { why="source $ss ($(merror src)), target $st ($(merror dst))"; false; }'
 paused_by_hand=""
 for side in src dst; do
     if [ "$(mstatus $side)" = postcopy-active ]; then
@@ -151,6 +162,81 @@ check "... the target's guest runs and verifies" \
 check "... the source resumed over the 2 multifd channels" \
     'grep -q "post-copy resumed over 2 multifd channels" "$work/src.log"'
 both_gone src dst
+
+# Case 2: x-postcopy-link-timeout 2000 on both sides, no migrate_pause.
+# This time the target's end of the link goes down.
+VM_WRAP="ip netns exec $ns_src" vm src2 \
+    -object "tls-creds-x509,id=tls0,endpoint=client,dir=$pki"
+VM_WRAP="ip netns exec $ns_dst" vm dst2 -incoming defer \
+    -object "tls-creds-x509,id=tls0,endpoint=server,dir=$pki" \
+    -object "authz-simple,id=auth0,identity=C=GB,,O=vmhost,,CN=source-$tag"
+fill src2
+hmp src2 "guest dirty 60M random" >/dev/null
+port=$((port + 3))
+lt_on="migrate_set_parameter x-postcopy-link-timeout 2000"
+hmp dst2 "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter tls-authz auth0" \
+    "$lt_on" "migrate_incoming tcp:$dst_ip:$port" >/dev/null
+hmp src2 "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter max-bandwidth 10M" \
+    "migrate_set_parameter max-postcopy-bandwidth 8M" "$lt_on" \
+    "migrate -d tcp:$dst_ip:$port" >/dev/null
+wait_mig src2 active 100 >/dev/null
+sleep 0.5
+hmp src2 migrate_start_postcopy >/dev/null
+st=$(wait_mig dst2 "postcopy-active completed failed" 100)
+check "x-postcopy-link-timeout 2000: the target reaches postcopy-active" \
+    '[ "$st" = postcopy-active ] || { why="target $st: $(merror dst2)"; false; }'
+# guarded_at WHEN: both logs say the timeout went on the main connection,
+# REQUEST, URGENT and the 2 multifd channels at WHEN.
+guarded_at() {
+    grep -q "$1: x-postcopy-link-timeout 2000 ms on 5 TCP connections" "$work/src2.log" &&
+        grep -q "$1: x-postcopy-link-timeout 2000 ms on 5 TCP connections" "$work/dst2.log"
+}
+check "... both sides put it on every connection at the switch (main, REQUEST, URGENT, 2 multifd)" \
+    'wait_until "guarded_at post-copy" 30 || { why="$(grep -h x-postcopy-link-timeout "$work/src2.log" "$work/dst2.log")"; false; }'
+sleep 0.5
+# t0 before the cut: the times measured are never shorter than the real.
+t0=$(date +%s%N)
+ip -n "$ns_dst" link set "$veth_dst" down
+# Nobody runs migrate_pause: poll both sides for up to 15 s.
+ds="" dt=""
+while :; do
+    now=$(date +%s%N)
+    [ -z "$ds" ] && [ "$(mstatus src2)" = postcopy-paused ] && ds=$(((now - t0) / 1000000))
+    [ -z "$dt" ] && [ "$(mstatus dst2)" = postcopy-paused ] && dt=$(((now - t0) / 1000000))
+    [ -n "$ds" ] && [ -n "$dt" ] && break
+    [ $((now - t0)) -gt 15000000000 ] && break
+    sleep 0.1
+done
+echo "# detected without migrate_pause: source paused ${ds:-never} ms, target ${dt:-never} ms after the cut"
+check "link down, nobody pauses: both sides postcopy-paused by themselves within 15 s" \
+    '[ -n "$ds" ] && [ -n "$dt" ] || { why="source $(mstatus src2) ($(merror src2)), target $(mstatus dst2) ($(merror dst2))"; false; }'
+# A connection fails once nothing came from the peer for the timeout and a
+# keepalive probe (every quarter of it, at least 1 s) went unanswered: an
+# idle one may have been silent up to 1 s before the cut.
+check "... neither within 1 s: the timeout did it, not the cut itself" \
+    '[ "${ds:-0}" -ge 1000 ] && [ "${dt:-0}" -ge 1000 ] || { why="source ${ds} ms, target ${dt} ms"; false; }'
+check "... both say the link timed out, naming x-postcopy-link-timeout" \
+    'merror src2 | grep -q "x-postcopy-link-timeout, 2000 ms" && merror dst2 | grep -q "x-postcopy-link-timeout, 2000 ms" ||
+        { why="source: $(merror src2); target: $(merror dst2)"; false; }'
+check "... the source's guest stays paused with its state, the target's runs on" \
+    '[ "$(rstate src2)" = paused ] && [ "$(rstate dst2)" = running ]'
+ip -n "$ns_dst" link set "$veth_dst" up
+check "the link is back" 'wait_until link_ok 50'
+hmp dst2 "migrate_recover tcp:$dst_ip:$((port + 1))" >/dev/null
+r=$(hmp src2 "migrate_set_parameter max-postcopy-bandwidth 0" "migrate -r tcp:$dst_ip:$((port + 1))")
+check "link back: migrate_recover + migrate -r are taken" \
+    '! echo "$r" | grep -qi error || { why="$r"; false; }'
+ss=$(wait_mig src2 "completed failed" 300)
+st=$(wait_mig dst2 "completed failed" 300)
+check "recovered: both completed" \
+    '[ "$ss" = completed ] && [ "$st" = completed ] || { why="source $ss ($(merror src2)), target $st ($(merror dst2))"; false; }'
+hmp dst2 "guest dirty off" >/dev/null
+check "... the target's guest runs and verifies" \
+    '[ "$(rstate dst2)" = running ] && printf "guest verify\n" | timeout 20 socat -t 10 - "UNIX-CONNECT:$work/dst2.hmp" 2>/dev/null | grep -q "verify: ok"'
+check "... the resumed connections had the timeout too" \
+    'grep -q "post-copy resumed: x-postcopy-link-timeout 2000 ms on 5 TCP connections" "$work/src2.log" &&
+        grep -q "post-copy resumed (x-postcopy-link-timeout 2000 ms on its connections)" "$work/dst2.log"'
+both_gone src2 dst2
 
 check "no sanitizer report from any vmhost (stderr of every machine)" 'sanitizer_clean'
 check "every vmhost exited on SIGTERM, none needed SIGKILL" 'all_exited_on_sigterm'
