@@ -396,6 +396,7 @@ static void test_link_timeout(void)
                     ==, 3600000);
     g_assert_cmpint(json_object_get_int_member(o, "max-bandwidth"), ==,
                     VH_MIG_DEFAULT_MAX_BANDWIDTH);
+    vh_monitor_host_clear(&h);
 }
 
 int main(int argc, char **argv)
