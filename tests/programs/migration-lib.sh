@@ -194,3 +194,32 @@ both_gone() {
     for v in "$@"; do gone "$v"; done
 }
 
+# ---- two hosts ----
+# netns_pair: the namespaces $ns_src and $ns_dst joined by the veth pair
+# $veth_src / $veth_dst, with $src_ip / $dst_ip (/24) and, where the
+# caller set them, $src_ip6 / $dst_ip6 (/64). Where that cannot be done
+# (not root, no ip(8), no veth) the whole test is skipped with the reason,
+# through the caller's skip_all. The caller's cleanup_more deletes them.
+netns_pair() {
+    [ "$(id -u)" = 0 ] || skip_all "not root"
+    command -v ip >/dev/null || skip_all "no ip(8)"
+    for ns in "$ns_src" "$ns_dst"; do
+        ip netns add "$ns" 2>"$work/ns.err" ||
+            skip_all "ip netns add failed: $(cat "$work/ns.err")"
+    done
+    netns_link 2>"$work/ns.err" ||
+        skip_all "cannot join the namespaces with a veth pair: $(cat "$work/ns.err")"
+}
+netns_link() {
+    ip link add "$veth_src" netns "$ns_src" type veth peer name "$veth_dst" \
+        netns "$ns_dst" || return 1
+    for side in src dst; do
+        eval "ns=\$ns_$side dev=\$veth_$side ip4=\$${side}_ip ip6=\${${side}_ip6:-}"
+        ip -n "$ns" link set lo up &&
+            ip -n "$ns" addr add "$ip4/24" dev "$dev" || return 1
+        if [ -n "$ip6" ]; then
+            ip -n "$ns" addr add "$ip6/64" dev "$dev" nodad || return 1
+        fi
+        ip -n "$ns" link set "$dev" up || return 1
+    done
+}

@@ -37,23 +37,7 @@ skip_all() {
     echo "1..0 # SKIP two network namespaces: $1"
     exit 0
 }
-[ "$(id -u)" = 0 ] || skip_all "not root"
-command -v ip >/dev/null || skip_all "no ip(8)"
-ip netns add "$ns_src" 2>"$work/ns.err" || skip_all "ip netns add failed: $(cat "$work/ns.err")"
-ip netns add "$ns_dst" 2>"$work/ns.err" || skip_all "ip netns add failed: $(cat "$work/ns.err")"
-setup_net() {
-    ip link add "$veth_src" netns "$ns_src" type veth peer name "$veth_dst" netns "$ns_dst" ||
-        return 1
-    for side in src dst; do
-        eval "ns=\$ns_$side dev=\$veth_$side ip4=\$${side}_ip ip6=\$${side}_ip6"
-        ip -n "$ns" link set lo up &&
-            ip -n "$ns" addr add "$ip4/24" dev "$dev" &&
-            ip -n "$ns" addr add "$ip6/64" dev "$dev" nodad &&
-            ip -n "$ns" link set "$dev" up || return 1
-    done
-}
-setup_net 2>"$work/ns.err" ||
-    skip_all "cannot join the namespaces with a veth pair: $(cat "$work/ns.err")"
+netns_pair
 mkdir -p "/etc/netns/$ns_src" "/etc/netns/$ns_dst"
 printf '127.0.0.1 localhost\n%s %s\n%s %s\n' "$dst_ip" "$dst_name" "$src_ip" "$src_name" \
     >"/etc/netns/$ns_src/hosts"

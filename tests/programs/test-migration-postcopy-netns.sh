@@ -38,22 +38,7 @@ skip_all() {
     echo "1..0 # SKIP post-copy across two network namespaces: $1"
     exit 0
 }
-[ "$(id -u)" = 0 ] || skip_all "not root"
-command -v ip >/dev/null || skip_all "no ip(8)"
-ip netns add "$ns_src" 2>"$work/ns.err" || skip_all "ip netns add failed: $(cat "$work/ns.err")"
-ip netns add "$ns_dst" 2>"$work/ns.err" || skip_all "ip netns add failed: $(cat "$work/ns.err")"
-setup_net() {
-    ip link add "$veth_src" netns "$ns_src" type veth peer name "$veth_dst" netns "$ns_dst" ||
-        return 1
-    for side in src dst; do
-        eval "ns=\$ns_$side dev=\$veth_$side ip4=\$${side}_ip"
-        ip -n "$ns" link set lo up &&
-            ip -n "$ns" addr add "$ip4/24" dev "$dev" &&
-            ip -n "$ns" link set "$dev" up || return 1
-    done
-}
-setup_net 2>"$work/ns.err" ||
-    skip_all "cannot join the namespaces with a veth pair: $(cat "$work/ns.err")"
+netns_pair
 
 pki="$work/pki"
 mkdir "$pki"
@@ -158,7 +143,7 @@ check "recovered across the namespaces: both completed" \
     '[ "$ss" = completed ] && [ "$st" = completed ] || { why="source $ss ($(merror src)), target $st ($(merror dst))"; false; }'
 hmp dst "guest dirty off" >/dev/null
 check "... the target's guest runs and verifies" \
-    '[ "$(rstate dst)" = running ] && printf "guest verify\n" | timeout 20 socat -t 10 - "UNIX-CONNECT:$work/dst.hmp" 2>/dev/null | grep -q "verify: ok"'
+    '[ "$(rstate dst)" = running ] && verify_ok dst'
 check "... the source resumed over the 2 multifd channels" \
     'grep -q "post-copy resumed over 2 multifd channels" "$work/src.log"'
 both_gone src dst
@@ -232,7 +217,7 @@ check "recovered: both completed" \
     '[ "$ss" = completed ] && [ "$st" = completed ] || { why="source $ss ($(merror src2)), target $st ($(merror dst2))"; false; }'
 hmp dst2 "guest dirty off" >/dev/null
 check "... the target's guest runs and verifies" \
-    '[ "$(rstate dst2)" = running ] && printf "guest verify\n" | timeout 20 socat -t 10 - "UNIX-CONNECT:$work/dst2.hmp" 2>/dev/null | grep -q "verify: ok"'
+    '[ "$(rstate dst2)" = running ] && verify_ok dst2'
 check "... the resumed connections had the timeout too" \
     'grep -q "post-copy resumed: x-postcopy-link-timeout 2000 ms on 5 TCP connections" "$work/src2.log" &&
         grep -q "post-copy resumed (x-postcopy-link-timeout 2000 ms on its connections)" "$work/dst2.log"'

@@ -26,12 +26,9 @@ mem=64M
 . "$(dirname "$0")/migration-lib.sh"
 tl_start mig-pc-recovery
 
-if [ "$(id -u)" != 0 ] && [ "$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null)" != 1 ]; then
-    echo "1..0 # SKIP userfaultfd needs root or vm.unprivileged_userfaultfd=1"
-    exit 0
-fi
-
 pki="$work/pki" bad="$work/pki-other"
+. "$(dirname "$0")/postcopy-lib.sh"
+pc_need_uffd
 mkdir "$pki" "$bad"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -44,58 +41,9 @@ mkdir "$pki" "$bad"
     echo "Bail out! vmhost-pki failed"
     exit 1
 }
-tls_src="tls-creds-x509,id=tls0,endpoint=client,dir=$pki"
-tls_dst="tls-creds-x509,id=tls0,endpoint=server,dir=$pki"
-tls_on="migrate_set_parameter tls-creds tls0"
-pc_on="migrate_set_capability postcopy-ram on"
 mf_on="migrate_set_capability multifd on"
-# Pre-copy cannot converge (10 MiB/s against 60 MiB/s of writes); post-copy's
-# bulk is slow too, so that post-copy lasts a few seconds.
-slow="migrate_set_parameter max-bandwidth 10M"
+# post-copy's bulk slow too, so that post-copy lasts a few seconds
 pc_slow="migrate_set_parameter max-postcopy-bandwidth 10M"
-
-# pair [SRC-ARGS] -- [DST-ARGS]: a source "src" writing 60 MiB/s and a
-# target "dst" waiting with -incoming defer, both with TLS credentials.
-pair() {
-    sa="" da="" side=src
-    for a in "$@"; do
-        if [ "$a" = -- ]; then side=dst; continue; fi
-        if [ $side = src ]; then sa="$sa $a"; else da="$da $a"; fi
-    done
-    # shellcheck disable=SC2086
-    vm src -object "$tls_src" $sa
-    # shellcheck disable=SC2086
-    vm dst -incoming defer -object "$tls_dst" $da
-    fill src
-    hmp src "guest dirty 60M random" >/dev/null
-}
-verified() {
-    printf 'guest verify\n' | timeout 20 socat -t 10 - "UNIX-CONNECT:$work/$1.hmp" 2>/dev/null |
-        tr -d '\r' | grep -q 'verify: ok'
-}
-# postcopied SRC DST: both completed, the target's guest runs and verifies.
-postcopied() {
-    st=$(wait_mig "$1" "completed failed cancelled" 600)
-    [ "$st" = completed ] || {
-        why="source status $st: $(merror "$1")"
-        return 1
-    }
-    st=$(wait_mig "$2" "completed failed" 300)
-    [ "$st" = completed ] || {
-        why="target status $st: $(merror "$2")"
-        return 1
-    }
-    rs=$(rstate "$2")
-    [ "$rs" = running ] || {
-        why="target run state $rs"
-        return 1
-    }
-    hmp "$2" "guest dirty off" >/dev/null
-    verified "$2" || {
-        why="target: $(guest "$2" verify verify:)"
-        return 1
-    }
-}
 # into_postcopy [CAPS...]: pair's migration with CAPS on both sides, over
 # TLS to $port, switched to post-copy; prints the target's status.
 into_postcopy() {

@@ -30,12 +30,9 @@ tl_start mig-postcopy
 shm="/dev/shm/vh-postcopy-$$"
 cleanup_more() { rm -f "$shm"; }
 
-if [ "$(id -u)" != 0 ] && [ "$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null)" != 1 ]; then
-    echo "1..0 # SKIP userfaultfd needs root or vm.unprivileged_userfaultfd=1"
-    exit 0
-fi
-
 pki="$work/pki"
+. "$(dirname "$0")/postcopy-lib.sh"
+pc_need_uffd
 mkdir "$pki"
 {
     "$pki_tool" init-ca "$pki" &&
@@ -44,67 +41,6 @@ mkdir "$pki"
 } >/dev/null || {
     echo "Bail out! vmhost-pki failed"
     exit 1
-}
-tls_src="tls-creds-x509,id=tls0,endpoint=client,dir=$pki"
-tls_dst="tls-creds-x509,id=tls0,endpoint=server,dir=$pki"
-tls_on="migrate_set_parameter tls-creds tls0"
-pc_on="migrate_set_capability postcopy-ram on"
-# 10 MiB/s of link against a guest writing 60 MiB/s: pre-copy cannot end.
-slow="migrate_set_parameter max-bandwidth 10M"
-
-# pair [SRC-ARGS] -- [DST-ARGS]: a running source "src" with TLS
-# credentials (RAM written once, then a random 60 MiB/s writer) and a
-# target "dst" waiting with -incoming defer.
-pair() {
-    sa="" da="" side=src
-    for a in "$@"; do
-        if [ "$a" = -- ]; then side=dst; continue; fi
-        if [ $side = src ]; then sa="$sa $a"; else da="$da $a"; fi
-    done
-    # shellcheck disable=SC2086
-    vm src -object "$tls_src" $sa
-    # shellcheck disable=SC2086
-    vm dst -incoming defer -object "$tls_dst" $da
-    fill src
-    hmp src "guest dirty 60M random" >/dev/null
-}
-# verified NAME: the guest verifies; waits up to 10 s for the answer (the
-# shared hmp helper gives a reply 0.5 s, which a loaded machine can miss).
-verified() {
-    printf 'guest verify\n' | timeout 20 socat -t 10 - "UNIX-CONNECT:$work/$1.hmp" 2>/dev/null |
-        tr -d '\r' | grep -q 'verify: ok'
-}
-# pages_written NAME: the test guest's count of pages written.
-pages_written() { guest "$1" status 'pages written:' | sed 's/.*: //'; }
-# postcopied SRC DST: both completed, the source in postmigrate, the
-# target's guest running and verifying.
-postcopied() {
-    st=$(wait_mig "$1" "completed failed cancelled" 600)
-    [ "$st" = completed ] || {
-        why="source status $st: $(merror "$1")"
-        return 1
-    }
-    st=$(wait_mig "$2" "completed failed" 300)
-    [ "$st" = completed ] || {
-        why="target status $st: $(merror "$2")"
-        return 1
-    }
-    rs=$(rstate "$1")
-    [ "$rs" = postmigrate ] || {
-        why="source run state $rs"
-        return 1
-    }
-    rs=$(rstate "$2")
-    [ "$rs" = running ] || {
-        why="target run state $rs"
-        return 1
-    }
-    # A quiet guest answers verify within the monitor helper's wait.
-    hmp "$2" "guest dirty off" >/dev/null
-    verified "$2" || {
-        why="target: $(guest "$2" verify verify:)"
-        return 1
-    }
 }
 port=$(free_port)
 
