@@ -10,6 +10,7 @@ migrate-set-parameters and migrate on the source, then query-migrate every
         --uri tcp:HOST:PORT [--tls-creds ID --tls-hostname NAME]
         [--max-bandwidth BYTES] [--multifd N]
     qmp-migrate.py hmp SOCK "COMMAND LINE"
+    qmp-migrate.py cmd SOCK COMMAND     (a QMP command without arguments)
 
 migrate prints one line: status, wall ms (from the migrate command to
 the end), the source's total-time and downtime (ms), and each side's CPU
@@ -81,6 +82,7 @@ def migrate(a):
     dst.cmd("migrate-set-capabilities", capabilities=caps)
     dst.cmd("migrate-incoming", uri=a.uri)
     if a.tls_creds:
+        params["tls-creds"] = a.src_tls_creds or a.tls_creds
         params["tls-hostname"] = a.tls_hostname
     params["max-bandwidth"] = a.max_bandwidth
     src.cmd("migrate-set-parameters", **params)
@@ -121,6 +123,11 @@ def hmp(a):
     return 0
 
 
+def cmd(a):
+    print(json.dumps(Qmp(a.sock).cmd(a.command)))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="what", required=True)
@@ -132,13 +139,18 @@ def main():
     m.add_argument("--uri", required=True)
     m.add_argument("--tls-creds")
     m.add_argument("--tls-hostname")
+    m.add_argument("--src-tls-creds",
+                   help="the source's credentials id, if not --tls-creds")
     m.add_argument("--max-bandwidth", type=int, default=0)
     m.add_argument("--multifd", type=int, default=0)
     h = sub.add_parser("hmp")
     h.add_argument("sock")
     h.add_argument("line")
+    c = sub.add_parser("cmd")
+    c.add_argument("sock")
+    c.add_argument("command")
     a = p.parse_args()
-    return migrate(a) if a.what == "migrate" else hmp(a)
+    return {"migrate": migrate, "hmp": hmp, "cmd": cmd}[a.what](a)
 
 
 if __name__ == "__main__":
