@@ -208,6 +208,14 @@ VhTestGuest *vh_machine_get_test_guest(VhMachine *m)
     return m->guest;
 }
 
+void vh_machine_get_guest_writes(VhMachine *m, guint64 *pages,
+                                 guint64 *set_rate)
+{
+    g_return_if_fail(VH_IS_MACHINE(m));
+    *pages = vh_test_guest_get_pages_written(m->guest);
+    *set_rate = vh_test_guest_get_rate(m->guest);
+}
+
 VhRunState vh_machine_get_state(VhMachine *m)
 {
     g_return_val_if_fail(VH_IS_MACHINE(m), VH_RUN_STATE_SHUTDOWN);

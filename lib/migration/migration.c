@@ -9,7 +9,6 @@
 #include "postcopy-priv.h"
 #include "vmhost/authz/authz.h"
 #include "vmhost/io/channel-tls.h"
-#include "vmhost/machine/test-guest.h"
 #include "vmhost/object/object.h"
 #include "vmhost/util/error.h"
 #include "vmhost/util/size.h"
@@ -114,15 +113,16 @@ void vh_mig_set_status(VhMigration *mig, VhMigStatus st, const char *error)
 
 void vh_mig_guest_mark_locked(VhMigration *mig, bool end)
 {
-    VhTestGuest *g = vh_machine_get_test_guest(mig->machine);
+    guint64 pages, set;
 
+    vh_machine_get_guest_writes(mig->machine, &pages, &set);
     if (end) {
         mig->stats.guest_t1 = g_get_monotonic_time();
-        mig->stats.guest_pages1 = vh_test_guest_get_pages_written(g);
-        mig->stats.guest_set1 = vh_test_guest_get_rate(g);
+        mig->stats.guest_pages1 = pages;
+        mig->stats.guest_set1 = set;
     } else {
         mig->stats.guest_t0 = g_get_monotonic_time();
-        mig->stats.guest_pages0 = vh_test_guest_get_pages_written(g);
+        mig->stats.guest_pages0 = pages;
         mig->stats.guest_t1 = 0;
     }
 }
@@ -130,7 +130,6 @@ void vh_mig_guest_mark_locked(VhMigration *mig, bool end)
 /* Under stats.lock: the guest's write rate for info migrate, if any. */
 static void guest_rate_locked(VhMigration *mig, VhMigInfo *o)
 {
-    VhTestGuest *g = vh_machine_get_test_guest(mig->machine);
     gint64 t1 = mig->stats.guest_t1;
     guint64 pages1 = mig->stats.guest_pages1;
     guint64 set = mig->stats.guest_set1;
@@ -145,8 +144,7 @@ static void guest_rate_locked(VhMigration *mig, VhMigInfo *o)
     if (!t1) {
         /* A target in post-copy: live. */
         t1 = g_get_monotonic_time();
-        pages1 = vh_test_guest_get_pages_written(g);
-        set = vh_test_guest_get_rate(g);
+        vh_machine_get_guest_writes(mig->machine, &pages1, &set);
     }
     o->guest_phase = mig->stats.incoming ? "post-copy" : "pre-copy";
     o->guest_pps =

@@ -88,6 +88,38 @@ static void test_basics(void)
     g_assert_cmpuint(seen.count, ==, 0);
 }
 
+/* The workload's counters as the machine gives them, for migration. */
+static void test_guest_writes(void)
+{
+    g_autoptr(VhMachine) m = machine_new(1 << 20, NULL);
+    g_autoptr(GError) err = NULL;
+    VhTestGuest *guest = vh_machine_get_test_guest(m);
+    guint64 pages = 1, rate = 1;
+    gint64 deadline;
+
+    vh_machine_get_guest_writes(m, &pages, &rate);
+    g_assert_cmpuint(pages, ==, 0);
+    g_assert_cmpuint(rate, ==, 0);
+
+    vh_test_guest_set_workload(guest, 4 << 20, VH_DIRTY_SEQUENTIAL);
+    g_assert_true(vh_machine_cont(m, &err));
+    g_assert_no_error(err);
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    do {
+        g_usleep(1000);
+        vh_machine_get_guest_writes(m, &pages, &rate);
+    } while (pages == 0 && g_get_monotonic_time() < deadline);
+    g_assert_cmpuint(pages, >, 0);
+    g_assert_cmpuint(rate, ==, 4 << 20);
+
+    /* stopped, the counters hold still and are the guest's own */
+    g_assert_true(vh_machine_stop(m, &err));
+    vh_test_guest_set_workload(guest, 0, VH_DIRTY_SEQUENTIAL);
+    vh_machine_get_guest_writes(m, &pages, &rate);
+    g_assert_cmpuint(pages, ==, vh_test_guest_get_pages_written(guest));
+    g_assert_cmpuint(rate, ==, 0);
+}
+
 static void test_stop_cont(void)
 {
     Seen seen = {0};
@@ -338,6 +370,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/machine/machine/names", test_names);
     g_test_add_func("/machine/machine/basics", test_basics);
+    g_test_add_func("/machine/machine/guest-writes", test_guest_writes);
     g_test_add_func("/machine/machine/stop-cont", test_stop_cont);
     g_test_add_func("/machine/machine/transitions", test_transitions);
     g_test_add_func("/machine/machine/inmigrate-autostart",

@@ -90,6 +90,14 @@ const char *vh_machine_get_name(VhMachine *m);
 /* (transfer none), valid as long as @m. */
 VhRamBlock *vh_machine_get_ram(VhMachine *m);
 VhTestGuest *vh_machine_get_test_guest(VhMachine *m);
+/*
+ * The guest's workload as counters, for figures that must not depend on
+ * which device makes it (migration's write rate around post-copy): pages
+ * written since the guest was created, and the rate it was set to write
+ * at (bytes/s, 0 when idle).
+ */
+void vh_machine_get_guest_writes(VhMachine *m, guint64 *pages,
+                                 guint64 *set_rate);
 
 VhRunState vh_machine_get_state(VhMachine *m);
 bool vh_machine_is_running(VhMachine *m);
