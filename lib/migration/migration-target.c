@@ -434,8 +434,7 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
     guint ms;
 
     if (!vh_mig_read_preamble(ch, &pre, &err)) {
-        g_message("migration: refused an incoming connection: %s",
-                  err->message);
+        g_message(VH_MIG_LOG_REFUSED "%s", err->message);
         return;
     }
     is_main = pre.kind == VH_MIG_CONN_MAIN;
@@ -512,8 +511,7 @@ void vh_mig_target_accept(VhChannel *ch, const GError *err, void *opaque)
     Conn *c;
 
     if (!ch) {
-        g_message("migration: refused an incoming connection: %s",
-                  err->message);
+        g_message(VH_MIG_LOG_REFUSED "%s", err->message);
         g_mutex_lock(&mig->tgt.lock);
         g_free(mig->tgt.in_refused);
         mig->tgt.in_refused = g_strdup(err->message);

@@ -76,6 +76,12 @@ const char *vh_mig_status_name(VhMigStatus s);
 #define VH_MIG_DEFAULT_POSTCOPY_LINK_TIMEOUT 10000
 #define VH_MIG_MIN_POSTCOPY_LINK_TIMEOUT     1000
 #define VH_MIG_MAX_POSTCOPY_LINK_TIMEOUT     3600000
+/*
+ * What the target logs (g_message, before the reason) for each incoming
+ * connection it refuses: vmhostd reads it from a destination vmhost's log
+ * to tell the source why (a refused certificate shows nowhere else).
+ */
+#define VH_MIG_LOG_REFUSED "migration: refused an incoming connection: "
 
 typedef struct {
     char *tls_creds;        /* "" = no TLS */
