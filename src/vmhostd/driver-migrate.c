@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "driver-priv.h"
+#include "vmhost/migration/migration.h"
 
 #define QMP_TIMEOUT_MS 30000
 /* query-migrate every 20 ms at first, backing off to 250 ms: a short
@@ -26,14 +27,14 @@
  * vmhost counting its dirty pages for each query; a MIGRATION event (the
  * end, or a failure) cuts the wait short, so the destination's guest is
  * resumed (finish) without waiting for the next poll */
-#define POLL_MIN_US    20000
-#define POLL_MAX_US    250000
-#define FINISH_WAIT_US (30 * G_USEC_PER_SEC)
-#define MIG_TLS_ID     "vh-mig-tls"
-#define MIG_AUTHZ_ID   "vh-mig-authz"
-/* what the destination's vmhost logs for each connection it refused */
-#define LOG_REFUSED      "refused an incoming connection: "
+#define POLL_MIN_US      20000
+#define POLL_MAX_US      250000
+#define FINISH_WAIT_US   (30 * G_USEC_PER_SEC)
+#define MIG_TLS_ID       "vh-mig-tls"
+#define MIG_AUTHZ_ID     "vh-mig-authz"
 #define LOG_TAIL_MAX     (64 * 1024)
+#define REFUSAL_WAIT_US  (2 * G_USEC_PER_SEC)
+#define REFUSAL_POLL_US  20000
 #define DEFAULT_PORT_MIN 49152
 #define DEFAULT_PORT_MAX 49215
 
@@ -330,14 +331,33 @@ static char *incoming_refusal(VhDriver *drv, const char *name, goffset from)
         return NULL;
     }
     buf[len] = '\0';
-    line = g_strrstr(buf, LOG_REFUSED);
+    line = g_strrstr(buf, VH_MIG_LOG_REFUSED);
     if (!line) {
         return NULL;
     }
-    line += strlen(LOG_REFUSED);
+    line += strlen(VH_MIG_LOG_REFUSED);
     end = strchr(line, '\n');
     return g_strstrip(
         g_strndup(line, end ? (gsize)(end - line) : strlen(line)));
+}
+
+/*
+ * incoming_refusal, given time to appear: the source learns of a refusal
+ * from the TLS alert the destination's vmhost sends before it logs why,
+ * and its cancel can reach us first. Only where tls-authz can refuse
+ * (migrate_tls_allowed_dn_list) is a refusal worth waiting for.
+ */
+static char *incoming_refusal_wait(VhDriver *drv, const char *name,
+                                   goffset from)
+{
+    gint64 deadline = g_get_monotonic_time() + REFUSAL_WAIT_US;
+    char *why;
+
+    while (!(why = incoming_refusal(drv, name, from)) &&
+           drv->migrate_tls_allowed_dn && g_get_monotonic_time() < deadline) {
+        g_usleep(REFUSAL_POLL_US);
+    }
+    return why;
 }
 
 /* The domain to receive @def: a new transient one, or a defined one that
@@ -902,7 +922,7 @@ VhDomainRef *vh_driver_migrate_finish(VhDriver *drv, const VhMigrateArgs *a,
         g_mutex_lock(&drv->lock);
         goffset from = obj->mig_log_from;
         g_mutex_unlock(&drv->lock);
-        g_autofree char *why = incoming_refusal(drv, obj->name, from);
+        g_autofree char *why = incoming_refusal_wait(drv, obj->name, from);
 
         g_info("domain %s: incoming migration cancelled by the source%s%s",
                obj->name, why ? "; vmhost refused a connection: " : "",
