@@ -36,7 +36,9 @@
 # daemon rows, the machine alone for the references). Each figure is the
 # median of BENCH_REPS (3) runs, alternating directions for the daemons.
 # BENCH_MIG_MODES ("native multifd tunnelled plain") picks the daemons'
-# modes (the references run after each native one).
+# modes (the references run after each native one); BENCH_MIG_COUNT=1 adds
+# one untimed migration per mode under strace -c, and prints the socket
+# reads and writes per MiB of the source's vmhost and both daemons.
 # Every path waits BENCH_SETTLE_S (5) seconds after its guest's fill
 # before it migrates, and the first migration after a fill is slower
 # still (4 GiB: 19.5 s against 11.5 s for the next one through the
@@ -362,6 +364,38 @@ split_res() {
     done <"$1"
 }
 
+# count_run NAME OPTS MIB: one more migration (untimed) with strace -c on
+# the source's vmhost and both daemons; prints their socket reads and
+# writes per MiB of guest RAM (the "counted" of issue 13's copies).
+count_run() {
+    to=$(other $at)
+    eval "sd=\$dpid_$at dd=\$dpid_$to"
+    sv=$(vmpid $at)
+    cpids=""
+    for w in "source-vmhost:$sv" "source-daemon:$sd" "destination-daemon:$dd"; do
+        strace -f -c -o "$work/strace.${w%%:*}" -p "${w#*:}" 2>/dev/null &
+        cpids="$cpids $!"
+    done
+    sleep 0.5
+    # shellcheck disable=SC2086
+    vs $at migrate bvm --live --p2p $2 "vmhost+tls://$to/system" >/dev/null 2>"$work/mig.err" ||
+        { echo "migrate $1 (counted) failed: $(cat "$work/mig.err")"; exit 1; }
+    # shellcheck disable=SC2086
+    kill -INT $cpids 2>/dev/null || true
+    # shellcheck disable=SC2086
+    wait $cpids 2>/dev/null || true
+    at=$to
+    line="  $1, syscalls per MiB of RAM (reads/writes):"
+    for w in source-vmhost source-daemon destination-daemon; do
+        line="$line $w $(awk -v mib="$3" '
+            # % time, seconds, usecs/call, calls, [errors,] syscall
+            $NF ~ /^(read|readv|recvmsg|recvfrom)$/ { r += $4 }
+            $NF ~ /^(write|writev|sendmsg|sendto)$/ { w += $4 }
+            END { printf "%.1f/%.1f", r / mib, w / mib }' "$work/strace.$w")"
+    done
+    echo "$line" | tee -a "$out"
+}
+
 si=0
 for size in $sizes; do
     si=$((si + 1))
@@ -421,6 +455,7 @@ EOX
             r=$((r + 1))
         done
         echo "$m|$name" >>"$work/rows"
+        [ "${BENCH_MIG_COUNT:-0}" = 1 ] && count_run "$name" "$opts" "$size"
     done
     split_res "$work/ref"
     split_res "$work/ref1"
