@@ -159,43 +159,6 @@ hz=$(getconf CLK_TCK)
 now_ms() { date +%s%3N; }
 other() { if [ "$1" = src ]; then echo dst; else echo src; fi; }
 
-# fill HOST: the guest writes all of its RAM once (through its console),
-# then stops; fails unless the guest said it stopped
-fill() {
-    eval "ns=\$ns_$1"
-    # shellcheck disable=SC2046
-    ip netns exec "$ns" env $(env_of "$1") timeout 120 python3 - "vmhost+tls://$1/system?$admin" <<'EOP'
-import os, pty, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp("virsh", ["virsh", "-c", sys.argv[1], "console", "bvm"])
-def until(n, secs):
-    out = b""; end = time.time() + secs
-    while n not in out and time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try: out += os.read(fd, 4096)
-            except OSError: break
-    return n in out
-until(b"Escape character", 15); time.sleep(0.3)
-os.write(fd, b"dirty 4G sequential\r"); until(b"dirty: ", 15)
-time.sleep(float(os.environ.get("FILL_S", "2")))
-# the reply, not just the echo of an earlier one: a guest that keeps
-# writing 4 GiB/s never converges
-stopped = False
-for attempt in range(3):
-    os.write(fd, b"dirty off\r")
-    if until(b"dirty: off", 15):
-        stopped = True
-        break
-os.write(fd, b"\x1d"); time.sleep(0.3)
-try: os.kill(pid, 9)
-except OSError: pass
-os.waitpid(pid, 0)
-sys.exit(0 if stopped else 1)
-EOP
-}
-
 # guestcmd HOST COMMAND REPLY: one command to bvm's guest through its
 # console; fails unless REPLY comes back
 guestcmd() {
@@ -222,6 +185,18 @@ except OSError: pass
 os.waitpid(pid, 0)
 sys.exit(0 if ok else 1)
 EOP
+}
+# fill HOST: the guest writes all of its RAM once (through its console),
+# for FILL_S seconds, then stops; fails unless the guest said it stopped
+# (the reply, not just the echo of an earlier one: a guest that keeps
+# writing 4 GiB/s never converges)
+fill() {
+    guestcmd "$1" "dirty 4G sequential" "dirty: " || return 1
+    sleep "${FILL_S:-2}"
+    for _ in 1 2 3; do
+        guestcmd "$1" "dirty off" "dirty: off" && return 0
+    done
+    return 1
 }
 # A migration that starts right after the guest wrote all of its RAM is
 # slower (1 GiB on loopback, vmhost alone: 3.3-3.7 s at once, 2.3-2.9 s
