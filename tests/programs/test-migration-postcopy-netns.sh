@@ -76,17 +76,23 @@ port=$((20000 + tag % 20000))
 tls_on="migrate_set_parameter tls-creds tls0"
 pc_on="migrate_set_capability postcopy-ram on"
 mf_on="migrate_set_capability multifd on"
+# into_postcopy SRC DST PORT LINK-TIMEOUT-SETTING: SRC migrates to DST
+# across the namespaces (TLS + tls-authz + multifd, pre-copy slower than
+# the guest writes), switched to post-copy; prints DST's status.
+into_postcopy() {
+    hmp "$2" "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter tls-authz auth0" \
+        "$4" "migrate_incoming tcp:$dst_ip:$3" >/dev/null
+    hmp "$1" "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter max-bandwidth 10M" \
+        "migrate_set_parameter max-postcopy-bandwidth 8M" "$4" \
+        "migrate -d tcp:$dst_ip:$3" >/dev/null
+    wait_mig "$1" active 100 >/dev/null
+    sleep 0.5
+    hmp "$1" migrate_start_postcopy >/dev/null
+    wait_mig "$2" "postcopy-active completed failed" 100
+}
 # Case 1: the kernel's timeouts (x-postcopy-link-timeout off).
 lt_off="migrate_set_parameter x-postcopy-link-timeout 0"
-hmp dst "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter tls-authz auth0" \
-    "$lt_off" "migrate_incoming tcp:$dst_ip:$port" >/dev/null
-hmp src "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter max-bandwidth 10M" \
-    "migrate_set_parameter max-postcopy-bandwidth 8M" "$lt_off" \
-    "migrate -d tcp:$dst_ip:$port" >/dev/null
-wait_mig src active 100 >/dev/null
-sleep 0.5
-hmp src migrate_start_postcopy >/dev/null
-st=$(wait_mig dst "postcopy-active completed failed" 100)
+st=$(into_postcopy src dst "$port" "$lt_off")
 check "TLS + tls-authz + multifd between namespaces: the target reaches postcopy-active" \
     '[ "$st" = postcopy-active ] || { why="target $st: $(merror dst)"; false; }'
 sleep 0.5
@@ -159,15 +165,7 @@ fill src2
 hmp src2 "guest dirty 60M random" >/dev/null
 port=$((port + 3))
 lt_on="migrate_set_parameter x-postcopy-link-timeout 2000"
-hmp dst2 "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter tls-authz auth0" \
-    "$lt_on" "migrate_incoming tcp:$dst_ip:$port" >/dev/null
-hmp src2 "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter max-bandwidth 10M" \
-    "migrate_set_parameter max-postcopy-bandwidth 8M" "$lt_on" \
-    "migrate -d tcp:$dst_ip:$port" >/dev/null
-wait_mig src2 active 100 >/dev/null
-sleep 0.5
-hmp src2 migrate_start_postcopy >/dev/null
-st=$(wait_mig dst2 "postcopy-active completed failed" 100)
+st=$(into_postcopy src2 dst2 "$port" "$lt_on")
 check "x-postcopy-link-timeout 2000: the target reaches postcopy-active" \
     '[ "$st" = postcopy-active ] || { why="target $st: $(merror dst2)"; false; }'
 # guarded_at WHEN: both logs say the timeout went on the main connection,
