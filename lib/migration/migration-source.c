@@ -917,57 +917,53 @@ static bool serve_requests(Source *s, VhPostcopySource *pc, guint64 *cursor,
     }
 }
 
-/* The background: every page still set, requests first. */
+/*
+ * The background: every page still set, requests first. A request moves
+ * the walk to the requested page's window (the guest tends to go on from
+ * there); the walk ends only when no bit is set anywhere. It once ended
+ * after a lap's worth of empty windows since the last send: requests for
+ * pages still in flight moved it back over windows already sent, spent
+ * that count, and a lap could end before a window still to send, whose
+ * pages then never went (the guest read zeros there).
+ */
 static bool postcopy_push(Source *s, VhPostcopySource *pc, GError **errp)
 {
     guint step = s->mf ? VH_MULTIFD_JOB_WORDS : VH_MIG_BITMAP_WORDS;
-    guint64 cursor = 0, left = s->nwords;
+    guint64 cursor = 0;
 
-    while (s->remaining_pages) {
+    for (;;) {
+        guint64 present[VH_MULTIFD_JOB_WORDS];
         guint64 *p;
-        guint64 any = 0;
+        guint64 first;
+        guint n = 0;
+        bool ok;
 
         if (!serve_requests(s, pc, &cursor, errp)) {
             return false;
         }
-        cursor -= cursor % step;
-        if (cursor >= s->nwords) {
-            cursor = 0;
+        cursor = vh_postcopy_next_window(s->bitmap, s->nwords, step, cursor);
+        if (cursor == VH_PC_NO_WINDOW) {
+            break;
         }
         p = &s->bitmap[cursor];
+        first = cursor * 64;
         for (guint k = 0; k < step; k++) {
-            any |= p[k];
+            present[k] = p[k];
+            n += (guint)__builtin_popcountll(p[k]);
+            p[k] = 0;
         }
-        if (any) {
-            guint64 first = cursor * 64;
-            guint64 present[VH_MULTIFD_JOB_WORDS];
-            guint n = 0;
-            bool ok;
-
-            for (guint k = 0; k < step; k++) {
-                present[k] = p[k];
-                n += (guint)__builtin_popcountll(p[k]);
-                p[k] = 0;
-            }
-            ok = s->mf
-                     ? send_job(s, first, present, errp)
-                     : vh_mig_page_sender_send(
-                           &s->ps, s->main, false, first,
-                           (guint32)MIN(VH_MIG_RECORD_PAGES, s->pages - first),
-                           present, &s->counts, errp);
-            if (!ok) {
-                return false;
-            }
-            s->remaining_pages -= MIN(n, s->remaining_pages);
-            left = s->nwords;
-            estimate(s);
-            if (!throttle(s, errp)) {
-                return false;
-            }
-        } else if (left < step) {
-            break; /* nothing set anywhere */
-        } else {
-            left -= step;
+        ok = s->mf ? send_job(s, first, present, errp)
+                   : vh_mig_page_sender_send(
+                         &s->ps, s->main, false, first,
+                         (guint32)MIN(VH_MIG_RECORD_PAGES, s->pages - first),
+                         present, &s->counts, errp);
+        if (!ok) {
+            return false;
+        }
+        s->remaining_pages -= MIN(n, s->remaining_pages);
+        estimate(s);
+        if (!throttle(s, errp)) {
+            return false;
         }
         cursor += step;
     }

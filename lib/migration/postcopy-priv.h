@@ -123,4 +123,16 @@ void vh_postcopy_source_stop(VhPostcopySource *ps, VhMigCounts *c,
                              guint64 *records);
 void vh_postcopy_source_free(VhPostcopySource *ps);
 
+#define VH_PC_NO_WINDOW G_MAXUINT64
+
+/*
+ * The background's walk: the first window of @step words at or after word
+ * @from (rounded down to a window; wrapping past @nwords, a multiple of
+ * @step) with any bit set in @bitmap, or VH_PC_NO_WINDOW when no bit is
+ * set anywhere. The answer depends on the bitmap alone, never on how the
+ * walk got there, so a request that moves the walk cannot end it early.
+ */
+guint64 vh_postcopy_next_window(const guint64 *bitmap, guint64 nwords,
+                                guint step, guint64 from);
+
 G_END_DECLS

@@ -163,6 +163,25 @@ void vh_postcopy_source_stop(VhPostcopySource *ps, VhMigCounts *c,
     *records = ps->records;
 }
 
+guint64 vh_postcopy_next_window(const guint64 *bitmap, guint64 nwords,
+                                guint step, guint64 from)
+{
+    guint64 start = from - from % step;
+
+    if (start >= nwords) {
+        start = 0;
+    }
+    for (guint64 n = 0, w = start; n < nwords; n += step) {
+        for (guint k = 0; k < step; k++) {
+            if (bitmap[w + k]) {
+                return w;
+            }
+        }
+        w = w + step >= nwords ? 0 : w + step;
+    }
+    return VH_PC_NO_WINDOW;
+}
+
 void vh_postcopy_source_free(VhPostcopySource *ps)
 {
     if (!ps) {

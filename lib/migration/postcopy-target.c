@@ -455,8 +455,8 @@ void vh_postcopy_target_finish(VhPostcopyTarget *pt)
     /*
      * Every page must be here by END. One that is not reads as zeros from
      * now on: say so, loudly, rather than let the guest run on a hole
-     * unnoticed (seen once in about 15 runs of bench/migration-postcopy
-     * on an unlimited link; the cause is not found yet).
+     * unnoticed (the source's background walk once ended early; see
+     * postcopy_push).
      */
     if (have < pt->pages) {
         guint64 p = 0;
