@@ -74,6 +74,14 @@ const guint64 *vh_postcopy_received_map(VhPostcopyTarget *pt);
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_postcopy_place(VhPostcopyTarget *pt, guint64 page, const void *data,
                        GError **errp);
+/*
+ * At END: whether every page is here. If one is not, the guest would read
+ * zeros there once the RAM is unregistered: the error says how many and
+ * which first, and the caller pauses instead of finishing (a resume sends
+ * what the received bitmap lacks).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_postcopy_target_check_complete(VhPostcopyTarget *pt, GError **errp);
 /* Every page is in: stop the fault thread, unregister the RAM. */
 void vh_postcopy_target_finish(VhPostcopyTarget *pt);
 void vh_postcopy_get_stats(VhPostcopyTarget *pt, VhPostcopyStats *st);

@@ -448,28 +448,28 @@ bool vh_postcopy_target_started(VhPostcopyTarget *pt)
     return pt->uffd >= 0;
 }
 
-void vh_postcopy_target_finish(VhPostcopyTarget *pt)
+bool vh_postcopy_target_check_complete(VhPostcopyTarget *pt, GError **errp)
 {
     guint64 have = vh_postcopy_received_count(pt);
+    guint64 p = 0;
 
-    /*
-     * Every page must be here by END. One that is not reads as zeros from
-     * now on: say so, loudly, rather than let the guest run on a hole
-     * unnoticed (the source's background walk once ended early; see
-     * postcopy_push).
-     */
-    if (have < pt->pages) {
-        guint64 p = 0;
-
-        while (p < pt->pages && vh_postcopy_is_received(pt, p)) {
-            p++;
-        }
-        g_warning("post-copy: ended with %" G_GUINT64_FORMAT
-                  " of %" G_GUINT64_FORMAT
-                  " pages never received (the first is page %" G_GUINT64_FORMAT
-                  "): the guest reads zeros there",
-                  pt->pages - have, pt->pages, p);
+    if (have == pt->pages) {
+        return true;
     }
+    while (p < pt->pages && vh_postcopy_is_received(pt, p)) {
+        p++;
+    }
+    g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                "END with %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                " pages never received (the first is page %" G_GUINT64_FORMAT
+                "): the source ended its push early; post-copy pauses so that "
+                "a resume (migrate_recover here, migrate -r there) sends them",
+                pt->pages - have, pt->pages, p);
+    return false;
+}
+
+void vh_postcopy_target_finish(VhPostcopyTarget *pt)
+{
     stop_thread(pt);
     pt->finished = true;
     if (pt->uffd >= 0) {

@@ -388,6 +388,11 @@ static bool main_end(VhMigLoader *l, VhChannel *ch, guint32 len, GError **errp)
     if (l->pc && !vh_mig_wait_urgent_done(l, errp)) {
         return false;
     }
+    /* A page the source never sent: pause (its RAM has it), don't finish. */
+    if (vh_mig_loader_in_postcopy(l) &&
+        !vh_postcopy_target_check_complete(l->pc, errp)) {
+        return false;
+    }
     return vh_mig_devices_complete(l, errp) &&
            vh_mig_expect_len("END", len, VH_MIG_END_BODY, errp) &&
            vh_mig_read_exact(ch, b, sizeof(b), "END section", errp) &&

@@ -1427,6 +1427,23 @@ static void test_postcopy_received(void)
     g_assert_true(vh_postcopy_is_received(pt, 199));
     g_assert_false(vh_postcopy_is_received(pt, 0));
     g_assert_false(vh_postcopy_target_started(pt));
+    /* END with pages missing is refused, naming how many and the first. */
+    g_assert_false(vh_postcopy_target_check_complete(pt, &err));
+    g_assert_nonnull(strstr(err->message, "END with 185 of 200 pages never "
+                                          "received (the first is page 0)"));
+    g_clear_error(&err);
+    for (guint64 p = 0; p < 200; p++) {
+        if (p != 100) {
+            vh_postcopy_mark_received(pt, p);
+        }
+    }
+    g_assert_false(vh_postcopy_target_check_complete(pt, &err));
+    g_assert_nonnull(strstr(err->message, "1 of 200 pages never received "
+                                          "(the first is page 100)"));
+    g_clear_error(&err);
+    vh_postcopy_mark_received(pt, 100);
+    g_assert_true(vh_postcopy_target_check_complete(pt, &err));
+    g_assert_no_error(err);
     vh_postcopy_target_free(pt);
     /* Anonymous RAM registers for missing pages where userfaultfd exists. */
     if (!vh_postcopy_check_ram(ram, &err)) {
