@@ -153,7 +153,7 @@ static void postcopy_pause(VhMigLoader *l, const char *why, void *opaque)
             "resume it. If the source is gone, the guest's state is split "
             "and cannot be recovered",
             asked ? "migrate_pause cut the connections"
-                  : "the connection to the source failed",
+                  : "the stream from the source failed",
             why, hint);
 
         /*

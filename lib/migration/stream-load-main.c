@@ -380,7 +380,13 @@ static bool main_device(VhMigLoader *l, VhChannel *ch, MainPos *pos,
     return b && vh_mig_load_device(l, b, len, errp);
 }
 
-static bool main_end(VhMigLoader *l, VhChannel *ch, guint32 len, GError **errp)
+/*
+ * END. In post-copy, what a resume can mend (URGENT cut before its end, a
+ * page the source never sent: its RAM still has it) fails before *@done,
+ * so that post-copy pauses; anything after is the end of the stream.
+ */
+static bool main_end(VhMigLoader *l, VhChannel *ch, guint32 len, bool *done,
+                     GError **errp)
 {
     guint8 b[VH_MIG_END_BODY];
 
@@ -388,11 +394,11 @@ static bool main_end(VhMigLoader *l, VhChannel *ch, guint32 len, GError **errp)
     if (l->pc && !vh_mig_wait_urgent_done(l, errp)) {
         return false;
     }
-    /* A page the source never sent: pause (its RAM has it), don't finish. */
     if (vh_mig_loader_in_postcopy(l) &&
         !vh_postcopy_target_check_complete(l->pc, errp)) {
         return false;
     }
+    *done = true;
     return vh_mig_devices_complete(l, errp) &&
            vh_mig_expect_len("END", len, VH_MIG_END_BODY, errp) &&
            vh_mig_read_exact(ch, b, sizeof(b), "END section", errp) &&
@@ -531,8 +537,7 @@ static bool main_section(VhMigLoader *l, VhChannel *ch, MainPos *pos,
     case VH_MIG_SEC_POSTCOPY_RUN:
         return main_postcopy_run(l, ch, pos, len, errp);
     case VH_MIG_SEC_END:
-        *done = true;
-        return main_end(l, ch, len, errp);
+        return main_end(l, ch, len, done, errp);
     default:
         return vh_mig_bad(errp, "unknown section type %u on the main stream",
                           type);
