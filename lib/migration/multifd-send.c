@@ -18,7 +18,9 @@ typedef struct {
     guint32 count; /* pages from first, at most VH_MULTIFD_JOB_PAGES */
     guint64 first;
     guint64 present[VH_MULTIFD_JOB_WORDS];
-    guint64 iteration;
+    guint64 iteration; /* SYNC's iteration, FLUSH's sync */
+    bool flush;        /* JOB_SYNC: a FLUSH (mid-pass) instead of a SYNC */
+    guint64 barrier;   /* JOB_SYNC: the barrier's count, either kind */
 } Job;
 
 typedef struct {
@@ -44,8 +46,9 @@ struct VhMultifdSend {
     guint idle_workers;    /* waiting for a job */
     bool main_waiting;     /* waiting for room */
     GQueue jobs;           /* of Job */
-    guint synced;          /* workers waiting at this iteration's SYNC */
-    guint64 released_iter; /* the SYNC barrier is open up to this */
+    guint synced;          /* workers waiting at this barrier's SYNC/FLUSH */
+    guint64 barriers;      /* SYNCs and FLUSHes so far */
+    guint64 released;      /* the barrier is open up to this count */
     gint quitting;         /* atomic: workers skip their I/O */
     gint failed;           /* atomic: some worker has an error */
 };
@@ -121,7 +124,8 @@ static bool worker_do(Worker *w, const Job *job, GError **errp)
     case JOB_PAGES:
         return worker_pages(w, job, errp);
     case JOB_SYNC:
-        vh_mig_put_section(b, VH_MIG_SEC_SYNC, VH_MIG_SYNC_BODY);
+        vh_mig_put_section(b, job->flush ? VH_MIG_SEC_FLUSH : VH_MIG_SEC_SYNC,
+                           VH_MIG_SYNC_BODY);
         vh_mig_put_u64(b, job->iteration);
         vh_mig_put_u64(b, w->in_iter);
         return vh_mig_page_sender_write(w->m->ps, w->ch, b, errp);
@@ -143,7 +147,7 @@ static bool worker_do(Worker *w, const Job *job, GError **errp)
  * At its SYNC a worker reports its count and waits until the main thread
  * has them all, so that each worker takes exactly one SYNC.
  */
-static void worker_barrier(Worker *w, guint64 iteration)
+static void worker_barrier(Worker *w, guint64 barrier)
 {
     VhMultifdSend *m = w->m;
 
@@ -152,7 +156,7 @@ static void worker_barrier(Worker *w, guint64 iteration)
     w->in_iter = 0;
     m->synced++;
     g_cond_signal(&m->main_cond);
-    while (m->released_iter < iteration) {
+    while (m->released < barrier) {
         g_cond_wait(&m->barrier_cond, &m->qlock);
     }
     g_mutex_unlock(&m->qlock);
@@ -176,7 +180,7 @@ static gpointer worker_thread(gpointer opaque)
             g_atomic_int_set(&m->failed, 1);
         }
         if (job->kind == JOB_SYNC) {
-            worker_barrier(w, job->iteration);
+            worker_barrier(w, job->barrier);
         }
         if (job->kind == JOB_END || job->kind == JOB_QUIT) {
             return NULL;
@@ -231,10 +235,16 @@ void vh_multifd_send_pages(VhMultifdSend *m, guint64 first, guint64 pages,
     queue_push(m, &job);
 }
 
-void vh_multifd_send_sync(VhMultifdSend *m, guint64 iteration, guint64 *packets)
+static void send_barrier(VhMultifdSend *m, bool flush, guint64 number,
+                         guint64 *packets)
 {
+    guint64 barrier = ++m->barriers;
+
     for (guint i = 0; i < m->nch; i++) {
-        Job job = {.kind = JOB_SYNC, .iteration = iteration};
+        Job job = {.kind = JOB_SYNC,
+                   .iteration = number,
+                   .flush = flush,
+                   .barrier = barrier};
 
         queue_push(m, &job);
     }
@@ -247,9 +257,19 @@ void vh_multifd_send_sync(VhMultifdSend *m, guint64 iteration, guint64 *packets)
         packets[i] = m->workers[i].iter_packets;
     }
     m->synced = 0;
-    m->released_iter = iteration;
+    m->released = barrier;
     g_cond_broadcast(&m->barrier_cond);
     g_mutex_unlock(&m->qlock);
+}
+
+void vh_multifd_send_sync(VhMultifdSend *m, guint64 iteration, guint64 *packets)
+{
+    send_barrier(m, false, iteration, packets);
+}
+
+void vh_multifd_send_flush(VhMultifdSend *m, guint64 sync, guint64 *packets)
+{
+    send_barrier(m, true, sync, packets);
 }
 
 static void join_workers(VhMultifdSend *m)

@@ -60,6 +60,13 @@ void vh_multifd_send_pages(VhMultifdSend *m, guint64 first, guint64 pages,
 void vh_multifd_send_sync(VhMultifdSend *m, guint64 iteration,
                           guint64 *packets);
 
+/*
+ * The same barrier in the middle of a pass (post-copy's DIRTY_SYNC): a
+ * FLUSH for mid-pass sync @sync on every channel; their record counts
+ * since the last SYNC or FLUSH go to @packets[i].
+ */
+void vh_multifd_send_flush(VhMultifdSend *m, guint64 sync, guint64 *packets);
+
 /* CHANNEL_END and the clean end on every channel; joins their threads. */
 void vh_multifd_send_end(VhMultifdSend *m);
 

@@ -48,12 +48,35 @@ void vh_postcopy_target_free(VhPostcopyTarget *pt);
 /* Pre-copy: pages loaded (any thread). */
 void vh_postcopy_mark_received(VhPostcopyTarget *pt, guint64 page);
 bool vh_postcopy_is_received(VhPostcopyTarget *pt, guint64 page);
-/* DISCARD: these pages were dirtied after their last send. */
+/* The received bits of these pages are cleared (the pages stay). */
 void vh_postcopy_discard(VhPostcopyTarget *pt, guint64 first, guint64 count);
+/*
+ * With the header, before READY: no huge pages, and the whole RAM
+ * dropped, so that no page is populated before a PAGES record brings it.
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_postcopy_target_prepare(VhPostcopyTarget *pt, GError **errp);
+/*
+ * DISCARD: these pages were dirtied after their last send; they are
+ * forgotten and leave the RAM now (the caller makes sure no record that
+ * could still write them is in flight).
+ */
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_postcopy_drop(VhPostcopyTarget *pt, guint64 first, guint64 count,
+                      GError **errp);
+/* Multifd: DISCARD noted, dropped at the barrier that follows it. */
+void vh_postcopy_discard_later(VhPostcopyTarget *pt, guint64 first,
+                               guint64 count);
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_postcopy_discard_pending(VhPostcopyTarget *pt, GError **errp);
+/* Pages DISCARD dropped, madvise calls, stale pages the switch found. */
+void vh_postcopy_get_drops(VhPostcopyTarget *pt, guint64 *dropped,
+                           guint64 *calls, guint64 *stale);
 guint64 vh_postcopy_received_count(VhPostcopyTarget *pt);
 
 /*
- * Switch-over: drop every page not received from the RAM, register it,
+ * Switch-over: check that no page not received is populated (dropping
+ * any that is, see drop_stale), register the RAM,
  * start the fault thread that requests pages on @rp (its writes are
  * serialised by @rp_lock, which the caller holds for any other write).
  */

@@ -17,6 +17,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "dirty-priv.h"
+#include "stream-priv.h"
 #include "vmhost/migration/return-path.h"
 #include "vmhost/util/error.h"
 
@@ -27,6 +29,10 @@ struct VhPostcopyTarget {
     guint8 *host;
     guint64 pages;
     guint64 *received; /* bit per page, atomic */
+    guint64 *later; /* multifd: DISCARDs waiting for their barrier */
+    guint64 dropped;   /* pages DISCARD dropped before POSTCOPY_RUN */
+    guint64 drop_calls; /* their madvise calls */
+    guint64 stale;     /* pages the switch's check found populated */
     int uffd;
     int stop_fd; /* eventfd: the fault thread ends */
     GThread *thread;
@@ -114,6 +120,7 @@ VhPostcopyTarget *vh_postcopy_target_new(VhRamBlock *ram)
     pt->host = vh_ram_block_get_host(ram);
     pt->pages = vh_ram_block_get_pages(ram);
     pt->received = g_new0(guint64, (pt->pages + 63) / 64);
+    pt->later = g_new0(guint64, (pt->pages + 63) / 64);
     pt->uffd = -1;
     pt->stop_fd = -1;
     g_mutex_init(&pt->lock);
@@ -163,6 +170,7 @@ void vh_postcopy_target_free(VhPostcopyTarget *pt)
     g_array_unref(pt->samples);
     g_mutex_clear(&pt->lock);
     g_free(pt->received);
+    g_free(pt->later);
     g_free(pt);
 }
 
@@ -197,30 +205,164 @@ guint64 vh_postcopy_received_count(VhPostcopyTarget *pt)
     return n;
 }
 
-/* Pages not received leave the RAM, so that touching them faults. */
-static bool drop_missing(VhPostcopyTarget *pt, GError **errp)
+static int drop_advice(VhPostcopyTarget *pt)
 {
-    int advice = vh_ram_block_is_shared(pt->ram) ? MADV_REMOVE : MADV_DONTNEED;
+    return vh_ram_block_is_shared(pt->ram) ? MADV_REMOVE : MADV_DONTNEED;
+}
+
+/* Pages [first, first + count) leave the RAM: touching them faults. */
+static bool drop_range(VhPostcopyTarget *pt, guint64 first, guint64 count,
+                       GError **errp)
+{
+    if (madvise(pt->host + first * VH_RAM_PAGE_SIZE,
+                (size_t)count * VH_RAM_PAGE_SIZE, drop_advice(pt)) < 0) {
+        vh_set_error_errno(errp, errno,
+                           "post-copy: dropping pages %" G_GUINT64_FORMAT
+                           "+%" G_GUINT64_FORMAT,
+                           first, count);
+        return false;
+    }
+    pt->drop_calls++;
+    return true;
+}
+
+bool vh_postcopy_target_prepare(VhPostcopyTarget *pt, GError **errp)
+{
+    /*
+     * No transparent huge pages here until post-copy is over: a write to
+     * one page of a huge page (or a read of the huge zero page, or
+     * khugepaged collapsing a range) would populate its neighbours too,
+     * pages never received that then would not fault. EINVAL: a kernel
+     * without THP, where there is nothing to turn off.
+     */
+    if (madvise(pt->host, (size_t)pt->pages * VH_RAM_PAGE_SIZE,
+                MADV_NOHUGEPAGE) < 0 &&
+        errno != EINVAL) {
+        vh_set_error_errno(errp, errno, "post-copy: MADV_NOHUGEPAGE");
+        return false;
+    }
+    /*
+     * Whatever the RAM held before (a -mem-prealloc, a memory-backend-file
+     * with contents) goes before the first page comes: from here a page is
+     * populated only by a PAGES record that marks it received.
+     */
+    if (!drop_range(pt, 0, pt->pages, errp)) {
+        return false;
+    }
+    pt->drop_calls = 0;
+    return true;
+}
+
+bool vh_postcopy_drop(VhPostcopyTarget *pt, guint64 first, guint64 count,
+                      GError **errp)
+{
+    vh_postcopy_discard(pt, first, count);
+    if (!drop_range(pt, first, count, errp)) {
+        return false;
+    }
+    pt->dropped += count;
+    return true;
+}
+
+void vh_postcopy_discard_later(VhPostcopyTarget *pt, guint64 first,
+                               guint64 count)
+{
+    vh_dirty_bitmap_set_range(pt->later, first, count);
+}
+
+bool vh_postcopy_discard_pending(VhPostcopyTarget *pt, GError **errp)
+{
+    guint64 nwords = (pt->pages + 63) / 64;
+
+    for (guint64 w = 0; w < nwords; w++) {
+        guint64 p, q;
+
+        if (!pt->later[w]) {
+            continue;
+        }
+        p = w * 64 + (guint64)__builtin_ctzll(pt->later[w]);
+        for (q = p + 1; q < pt->pages && vh_mig_bit_test(pt->later, q);
+             q++) {
+        }
+        for (guint64 i = p; i < q; i++) {
+            pt->later[i / 64] &= ~(1ULL << (i % 64));
+        }
+        if (!vh_postcopy_drop(pt, p, q - p, errp)) {
+            return false;
+        }
+        w = q / 64 - 1; /* this word again: it may have more runs */
+    }
+    return true;
+}
+
+/*
+ * The switch's safety net. Post-copy needs every page whose received bit
+ * is clear to be missing from the RAM when userfaultfd registers it (a
+ * populated page would not fault, and the guest would run on its stale
+ * or zero contents). That holds without a drop here:
+ *   - vh_postcopy_target_prepare() dropped the whole RAM, with no huge
+ *     pages, before the source could send anything;
+ *   - after that only PAGES records write guest RAM (a zero page is read,
+ *     and written if it is not zero), and each sets the bits of every
+ *     page it wrote once it wrote them;
+ *   - a bit is cleared only by DISCARD, which drops the page with it, and
+ *     only once every record that could still write the page is loaded
+ *     (the main stream's order; with multifd at the barrier that follows,
+ *     while every channel waits at its FLUSH or SYNC), and the source
+ *     sends no page again before its DISCARD.
+ * So a clear bit means never written or dropped after its last write, and
+ * the old drop of every run of missing pages here (up to a second of
+ * madvise calls inside the downtime after a pre-copy pass) is not needed.
+ * What would break it is a writer to guest RAM outside the loader; one
+ * mincore() over the RAM (about 1.3 ms per GiB) finds any page populated
+ * with its bit clear, drops it and says so, loudly: that is a bug.
+ */
+static bool drop_stale(VhPostcopyTarget *pt, GError **errp)
+{
+    g_autofree guint8 *vec = g_malloc(pt->pages);
     guint64 p = 0;
 
+    if (mincore(pt->host, (size_t)pt->pages * VH_RAM_PAGE_SIZE, vec) < 0) {
+        vh_set_error_errno(errp, errno, "post-copy: mincore");
+        return false;
+    }
     while (p < pt->pages) {
         guint64 q;
 
-        if (vh_postcopy_is_received(pt, p)) {
+        if (!(vec[p] & 1) || vh_postcopy_is_received(pt, p)) {
             p++;
             continue;
         }
-        for (q = p + 1; q < pt->pages && !vh_postcopy_is_received(pt, q); q++) {
+        for (q = p + 1; q < pt->pages && (vec[q] & 1) &&
+                        !vh_postcopy_is_received(pt, q);
+             q++) {
         }
-        if (madvise(pt->host + p * VH_RAM_PAGE_SIZE,
-                    (size_t)(q - p) * VH_RAM_PAGE_SIZE, advice) < 0) {
-            vh_set_error_errno(errp, errno,
-                               "post-copy: dropping the pages to fetch");
+        if (!drop_range(pt, p, q - p, errp)) {
             return false;
         }
+        if (!pt->stale) {
+            g_warning("post-copy: page %" G_GUINT64_FORMAT
+                      " is populated but was never received (or was "
+                      "discarded): dropped at the switch",
+                      p);
+        }
+        pt->stale += q - p;
         p = q;
     }
+    if (pt->stale) {
+        g_warning("post-copy: %" G_GUINT64_FORMAT
+                  " stale pages dropped at the switch",
+                  pt->stale);
+    }
     return true;
+}
+
+void vh_postcopy_get_drops(VhPostcopyTarget *pt, guint64 *dropped,
+                           guint64 *calls, guint64 *stale)
+{
+    *dropped = pt->dropped;
+    *calls = pt->drop_calls;
+    *stale = pt->stale;
 }
 
 static gint64 now_us(void)
@@ -390,7 +532,7 @@ static gpointer fault_thread(gpointer opaque)
 bool vh_postcopy_target_start(VhPostcopyTarget *pt, VhChannel *rp,
                               GMutex *rp_lock, GError **errp)
 {
-    if (!drop_missing(pt, errp)) {
+    if (!drop_stale(pt, errp)) {
         return false;
     }
     pt->uffd = uffd_open(errp);

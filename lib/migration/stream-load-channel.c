@@ -35,41 +35,53 @@ bool vh_mig_wait_channels_connected(VhMigLoader *l, GError **errp)
     return ok;
 }
 
-bool vh_mig_release_iteration(VhMigLoader *l, guint64 it, const guint8 *packets,
-                              GError **errp)
+bool vh_mig_wait_barrier(VhMigLoader *l, bool flush, guint64 n,
+                         const guint8 *packets, GError **errp)
 {
+    const char *what = flush ? "DIRTY_SYNC" : "ITER_END";
     bool ok = true;
 
     g_mutex_lock(&l->lock);
     for (guint32 i = 0; i < l->channels && ok; i++) {
         guint64 want = vh_mig_take_u64(&packets);
+        guint64 *at = flush ? &l->chan[i].flushed : &l->chan[i].synced_iter;
 
-        while (l->chan[i].synced_iter < it && !l->abort_reason &&
-               !l->chan[i].failed) {
+        while (*at < n && !l->abort_reason && !l->chan[i].failed) {
             g_cond_wait(&l->cond, &l->lock);
         }
         if (vh_mig_loader_aborted_locked(l, errp)) {
             ok = false;
-        } else if (l->chan[i].synced_iter < it) {
+        } else if (*at < n) {
             ok = vh_mig_bad(errp,
-                            "ITER_END %" G_GUINT64_FORMAT
-                            ": multifd channel %u failed before its SYNC",
-                            it, i);
-        } else if (l->chan[i].sync_packets != want) {
-            ok = vh_mig_bad(errp,
-                            "ITER_END %" G_GUINT64_FORMAT
-                            ": channel %u carried %" G_GUINT64_FORMAT
-                            " records, the main stream says %" G_GUINT64_FORMAT,
-                            it, i, l->chan[i].sync_packets, want);
+                            "%s %" G_GUINT64_FORMAT
+                            ": multifd channel %u failed before its %s",
+                            what, n, i, flush ? "FLUSH" : "SYNC");
+        } else if ((flush ? l->chan[i].flush_packets
+                          : l->chan[i].sync_packets) != want) {
+            ok = vh_mig_bad(
+                errp,
+                "%s %" G_GUINT64_FORMAT ": channel %u carried %" G_GUINT64_FORMAT
+                " records, the main stream says %" G_GUINT64_FORMAT,
+                what, n, i,
+                flush ? l->chan[i].flush_packets : l->chan[i].sync_packets,
+                want);
         }
-    }
-    if (ok) {
-        l->released_iter = it;
-        l->counts.iterations = it;
-        g_cond_broadcast(&l->cond);
     }
     g_mutex_unlock(&l->lock);
     return ok;
+}
+
+void vh_mig_open_barrier(VhMigLoader *l, bool flush, guint64 n)
+{
+    g_mutex_lock(&l->lock);
+    if (flush) {
+        l->released_flush = n;
+    } else {
+        l->released_iter = n;
+        l->counts.iterations = n;
+    }
+    g_cond_broadcast(&l->cond);
+    g_mutex_unlock(&l->lock);
 }
 
 bool vh_mig_wait_channels_done(VhMigLoader *l, GError **errp)
@@ -165,34 +177,53 @@ static bool channel_hello(VhMigLoader *l, VhChannel *ch,
     return ok;
 }
 
-/* SYNC: wait until the main stream has checked this iteration. */
-static bool channel_sync(VhMigLoader *l, guint32 idx, guint epoch,
-                         const guint8 *b, guint64 received, GError **errp)
+/*
+ * SYNC (FLUSH when @flush): wait until the main stream has checked this
+ * iteration's ITER_END (this DIRTY_SYNC) and done what comes with it.
+ */
+static bool channel_barrier(VhMigLoader *l, guint32 idx, guint epoch,
+                            bool flush, const guint8 *b, guint64 received,
+                            GError **errp)
 {
+    const char *what = flush ? "FLUSH" : "SYNC";
     guint64 it = vh_mig_take_u64(&b);
     guint64 n = vh_mig_take_u64(&b);
+    VhMigChanState *c = &l->chan[idx];
+    guint64 *at, *released;
     bool ok = true;
 
     g_mutex_lock(&l->lock);
+    at = flush ? &c->flushed : &c->synced_iter;
+    released = flush ? &l->released_flush : &l->released_iter;
     if (epoch != l->pc_epoch) {
         ok = vh_mig_bad(errp, "multifd channel %u: replaced by a resume", idx);
-    } else if (it != l->chan[idx].synced_iter + 1) {
+    } else if (flush && !(l->flags & VH_MIG_FLAG_POSTCOPY)) {
         ok = vh_mig_bad(errp,
-                        "multifd channel %u SYNC: iteration %" G_GUINT64_FORMAT
+                        "multifd channel %u: FLUSH without the post-copy flag",
+                        idx);
+    } else if (flush && vh_mig_loader_in_postcopy(l)) {
+        ok = vh_mig_bad(errp, "multifd channel %u: FLUSH after POSTCOPY_RUN",
+                        idx);
+    } else if (it != *at + 1) {
+        ok = vh_mig_bad(errp,
+                        "multifd channel %u %s: %s %" G_GUINT64_FORMAT
                         " out of order (expected %" G_GUINT64_FORMAT ")",
-                        idx, it, l->chan[idx].synced_iter + 1);
+                        idx, what, flush ? "sync" : "iteration", it, *at + 1);
     } else if (n != received) {
         ok = vh_mig_bad(errp,
-                        "multifd channel %u SYNC %" G_GUINT64_FORMAT
+                        "multifd channel %u %s %" G_GUINT64_FORMAT
                         ": %" G_GUINT64_FORMAT
                         " records announced, %" G_GUINT64_FORMAT " received",
-                        idx, it, n, received);
+                        idx, what, it, n, received);
     } else {
-        l->chan[idx].synced_iter = it;
-        l->chan[idx].sync_packets = n;
+        *at = it;
+        if (flush) {
+            c->flush_packets = n;
+        } else {
+            c->sync_packets = n;
+        }
         g_cond_broadcast(&l->cond);
-        while (l->released_iter < it && !l->abort_reason &&
-               l->pc_epoch == epoch) {
+        while (*released < it && !l->abort_reason && l->pc_epoch == epoch) {
             g_cond_wait(&l->cond, &l->lock);
         }
         ok = !vh_mig_loader_aborted_locked(l, errp);
@@ -278,14 +309,20 @@ static bool channel_section(VhMigLoader *l, VhChannel *ch, ChanPos *c,
         c->total++;
         return true;
     case VH_MIG_SEC_SYNC:
-        if (!vh_mig_expect_len("SYNC", len, VH_MIG_SYNC_BODY, errp) ||
-            !vh_mig_read_exact(ch, body, VH_MIG_SYNC_BODY, "SYNC section",
-                               errp) ||
-            !channel_sync(l, c->idx, c->epoch, body, c->in_iter, errp)) {
+    case VH_MIG_SEC_FLUSH: {
+        bool flush = type == VH_MIG_SEC_FLUSH;
+        const char *name = flush ? "FLUSH" : "SYNC";
+
+        /* Both bodies are u64 number, u64 records since the last of either. */
+        if (!vh_mig_expect_len(name, len, VH_MIG_SYNC_BODY, errp) ||
+            !vh_mig_read_exact(ch, body, VH_MIG_SYNC_BODY, name, errp) ||
+            !channel_barrier(l, c->idx, c->epoch, flush, body, c->in_iter,
+                             errp)) {
             return false;
         }
         c->in_iter = 0;
         return true;
+    }
     case VH_MIG_SEC_CHANNEL_END:
         *done = true;
         return channel_end(l, ch, c, len, errp);

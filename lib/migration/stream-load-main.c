@@ -204,11 +204,62 @@ static bool load_iter_end(VhMigLoader *l, const guint8 *b, guint32 len,
     if (vh_mig_take_u32(&p) != 0) {
         return vh_mig_bad(errp, "ITER_END: reserved field is not zero");
     }
-    /* Not before: a resume goes on from the last one checked. */
-    if (!vh_mig_release_iteration(l, it, p, errp)) {
+    /*
+     * Not before: a resume goes on from the last one checked. The
+     * DISCARDs before it drop their pages while every channel waits at
+     * its SYNC: no record of theirs is in flight.
+     */
+    if (!vh_mig_wait_barrier(l, false, it, p, errp) ||
+        (l->pc && !vh_postcopy_discard_pending(l->pc, errp))) {
         return false;
     }
+    vh_mig_open_barrier(l, false, it);
     *iter = it;
+    return true;
+}
+
+/*
+ * DIRTY_SYNC (post-copy with multifd): the source synced its dirty log in
+ * the middle of a pass; every channel reached its FLUSH, the DISCARDs
+ * before it drop their pages, then the channels go on.
+ */
+static bool load_dirty_sync(VhMigLoader *l, const guint8 *b, guint32 len,
+                            guint64 *flush, GError **errp)
+{
+    const guint8 *p = b;
+    guint64 n;
+    guint32 nch;
+
+    if (len < VH_MIG_DIRTY_SYNC_BASE) {
+        return vh_mig_bad(errp, "DIRTY_SYNC: section length %u too short",
+                          len);
+    }
+    n = vh_mig_take_u64(&p);
+    nch = vh_mig_take_u32(&p);
+    if (n != *flush + 1) {
+        return vh_mig_bad(errp,
+                          "DIRTY_SYNC: sync %" G_GUINT64_FORMAT
+                          " out of order (expected %" G_GUINT64_FORMAT ")",
+                          n, *flush + 1);
+    }
+    if (nch != l->channels) {
+        return vh_mig_bad(errp,
+                          "DIRTY_SYNC: channel count %u, the header said %u",
+                          nch, l->channels);
+    }
+    if (!vh_mig_expect_len("DIRTY_SYNC", len,
+                           VH_MIG_DIRTY_SYNC_BASE + 8 * nch, errp)) {
+        return false;
+    }
+    if (vh_mig_take_u32(&p) != 0) {
+        return vh_mig_bad(errp, "DIRTY_SYNC: reserved field is not zero");
+    }
+    if (!vh_mig_wait_barrier(l, true, n, p, errp) ||
+        !vh_postcopy_discard_pending(l->pc, errp)) {
+        return false;
+    }
+    vh_mig_open_barrier(l, true, n);
+    *flush = n;
     return true;
 }
 
@@ -248,9 +299,9 @@ static bool load_end(VhMigLoader *l, const guint8 *b, GError **errp)
 /* Where the main stream is: what may come next. */
 typedef struct {
     guint64 iter;          /* the last ITER_END */
+    guint64 flush;         /* the last DIRTY_SYNC */
     bool pages_since_iter; /* PAGES after it */
     bool devices;          /* device state began: only more of it, or END */
-    bool discards;         /* DISCARD came: only more, device state */
     bool postcopy;         /* POSTCOPY_RUN came: PAGES, then END */
 } MainPos;
 
@@ -303,7 +354,8 @@ static bool main_setup(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
                                 "postcopy-ram on here too)");
     }
     if (!vh_mig_wait_channels_connected(l, errp) ||
-        (l->pc && !vh_mig_wait_postcopy_connected(l, errp))) {
+        (l->pc && !vh_mig_wait_postcopy_connected(l, errp)) ||
+        (l->pc && !vh_postcopy_target_prepare(l->pc, errp))) {
         return false;
     }
     if ((l->flags & VH_MIG_FLAG_RETURN_PATH) &&
@@ -322,10 +374,6 @@ static bool main_pages(VhMigLoader *l, VhChannel *ch, MainPos *pos, guint32 len,
     if (l->channels && !pos->postcopy) {
         return vh_mig_bad(errp, "PAGES record on the main stream of a "
                                 "multifd migration");
-    }
-    if (pos->discards && !pos->postcopy) {
-        return vh_mig_bad(errp, "PAGES record between DISCARD and "
-                                "POSTCOPY_RUN");
     }
     if (pos->devices && !pos->postcopy) {
         return vh_mig_bad(errp, "PAGES record after the device state");
@@ -346,7 +394,7 @@ static bool main_iter_end(VhMigLoader *l, VhChannel *ch, MainPos *pos,
     g_autofree guint8 *b = NULL;
 
     /* Post-copy's bulk on multifd channels ends with one more ITER_END. */
-    if ((pos->devices || pos->discards) && !pos->postcopy) {
+    if (pos->devices && !pos->postcopy) {
         return vh_mig_bad(errp, "ITER_END after the device state");
     }
     b = read_body(ch, "ITER_END", len, VH_MIG_ITER_END_MAX, errp);
@@ -370,6 +418,13 @@ static bool main_device(VhMigLoader *l, VhChannel *ch, MainPos *pos,
     }
     if (pos->postcopy) {
         return vh_mig_bad(errp, "%s: device state after POSTCOPY_RUN", name);
+    }
+    /*
+     * DISCARDs after the final ITER_END (an older source's switch): the
+     * channels carry nothing until POSTCOPY_RUN's READY.
+     */
+    if (!pos->devices && l->pc && !vh_postcopy_discard_pending(l->pc, errp)) {
+        return false;
     }
     pos->devices = true;
     if (type == VH_MIG_SEC_MACHINE) {
@@ -408,7 +463,11 @@ static bool main_end(VhMigLoader *l, VhChannel *ch, guint32 len, bool *done,
 
 /*
  * DISCARD: pages dirtied on the source after their last pre-copy send;
- * the target fetches them again (only with the POSTCOPY flag).
+ * the target drops them and fetches them again (only with the POSTCOPY
+ * flag, anywhere in pre-copy: docs/migration-stream.md, "Post-copy").
+ * Without multifd every record before it is loaded, so they go now; with
+ * multifd, records of theirs may still be in flight on the channels: they
+ * go at the next DIRTY_SYNC or ITER_END, once every channel is there.
  */
 static bool main_discard(VhMigLoader *l, VhChannel *ch, MainPos *pos,
                          guint32 len, GError **errp)
@@ -420,10 +479,9 @@ static bool main_discard(VhMigLoader *l, VhChannel *ch, MainPos *pos,
     if (!l->pc) {
         return vh_mig_bad(errp, "DISCARD without the post-copy flag");
     }
-    if (pos->iter == 0 || pos->pages_since_iter || pos->devices ||
-        pos->postcopy) {
-        return vh_mig_bad(errp, "DISCARD: only between the final ITER_END "
-                                "and the device state");
+    if (pos->devices || pos->postcopy) {
+        return vh_mig_bad(errp, "DISCARD after the device state: only during "
+                                "pre-copy");
     }
     b = read_body(ch, "DISCARD", len, VH_MIG_DISCARD_MAX, errp);
     if (!b) {
@@ -441,16 +499,15 @@ static bool main_discard(VhMigLoader *l, VhChannel *ch, MainPos *pos,
                           "block)",
                           block);
     }
-    if (n == 0 || n > VH_MIG_DISCARD_MAX_RANGES ||
-        !vh_mig_expect_len("DISCARD", len, VH_MIG_DISCARD_BASE + 16 * n,
-                           errp)) {
-        return n == 0 || n > VH_MIG_DISCARD_MAX_RANGES
-                   ? vh_mig_bad(errp,
-                                "DISCARD: range count %u out of range "
-                                "(1..%u)",
-                                n, VH_MIG_DISCARD_MAX_RANGES)
-                   : false;
+    if (n == 0 || n > VH_MIG_DISCARD_MAX_RANGES) {
+        return vh_mig_bad(errp, "DISCARD: range count %u out of range (1..%u)",
+                          n, VH_MIG_DISCARD_MAX_RANGES);
     }
+    if (!vh_mig_expect_len("DISCARD", len, VH_MIG_DISCARD_BASE + 16 * n,
+                           errp)) {
+        return false;
+    }
+    /* Every range checked before any is applied. */
     for (guint32 i = 0; i < n; i++) {
         guint64 first = vh_mig_take_u64(&p);
         guint64 count = vh_mig_take_u64(&p);
@@ -463,10 +520,38 @@ static bool main_discard(VhMigLoader *l, VhChannel *ch, MainPos *pos,
                               "(%" G_GUINT64_FORMAT " pages)",
                               first, count, l->pages);
         }
-        vh_postcopy_discard(l->pc, first, count);
     }
-    pos->discards = true;
+    p = b + VH_MIG_DISCARD_BASE;
+    for (guint32 i = 0; i < n; i++) {
+        guint64 first = vh_mig_take_u64(&p);
+        guint64 count = vh_mig_take_u64(&p);
+
+        if (l->channels) {
+            vh_postcopy_discard_later(l->pc, first, count);
+        } else if (!vh_postcopy_drop(l->pc, first, count, errp)) {
+            return false;
+        }
+    }
     return true;
+}
+
+static bool main_dirty_sync(VhMigLoader *l, VhChannel *ch, MainPos *pos,
+                            guint32 len, GError **errp)
+{
+    g_autofree guint8 *b = NULL;
+
+    if (!l->pc) {
+        return vh_mig_bad(errp, "DIRTY_SYNC without the post-copy flag");
+    }
+    if (!l->channels) {
+        return vh_mig_bad(errp, "DIRTY_SYNC without multifd channels");
+    }
+    if (pos->devices || pos->postcopy) {
+        return vh_mig_bad(errp, "DIRTY_SYNC after the device state: only "
+                                "during pre-copy");
+    }
+    b = read_body(ch, "DIRTY_SYNC", len, VH_MIG_DIRTY_SYNC_MAX, errp);
+    return b && load_dirty_sync(l, b, len, &pos->flush, errp);
 }
 
 /*
@@ -534,6 +619,8 @@ static bool main_section(VhMigLoader *l, VhChannel *ch, MainPos *pos,
         return main_device(l, ch, pos, type, len, errp);
     case VH_MIG_SEC_DISCARD:
         return main_discard(l, ch, pos, len, errp);
+    case VH_MIG_SEC_DIRTY_SYNC:
+        return main_dirty_sync(l, ch, pos, len, errp);
     case VH_MIG_SEC_POSTCOPY_RUN:
         return main_postcopy_run(l, ch, pos, len, errp);
     case VH_MIG_SEC_END:

@@ -82,18 +82,22 @@ void vh_mig_loader_postcopy_finish(VhMigLoader *l)
 char *vh_mig_loader_postcopy_stats(VhMigLoader *l)
 {
     VhPostcopyStats st;
+    guint64 dropped, calls, stale;
 
     if (!vh_mig_loader_in_postcopy(l)) {
         return NULL;
     }
     vh_postcopy_get_stats(l->pc, &st);
+    vh_postcopy_get_drops(l->pc, &dropped, &calls, &stale);
     return g_strdup_printf(
         "faults %" G_GUINT64_FORMAT ", page requests %" G_GUINT64_FORMAT
         ", served %" G_GUINT64_FORMAT ", zero %" G_GUINT64_FORMAT
         ", request to placement p50 %" G_GUINT64_FORMAT
-        " us, p99 %" G_GUINT64_FORMAT " us, max %" G_GUINT64_FORMAT " us",
+        " us, p99 %" G_GUINT64_FORMAT " us, max %" G_GUINT64_FORMAT
+        " us, discarded %" G_GUINT64_FORMAT " pages in %" G_GUINT64_FORMAT
+        " madvise calls, stale at the switch %" G_GUINT64_FORMAT,
         st.faults, st.requests, st.served, st.zero, st.p50_us, st.p99_us,
-        st.max_us);
+        st.max_us, dropped, calls, stale);
 }
 
 void vh_mig_loader_free(VhMigLoader *l)
@@ -257,6 +261,8 @@ const char *vh_mig_section_name(guint32 type)
         [VH_MIG_SEC_DEVICE] = "DEVICE",
         [VH_MIG_SEC_DISCARD] = "DISCARD",
         [VH_MIG_SEC_POSTCOPY_RUN] = "POSTCOPY_RUN",
+        [VH_MIG_SEC_DIRTY_SYNC] = "DIRTY_SYNC",
+        [VH_MIG_SEC_FLUSH] = "FLUSH",
     };
 
     return type < G_N_ELEMENTS(names) ? names[type] : NULL;

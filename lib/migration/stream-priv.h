@@ -55,7 +55,9 @@ typedef struct {
     bool done;
     bool failed;         /* its connection failed (in post-copy: waits end) */
     guint64 synced_iter; /* the last SYNC this channel reached */
-    guint64 sync_packets;
+    guint64 sync_packets; /* records since the SYNC or FLUSH before it */
+    guint64 flushed;      /* the last FLUSH this channel reached */
+    guint64 flush_packets;
     guint64 total_packets;
 } VhMigChanState;
 
@@ -99,6 +101,7 @@ struct VhMigLoader {
     guint32 channels;
     guint8 uuid[VH_MIG_UUID_SIZE];
     guint64 released_iter; /* under lock: ITER_END the main stream checked */
+    guint64 released_flush; /* under lock: DIRTY_SYNC it checked */
     VhMigChanState chan[VH_MIG_MAX_CHANNELS]; /* under lock */
     VhMigCounts counts;                       /* under lock */
     guint64 bytes;                            /* under lock */
@@ -139,8 +142,16 @@ bool vh_mig_wait_channels_connected(VhMigLoader *l, GError **errp);
  * ITER_END @it: wait for every channel's SYNC of it, check their counts
  * (@packets, one u64 per channel, little-endian), then release them.
  */
-bool vh_mig_release_iteration(VhMigLoader *l, guint64 it, const guint8 *packets,
-                              GError **errp);
+/*
+ * A barrier on the main stream (ITER_END @n, or DIRTY_SYNC @n when
+ * @flush): wait until every channel reached its SYNC (FLUSH) @n and check
+ * its count against @packets (u64 each, little-endian). The channels stay
+ * there until vh_mig_open_barrier: what the main stream does in between
+ * (DISCARD's drops) no record of theirs can overtake.
+ */
+bool vh_mig_wait_barrier(VhMigLoader *l, bool flush, guint64 n,
+                         const guint8 *packets, GError **errp);
+void vh_mig_open_barrier(VhMigLoader *l, bool flush, guint64 n);
 /* END: wait for every channel's clean end. */
 bool vh_mig_wait_channels_done(VhMigLoader *l, GError **errp);
 

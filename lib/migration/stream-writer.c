@@ -89,6 +89,19 @@ void vh_mig_put_iter_end(GByteArray *b, guint64 iteration, guint32 channels,
     }
 }
 
+void vh_mig_put_dirty_sync(GByteArray *b, guint64 sync, guint32 channels,
+                           const guint64 *packets)
+{
+    vh_mig_put_section(b, VH_MIG_SEC_DIRTY_SYNC,
+                       VH_MIG_DIRTY_SYNC_BASE + 8 * channels);
+    vh_mig_put_u64(b, sync);
+    vh_mig_put_u32(b, channels);
+    vh_mig_put_u32(b, 0);
+    for (guint32 i = 0; i < channels; i++) {
+        vh_mig_put_u64(b, packets[i]);
+    }
+}
+
 void vh_mig_put_machine(GByteArray *b, bool running)
 {
     vh_mig_put_section(b, VH_MIG_SEC_MACHINE, VH_MIG_MACHINE_BODY);
@@ -149,6 +162,10 @@ guint64 vh_mig_put_discard(GByteArray *b, const guint64 *bitmap, guint64 pages)
     while (p < pages) {
         guint64 q;
 
+        if (p % 64 == 0 && !bitmap[p / 64]) {
+            p += 64; /* mostly empty, called every mid-pass sync */
+            continue;
+        }
         if (!((bitmap[p / 64] >> (p % 64)) & 1)) {
             p++;
             continue;

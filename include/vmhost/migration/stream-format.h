@@ -67,6 +67,9 @@ typedef enum {
     /* only with VH_MIG_FLAG_POSTCOPY */
     VH_MIG_SEC_DISCARD = 11,
     VH_MIG_SEC_POSTCOPY_RUN = 12,
+    /* only with VH_MIG_FLAG_POSTCOPY and VH_MIG_FLAG_MULTIFD */
+    VH_MIG_SEC_DIRTY_SYNC = 13, /* main stream: a mid-pass barrier */
+    VH_MIG_SEC_FLUSH = 14,      /* multifd channel: its side of it */
 } VhMigSection;
 
 /* DISCARD: u32 block, u32 ranges, then per range u64 first page, u64 count. */
@@ -93,7 +96,13 @@ typedef enum {
 #define VH_MIG_MACHINE_BODY 8u
 /* END: u64 records, normal, zero, iterations. */
 #define VH_MIG_END_BODY 32u
-/* SYNC: u64 iteration, u64 records; CHANNEL_END: u64 records. */
+/* DIRTY_SYNC: u64 sync, u32 channels, u32 reserved, u64 packets[]. */
+#define VH_MIG_DIRTY_SYNC_BASE VH_MIG_ITER_END_BASE
+#define VH_MIG_DIRTY_SYNC_MAX  VH_MIG_ITER_END_MAX
+/*
+ * SYNC: u64 iteration, u64 records; FLUSH: u64 sync, u64 records;
+ * CHANNEL_END: u64 records.
+ */
 #define VH_MIG_SYNC_BODY        16u
 #define VH_MIG_CHANNEL_END_BODY 8u
 /* DEVICE: a name (u32 length + bytes), u32 instance, version, length. */

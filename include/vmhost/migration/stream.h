@@ -47,6 +47,9 @@ void vh_mig_put_ram_setup(GByteArray *b, VhRamBlock *ram);
 /* ITER_END with per-channel packet counts (@channels entries). */
 void vh_mig_put_iter_end(GByteArray *b, guint64 iteration, guint32 channels,
                          const guint64 *packets);
+/* Post-copy with multifd: the mid-pass barrier after DISCARDs. */
+void vh_mig_put_dirty_sync(GByteArray *b, guint64 sync, guint32 channels,
+                           const guint64 *packets);
 /*
  * The device state: MACHINE (whether the guest ran before migration), then
  * one DEVICE section per entry of @devices (GArray of VhDeviceEntry, see
