@@ -61,6 +61,13 @@ postcopied() {
         why="target run state $rs"
         return 1
     }
+    # A page the target never got (or kept stale) is a loss even where
+    # verify cannot see it (a page that should be zero).
+    lost=$(grep -hs -e 'never received' -e 'stale pages' "$work/$2.log" "$work/$2.err" | head -n 1)
+    [ -z "$lost" ] || {
+        why="target: $lost"
+        return 1
+    }
     hmp "$2" "guest dirty off" >/dev/null
     verify_ok "$2" || {
         why="target: $(guest "$2" verify verify:)"

@@ -109,6 +109,38 @@ check "x-postcopy-after-passes 2: a non-converging pre-copy ends in post-copy, c
     'postcopied src dst'
 check "the source logged the automatic switch" \
     'grep -q "starting post-copy (x-postcopy-after-passes)" "$work/src.log" "$work/src.err" 2>/dev/null'
+# The passes before the switch discarded what the guest dirtied as they
+# went (mid-pass dirty syncs), so the switch had little left to drop.
+sinfo=$(hmp src "info migrate")
+dinfo=$(hmp dst "info migrate")
+echo "# source: $(echo "$sinfo" | grep '^postcopy:')"
+echo "# target: $(echo "$dinfo" | grep '^postcopy:')"
+check "... pages were discarded during pre-copy, at mid-pass syncs (source's info migrate)" \
+    'echo "$sinfo" | grep -Eq "^postcopy: .*mid-pass syncs [1-9][0-9]*, pages discarded before the switch [1-9][0-9]* "'
+check "... the target dropped them, and found no stale page at the switch" \
+    'echo "$dinfo" | grep -Eq "^postcopy: .*discarded [1-9][0-9]* pages in [1-9][0-9]* madvise calls, stale at the switch 0$"'
+check "... dirty-sync-count counts the 2 passes and the switch, not the mid-pass syncs" \
+    '[ "$(json_num "$(qmp src query-migrate)" dirty-sync-count)" = 3 ]'
+both_gone src dst
+
+# ======== multifd, automatic switch after 1 pass ========
+# With multifd a DISCARD waits for its barrier (FLUSH on every channel,
+# then DIRTY_SYNC): a page sent again after it must not be dropped.
+pair
+hmp dst "$tls_on" "$pc_on" "migrate_set_capability multifd on" \
+    "migrate_incoming tcp:127.0.0.1:$port" >/dev/null
+hmp src "$tls_on" "$pc_on" "migrate_set_capability multifd on" "$slow" \
+    "migrate_set_parameter x-postcopy-after-passes 1" \
+    "migrate -d tcp:127.0.0.1:$port" >/dev/null
+check "multifd, x-postcopy-after-passes 1: completed, the target verifies" \
+    'postcopied src dst'
+sinfo=$(hmp src "info migrate")
+dinfo=$(hmp dst "info migrate")
+echo "# source: $(echo "$sinfo" | grep '^postcopy:')"
+echo "# target: $(echo "$dinfo" | grep '^postcopy:')"
+check "... mid-pass syncs discarded pages over the multifd barrier" \
+    'echo "$sinfo" | grep -Eq "^postcopy: .*mid-pass syncs [1-9][0-9]*, pages discarded before the switch [1-9][0-9]* " &&
+     echo "$dinfo" | grep -Eq "^postcopy: .*discarded [1-9][0-9]* pages in [1-9][0-9]* madvise calls, stale at the switch 0$"'
 both_gone src dst
 
 # ======== link cut during post-copy: both pause, recover, resume ========
