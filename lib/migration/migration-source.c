@@ -546,8 +546,7 @@ static bool midpass_sync(Source *s, GError **errp)
     g_autoptr(GByteArray) b = g_byte_array_new();
     guint64 packets[VH_MIG_MAX_CHANNELS] = {0};
 
-    if (g_get_monotonic_time() - s->sync_us <
-        (gint64)s->midpass_ms * 1000) {
+    if (g_get_monotonic_time() - s->sync_us < (gint64)s->midpass_ms * 1000) {
         return true;
     }
     if (sync_discard(s, false, errp) < 0) {
@@ -1000,8 +999,8 @@ static bool postcopy_switch(Source *s, GError **errp)
     g_message("migration: post-copy switch: %" G_GUINT64_FORMAT
               " pages discarded at the switch (%" G_GUINT64_FORMAT
               " ranges), %" G_GUINT64_FORMAT " before it in %" G_GUINT64_FORMAT
-              " ranges over %" G_GUINT64_FORMAT " mid-pass syncs; %"
-              G_GUINT64_FORMAT " pages to send",
+              " ranges over %" G_GUINT64_FORMAT
+              " mid-pass syncs; %" G_GUINT64_FORMAT " pages to send",
               s->switch_pages, s->switch_ranges, s->early_pages,
               s->early_ranges, s->flushes, s->remaining_pages);
     devices = vh_machine_get_devices(s->mig->machine);

@@ -40,17 +40,17 @@ struct VhMultifdSend {
     guint nch;
     Worker *workers;
     GMutex qlock;
-    GCond work_cond;       /* workers: a job is queued */
-    GCond main_cond;       /* main: room in the queue, or a worker synced */
-    GCond barrier_cond;    /* workers at SYNC: released */
-    guint idle_workers;    /* waiting for a job */
-    bool main_waiting;     /* waiting for room */
-    GQueue jobs;           /* of Job */
-    guint synced;          /* workers waiting at this barrier's SYNC/FLUSH */
-    guint64 barriers;      /* SYNCs and FLUSHes so far */
-    guint64 released;      /* the barrier is open up to this count */
-    gint quitting;         /* atomic: workers skip their I/O */
-    gint failed;           /* atomic: some worker has an error */
+    GCond work_cond;    /* workers: a job is queued */
+    GCond main_cond;    /* main: room in the queue, or a worker synced */
+    GCond barrier_cond; /* workers at SYNC: released */
+    guint idle_workers; /* waiting for a job */
+    bool main_waiting;  /* waiting for room */
+    GQueue jobs;        /* of Job */
+    guint synced;       /* workers waiting at this barrier's SYNC/FLUSH */
+    guint64 barriers;   /* SYNCs and FLUSHes so far */
+    guint64 released;   /* the barrier is open up to this count */
+    gint quitting;      /* atomic: workers skip their I/O */
+    gint failed;        /* atomic: some worker has an error */
 };
 
 /*

@@ -28,11 +28,11 @@ struct VhPostcopyTarget {
     VhRamBlock *ram;
     guint8 *host;
     guint64 pages;
-    guint64 *received; /* bit per page, atomic */
-    guint64 *later; /* multifd: DISCARDs waiting for their barrier */
-    guint64 dropped;   /* pages DISCARD dropped before POSTCOPY_RUN */
+    guint64 *received;  /* bit per page, atomic */
+    guint64 *later;     /* multifd: DISCARDs waiting for their barrier */
+    guint64 dropped;    /* pages DISCARD dropped before POSTCOPY_RUN */
     guint64 drop_calls; /* their madvise calls */
-    guint64 stale;     /* pages the switch's check found populated */
+    guint64 stale;      /* pages the switch's check found populated */
     int uffd;
     int stop_fd; /* eventfd: the fault thread ends */
     GThread *thread;
@@ -281,8 +281,7 @@ bool vh_postcopy_discard_pending(VhPostcopyTarget *pt, GError **errp)
             continue;
         }
         p = w * 64 + (guint64)__builtin_ctzll(pt->later[w]);
-        for (q = p + 1; q < pt->pages && vh_mig_bit_test(pt->later, q);
-             q++) {
+        for (q = p + 1; q < pt->pages && vh_mig_bit_test(pt->later, q); q++) {
         }
         for (guint64 i = p; i < q; i++) {
             pt->later[i / 64] &= ~(1ULL << (i % 64));
@@ -333,8 +332,8 @@ static bool drop_stale(VhPostcopyTarget *pt, GError **errp)
             p++;
             continue;
         }
-        for (q = p + 1; q < pt->pages && (vec[q] & 1) &&
-                        !vh_postcopy_is_received(pt, q);
+        for (q = p + 1;
+             q < pt->pages && (vec[q] & 1) && !vh_postcopy_is_received(pt, q);
              q++) {
         }
         if (!drop_range(pt, p, q - p, errp)) {

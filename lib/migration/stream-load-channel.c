@@ -58,13 +58,14 @@ bool vh_mig_wait_barrier(VhMigLoader *l, bool flush, guint64 n,
                             what, n, i, flush ? "FLUSH" : "SYNC");
         } else if ((flush ? l->chan[i].flush_packets
                           : l->chan[i].sync_packets) != want) {
-            ok = vh_mig_bad(
-                errp,
-                "%s %" G_GUINT64_FORMAT ": channel %u carried %" G_GUINT64_FORMAT
-                " records, the main stream says %" G_GUINT64_FORMAT,
-                what, n, i,
-                flush ? l->chan[i].flush_packets : l->chan[i].sync_packets,
-                want);
+            ok = vh_mig_bad(errp,
+                            "%s %" G_GUINT64_FORMAT
+                            ": channel %u carried %" G_GUINT64_FORMAT
+                            " records, the main stream says %" G_GUINT64_FORMAT,
+                            what, n, i,
+                            flush ? l->chan[i].flush_packets
+                                  : l->chan[i].sync_packets,
+                            want);
         }
     }
     g_mutex_unlock(&l->lock);
@@ -198,9 +199,8 @@ static bool channel_barrier(VhMigLoader *l, guint32 idx, guint epoch,
     if (epoch != l->pc_epoch) {
         ok = vh_mig_bad(errp, "multifd channel %u: replaced by a resume", idx);
     } else if (flush && !(l->flags & VH_MIG_FLAG_POSTCOPY)) {
-        ok = vh_mig_bad(errp,
-                        "multifd channel %u: FLUSH without the post-copy flag",
-                        idx);
+        ok = vh_mig_bad(
+            errp, "multifd channel %u: FLUSH without the post-copy flag", idx);
     } else if (flush && vh_mig_loader_in_postcopy(l)) {
         ok = vh_mig_bad(errp, "multifd channel %u: FLUSH after POSTCOPY_RUN",
                         idx);

@@ -79,6 +79,7 @@ static bool load_header(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
 {
     guint8 buf[VH_MIG_HEADER_SIZE];
     const guint8 *p = buf + VH_MIG_MAGIC_SIZE;
+    VhPostcopyTarget *pc = NULL;
     Header h;
 
     if (!vh_mig_preamble_bytes(ch, pre, buf, sizeof(buf), "header", errp) ||
@@ -95,12 +96,22 @@ static bool load_header(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
     if (!check_header(l, &h, errp)) {
         return false;
     }
+    /*
+     * Before any channel may join (have_header): no page can be loaded
+     * before the RAM is dropped, even from a source that does not wait
+     * for READY.
+     */
+    if ((h.flags & VH_MIG_FLAG_POSTCOPY) && l->allow_postcopy) {
+        pc = vh_postcopy_target_new(l->ram);
+        if (!vh_postcopy_target_prepare(pc, errp)) {
+            vh_postcopy_target_free(pc);
+            return false;
+        }
+    }
     g_mutex_lock(&l->lock);
     l->flags = h.flags;
     l->channels = h.channels;
-    if ((h.flags & VH_MIG_FLAG_POSTCOPY) && l->allow_postcopy) {
-        l->pc = vh_postcopy_target_new(l->ram);
-    }
+    l->pc = pc;
     memcpy(l->uuid, h.uuid, VH_MIG_UUID_SIZE);
     l->have_header = true;
     g_cond_broadcast(&l->cond);
@@ -231,8 +242,7 @@ static bool load_dirty_sync(VhMigLoader *l, const guint8 *b, guint32 len,
     guint32 nch;
 
     if (len < VH_MIG_DIRTY_SYNC_BASE) {
-        return vh_mig_bad(errp, "DIRTY_SYNC: section length %u too short",
-                          len);
+        return vh_mig_bad(errp, "DIRTY_SYNC: section length %u too short", len);
     }
     n = vh_mig_take_u64(&p);
     nch = vh_mig_take_u32(&p);
@@ -247,8 +257,8 @@ static bool load_dirty_sync(VhMigLoader *l, const guint8 *b, guint32 len,
                           "DIRTY_SYNC: channel count %u, the header said %u",
                           nch, l->channels);
     }
-    if (!vh_mig_expect_len("DIRTY_SYNC", len,
-                           VH_MIG_DIRTY_SYNC_BASE + 8 * nch, errp)) {
+    if (!vh_mig_expect_len("DIRTY_SYNC", len, VH_MIG_DIRTY_SYNC_BASE + 8 * nch,
+                           errp)) {
         return false;
     }
     if (vh_mig_take_u32(&p) != 0) {
@@ -354,8 +364,7 @@ static bool main_setup(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
                                 "postcopy-ram on here too)");
     }
     if (!vh_mig_wait_channels_connected(l, errp) ||
-        (l->pc && !vh_mig_wait_postcopy_connected(l, errp)) ||
-        (l->pc && !vh_postcopy_target_prepare(l->pc, errp))) {
+        (l->pc && !vh_mig_wait_postcopy_connected(l, errp))) {
         return false;
     }
     if ((l->flags & VH_MIG_FLAG_RETURN_PATH) &&

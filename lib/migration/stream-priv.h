@@ -53,8 +53,8 @@ static inline bool vh_mig_bit_test(const guint64 *map, guint i)
 typedef struct {
     bool connected;
     bool done;
-    bool failed;         /* its connection failed (in post-copy: waits end) */
-    guint64 synced_iter; /* the last SYNC this channel reached */
+    bool failed;          /* its connection failed (in post-copy: waits end) */
+    guint64 synced_iter;  /* the last SYNC this channel reached */
     guint64 sync_packets; /* records since the SYNC or FLUSH before it */
     guint64 flushed;      /* the last FLUSH this channel reached */
     guint64 flush_packets;
@@ -100,7 +100,7 @@ struct VhMigLoader {
     guint32 flags;
     guint32 channels;
     guint8 uuid[VH_MIG_UUID_SIZE];
-    guint64 released_iter; /* under lock: ITER_END the main stream checked */
+    guint64 released_iter;  /* under lock: ITER_END the main stream checked */
     guint64 released_flush; /* under lock: DIRTY_SYNC it checked */
     VhMigChanState chan[VH_MIG_MAX_CHANNELS]; /* under lock */
     VhMigCounts counts;                       /* under lock */

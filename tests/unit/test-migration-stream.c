@@ -14,6 +14,7 @@
 #include <string.h>
 
 /* The post-copy received bitmap and the RAM check (private to lib/migration). */
+#include "../../lib/migration/dirty-priv.h"
 #include "../../lib/migration/postcopy-priv.h"
 /* A paused loader, for the resume header (private to lib/migration). */
 #include "../../lib/migration/stream-priv.h"
@@ -1121,6 +1122,16 @@ static void test_channel_malformed(void)
         expect_channel_error(b, "multifd channel hello: bad magic");
     }
     {
+        /* FLUSH (a mid-pass barrier) exists only with post-copy. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_hello(b, 0, uuid);
+        vh_mig_put_section(b, VH_MIG_SEC_FLUSH, VH_MIG_SYNC_BODY);
+        vh_mig_put_u64(b, 1);
+        vh_mig_put_u64(b, 0);
+        expect_channel_error(b, "FLUSH without the post-copy flag");
+    }
+    {
         g_autoptr(GByteArray) b = g_byte_array_new();
 
         vh_mig_put_hello(b, 0, uuid);
@@ -1509,6 +1520,419 @@ static void test_postcopy_next_window(void)
     g_rand_free(r);
 }
 
+/* ---- post-copy: where DISCARD and DIRTY_SYNC may come ---- */
+
+static gpointer pc_conn_thread(gpointer opaque)
+{
+    ChanRun *r = opaque;
+    g_autoptr(GError) err = NULL;
+    bool cause = false;
+
+    r->ok = vh_mig_loader_run_postcopy_conn(r->l, r->ch, NULL, &cause, &err);
+    if (!r->ok) {
+        r->error = g_strdup(err->message);
+    }
+    return NULL;
+}
+
+/*
+ * A post-copy target with @nch multifd channels (0: none) loading into a
+ * 64-page RAM: the main stream, REQUEST and URGENT connected, and the
+ * channels, each with its hello. The test writes to main[0], urgent[0],
+ * chan[i][0].
+ */
+typedef struct {
+    VhRamBlock *src;
+    VhRamBlock *dst;
+    VhMigLoader *l;
+    DstDevices dd;
+    guint nch;
+    VhChannel *main[2], *req[2], *urgent[2], *chan[2][2];
+    ChanRun main_run, req_run, urgent_run, chan_run[2];
+    GThread *main_t, *req_t, *urgent_t, *chan_t[2];
+    VhMigCounts counts;
+} PcRig;
+
+/* Both directions of @ch end (a channel a loader thread may block on). */
+static void cut(VhChannel *ch)
+{
+    if (!vh_channel_shutdown(ch, VH_CHANNEL_SHUTDOWN_BOTH, NULL)) {
+        g_test_message("the connection is cut already");
+    }
+}
+
+static void pc_rig_start(PcRig *r, guint nch)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    guint32 flags = VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY;
+
+    memset(r, 0, sizeof(*r));
+    r->nch = nch;
+    r->src = new_ram(64);
+    r->dst = new_ram(64);
+    fill_ram(r->src, 11);
+    r->l = vh_mig_loader_new(r->dst, true);
+    vh_mig_loader_allow_postcopy(r->l, NULL, NULL);
+    dst_devices_init(&r->dd, 62);
+    vh_mig_loader_set_devices(r->l, r->dd.devices);
+    pair(&r->main[0], &r->main[1]);
+    pair(&r->req[0], &r->req[1]);
+    pair(&r->urgent[0], &r->urgent[1]);
+    vh_mig_put_header(b, flags | (nch ? VH_MIG_FLAG_MULTIFD : 0), nch, uuid);
+    vh_mig_put_ram_setup(b, r->src);
+    g_assert_true(vh_channel_write_all(r->main[0], b->data, b->len, &err));
+    r->main_run = (ChanRun){.l = r->l, .ch = r->main[1]};
+    r->main_t = g_thread_new("main", main_thread, &r->main_run);
+    g_byte_array_set_size(b, 0);
+    vh_mig_put_pc_hello(b, VH_MIG_PC_ROLE_REQUEST, uuid);
+    g_assert_true(vh_channel_write_all(r->req[0], b->data, b->len, &err));
+    g_byte_array_set_size(b, 0);
+    vh_mig_put_pc_hello(b, VH_MIG_PC_ROLE_URGENT, uuid);
+    g_assert_true(vh_channel_write_all(r->urgent[0], b->data, b->len, &err));
+    r->req_run = (ChanRun){.l = r->l, .ch = r->req[1]};
+    r->req_t = g_thread_new("req", pc_conn_thread, &r->req_run);
+    r->urgent_run = (ChanRun){.l = r->l, .ch = r->urgent[1]};
+    r->urgent_t = g_thread_new("urgent", pc_conn_thread, &r->urgent_run);
+    for (guint i = 0; i < nch; i++) {
+        pair(&r->chan[i][0], &r->chan[i][1]);
+        g_byte_array_set_size(b, 0);
+        vh_mig_put_hello(b, i, uuid);
+        g_assert_true(
+            vh_channel_write_all(r->chan[i][0], b->data, b->len, &err));
+        r->chan_run[i] = (ChanRun){.l = r->l, .ch = r->chan[i][1]};
+        r->chan_t[i] = g_thread_new("chan", chan_thread, &r->chan_run[i]);
+    }
+}
+
+/* Pages @first + bits of @w0 (one word) of the source, on @ch. */
+static void pc_rig_pages(PcRig *r, VhChannel *ch, guint64 first, guint64 w0)
+{
+    g_autoptr(GError) err = NULL;
+    guint64 present[4] = {w0, 0, 0, 0};
+
+    g_assert_cmpint(vh_mig_send_pages(ch, r->src, 0, first, 64 - first, present,
+                                      &r->counts, &err),
+                    >, 0);
+    g_assert_no_error(err);
+}
+
+static void pc_rig_write(VhChannel *ch, GByteArray *b)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vh_channel_write_all(ch, b->data, b->len, &err));
+    g_byte_array_set_size(b, 0);
+}
+
+/* DISCARD of pages [first, first + count). */
+static void put_discard_range(GByteArray *b, guint64 first, guint64 count)
+{
+    guint64 map[1] = {0};
+
+    vh_dirty_bitmap_set_range(map, first, count);
+    g_assert_cmpuint(vh_mig_put_discard(b, map, 64), ==, count);
+}
+
+/* A channel's SYNC or FLUSH with its record count. */
+static void put_barrier(GByteArray *b, bool flush, guint64 n, guint64 records)
+{
+    vh_mig_put_section(b, flush ? VH_MIG_SEC_FLUSH : VH_MIG_SEC_SYNC,
+                       VH_MIG_SYNC_BODY);
+    vh_mig_put_u64(b, n);
+    vh_mig_put_u64(b, records);
+}
+
+/*
+ * The end of the test: END's totals and every connection's end when
+ * @finish, then the main stream's outcome: NULL on success, else its
+ * error (to free).
+ */
+static char *pc_rig_stop(PcRig *r, bool finish)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    char *error;
+
+    if (finish) {
+        vh_mig_put_section(b, VH_MIG_SEC_CHANNEL_END, VH_MIG_CHANNEL_END_BODY);
+        vh_mig_put_u64(b, 0);
+        pc_rig_write(r->urgent[0], b);
+        g_assert_true(
+            vh_channel_shutdown(r->urgent[0], VH_CHANNEL_SHUTDOWN_WRITE, &err));
+    }
+    g_assert_true(
+        vh_channel_shutdown(r->main[0], VH_CHANNEL_SHUTDOWN_WRITE, &err));
+    g_thread_join(r->main_t);
+    error = g_steal_pointer(&r->main_run.error);
+    g_assert_true(r->main_run.ok == (error == NULL));
+    /* Not postcopy_finish: some tests leave pages out on purpose. */
+    vh_mig_loader_abort(r->l, "test over");
+    for (guint i = 0; i < r->nch; i++) {
+        cut(r->chan[i][0]);
+        g_thread_join(r->chan_t[i]);
+        g_free(r->chan_run[i].error);
+        g_object_unref(r->chan[i][0]);
+        g_object_unref(r->chan[i][1]);
+    }
+    cut(r->req[0]);
+    cut(r->urgent[0]);
+    g_thread_join(r->req_t);
+    g_thread_join(r->urgent_t);
+    g_free(r->req_run.error);
+    g_free(r->urgent_run.error);
+    for (guint i = 0; i < 2; i++) {
+        g_object_unref(r->main[i]);
+        g_object_unref(r->req[i]);
+        g_object_unref(r->urgent[i]);
+    }
+    return error;
+}
+
+static void pc_rig_free(PcRig *r)
+{
+    g_clear_pointer(&r->l, vh_mig_loader_free);
+    dst_devices_clear(&r->dd);
+    vh_ram_block_free(r->src);
+    vh_ram_block_free(r->dst);
+}
+
+static bool page_equal(PcRig *r, guint64 p)
+{
+    return memcmp((guint8 *)vh_ram_block_get_host(r->src) + p * 4096,
+                  (guint8 *)vh_ram_block_get_host(r->dst) + p * 4096,
+                  4096) == 0;
+}
+
+static bool page_zero(PcRig *r, guint64 p)
+{
+    return vh_mig_page_is_zero((guint8 *)vh_ram_block_get_host(r->dst) +
+                               p * 4096);
+}
+
+/* The stream's tail: device state and END with the counts so far. */
+static void put_tail(PcRig *r, GByteArray *b, guint64 iterations)
+{
+    SrcDevices d;
+
+    default_devices(&d);
+    put_src_devices(b, &d);
+    r->counts.iterations = iterations;
+    vh_mig_put_end(b, &r->counts);
+}
+
+/*
+ * Without multifd a DISCARD may come anywhere in pre-copy (between PAGES
+ * records, after an ITER_END) and drops its pages at once: a page sent
+ * again after it is kept, one not sent again is gone (zero, not received).
+ */
+static void test_postcopy_discard_main(void)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    PcRig r;
+    char *error;
+
+    pc_rig_start(&r, 0);
+    pc_rig_pages(&r, r.main[0], 0, ~0ULL); /* pages 0..63 */
+    put_discard_range(b, 5, 1);
+    put_discard_range(b, 20, 2);
+    pc_rig_write(r.main[0], b);
+    /* Page 5 written again on the source, and sent again. */
+    memset((guint8 *)vh_ram_block_get_host(r.src) + 5 * 4096, 0x5a, 4096);
+    pc_rig_pages(&r, r.main[0], 0, 1ULL << 5);
+    vh_mig_put_iter_end(b, 1, 0, NULL);
+    put_discard_range(b, 40, 1);
+    vh_mig_put_iter_end(b, 2, 0, NULL);
+    put_tail(&r, b, 2);
+    pc_rig_write(r.main[0], b);
+    error = pc_rig_stop(&r, true);
+    g_assert_cmpstr(error, ==, NULL);
+    for (guint64 p = 0; p < 64; p++) {
+        bool gone = p == 20 || p == 21 || p == 40;
+
+        g_assert_true(vh_postcopy_is_received(r.l->pc, p) == !gone);
+        g_assert_true(gone ? page_zero(&r, p) : page_equal(&r, p));
+    }
+    pc_rig_free(&r);
+}
+
+/*
+ * With multifd a DISCARD waits for its barrier: DIRTY_SYNC (every
+ * channel at its FLUSH) or ITER_END (at its SYNC), or the device state
+ * after the final ITER_END. Page 5's new copy comes on channel 0 right
+ * after its FLUSH: the DISCARD before DIRTY_SYNC must not drop it.
+ */
+static void test_postcopy_discard_multifd(void)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    guint64 packets[2];
+    PcRig r;
+    char *error;
+
+    pc_rig_start(&r, 2);
+    pc_rig_pages(&r, r.chan[1][0], 0, 1ULL << 5);
+    pc_rig_pages(&r, r.chan[0][0], 0, ~(1ULL << 5));
+    put_barrier(b, true, 1, 1);
+    pc_rig_write(r.chan[0][0], b);
+    put_barrier(b, true, 1, 1);
+    pc_rig_write(r.chan[1][0], b);
+    memset((guint8 *)vh_ram_block_get_host(r.src) + 5 * 4096, 0xa5, 4096);
+    pc_rig_pages(&r, r.chan[0][0], 0, 1ULL << 5);
+    put_barrier(b, false, 1, 1);
+    vh_mig_put_section(b, VH_MIG_SEC_CHANNEL_END, VH_MIG_CHANNEL_END_BODY);
+    vh_mig_put_u64(b, 2);
+    pc_rig_write(r.chan[0][0], b);
+    put_barrier(b, false, 1, 0);
+    vh_mig_put_section(b, VH_MIG_SEC_CHANNEL_END, VH_MIG_CHANNEL_END_BODY);
+    vh_mig_put_u64(b, 1);
+    pc_rig_write(r.chan[1][0], b);
+    for (guint i = 0; i < 2; i++) {
+        g_assert_true(
+            vh_channel_shutdown(r.chan[i][0], VH_CHANNEL_SHUTDOWN_WRITE, NULL));
+    }
+    /* Main: DISCARD 5 and 20, DIRTY_SYNC 1; DISCARD 30, ITER_END 1. */
+    put_discard_range(b, 5, 1);
+    put_discard_range(b, 20, 1);
+    packets[0] = packets[1] = 1;
+    vh_mig_put_dirty_sync(b, 1, 2, packets);
+    put_discard_range(b, 30, 1);
+    packets[1] = 0;
+    vh_mig_put_iter_end(b, 1, 2, packets);
+    /* An older source's switch: DISCARD after the final ITER_END. */
+    put_discard_range(b, 31, 1);
+    put_tail(&r, b, 1);
+    pc_rig_write(r.main[0], b);
+    error = pc_rig_stop(&r, true);
+    g_assert_cmpstr(error, ==, NULL);
+    for (guint64 p = 0; p < 64; p++) {
+        bool gone = p == 20 || p == 30 || p == 31;
+
+        g_assert_true(vh_postcopy_is_received(r.l->pc, p) == !gone);
+        g_assert_true(gone ? page_zero(&r, p) : page_equal(&r, p));
+    }
+    pc_rig_free(&r);
+}
+
+/*
+ * The main stream of a post-copy target with @nch channels (each at its
+ * SYNC 1, empty) after RAM_SETUP and @tail says @want.
+ */
+static void expect_pc_failure(guint nch, GByteArray *tail, const char *want)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    PcRig r;
+    g_autofree char *error = NULL;
+
+    pc_rig_start(&r, nch);
+    for (guint i = 0; i < nch; i++) {
+        put_barrier(b, false, 1, 0);
+        pc_rig_write(r.chan[i][0], b);
+    }
+    pc_rig_write(r.main[0], tail);
+    error = pc_rig_stop(&r, false);
+    g_assert_nonnull(error);
+    if (!strstr(error, want)) {
+        g_error("'%s' lacks '%s'", error, want);
+    }
+    pc_rig_free(&r);
+}
+
+static void test_postcopy_discard_refused(void)
+{
+    g_autoptr(VhRamBlock) ram = new_ram(64);
+    guint64 packets[2] = {0, 0};
+    SrcDevices d;
+
+    default_devices(&d);
+    {
+        /* Without the post-copy flag: DISCARD and DIRTY_SYNC. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        prefix_stream(b, ram);
+        put_discard_range(b, 1, 1);
+        expect_failure(ram, b, "DISCARD without the post-copy flag");
+        g_byte_array_set_size(b, 0);
+        prefix_stream(b, ram);
+        vh_mig_put_dirty_sync(b, 1, 0, NULL);
+        expect_failure(ram, b, "DIRTY_SYNC without the post-copy flag");
+    }
+    {
+        /* DISCARD once the device state began. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_iter_end(b, 1, 0, NULL);
+        vh_mig_put_machine(b, true);
+        put_discard_range(b, 1, 1);
+        expect_pc_failure(0, b, "DISCARD after the device state");
+    }
+    {
+        /* A range past the RAM, and one of length 0. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_section(b, VH_MIG_SEC_DISCARD, VH_MIG_DISCARD_BASE + 16);
+        vh_mig_put_u32(b, 0);
+        vh_mig_put_u32(b, 1);
+        vh_mig_put_u64(b, 60);
+        vh_mig_put_u64(b, 5);
+        expect_pc_failure(0, b, "DISCARD: range 60+5 empty or past the end");
+        vh_mig_put_section(b, VH_MIG_SEC_DISCARD, VH_MIG_DISCARD_BASE + 16);
+        vh_mig_put_u32(b, 0);
+        vh_mig_put_u32(b, 1);
+        vh_mig_put_u64(b, 3);
+        vh_mig_put_u64(b, 0);
+        expect_pc_failure(0, b, "DISCARD: range 3+0 empty");
+    }
+    {
+        /* DIRTY_SYNC: only with multifd channels. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_dirty_sync(b, 1, 0, NULL);
+        expect_pc_failure(0, b, "DIRTY_SYNC without multifd channels");
+    }
+    {
+        /* DIRTY_SYNC: numbered from 1 without gaps, the header's channels. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_dirty_sync(b, 2, 2, packets);
+        expect_pc_failure(2, b, "DIRTY_SYNC: sync 2 out of order (expected 1)");
+        vh_mig_put_dirty_sync(b, 1, 1, packets);
+        expect_pc_failure(2, b,
+                          "DIRTY_SYNC: channel count 1, the header said 2");
+    }
+    {
+        /* DIRTY_SYNC once the device state began. */
+        g_autoptr(GByteArray) b = g_byte_array_new();
+
+        vh_mig_put_iter_end(b, 1, 2, packets);
+        vh_mig_put_machine(b, true);
+        vh_mig_put_dirty_sync(b, 1, 2, packets);
+        expect_pc_failure(2, b, "DIRTY_SYNC after the device state");
+    }
+}
+
+/* DIRTY_SYNC's counts against what each channel carried to its FLUSH. */
+static void test_postcopy_flush_count(void)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    guint64 packets[2] = {3, 0};
+    PcRig r;
+    g_autofree char *error = NULL;
+
+    pc_rig_start(&r, 2);
+    pc_rig_pages(&r, r.chan[0][0], 0, 7);
+    put_barrier(b, true, 1, 1);
+    pc_rig_write(r.chan[0][0], b);
+    put_barrier(b, true, 1, 0);
+    pc_rig_write(r.chan[1][0], b);
+    vh_mig_put_dirty_sync(b, 1, 2, packets);
+    pc_rig_write(r.main[0], b);
+    error = pc_rig_stop(&r, false);
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(error, "DIRTY_SYNC 1: channel 0 carried 1 "
+                                   "records, the main stream says 3"));
+    pc_rig_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1536,6 +1960,14 @@ int main(int argc, char **argv)
                     test_postcopy_received);
     g_test_add_func("/migration/stream/postcopy-next-window",
                     test_postcopy_next_window);
+    g_test_add_func("/migration/stream/postcopy-discard-main",
+                    test_postcopy_discard_main);
+    g_test_add_func("/migration/stream/postcopy-discard-multifd",
+                    test_postcopy_discard_multifd);
+    g_test_add_func("/migration/stream/postcopy-discard-refused",
+                    test_postcopy_discard_refused);
+    g_test_add_func("/migration/stream/postcopy-flush-count",
+                    test_postcopy_flush_count);
     g_test_add_func("/migration/stream/tls-mismatch", test_tls_mismatch);
     g_test_add_func("/migration/stream/ready", test_ready_sent);
     g_test_add_func("/migration/stream/multifd-order", test_multifd_order);
