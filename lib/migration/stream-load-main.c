@@ -570,6 +570,9 @@ static bool main_dirty_sync(VhMigLoader *l, VhChannel *ch, MainPos *pos,
 static bool main_postcopy_run(VhMigLoader *l, VhChannel *ch, MainPos *pos,
                               guint32 len, GError **errp)
 {
+    guint64 dropped, calls, stale;
+    gint64 t0;
+
     if (!l->pc) {
         return vh_mig_bad(errp, "POSTCOPY_RUN without the post-copy flag");
     }
@@ -587,8 +590,18 @@ static bool main_postcopy_run(VhMigLoader *l, VhChannel *ch, MainPos *pos,
      */
     __atomic_store_n(&l->postcopy_live, true, __ATOMIC_RELEASE);
     pos->postcopy = true;
-    if (!vh_postcopy_target_start(l->pc, l->req_ch, &l->rp_lock, errp) ||
-        !vh_mig_loader_apply_devices(l, errp) ||
+    t0 = g_get_monotonic_time();
+    if (!vh_postcopy_target_start(l->pc, l->req_ch, &l->rp_lock, errp)) {
+        return false;
+    }
+    vh_postcopy_get_drops(l->pc, &dropped, &calls, &stale);
+    g_message("migration: POSTCOPY_RUN: %" G_GUINT64_FORMAT
+              " pages discarded before it in %" G_GUINT64_FORMAT
+              " madvise calls; the stale check (%" G_GUINT64_FORMAT
+              " found) and userfaultfd took %.2f ms",
+              dropped, calls, stale,
+              (double)(g_get_monotonic_time() - t0) / 1000.0);
+    if (!vh_mig_loader_apply_devices(l, errp) ||
         (l->run_func && !l->run_func(l, l->run_opaque, errp))) {
         return false;
     }
