@@ -1670,7 +1670,9 @@ static char *pc_rig_stop(PcRig *r, bool finish)
     vh_mig_loader_abort(r->l, "test over");
     for (guint i = 0; i < r->nch; i++) {
         cut(r->chan[i][0]);
-        g_thread_join(r->chan_t[i]);
+        if (r->chan_t[i]) {
+            g_thread_join(r->chan_t[i]); /* unless the test did */
+        }
         g_free(r->chan_run[i].error);
         g_object_unref(r->chan[i][0]);
         g_object_unref(r->chan[i][1]);
@@ -1910,6 +1912,78 @@ static void test_postcopy_discard_refused(void)
     }
 }
 
+/*
+ * After POSTCOPY_RUN (userfaultfd registered, the guest would run): no
+ * DISCARD, DIRTY_SYNC or FLUSH any more. Needs userfaultfd.
+ */
+static void test_postcopy_discard_after_run(void)
+{
+    g_autoptr(VhRamBlock) probe = new_ram(64);
+    g_autoptr(GError) err = NULL;
+    const struct {
+        guint32 type;
+        guint nch;
+        const char *want;
+    } cases[] = {
+        {VH_MIG_SEC_DISCARD, 0, "DISCARD after the device state"},
+        {VH_MIG_SEC_DIRTY_SYNC, 2, "DIRTY_SYNC after the device state"},
+        {VH_MIG_SEC_FLUSH, 2, "FLUSH after POSTCOPY_RUN"},
+    };
+
+    if (!vh_postcopy_check_ram(probe, &err)) {
+        g_test_skip(err->message);
+        return;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        guint64 packets[2] = {0, 0};
+        g_autofree char *error = NULL;
+        SrcDevices d;
+        PcRig r;
+
+        pc_rig_start(&r, cases[i].nch);
+        for (guint c = 0; c < cases[i].nch; c++) {
+            put_barrier(b, false, 1, 0);
+            pc_rig_write(r.chan[c][0], b);
+        }
+        vh_mig_put_iter_end(b, 1, cases[i].nch, packets);
+        default_devices(&d);
+        put_src_devices(b, &d);
+        vh_mig_put_postcopy_run(b);
+        if (cases[i].type == VH_MIG_SEC_DISCARD) {
+            put_discard_range(b, 1, 1);
+        } else if (cases[i].type == VH_MIG_SEC_DIRTY_SYNC) {
+            vh_mig_put_dirty_sync(b, 1, 2, packets);
+        }
+        pc_rig_write(r.main[0], b);
+        if (cases[i].type == VH_MIG_SEC_FLUSH) {
+            /* Once POSTCOPY_RUN is in, a channel's FLUSH. */
+            for (guint t = 0; !vh_mig_loader_in_postcopy(r.l); t++) {
+                g_assert_cmpuint(t, <, 5000);
+                g_usleep(1000);
+            }
+            put_barrier(b, true, 1, 0);
+            pc_rig_write(r.chan[0][0], b);
+            g_thread_join(r.chan_t[0]);
+            r.chan_t[0] = NULL;
+            g_assert_false(r.chan_run[0].ok);
+            g_assert_nonnull(strstr(r.chan_run[0].error, cases[i].want));
+        }
+        error = pc_rig_stop(&r, false);
+        if (cases[i].type != VH_MIG_SEC_FLUSH) {
+            g_assert_nonnull(error);
+            if (!strstr(error, cases[i].want)) {
+                g_error("'%s' lacks '%s'", error, cases[i].want);
+            }
+        }
+        /* The attempt ends with the RAM still registered: it says so. */
+        g_test_expect_message("vmhost-migration", G_LOG_LEVEL_WARNING,
+                              "*lost with the source*");
+        pc_rig_free(&r);
+        g_test_assert_expected_messages();
+    }
+}
+
 /* DIRTY_SYNC's counts against what each channel carried to its FLUSH. */
 static void test_postcopy_flush_count(void)
 {
@@ -1968,6 +2042,8 @@ int main(int argc, char **argv)
                     test_postcopy_discard_refused);
     g_test_add_func("/migration/stream/postcopy-flush-count",
                     test_postcopy_flush_count);
+    g_test_add_func("/migration/stream/postcopy-discard-after-run",
+                    test_postcopy_discard_after_run);
     g_test_add_func("/migration/stream/tls-mismatch", test_tls_mismatch);
     g_test_add_func("/migration/stream/ready", test_ready_sent);
     g_test_add_func("/migration/stream/multifd-order", test_multifd_order);
