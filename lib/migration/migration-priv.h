@@ -35,6 +35,12 @@ typedef struct {
      */
     bool link_guard;
     guint link_ms;
+    /*
+     * Under tgt.lock: why a connection of the attempt failed in post-copy
+     * and cut the others; the pause names it, not the failures the cut
+     * then caused (the main stream's "closed without close-notify").
+     */
+    char *cut_why;
 } VhMigAttempt;
 
 /*

@@ -21,6 +21,7 @@ static void attempt_unref(VhMigAttempt *a)
     if (g_atomic_ref_count_dec(&a->ref)) {
         vh_mig_loader_free(a->loader);
         g_ptr_array_unref(a->chans);
+        g_free(a->cut_why);
         g_free(a);
     }
 }
@@ -132,13 +133,20 @@ static void postcopy_pause(VhMigLoader *l, const char *why, void *opaque)
     if (why) {
         bool asked =
             g_atomic_int_compare_and_exchange(&mig->tgt.pause_requested, 1, 0);
+        g_autofree char *first = NULL;
         guint ms = 0;
 
         g_mutex_lock(&mig->tgt.lock);
         if (mig->tgt.attempt && mig->tgt.attempt->link_guard) {
             ms = mig->tgt.attempt->link_ms;
         }
+        if (mig->tgt.attempt) {
+            first = g_steal_pointer(&mig->tgt.attempt->cut_why);
+        }
         g_mutex_unlock(&mig->tgt.lock);
+        if (first) {
+            why = first; /* the cause, not what the cut did to the stream */
+        }
         g_autofree char *hint =
             !asked && ms && strstr(why, "timed out")
                 ? g_strdup_printf("; nothing came back from the source for "
@@ -173,6 +181,8 @@ static void postcopy_pause(VhMigLoader *l, const char *why, void *opaque)
         g_mutex_lock(&mig->tgt.lock);
         if (mig->tgt.attempt) {
             ms = mig->tgt.attempt->link_ms;
+            /* A cut of the paused session's is no cause of the next. */
+            g_clear_pointer(&mig->tgt.attempt->cut_why, g_free);
         }
         g_mutex_unlock(&mig->tgt.lock);
         g_message("migration: post-copy resumed (x-postcopy-link-timeout %u "
@@ -227,12 +237,15 @@ static void attempt_fail(VhMigration *mig, VhMigAttempt *a, const char *why)
  * Post-copy lost one of its connections: cut them all, so that the main
  * stream pauses (it would wait for the lost one otherwise).
  */
-static void attempt_cut(VhMigration *mig, VhMigAttempt *a)
+static void attempt_cut(VhMigration *mig, VhMigAttempt *a, const char *why)
 {
     if (vh_mig_loader_is_paused(a->loader)) {
         return;
     }
     g_mutex_lock(&mig->tgt.lock);
+    if (!a->cut_why) {
+        a->cut_why = g_strdup(why);
+    }
     cut_all(mig, a);
     g_mutex_unlock(&mig->tgt.lock);
 }
@@ -473,13 +486,13 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
             attempt_fail(mig, a, err->message);
         } else if (!ok && vh_mig_loader_in_postcopy(a->loader)) {
             g_message("migration: %s", err->message);
-            attempt_cut(mig, a);
+            attempt_cut(mig, a, err->message);
         }
     } else if (!vh_mig_loader_run_channel(a->loader, ch, &pre, &err) &&
                vh_mig_loader_in_postcopy(a->loader)) {
         /* In post-copy the main stream pauses; the bulk goes on main. */
         g_message("migration: %s", err->message);
-        attempt_cut(mig, a);
+        attempt_cut(mig, a, err->message);
     } else if (err) {
         g_message("migration: %s", err->message);
         /* The main stream's thread reports the failure. */
