@@ -20,16 +20,15 @@
 #define READY_TIMEOUT_S 60 /* for the target's first answer */
 /*
  * Post-copy: the dirty log is synced (and what the target holds of it
- * discarded there) this often during a pass, so that a switch leaves at
- * most this much of the guest's writes for the target to drop inside the
- * downtime: at 350 MB/s of random writes (3x a 1 Gbit/s link) 50 ms is
+ * discarded there) every x-postcopy-sync-interval during a pass, so that
+ * a switch leaves at most that much of the guest's writes for the target
+ * to drop inside the downtime. Its default, 50 ms: at 350 MB/s of random writes (3x a 1 Gbit/s link) 50 ms is
  * ~4300 pages, as many madvise calls of ~1.3 us: under 10 ms. A sync
  * costs the source a page-table walk of its RAM and the DISCARDs
  * (measured 2.5 ms at 1 GiB, 9.5 ms at 4 GiB with uffd-wp): the period
  * grows to MIDPASS_COST_RATIO times the last sync's cost, so that syncs
  * never take more than a fifth of the migration thread.
  */
-#define MIDPASS_SYNC_MS    50
 #define MIDPASS_COST_RATIO 5
 /* File-backed RAM is mapped this much at a time before the first pass. */
 #define PREFAULT_PAGES ((64u << 20) / VH_RAM_PAGE_SIZE)
@@ -78,7 +77,7 @@ typedef struct {
     gint64 start_us;
     /* post-copy's discards during pre-copy (docs/migration-stream.md) */
     gint64 sync_us;        /* the last dirty sync */
-    guint midpass_ms;      /* MIDPASS_SYNC_MS or VMHOST_MIG_MIDPASS_SYNC_MS */
+    guint midpass_ms;      /* x-postcopy-sync-interval; 0: none mid-pass */
     guint64 flushes;       /* mid-pass syncs (DIRTY_SYNC's count) */
     guint64 early_pages;   /* pages discarded with the guest running */
     guint64 early_ranges;  /* their ranges */
@@ -541,7 +540,8 @@ static gint64 sync_discard(Source *s, bool pass, GError **errp)
 }
 
 /*
- * A sync in the middle of a pass (post-copy only), every MIDPASS_SYNC_MS:
+ * A sync in the middle of a pass (post-copy only), every
+ * x-postcopy-sync-interval:
  * its DISCARDs, and with multifd a barrier (a FLUSH on every channel, then
  * DIRTY_SYNC) so that the target drops the pages only once every record
  * sent before is loaded, and before any sent after is.
@@ -553,7 +553,8 @@ static bool midpass_sync(Source *s, GError **errp)
     gint64 t0 = g_get_monotonic_time();
 
     /* At most a fifth of the time in syncs (a big RAM's walk is long). */
-    if (t0 - s->sync_us < MAX((gint64)s->midpass_ms * 1000,
+    if (!s->midpass_ms ||
+        t0 - s->sync_us < MAX((gint64)s->midpass_ms * 1000,
                               MIDPASS_COST_RATIO * s->midpass_last)) {
         return true;
     }
@@ -612,18 +613,6 @@ static guint ready_timeout(void)
         return (guint)v;
     }
     return READY_TIMEOUT_S;
-}
-
-/* MIDPASS_SYNC_MS, or VMHOST_MIG_MIDPASS_SYNC_MS (tests, benchmarks). */
-static guint midpass_ms(void)
-{
-    const char *e = g_getenv("VMHOST_MIG_MIDPASS_SYNC_MS");
-    guint64 v;
-
-    if (e && g_ascii_string_to_unsigned(e, 10, 1, 600000, &v, NULL)) {
-        return (guint)v;
-    }
-    return MIDPASS_SYNC_MS;
 }
 
 static bool wait_ready(Source *s, VhMigRpType *rp, VhMigCounts *c,
@@ -1455,7 +1444,9 @@ gpointer vh_mig_source_thread(gpointer opaque)
     if (a->postcopy) {
         s.fresh = g_new0(guint64, s.nwords);
         s.discard = g_new0(guint64, s.nwords);
-        s.midpass_ms = midpass_ms();
+        g_mutex_lock(&mig->conf.lock);
+        s.midpass_ms = mig->conf.params.postcopy_sync_interval;
+        g_mutex_unlock(&mig->conf.lock);
     }
     s.est_us = s.tb_us = s.start_us = s.sync_us = g_get_monotonic_time();
     ok = setup(&s, &err);

@@ -165,6 +165,7 @@ static void params_defaults(VhMigParams *p)
     p->downtime_limit = VH_MIG_DEFAULT_DOWNTIME_LIMIT;
     p->multifd_channels = VH_MIG_DEFAULT_CHANNELS;
     p->postcopy_link_timeout = VH_MIG_DEFAULT_POSTCOPY_LINK_TIMEOUT;
+    p->postcopy_sync_interval = VH_MIG_DEFAULT_POSTCOPY_SYNC_INTERVAL;
 }
 
 VhMigration *vh_migration_new(VhMachine *m)
@@ -258,6 +259,7 @@ static const char *const param_names[] = {
     "x-postcopy-after-passes",
     "max-postcopy-bandwidth",
     "x-postcopy-link-timeout",
+    "x-postcopy-sync-interval",
     NULL,
 };
 
@@ -380,6 +382,20 @@ bool vh_mig_params_set_int(VhMigParams *p, const char *name, gint64 value,
         p->postcopy_link_timeout = (guint32)value;
         return true;
     }
+    if (g_str_equal(name, "x-postcopy-sync-interval")) {
+        if (value != 0 && (value < VH_MIG_MIN_POSTCOPY_SYNC_INTERVAL ||
+                           value > VH_MIG_MAX_POSTCOPY_SYNC_INTERVAL)) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                        "Parameter 'x-postcopy-sync-interval' expects 0 "
+                        "(only at each pass's end) or %d to %d "
+                        "milliseconds, not %" G_GINT64_FORMAT,
+                        VH_MIG_MIN_POSTCOPY_SYNC_INTERVAL,
+                        VH_MIG_MAX_POSTCOPY_SYNC_INTERVAL, value);
+            return false;
+        }
+        p->postcopy_sync_interval = (guint32)value;
+        return true;
+    }
     return unknown_param(name, errp);
 }
 
@@ -412,7 +428,8 @@ bool vh_mig_params_set_str(VhMigParams *p, const char *name, const char *value,
     if (!g_str_equal(name, "downtime-limit") &&
         !g_str_equal(name, "multifd-channels") &&
         !g_str_equal(name, "x-postcopy-after-passes") &&
-        !g_str_equal(name, "x-postcopy-link-timeout")) {
+        !g_str_equal(name, "x-postcopy-link-timeout") &&
+        !g_str_equal(name, "x-postcopy-sync-interval")) {
         return unknown_param(name, errp);
     }
     if (!g_ascii_string_to_signed(value, 10, G_MININT64, G_MAXINT64, &v,

@@ -412,6 +412,8 @@ JsonNode *vh_mon_query_migrate_parameters(VhMonitorHost *host, JsonObject *args,
                                (gint64)p.max_postcopy_bandwidth);
     json_object_set_int_member(o, "x-postcopy-link-timeout",
                                p.postcopy_link_timeout);
+    json_object_set_int_member(o, "x-postcopy-sync-interval",
+                               p.postcopy_sync_interval);
     vh_mig_params_clear(&p);
     n = json_node_new(JSON_NODE_OBJECT);
     json_node_take_object(n, o);
@@ -429,7 +431,8 @@ char *vh_mon_format_migrate_parameters(JsonNode *r)
         "multifd-channels: %" G_GINT64_FORMAT "\n"
         "x-postcopy-after-passes: %" G_GINT64_FORMAT "\n"
         "max-postcopy-bandwidth: %" G_GINT64_FORMAT " bytes/second\n"
-        "x-postcopy-link-timeout: %" G_GINT64_FORMAT " ms\n",
+        "x-postcopy-link-timeout: %" G_GINT64_FORMAT " ms\n"
+        "x-postcopy-sync-interval: %" G_GINT64_FORMAT " ms\n",
         json_object_get_string_member(o, "tls-creds"),
         json_object_get_string_member(o, "tls-hostname"),
         json_object_get_string_member(o, "tls-authz"),
@@ -438,7 +441,8 @@ char *vh_mon_format_migrate_parameters(JsonNode *r)
         json_object_get_int_member(o, "multifd-channels"),
         json_object_get_int_member(o, "x-postcopy-after-passes"),
         json_object_get_int_member(o, "max-postcopy-bandwidth"),
-        json_object_get_int_member(o, "x-postcopy-link-timeout"));
+        json_object_get_int_member(o, "x-postcopy-link-timeout"),
+        json_object_get_int_member(o, "x-postcopy-sync-interval"));
 }
 
 /* ---- capabilities ---- */

@@ -141,7 +141,7 @@ static const VhMonitorCommand commands[] = {
      "set a migration parameter (tls-creds, tls-hostname, tls-authz, "
      "max-bandwidth, downtime-limit, multifd-channels, "
      "x-postcopy-after-passes, max-postcopy-bandwidth, "
-     "x-postcopy-link-timeout)",
+     "x-postcopy-link-timeout, x-postcopy-sync-interval)",
      vh_mon_migrate_set_parameter, vh_mon_parse_set_parameter, NULL},
     {NULL, "migrate_set_str_parameter", "parameter value",
      "the same as migrate_set_parameter", vh_mon_migrate_set_parameter,

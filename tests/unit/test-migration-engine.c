@@ -858,6 +858,24 @@ static void test_parameters(void)
     vh_mig_params_clear(&p);
     g_assert_true(vh_migration_set_parameter_int(mig, "x-postcopy-link-timeout",
                                                  0, &err));
+    /* x-postcopy-sync-interval: 0 or 10 ms to 10 min. */
+    vh_migration_get_params(mig, &p);
+    g_assert_cmpuint(p.postcopy_sync_interval, ==, 50);
+    vh_mig_params_clear(&p);
+    g_assert_true(vh_migration_set_parameter_str(
+        mig, "x-postcopy-sync-interval", "200", &err));
+    expect_param_error(mig, "x-postcopy-sync-interval", "9",
+                       "'x-postcopy-sync-interval' expects 0 (only at each "
+                       "pass's end) or 10 to 600000 milliseconds, not 9");
+    expect_param_error(mig, "x-postcopy-sync-interval", "600001", "not 600001");
+    expect_param_error(mig, "x-postcopy-sync-interval", "-1", "not -1");
+    expect_param_error(mig, "x-postcopy-sync-interval", "50ms",
+                       "'x-postcopy-sync-interval' expects an integer");
+    vh_migration_get_params(mig, &p);
+    g_assert_cmpuint(p.postcopy_sync_interval, ==, 200);
+    vh_mig_params_clear(&p);
+    g_assert_true(vh_migration_set_parameter_int(
+        mig, "x-postcopy-sync-interval", 0, &err));
     /* Capabilities. */
     g_assert_false(vh_migration_get_capability(mig, "multifd"));
     g_assert_true(vh_migration_get_capability(mig, "return-path"));

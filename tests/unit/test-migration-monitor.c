@@ -59,6 +59,13 @@ static void test_parameters(void)
     expect_hmp(&h, "info migrate_parameters", "x-postcopy-after-passes: 3");
     expect_hmp(&h, "info migrate_parameters",
                "max-postcopy-bandwidth: 5242880 bytes/second");
+    expect_hmp(&h, "info migrate_parameters",
+               "x-postcopy-sync-interval: 50 ms");
+    expect_hmp(&h, "migrate_set_parameter x-postcopy-sync-interval 0", "");
+    expect_hmp(&h, "info migrate_parameters", "x-postcopy-sync-interval: 0 ms");
+    expect_hmp(&h, "migrate_set_parameter x-postcopy-sync-interval 5",
+               "Error: Parameter 'x-postcopy-sync-interval' expects 0");
+    expect_hmp(&h, "help migrate_set_parameter", "x-postcopy-sync-interval");
     expect_hmp(&h, "migrate_set_parameter max-bandwidth 1G", "");
     expect_hmp(&h, "migrate_set_str_parameter tls-creds tls0", "");
     expect_hmp(&h, "migrate_set_parameter downtime-limit 9999999",

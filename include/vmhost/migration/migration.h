@@ -76,6 +76,10 @@ const char *vh_mig_status_name(VhMigStatus s);
 #define VH_MIG_DEFAULT_POSTCOPY_LINK_TIMEOUT 10000
 #define VH_MIG_MIN_POSTCOPY_LINK_TIMEOUT     1000
 #define VH_MIG_MAX_POSTCOPY_LINK_TIMEOUT     3600000
+/* x-postcopy-sync-interval, ms: 0 (only at a pass's end) or MIN..MAX */
+#define VH_MIG_DEFAULT_POSTCOPY_SYNC_INTERVAL 50
+#define VH_MIG_MIN_POSTCOPY_SYNC_INTERVAL     10
+#define VH_MIG_MAX_POSTCOPY_SYNC_INTERVAL     600000
 /*
  * What the target logs (g_message, before the reason) for each incoming
  * connection it refuses: vmhostd reads it from a destination vmhost's log
@@ -101,6 +105,15 @@ typedef struct {
      * Each side reads its own. Pre-copy is not affected.
      */
     guint32 postcopy_link_timeout;
+    /*
+     * x-postcopy-sync-interval (ms): with postcopy-ram on, the source
+     * syncs the dirty log this often during a pre-copy pass and the
+     * target drops at once the pages it holds that were written since, so
+     * that a switch leaves only this long's writes to drop inside the
+     * downtime; 0 = only at each pass's end. Never more often than five
+     * times a sync's own cost. The source's alone.
+     */
+    guint32 postcopy_sync_interval;
 } VhMigParams;
 
 typedef struct {
