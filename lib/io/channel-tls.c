@@ -26,11 +26,20 @@
 #define WRITE_BATCH (256 * 1024)
 /*
  * Reads no larger than this are not a stream: once their ciphertext is all
- * taken, or the master would block, the read-ahead buffer is freed, as 100
+ * taken, or the master would block, the READ_AHEAD buffer is freed, as 100
  * idle connections of a daemon each kept 17 KiB of touched heap in it.
  * Streams keep theirs.
  */
 #define READ_AHEAD_IDLE (16 * 1024)
+/*
+ * Until a read fills it, ciphertext is read into a small buffer inside the
+ * channel, so that a connection carrying lines (a chardev, a monitor)
+ * allocates nothing per read: taking and freeing READ_AHEAD per line cost
+ * ~700 instructions in malloc, a third of vmhost's own share of a TLS
+ * line (callgrind, bench/chardev). A read that fills READ_SMALL may be the
+ * start of a stream: the next one goes to a READ_AHEAD buffer.
+ */
+#define READ_SMALL 2048
 
 struct _VhChannelTls {
     VhChannel parent;
@@ -42,8 +51,11 @@ struct _VhChannelTls {
 
     char *rbuf; /* read-ahead ciphertext: rbuf[rpos, rlen) is unread */
     size_t rpos, rlen;
-    bool rbig;  /* the last read was over READ_AHEAD_IDLE */
-    char *wbuf; /* batched ciphertext during a blocking writev */
+    char *rheap; /* READ_AHEAD bytes while a stream may be running */
+    bool rbig;   /* the last read into rheap was over READ_AHEAD_IDLE */
+    bool rgrow;  /* the last read filled rsmall: the next goes to rheap */
+    char rsmall[READ_SMALL]; /* rbuf until a read fills it */
+    char *wbuf;              /* batched ciphertext during a blocking writev */
     size_t wlen;
     bool batching;
 };
@@ -104,47 +116,74 @@ static ssize_t tls_push(const char *buf, size_t len, void *opaque)
     return n;
 }
 
+/* Drop the READ_AHEAD buffer of a connection that is not streaming. */
+static void release_read_ahead(VhChannelTls *tls)
+{
+    if (tls->rbig || !tls->rheap || tls->rpos < tls->rlen) {
+        return;
+    }
+    g_clear_pointer(&tls->rheap, g_free);
+    tls->rbuf = tls->rsmall;
+    tls->rpos = tls->rlen = 0;
+}
+
+/*
+ * Read what the master has into the read-ahead buffer: the small one,
+ * unless the last read filled it or a stream is running. Returns the
+ * count, 0 at EOF, or -1 with errno (EAGAIN for would-block).
+ */
+static gssize fill_read_ahead(VhChannelTls *tls)
+{
+    GError *err = NULL;
+    bool big = tls->rheap || tls->rgrow;
+    gssize n;
+
+    if (big && !tls->rheap) {
+        tls->rheap = g_malloc(READ_AHEAD);
+    }
+    tls->rbuf = big ? tls->rheap : tls->rsmall;
+    tls->rpos = tls->rlen = 0;
+    tls->rgrow = false;
+    n = vh_channel_read(tls->master, tls->rbuf, big ? READ_AHEAD : READ_SMALL,
+                        &err);
+    if (n == VH_CHANNEL_ERR_BLOCK) {
+        release_read_ahead(tls);
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n < 0) {
+        set_transport_error(tls, err);
+        return -1;
+    }
+    tls->rlen = n;
+    if (big) {
+        tls->rbig = n > READ_AHEAD_IDLE;
+    } else {
+        tls->rgrow = n == READ_SMALL;
+    }
+    return n;
+}
+
 static ssize_t tls_pull(char *buf, size_t len, void *opaque)
 {
     VhChannelTls *tls = opaque;
-    GError *err = NULL;
     gssize n;
 
     if (tls->wlen && !flush_batch(tls)) {
         return -1;
     }
     if (tls->rpos == tls->rlen) {
-        if (!tls->rbuf) {
-            tls->rbuf = g_malloc(READ_AHEAD);
+        n = fill_read_ahead(tls);
+        if (n <= 0) {
+            return n;
         }
-        tls->rpos = tls->rlen = 0;
-        n = vh_channel_read(tls->master, tls->rbuf, READ_AHEAD, &err);
-        if (n == VH_CHANNEL_ERR_BLOCK) {
-            if (!tls->rbig) {
-                g_clear_pointer(&tls->rbuf, g_free);
-            }
-            errno = EAGAIN;
-            return -1;
-        }
-        tls->rbig = n > READ_AHEAD_IDLE;
-        if (n < 0) {
-            set_transport_error(tls, err);
-            return -1;
-        }
-        if (n == 0) {
-            return 0;
-        }
-        tls->rlen = n;
     }
     n = MIN(len, tls->rlen - tls->rpos);
     memcpy(buf, tls->rbuf + tls->rpos, n);
     tls->rpos += n;
-    if (tls->rpos == tls->rlen && !tls->rbig) {
-        /* all taken and not a stream: a reader that stops here (see
-         * vh_channel_get_read_ahead()) may well be idle from now on */
-        g_clear_pointer(&tls->rbuf, g_free);
-        tls->rpos = tls->rlen = 0;
-    }
+    /* all taken and not a stream: a reader that stops here (see
+     * vh_channel_get_read_ahead()) may well be idle from now on */
+    release_read_ahead(tls);
     return n;
 }
 
@@ -747,6 +786,7 @@ static GSource *tls_create_watch(VhChannel *ioc, GIOCondition cond)
 
 static void vh_channel_tls_init(VhChannelTls *tls)
 {
+    tls->rbuf = tls->rsmall;
 }
 
 static void vh_channel_tls_dispose(GObject *obj)
@@ -762,7 +802,7 @@ static void vh_channel_tls_finalize(GObject *obj)
     g_clear_object(&tls->session);
     g_clear_object(&tls->master);
     g_clear_error(&tls->transport_error);
-    g_free(tls->rbuf);
+    g_free(tls->rheap);
     g_free(tls->wbuf);
     G_OBJECT_CLASS(vh_channel_tls_parent_class)->finalize(obj);
 }

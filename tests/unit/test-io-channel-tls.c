@@ -493,6 +493,102 @@ static void test_write_one_record(void)
     tls_pair_free(&p);
 }
 
+/*
+ * Move @len bytes from @from to @to (both non-blocking), alternating
+ * writes and reads as the socket buffer allows, and check them.
+ */
+static void xfer_check(VhChannelTls *from, VhChannelTls *to, size_t len)
+{
+    g_autofree char *out = g_malloc(len);
+    g_autofree char *in = g_malloc(len);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    size_t sent = 0, got = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        out[i] = (char)(i * 7 + len);
+    }
+    while (got < len) {
+        g_autoptr(GError) err = NULL;
+        gssize n;
+
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        if (sent < len) {
+            n = vh_channel_write(VH_CHANNEL(from), out + sent, len - sent,
+                                 &err);
+            g_assert_no_error(err);
+            if (n > 0) {
+                sent += n;
+            }
+        }
+        n = vh_channel_read(VH_CHANNEL(to), in + got, len - got, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(n, !=, 0);
+        if (n > 0) {
+            got += n;
+        }
+    }
+    g_assert_cmpmem(in, len, out, len);
+    /* all consumed: nothing is left read ahead */
+    g_assert_cmpuint(vh_channel_get_read_ahead(VH_CHANNEL(to)), ==, 0);
+    g_assert_false(fd_readable(to));
+}
+
+/*
+ * Issue 11: ciphertext is read into a small buffer inside the channel
+ * until a read fills it, then into a large one while a stream runs, and
+ * back. Records just under, at and over the small buffer (2048 bytes),
+ * a stream, and lines between them arrive intact whichever buffer they
+ * were read through.
+ */
+static void test_read_ahead_sizes(void)
+{
+    /* TLS 1.3: 22 bytes of record overhead */
+    const size_t sizes[] = {64, 2026,   2027, 64,    3000, 64, 1,    65536,
+                            64, 200000, 64,   16384, 5000, 64, 40000};
+    TlsPair p;
+
+    tls_pair_connect(&p, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
+    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        xfer_check(p.client, p.server, sizes[i]);
+    }
+    tls_pair_free(&p);
+}
+
+/*
+ * A record larger than the small buffer that the peer cuts short: the
+ * reader sees a premature end, not a hang or a short record.
+ */
+static void test_read_ahead_truncated(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *msg = g_malloc0(3000);
+    char raw[4096], buf[4096];
+    int sfd, cfd;
+    ssize_t n;
+    gssize r;
+    TlsPair p;
+
+    tls_pair_connect(&p, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
+    sfd = vh_channel_socket_get_fd(
+        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(p.server)));
+    cfd = vh_channel_socket_get_fd(
+        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(p.client)));
+    g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), msg, 3000, &err), ==,
+                    3000);
+    /* take the record off the server's socket, send back 2500 bytes */
+    n = recv(sfd, raw, sizeof(raw), MSG_DONTWAIT);
+    g_assert_cmpint(n, ==, 3000 + 22);
+    g_assert_cmpint(send(cfd, raw, 2500, 0), ==, 2500);
+    g_assert_cmpint(shutdown(cfd, SHUT_WR), ==, 0);
+    do {
+        r = vh_channel_read(VH_CHANNEL(p.server), buf, sizeof(buf), &err);
+    } while (r == VH_CHANNEL_ERR_BLOCK);
+    g_assert_cmpint(r, ==, -1);
+    g_assert_error(err, VH_ERROR, VH_ERROR_TLS_PREMATURE_EOF);
+    g_assert_nonnull(strstr(err->message, "tls server"));
+    tls_pair_free(&p);
+}
+
 static void test_eof(bool clean)
 {
     g_autoptr(GError) err = NULL;
@@ -651,6 +747,9 @@ int main(int argc, char **argv)
     g_test_add_data_func("/io/channel/tls/dispatch-iterations/nested",
                          GINT_TO_POINTER(1), test_dispatch_iterations);
     g_test_add_func("/io/channel/tls/write-one-record", test_write_one_record);
+    g_test_add_func("/io/channel/tls/read-ahead/sizes", test_read_ahead_sizes);
+    g_test_add_func("/io/channel/tls/read-ahead/truncated",
+                    test_read_ahead_truncated);
     g_test_add_func("/io/channel/tls/eof/clean", test_eof_clean);
     g_test_add_func("/io/channel/tls/eof/premature", test_eof_premature);
     g_test_add_func("/io/channel/tls/io-before-handshake",
