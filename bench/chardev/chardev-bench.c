@@ -39,6 +39,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,9 +53,66 @@
 #define LINE_LEN         64
 #define DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 
+/*
+ * Ciphertext read ahead for a session after its handshake. GnuTLS pulls a
+ * record as its 5-byte header and then its body: straight from the socket
+ * that is two recv() per record, where the plain client makes one read()
+ * per reply (strace -c: 2.0 against 1.0 per round trip), and the second
+ * one is a cost of this client, not of the server it measures. vmhost's
+ * own TLS channel reads ahead the same way (lib/io/channel-tls.c).
+ */
+typedef struct {
+    int fd;
+    size_t pos, len;
+    char buf[16 * 1024 + 256];
+} ReadAhead;
+
+static ssize_t read_ahead_pull(gnutls_transport_ptr_t ptr, void *data,
+                               size_t size)
+{
+    ReadAhead *ra = ptr;
+    size_t n;
+
+    if (ra->pos == ra->len) {
+        ssize_t got = recv(ra->fd, ra->buf, sizeof(ra->buf), 0);
+
+        if (got <= 0) {
+            return got; /* errno is GnuTLS's default errno function's */
+        }
+        ra->pos = 0;
+        ra->len = got;
+    }
+    n = size < ra->len - ra->pos ? size : ra->len - ra->pos;
+    memcpy(data, ra->buf + ra->pos, n);
+    ra->pos += n;
+    return n;
+}
+
+static int read_ahead_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
+{
+    ReadAhead *ra = ptr;
+    struct pollfd pfd = {.fd = ra->fd, .events = POLLIN};
+
+    if (ra->pos < ra->len) {
+        return 1;
+    }
+    return poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+}
+
+/* From now on @s reads @fd through @ra (sends are unchanged). */
+static void use_read_ahead(gnutls_session_t s, ReadAhead *ra, int fd)
+{
+    ra->fd = fd;
+    ra->pos = ra->len = 0;
+    gnutls_transport_set_ptr2(s, ra, (gnutls_transport_ptr_t)(intptr_t)fd);
+    gnutls_transport_set_pull_function(s, read_ahead_pull);
+    gnutls_transport_set_pull_timeout_function(s, read_ahead_timeout);
+}
+
 typedef struct {
     int fd;
     gnutls_session_t tls; /* NULL: plain TCP */
+    ReadAhead ra;
     char buf[4096];
     size_t have;
 } Conn;
@@ -166,6 +224,7 @@ static Conn *conn_open(const char *hostport, bool tls)
     c->fd = tcp_connect(host, port);
     if (tls) {
         c->tls = tls_open(c->fd, host);
+        use_read_ahead(c->tls, &c->ra, c->fd);
     }
     free(host);
     free(port);
@@ -380,6 +439,7 @@ static int cmd_records(long count)
     double *tv = calloc(count, sizeof(double));
     double *pv = calloc(count, sizeof(double));
     int sv[2];
+    static ReadAhead ra[2];
 
     load_creds();
     if (asprintf(&cert, "%s/server-cert.pem", opt_dir) < 0 ||
@@ -404,6 +464,8 @@ static int cmd_records(long count)
     gnutls_transport_set_int(c, sv[0]);
     gnutls_transport_set_int(s, sv[1]);
     pair_handshake(c, s);
+    use_read_ahead(c, &ra[0], sv[0]);
+    use_read_ahead(s, &ra[1], sv[1]);
     memset(line, 'x', sizeof(line));
     for (long i = -1000; i < count; i++) {
         double t0 = now_us(), t1, t2;
