@@ -122,6 +122,9 @@ typedef struct {
     GPtrArray *in_threads; /* GThread */
     GPtrArray *in_chans;   /* VhChannel (refs), every accepted one */
     bool in_completed;
+    /* The last attempt failed before POSTCOPY_RUN ran: its session. */
+    bool have_not_run;
+    guint8 not_run_uuid[VH_MIG_UUID_SIZE];
     char *in_refused; /* the last connection the listener refused */
     VhMigUri in_uri;
     bool in_uri_set;
@@ -205,6 +208,12 @@ void vh_mig_target_stop(VhMigration *mig);
  * migrate_pause on a target in post-copy: cut every connection of the
  * attempt, so that it pauses (postcopy-paused) and the source does too.
  */
+/*
+ * An incoming post-copy that has not run the guest (its attempt still
+ * loading, or failed before POSTCOPY_RUN): its source may be paused in
+ * the switch and resume here (migrate_recover is taken).
+ */
+bool vh_mig_target_may_recover(VhMigration *mig);
 void vh_mig_target_pause(VhMigration *mig);
 
 G_END_DECLS

@@ -70,6 +70,8 @@ typedef struct {
     guint8 uuid[VH_MIG_UUID_SIZE];
     VhMigCounts urgent_counts; /* every URGENT connection's so far */
     bool postcopy_started;     /* POSTCOPY_RUN sent: the target may run it */
+    bool not_run;              /* a resume's answer: POSTCOPY_RUN never ran */
+    bool run_confirmed;        /* READY after POSTCOPY_RUN, or a resume */
     /* x-postcopy-link-timeout: on every connection while link_guard */
     bool link_guard;
     guint link_ms;
@@ -1011,7 +1013,12 @@ static bool postcopy_switch(Source *s, GError **errp)
     if (!vh_mig_page_sender_write(&s->ps, s->main, b, errp)) {
         return false;
     }
+    /*
+     * From here the target may run the guest, whatever happens to READY:
+     * a failure pauses (postcopy()), and so does migrate_pause.
+     */
     s->postcopy_started = true;
+    vh_mig_set_status(s->mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
     /* The target runs the guest and then says READY: the bulk may go. */
     if (!vh_mig_rp_recv(s->main, &rp, &dummy, errp)) {
         g_prefix_error(errp, "waiting for the target to run the guest: ");
@@ -1022,10 +1029,10 @@ static bool postcopy_switch(Source *s, GError **errp)
                             "return path: LOADED after POSTCOPY_RUN");
         return false;
     }
+    s->run_confirmed = true;
     g_mutex_lock(&s->mig->stats.lock);
     s->mig->stats.downtime_ms = (g_get_monotonic_time() - s->stop_us) / 1000;
     g_mutex_unlock(&s->mig->stats.lock);
-    vh_mig_set_status(s->mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
     publish(s);
     return true;
 }
@@ -1224,9 +1231,13 @@ static bool recv_bitmap(Source *s, guint64 *recv, GError **errp)
 {
     guint32 iteration;
 
-    if (!vh_mig_rp_recv_bitmap(s->main, recv, s->pages, &iteration, errp)) {
-        g_prefix_error(errp, "the target refused or dropped the resume (its "
-                             "tls-authz, or no migrate_recover there): ");
+    if (!vh_mig_rp_recv_bitmap(s->main, recv, s->pages, &iteration, &s->not_run,
+                               errp)) {
+        if (!s->not_run) {
+            g_prefix_error(errp, "the target refused or dropped the resume "
+                                 "(its tls-authz, or no migrate_recover "
+                                 "there): ");
+        }
         return false;
     }
     /* The channels' SYNC and ITER_END go on from the target's count. */
@@ -1279,6 +1290,13 @@ static bool reconnect(Source *s, GError **errp)
  */
 static bool postcopy_pause(Source *s, GError **errp)
 {
+    /* The link may have died between POSTCOPY_RUN and READY. */
+    const char *where = s->run_confirmed
+                            ? "the target runs it on"
+                            : "the target may run it on (POSTCOPY_RUN went, "
+                              "its READY did not come)";
+    bool ok;
+
     for (;;) {
         g_autofree char *hint =
             s->link_guard && vh_mig_is_link_timeout(*errp)
@@ -1289,19 +1307,20 @@ static bool postcopy_pause(Source *s, GError **errp)
                 : g_strdup("");
         g_autofree char *msg = g_strdup_printf(
             "post-copy paused: %s%s. The guest stays paused here with its "
-            "whole state; the target runs it on: migrate_recover URI there "
-            "and migrate -r URI here resume",
-            (*errp)->message, hint);
+            "whole state; %s: migrate_recover URI there and migrate -r URI "
+            "here resume",
+            (*errp)->message, hint, where);
 
         g_clear_error(errp);
         if (g_atomic_int_compare_and_exchange(&s->mig->src.pause_requested, 1,
                                               0)) {
             g_free(msg);
-            msg = g_strdup("post-copy paused by migrate_pause (its "
-                           "connections were cut). The guest stays paused "
-                           "here with its whole state; the target runs it "
-                           "on: migrate_recover URI there and migrate -r "
-                           "URI here resume");
+            msg = g_strdup_printf("post-copy paused by migrate_pause (its "
+                                  "connections were cut). The guest stays "
+                                  "paused here with its whole state; %s: "
+                                  "migrate_recover URI there and migrate -r "
+                                  "URI here resume",
+                                  where);
         }
         /* Every connection goes; reconnect() makes them all again. */
         g_mutex_lock(&s->mig->src.lock);
@@ -1317,7 +1336,21 @@ static bool postcopy_pause(Source *s, GError **errp)
         if (!wait_resume(s, errp)) {
             return false;
         }
-        if (reconnect(s, errp)) {
+        ok = reconnect(s, errp);
+        if (!ok && s->not_run) {
+            /*
+             * The link died in the switch before POSTCOPY_RUN reached the
+             * target, which has dropped it for good: the only guest is
+             * this one, and it runs on here (outcome()).
+             */
+            s->postcopy_started = false;
+            link_guard_off(s);
+            g_prefix_error(errp, "post-copy never started: ");
+            g_message("migration: %s; the guest runs on here",
+                      (*errp)->message);
+            return false;
+        }
+        if (ok) {
             if (s->nch) {
                 g_message("migration: post-copy resumed over %u multifd "
                           "channels, %" G_GUINT64_FORMAT " pages left",
@@ -1327,6 +1360,7 @@ static bool postcopy_pause(Source *s, GError **errp)
                           " pages left",
                           s->remaining_pages);
             }
+            s->run_confirmed = true;
             link_guard_apply(s, "post-copy resumed");
             vh_mig_set_status(s->mig, VH_MIG_STATUS_POSTCOPY_ACTIVE, NULL);
             return true;
@@ -1335,18 +1369,26 @@ static bool postcopy_pause(Source *s, GError **errp)
     }
 }
 
+/*
+ * A failure once POSTCOPY_RUN went out pauses, READY or not: the target
+ * may run the guest (its READY lost with the link), or may never have had
+ * POSTCOPY_RUN; the resume tells which (RECV_BITMAP or NOT_RUN).
+ */
 static bool postcopy(Source *s, GError **errp)
 {
-    if (!postcopy_switch(s, errp)) {
+    bool ok = postcopy_switch(s, errp);
+
+    if (!ok && !s->postcopy_started) {
         return false;
     }
     for (;;) {
-        if (postcopy_round(s, errp)) {
+        if (ok && postcopy_round(s, errp)) {
             return true;
         }
         if (!postcopy_pause(s, errp)) {
             return false;
         }
+        ok = true;
     }
 }
 

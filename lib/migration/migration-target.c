@@ -214,6 +214,10 @@ static VhMigAttempt *current_attempt_locked(VhMigration *mig)
             vh_mig_loader_allow_postcopy(a->loader, postcopy_run, mig);
             vh_mig_loader_set_postcopy_pause(a->loader, postcopy_pause);
         }
+        if (mig->tgt.have_not_run) {
+            /* A source paused in that one's switch may resume: NOT_RUN. */
+            vh_mig_loader_set_not_run(a->loader, mig->tgt.not_run_uuid);
+        }
         mig->tgt.attempt = a;
         /* A migrate_pause that came too late for the last attempt. */
         g_atomic_int_set(&mig->tgt.pause_requested, 0);
@@ -266,6 +270,21 @@ void vh_mig_target_pause(VhMigration *mig)
         cut_all(mig, mig->tgt.attempt);
     }
     g_mutex_unlock(&mig->tgt.lock);
+}
+
+bool vh_mig_target_may_recover(VhMigration *mig)
+{
+    guint8 uuid[VH_MIG_UUID_SIZE];
+    VhMigAttempt *a;
+    bool v;
+
+    g_mutex_lock(&mig->tgt.lock);
+    a = mig->tgt.attempt;
+    v = !mig->tgt.in_completed &&
+        (a && !a->finished ? vh_mig_loader_never_ran(a->loader, uuid)
+                           : mig->tgt.have_not_run);
+    g_mutex_unlock(&mig->tgt.lock);
+    return v;
 }
 
 /* On the main context; a migration freed meanwhile has nothing left. */
@@ -396,6 +415,23 @@ static void run_main_conn(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
     }
     vh_mig_loader_release_main(a->loader);
     publish_loaded(mig, a);
+    g_mutex_lock(&mig->tgt.lock);
+    if (vh_mig_loader_never_ran(a->loader, mig->tgt.not_run_uuid)) {
+        /* Its source may be paused in the switch: a resume learns this. */
+        mig->tgt.have_not_run = true;
+    }
+    g_mutex_unlock(&mig->tgt.lock);
+    if (vh_mig_loader_not_run(a->loader)) {
+        /* A resume of a session that failed here before POSTCOPY_RUN. */
+        g_autoptr(GError) e2 = NULL;
+
+        if (!vh_mig_rp_send(ch, VH_MIG_RP_NOT_RUN, NULL, 0, &e2)) {
+            g_message("migration: NOT_RUN: %s", e2->message);
+        }
+        attempt_fail(mig, a, err->message);
+        vh_mig_set_status(mig, VH_MIG_STATUS_FAILED, err->message);
+        return;
+    }
     if (vh_mig_loader_in_postcopy(a->loader)) {
         /*
          * The guest runs here on RAM that is partly still on the source:
@@ -426,15 +462,44 @@ typedef struct {
 /* Why a connection is not taken, or NULL; under tgt.lock. */
 static const char *refuse_locked(VhMigration *mig, bool is_main)
 {
+    guint8 uuid[VH_MIG_UUID_SIZE];
+
     if (mig->tgt.in_completed) {
         return "a migration is already complete";
     }
+    /*
+     * Unless the source may be paused in the switch (post-copy that has
+     * not run here): its RESUME is answered NOT_RUN.
+     */
     if (is_main && mig->tgt.attempt && !mig->tgt.attempt->finished &&
         mig->tgt.attempt->has_main &&
-        !vh_mig_loader_is_paused(mig->tgt.attempt->loader)) {
+        !vh_mig_loader_is_paused(mig->tgt.attempt->loader) &&
+        !vh_mig_loader_never_ran(mig->tgt.attempt->loader, uuid)) {
         return "a migration is already being received";
     }
     return NULL;
+}
+
+/*
+ * A RESUME came while POSTCOPY_RUN has not run here (the link died in
+ * the switch), and now never will: the source learns that it holds the
+ * only guest; this attempt fails (its main stream, still waiting for the
+ * switch, reports it).
+ */
+static void not_run(VhMigration *mig, VhMigAttempt *a, VhChannel *ch,
+                    const char *why)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_message("migration: %s", why);
+    /* The answer goes before the cut (which would cut @ch too). */
+    g_mutex_lock(&mig->tgt.lock);
+    g_ptr_array_remove(a->chans, ch);
+    g_mutex_unlock(&mig->tgt.lock);
+    if (!vh_mig_rp_send(ch, VH_MIG_RP_NOT_RUN, NULL, 0, &err)) {
+        g_message("migration: NOT_RUN: %s", err->message);
+    }
+    attempt_fail(mig, a, why);
 }
 
 static void serve_conn(VhMigration *mig, VhChannel *ch)
@@ -473,7 +538,11 @@ static void serve_conn(VhMigration *mig, VhChannel *ch)
         run_main_conn(mig, a, ch, &pre);
     } else if (is_main) {
         /* Post-copy paused: the source's new main connection. */
-        if (!vh_mig_loader_resume_main(a->loader, ch, &pre, &err)) {
+        if (vh_mig_loader_resume_main(a->loader, ch, &pre, &err)) {
+            /* Served. */
+        } else if (vh_mig_loader_not_run(a->loader)) {
+            not_run(mig, a, ch, err->message);
+        } else {
             g_message("migration: refused a resume: %s", err->message);
         }
     } else if (pre.kind == VH_MIG_CONN_POSTCOPY) {

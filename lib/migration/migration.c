@@ -856,8 +856,18 @@ bool vh_migration_recover(VhMigration *mig, const char *uri, GError **errp)
 
     if (vh_migration_get_status(mig) != VH_MIG_STATUS_POSTCOPY_PAUSED ||
         !mig->stats.incoming) {
-        g_set_error_literal(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                            "migrate_recover: no incoming post-copy is paused");
+        /*
+         * Nothing ran here: a source paused in its switch resumes to the
+         * listener there is (a cancelled pre-copy looks the same here).
+         */
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "migrate_recover: no incoming post-copy is paused%s",
+                    mig->stats.incoming && vh_mig_target_may_recover(mig)
+                        ? " (the guest never ran here: a source paused "
+                          "between POSTCOPY_RUN and READY resumes to the "
+                          "migrate_incoming URI, which still listens, and "
+                          "learns that it holds the only guest)"
+                        : "");
         return false;
     }
     if (!vh_mig_uri_parse(uri, &u, errp)) {

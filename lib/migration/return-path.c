@@ -68,7 +68,7 @@ bool vh_mig_rp_send_bitmap(VhChannel *ch, const guint64 *map, guint64 pages,
 static bool rp_read_header(VhChannel *ch, guint8 *hdr, GError **errp);
 
 bool vh_mig_rp_recv_bitmap(VhChannel *ch, guint64 *map, guint64 pages,
-                           guint32 *iteration, GError **errp)
+                           guint32 *iteration, bool *not_run, GError **errp)
 {
     guint8 hdr[VH_MIG_RP_HEADER_SIZE + VH_MIG_RP_RECV_BITMAP_BASE];
     const guint8 *p = hdr;
@@ -85,9 +85,18 @@ bool vh_mig_rp_recv_bitmap(VhChannel *ch, guint64 *map, guint64 pages,
     }
     type = vh_mig_take_u32(&p);
     len = vh_mig_take_u32(&p);
+    *not_run = false;
     if (type == VH_MIG_RP_ERROR) {
         g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
                             "the target refused to resume");
+        return false;
+    }
+    if (type == VH_MIG_RP_NOT_RUN && len == 0) {
+        *not_run = true;
+        g_set_error_literal(errp, VH_ERROR, VH_ERROR_FAILED,
+                            "the target says POSTCOPY_RUN never reached it: "
+                            "it never ran the guest and has dropped the "
+                            "migration");
         return false;
     }
     if (!vh_channel_read_all(ch, hdr + VH_MIG_RP_HEADER_SIZE,

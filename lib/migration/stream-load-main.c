@@ -96,6 +96,20 @@ static bool load_header(VhMigLoader *l, VhChannel *ch, const VhMigPreamble *pre,
     if (!check_header(l, &h, errp)) {
         return false;
     }
+    if (h.flags & VH_MIG_FLAG_RESUME) {
+        /* Nothing is paused here: this attempt is new. */
+        if (l->not_run_known &&
+            memcmp(h.uuid, l->not_run_uuid, VH_MIG_UUID_SIZE) == 0) {
+            g_mutex_lock(&l->lock);
+            l->not_run = true;
+            g_mutex_unlock(&l->lock);
+            return vh_mig_bad(errp, "resume header: POSTCOPY_RUN of this "
+                                    "session never reached this target "
+                                    "(its migration failed before): the "
+                                    "guest never ran here");
+        }
+        return vh_mig_bad(errp, "resume header: no post-copy is paused here");
+    }
     /*
      * Before any channel may join (have_header): no page can be loaded
      * before the RAM is dropped, even from a source that does not wait
@@ -586,9 +600,17 @@ static bool main_postcopy_run(VhMigLoader *l, VhChannel *ch, MainPos *pos,
     /*
      * Live first: the fault thread's first request can be answered on
      * URGENT before this thread is back. No bulk is in flight yet (the
-     * source waits for READY below).
+     * source waits for READY below). Under the lock, against a resume
+     * that found it not live and told the source the guest never ran.
      */
+    g_mutex_lock(&l->lock);
+    if (l->not_run) {
+        g_mutex_unlock(&l->lock);
+        return vh_mig_bad(errp, "POSTCOPY_RUN came after the source resumed "
+                                "without it: the guest stays the source's");
+    }
     __atomic_store_n(&l->postcopy_live, true, __ATOMIC_RELEASE);
+    g_mutex_unlock(&l->lock);
     pos->postcopy = true;
     t0 = g_get_monotonic_time();
     if (!vh_postcopy_target_start(l->pc, l->req_ch, &l->rp_lock, errp)) {

@@ -221,6 +221,15 @@ bool vh_mig_loader_resume_main(VhMigLoader *l, VhChannel *ch,
     if (memcmp(p, l->uuid, VH_MIG_UUID_SIZE) != 0) {
         ok = vh_mig_bad(errp, "resume header: session uuid is not the "
                               "paused migration's");
+    } else if (!vh_mig_loader_in_postcopy(l)) {
+        /*
+         * The source sent POSTCOPY_RUN, never had READY and paused; it
+         * never came here (or not yet): from now on it cannot run.
+         */
+        l->not_run = true;
+        ok = vh_mig_bad(errp, "resume header: POSTCOPY_RUN of this session "
+                              "never reached this target: the guest never "
+                              "ran here and stays the source's");
     } else if (!l->paused || l->resume_ch) {
         ok = vh_mig_bad(errp, "resume header: post-copy is not paused");
     } else if (!(flags & VH_MIG_FLAG_MULTIFD) != !channels ||

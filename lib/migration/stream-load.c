@@ -7,6 +7,8 @@
  */
 #include "stream-priv.h"
 
+#include <string.h>
+
 #include "vmhost/util/error.h"
 
 VhMigLoader *vh_mig_loader_new(VhRamBlock *ram, bool allow_multifd)
@@ -47,6 +49,35 @@ bool vh_mig_loader_is_paused(VhMigLoader *l)
     p = l->paused;
     g_mutex_unlock(&l->lock);
     return p;
+}
+
+bool vh_mig_loader_not_run(VhMigLoader *l)
+{
+    bool v;
+
+    g_mutex_lock(&l->lock);
+    v = l->not_run;
+    g_mutex_unlock(&l->lock);
+    return v;
+}
+
+void vh_mig_loader_set_not_run(VhMigLoader *l, const guint8 *uuid)
+{
+    l->not_run_known = true;
+    memcpy(l->not_run_uuid, uuid, VH_MIG_UUID_SIZE);
+}
+
+bool vh_mig_loader_never_ran(VhMigLoader *l, guint8 *uuid)
+{
+    bool v;
+
+    g_mutex_lock(&l->lock);
+    v = l->have_header && l->pc && !vh_mig_loader_in_postcopy(l);
+    if (v) {
+        memcpy(uuid, l->uuid, VH_MIG_UUID_SIZE);
+    }
+    g_mutex_unlock(&l->lock);
+    return v;
 }
 
 VhChannel *vh_mig_loader_main_channel(VhMigLoader *l)

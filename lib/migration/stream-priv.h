@@ -92,6 +92,15 @@ struct VhMigLoader {
     bool main_released;      /* under lock: the answer is sent, it may close */
     VhChannel *cur_main;     /* the main thread's current connection (ref) */
     bool resumed;            /* a resume happened: END's totals differ */
+    /*
+     * Under lock: a RESUME came for this session although POSTCOPY_RUN
+     * never ran here (the link died in the switch): the guest never ran
+     * here, POSTCOPY_RUN may not run any more, and the source is told
+     * NOT_RUN.
+     */
+    bool not_run;
+    bool not_run_known; /* set before any thread: the session below */
+    guint8 not_run_uuid[VH_MIG_UUID_SIZE]; /* failed before POSTCOPY_RUN */
 
     GMutex lock;
     GCond cond;

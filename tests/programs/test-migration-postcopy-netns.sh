@@ -15,6 +15,10 @@
 #      both sides notice the dead link by themselves and pause within a
 #      bounded time (the time each took is printed), the source keeping
 #      its guest; the link comes back and the resume finishes as in 1.
+#   3. The link dies between POSTCOPY_RUN and READY (a tc filter drops
+#      the target's data from before the switch): the source cannot know
+#      whether the target runs the guest, so both pause; the resume
+#      finishes as in 2.
 # Skipped, saying why, where namespaces cannot be made (not root, no ip
 # netns, no veth, no userfaultfd).
 set -u
@@ -220,6 +224,86 @@ check "... the resumed connections had the timeout too" \
     'grep -q "post-copy resumed: x-postcopy-link-timeout 2000 ms on 5 TCP connections" "$work/src2.log" &&
         grep -q "post-copy resumed (x-postcopy-link-timeout 2000 ms on its connections)" "$work/dst2.log"'
 both_gone src2 dst2
+
+# Case 3: the link dies between POSTCOPY_RUN and READY. Before the
+# switch a tc filter on the target's end drops every packet it sends on
+# the migration port that carries data (IP length 64 and up); pure ACKs,
+# FIN and RST (40-52 bytes) pass. Pre-copy goes on (the target sends no
+# data then), the target takes POSTCOPY_RUN and runs the guest, and its
+# READY, the first data it sends, never arrives: the cut falls in exactly
+# that window. The target's unacknowledged READY times out after
+# x-postcopy-link-timeout; the source, which cannot know whether the
+# target runs the guest, must pause too, keeping its guest, not fail.
+VM_WRAP="ip netns exec $ns_src" vm src3 \
+    -object "tls-creds-x509,id=tls0,endpoint=client,dir=$pki"
+VM_WRAP="ip netns exec $ns_dst" vm dst3 -incoming defer \
+    -object "tls-creds-x509,id=tls0,endpoint=server,dir=$pki" \
+    -object "authz-simple,id=auth0,identity=C=GB,,O=vmhost,,CN=source-$tag"
+fill src3
+hmp src3 "guest dirty 60M random" >/dev/null
+port=$((port + 2))
+# 1000 ms, the least: the target's READY times out that long after it.
+lt_1s="migrate_set_parameter x-postcopy-link-timeout 1000"
+hmp dst3 "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter tls-authz auth0" \
+    "$lt_1s" "migrate_incoming tcp:$dst_ip:$port" >/dev/null
+hmp src3 "$tls_on" "$pc_on" "$mf_on" "migrate_set_parameter max-bandwidth 10M" \
+    "migrate_set_parameter max-postcopy-bandwidth 8M" "$lt_1s" \
+    "migrate -d tcp:$dst_ip:$port" >/dev/null
+wait_mig src3 active 100 >/dev/null
+# drop_target_data on|off: the filter on the target's end of the link
+# (htb, u32 and pfifo only: no tc action module is needed). Class 1:20's
+# pfifo holds no packet: what goes there is dropped.
+drop_target_data() {
+    if [ "$1" = off ]; then
+        tc -n "$ns_dst" qdisc del dev "$veth_dst" root
+        return
+    fi
+    tcd="tc -n $ns_dst"
+    $tcd qdisc add dev "$veth_dst" root handle 1: htb default 10 &&
+        $tcd class add dev "$veth_dst" parent 1: classid 1:10 htb rate 10gbit &&
+        $tcd class add dev "$veth_dst" parent 1: classid 1:20 htb rate 10gbit &&
+        $tcd qdisc add dev "$veth_dst" parent 1:20 handle 20: pfifo limit 0 &&
+        $tcd filter add dev "$veth_dst" parent 1: prio 1 protocol ip u32 \
+            match ip protocol 6 0xff match ip sport "$port" 0xffff \
+            match u16 0 0xffc0 at 2 classid 1:10 &&
+        $tcd filter add dev "$veth_dst" parent 1: prio 2 protocol ip u32 \
+            match ip protocol 6 0xff match ip sport "$port" 0xffff \
+            classid 1:20
+}
+check "the target's data to the source is dropped from before the switch (tc filter)" \
+    'drop_target_data on 2>"$work/tc.err" || { why="$(cat "$work/tc.err")"; false; }'
+sleep 0.3
+check "... pre-copy goes on meanwhile (the target sends no data in it)" \
+    '[ "$(mstatus src3)" = active ] && [ "$(mstatus dst3)" = active ]'
+hmp src3 migrate_start_postcopy >/dev/null
+st=$(wait_mig dst3 "postcopy-active postcopy-paused completed failed" 100)
+check "the target took POSTCOPY_RUN and runs the guest" \
+    '[ "$st" = postcopy-active ] || [ "$st" = postcopy-paused ] || { why="target $st: $(merror dst3)"; false; }'
+ss=$(wait_mig src3 "postcopy-paused completed failed" 150)
+st=$(wait_mig dst3 "postcopy-paused completed failed" 150)
+echo "# source: $(merror src3)"
+check "READY lost: both sides postcopy-paused, not failed" \
+    '[ "$ss" = postcopy-paused ] && [ "$st" = postcopy-paused ] || { why="source $ss ($(merror src3)), target $st ($(merror dst3))"; false; }'
+check "... the source says POSTCOPY_RUN went and READY did not come" \
+    'merror src3 | grep -q "waiting for the target to run the guest" &&
+        merror src3 | grep -q "READY did not come" || { why="$(merror src3)"; false; }'
+check "... the source's guest stays paused with its state, the target's runs on" \
+    '[ "$(rstate src3)" = paused ] && [ "$(rstate dst3)" = running ]'
+drop_target_data off
+hmp dst3 "migrate_recover tcp:$dst_ip:$((port + 1))" >/dev/null
+r=$(hmp src3 "migrate_set_parameter max-postcopy-bandwidth 0" "migrate -r tcp:$dst_ip:$((port + 1))")
+check "filter gone: migrate_recover + migrate -r are taken" \
+    '! echo "$r" | grep -qi error || { why="$r"; false; }'
+ss=$(wait_mig src3 "completed failed" 300)
+st=$(wait_mig dst3 "completed failed" 300)
+check "recovered from a cut between POSTCOPY_RUN and READY: both completed" \
+    '[ "$ss" = completed ] && [ "$st" = completed ] || { why="source $ss ($(merror src3)), target $st ($(merror dst3))"; false; }'
+hmp dst3 "guest dirty off" >/dev/null
+check "... the target's guest runs and verifies" \
+    '[ "$(rstate dst3)" = running ] && verify_ok dst3'
+check "... no page went missing" \
+    '! grep -q "pages never received" "$work/dst3.log" "$work/dst3.err"'
+both_gone src3 dst3
 
 check "no sanitizer report from any vmhost (stderr of every machine)" 'sanitizer_clean'
 check "every vmhost exited on SIGTERM, none needed SIGKILL" 'all_exited_on_sigterm'

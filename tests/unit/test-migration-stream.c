@@ -1296,8 +1296,10 @@ static void test_postcopy_recv_bitmap(void)
     g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(64);
     g_autoptr(VhChannelBuffer) bad = vh_channel_buffer_new(64);
     g_autoptr(VhChannelBuffer) empty = vh_channel_buffer_new(64);
+    g_autoptr(VhChannelBuffer) nr = vh_channel_buffer_new(64);
     g_autoptr(GError) err = NULL;
     guint64 map[3] = {0x8000000000000001ULL, 0, 0x5};
+    bool not_run = true;
     guint64 got[3] = {0};
     g_autofree guint8 *raw = NULL;
     const guint8 *data;
@@ -1306,8 +1308,10 @@ static void test_postcopy_recv_bitmap(void)
 
     g_assert_true(vh_mig_rp_send_bitmap(VH_CHANNEL(buf), map, 130, 7, &err));
     g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), 0, SEEK_SET, &err), ==, 0);
-    g_assert_true(vh_mig_rp_recv_bitmap(VH_CHANNEL(buf), got, 130, &it, &err));
+    g_assert_true(
+        vh_mig_rp_recv_bitmap(VH_CHANNEL(buf), got, 130, &it, &not_run, &err));
     g_assert_no_error(err);
+    g_assert_false(not_run);
     g_assert_cmpuint(it, ==, 7);
     g_assert_cmpmem(got, sizeof(got), map, sizeof(map));
     /* Block 1: there is only block 0. */
@@ -1316,14 +1320,25 @@ static void test_postcopy_recv_bitmap(void)
     raw[8] = 1;
     g_assert_true(vh_channel_write_all(VH_CHANNEL(bad), raw, len, &err));
     g_assert_cmpint(vh_channel_seek(VH_CHANNEL(bad), 0, SEEK_SET, &err), ==, 0);
-    g_assert_false(vh_mig_rp_recv_bitmap(VH_CHANNEL(bad), got, 130, &it, &err));
+    g_assert_false(
+        vh_mig_rp_recv_bitmap(VH_CHANNEL(bad), got, 130, &it, &not_run, &err));
     g_assert_nonnull(strstr(err->message, "malformed RECV_BITMAP"));
     g_assert_nonnull(strstr(err->message, "block 1"));
     g_clear_error(&err);
-    g_assert_false(
-        vh_mig_rp_recv_bitmap(VH_CHANNEL(empty), got, 130, &it, &err));
+    g_assert_false(vh_mig_rp_recv_bitmap(VH_CHANNEL(empty), got, 130, &it,
+                                         &not_run, &err));
     g_assert_nonnull(strstr(err->message, "closed the connection without an "
                                           "answer (it refused this source"));
+    g_assert_false(not_run);
+    g_clear_error(&err);
+    /* NOT_RUN: the target never ran the guest; the source must know. */
+    g_assert_true(
+        vh_mig_rp_send(VH_CHANNEL(nr), VH_MIG_RP_NOT_RUN, NULL, 0, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(nr), 0, SEEK_SET, &err), ==, 0);
+    g_assert_false(
+        vh_mig_rp_recv_bitmap(VH_CHANNEL(nr), got, 130, &it, &not_run, &err));
+    g_assert_true(not_run);
+    g_assert_nonnull(strstr(err->message, "never ran the guest"));
 }
 
 /* What a paused target refuses on a RESUME main connection. */
@@ -1355,6 +1370,7 @@ static void test_postcopy_resume_header(void)
     /* A paused migration with 2 multifd channels. */
     l->channels = 2;
     l->flags = resume | VH_MIG_FLAG_MULTIFD;
+    l->postcopy_live = true;
     memcpy(l->uuid, uuid, sizeof(uuid));
     expect_resume_refused(l, resume | VH_MIG_FLAG_MULTIFD, 2, uuid,
                           "post-copy is not paused");
@@ -1369,6 +1385,72 @@ static void test_postcopy_resume_header(void)
     expect_resume_refused(l, VH_MIG_FLAG_RETURN_PATH, 0, uuid,
                           "only a RESUME one may come");
     vh_mig_loader_free(l);
+}
+
+/* A RESUME header on a fresh loader told that @known failed here. */
+static void expect_fresh_resume(VhRamBlock *ram, const guint8 *known,
+                                const guint8 *id, bool not_run,
+                                const char *want)
+{
+    g_autoptr(VhChannelBuffer) buf = vh_channel_buffer_new(64);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    VhMigLoader *l = vh_mig_loader_new(ram, true);
+
+    vh_mig_loader_allow_postcopy(l, NULL, NULL);
+    if (known) {
+        vh_mig_loader_set_not_run(l, known);
+    }
+    vh_mig_put_header(
+        b, VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY | VH_MIG_FLAG_RESUME,
+        0, id);
+    g_assert_true(vh_channel_write_all(VH_CHANNEL(buf), b->data, b->len, &err));
+    g_assert_cmpint(vh_channel_seek(VH_CHANNEL(buf), 0, SEEK_SET, &err), ==, 0);
+    g_assert_false(vh_mig_loader_run_main(l, VH_CHANNEL(buf), NULL, &err));
+    if (!strstr(err->message, want)) {
+        g_error("fresh resume refused with '%s', lacking '%s'", err->message,
+                want);
+    }
+    g_assert_cmpint(vh_mig_loader_not_run(l), ==, not_run);
+    vh_mig_loader_free(l);
+}
+
+/*
+ * The link died in the switch (POSTCOPY_RUN sent, READY not received):
+ * a RESUME of a session whose POSTCOPY_RUN never ran here is refused with
+ * not_run (the caller answers NOT_RUN), whether the attempt still loads
+ * or a new one follows the failed one; another session's is not.
+ */
+static void test_postcopy_resume_not_run(void)
+{
+    g_autoptr(VhRamBlock) ram = new_ram(64);
+    VhMigLoader *l = vh_mig_loader_new(ram, true);
+    const guint32 resume =
+        VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY | VH_MIG_FLAG_RESUME;
+    guint8 other[16] = {9};
+    guint8 got[16] = {0};
+
+    /* Still loading: post-copy negotiated, POSTCOPY_RUN not here. */
+    l->flags = VH_MIG_FLAG_RETURN_PATH | VH_MIG_FLAG_POSTCOPY;
+    l->have_header = true;
+    l->pc = vh_postcopy_target_new(ram);
+    memcpy(l->uuid, uuid, sizeof(uuid));
+    g_assert_true(vh_mig_loader_never_ran(l, got));
+    g_assert_cmpmem(got, sizeof(got), uuid, sizeof(uuid));
+    expect_resume_refused(l, resume, 0, other,
+                          "session uuid is not the paused migration's");
+    g_assert_false(vh_mig_loader_not_run(l));
+    expect_resume_refused(l, resume, 0, uuid, "never reached this target");
+    g_assert_true(vh_mig_loader_not_run(l));
+    /* In post-copy it ran: not "never ran". */
+    l->postcopy_live = true;
+    g_assert_false(vh_mig_loader_never_ran(l, got));
+    vh_mig_loader_free(l);
+
+    /* A new attempt after the failed one. */
+    expect_fresh_resume(ram, uuid, uuid, true, "never reached this target");
+    expect_fresh_resume(ram, uuid, other, false, "no post-copy is paused here");
+    expect_fresh_resume(ram, NULL, uuid, false, "no post-copy is paused here");
 }
 
 /* DISCARD sections from a bitmap: ranges, and a split past the maximum. */
@@ -2026,6 +2108,8 @@ int main(int argc, char **argv)
                     test_postcopy_req_pages);
     g_test_add_func("/migration/stream/postcopy-recv-bitmap",
                     test_postcopy_recv_bitmap);
+    g_test_add_func("/migration/stream/postcopy-resume-not-run",
+                    test_postcopy_resume_not_run);
     g_test_add_func("/migration/stream/postcopy-resume-header",
                     test_postcopy_resume_header);
     g_test_add_func("/migration/stream/postcopy-discard",

@@ -75,10 +75,12 @@ bool vh_mig_rp_send_bitmap(VhChannel *ch, const guint64 *map, guint64 pages,
 /*
  * The source's side: exactly @pages pages' bitmap into @map, and the last
  * ITER_END the target checked (the resumed channels go on from there).
+ * NOT_RUN instead: false with *@not_run set (the target never ran the
+ * guest and never will).
  */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_recv_bitmap(VhChannel *ch, guint64 *map, guint64 pages,
-                           guint32 *iteration, GError **errp);
+                           guint32 *iteration, bool *not_run, GError **errp);
 /* READY, LOADED or ERROR; REQ_PAGES here is an error. */
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_rp_recv(VhChannel *ch, VhMigRpType *type, VhMigCounts *c,

@@ -126,6 +126,11 @@ typedef enum {
     VH_MIG_RP_ERROR = 3,
     VH_MIG_RP_REQ_PAGES = 4,   /* post-copy: the target faulted on these */
     VH_MIG_RP_RECV_BITMAP = 5, /* resume: the pages the target has */
+    /*
+     * Resume: POSTCOPY_RUN never reached the target, which has dropped the
+     * attempt for good; the guest is the source's alone again. No body.
+     */
+    VH_MIG_RP_NOT_RUN = 6,
 } VhMigRpType;
 
 /* RECV_BITMAP: u32 block, u32 reserved, u64 pages, u64 words[(pages+63)/64]. */

@@ -130,6 +130,23 @@ bool vh_mig_loader_is_paused(VhMigLoader *l);
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_mig_loader_resume_main(VhMigLoader *l, VhChannel *ch,
                                const VhMigPreamble *pre, GError **errp);
+/*
+ * The link died in the switch (after the source sent POSTCOPY_RUN, before
+ * it had READY): the source pauses and resumes, not knowing whether the
+ * guest runs here. A RESUME of a session whose POSTCOPY_RUN never ran here
+ * is refused, POSTCOPY_RUN can no longer run, and this says so: the
+ * caller answers NOT_RUN on that connection (the guest is the source's
+ * alone). Covers the attempt still loading (resume_main) and, with
+ * vh_mig_loader_set_not_run(), a new attempt after that one failed.
+ */
+bool vh_mig_loader_not_run(VhMigLoader *l);
+/* Before any thread: the session @uuid failed here before POSTCOPY_RUN. */
+void vh_mig_loader_set_not_run(VhMigLoader *l, const guint8 *uuid);
+/*
+ * After run_main failed: true and its uuid in @uuid when the attempt had
+ * post-copy and POSTCOPY_RUN never ran (the guest never ran here).
+ */
+bool vh_mig_loader_never_ran(VhMigLoader *l, guint8 *uuid);
 /* The main stream's connection now (a resumed one, or NULL: the first). */
 VhChannel *vh_mig_loader_main_channel(VhMigLoader *l);
 /* The answer went out on it: a resumed main connection may close. */
