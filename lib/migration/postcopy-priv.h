@@ -36,6 +36,16 @@ typedef struct {
 G_GNUC_WARN_UNUSED_RESULT
 bool vh_postcopy_check_ram(VhRamBlock *ram, GError **errp);
 
+/*
+ * The calling thread serves page faults (the fault thread, the source's
+ * request reader, URGENT's loader): a short scheduler slice, so that its
+ * wake-up preempts a busy thread at once instead of waiting out that
+ * thread's slice (Linux 6.12's EEVDF; elsewhere, and where refused, a
+ * no-op). Needs no privilege; the nice value stays.
+ */
+#define VH_POSTCOPY_URGENT_SLICE_NS 100000u
+void vh_postcopy_urgent_thread(void);
+
 VhPostcopyTarget *vh_postcopy_target_new(VhRamBlock *ram);
 /*
  * Stops the fault thread. After vh_postcopy_target_finish() the RAM is

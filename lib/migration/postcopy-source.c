@@ -3,6 +3,7 @@
  * migration thread sends, and hands it the target's page requests.
  */
 #include "postcopy-priv.h"
+#include "postcopy-trace.h"
 
 #include "source-pages.h"
 #include "vmhost/migration/return-path.h"
@@ -59,6 +60,7 @@ static gpointer reader(gpointer opaque)
 {
     VhPostcopySource *ps = opaque;
 
+    vh_postcopy_urgent_thread();
     for (;;) {
         Item *it = g_new0(Item, 1);
         VhMigRpMsg m;
@@ -66,6 +68,7 @@ static gpointer reader(gpointer opaque)
         if (!vh_mig_rp_recv_msg(ps->ch, &m, &it->err)) {
             it->ev = VH_PC_FAILED;
         } else if (m.type == VH_MIG_RP_REQ_PAGES) {
+            vh_pc_trace(VH_PCT_GOT, m.first);
             if (m.block != 0 || m.first >= ps->pages ||
                 m.count > ps->pages - m.first) {
                 it->ev = VH_PC_FAILED;
@@ -76,6 +79,7 @@ static gpointer reader(gpointer opaque)
                             " pages): protocol error",
                             m.block, m.first, m.count, ps->pages);
             } else if (serve(ps, m.first, m.count, &it->err)) {
+                vh_pc_trace(VH_PCT_SENT, m.first);
                 it->ev = VH_PC_REQUEST;
                 it->first = m.first;
                 it->count = m.count;
@@ -115,6 +119,7 @@ VhPostcopySource *vh_postcopy_source_start(VhChannel *req, VhChannel *urgent,
     ps->sender = sender;
     ps->pages = pages;
     ps->q = g_async_queue_new_full(item_free);
+    vh_pc_trace_init();
     ps->thread = g_thread_new("postcopy-rp", reader, ps);
     return ps;
 }
@@ -157,6 +162,7 @@ void vh_postcopy_source_stop(VhPostcopySource *ps, VhMigCounts *c,
         g_thread_join(ps->thread);
         ps->thread = NULL;
     }
+    vh_pc_trace_dump();
     c->records += ps->counts.records;
     c->normal += ps->counts.normal;
     c->zero += ps->counts.zero;

@@ -5,6 +5,7 @@
  * (Documentation/admin-guide/mm/userfaultfd.rst).
  */
 #include "postcopy-priv.h"
+#include "postcopy-trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,6 +35,12 @@ struct VhPostcopyTarget {
     guint64 dropped;    /* pages DISCARD dropped before POSTCOPY_RUN */
     guint64 drop_calls; /* their madvise calls */
     guint64 stale;      /* pages the switch's check found populated */
+    /*
+     * Bit per page, atomic: requested and not yet placed. A placement
+     * checks it before it takes the lock, so the bulk (every page) does
+     * not contend with the fault thread and URGENT for it.
+     */
+    guint64 *requested;
     int uffd;
     int stop_fd; /* eventfd: the fault thread ends */
     GThread *thread;
@@ -121,6 +129,9 @@ VhPostcopyTarget *vh_postcopy_target_new(VhRamBlock *ram)
     pt->pages = vh_ram_block_get_pages(ram);
     pt->received = g_new0(guint64, (pt->pages + 63) / 64);
     pt->later = g_new0(guint64, (pt->pages + 63) / 64);
+    pt->requested = g_new0(guint64, (pt->pages + 63) / 64);
+    /* Before any thread can place a page (the header's loader). */
+    vh_pc_trace_init();
     pt->uffd = -1;
     pt->stop_fd = -1;
     g_mutex_init(&pt->lock);
@@ -171,6 +182,7 @@ void vh_postcopy_target_free(VhPostcopyTarget *pt)
     g_mutex_clear(&pt->lock);
     g_free(pt->received);
     g_free(pt->later);
+    g_free(pt->requested);
     g_free(pt);
 }
 
@@ -364,6 +376,35 @@ void vh_postcopy_get_drops(VhPostcopyTarget *pt, guint64 *dropped,
     *stale = pt->stale;
 }
 
+/* linux/sched/types.h's (it clashes with sched.h's struct sched_param). */
+struct vh_sched_attr {
+    guint32 size;
+    guint32 sched_policy;
+    guint64 sched_flags;
+    gint32 sched_nice;
+    guint32 sched_priority;
+    guint64 sched_runtime;
+    guint64 sched_deadline;
+    guint64 sched_period;
+};
+
+void vh_postcopy_urgent_thread(void)
+{
+    struct vh_sched_attr a = {
+        .size = sizeof(a),
+        .sched_policy = 0, /* SCHED_OTHER */
+        .sched_runtime = VH_POSTCOPY_URGENT_SLICE_NS,
+    };
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+
+    errno = 0;
+    a.sched_nice = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno == 0 && syscall(SYS_sched_setattr, tid, &a, 0) < 0) {
+        g_debug("post-copy: a short slice for thread %d: %s", (int)tid,
+                g_strerror(errno));
+    }
+}
+
 static gint64 now_us(void)
 {
     return g_get_monotonic_time();
@@ -372,15 +413,29 @@ static gint64 now_us(void)
 /* A page just placed: if it was requested, the request is served. */
 static void served(VhPostcopyTarget *pt, guint64 page)
 {
+    guint64 bit = 1ULL << (page % 64);
     gpointer v;
 
+    /*
+     * Most placements are the bulk's, of pages nobody asked for: one
+     * atomic load, no lock (it was taken for every page; a bulk loader
+     * descheduled while holding it would stall URGENT's placement and
+     * the fault thread behind it). The
+     * fence: on_fault sets requested and then reads received, this side
+     * set received and now reads requested; one of them sees the other.
+     */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!(__atomic_load_n(&pt->requested[page / 64], __ATOMIC_ACQUIRE) & bit)) {
+        return;
+    }
     g_mutex_lock(&pt->lock);
-    if (g_hash_table_size(pt->pending) &&
-        g_hash_table_lookup_extended(pt->pending, &page, NULL, &v)) {
+    if (g_hash_table_lookup_extended(pt->pending, &page, NULL, &v)) {
         gint64 *t0 = v;
         guint32 us = (guint32)MIN(now_us() - *t0, (gint64)G_MAXUINT32);
 
         g_hash_table_remove(pt->pending, &page); /* frees t0 */
+        __atomic_fetch_and(&pt->requested[page / 64], ~bit, __ATOMIC_RELEASE);
+        vh_pc_trace(VH_PCT_SERVED, page);
         pt->st.served++;
         pt->st.sum_us += us;
         pt->st.max_us = MAX(pt->st.max_us, us);
@@ -462,6 +517,8 @@ static bool on_fault(VhPostcopyTarget *pt, guint64 addr, GError **errp)
         t0[0] = now_us();
         t0[1] = (gint64)page; /* the key lives in the value */
         g_hash_table_insert(pt->pending, &t0[1], t0);
+        __atomic_fetch_or(&pt->requested[page / 64], 1ULL << (page % 64),
+                          __ATOMIC_RELEASE);
         pt->st.requests++;
     }
     g_mutex_unlock(&pt->lock);
@@ -472,7 +529,13 @@ static bool on_fault(VhPostcopyTarget *pt, guint64 addr, GError **errp)
     ok = !pt->rp || pt->rp_failed ||
          vh_mig_rp_send_req_pages(pt->rp, 0, page, 1, errp);
     g_mutex_unlock(pt->rp_lock);
-    /* It may have come meanwhile, before the request was in the table. */
+    vh_pc_trace(VH_PCT_REQ, page);
+    /*
+     * It may have come meanwhile, before the request was in the table
+     * (the placement then saw no requested bit: each side stores, then
+     * loads the other's).
+     */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (ok && vh_postcopy_is_received(pt, page)) {
         served(pt, page);
     }
@@ -485,6 +548,7 @@ static gpointer fault_thread(gpointer opaque)
     struct pollfd fds[2] = {{.fd = pt->uffd, .events = POLLIN},
                             {.fd = pt->stop_fd, .events = POLLIN}};
 
+    vh_postcopy_urgent_thread();
     for (;;) {
         struct uffd_msg msg;
         g_autoptr(GError) err = NULL;
@@ -511,6 +575,9 @@ static gpointer fault_thread(gpointer opaque)
         if (n != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT) {
             continue;
         }
+        vh_pc_trace(VH_PCT_FAULT,
+                    (msg.arg.pagefault.address - (guintptr)pt->host) /
+                        VH_RAM_PAGE_SIZE);
         if (!on_fault(pt,
                       msg.arg.pagefault.address &
                           ~(guint64)(VH_RAM_PAGE_SIZE - 1),
@@ -612,6 +679,7 @@ bool vh_postcopy_target_check_complete(VhPostcopyTarget *pt, GError **errp)
 void vh_postcopy_target_finish(VhPostcopyTarget *pt)
 {
     stop_thread(pt);
+    vh_pc_trace_dump();
     pt->finished = true;
     if (pt->uffd >= 0) {
         close(pt->uffd);

@@ -5,6 +5,8 @@
  */
 #include "stream-priv.h"
 
+#include "postcopy-priv.h"
+
 #include "vmhost/util/error.h"
 
 #define WHAT "post-copy connection"
@@ -125,6 +127,8 @@ static bool run_urgent(VhMigLoader *l, VhChannel *ch, guint epoch,
 {
     guint64 records = 0;
 
+    /* This connection's thread ends with it: the slice goes with it. */
+    vh_postcopy_urgent_thread();
     for (;;) {
         guint8 sh[VH_MIG_SECTION_HEADER_SIZE];
         guint8 body[VH_MIG_PAGES_BODY];

@@ -6,6 +6,7 @@
  * stream-load-channel.c, the device state stream-load-devices.c.
  */
 #include "stream-priv.h"
+#include "postcopy-trace.h"
 
 #include <string.h>
 
@@ -477,7 +478,11 @@ static bool load_pages_postcopy(VhMigLoader *l, VhChannel *ch,
     g_autofree guint8 *buf = NULL;
     guint64 normal = 0, nzero = 0;
     guint32 n = 0;
+    bool urgent = strcmp(where, "URGENT") == 0;
 
+    if (urgent) {
+        vh_pc_trace(VH_PCT_URGENT, h->first);
+    }
     for (guint32 i = 0; i < h->count; i++) {
         if (vh_mig_bit_test(h->present, i) && !vh_mig_bit_test(h->zero, i)) {
             normal++;
@@ -499,6 +504,9 @@ static bool load_pages_postcopy(VhMigLoader *l, VhChannel *ch,
                               r == 0 ? "the connection ended" : err->message);
         }
     }
+    if (urgent) {
+        vh_pc_trace(VH_PCT_DATA, h->first);
+    }
     for (guint32 i = 0; i < h->count; i++) {
         if (!vh_mig_bit_test(h->present, i)) {
             continue;
@@ -510,6 +518,9 @@ static bool load_pages_postcopy(VhMigLoader *l, VhChannel *ch,
                                errp)) {
             return false;
         }
+    }
+    if (urgent) {
+        vh_pc_trace(VH_PCT_PLACED, h->first);
     }
     count_record(l, normal, nzero);
     return true;
