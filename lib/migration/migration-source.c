@@ -5,11 +5,17 @@
  */
 #include "migration-priv.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "multifd-send.h"
 #include "postcopy-priv.h"
 #include "source-pages.h"
+#include "vmhost/io/channel-socket.h"
 #include "vmhost/io/channel-tls.h"
 #include "vmhost/migration/dirty.h"
 #include "vmhost/util/error.h"
@@ -966,6 +972,40 @@ static void skip_range(Source *s, guint64 first, guint32 count)
 }
 
 /*
+ * The switch's sections go on the main connection behind whatever bulk
+ * its socket holds unsent: megabytes (its send buffer), 24-32 ms of a
+ * 1 Gbit/s link that were inside the downtime. While the guest still
+ * runs, wait (at most UNSENT_WAIT_MS; advisory) until less than
+ * UNSENT_BOUND is unsent: TCP_NOTSENT_LOWAT makes the socket writable
+ * only then. Only here: for the whole pre-copy the bound cost 6-11% of a
+ * 4 GiB pass, the link idling through each dirty sync the buffer had
+ * covered.
+ */
+#define UNSENT_BOUND   (128 * 1024)
+#define UNSENT_WAIT_MS 1000
+static void drain_unsent(VhChannel *ch)
+{
+    int v = UNSENT_BOUND, fd;
+    struct pollfd pfd;
+
+    while (VH_IS_CHANNEL_TLS(ch)) {
+        ch = vh_channel_tls_get_master(VH_CHANNEL_TLS(ch));
+    }
+    if (!VH_IS_CHANNEL_SOCKET(ch)) {
+        return;
+    }
+    fd = vh_channel_socket_get_fd(VH_CHANNEL_SOCKET(ch));
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v)) < 0) {
+        return; /* not TCP (unix:) */
+    }
+    pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+    while (poll(&pfd, 1, UNSENT_WAIT_MS) < 0 && errno == EINTR) {
+    }
+    v = 0; /* the system's default again */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v));
+}
+
+/*
  * The switch: with the guest stopped, the pages still to send (the rest
  * of the pass, those dirtied since) are discarded on the target, which
  * then has the device state and runs the guest.
@@ -980,6 +1020,7 @@ static bool postcopy_switch(Source *s, GError **errp)
     /* From here the source holds a guest that may not run again. */
     link_guard_read(s);
     link_guard_apply(s, "post-copy");
+    drain_unsent(s->main);
     if (!stop_guest(s, errp)) {
         return false;
     }
