@@ -198,92 +198,50 @@ static bool load_ram_setup(VhMigLoader *l, const guint8 *b, guint32 len,
     return check_block(l, name, size, vh_mig_take_u64(&p), errp);
 }
 
-/* ITER_END: every channel reached this iteration's SYNC with the count. */
-static bool load_iter_end(VhMigLoader *l, const guint8 *b, guint32 len,
-                          guint64 *iter, GError **errp)
-{
-    const guint8 *p = b;
-    guint64 it;
-    guint32 nch;
-
-    if (len < VH_MIG_ITER_END_BASE) {
-        return vh_mig_bad(errp, "ITER_END: section length %u too short", len);
-    }
-    it = vh_mig_take_u64(&p);
-    nch = vh_mig_take_u32(&p);
-    if (it != *iter + 1) {
-        return vh_mig_bad(errp,
-                          "ITER_END: iteration %" G_GUINT64_FORMAT
-                          " out of order (expected %" G_GUINT64_FORMAT ")",
-                          it, *iter + 1);
-    }
-    if (nch != l->channels) {
-        return vh_mig_bad(errp,
-                          "ITER_END: channel count %u, the header said %u", nch,
-                          l->channels);
-    }
-    if (!vh_mig_expect_len("ITER_END", len, VH_MIG_ITER_END_BASE + 8 * nch,
-                           errp)) {
-        return false;
-    }
-    if (vh_mig_take_u32(&p) != 0) {
-        return vh_mig_bad(errp, "ITER_END: reserved field is not zero");
-    }
-    /*
-     * Not before: a resume goes on from the last one checked. The
-     * DISCARDs before it drop their pages while every channel waits at
-     * its SYNC: no record of theirs is in flight.
-     */
-    if (!vh_mig_wait_barrier(l, false, it, p, errp) ||
-        (l->pc && !vh_postcopy_discard_pending(l->pc, errp))) {
-        return false;
-    }
-    vh_mig_open_barrier(l, false, it);
-    *iter = it;
-    return true;
-}
-
 /*
- * DIRTY_SYNC (post-copy with multifd): the source synced its dirty log in
- * the middle of a pass; every channel reached its FLUSH, the DISCARDs
- * before it drop their pages, then the channels go on.
+ * ITER_END (@flush false: every channel reached this iteration's SYNC) and
+ * DIRTY_SYNC (true: post-copy with multifd, a dirty sync in the middle of
+ * a pass; every channel reached its FLUSH): the same body, u64 number
+ * (*@last + 1), u32 channels, u32 reserved, u64 packets per channel. The
+ * DISCARDs before either drop their pages while every channel waits at
+ * its barrier, so that no record of theirs is in flight; then the
+ * channels go on. A resume goes on from the last ITER_END checked.
  */
-static bool load_dirty_sync(VhMigLoader *l, const guint8 *b, guint32 len,
-                            guint64 *flush, GError **errp)
+static bool load_barrier(VhMigLoader *l, bool flush, const guint8 *b,
+                         guint32 len, guint64 *last, GError **errp)
 {
+    const char *name = flush ? "DIRTY_SYNC" : "ITER_END";
     const guint8 *p = b;
     guint64 n;
     guint32 nch;
 
-    if (len < VH_MIG_DIRTY_SYNC_BASE) {
-        return vh_mig_bad(errp, "DIRTY_SYNC: section length %u too short", len);
+    if (len < VH_MIG_ITER_END_BASE) {
+        return vh_mig_bad(errp, "%s: section length %u too short", name, len);
     }
     n = vh_mig_take_u64(&p);
     nch = vh_mig_take_u32(&p);
-    if (n != *flush + 1) {
+    if (n != *last + 1) {
         return vh_mig_bad(errp,
-                          "DIRTY_SYNC: sync %" G_GUINT64_FORMAT
+                          "%s: %s %" G_GUINT64_FORMAT
                           " out of order (expected %" G_GUINT64_FORMAT ")",
-                          n, *flush + 1);
+                          name, flush ? "sync" : "iteration", n, *last + 1);
     }
     if (nch != l->channels) {
-        return vh_mig_bad(errp,
-                          "DIRTY_SYNC: channel count %u, the header said %u",
-                          nch, l->channels);
+        return vh_mig_bad(errp, "%s: channel count %u, the header said %u",
+                          name, nch, l->channels);
     }
-    if (!vh_mig_expect_len("DIRTY_SYNC", len, VH_MIG_DIRTY_SYNC_BASE + 8 * nch,
-                           errp)) {
+    if (!vh_mig_expect_len(name, len, VH_MIG_ITER_END_BASE + 8 * nch, errp)) {
         return false;
     }
     if (vh_mig_take_u32(&p) != 0) {
-        return vh_mig_bad(errp, "DIRTY_SYNC: reserved field is not zero");
+        return vh_mig_bad(errp, "%s: reserved field is not zero", name);
     }
-    if (!vh_mig_wait_barrier(l, true, n, p, errp) ||
-        !vh_postcopy_discard_pending(l->pc, errp)) {
+    if (!vh_mig_wait_barrier(l, flush, n, p, errp) ||
+        (l->pc && !vh_postcopy_discard_pending(l->pc, errp))) {
         return false;
     }
-    vh_mig_open_barrier(l, true, n);
-    *flush = n;
+    vh_mig_open_barrier(l, flush, n);
+    *last = n;
     return true;
 }
 
@@ -421,7 +379,7 @@ static bool main_iter_end(VhMigLoader *l, VhChannel *ch, MainPos *pos,
         return vh_mig_bad(errp, "ITER_END after the device state");
     }
     b = read_body(ch, "ITER_END", len, VH_MIG_ITER_END_MAX, errp);
-    if (!b || !load_iter_end(l, b, len, &pos->iter, errp)) {
+    if (!b || !load_barrier(l, false, b, len, &pos->iter, errp)) {
         return false;
     }
     pos->pages_since_iter = false;
@@ -574,7 +532,7 @@ static bool main_dirty_sync(VhMigLoader *l, VhChannel *ch, MainPos *pos,
                                 "during pre-copy");
     }
     b = read_body(ch, "DIRTY_SYNC", len, VH_MIG_DIRTY_SYNC_MAX, errp);
-    return b && load_dirty_sync(l, b, len, &pos->flush, errp);
+    return b && load_barrier(l, true, b, len, &pos->flush, errp);
 }
 
 /*
