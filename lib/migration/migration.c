@@ -307,6 +307,22 @@ static bool unknown_param(const char *name, GError **errp)
     return false;
 }
 
+/* A duration in ms: 0 (@zero says what it means) or @min..@max. */
+static bool set_ms_or_zero(const char *name, gint64 value, const char *zero,
+                           gint64 min, gint64 max, guint32 *out, GError **errp)
+{
+    if (value != 0 && (value < min || value > max)) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
+                    "Parameter '%s' expects 0 (%s) or %" G_GINT64_FORMAT
+                    " to %" G_GINT64_FORMAT " milliseconds, not "
+                    "%" G_GINT64_FORMAT,
+                    name, zero, min, max, value);
+        return false;
+    }
+    *out = (guint32)value;
+    return true;
+}
+
 bool vh_mig_params_set_int(VhMigParams *p, const char *name, gint64 value,
                            GError **errp)
 {
@@ -369,32 +385,16 @@ bool vh_mig_params_set_int(VhMigParams *p, const char *name, gint64 value,
         return true;
     }
     if (g_str_equal(name, "x-postcopy-link-timeout")) {
-        if (value != 0 && (value < VH_MIG_MIN_POSTCOPY_LINK_TIMEOUT ||
-                           value > VH_MIG_MAX_POSTCOPY_LINK_TIMEOUT)) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "Parameter 'x-postcopy-link-timeout' expects 0 (off: "
-                        "the kernel's TCP timeouts) or %d to %d milliseconds, "
-                        "not %" G_GINT64_FORMAT,
-                        VH_MIG_MIN_POSTCOPY_LINK_TIMEOUT,
-                        VH_MIG_MAX_POSTCOPY_LINK_TIMEOUT, value);
-            return false;
-        }
-        p->postcopy_link_timeout = (guint32)value;
-        return true;
+        return set_ms_or_zero(name, value, "off: the kernel's TCP timeouts",
+                              VH_MIG_MIN_POSTCOPY_LINK_TIMEOUT,
+                              VH_MIG_MAX_POSTCOPY_LINK_TIMEOUT,
+                              &p->postcopy_link_timeout, errp);
     }
     if (g_str_equal(name, "x-postcopy-sync-interval")) {
-        if (value != 0 && (value < VH_MIG_MIN_POSTCOPY_SYNC_INTERVAL ||
-                           value > VH_MIG_MAX_POSTCOPY_SYNC_INTERVAL)) {
-            g_set_error(errp, VH_ERROR, VH_ERROR_INVALID_ARGUMENT,
-                        "Parameter 'x-postcopy-sync-interval' expects 0 "
-                        "(only at each pass's end) or %d to %d "
-                        "milliseconds, not %" G_GINT64_FORMAT,
-                        VH_MIG_MIN_POSTCOPY_SYNC_INTERVAL,
-                        VH_MIG_MAX_POSTCOPY_SYNC_INTERVAL, value);
-            return false;
-        }
-        p->postcopy_sync_interval = (guint32)value;
-        return true;
+        return set_ms_or_zero(name, value, "only at each pass's end",
+                              VH_MIG_MIN_POSTCOPY_SYNC_INTERVAL,
+                              VH_MIG_MAX_POSTCOPY_SYNC_INTERVAL,
+                              &p->postcopy_sync_interval, errp);
     }
     return unknown_param(name, errp);
 }
