@@ -76,12 +76,12 @@ void vh_mig_put_ram_setup(GByteArray *b, VhRamBlock *ram)
     vh_mig_put_u64(b, vh_ram_block_get_pages(ram));
 }
 
-void vh_mig_put_iter_end(GByteArray *b, guint64 iteration, guint32 channels,
-                         const guint64 *packets)
+/* ITER_END and DIRTY_SYNC: one body (docs/migration-stream.md). */
+static void put_barrier(GByteArray *b, guint32 type, guint64 n,
+                        guint32 channels, const guint64 *packets)
 {
-    vh_mig_put_section(b, VH_MIG_SEC_ITER_END,
-                       VH_MIG_ITER_END_BASE + 8 * channels);
-    vh_mig_put_u64(b, iteration);
+    vh_mig_put_section(b, type, VH_MIG_ITER_END_BASE + 8 * channels);
+    vh_mig_put_u64(b, n);
     vh_mig_put_u32(b, channels);
     vh_mig_put_u32(b, 0);
     for (guint32 i = 0; i < channels; i++) {
@@ -89,17 +89,16 @@ void vh_mig_put_iter_end(GByteArray *b, guint64 iteration, guint32 channels,
     }
 }
 
+void vh_mig_put_iter_end(GByteArray *b, guint64 iteration, guint32 channels,
+                         const guint64 *packets)
+{
+    put_barrier(b, VH_MIG_SEC_ITER_END, iteration, channels, packets);
+}
+
 void vh_mig_put_dirty_sync(GByteArray *b, guint64 sync, guint32 channels,
                            const guint64 *packets)
 {
-    vh_mig_put_section(b, VH_MIG_SEC_DIRTY_SYNC,
-                       VH_MIG_DIRTY_SYNC_BASE + 8 * channels);
-    vh_mig_put_u64(b, sync);
-    vh_mig_put_u32(b, channels);
-    vh_mig_put_u32(b, 0);
-    for (guint32 i = 0; i < channels; i++) {
-        vh_mig_put_u64(b, packets[i]);
-    }
+    put_barrier(b, VH_MIG_SEC_DIRTY_SYNC, sync, channels, packets);
 }
 
 void vh_mig_put_machine(GByteArray *b, bool running)
