@@ -72,6 +72,16 @@ export async function launch() {
             executablePath: chromiumPath(),
             headless: true,
             userDataDir: profile,
+            // Everything chromium writes goes in the profile: its crash
+            // database (else ~/.config/chromium) and its scratch dirs
+            // (else /tmp/org.chromium.*, left behind when it is killed).
+            env: {
+                ...process.env,
+                HOME: profile,
+                XDG_CONFIG_HOME: join(profile, "config"),
+                XDG_CACHE_HOME: join(profile, "cache"),
+                TMPDIR: profile,
+            },
             args: [
                 "--no-sandbox", // root has no user namespace sandbox here
                 "--disable-gpu",
