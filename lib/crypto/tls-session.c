@@ -8,6 +8,8 @@
 #include "vmhost/authz/authz.h"
 #include "vmhost/crypto/x509-check.h"
 
+#include "tls-record.h"
+
 #include <errno.h>
 #include <gnutls/x509.h>
 #include <string.h>
@@ -33,6 +35,18 @@ struct _VhTlsSession {
     char *peer_name;
     VhTlsHostnameCheck hostname_check;
     char *gather; /* staging for records gathered from small iovs */
+
+    /*
+     * vmhost's own TLS 1.3 application-data records (docs/tls-records.md):
+     * the keys of each direction, taken from GnuTLS when stale, i.e. at
+     * first use and after GnuTLS read or wrote a record itself.
+     */
+    bool records;      /* this session's records may be sealed/opened */
+    bool seal_off;     /* the write keys are worn: GnuTLS writes from now */
+    bool read_eof;     /* GnuTLS read close-notify */
+    int record_failed; /* a record could not be opened: the session is dead */
+    bool rkeys_stale, wkeys_stale;
+    VhTlsRecordKeys rkeys, wkeys;
 };
 
 G_DEFINE_TYPE(VhTlsSession, vh_tls_session, G_TYPE_OBJECT)
@@ -53,6 +67,8 @@ static void vh_tls_session_finalize(GObject *obj)
     g_free(sess->authzid);
     g_free(sess->peer_name);
     g_free(sess->gather);
+    vh_tls_record_keys_clear(&sess->rkeys);
+    vh_tls_record_keys_clear(&sess->wkeys);
     G_OBJECT_CLASS(vh_tls_session_parent_class)->finalize(obj);
 }
 
@@ -529,7 +545,161 @@ VhTlsHandshakeStatus vh_tls_session_handshake(VhTlsSession *sess, GError **errp)
         return VH_TLS_HANDSHAKE_FAILED;
     }
     sess->handshake_complete = true;
+    sess->records =
+        gnutls_protocol_get_version(sess->session) == GNUTLS_TLS1_3 &&
+        vh_tls_record_cipher_supported(gnutls_cipher_get(sess->session)) &&
+        g_strcmp0(g_getenv("VMHOST_TLS_RECORDS"), "gnutls") != 0;
+    sess->rkeys_stale = sess->wkeys_stale = true;
     return VH_TLS_HANDSHAKE_COMPLETE;
+}
+
+/*
+ * GnuTLS is about to read or write records itself: give it the sequence
+ * numbers vmhost's records advanced, and take its keys afresh afterwards
+ * (a KeyUpdate may change them).
+ */
+static void hand_over(VhTlsSession *sess)
+{
+    unsigned char seq[8];
+
+    if (!sess->records) {
+        return;
+    }
+    if (!sess->rkeys_stale) {
+        vh_tls_record_keys_seq_bytes(&sess->rkeys, seq);
+        (void)gnutls_record_set_state(sess->session, 1, seq);
+        sess->rkeys_stale = true;
+    }
+    if (!sess->wkeys_stale) {
+        vh_tls_record_keys_seq_bytes(&sess->wkeys, seq);
+        (void)gnutls_record_set_state(sess->session, 0, seq);
+        sess->wkeys_stale = true;
+    }
+}
+
+/* Load stale keys; false (and GnuTLS's records from now on) if it fails. */
+static bool fresh_keys(VhTlsSession *sess, VhTlsRecordKeys *keys, bool *stale,
+                       bool read)
+{
+    int ret;
+
+    if (!*stale) {
+        return true;
+    }
+    ret = vh_tls_record_keys_load(keys, sess->session, read);
+    if (ret < 0) {
+        g_warning("TLS: cannot take the session's %s keys, GnuTLS keeps "
+                  "the records: %s",
+                  read ? "read" : "write", gnutls_strerror(ret));
+        sess->records = false;
+        return false;
+    }
+    *stale = false;
+    return true;
+}
+
+bool vh_tls_session_can_seal(VhTlsSession *sess)
+{
+    if (!sess->records || !sess->handshake_complete || sess->seal_off ||
+        sess->bye_sent || sess->write_flush || sess->write_credit ||
+        !fresh_keys(sess, &sess->wkeys, &sess->wkeys_stale, false)) {
+        return false;
+    }
+    if (vh_tls_record_keys_worn(&sess->wkeys)) {
+        /*
+         * 2^24 records under one key: GnuTLS writes from now on (it
+         * sends its own KeyUpdate at its limits).
+         */
+        hand_over(sess);
+        sess->seal_off = true;
+        return false;
+    }
+    return true;
+}
+
+size_t vh_tls_session_seal_max(VhTlsSession *sess)
+{
+    return sess->wkeys.max_plain;
+}
+
+size_t vh_tls_session_seal_size(VhTlsSession *sess, size_t len)
+{
+    return vh_tls_record_seal_size(&sess->wkeys, len);
+}
+
+bool vh_tls_session_seal(VhTlsSession *sess, const struct iovec *iov,
+                         size_t niov, size_t skip, size_t len, char *out,
+                         GError **errp)
+{
+    int ret = vh_tls_record_seal(&sess->wkeys, iov, niov, skip, len, out);
+
+    if (ret < 0) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "TLS write failed: %s",
+                    gnutls_strerror(ret));
+        return false;
+    }
+    return true;
+}
+
+bool vh_tls_session_can_open(VhTlsSession *sess)
+{
+    return sess->records && sess->handshake_complete && !sess->read_eof &&
+           gnutls_record_check_pending(sess->session) == 0 &&
+           fresh_keys(sess, &sess->rkeys, &sess->rkeys_stale, true);
+}
+
+/* A record that cannot be opened ends the session's reading for good. */
+static gssize open_failed(VhTlsSession *sess, int ret, GError **errp)
+{
+    sess->record_failed = ret;
+    g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "TLS read failed: %s",
+                gnutls_strerror(ret));
+    return -1;
+}
+
+gssize vh_tls_session_record_size(VhTlsSession *sess, const char *hdr,
+                                  GError **errp)
+{
+    gssize body;
+
+    if (sess->record_failed) {
+        return open_failed(sess, sess->record_failed, errp);
+    }
+    body = vh_tls_record_body_size(&sess->rkeys, hdr);
+    if (body == VH_TLS_RECORD_NOT_DATA) {
+        return VH_TLS_SESSION_ERR_NOT_DATA;
+    }
+    if (body < 0) {
+        const unsigned char *h = (const unsigned char *)hdr;
+        sess->record_failed = body;
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                    "TLS read failed: the peer sent a record of %u bytes, "
+                    "too large or too small for TLS 1.3 (%zu to %u)",
+                    (unsigned)h[3] << 8 | h[4], sess->rkeys.tag_size + 1,
+                    VH_TLS_RECORD_MAX_PLAIN + 256);
+        return -1;
+    }
+    return VH_TLS_RECORD_HEADER + body;
+}
+
+size_t vh_tls_session_open_room(VhTlsSession *sess, size_t size)
+{
+    return size - VH_TLS_RECORD_HEADER - sess->rkeys.tag_size;
+}
+
+gssize vh_tls_session_open(VhTlsSession *sess, char *rec, size_t size,
+                           char *dst, GError **errp)
+{
+    gssize n =
+        vh_tls_record_open(&sess->rkeys, rec, size - VH_TLS_RECORD_HEADER, dst);
+
+    if (n == VH_TLS_RECORD_NOT_DATA) {
+        return VH_TLS_SESSION_ERR_NOT_DATA;
+    }
+    if (n < 0) {
+        return open_failed(sess, n, errp);
+    }
+    return n;
 }
 
 bool vh_tls_session_is_handshake_complete(VhTlsSession *sess)
@@ -572,9 +742,14 @@ gssize vh_tls_session_read(VhTlsSession *sess, char *buf, size_t len,
     if (!check_ready(sess, errp)) {
         return -1;
     }
+    if (sess->record_failed) {
+        return open_failed(sess, sess->record_failed, errp);
+    }
+    hand_over(sess);
     for (;;) {
         ssize_t ret = gnutls_record_recv(sess->session, buf, len);
         if (ret >= 0) {
+            sess->read_eof = ret == 0 && len > 0;
             return ret;
         }
         switch (ret) {
@@ -620,7 +795,10 @@ gssize vh_tls_session_readv(VhTlsSession *sess, const struct iovec *iov,
 static gssize send_record(VhTlsSession *sess, const char *buf, size_t len,
                           GError **errp)
 {
-    ssize_t ret = gnutls_record_send(sess->session, buf, len);
+    ssize_t ret;
+
+    hand_over(sess);
+    ret = gnutls_record_send(sess->session, buf, len);
 
     if (ret >= 0) {
         return ret;
@@ -774,6 +952,7 @@ int vh_tls_session_bye(VhTlsSession *sess, GError **errp)
     if (sess->bye_sent || !sess->handshake_complete) {
         return 0;
     }
+    hand_over(sess);
     ret = gnutls_bye(sess->session, GNUTLS_SHUT_WR);
     if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
         return VH_TLS_SESSION_ERR_BLOCK;

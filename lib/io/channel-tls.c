@@ -6,6 +6,7 @@
 #include "vmhost/io/channel-tls.h"
 
 #include "channel-internal.h"
+#include "vmhost/util/iov.h"
 
 #include <errno.h>
 #include <string.h>
@@ -40,6 +41,13 @@
  * start of a stream: the next one goes to a READ_AHEAD buffer.
  */
 #define READ_SMALL 2048
+/*
+ * The same for writes: a writev whose records fit in WRITE_SMALL is sealed
+ * into a buffer inside the channel.
+ */
+#define WRITE_SMALL 2048
+/* Records sealed into one batch at most (a small record size limit). */
+#define BATCH_RECORDS 64
 
 struct _VhChannelTls {
     VhChannel parent;
@@ -55,9 +63,21 @@ struct _VhChannelTls {
     bool rbig;   /* the last read into rheap was over READ_AHEAD_IDLE */
     bool rgrow;  /* the last read filled rsmall: the next goes to rheap */
     char rsmall[READ_SMALL]; /* rbuf until a read fills it */
-    char *wbuf;              /* batched ciphertext during a blocking writev */
+    int rend; /* the master's read ended: 1 at EOF, -1 on error */
+
+    /* a record opened for a reader with less room: pbuf[ppos, plen) */
+    char *pbuf;
+    size_t ppos, plen;
+    char *pheap;
+    char psmall[READ_SMALL];
+
+    char *wbuf; /* ciphertext to send: wbuf[wsent, wlen) */
     size_t wlen;
-    bool batching;
+    size_t wsent;   /* (sealed records a non-blocking master did not take) */
+    size_t wcredit; /* plaintext bytes of those records */
+    char *wheap;    /* WRITE_BATCH bytes */
+    bool batching;  /* GnuTLS's records of a blocking writev are gathered */
+    char wsmall[WRITE_SMALL];
 };
 
 G_DEFINE_TYPE(VhChannelTls, vh_channel_tls, VH_TYPE_CHANNEL)
@@ -73,14 +93,53 @@ static void set_transport_error(VhChannelTls *tls, GError *err)
 static bool flush_batch(VhChannelTls *tls)
 {
     GError *err = NULL;
-    bool ok = tls->wlen == 0 ||
-              vh_channel_write_all(tls->master, tls->wbuf, tls->wlen, &err);
+    bool ok = tls->wlen == tls->wsent ||
+              vh_channel_write_all(tls->master, tls->wbuf + tls->wsent,
+                                   tls->wlen - tls->wsent, &err);
 
-    tls->wlen = 0;
+    tls->wlen = tls->wsent = 0;
     if (!ok) {
         set_transport_error(tls, err);
     }
     return ok;
+}
+
+/*
+ * Send what is left of the batch on a non-blocking master: 0 when all of
+ * it went, VH_CHANNEL_ERR_BLOCK, or -1 (the transport error is kept).
+ */
+static gssize send_batch(VhChannelTls *tls)
+{
+    while (tls->wsent < tls->wlen) {
+        GError *err = NULL;
+        gssize n = vh_channel_write(tls->master, tls->wbuf + tls->wsent,
+                                    tls->wlen - tls->wsent, &err);
+        if (n == VH_CHANNEL_ERR_BLOCK) {
+            return n;
+        }
+        if (n < 0) {
+            set_transport_error(tls, err);
+            return -1;
+        }
+        tls->wsent += n;
+    }
+    tls->wlen = tls->wsent = 0;
+    return 0;
+}
+
+/* Whatever the mode, send the batch first; false with errno set. */
+static bool drain_batch(VhChannelTls *tls)
+{
+    gssize n;
+
+    if (tls->wlen == tls->wsent || vh_channel_get_blocking(tls->master)) {
+        return flush_batch(tls);
+    }
+    n = send_batch(tls);
+    if (n == VH_CHANNEL_ERR_BLOCK) {
+        errno = EAGAIN;
+    }
+    return n == 0;
 }
 
 /* Transport callbacks: the session's ciphertext over the master. */
@@ -94,14 +153,15 @@ static ssize_t tls_push(const char *buf, size_t len, void *opaque)
         if (tls->wlen + len > WRITE_BATCH && !flush_batch(tls)) {
             return -1;
         }
-        if (!tls->wbuf) {
-            tls->wbuf = g_malloc(WRITE_BATCH);
+        if (!tls->wheap) {
+            tls->wheap = g_malloc(WRITE_BATCH);
         }
+        tls->wbuf = tls->wheap;
         memcpy(tls->wbuf + tls->wlen, buf, len);
         tls->wlen += len;
         return len;
     }
-    if (tls->wlen && !flush_batch(tls)) {
+    if (!drain_batch(tls)) {
         return -1;
     }
     n = vh_channel_write(tls->master, buf, len, &err);
@@ -169,8 +229,13 @@ static ssize_t tls_pull(char *buf, size_t len, void *opaque)
     VhChannelTls *tls = opaque;
     gssize n;
 
-    if (tls->wlen && !flush_batch(tls)) {
+    if (tls->batching && tls->wlen && !flush_batch(tls)) {
         return -1;
+    }
+    if (tls->rpos == tls->rlen && tls->rend) {
+        /* the record path met the end of the master's data */
+        errno = EIO;
+        return tls->rend > 0 ? 0 : -1;
     }
     if (tls->rpos == tls->rlen) {
         n = fill_read_ahead(tls);
@@ -483,6 +548,310 @@ static bool check_handshake(VhChannelTls *tls, GError **errp)
     return true;
 }
 
+/*
+ * vmhost's own records (TLS 1.3, docs/tls-records.md): sealed straight
+ * into the batch, opened straight out of the read-ahead into the caller's
+ * buffer when it has room for the record, else into pbuf.
+ */
+
+/* Plaintext of an opened record still to hand out. */
+static size_t held_plain(VhChannelTls *tls)
+{
+    return tls->plen - tls->ppos;
+}
+
+/*
+ * The size of the whole record at rbuf[rpos], 0 when its header is not
+ * all there, or what vh_tls_session_record_size() said.
+ */
+static gssize next_record(VhChannelTls *tls, GError **errp)
+{
+    if (tls->rlen - tls->rpos < 5) {
+        return 0;
+    }
+    return vh_tls_session_record_size(tls->session, tls->rbuf + tls->rpos,
+                                      errp);
+}
+
+/* A whole record (or something only a read can report) is at hand. */
+static bool record_ready(VhChannelTls *tls)
+{
+    gssize size = next_record(tls, NULL);
+
+    return size < 0 || (size > 0 && (size_t)size <= tls->rlen - tls->rpos);
+}
+
+/*
+ * Read more ciphertext behind what is unread, for a record of @size bytes
+ * (0: its header is incomplete). Returns the count, VH_CHANNEL_ERR_BLOCK,
+ * or 0 / -1 at the master's end or error (noted in rend: GnuTLS's read then
+ * reports it as it always has).
+ */
+static gssize read_more(VhChannelTls *tls, size_t size)
+{
+    size_t have = tls->rlen - tls->rpos;
+    bool big = tls->rheap || tls->rgrow || size > READ_SMALL;
+    size_t cap = big ? READ_AHEAD : READ_SMALL;
+    GError *err = NULL;
+    gssize n;
+
+    if (big && !tls->rheap) {
+        tls->rheap = g_malloc(READ_AHEAD);
+    }
+    if (tls->rbuf != (big ? tls->rheap : tls->rsmall) || tls->rpos > 0) {
+        /* at most one record's worth moves, once per buffer filled */
+        memmove(big ? tls->rheap : tls->rsmall, tls->rbuf + tls->rpos, have);
+        tls->rbuf = big ? tls->rheap : tls->rsmall;
+        tls->rpos = 0;
+        tls->rlen = have;
+    }
+    tls->rgrow = false;
+    n = vh_channel_read(tls->master, tls->rbuf + tls->rlen, cap - tls->rlen,
+                        &err);
+    if (n == VH_CHANNEL_ERR_BLOCK) {
+        return n;
+    }
+    if (n <= 0) {
+        if (n < 0) {
+            set_transport_error(tls, err);
+        }
+        tls->rend = n < 0 ? -1 : 1;
+        return n;
+    }
+    tls->rlen += n;
+    if (big) {
+        tls->rbig = n > READ_AHEAD_IDLE;
+    } else {
+        tls->rgrow = tls->rlen == READ_SMALL;
+    }
+    return n;
+}
+
+/* Copy held plaintext into @iov at (*idx, *off); returns the count. */
+static size_t hand_out(VhChannelTls *tls, const struct iovec *iov, size_t niov,
+                       size_t *idx, size_t *off)
+{
+    size_t got = 0;
+
+    while (*idx < niov && tls->ppos < tls->plen) {
+        size_t take = MIN(iov[*idx].iov_len - *off, tls->plen - tls->ppos);
+        memcpy((char *)iov[*idx].iov_base + *off, tls->pbuf + tls->ppos, take);
+        tls->ppos += take;
+        got += take;
+        *off += take;
+        if (*off == iov[*idx].iov_len) {
+            (*idx)++;
+            *off = 0;
+        }
+    }
+    if (tls->ppos == tls->plen) {
+        tls->ppos = tls->plen = 0;
+        g_clear_pointer(&tls->pheap, g_free);
+    }
+    return got;
+}
+
+/*
+ * Open the record of @size bytes at rbuf[rpos] into the caller's buffer at
+ * (*idx, *off) if it has the room, else into pbuf. Returns the plaintext
+ * bytes given to the caller, VH_TLS_SESSION_ERR_NOT_DATA or -1.
+ */
+static gssize open_record(VhChannelTls *tls, size_t size,
+                          const struct iovec *iov, size_t niov, size_t *idx,
+                          size_t *off, GError **errp)
+{
+    size_t room = vh_tls_session_open_room(tls->session, size);
+    bool direct = iov[*idx].iov_len - *off >= room;
+    char *dst;
+    gssize n;
+
+    if (direct) {
+        dst = (char *)iov[*idx].iov_base + *off;
+    } else if (room <= sizeof(tls->psmall)) {
+        dst = tls->psmall;
+    } else {
+        dst = tls->pheap = g_malloc(room);
+    }
+    n = vh_tls_session_open(tls->session, tls->rbuf + tls->rpos, size, dst,
+                            errp);
+    if (n < 0) {
+        g_clear_pointer(&tls->pheap, g_free);
+        return n;
+    }
+    tls->rpos += size;
+    if (direct) {
+        *off += n;
+        if (*off == iov[*idx].iov_len) {
+            (*idx)++;
+            *off = 0;
+        }
+        return n;
+    }
+    tls->pbuf = dst;
+    tls->ppos = 0;
+    tls->plen = n;
+    return hand_out(tls, iov, niov, idx, off);
+}
+
+/*
+ * Read with vmhost's records: READ_GNUTLS when GnuTLS must
+ * read this time (a record that is not application data, the master's end
+ * or error), else as readv. Once something is read, it returns rather
+ * than wait for the master.
+ */
+#define READ_GNUTLS (-3)
+
+static gssize records_readv(VhChannelTls *tls, const struct iovec *iov,
+                            size_t niov, GError **errp)
+{
+    size_t idx = 0, off = 0;
+    gssize total = 0;
+
+    while (idx < niov && iov[idx].iov_len == 0) {
+        idx++;
+    }
+    total = hand_out(tls, iov, niov, &idx, &off);
+    while (idx < niov) {
+        gssize size = next_record(tls, total > 0 ? NULL : errp);
+        gssize n;
+
+        if (size == VH_TLS_SESSION_ERR_NOT_DATA) {
+            return total > 0 ? total : READ_GNUTLS;
+        }
+        if (size < 0) {
+            return total > 0 ? total : -1;
+        }
+        if (size == 0 || (size_t)size > tls->rlen - tls->rpos) {
+            if (total > 0) {
+                return total;
+            }
+            n = read_more(tls, size);
+            if (n == VH_CHANNEL_ERR_BLOCK) {
+                release_read_ahead(tls);
+                return n;
+            }
+            if (n <= 0) {
+                return READ_GNUTLS;
+            }
+            continue;
+        }
+        n = open_record(tls, size, iov, niov, &idx, &off,
+                        total > 0 ? NULL : errp);
+        if (n == VH_TLS_SESSION_ERR_NOT_DATA) {
+            return total > 0 ? total : READ_GNUTLS;
+        }
+        if (n < 0) {
+            return total > 0 ? total : -1;
+        }
+        total += n;
+    }
+    release_read_ahead(tls);
+    return total;
+}
+
+/*
+ * Start a batch for @left plaintext bytes: inside the channel when they
+ * are few, so that a line costs no allocation. Returns its capacity.
+ */
+static size_t batch_start(VhChannelTls *tls, size_t left)
+{
+    if (left <= WRITE_SMALL / 2) {
+        tls->wbuf = tls->wsmall;
+        return WRITE_SMALL;
+    }
+    if (!tls->wheap) {
+        tls->wheap = g_malloc(WRITE_BATCH);
+    }
+    tls->wbuf = tls->wheap;
+    return WRITE_BATCH;
+}
+
+/*
+ * Before a write: send the rest of a batch a non-blocking master did not
+ * take, then count the caller's first bytes, which are the plaintext of
+ * its records. Returns that count (0: write on), VH_CHANNEL_ERR_BLOCK or
+ * -1.
+ */
+static gssize finish_batch(VhChannelTls *tls, const struct iovec *iov,
+                           size_t niov, GError **errp)
+{
+    gssize n = send_batch(tls);
+    size_t credit = MIN(tls->wcredit, vh_iov_size(iov, niov));
+
+    if (n == -1) {
+        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "TLS write failed");
+    }
+    if (n < 0) {
+        return n;
+    }
+    tls->wcredit -= credit;
+    return credit;
+}
+
+/*
+ * Write with vmhost's records: seal up to a batch of records, send it,
+ * repeat. A non-blocking master that takes part of a batch keeps the rest
+ * in wbuf[wsent, wlen); the plaintext of its records is counted as written
+ * when the caller offers it again (finish_batch(), the contract of
+ * vh_tls_session_writev()).
+ */
+static gssize records_writev(VhChannelTls *tls, const struct iovec *iov,
+                             size_t niov, GError **errp)
+{
+    bool blocking = vh_channel_get_blocking(tls->master);
+    size_t max = vh_tls_session_seal_max(tls->session);
+    size_t left = vh_iov_size(iov, niov), done = 0;
+    gssize total = 0;
+
+    while (left > 0) {
+        size_t ends[BATCH_RECORDS], plain[BATCH_RECORDS], nrec = 0;
+        size_t cap = batch_start(tls, left), batch_plain = 0;
+        gssize n;
+
+        while (left > 0 && nrec < BATCH_RECORDS) {
+            size_t len = MIN(left, max);
+            size_t need = vh_tls_session_seal_size(tls->session, len);
+
+            if (tls->wlen + need > cap) {
+                break; /* never with an empty batch: cap holds a record */
+            }
+            if (!vh_tls_session_seal(tls->session, iov, niov, done, len,
+                                     tls->wbuf + tls->wlen,
+                                     total > 0 ? NULL : errp)) {
+                tls->wlen = 0;
+                return total > 0 ? total : -1;
+            }
+            tls->wlen += need;
+            ends[nrec] = tls->wlen;
+            plain[nrec++] = len;
+            batch_plain += len;
+            done += len;
+            left -= len;
+        }
+        n = blocking ? (flush_batch(tls) ? 0 : -1) : send_batch(tls);
+        if (n == 0) {
+            total += batch_plain;
+            continue;
+        }
+        if (n == -1) {
+            tls->wlen = tls->wsent = 0;
+            if (total == 0) {
+                g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
+                            "TLS write failed");
+            }
+            return total > 0 ? total : -1;
+        }
+        /* would block: what the master took of whole records is written */
+        for (size_t i = 0; i < nrec && ends[i] <= tls->wsent; i++) {
+            total += plain[i];
+            batch_plain -= plain[i];
+        }
+        tls->wcredit = batch_plain;
+        return total > 0 ? total : VH_CHANNEL_ERR_BLOCK;
+    }
+    return total;
+}
+
 static gssize tls_readv(VhChannel *ioc, const struct iovec *iov, size_t niov,
                         int **fds, size_t *nfds, GError **errp)
 {
@@ -492,7 +861,20 @@ static gssize tls_readv(VhChannel *ioc, const struct iovec *iov, size_t niov,
     if (!check_handshake(tls, errp)) {
         return -1;
     }
-    n = from_session(vh_tls_session_readv(tls->session, iov, niov, errp));
+    do {
+        n = READ_GNUTLS;
+        if (vh_tls_session_can_open(tls->session)) {
+            n = records_readv(tls, iov, niov, errp);
+        }
+        if (n == READ_GNUTLS) {
+            n = from_session(
+                vh_tls_session_readv(tls->session, iov, niov, errp));
+        }
+        /*
+         * GnuTLS says "again" after a post-handshake message (a KeyUpdate,
+         * a session ticket) too: a blocking master has not blocked.
+         */
+    } while (n == VH_CHANNEL_ERR_BLOCK && vh_channel_get_blocking(tls->master));
     if (n == -1) {
         adopt_transport_error(tls, errp);
         g_prefix_error(errp, "%s: ", vh_channel_get_name(ioc));
@@ -515,12 +897,22 @@ static gssize tls_writev(VhChannel *ioc, const struct iovec *iov, size_t niov,
                     vh_channel_get_name(ioc));
         return -1;
     }
-    tls->batching = vh_channel_get_blocking(tls->master);
-    n = from_session(vh_tls_session_writev(tls->session, iov, niov, errp));
-    tls->batching = false;
-    if (!flush_batch(tls) && n >= 0) {
-        g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "TLS write failed");
-        n = -1;
+    n = 0;
+    if (tls->wcredit || tls->wlen > tls->wsent) {
+        n = finish_batch(tls, iov, niov, errp);
+    }
+    if (n != 0) {
+        /* a count, a would-block, or the master's error */
+    } else if (vh_tls_session_can_seal(tls->session)) {
+        n = records_writev(tls, iov, niov, errp);
+    } else {
+        tls->batching = vh_channel_get_blocking(tls->master);
+        n = from_session(vh_tls_session_writev(tls->session, iov, niov, errp));
+        tls->batching = false;
+        if (!flush_batch(tls) && n >= 0) {
+            g_set_error(errp, VH_ERROR, VH_ERROR_FAILED, "TLS write failed");
+            n = -1;
+        }
     }
     if (n == -1) {
         adopt_transport_error(tls, errp);
@@ -664,12 +1056,13 @@ static void tls_set_delay(VhChannel *ioc, bool enabled)
     vh_channel_set_delay(VH_CHANNEL_TLS(ioc)->master, enabled);
 }
 
-/* Decrypted bytes GnuTLS holds and ciphertext it has not pulled yet. */
+/* Plaintext at hand (ours or GnuTLS's) and ciphertext not yet opened. */
 static gsize tls_get_read_ahead(VhChannel *ioc)
 {
     VhChannelTls *tls = VH_CHANNEL_TLS(ioc);
 
-    return vh_tls_session_check_pending(tls->session) + (tls->rlen - tls->rpos);
+    return held_plain(tls) + vh_tls_session_check_pending(tls->session) +
+           (tls->rlen - tls->rpos);
 }
 
 /*
@@ -692,17 +1085,25 @@ static GIOCondition tls_source_pending(TlsSource *src)
 {
     VhChannelTls *tls = src->tls;
 
-    /*
-     * GnuTLS consumes all read-ahead ciphertext before it reports
-     * would-block, so unread ciphertext means a read makes progress.
-     */
-    if ((src->cond & G_IO_IN) &&
-        vh_tls_session_is_handshake_complete(tls->session) &&
-        (vh_tls_session_check_pending(tls->session) > 0 ||
-         tls->rpos < tls->rlen)) {
+    if (!(src->cond & G_IO_IN) ||
+        !vh_tls_session_is_handshake_complete(tls->session)) {
+        return 0;
+    }
+    if (held_plain(tls) > 0 || vh_tls_session_check_pending(tls->session)) {
         return G_IO_IN;
     }
-    return 0;
+    if (tls->rpos == tls->rlen) {
+        return 0;
+    }
+    /*
+     * GnuTLS consumes all read-ahead ciphertext before it reports
+     * would-block, so there unread ciphertext means a read makes progress;
+     * with our records only a whole one does.
+     */
+    if (vh_tls_session_can_open(tls->session) && !record_ready(tls)) {
+        return 0;
+    }
+    return G_IO_IN;
 }
 
 static gboolean tls_source_prepare(GSource *source, gint *timeout)
@@ -803,7 +1204,8 @@ static void vh_channel_tls_finalize(GObject *obj)
     g_clear_object(&tls->master);
     g_clear_error(&tls->transport_error);
     g_free(tls->rheap);
-    g_free(tls->wbuf);
+    g_free(tls->pheap);
+    g_free(tls->wheap);
     G_OBJECT_CLASS(vh_channel_tls_parent_class)->finalize(obj);
 }
 

@@ -351,9 +351,8 @@ static void test_pending_wakeup(void)
     g_assert_true(count_iter(ctx, &st->calls, 1));
     g_assert_cmpuint(st->got, ==, 100);
     g_assert_false(fd_readable(p.server));
-    g_assert_cmpuint(
-        vh_tls_session_check_pending(vh_channel_tls_get_session(p.server)), ==,
-        900);
+    /* decrypted, in the channel or in GnuTLS (VMHOST_TLS_RECORDS=gnutls) */
+    g_assert_cmpuint(vh_channel_get_read_ahead(VH_CHANNEL(p.server)), ==, 900);
     /* only the decrypted data can wake us now */
     g_assert_true(count_iter(ctx, &st->got, 1000));
     g_assert_cmpmem(st->buf, 1000, out, 1000);

@@ -52,6 +52,8 @@ G_BEGIN_DECLS
  * translates this into VH_CHANNEL_ERR_BLOCK.
  */
 #define VH_TLS_SESSION_ERR_BLOCK (-2)
+/* The record is not application data: read it with vh_tls_session_read(). */
+#define VH_TLS_SESSION_ERR_NOT_DATA (-3)
 
 typedef enum {
     VH_TLS_HANDSHAKE_COMPLETE,
@@ -123,6 +125,48 @@ gssize vh_tls_session_write(VhTlsSession *sess, const char *buf, size_t len,
 G_GNUC_WARN_UNUSED_RESULT
 gssize vh_tls_session_writev(VhTlsSession *sess, const struct iovec *iov,
                              size_t niov, GError **errp);
+
+/*
+ * vmhost's own record path (TLS 1.3 with AES-GCM or ChaCha20-Poly1305;
+ * docs/tls-records.md). A transport that buffers ciphertext seals records
+ * straight into its send buffer and opens them straight out of its receive
+ * buffer, saving GnuTLS's copies and allocations; everything else (other
+ * TLS versions and ciphers, post-handshake messages, alerts, close-notify)
+ * stays with the calls above, which hand the sequence numbers over.
+ *
+ * vh_tls_session_can_seal(): records may be sealed now (else use
+ * vh_tls_session_writev()). vh_tls_session_seal() seals @len
+ * (<= vh_tls_session_seal_max()) bytes of @iov from byte @skip on as one
+ * record into @out,
+ * which has vh_tls_session_seal_size(@len) bytes; once sealed, the record
+ * must be sent.
+ *
+ * vh_tls_session_can_open(): records may be opened now (else use
+ * vh_tls_session_readv()). vh_tls_session_record_size() reads a 5-byte
+ * record header and returns the whole record's size, or
+ * VH_TLS_SESSION_ERR_NOT_DATA, or -1 (a malformed header). With the whole
+ * record at hand, vh_tls_session_open() decrypts it into @dst, which has
+ * vh_tls_session_open_room(size) bytes (the record is left intact), and
+ * returns the plaintext length (0 is a valid empty record),
+ * VH_TLS_SESSION_ERR_NOT_DATA (give the record, still unread, to
+ * vh_tls_session_readv()), or -1: the record failed authentication and
+ * every later read fails too.
+ */
+bool vh_tls_session_can_seal(VhTlsSession *sess);
+size_t vh_tls_session_seal_max(VhTlsSession *sess);
+size_t vh_tls_session_seal_size(VhTlsSession *sess, size_t len);
+G_GNUC_WARN_UNUSED_RESULT
+bool vh_tls_session_seal(VhTlsSession *sess, const struct iovec *iov,
+                         size_t niov, size_t skip, size_t len, char *out,
+                         GError **errp);
+bool vh_tls_session_can_open(VhTlsSession *sess);
+G_GNUC_WARN_UNUSED_RESULT
+gssize vh_tls_session_record_size(VhTlsSession *sess, const char *hdr,
+                                  GError **errp);
+size_t vh_tls_session_open_room(VhTlsSession *sess, size_t size);
+G_GNUC_WARN_UNUSED_RESULT
+gssize vh_tls_session_open(VhTlsSession *sess, char *rec, size_t size,
+                           char *dst, GError **errp);
 
 /* Decrypted bytes GnuTLS holds that a read returns without the transport. */
 size_t vh_tls_session_check_pending(VhTlsSession *sess);
