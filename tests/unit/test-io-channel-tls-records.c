@@ -322,6 +322,13 @@ static void pair_connect(Pair *p, int sockbuf)
     g_main_context_pop_thread_default(ctx);
 }
 
+/* The socket under @tls, to read or inject raw ciphertext. */
+static int master_fd(VhChannelTls *tls)
+{
+    return vh_channel_socket_get_fd(
+        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(tls)));
+}
+
 static void pair_free(Pair *p)
 {
     g_clear_object(&p->client);
@@ -393,12 +400,8 @@ static void test_damaged_record(void)
     Pair p;
 
     pair_connect(&p, 0);
-    sfd = vh_channel_socket_get_fd(
-        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(p.server)));
-    cfd = vh_channel_socket_get_fd(
-        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(p.client)));
-    /* the server's session ticket, on the client's side, is not in the way:
-     * the client writes first and the server reads */
+    sfd = master_fd(p.server);
+    cfd = master_fd(p.client); /* what it sends, the server reads */
     g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), "hello", 5, &err),
                     ==, 5);
     g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), "world", 5, &err),
@@ -433,8 +436,7 @@ static void test_oversized_record(void)
     Pair p;
 
     pair_connect(&p, 0);
-    cfd = vh_channel_socket_get_fd(
-        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(p.client)));
+    cfd = master_fd(p.client);
     g_assert_cmpint(send(cfd, hdr, sizeof(hdr), 0), ==, 5);
     r = vh_channel_read(VH_CHANNEL(p.server), buf, sizeof(buf), &err);
     g_assert_cmpint(r, ==, -1);
