@@ -42,10 +42,12 @@
  */
 #define READ_SMALL 2048
 /*
- * The same for writes: a writev whose records fit in WRITE_SMALL is sealed
- * into a buffer inside the channel.
+ * A writev below WRITE_STREAM is sealed into a buffer of its exact size,
+ * freed once sent (for a line, a small chunk glibc keeps at hand: tens of
+ * instructions, and an idle connection keeps nothing); a larger one into
+ * the WRITE_BATCH buffer, which a stream keeps.
  */
-#define WRITE_SMALL 2048
+#define WRITE_STREAM (64 * 1024)
 /* Records sealed into one batch at most (a small record size limit). */
 #define BATCH_RECORDS 64
 
@@ -68,16 +70,14 @@ struct _VhChannelTls {
     /* a record opened for a reader with less room: pbuf[ppos, plen) */
     char *pbuf;
     size_t ppos, plen;
-    char *pheap;
-    char psmall[READ_SMALL];
 
     char *wbuf; /* ciphertext to send: wbuf[wsent, wlen) */
     size_t wlen;
     size_t wsent;   /* (sealed records a non-blocking master did not take) */
     size_t wcredit; /* plaintext bytes of those records */
     char *wheap;    /* WRITE_BATCH bytes */
+    char *wtmp;     /* or a smaller batch, freed when sent */
     bool batching;  /* GnuTLS's records of a blocking writev are gathered */
-    char wsmall[WRITE_SMALL];
 };
 
 G_DEFINE_TYPE(VhChannelTls, vh_channel_tls, VH_TYPE_CHANNEL)
@@ -89,6 +89,13 @@ static void set_transport_error(VhChannelTls *tls, GError *err)
     errno = EIO;
 }
 
+/* The batch is sent (or lost with its connection). */
+static void batch_done(VhChannelTls *tls)
+{
+    tls->wlen = tls->wsent = 0;
+    g_clear_pointer(&tls->wtmp, g_free);
+}
+
 /* Write out the batch (blocking master). */
 static bool flush_batch(VhChannelTls *tls)
 {
@@ -97,7 +104,7 @@ static bool flush_batch(VhChannelTls *tls)
               vh_channel_write_all(tls->master, tls->wbuf + tls->wsent,
                                    tls->wlen - tls->wsent, &err);
 
-    tls->wlen = tls->wsent = 0;
+    batch_done(tls);
     if (!ok) {
         set_transport_error(tls, err);
     }
@@ -123,7 +130,7 @@ static gssize send_batch(VhChannelTls *tls)
         }
         tls->wsent += n;
     }
-    tls->wlen = tls->wsent = 0;
+    batch_done(tls);
     return 0;
 }
 
@@ -646,15 +653,18 @@ static size_t hand_out(VhChannelTls *tls, const struct iovec *iov, size_t niov,
     }
     if (tls->ppos == tls->plen) {
         tls->ppos = tls->plen = 0;
-        g_clear_pointer(&tls->pheap, g_free);
+        g_clear_pointer(&tls->pbuf, g_free);
     }
     return got;
 }
 
 /*
  * Open the record of @size bytes at rbuf[rpos] into the caller's buffer at
- * (*idx, *off) if it has the room, else into pbuf. Returns the plaintext
- * bytes given to the caller, VH_TLS_SESSION_ERR_NOT_DATA or -1.
+ * (*idx, *off) if it has the room, else into pbuf, taken for the record
+ * and freed once handed out (a reader of small pieces, as a protocol
+ * reading a length and then a body, takes a small chunk glibc keeps at
+ * hand). Returns the plaintext bytes given to the caller,
+ * VH_TLS_SESSION_ERR_NOT_DATA or -1.
  */
 static gssize open_record(VhChannelTls *tls, size_t size,
                           const struct iovec *iov, size_t niov, size_t *idx,
@@ -665,17 +675,13 @@ static gssize open_record(VhChannelTls *tls, size_t size,
     char *dst;
     gssize n;
 
-    if (direct) {
-        dst = (char *)iov[*idx].iov_base + *off;
-    } else if (room <= sizeof(tls->psmall)) {
-        dst = tls->psmall;
-    } else {
-        dst = tls->pheap = g_malloc(room);
-    }
+    dst = direct ? (char *)iov[*idx].iov_base + *off : g_malloc(room);
     n = vh_tls_session_open(tls->session, tls->rbuf + tls->rpos, size, dst,
                             errp);
     if (n < 0) {
-        g_clear_pointer(&tls->pheap, g_free);
+        if (!direct) {
+            g_free(dst);
+        }
         return n;
     }
     tls->rpos += size;
@@ -750,14 +756,16 @@ static gssize records_readv(VhChannelTls *tls, const struct iovec *iov,
 }
 
 /*
- * Start a batch for @left plaintext bytes: inside the channel when they
- * are few, so that a line costs no allocation. Returns its capacity.
+ * Start a batch for @left plaintext bytes in records of at most @max
+ * (see WRITE_STREAM). Returns its capacity.
  */
-static size_t batch_start(VhChannelTls *tls, size_t left)
+static size_t batch_start(VhChannelTls *tls, size_t left, size_t max)
 {
-    if (left <= WRITE_SMALL / 2) {
-        tls->wbuf = tls->wsmall;
-        return WRITE_SMALL;
+    if (left < WRITE_STREAM) {
+        size_t need = left + (left + max - 1) / max *
+                                 vh_tls_session_seal_size(tls->session, 0);
+        tls->wbuf = tls->wtmp = g_malloc(need);
+        return need;
     }
     if (!tls->wheap) {
         tls->wheap = g_malloc(WRITE_BATCH);
@@ -805,7 +813,7 @@ static gssize records_writev(VhChannelTls *tls, const struct iovec *iov,
 
     while (left > 0) {
         size_t ends[BATCH_RECORDS], plain[BATCH_RECORDS], nrec = 0;
-        size_t cap = batch_start(tls, left), batch_plain = 0;
+        size_t cap = batch_start(tls, left, max), batch_plain = 0;
         gssize n;
 
         while (left > 0 && nrec < BATCH_RECORDS) {
@@ -818,7 +826,7 @@ static gssize records_writev(VhChannelTls *tls, const struct iovec *iov,
             if (!vh_tls_session_seal(tls->session, iov, niov, done, len,
                                      tls->wbuf + tls->wlen,
                                      total > 0 ? NULL : errp)) {
-                tls->wlen = 0;
+                batch_done(tls);
                 return total > 0 ? total : -1;
             }
             tls->wlen += need;
@@ -834,7 +842,7 @@ static gssize records_writev(VhChannelTls *tls, const struct iovec *iov,
             continue;
         }
         if (n == -1) {
-            tls->wlen = tls->wsent = 0;
+            batch_done(tls);
             if (total == 0) {
                 g_set_error(errp, VH_ERROR, VH_ERROR_FAILED,
                             "TLS write failed");
@@ -1204,8 +1212,9 @@ static void vh_channel_tls_finalize(GObject *obj)
     g_clear_object(&tls->master);
     g_clear_error(&tls->transport_error);
     g_free(tls->rheap);
-    g_free(tls->pheap);
+    g_free(tls->pbuf);
     g_free(tls->wheap);
+    g_free(tls->wtmp);
     G_OBJECT_CLASS(vh_channel_tls_parent_class)->finalize(obj);
 }
 
