@@ -573,6 +573,139 @@ static void test_our_server(gconstpointer opaque)
     child_stop(&client);
 }
 
+/*
+ * @c's output without s_server's own status lines, which its stdio
+ * flushes into the middle of the data it prints as it reads it.
+ */
+static char *child_data(Child *c)
+{
+    static const char *const status[] = {"SSL_do_handshake -> 1\n",
+                                         "Read BLOCK\n", "Write BLOCK\n"};
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autofree char *log = child_log(c);
+
+    g_string_assign(out, log);
+    for (size_t i = 0; i < G_N_ELEMENTS(status); i++) {
+        g_string_replace(out, status[i], "", 0);
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* Poll @c's output until it holds @text or TIMEOUT_MS passed. */
+static bool child_log_has(Child *c, const char *text)
+{
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_MS * (gint64)1000;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autofree char *out = child_data(c);
+        if (strstr(out, text)) {
+            return true;
+        }
+        g_usleep(10000);
+    }
+    return false;
+}
+
+/* @lines numbered lines of about 64 bytes, tagged @tag. */
+static char *numbered_lines(const char *tag, int lines)
+{
+    GString *s = g_string_new(NULL);
+
+    for (int i = 0; i < lines; i++) {
+        g_string_append_printf(s, "%s line %05d: the quick brown fox jumps\n",
+                               tag, i);
+    }
+    return g_string_free(s, FALSE);
+}
+
+/*
+ * vmhost seals and opens TLS 1.3 records itself (docs/tls-records.md):
+ * openssl s_server, a record layer no one here wrote, reads 190 KB from
+ * our client (a dozen full records and a short one), then sends a
+ * KeyUpdate that asks for ours ("K" on its stdin) and a line under its
+ * new keys, which we must read, and then reads 190 KB more under our
+ * new keys.
+ */
+static void test_records_openssl(gconstpointer opaque)
+{
+    const char *suite = opaque;
+    const Pki *pki = &pkis[PKI_OURS];
+    guint16 port = free_port();
+    g_autofree char *accept = g_strdup_printf("127.0.0.1:%u", port);
+    g_autofree char *ca = path_in(pki->dir_server, "ca-cert.pem");
+    g_autofree char *cert = path_in(pki->dir_server, "server-cert.pem");
+    g_autofree char *key = path_in(pki->dir_server, "server-key.pem");
+    g_autofree char *log = tmp_log(pki, "openssl-records");
+    g_autofree char *before = numbered_lines("before", 3000);
+    g_autofree char *after = numbered_lines("after", 3000);
+    g_autofree char *line = NULL;
+    g_autofree char *log_text = NULL;
+    g_autoptr(VhTlsCreds) creds = NULL;
+    g_autoptr(VhChannelSocket) sock = NULL;
+    g_autoptr(VhChannelTls) tls = NULL;
+    g_autoptr(GError) err = NULL;
+    char buf[256];
+    const char *argv[] = {
+        "openssl",       "s_server", "-accept",      accept, "-naccept", "1",
+        "-cert",         cert,       "-key",         key,    "-CAfile",  ca,
+        "-ciphersuites", suite,      "-num_tickets", "0",    NULL};
+    GOutputStream *in;
+    Child server = {0};
+
+    if (!have_program("openssl")) {
+        g_test_skip("openssl is not installed");
+        return;
+    }
+    child_start(&server, log, true, argv);
+    creds = tls_test_creds_x509(pki->dir_client_nocert,
+                                VH_TLS_CREDS_ENDPOINT_CLIENT, true,
+                                TLS_TEST_PRIORITY_TLS13, true);
+    sock = connect_retry(port, &server);
+    g_assert_true(vh_channel_set_blocking(VH_CHANNEL(sock), false, &err));
+    tls = vh_channel_tls_new_client(VH_CHANNEL(sock), creds, "localhost", &err);
+    g_assert_no_error(err);
+    handshake(tls);
+    g_assert_cmpstr(vh_channel_tls_get_protocol(tls), ==, "TLS1.3");
+
+    write_all(VH_CHANNEL(tls), before);
+    if (!child_log_has(&server, before)) {
+        g_autofree char *out = child_log(&server);
+        g_error("s_server did not print all we sent (%zu bytes); it printed "
+                "%zu bytes",
+                strlen(before), strlen(out));
+    }
+    /*
+     * s_server takes "K" as a command only alone in its read of stdin:
+     * send the line once its KeyUpdate is here (our read takes it, answers
+     * with ours, and finds no data yet).
+     */
+    in = g_subprocess_get_stdin_pipe(server.proc);
+    g_assert_true(g_output_stream_write_all(in, "K\n", 2, NULL, NULL, &err));
+    g_assert_true(g_output_stream_flush(in, NULL, &err));
+    g_assert_true(wait_channel(VH_CHANNEL(tls), G_IO_IN));
+    g_assert_cmpint(vh_channel_read(VH_CHANNEL(tls), buf, sizeof(buf), &err),
+                    ==, VH_CHANNEL_ERR_BLOCK);
+    g_assert_no_error(err);
+    g_assert_true(g_output_stream_write_all(
+        in, "from s_server under its new keys\n", 33, NULL, NULL, &err));
+    g_assert_true(g_output_stream_flush(in, NULL, &err));
+    line = read_line(VH_CHANNEL(tls));
+    g_assert_cmpstr(line, ==, "from s_server under its new keys\n");
+    write_all(VH_CHANNEL(tls), after);
+    if (!child_log_has(&server, after)) {
+        g_autofree char *out = child_log(&server);
+        g_error("s_server did not print all we sent after the KeyUpdate; "
+                "its output ends:\n%s",
+                out + MAX(strlen(out), 2000) - 2000);
+    }
+    g_assert_true(vh_channel_close(VH_CHANNEL(tls), &err));
+    /* -naccept 1: it ends, and its stdio says the KeyUpdate went out */
+    g_assert_true(child_wait(&server, TIMEOUT_MS));
+    log_text = child_log(&server);
+    g_assert_nonnull(strstr(log_text, "SSL_do_handshake -> 1"));
+    child_stop(&server);
+}
+
 /* ---- certificates ---- */
 
 static void make_our_pki(Pki *pki)
@@ -740,6 +873,13 @@ int main(int argc, char **argv)
                                                       : test_our_server);
         g_ptr_array_add(cases, tc);
     }
+    g_test_add_data_func("/interop/tls/openssl-s_server/records/aes-128-gcm",
+                         "TLS_AES_128_GCM_SHA256", test_records_openssl);
+    g_test_add_data_func("/interop/tls/openssl-s_server/records/aes-256-gcm",
+                         "TLS_AES_256_GCM_SHA384", test_records_openssl);
+    g_test_add_data_func(
+        "/interop/tls/openssl-s_server/records/chacha20-poly1305",
+        "TLS_CHACHA20_POLY1305_SHA256", test_records_openssl);
     ret = g_test_run();
     tls_test_pki_free(our_pki);
     pki_clear(&pkis[PKI_OURS]);
