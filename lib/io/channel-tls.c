@@ -65,7 +65,8 @@ struct _VhChannelTls {
     bool rbig;   /* the last read into rheap was over READ_AHEAD_IDLE */
     bool rgrow;  /* the last read filled rsmall: the next goes to rheap */
     char rsmall[READ_SMALL]; /* rbuf until a read fills it */
-    int rend; /* the master's read ended: 1 at EOF, -1 on error */
+    int rend;         /* the master's read ended: 1 at EOF, -1 on error */
+    size_t pull_left; /* bytes of the record GnuTLS is pulling */
 
     /* a record opened for a reader with less room: pbuf[ppos, plen) */
     char *pbuf;
@@ -231,12 +232,48 @@ static gssize fill_read_ahead(VhChannelTls *tls)
     return n;
 }
 
+static gssize read_more(VhChannelTls *tls, size_t size);
+
+/*
+ * After the handshake GnuTLS is handed whole records or nothing: a record
+ * it began and could not finish would stay inside it, out of sight of
+ * vmhost's records, which take over at the next read. False with errno
+ * EAGAIN when the master would block first.
+ */
+static bool pull_whole_record(VhChannelTls *tls)
+{
+    for (;;) {
+        size_t have = tls->rlen - tls->rpos, size = 0;
+
+        if (have >= 5) {
+            const guint8 *h = (const guint8 *)tls->rbuf + tls->rpos;
+            size = 5 + ((size_t)h[3] << 8 | h[4]);
+            if (have >= size) {
+                tls->pull_left = size;
+                return true;
+            }
+        }
+        if (tls->rend) {
+            return true; /* what there is, then the end */
+        }
+        if (read_more(tls, size) == VH_CHANNEL_ERR_BLOCK) {
+            errno = EAGAIN;
+            return false;
+        }
+    }
+}
+
 static ssize_t tls_pull(char *buf, size_t len, void *opaque)
 {
     VhChannelTls *tls = opaque;
     gssize n;
 
     if (tls->batching && tls->wlen && !flush_batch(tls)) {
+        return -1;
+    }
+    if (tls->pull_left == 0 &&
+        vh_tls_session_is_handshake_complete(tls->session) &&
+        !pull_whole_record(tls)) {
         return -1;
     }
     if (tls->rpos == tls->rlen && tls->rend) {
@@ -253,6 +290,7 @@ static ssize_t tls_pull(char *buf, size_t len, void *opaque)
     n = MIN(len, tls->rlen - tls->rpos);
     memcpy(buf, tls->rbuf + tls->rpos, n);
     tls->rpos += n;
+    tls->pull_left -= MIN(tls->pull_left, (size_t)n);
     /* all taken and not a stream: a reader that stops here (see
      * vh_channel_get_read_ahead()) may well be idle from now on */
     release_read_ahead(tls);

@@ -446,6 +446,110 @@ static void test_oversized_record(void)
     pair_free(&p);
 }
 
+/* Move whatever @from has to @to. */
+static void relay(int from, int to)
+{
+    char buf[65536];
+    ssize_t n;
+
+    while ((n = recv(from, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+        g_assert_cmpint(send(to, buf, n, 0), ==, n);
+    }
+}
+
+/*
+ * A KeyUpdate (which GnuTLS must read) followed by the first bytes of a
+ * data record (which vmhost's records read once GnuTLS is done): GnuTLS
+ * must not keep those bytes, or the record path would start in the
+ * middle of a record. The test stands between the two ends and delivers
+ * the peer's bytes cut just there.
+ */
+static void test_control_then_partial(void)
+{
+    g_autoptr(VhTlsCreds) ccreds =
+        tls_test_creds_x509(dir_client, VH_TLS_CREDS_ENDPOINT_CLIENT, true,
+                            TLS_TEST_PRIORITY_TLS13, true);
+    g_autoptr(VhTlsCreds) screds =
+        tls_test_creds_x509(dir_server, VH_TLS_CREDS_ENDPOINT_SERVER, true,
+                            TLS_TEST_PRIORITY_TLS13, true);
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(VhChannelSocket) a = NULL;
+    g_autoptr(VhChannelSocket) b = NULL;
+    g_autoptr(VhChannelTls) tls = NULL;
+    g_autoptr(VhTlsSession) peer = NULL;
+    g_autoptr(GError) err = NULL;
+    const char line[] = "under the peer's new keys\n";
+    char raw[4096], buf[256];
+    int pfd[2], rfd;
+    int ours = 0;
+    bool theirs = false;
+    size_t first;
+    ssize_t n;
+    int ret;
+
+    /* the channel on a, the test on b; the peer on pfd[0], the test on
+     * pfd[1] */
+    g_assert_true(vh_channel_socket_pair(&a, &b, &err));
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, pfd), ==, 0);
+    rfd = vh_channel_socket_get_fd(b);
+    g_assert_true(vh_channel_set_blocking(VH_CHANNEL(a), false, &err));
+    tls = vh_channel_tls_new_client(VH_CHANNEL(a), ccreds, "server.example.org",
+                                    &err);
+    peer = vh_tls_session_new(screds, NULL, NULL, VH_TLS_CREDS_ENDPOINT_SERVER,
+                              &err);
+    g_assert_no_error(err);
+    vh_tls_session_set_callbacks(peer, fd_push, fd_pull,
+                                 GINT_TO_POINTER(pfd[0]));
+    g_main_context_push_thread_default(ctx);
+    vh_channel_tls_handshake(tls, NULL, handshake_cb, &ours);
+    while (!ours || !theirs) {
+        g_main_context_iteration(ctx, FALSE);
+        if (!theirs) {
+            VhTlsHandshakeStatus st = vh_tls_session_handshake(peer, &err);
+            g_assert_no_error(err);
+            theirs = st == VH_TLS_HANDSHAKE_COMPLETE;
+        }
+        relay(rfd, pfd[1]);
+        relay(pfd[1], rfd);
+    }
+    g_main_context_pop_thread_default(ctx);
+
+    /* the peer's KeyUpdate (asking for ours) and a line, as they leave it */
+    do {
+        ret = gnutls_session_key_update(vh_tls_session_get_gnutls(peer),
+                                        GNUTLS_KU_PEER);
+    } while (ret == GNUTLS_E_AGAIN);
+    g_assert_cmpint(ret, ==, 0);
+    g_assert_cmpint(vh_tls_session_write(peer, line, strlen(line), &err), ==,
+                    strlen(line));
+    n = recv(pfd[1], raw, sizeof(raw), MSG_DONTWAIT);
+    first = 5 + ((size_t)(guint8)raw[3] << 8 | (guint8)raw[4]);
+    g_assert_cmpint(n, >, first + 5);
+
+    /* the KeyUpdate and 3 bytes of the line's record: nothing to read yet */
+    g_assert_cmpint(send(rfd, raw, first + 3, 0), ==, first + 3);
+    g_assert_cmpint(vh_channel_read(VH_CHANNEL(tls), buf, sizeof(buf), &err),
+                    ==, VH_CHANNEL_ERR_BLOCK);
+    g_assert_no_error(err);
+    /* the rest: the line, under the peer's new keys */
+    g_assert_cmpint(send(rfd, raw + first + 3, n - first - 3, 0), ==,
+                    n - first - 3);
+    g_assert_cmpint(vh_channel_read(VH_CHANNEL(tls), buf, sizeof(buf), &err),
+                    ==, strlen(line));
+    g_assert_no_error(err);
+    g_assert_cmpmem(buf, strlen(line), line, strlen(line));
+
+    /* our answer went out first; our next record is under our new keys */
+    g_assert_cmpint(vh_channel_write(VH_CHANNEL(tls), "reply\n", 6, &err), ==,
+                    6);
+    relay(rfd, pfd[1]);
+    g_assert_cmpint(vh_tls_session_read(peer, buf, sizeof(buf), &err), ==, 6);
+    g_assert_no_error(err);
+    g_assert_cmpmem(buf, 6, "reply\n", 6);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
 int main(int argc, char **argv)
 {
     const char *dns[] = {"server.example.org", NULL};
@@ -470,6 +574,8 @@ int main(int argc, char **argv)
                     test_nonblocking_pieces);
     g_test_add_func("/io/channel/tls/records/damaged", test_damaged_record);
     g_test_add_func("/io/channel/tls/records/oversized", test_oversized_record);
+    g_test_add_func("/io/channel/tls/records/control-then-partial",
+                    test_control_then_partial);
     ret = g_test_run();
     tls_test_pki_free(pki);
     g_free(dir_server);
