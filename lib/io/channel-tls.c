@@ -232,6 +232,14 @@ static gssize fill_read_ahead(VhChannelTls *tls)
     return n;
 }
 
+/* The size a record header at rbuf[rpos] announces (0: not all there). */
+static size_t header_size(VhChannelTls *tls)
+{
+    const guint8 *h = (const guint8 *)tls->rbuf + tls->rpos;
+
+    return tls->rlen - tls->rpos < 5 ? 0 : 5 + ((size_t)h[3] << 8 | h[4]);
+}
+
 static gssize read_more(VhChannelTls *tls, size_t size);
 
 /*
@@ -243,15 +251,11 @@ static gssize read_more(VhChannelTls *tls, size_t size);
 static bool pull_whole_record(VhChannelTls *tls)
 {
     for (;;) {
-        size_t have = tls->rlen - tls->rpos, size = 0;
+        size_t size = header_size(tls);
 
-        if (have >= 5) {
-            const guint8 *h = (const guint8 *)tls->rbuf + tls->rpos;
-            size = 5 + ((size_t)h[3] << 8 | h[4]);
-            if (have >= size) {
-                tls->pull_left = size;
-                return true;
-            }
+        if (size > 0 && size <= tls->rlen - tls->rpos) {
+            tls->pull_left = size;
+            return true;
         }
         if (tls->rend) {
             return true; /* what there is, then the end */
@@ -618,12 +622,16 @@ static gssize next_record(VhChannelTls *tls, GError **errp)
                                       errp);
 }
 
-/* A whole record (or something only a read can report) is at hand. */
+/*
+ * A whole record is at hand, ours or GnuTLS's, or a header a read refuses:
+ * a read makes progress. Part of a record waits for the master.
+ */
 static bool record_ready(VhChannelTls *tls)
 {
-    gssize size = next_record(tls, NULL);
+    size_t size = header_size(tls);
 
-    return size < 0 || (size > 0 && (size_t)size <= tls->rlen - tls->rpos);
+    return size > 0 &&
+           (size <= tls->rlen - tls->rpos || next_record(tls, NULL) == -1);
 }
 
 /*
