@@ -21,6 +21,14 @@
 static TlsTestPki *pki;
 static char *dir_server, *dir_client;
 
+/* The test PKI's credentials for @endpoint, verifying the peer. */
+static VhTlsCreds *creds_for(VhTlsCredsEndpoint endpoint, const char *priority)
+{
+    return tls_test_creds_x509(
+        endpoint == VH_TLS_CREDS_ENDPOINT_SERVER ? dir_server : dir_client,
+        endpoint, true, priority, true);
+}
+
 /* ---- a peer whose records are GnuTLS's -------------------------------- */
 
 typedef struct {
@@ -118,10 +126,10 @@ static gpointer peer_echo(gpointer opaque)
 static VhChannelTls *connect_to_peer(Peer *peer, const char *priority,
                                      bool channel_is_client)
 {
-    g_autoptr(VhTlsCreds) ccreds = tls_test_creds_x509(
-        dir_client, VH_TLS_CREDS_ENDPOINT_CLIENT, true, priority, true);
-    g_autoptr(VhTlsCreds) screds = tls_test_creds_x509(
-        dir_server, VH_TLS_CREDS_ENDPOINT_SERVER, true, priority, true);
+    g_autoptr(VhTlsCreds) ccreds =
+        creds_for(VH_TLS_CREDS_ENDPOINT_CLIENT, priority);
+    g_autoptr(VhTlsCreds) screds =
+        creds_for(VH_TLS_CREDS_ENDPOINT_SERVER, priority);
     g_autoptr(VhChannelSocket) a = NULL;
     g_autoptr(VhChannelSocket) b = NULL;
     g_autoptr(GError) err = NULL;
@@ -285,11 +293,9 @@ static void pair_connect(Pair *p, int sockbuf)
     g_autoptr(VhChannelSocket) a = NULL;
     g_autoptr(VhChannelSocket) b = NULL;
     g_autoptr(VhTlsCreds) ccreds =
-        tls_test_creds_x509(dir_client, VH_TLS_CREDS_ENDPOINT_CLIENT, true,
-                            TLS_TEST_PRIORITY_TLS13, true);
+        creds_for(VH_TLS_CREDS_ENDPOINT_CLIENT, TLS_TEST_PRIORITY_TLS13);
     g_autoptr(VhTlsCreds) screds =
-        tls_test_creds_x509(dir_server, VH_TLS_CREDS_ENDPOINT_SERVER, true,
-                            TLS_TEST_PRIORITY_TLS13, true);
+        creds_for(VH_TLS_CREDS_ENDPOINT_SERVER, TLS_TEST_PRIORITY_TLS13);
     g_autoptr(GMainContext) ctx = g_main_context_new();
     g_autoptr(GError) err = NULL;
     int done = 0;
@@ -507,11 +513,9 @@ static void relay(int from, int to)
 static void test_control_then_partial(void)
 {
     g_autoptr(VhTlsCreds) ccreds =
-        tls_test_creds_x509(dir_client, VH_TLS_CREDS_ENDPOINT_CLIENT, true,
-                            TLS_TEST_PRIORITY_TLS13, true);
+        creds_for(VH_TLS_CREDS_ENDPOINT_CLIENT, TLS_TEST_PRIORITY_TLS13);
     g_autoptr(VhTlsCreds) screds =
-        tls_test_creds_x509(dir_server, VH_TLS_CREDS_ENDPOINT_SERVER, true,
-                            TLS_TEST_PRIORITY_TLS13, true);
+        creds_for(VH_TLS_CREDS_ENDPOINT_SERVER, TLS_TEST_PRIORITY_TLS13);
     g_autoptr(GMainContext) ctx = g_main_context_new();
     g_autoptr(VhChannelSocket) a = NULL;
     g_autoptr(VhChannelSocket) b = NULL;
