@@ -431,6 +431,31 @@ static void test_damaged_record(void)
     pair_free(&p);
 }
 
+/*
+ * The peer's socket goes while records are on their way: the write fails
+ * with the transport's reason and the channel's name, once the batch
+ * cannot be sent.
+ */
+static void test_write_peer_gone(void)
+{
+    g_autofree char *data = g_malloc0(256 * 1024);
+    g_autoptr(GError) err = NULL;
+    gssize n = 0;
+    Pair p;
+
+    pair_connect(&p, 4096);
+    vh_channel_set_name(VH_CHANNEL(p.client), "tls client");
+    g_assert_true(vh_channel_close(vh_channel_tls_get_master(p.server), &err));
+    for (int i = 0; i < 100 && n != -1; i++) {
+        n = vh_channel_write(VH_CHANNEL(p.client), data, 256 * 1024, &err);
+    }
+    g_assert_cmpint(n, ==, -1);
+    g_test_message("%s", err->message);
+    g_assert_nonnull(strstr(err->message, "tls client"));
+    g_assert_nonnull(strstr(err->message, "Broken pipe"));
+    pair_free(&p);
+}
+
 /* A header announcing more than a record may hold is refused at once. */
 static void test_oversized_record(void)
 {
@@ -617,6 +642,8 @@ int main(int argc, char **argv)
     g_test_add_func("/io/channel/tls/records/nonblocking-pieces",
                     test_nonblocking_pieces);
     g_test_add_func("/io/channel/tls/records/damaged", test_damaged_record);
+    g_test_add_func("/io/channel/tls/records/write-peer-gone",
+                    test_write_peer_gone);
     g_test_add_func("/io/channel/tls/records/oversized", test_oversized_record);
     g_test_add_func("/io/channel/tls/records/control-then-partial",
                     test_control_then_partial);
