@@ -607,8 +607,8 @@ bool vh_tls_session_can_seal(VhTlsSession *sess)
     }
     if (vh_tls_record_keys_worn(&sess->wkeys)) {
         /*
-         * 2^24 records under one key: GnuTLS writes from now on (it
-         * sends its own KeyUpdate at its limits).
+         * 2^24 records under one key: GnuTLS writes from now on, under
+         * whatever limits it keeps (docs/tls-records.md).
          */
         hand_over(sess);
         sess->seal_off = true;
