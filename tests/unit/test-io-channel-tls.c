@@ -315,11 +315,16 @@ static gboolean read_some(VhChannel *ioc, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+/* The socket under @tls, to poll, read or inject raw ciphertext. */
+static int master_fd(VhChannelTls *tls)
+{
+    return vh_channel_socket_get_fd(
+        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(tls)));
+}
+
 static bool fd_readable(VhChannelTls *tls)
 {
-    int fd = vh_channel_socket_get_fd(
-        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(tls)));
-    GPollFD pfd = {.fd = fd, .events = G_IO_IN};
+    GPollFD pfd = {.fd = master_fd(tls), .events = G_IO_IN};
 
     return g_poll(&pfd, 1, 0) == 1;
 }
@@ -477,8 +482,7 @@ static void test_write_one_record(void)
     TlsPair p;
 
     tls_pair_connect(&p, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
-    fd = vh_channel_socket_get_fd(
-        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(p.server)));
+    fd = master_fd(p.server);
     memset(line, 'a', sizeof(line));
     g_assert_cmpint(vh_channel_writev(VH_CHANNEL(p.client), iov, 3, &err), ==,
                     len);
@@ -568,10 +572,8 @@ static void test_read_ahead_truncated(void)
     TlsPair p;
 
     tls_pair_connect(&p, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
-    sfd = vh_channel_socket_get_fd(
-        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(p.server)));
-    cfd = vh_channel_socket_get_fd(
-        VH_CHANNEL_SOCKET(vh_channel_tls_get_master(p.client)));
+    sfd = master_fd(p.server);
+    cfd = master_fd(p.client);
     g_assert_cmpint(vh_channel_write(VH_CHANNEL(p.client), msg, 3000, &err), ==,
                     3000);
     /* take the record off the server's socket, send back 2500 bytes */
